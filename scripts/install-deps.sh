@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# install-deps.sh installs the Debian packages the test suite needs (real
+# servers, headless Chromium, Debian's python3 with Django 4.2 from
+# bookworm-backports) and downloads the Go modules.
+#
+# Idempotent and fast when everything is already installed: packages are
+# checked with dpkg first, and apt-get update/install only run for what is
+# missing. Services are prevented from auto-starting on their default ports
+# (policy-rc.d) because the tests start their own instances on free ports.
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+
+log() { printf 'install-deps: %s\n' "$*"; }
+
+# installed PKG reports whether a Debian package is fully installed.
+installed() {
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+apt_updated=0
+apt_update() {
+	if [ "$apt_updated" -eq 0 ]; then
+		log "apt-get update"
+		"${SUDO[@]}" apt-get update -q
+		apt_updated=1
+	fi
+}
+
+# 1. Keep package postinst scripts from starting system services (they would
+#    listen on 3306/5432/6379/11211). Must happen before any install.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	log "creating /usr/sbin/policy-rc.d (exit 101) so services do not auto-start"
+	printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+	"${SUDO[@]}" chmod 755 /usr/sbin/policy-rc.d
+fi
+
+# 2. Plain packages from the main archive.
+packages=(
+	redis-server redis-tools
+	memcached
+	postgresql
+	mariadb-server mariadb-client
+	chromium
+	python3
+)
+missing=()
+for p in "${packages[@]}"; do
+	if ! installed "$p"; then
+		missing+=("$p")
+	fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	apt_update
+	log "installing: ${missing[*]}"
+	"${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+else
+	log "already installed: ${packages[*]}"
+fi
+
+# 3. Django 4.2 for Debian's /usr/bin/python3, from bookworm-backports
+#    (bookworm itself only has 3.2).
+django_version() {
+	/usr/bin/python3 -c 'import django; print(django.get_version())' 2>/dev/null || true
+}
+dv=$(django_version)
+case "$dv" in
+4.2*)
+	log "already installed: python3-django $dv (bookworm-backports)"
+	;;
+*)
+	if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+		uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+		uri=${uri:-http://deb.debian.org/debian}
+		log "adding apt source bookworm-backports ($uri)"
+		printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$uri" |
+			"${SUDO[@]}" tee /etc/apt/sources.list.d/bookworm-backports.sources >/dev/null
+		apt_updated=0
+	fi
+	apt_update
+	log "installing: python3-django from bookworm-backports"
+	"${SUDO[@]}" apt-get install -y --no-install-recommends -t bookworm-backports python3-django
+	dv=$(django_version)
+	case "$dv" in
+	4.2*) log "installed python3-django $dv" ;;
+	*)
+		log "error: /usr/bin/python3 reports Django '${dv:-none}', want 4.2"
+		exit 1
+		;;
+	esac
+	;;
+esac
+
+# 4. Go modules.
+if command -v go >/dev/null 2>&1; then
+	log "go mod download"
+	(cd "$repo_root" && go mod download)
+else
+	log "warning: go not on PATH, skipping go mod download"
+fi
+
+log "done"
