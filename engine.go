@@ -1,0 +1,156 @@
+package sessions
+
+import (
+	"context"
+	"time"
+
+	"github.com/sessionkit/sessions/codec"
+)
+
+// Engine is the storage contract every server-side backend implements:
+// Django's SessionStore persistence methods, bytes in and bytes out. The
+// [Manager] encodes and decodes; an engine never interprets the data
+// (except where a format demands it, as Django's file engine does with
+// expiry).
+//
+// The rules below are the contract; package conformance tests each one.
+//
+//   - Every method takes a context first and returns the context's error
+//     (unwrapped or wrapped, matching [errors.Is]) when it is cancelled.
+//   - Every method that takes a key returns an error matching
+//     [ErrInvalidKey] for a key that [ValidKey] rejects, before it touches
+//     storage.
+//   - Load returns the data stored under key. A key that was never stored,
+//     was deleted, or has expired returns an error matching [ErrNotFound].
+//     An expired record is never returned, even if it has not been purged.
+//     Load never writes.
+//   - Create stores data under key only if no live record exists there;
+//     otherwise it returns an error matching [ErrExists] and leaves the
+//     stored record unchanged (Django's save(must_create=True)).
+//   - Update replaces the data and expiry of a live record; if none exists
+//     it returns an error matching [ErrNotFound] and stores nothing, so a
+//     slow request never resurrects a session another request deleted.
+//   - Delete removes the record under key. Deleting an absent key is not an
+//     error.
+//   - The expiry passed to Create and Update is absolute. After it has
+//     passed, Load returns [ErrNotFound]. Engines with coarse expiry (whole
+//     seconds) declare their resolution to the conformance suite.
+//   - An Engine is safe for concurrent use by multiple goroutines.
+//   - Close releases resources; afterwards every method returns an error
+//     matching [ErrClosed]. Calling Close twice returns nil or ErrClosed and
+//     never panics.
+type Engine interface {
+	Load(ctx context.Context, key string) ([]byte, error)
+	Create(ctx context.Context, key string, data []byte, expiry time.Time) error
+	Update(ctx context.Context, key string, data []byte, expiry time.Time) error
+	Delete(ctx context.Context, key string) error
+	Close() error
+}
+
+// ExpiredDeleter is implemented by engines that need their expired
+// records removed (Django's clear_expired and the clearsessions command).
+// DeleteExpired removes every record whose expiry has passed, and only
+// those, and reports how many it removed. Engines should work in bounded
+// batches so that a store with millions of expired records is cleared
+// without one giant transaction or lock.
+type ExpiredDeleter interface {
+	DeleteExpired(ctx context.Context) (int64, error)
+}
+
+// Lister is implemented by engines that can enumerate their live keys.
+// List calls fn for each live session key, in no particular order, until
+// fn returns false. A key created or deleted during the walk may or may
+// not be reported. Expired keys are not reported.
+type Lister interface {
+	List(ctx context.Context, fn func(key string) bool) error
+}
+
+// Toucher is implemented by engines that can extend a record's expiry
+// without rewriting its data. Touch sets the expiry of the live record
+// under key; if none exists it returns an error matching [ErrNotFound].
+// Afterwards Load returns the same data as before.
+type Toucher interface {
+	Touch(ctx context.Context, key string, expiry time.Time) error
+}
+
+// Swapper is implemented by engines that can compare-and-swap a record.
+// Swap replaces the data and expiry under key with data and expiry only if
+// the stored data equals old, byte for byte. If no live record exists it
+// returns an error matching [ErrNotFound]; if the stored data differs it
+// returns an error matching [ErrConflict] and changes nothing. The Manager
+// uses it so that concurrent requests do not lose each other's updates.
+type Swapper interface {
+	Swap(ctx context.Context, key string, old, data []byte, expiry time.Time) error
+}
+
+// ClientSide is implemented by engines that keep the whole session in the
+// cookie instead of on the server, such as Django's signed_cookies engine.
+// The Manager seals the encoded session into the cookie value and opens it
+// again on the next request; the Engine methods of a ClientSide engine
+// return [ErrUnsupported]. A ClientSide engine has no server-side state,
+// so a stolen cookie stays valid until it expires.
+type ClientSide interface {
+	Engine
+	// Seal turns encoded session data into a cookie value. It returns an
+	// error matching [ErrTooLarge] when the cookie would exceed the
+	// browser limit.
+	Seal(ctx context.Context, data []byte) (string, error)
+	// Open turns a cookie value back into encoded session data.
+	Open(ctx context.Context, value string) ([]byte, error)
+}
+
+// Codecer is implemented by engines whose stored format differs from the
+// default signed JSON, for example Django's cache engines (pickle) or the
+// signed-cookie engine (another salt and a maximum age). The Manager uses
+// the returned codec unless [Settings.Codec] overrides it.
+type Codecer interface {
+	Codec() codec.Codec
+}
+
+// Describer is implemented by engines that can say where they keep their
+// data, for messages such as the demo's start-up line. The text must not
+// contain credentials.
+type Describer interface {
+	Describe() string
+}
+
+// KeyChars is the alphabet of session keys, as in Django's VALID_KEY_CHARS.
+// Keys are case-insensitive-safe: some stores keep them on case-insensitive
+// file systems.
+const KeyChars = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+// Length limits of a valid session key. New keys are always [KeyLength]
+// characters. Django accepts any key of at least 8 characters and stores it
+// in a varchar(40) column.
+const (
+	KeyLength    = 32
+	MinKeyLength = 8
+	MaxKeyLength = 40
+)
+
+// ValidKey reports whether key is an acceptable session key: between
+// [MinKeyLength] and [MaxKeyLength] characters, all from [KeyChars]. A
+// cookie carrying any other value is treated as no session at all, and
+// engines reject such keys with [ErrInvalidKey] before touching storage.
+func ValidKey(key string) bool {
+	if len(key) < MinKeyLength || len(key) > MaxKeyLength {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckKey returns nil for a valid key and an error matching
+// [ErrInvalidKey] otherwise. Engines call it first in every method that
+// takes a key.
+func CheckKey(key string) error {
+	if ValidKey(key) {
+		return nil
+	}
+	return ErrInvalidKey
+}

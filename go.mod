@@ -1,0 +1,3 @@
+module github.com/sessionkit/sessions
+
+go 1.26

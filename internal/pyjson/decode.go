@@ -1,0 +1,353 @@
+package pyjson
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// maxIntDigits is CPython's default int_max_str_digits: json.loads refuses
+// longer integer literals, and so do we.
+const maxIntDigits = 4300
+
+// ErrSyntax is wrapped by every decoding error.
+var ErrSyntax = errors.New("pyjson: invalid JSON")
+
+// Decode parses one JSON value from b, which is read as Latin-1 (every
+// byte is one character), as Django reads session data.
+func Decode(b []byte) (any, error) {
+	d := decoder{b: b}
+	d.skipWS()
+	v, err := d.value(0)
+	if err != nil {
+		return nil, err
+	}
+	d.skipWS()
+	if d.i != len(d.b) {
+		return nil, d.errf("extra data")
+	}
+	return v, nil
+}
+
+// DecodeObject parses a JSON object from b and calls fn for each member in
+// the order they appear. Members with the same key are all reported; the
+// last one wins in Python.
+func DecodeObject(b []byte, fn func(key string, value any)) error {
+	d := decoder{b: b}
+	d.skipWS()
+	if d.i >= len(d.b) || d.b[d.i] != '{' {
+		return d.errf("expected an object")
+	}
+	if err := d.object(0, fn); err != nil {
+		return err
+	}
+	d.skipWS()
+	if d.i != len(d.b) {
+		return d.errf("extra data")
+	}
+	return nil
+}
+
+type decoder struct {
+	b   []byte
+	i   int
+	buf []byte
+}
+
+func (d *decoder) errf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s at offset %d", ErrSyntax, fmt.Sprintf(format, args...), d.i)
+}
+
+func (d *decoder) skipWS() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+func (d *decoder) literal(s string) bool {
+	if len(d.b)-d.i >= len(s) && string(d.b[d.i:d.i+len(s)]) == s {
+		d.i += len(s)
+		return true
+	}
+	return false
+}
+
+func (d *decoder) value(depth int) (any, error) {
+	if depth > MaxDepth {
+		return nil, d.errf("nesting deeper than %d", MaxDepth)
+	}
+	if d.i >= len(d.b) {
+		return nil, d.errf("unexpected end of input")
+	}
+	switch c := d.b[d.i]; {
+	case c == '{':
+		m := map[string]any{}
+		err := d.object(depth, func(k string, v any) { m[k] = v })
+		return m, err
+	case c == '[':
+		return d.array(depth)
+	case c == '"':
+		return d.str()
+	case c == 'n' && d.literal("null"):
+		return nil, nil
+	case c == 't' && d.literal("true"):
+		return true, nil
+	case c == 'f' && d.literal("false"):
+		return false, nil
+	case c == 'N' && d.literal("NaN"):
+		return math.NaN(), nil
+	case c == 'I' && d.literal("Infinity"):
+		return math.Inf(1), nil
+	case c == '-' && d.literal("-Infinity"):
+		return math.Inf(-1), nil
+	case c == '-' || isDigit(c):
+		return d.number()
+	}
+	return nil, d.errf("unexpected character %q", d.b[d.i])
+}
+
+func (d *decoder) object(depth int, fn func(string, any)) error {
+	d.i++ // '{'
+	d.skipWS()
+	if d.i < len(d.b) && d.b[d.i] == '}' {
+		d.i++
+		return nil
+	}
+	for {
+		d.skipWS()
+		if d.i >= len(d.b) || d.b[d.i] != '"' {
+			return d.errf("expected a property name in double quotes")
+		}
+		k, err := d.str()
+		if err != nil {
+			return err
+		}
+		d.skipWS()
+		if d.i >= len(d.b) || d.b[d.i] != ':' {
+			return d.errf("expected ':'")
+		}
+		d.i++
+		d.skipWS()
+		v, err := d.value(depth + 1)
+		if err != nil {
+			return err
+		}
+		fn(k, v)
+		d.skipWS()
+		if d.i >= len(d.b) {
+			return d.errf("unexpected end of input in object")
+		}
+		switch d.b[d.i] {
+		case ',':
+			d.i++
+		case '}':
+			d.i++
+			return nil
+		default:
+			return d.errf("expected ',' or '}'")
+		}
+	}
+}
+
+func (d *decoder) array(depth int) (any, error) {
+	d.i++ // '['
+	out := []any{}
+	d.skipWS()
+	if d.i < len(d.b) && d.b[d.i] == ']' {
+		d.i++
+		return out, nil
+	}
+	for {
+		d.skipWS()
+		v, err := d.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+		d.skipWS()
+		if d.i >= len(d.b) {
+			return nil, d.errf("unexpected end of input in array")
+		}
+		switch d.b[d.i] {
+		case ',':
+			d.i++
+		case ']':
+			d.i++
+			return out, nil
+		default:
+			return nil, d.errf("expected ',' or ']'")
+		}
+	}
+}
+
+func (d *decoder) str() (string, error) {
+	d.i++ // opening quote
+	d.buf = d.buf[:0]
+	for {
+		if d.i >= len(d.b) {
+			return "", d.errf("unterminated string")
+		}
+		c := d.b[d.i]
+		switch {
+		case c == '"':
+			d.i++
+			return string(d.buf), nil
+		case c == '\\':
+			if d.i+1 >= len(d.b) {
+				return "", d.errf("unterminated escape")
+			}
+			e := d.b[d.i+1]
+			d.i += 2
+			switch e {
+			case '"', '\\', '/':
+				d.buf = append(d.buf, e)
+			case 'b':
+				d.buf = append(d.buf, '\b')
+			case 'f':
+				d.buf = append(d.buf, '\f')
+			case 'n':
+				d.buf = append(d.buf, '\n')
+			case 'r':
+				d.buf = append(d.buf, '\r')
+			case 't':
+				d.buf = append(d.buf, '\t')
+			case 'u':
+				r, ok := d.hex4()
+				if !ok {
+					return "", d.errf("invalid \\u escape")
+				}
+				if utf16.IsSurrogate(r) {
+					// A high surrogate followed by an escaped low one is
+					// one astral character; a lone surrogate cannot be
+					// held in a Go string and becomes U+FFFD.
+					if r < 0xdc00 && d.i+1 < len(d.b) && d.b[d.i] == '\\' && d.b[d.i+1] == 'u' {
+						save := d.i
+						d.i += 2
+						r2, ok := d.hex4()
+						if ok && r2 >= 0xdc00 && r2 <= 0xdfff {
+							r = utf16.DecodeRune(r, r2)
+						} else {
+							d.i = save
+							r = utf8.RuneError
+						}
+					} else {
+						r = utf8.RuneError
+					}
+				}
+				d.buf = utf8.AppendRune(d.buf, r)
+			default:
+				return "", d.errf("invalid escape")
+			}
+		case c < 0x20:
+			return "", d.errf("invalid control character in string")
+		case c < utf8.RuneSelf:
+			d.buf = append(d.buf, c)
+			d.i++
+		default:
+			// Latin-1: the byte is the code point.
+			d.buf = utf8.AppendRune(d.buf, rune(c))
+			d.i++
+		}
+	}
+}
+
+func (d *decoder) hex4() (rune, bool) {
+	if d.i+4 > len(d.b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range d.b[d.i : d.i+4] {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	d.i += 4
+	return r, true
+}
+
+func (d *decoder) number() (any, error) {
+	start := d.i
+	if d.b[d.i] == '-' {
+		d.i++
+	}
+	if d.i >= len(d.b) {
+		return nil, d.errf("invalid number")
+	}
+	if d.b[d.i] == '0' {
+		d.i++
+	} else if d.b[d.i] >= '1' && d.b[d.i] <= '9' {
+		for d.i < len(d.b) && isDigit(d.b[d.i]) {
+			d.i++
+		}
+	} else {
+		return nil, d.errf("invalid number")
+	}
+	isFloat := false
+	// Python's scanner takes a fraction or exponent only when digits
+	// follow; otherwise the number ends before it (and the rest is then a
+	// syntax error at the caller).
+	if d.i+1 < len(d.b) && d.b[d.i] == '.' && isDigit(d.b[d.i+1]) {
+		isFloat = true
+		d.i += 2
+		for d.i < len(d.b) && isDigit(d.b[d.i]) {
+			d.i++
+		}
+	}
+	if d.i < len(d.b) && (d.b[d.i] == 'e' || d.b[d.i] == 'E') {
+		j := d.i + 1
+		if j < len(d.b) && (d.b[j] == '+' || d.b[j] == '-') {
+			j++
+		}
+		if j < len(d.b) && isDigit(d.b[j]) {
+			isFloat = true
+			for j < len(d.b) && isDigit(d.b[j]) {
+				j++
+			}
+			d.i = j
+		}
+	}
+	lit := string(d.b[start:d.i])
+	if isFloat {
+		f, err := strconv.ParseFloat(lit, 64)
+		if err != nil {
+			var ne *strconv.NumError
+			if errors.As(err, &ne) && ne.Err == strconv.ErrRange {
+				return f, nil // ±Inf or 0, as Python's float() gives
+			}
+			return nil, d.errf("invalid number")
+		}
+		return f, nil
+	}
+	if n, err := strconv.ParseInt(lit, 10, 64); err == nil {
+		return n, nil
+	}
+	digits := len(lit)
+	if lit[0] == '-' {
+		digits--
+	}
+	if digits > maxIntDigits {
+		return nil, d.errf("integer longer than %d digits", maxIntDigits)
+	}
+	n, ok := new(big.Int).SetString(lit, 10)
+	if !ok {
+		return nil, d.errf("invalid number")
+	}
+	return n, nil
+}
