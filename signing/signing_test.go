@@ -94,7 +94,7 @@ func TestDjangoVectors(t *testing.T) {
 func TestDjangoCompressedVectors(t *testing.T) {
 	cases := map[string]string{
 		".eJxVjE0OwiAYRO_C2hAQaItL956BfH-VqoGktCvj3bWmC91N5r2Zp0qwLjmtTeY0sTopqw6_HQLdpWyAb1CuVVMtyzyh3hS906YvleVx3t2_gwwtf9adRDJi2EM_ckBPzgIZchjQicEIbNHDIG7soWNLR4wyfHMgjw7U6w0WGjlo:1r31eq:v7tHoGpIqrZBswDm7OFhbQOXul8rmtUakuY5Nx3ldVw": `{"_auth_user_id":"1","_auth_user_backend":"django.contrib.auth.backends.ModelBackend","_auth_user_hash":"6e9c0e0d4a7fd5b4c31ac0c3b5b3e0b9ad1b4a8e3f7a6d1c2b9e8f7a6d5c4b3a"}`,
-		".eJwVyrESREAMANB_SUFxQTLWBnNzP3JRMLLVjgJbGf9uNa96FxwwwvdXlAqNqm56aiKS8GqDprVv16wRAUKA8U81I9uHfbYiQe6d8-IcSSs0dB179hPCkuu5J8Mwx8NwSzFO9wN1zh52:1r31eq:TcZ0OtJsUrTQowt1EXosXMkxJJfbee1j_aaZx7GC4r8":                                                                                                  `{"s":"<>&'\"/\\\n\t\u007f\u00e9\ud83d\ude00","f":[0.1,1e+16,1e-07,18446744073709551616],"b":[true,false,null]}`,
+		".eJwVyrESREAMANB_SUFxQTLWBnNzP3JRMLLVjgJbGf9uNa96FxwwwvdXlAqNqm56aiKS8GqDprVv16wRAUKA8U81I9uHfbYiQe6d8-IcSSs0dB179hPCkuu5J8Mwx8NwSzFO9wN1zh52:1r31eq:TcZ0OtJsUrTQowt1EXosXMkxJJfbee1j_aaZx7GC4r8":                                 `{"s":"<>&'\"/\\\n\t\u007f\u00e9\ud83d\ude00","f":[0.1,1e+16,1e-07,18446744073709551616],"b":[true,false,null]}`,
 	}
 	for signed, want := range cases {
 		got, err := LoadsBytes(signed, sessionOpts())
@@ -184,14 +184,14 @@ func TestBadInput(t *testing.T) {
 	o := sessionOpts()
 	good, _ := DumpsBytes([]byte(`{"a":"b"}`), o)
 	cases := map[string]error{
-		"":                           ErrBadSignature,
-		"nocolon":                    ErrBadSignature,
-		"bad:encoded:value":          ErrBadSignature,
-		good[:len(good)-1]:           ErrBadSignature,
-		good + "x":                   ErrBadSignature,
-		"x" + good:                   ErrBadSignature,
-		strings.ToUpper(good):        ErrBadSignature,
-		"Zmxhc2tkajphbGtkamY=":       ErrBadSignature,
+		"":                          ErrBadSignature,
+		"nocolon":                   ErrBadSignature,
+		"bad:encoded:value":         ErrBadSignature,
+		good[:len(good)-1]:          ErrBadSignature,
+		good + "x":                  ErrBadSignature,
+		"x" + good:                  ErrBadSignature,
+		strings.ToUpper(good):       ErrBadSignature,
+		"Zmxhc2tkajphbGtkamY=":      ErrBadSignature,
 		strings.Repeat("a", 20<<20): ErrTooLarge,
 	}
 	for in, want := range cases {

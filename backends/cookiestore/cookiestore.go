@@ -1,0 +1,149 @@
+// Package cookiestore is Django's signed_cookies session engine: the whole
+// session lives in the cookie, as signing.dumps(session,
+// salt="django.contrib.sessions.backends.signed_cookies", compress=True),
+// readable by a Django app with the same SECRET_KEY and by the browser
+// (the data are signed, not encrypted: never put secrets in them).
+//
+// The cookie is valid for SESSION_COOKIE_AGE after the last save (its
+// timestamp is checked on every request); a custom expiry set with
+// SetExpiry is honoured by the browser only, as in Django. Nothing is kept
+// on the server, so a session cannot be revoked: a stolen cookie stays
+// valid until it expires, even after a logout.
+//
+// Browsers drop cookies over about 4 KB without a word; this engine
+// refuses to save a session whose cookie would pass [MaxCookieSize] bytes
+// with an error matching sessions.ErrTooLarge instead.
+//
+// # URL
+//
+//	signed-cookies:     (Django's "signed_cookies" and "django.contrib.sessions.backends.signed_cookies" too)
+//
+// There are no parameters: the key, fallbacks, cookie name and age come
+// from sessions.Settings.
+package cookiestore
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/codec"
+)
+
+// Scheme is the URL scheme of this engine.
+const Scheme = "signed-cookies"
+
+// Salt is the salt Django's signed_cookies engine signs with.
+const Salt = "django.contrib.sessions.backends.signed_cookies"
+
+// MaxCookieSize is the largest "name=value" this engine will send. Browsers
+// keep cookies of at least 4096 bytes including the name; a little margin
+// keeps clear of off-by-one differences between them.
+const MaxCookieSize = 4093
+
+func init() {
+	sessions.Register(sessions.EngineInfo{
+		Scheme:  Scheme,
+		Aliases: []string{"signed-cookie", "signedcookies"},
+		Forms:   []string{"signed-cookies:", "signed_cookies"},
+		Doc:     "the session lives in a signed cookie (Django's signed_cookies); no server state, about 4 KB at most",
+	}, func(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Engine, error) {
+		if err := sessions.ParseParams(u).Err(); err != nil {
+			return nil, err
+		}
+		return New(Options{
+			SecretKey:   s.SecretKey,
+			Fallbacks:   s.SecretKeyFallbacks,
+			CookieName:  s.CookieName,
+			MaxAge:      s.CookieAge,
+			MaxDataSize: s.MaxDataSize,
+		})
+	})
+}
+
+// Options configure a Store. They normally come from sessions.Settings.
+type Options struct {
+	SecretKey   string        // SECRET_KEY; required
+	Fallbacks   []string      // SECRET_KEY_FALLBACKS
+	CookieName  string        // SESSION_COOKIE_NAME; default "sessionid"
+	MaxAge      time.Duration // SESSION_COOKIE_AGE; default two weeks
+	MaxDataSize int           // limit on the JSON size; default 4 MiB
+	// Now returns the current time; nil means time.Now. For tests.
+	Now func() time.Time
+}
+
+// Store is the signed-cookie engine. It implements sessions.ClientSide
+// and sessions.Codecer.
+type Store struct {
+	o     Options
+	codec codec.Signed
+}
+
+// New returns a Store.
+func New(o Options) (*Store, error) {
+	if o.SecretKey == "" {
+		return nil, fmt.Errorf("%w: the signed-cookies engine needs a SecretKey", sessions.ErrBadConfig)
+	}
+	if o.CookieName == "" {
+		o.CookieName = sessions.DefaultCookieName
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = sessions.DefaultCookieAge
+	}
+	return &Store{o: o, codec: codec.Signed{
+		Key: o.SecretKey, Fallbacks: o.Fallbacks, Salt: Salt,
+		MaxAge: o.MaxAge, MaxSize: o.MaxDataSize, Now: o.Now,
+	}}, nil
+}
+
+// Name returns the engine's scheme.
+func (s *Store) Name() string { return Scheme }
+
+// Describe says where the data lives.
+func (s *Store) Describe() string { return "signed cookies in the browser (no server state)" }
+
+// Codec returns Django's signed-cookie format: signed JSON with the
+// engine's salt and a maximum age of SESSION_COOKIE_AGE.
+func (s *Store) Codec() codec.Codec { return s.codec }
+
+// Seal returns the cookie value for encoded session data, or an error
+// matching sessions.ErrTooLarge when the cookie would be over MaxCookieSize.
+func (s *Store) Seal(ctx context.Context, data []byte) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if n := len(s.o.CookieName) + 1 + len(data); n > MaxCookieSize {
+		return "", fmt.Errorf("%w: the signed cookie would be %d bytes, over the %d browsers keep; store less in the session or use a server-side engine", sessions.ErrTooLarge, n, MaxCookieSize)
+	}
+	return string(data), nil
+}
+
+// Open returns the encoded session data in a cookie value. The signature
+// and age are checked when the data are decoded.
+func (s *Store) Open(ctx context.Context, value string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return []byte(value), nil
+}
+
+// Load is not supported: a signed-cookie session has no server state.
+func (s *Store) Load(context.Context, string) ([]byte, error) { return nil, sessions.ErrUnsupported }
+
+// Create is not supported.
+func (s *Store) Create(context.Context, string, []byte, time.Time) error {
+	return sessions.ErrUnsupported
+}
+
+// Update is not supported.
+func (s *Store) Update(context.Context, string, []byte, time.Time) error {
+	return sessions.ErrUnsupported
+}
+
+// Delete does nothing: a cookie cannot be revoked from the server.
+func (s *Store) Delete(context.Context, string) error { return nil }
+
+// Close does nothing.
+func (s *Store) Close() error { return nil }

@@ -1,0 +1,270 @@
+// Package memstore is an in-process session engine for tests and
+// development: sessions live in a map and vanish when the process exits.
+// It implements every optional interface (ExpiredDeleter, Lister, Toucher,
+// Swapper). Expired sessions are never returned and are purged as the
+// store is used, so memory stays bounded by the live sessions.
+//
+// # URL
+//
+//	memory:                       a new, private store
+//	memory:?purge_interval=30s    how often expired entries are swept (default 1m)
+//
+// Each Open returns a separate store: two managers opened from "memory:"
+// do not share sessions. Share one *Store with [sessions.New] instead.
+package memstore
+
+import (
+	"bytes"
+	"context"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/sessionkit/sessions"
+)
+
+// Scheme is the URL scheme of this engine.
+const Scheme = "memory"
+
+func init() {
+	sessions.Register(sessions.EngineInfo{
+		Scheme:  Scheme,
+		Aliases: []string{"mem"},
+		Forms:   []string{"memory:", "memory:?purge_interval=30s"},
+		Doc:     "in-process map; for tests and development (not shared between processes)",
+	}, func(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Engine, error) {
+		p := sessions.ParseParams(u)
+		o := Options{PurgeInterval: p.Duration("purge_interval", time.Minute, time.Second, 24*time.Hour)}
+		if err := p.Err(); err != nil {
+			return nil, err
+		}
+		return New(&o), nil
+	})
+}
+
+// Options configure a Store.
+type Options struct {
+	// PurgeInterval is the least time between two sweeps of expired
+	// entries, which happen during writes. Default: one minute.
+	PurgeInterval time.Duration
+	// Now returns the current time; nil means time.Now. For tests.
+	Now func() time.Time
+}
+
+// Store is the in-memory engine. The zero value is not usable; call New.
+type Store struct {
+	mu        sync.RWMutex
+	m         map[string]entry
+	closed    bool
+	now       func() time.Time
+	interval  time.Duration
+	lastPurge time.Time
+}
+
+type entry struct {
+	data   []byte
+	expiry time.Time
+}
+
+// New returns an empty Store. A nil o means default options.
+func New(o *Options) *Store {
+	s := &Store{m: make(map[string]entry), now: time.Now, interval: time.Minute}
+	if o != nil {
+		if o.Now != nil {
+			s.now = o.Now
+		}
+		if o.PurgeInterval > 0 {
+			s.interval = o.PurgeInterval
+		}
+	}
+	s.lastPurge = s.now()
+	return s
+}
+
+// Name returns the engine's scheme.
+func (s *Store) Name() string { return Scheme }
+
+// Describe says where the data lives.
+func (s *Store) Describe() string { return "process memory (lost on exit)" }
+
+func (s *Store) check(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := sessions.CheckKey(key); err != nil {
+		return err
+	}
+	if s.closed {
+		return sessions.ErrClosed
+	}
+	return nil
+}
+
+// Load implements sessions.Engine.
+func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(ctx, key); err != nil {
+		return nil, err
+	}
+	e, ok := s.m[key]
+	if !ok || !e.expiry.After(s.now()) {
+		return nil, sessions.ErrNotFound
+	}
+	return bytes.Clone(e.data), nil
+}
+
+// live reports whether a live entry is stored under key. Callers hold mu.
+func (s *Store) live(key string, now time.Time) (entry, bool) {
+	e, ok := s.m[key]
+	return e, ok && e.expiry.After(now)
+}
+
+// Create implements sessions.Engine.
+func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(ctx, key); err != nil {
+		return err
+	}
+	now := s.now()
+	s.maybePurge(now)
+	if _, ok := s.live(key, now); ok {
+		return sessions.ErrExists
+	}
+	s.m[key] = entry{data: bytes.Clone(data), expiry: expiry}
+	return nil
+}
+
+// Update implements sessions.Engine.
+func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(ctx, key); err != nil {
+		return err
+	}
+	if _, ok := s.live(key, s.now()); !ok {
+		return sessions.ErrNotFound
+	}
+	s.m[key] = entry{data: bytes.Clone(data), expiry: expiry}
+	return nil
+}
+
+// Swap implements sessions.Swapper.
+func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(ctx, key); err != nil {
+		return err
+	}
+	e, ok := s.live(key, s.now())
+	if !ok {
+		return sessions.ErrNotFound
+	}
+	if !bytes.Equal(e.data, old) {
+		return sessions.ErrConflict
+	}
+	s.m[key] = entry{data: bytes.Clone(data), expiry: expiry}
+	return nil
+}
+
+// Touch implements sessions.Toucher.
+func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(ctx, key); err != nil {
+		return err
+	}
+	e, ok := s.live(key, s.now())
+	if !ok {
+		return sessions.ErrNotFound
+	}
+	e.expiry = expiry
+	s.m[key] = e
+	return nil
+}
+
+// Delete implements sessions.Engine.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(ctx, key); err != nil {
+		return err
+	}
+	delete(s.m, key)
+	return nil
+}
+
+// DeleteExpired implements sessions.ExpiredDeleter.
+func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if s.closed {
+		return 0, sessions.ErrClosed
+	}
+	return s.purge(s.now()), nil
+}
+
+// List implements sessions.Lister.
+func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return sessions.ErrClosed
+	}
+	now := s.now()
+	keys := make([]string, 0, len(s.m))
+	for k, e := range s.m {
+		if e.expiry.After(now) {
+			keys = append(keys, k)
+		}
+	}
+	s.mu.RUnlock()
+	for _, k := range keys {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !fn(k) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Len returns the number of entries held, expired ones not yet purged
+// included.
+func (s *Store) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.m)
+}
+
+// Close implements sessions.Engine. It drops every session.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.m = map[string]entry{}
+	return nil
+}
+
+func (s *Store) maybePurge(now time.Time) {
+	if now.Sub(s.lastPurge) >= s.interval {
+		s.purge(now)
+	}
+}
+
+func (s *Store) purge(now time.Time) int64 {
+	var n int64
+	for k, e := range s.m {
+		if !e.expiry.After(now) {
+			delete(s.m, k)
+			n++
+		}
+	}
+	s.lastPurge = now
+	return n
+}

@@ -1,0 +1,534 @@
+package sessions
+
+import (
+	"context"
+	"iter"
+	"math"
+	"math/big"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sessionkit/sessions/codec"
+)
+
+// Keys Django and this package keep inside the session data.
+const (
+	// ExpiryKey holds a custom expiry set with SetExpiry or SetExpiryAt:
+	// an integer number of seconds (0 = at browser close) or an ISO-8601
+	// date.
+	ExpiryKey = "_session_expiry"
+	// TestCookieKey and TestCookieValue are Django's test-cookie entry.
+	TestCookieKey   = "testcookie"
+	TestCookieValue = "worked"
+)
+
+// Session is the per-request view of one visitor's session, with the
+// behaviour of Django's SessionBase: a dictionary of JSON-compatible values
+// that is loaded lazily on first use and saved by the middleware only when
+// it was modified.
+//
+// Reading methods (Get, Lookup, Has, Keys, Len, All...) load the session
+// and mark it accessed; writing methods also mark it modified. IsEmpty,
+// Key, Modified and Accessed neither load nor mark. Values are stored as
+// given; after a round trip through the store they come back as the
+// codec's types (int64, float64, string, bool, nil, []any, map[string]any),
+// which [Get] converts for you.
+//
+// Changes made inside a stored map or slice are not seen; call
+// [Session.MarkModified] after them (Django's request.session.modified =
+// True).
+//
+// A Session is safe for concurrent use by the goroutines of one request.
+// It must not be shared between requests.
+type Session struct {
+	mu  sync.Mutex
+	m   *Manager
+	ctx context.Context
+
+	key     string      // valid session key, or the cookie value for client-side engines; "" = none
+	data    *codec.Dict // nil until loaded
+	raw     []byte      // the stored bytes as loaded, nil if none
+	loadErr error       // a store failure while loading
+
+	accessed bool
+	modified bool
+
+	// What this request did, so a conflicting concurrent write can be
+	// merged (see Manager.Save).
+	cleared bool
+	changed map[string]bool // key -> true if set, false if deleted
+}
+
+// Key returns the session key, or "" when the session has none (a new
+// session, or one whose key was unknown, expired or invalid once loaded).
+// For client-side engines it is the cookie value. It does not load.
+func (s *Session) Key() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.key
+}
+
+// Accessed reports whether the session was read or written in this
+// request.
+func (s *Session) Accessed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.accessed
+}
+
+// Modified reports whether the session was changed in this request, so
+// that the middleware will save it.
+func (s *Session) Modified() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.modified
+}
+
+// MarkModified marks the session as modified so it is saved at the end of
+// the request; use it after changing a map or slice stored in the session.
+// It marks every stored key as changed by this request.
+func (s *Session) MarkModified() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ensureLoaded()
+	s.accessed = true
+	s.modified = true
+	for k := range s.data.All() {
+		s.note(k, true)
+	}
+}
+
+// IsEmpty reports whether the session has no key and no data. It neither
+// loads nor marks the session accessed.
+func (s *Session) IsEmpty() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.isEmpty()
+}
+
+func (s *Session) isEmpty() bool {
+	return s.key == "" && (s.data == nil || s.data.Len() == 0)
+}
+
+// Err returns the error that prevented the session from loading, if the
+// store failed (not for an unknown or expired key, which simply gives an
+// empty session). It loads the session if needed. A session whose load
+// failed is never saved: saving it would overwrite data it never saw.
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ensureLoaded()
+	return s.loadErr
+}
+
+// ensureLoaded loads the data if not done yet. Callers hold s.mu.
+func (s *Session) ensureLoaded() {
+	if s.data != nil {
+		return
+	}
+	s.m.load(s)
+}
+
+// dict loads if needed, marks the session accessed and returns the data.
+func (s *Session) dict() *codec.Dict {
+	s.ensureLoaded()
+	s.accessed = true
+	return s.data
+}
+
+func (s *Session) note(k string, set bool) {
+	if s.changed == nil {
+		s.changed = make(map[string]bool)
+	}
+	s.changed[k] = set
+}
+
+// Get returns the value stored under key, or nil.
+func (s *Session) Get(key string) any {
+	v, _ := s.Lookup(key)
+	return v
+}
+
+// Lookup returns the value stored under key and whether it was present.
+func (s *Session) Lookup(key string) (any, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dict().Get(key)
+}
+
+// Has reports whether key is present.
+func (s *Session) Has(key string) bool {
+	_, ok := s.Lookup(key)
+	return ok
+}
+
+// Set stores value under key and marks the session modified. The value
+// must be encodable as JSON (or by the configured codec); one that is not
+// makes the save fail with a clear error.
+func (s *Session) Set(key string, value any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dict().Set(key, value)
+	s.modified = true
+	s.note(key, true)
+}
+
+// Delete removes key. It reports whether the key was present; only then is
+// the session marked modified (Django raises KeyError otherwise).
+func (s *Session) Delete(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.dict().Delete(key) {
+		return false
+	}
+	s.modified = true
+	s.note(key, false)
+	return true
+}
+
+// Pop removes key and returns its value. When the key is absent it
+// returns nil, false and does not mark the session modified.
+func (s *Session) Pop(key string) (any, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dict()
+	v, ok := d.Get(key)
+	if ok {
+		d.Delete(key)
+		s.modified = true
+		s.note(key, false)
+	}
+	return v, ok
+}
+
+// SetDefault returns the value under key if present (without modifying
+// the session); otherwise it stores value, marks the session modified and
+// returns value.
+func (s *Session) SetDefault(key string, value any) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dict()
+	if v, ok := d.Get(key); ok {
+		return v
+	}
+	d.Set(key, value)
+	s.modified = true
+	s.note(key, true)
+	return value
+}
+
+// Update stores every entry of values (in sorted key order) and marks the
+// session modified, even when values is empty, as Django's update does.
+func (s *Session) Update(values map[string]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dict()
+	for k, v := range codec.NewDict(values).All() {
+		d.Set(k, v)
+		s.note(k, true)
+	}
+	s.modified = true
+}
+
+// Keys returns the keys in insertion order.
+func (s *Session) Keys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dict().Keys()
+}
+
+// Values returns the values in key insertion order.
+func (s *Session) Values() []any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dict()
+	out := make([]any, 0, d.Len())
+	for _, v := range d.All() {
+		out = append(out, v)
+	}
+	return out
+}
+
+// All iterates over a snapshot of the entries, in insertion order. The
+// session may be changed during the iteration.
+func (s *Session) All() iter.Seq2[string, any] {
+	s.mu.Lock()
+	snap := s.dict().Clone()
+	s.mu.Unlock()
+	return snap.All()
+}
+
+// Len returns the number of entries.
+func (s *Session) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dict().Len()
+}
+
+// Clear removes every entry without loading the stored data, and marks the
+// session accessed and modified. The key is kept: the emptied session is
+// saved under it.
+func (s *Session) Clear() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clear()
+}
+
+func (s *Session) clear() {
+	s.data = &codec.Dict{}
+	s.loadErr = nil
+	s.accessed = true
+	s.modified = true
+	s.cleared = true
+	s.changed = nil
+}
+
+// Flush deletes the session from the store, empties it and drops its key,
+// as Django's flush: use it at logout. The middleware then deletes the
+// cookie. It returns the store's error, if any; the session is emptied
+// either way.
+func (s *Session) Flush(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.key
+	s.clear()
+	s.key = ""
+	s.raw = nil
+	if old == "" || s.m.client != nil {
+		return nil
+	}
+	return s.m.deleteKey(ctx, old)
+}
+
+// CycleKey stores the current data under a new key and deletes the old
+// record, as Django's cycle_key: call it at login against session
+// fixation. The data are kept. For client-side engines it only marks the
+// session modified (a cookie cannot be revoked).
+func (s *Session) CycleKey(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dict()
+	if s.loadErr != nil {
+		return s.loadErr
+	}
+	s.modified = true
+	if s.m.client != nil {
+		return nil
+	}
+	old := s.key
+	key, raw, err := s.m.create(ctx, s, d)
+	if err != nil {
+		return err
+	}
+	s.key, s.raw = key, raw
+	// The whole data now belong to this request.
+	s.cleared = true
+	s.changed = nil
+	for k := range d.All() {
+		s.note(k, true)
+	}
+	if old != "" {
+		return s.m.deleteKey(ctx, old)
+	}
+	return nil
+}
+
+// Save stores the session now, as Django's save: a session without a key
+// gets a new one. The middleware calls it for you; use it outside HTTP.
+func (s *Session) Save(ctx context.Context) error {
+	return s.m.Save(ctx, s)
+}
+
+// SetTestCookie stores Django's test-cookie entry.
+func (s *Session) SetTestCookie() { s.Set(TestCookieKey, TestCookieValue) }
+
+// TestCookieWorked reports whether the test-cookie entry came back.
+func (s *Session) TestCookieWorked() bool { return s.Get(TestCookieKey) == TestCookieValue }
+
+// DeleteTestCookie removes the test-cookie entry.
+func (s *Session) DeleteTestCookie() { s.Delete(TestCookieKey) }
+
+// SetExpiry sets a custom lifetime, as Django's set_expiry with a number
+// of seconds: the session expires after d of inactivity (counted from
+// each save). Zero makes the cookie expire when the browser closes. The
+// value is stored in whole seconds, which every Django version can read.
+func (s *Session) SetExpiry(d time.Duration) {
+	s.Set(ExpiryKey, int64(d/time.Second))
+}
+
+// SetExpiryAt makes the session expire at t, as Django's set_expiry with a
+// datetime (stored as an ISO-8601 string, which Django 4.1 and later
+// read; Django 3.2 cannot).
+func (s *Session) SetExpiryAt(t time.Time) {
+	s.Set(ExpiryKey, isoformat(t))
+}
+
+// ResetExpiry removes a custom expiry, going back to the settings'
+// default (Django's set_expiry(None)). The session is marked modified only
+// if there was one.
+func (s *Session) ResetExpiry() {
+	s.Delete(ExpiryKey)
+}
+
+// ExpiryAge returns the time until the session expires, in whole seconds,
+// as Django's get_expiry_age: the cookie age when there is no custom
+// expiry, the stored number of seconds (not decremented) for a relative
+// expiry, or the time left until an absolute one (possibly negative).
+func (s *Session) ExpiryAge() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.expiryAge(s.m.now())
+}
+
+func (s *Session) expiryAge(now time.Time) time.Duration {
+	v, _ := s.dict().Get(ExpiryKey)
+	age := s.m.s.CookieAge.Truncate(time.Second)
+	if isFalsy(v) {
+		return age
+	}
+	if t, ok := expiryTime(v); ok {
+		d := t.Sub(now)
+		return time.Duration(math.Floor(d.Seconds())) * time.Second
+	}
+	if n, ok := expirySeconds(v); ok {
+		return time.Duration(n) * time.Second
+	}
+	return age
+}
+
+// ExpiryDate returns when the session expires, as Django's
+// get_expiry_date: an absolute expiry as stored, otherwise now plus the
+// relative expiry or the cookie age.
+func (s *Session) ExpiryDate() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.expiryDate(s.m.now())
+}
+
+func (s *Session) expiryDate(now time.Time) time.Time {
+	v, _ := s.dict().Get(ExpiryKey)
+	if t, ok := expiryTime(v); ok {
+		return t
+	}
+	if n, ok := expirySeconds(v); ok && n != 0 {
+		return now.Add(time.Duration(n) * time.Second)
+	}
+	return now.Add(s.m.s.CookieAge.Truncate(time.Second))
+}
+
+// ExpireAtBrowserClose reports whether the cookie should expire when the
+// browser closes: the ExpireAtBrowserClose setting when there is no custom
+// expiry, else whether the custom expiry is 0.
+func (s *Session) ExpireAtBrowserClose() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.expireAtBrowserClose()
+}
+
+func (s *Session) expireAtBrowserClose() bool {
+	v, ok := s.dict().Get(ExpiryKey)
+	if !ok || v == nil {
+		return s.m.s.ExpireAtBrowserClose
+	}
+	n, isNum := expirySeconds(v)
+	return isNum && n == 0
+}
+
+func isFalsy(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case bool:
+		return !x
+	}
+	n, ok := expirySeconds(v)
+	return ok && n == 0
+}
+
+// expirySeconds reads a numeric expiry (Django stores ints; floats are
+// accepted and truncated).
+func expirySeconds(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case int:
+		return int64(x), true
+	case int32:
+		return int64(x), true
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return 0, false
+		}
+		return int64(x), true
+	case *big.Int:
+		if x.IsInt64() {
+			return x.Int64(), true
+		}
+	}
+	return 0, false
+}
+
+func expiryTime(v any) (time.Time, bool) {
+	switch x := v.(type) {
+	case time.Time:
+		return x, true
+	case string:
+		return parseISO(x)
+	}
+	return time.Time{}, false
+}
+
+// isoformat writes t as Python's datetime.isoformat() of an aware UTC
+// datetime: microseconds only when non-zero, "+00:00" for UTC.
+func isoformat(t time.Time) string {
+	t = t.UTC()
+	s := t.Format("2006-01-02T15:04:05")
+	if us := t.Nanosecond() / 1000; us != 0 {
+		s += t.Format(".000000")
+	}
+	return s + "+00:00"
+}
+
+// parseISO reads what Python's datetime.fromisoformat accepts in practice
+// for session expiries. A date without an offset is taken as UTC.
+func parseISO(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	if strings.HasSuffix(s, "Z") {
+		s = s[:len(s)-1] + "+00:00"
+	}
+	for _, layout := range []string{
+		"2006-01-02T15:04:05.999999999Z07:00",
+		"2006-01-02 15:04:05.999999999Z07:00",
+		"2006-01-02T15:04:05.999999999",
+		"2006-01-02 15:04:05.999999999",
+		"2006-01-02T15:04Z07:00",
+		"2006-01-02T15:04",
+		"2006-01-02",
+	} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+
+// DataExpiry decodes session data with c and returns the absolute expiry
+// stored in it (an ISO-8601 "_session_expiry", as Django's set_expiry with
+// a datetime writes). It reports false when the data carry no absolute
+// expiry or cannot be decoded. Engines that derive expiry from the data,
+// as Django's file engine does, use it.
+func DataExpiry(c codec.Codec, data []byte) (time.Time, bool) {
+	d, err := c.Decode(data)
+	if err != nil {
+		return time.Time{}, false
+	}
+	v, _ := d.Get(ExpiryKey)
+	if s, ok := v.(string); ok {
+		return parseISO(s)
+	}
+	return time.Time{}, false
+}
