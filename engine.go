@@ -99,12 +99,20 @@ type ClientSide interface {
 	Open(ctx context.Context, value string) ([]byte, error)
 }
 
+// MaxCookieSize is the largest "name=value" the Manager sends for a
+// client-side session. Browsers keep cookies of at least 4096 bytes
+// including the name; the margin keeps clear of their off-by-one
+// differences. A larger session fails to save with [ErrTooLarge] instead
+// of being silently dropped by the browser.
+const MaxCookieSize = 4093
+
 // Codecer is implemented by engines whose stored format differs from the
 // default signed JSON, for example Django's cache engines (pickle) or the
-// signed-cookie engine (another salt and a maximum age). The Manager uses
-// the returned codec unless [Settings.Codec] overrides it.
+// signed-cookie engine (another salt and a maximum age). The Manager calls
+// Codec once, with its settings (secret keys, cookie age, size limit), and
+// uses the result unless [Settings.Codec] overrides it.
 type Codecer interface {
-	Codec() codec.Codec
+	Codec(s Settings) codec.Codec
 }
 
 // Describer is implemented by engines that can say where they keep their

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -40,7 +41,7 @@ func New(engine Engine, s Settings) (*Manager, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
-	m := &Manager{s: s, engine: engine, clock: time.Now, maxSwapRetries: 5}
+	m := &Manager{s: s, engine: engine, clock: time.Now, maxSwapRetries: 32}
 	m.s.CookieAge = s.CookieAge.Truncate(time.Second)
 	if m.s.KeySalt == "" {
 		m.s.KeySalt = codec.DjangoSessionSalt
@@ -61,7 +62,7 @@ func New(engine Engine, s Settings) (*Manager, error) {
 		m.codec = s.Codec
 	default:
 		if c, ok := engine.(Codecer); ok {
-			m.codec = c.Codec()
+			m.codec = c.Codec(m.s)
 		}
 	}
 	if m.codec == nil {
@@ -108,9 +109,13 @@ func (m *Manager) Load(ctx context.Context, key string) *Session {
 	case m.client != nil:
 		if key != "" && len(key) <= maxCookieValue {
 			s.key = key
+		} else {
+			s.bogus = key != ""
 		}
 	case ValidKey(key):
 		s.key = key
+	default:
+		s.bogus = key != ""
 	}
 	return s
 }
@@ -264,11 +269,7 @@ func (m *Manager) Save(ctx context.Context, s *Session) error {
 }
 
 func (m *Manager) save(ctx context.Context, s *Session) error {
-	if s.key != "" {
-		s.ensureLoaded()
-	} else if s.data == nil {
-		s.data = &codec.Dict{}
-	}
+	s.ensureLoaded()
 	if s.loadErr != nil {
 		return s.loadErr
 	}
@@ -284,6 +285,9 @@ func (m *Manager) save(ctx context.Context, s *Session) error {
 		v, err := m.client.Seal(ctx, b)
 		if err != nil {
 			return wrap("save", m.name, err)
+		}
+		if n := len(m.s.CookieName) + 1 + len(v); n > MaxCookieSize {
+			return wrap("save", m.name, fmt.Errorf("%w: the session cookie would be %d bytes, over the %d browsers keep; store less in the session or use a server-side engine", ErrTooLarge, n, MaxCookieSize))
 		}
 		s.key, s.raw = v, b
 		s.modified = true
@@ -361,6 +365,11 @@ func (m *Manager) update(ctx context.Context, s *Session, expiry time.Time) erro
 			return wrap("update", m.name, fmt.Errorf("%w: gave up after %d attempts", ErrConflict, attempt+1))
 		}
 		// Another request wrote first: merge its data with our changes.
+		// After a few rounds, back off a little so a crowd of writers on
+		// one session does not keep colliding.
+		if attempt >= 2 {
+			time.Sleep(time.Duration(mrand.Int64N(int64(attempt) * int64(time.Millisecond))))
+		}
 		raw, lerr := m.engine.Load(ctx, s.key)
 		if errors.Is(lerr, ErrNotFound) {
 			return wrap("update", m.name, ErrInterrupted)

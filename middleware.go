@@ -170,7 +170,7 @@ func (w *responseWriter) commit(status int) {
 func (m *Manager) finish(ctx context.Context, h http.Header, s *Session, hadCookie bool, status int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if m.s.SaveEveryRequest && s.key != "" && s.data == nil {
+	if m.s.SaveEveryRequest && (s.key != "" || s.bogus) && s.data == nil {
 		// Django would save a bogus key as a new empty session here
 		// (its is_empty does not load). Load first so a key that names
 		// no live session is dropped and the cookie deleted instead.

@@ -47,6 +47,7 @@ type Session struct {
 	ctx context.Context
 
 	key     string      // valid session key, or the cookie value for client-side engines; "" = none
+	bogus   bool        // an invalid key was presented and the session is not loaded yet
 	data    *codec.Dict // nil until loaded
 	raw     []byte      // the stored bytes as loaded, nil if none
 	loadErr error       // a store failure while loading
@@ -108,7 +109,12 @@ func (s *Session) IsEmpty() bool {
 }
 
 func (s *Session) isEmpty() bool {
-	return s.key == "" && (s.data == nil || s.data.Len() == 0)
+	if s.data == nil {
+		// Not loaded: any presented key counts, as in Django, so an
+		// untouched request with a junk cookie changes nothing.
+		return s.key == "" && !s.bogus
+	}
+	return s.key == "" && s.data.Len() == 0
 }
 
 // Err returns the error that prevented the session from loading, if the
@@ -127,6 +133,7 @@ func (s *Session) ensureLoaded() {
 	if s.data != nil {
 		return
 	}
+	s.bogus = false
 	s.m.load(s)
 }
 
@@ -294,6 +301,7 @@ func (s *Session) Flush(ctx context.Context) error {
 	old := s.key
 	s.clear()
 	s.key = ""
+	s.bogus = false
 	s.raw = nil
 	if old == "" || s.m.client != nil {
 		return nil
@@ -514,7 +522,6 @@ func parseISO(s string) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
-
 
 // DataExpiry decodes session data with c and returns the absolute expiry
 // stored in it (an ISO-8601 "_session_expiry", as Django's set_expiry with

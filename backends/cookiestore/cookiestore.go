@@ -11,7 +11,7 @@
 // valid until it expires, even after a logout.
 //
 // Browsers drop cookies over about 4 KB without a word; this engine
-// refuses to save a session whose cookie would pass [MaxCookieSize] bytes
+// refuses to save a session whose cookie would pass sessions.MaxCookieSize bytes
 // with an error matching sessions.ErrTooLarge instead.
 //
 // # URL
@@ -38,11 +38,6 @@ const Scheme = "signed-cookies"
 // Salt is the salt Django's signed_cookies engine signs with.
 const Salt = "django.contrib.sessions.backends.signed_cookies"
 
-// MaxCookieSize is the largest "name=value" this engine will send. Browsers
-// keep cookies of at least 4096 bytes including the name; a little margin
-// keeps clear of off-by-one differences between them.
-const MaxCookieSize = 4093
-
 func init() {
 	sessions.Register(sessions.EngineInfo{
 		Scheme:  Scheme,
@@ -53,49 +48,31 @@ func init() {
 		if err := sessions.ParseParams(u).Err(); err != nil {
 			return nil, err
 		}
-		return New(Options{
-			SecretKey:   s.SecretKey,
-			Fallbacks:   s.SecretKeyFallbacks,
-			CookieName:  s.CookieName,
-			MaxAge:      s.CookieAge,
-			MaxDataSize: s.MaxDataSize,
-		})
+		return New(nil), nil
 	})
 }
 
-// Options configure a Store. They normally come from sessions.Settings.
+// Options configure a Store. The secret keys, cookie name and age come
+// from the sessions.Settings of the Manager that uses the store.
 type Options struct {
-	SecretKey   string        // SECRET_KEY; required
-	Fallbacks   []string      // SECRET_KEY_FALLBACKS
-	CookieName  string        // SESSION_COOKIE_NAME; default "sessionid"
-	MaxAge      time.Duration // SESSION_COOKIE_AGE; default two weeks
-	MaxDataSize int           // limit on the JSON size; default 4 MiB
-	// Now returns the current time; nil means time.Now. For tests.
+	// Now returns the current time, for the signature age check; nil
+	// means time.Now. For tests.
 	Now func() time.Time
 }
 
 // Store is the signed-cookie engine. It implements sessions.ClientSide
 // and sessions.Codecer.
 type Store struct {
-	o     Options
-	codec codec.Signed
+	now func() time.Time
 }
 
-// New returns a Store.
-func New(o Options) (*Store, error) {
-	if o.SecretKey == "" {
-		return nil, fmt.Errorf("%w: the signed-cookies engine needs a SecretKey", sessions.ErrBadConfig)
+// New returns a Store. A nil o means default options.
+func New(o *Options) *Store {
+	s := &Store{}
+	if o != nil {
+		s.now = o.Now
 	}
-	if o.CookieName == "" {
-		o.CookieName = sessions.DefaultCookieName
-	}
-	if o.MaxAge <= 0 {
-		o.MaxAge = sessions.DefaultCookieAge
-	}
-	return &Store{o: o, codec: codec.Signed{
-		Key: o.SecretKey, Fallbacks: o.Fallbacks, Salt: Salt,
-		MaxAge: o.MaxAge, MaxSize: o.MaxDataSize, Now: o.Now,
-	}}, nil
+	return s
 }
 
 // Name returns the engine's scheme.
@@ -104,9 +81,15 @@ func (s *Store) Name() string { return Scheme }
 // Describe says where the data lives.
 func (s *Store) Describe() string { return "signed cookies in the browser (no server state)" }
 
-// Codec returns Django's signed-cookie format: signed JSON with the
-// engine's salt and a maximum age of SESSION_COOKIE_AGE.
-func (s *Store) Codec() codec.Codec { return s.codec }
+// Codec returns Django's signed-cookie format for the settings: signed
+// JSON with the engine's salt, SECRET_KEY and its fallbacks, and a maximum
+// age of SESSION_COOKIE_AGE.
+func (s *Store) Codec(st sessions.Settings) codec.Codec {
+	return codec.Signed{
+		Key: st.SecretKey, Fallbacks: st.SecretKeyFallbacks, Salt: Salt,
+		MaxAge: st.CookieAge, MaxSize: st.MaxDataSize, Now: s.now,
+	}
+}
 
 // Seal returns the cookie value for encoded session data, or an error
 // matching sessions.ErrTooLarge when the cookie would be over MaxCookieSize.
@@ -114,8 +97,8 @@ func (s *Store) Seal(ctx context.Context, data []byte) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	if n := len(s.o.CookieName) + 1 + len(data); n > MaxCookieSize {
-		return "", fmt.Errorf("%w: the signed cookie would be %d bytes, over the %d browsers keep; store less in the session or use a server-side engine", sessions.ErrTooLarge, n, MaxCookieSize)
+	if n := len(data); n > sessions.MaxCookieSize {
+		return "", fmt.Errorf("%w: the signed cookie would be over %d bytes, more than browsers keep; store less in the session or use a server-side engine", sessions.ErrTooLarge, sessions.MaxCookieSize)
 	}
 	return string(data), nil
 }

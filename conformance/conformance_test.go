@@ -1,0 +1,69 @@
+package conformance_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/backends/memstore"
+	"github.com/sessionkit/sessions/conformance"
+)
+
+// The suite must be able to fail: each mutant breaks one rule of the
+// contract and Check must name it.
+
+type resurrecting struct{ *memstore.Store }
+
+func (r resurrecting) Update(ctx context.Context, key string, data []byte, exp time.Time) error {
+	r.Store.Delete(ctx, key)
+	return r.Store.Create(ctx, key, data, exp)
+}
+
+type noKeyCheck struct{ *memstore.Store }
+
+func (n noKeyCheck) Load(ctx context.Context, key string) ([]byte, error) {
+	if !sessions.ValidKey(key) {
+		return nil, sessions.ErrNotFound
+	}
+	return n.Store.Load(ctx, key)
+}
+
+type overwritingCreate struct{ *memstore.Store }
+
+func (o overwritingCreate) Create(ctx context.Context, key string, data []byte, exp time.Time) error {
+	o.Store.Delete(ctx, key)
+	return o.Store.Create(ctx, key, data, exp)
+}
+
+type blindSwap struct{ *memstore.Store }
+
+func (b blindSwap) Swap(ctx context.Context, key string, old, data []byte, exp time.Time) error {
+	return b.Store.Update(ctx, key, data, exp)
+}
+
+func TestCheckCatchesMutants(t *testing.T) {
+	ctx := context.Background()
+	if err := conformance.Check(ctx, memstore.New(nil)); err != nil {
+		t.Fatalf("Check fails on the reference engine: %v", err)
+	}
+	mutants := map[string]sessions.Engine{
+		"UpdateAfterDeleteNoResurrection": resurrecting{memstore.New(nil)},
+		"HostileKeys":                     noKeyCheck{memstore.New(nil)},
+		"CreateExisting":                  overwritingCreate{memstore.New(nil)},
+		"Swap":                            blindSwap{memstore.New(nil)},
+	}
+	for want, e := range mutants {
+		err := conformance.Check(ctx, e)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("mutant breaking %s: Check = %v", want, err)
+		}
+	}
+}
+
+func TestCheckNames(t *testing.T) {
+	if len(conformance.CheckNames()) < 8 {
+		t.Errorf("quick check too small: %v", conformance.CheckNames())
+	}
+}

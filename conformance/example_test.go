@@ -1,0 +1,33 @@
+package conformance_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/backends/memstore"
+	"github.com/sessionkit/sessions/conformance"
+)
+
+// A third-party engine runs the suite from its own test file.
+func ExampleRun() {
+	_ = func(t *testing.T) {
+		h := conformance.Harness{
+			New: func(t *testing.T) sessions.Engine {
+				e := memstore.New(nil) // your engine, over a fresh isolated store
+				t.Cleanup(func() { e.Close() })
+				return e
+			},
+		}
+		conformance.Run(t, h)        // the storage contract
+		conformance.RunManager(t, h) // Django's session and middleware behaviour
+	}
+}
+
+// Check verifies a live engine from a program, for example at start-up.
+func ExampleCheck() {
+	err := conformance.Check(context.Background(), memstore.New(nil))
+	fmt.Println("check passed:", err == nil)
+	// Output: check passed: true
+}
