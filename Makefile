@@ -1,0 +1,46 @@
+# sessionkit: Django's session framework for Go.
+#
+#   make deps    install the Debian packages and Go modules the tests need
+#   make test    deps, then every test with the race detector (what CI runs)
+#   make demo    run the demo shop on the embedded SQLite engine
+#   make bench   benchmarks (engines, raw floors, peers); writes benchmarks/RESULTS.md
+#   make fuzz    run every fuzz target for FUZZTIME each
+#   make soak    long fault soak (not part of make test)
+#   make check   gofmt + go vet
+
+GO        ?= go
+FUZZTIME  ?= 30s
+TESTFLAGS ?=
+PKGS      ?= ./...
+
+.PHONY: all deps test test-short check demo bench fuzz soak clean
+
+all: check test
+
+deps:
+	bash scripts/install-deps.sh
+
+test: deps
+	$(GO) test -race -timeout 25m $(TESTFLAGS) $(PKGS)
+
+test-short:
+	$(GO) test -race -short $(TESTFLAGS) $(PKGS)
+
+check:
+	@out=$$(gofmt -l . | grep -v '^benchmarks/' || true); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+demo:
+	$(GO) run ./cmd/sessions demo
+
+bench: deps
+	bash scripts/bench.sh
+
+fuzz:
+	bash scripts/fuzz.sh $(FUZZTIME)
+
+soak: deps
+	$(GO) test -race -run 'TestSoak' -timeout 60m -tags soak -v ./internal/soak/
+
+clean:
+	rm -rf bin

@@ -1,0 +1,140 @@
+package sessions_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessions"
+	_ "github.com/sessionkit/sessions/backends/cookiestore"
+	_ "github.com/sessionkit/sessions/backends/memstore"
+)
+
+func settings() sessions.Settings {
+	s := sessions.DefaultSettings()
+	s.SecretKey = "django_tests_secret_key"
+	return s
+}
+
+func TestResolveConfigDjangoAliases(t *testing.T) {
+	s := settings()
+	s.FilePath = "/var/lib/sessions"
+	s.CacheURL = "redis://127.0.0.1:6379/0"
+	cases := map[string]string{
+		"db":                                    "sqlite:db.sqlite3",
+		"django.contrib.sessions.backends.db":   "sqlite:db.sqlite3",
+		"file":                                  "file:///var/lib/sessions",
+		"django.contrib.sessions.backends.file": "file:///var/lib/sessions",
+		"cache":                                 "redis://127.0.0.1:6379/0",
+		"cached_db":                             "cached-db:",
+		"signed_cookies":                        "signed-cookies:",
+		"django.contrib.sessions.backends.signed_cookies": "signed-cookies:",
+		"memcached://a:1,b:2":                             "memcached://a:1,b:2",
+		"":                                                "sqlite:db.sqlite3",
+	}
+	for in, want := range cases {
+		got, err := sessions.ResolveConfig(in, s)
+		if err != nil || got != want {
+			t.Errorf("ResolveConfig(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	s.DatabaseURL = "postgres://u@h/db"
+	if got, _ := sessions.ResolveConfig("db", s); got != "postgres://u@h/db" {
+		t.Errorf("db with DatabaseURL = %q", got)
+	}
+	for _, alias := range []string{"file", "cache"} {
+		if _, err := sessions.ResolveConfig(alias, settings()); !errors.Is(err, sessions.ErrBadConfig) {
+			t.Errorf("%s without its setting: %v", alias, err)
+		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	_, err := sessions.Open(ctx, "redis://:hunter2@127.0.0.1:6379/0", settings())
+	if !errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), "backends/redisstore") ||
+		!strings.Contains(err.Error(), "memory") || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("unregistered scheme: %v", err)
+	}
+	_, err = sessions.Open(ctx, "nonsense without scheme", settings())
+	if !errors.Is(err, sessions.ErrBadConfig) {
+		t.Errorf("no scheme: %v", err)
+	}
+	_, err = sessions.Open(ctx, "memory:?purge_intervall=1s", settings())
+	if !errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), "purge_intervall") || !strings.Contains(err.Error(), "purge_interval") {
+		t.Errorf("typo in a parameter: %v", err)
+	}
+	_, err = sessions.Open(ctx, "memory:?purge_interval=forever", settings())
+	if !errors.Is(err, sessions.ErrBadConfig) {
+		t.Errorf("bad value: %v", err)
+	}
+	bad := settings()
+	bad.SecretKey = ""
+	if _, err := sessions.Open(ctx, "memory:", bad); !errors.Is(err, sessions.ErrBadConfig) {
+		t.Errorf("no secret key: %v", err)
+	}
+	m, err := sessions.Open(ctx, "MEMORY:", settings())
+	if err != nil || m.EngineName() != "memory" {
+		t.Errorf("scheme case: %v", err)
+	}
+}
+
+func TestEnginesListed(t *testing.T) {
+	var schemes []string
+	for _, e := range sessions.Engines() {
+		schemes = append(schemes, e.Scheme)
+		if e.Doc == "" || len(e.Forms) == 0 {
+			t.Errorf("%s lacks Doc or Forms", e.Scheme)
+		}
+	}
+	if !strings.Contains(strings.Join(schemes, ","), "memory") || !strings.Contains(strings.Join(schemes, ","), "signed-cookies") {
+		t.Errorf("Engines() = %v", schemes)
+	}
+}
+
+func TestRegisterDuplicatePanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("no panic")
+		}
+	}()
+	sessions.Register(sessions.EngineInfo{Scheme: "memory"}, func(context.Context, *url.URL, sessions.Settings) (sessions.Engine, error) {
+		return nil, nil
+	})
+}
+
+func TestRedact(t *testing.T) {
+	for in, secret := range map[string]string{
+		"postgres://app:s3cret@db:5432/app":             "s3cret",
+		"redis://:hunter2@127.0.0.1:6379/0":             "hunter2",
+		"mysql://u:pw@h/db?password=pw2":                "pw2",
+		"memcached://h1:11211,h2:11211?token=abc123xyz": "abc123xyz",
+	} {
+		if got := sessions.Redact(in); strings.Contains(got, secret) {
+			t.Errorf("Redact(%q) = %q", in, got)
+		}
+	}
+}
+
+func TestParams(t *testing.T) {
+	u, _ := url.Parse("x:?a=1&d=250ms&b=true&s=v&n=5")
+	p := sessions.ParseParams(u)
+	if p.Int("a", 0, 0, 10) != 1 || p.Duration("d", 0, 0, time.Second) != 250*time.Millisecond || !p.Bool("b", false) || p.String("s", "") != "v" {
+		t.Error("values")
+	}
+	if err := p.Err(); err == nil || !strings.Contains(err.Error(), "n") {
+		t.Errorf("unread parameter not reported: %v", err)
+	}
+	if r := p.Rest(); r.Get("n") != "5" || len(r) != 1 {
+		t.Errorf("Rest = %v", r)
+	}
+	p = sessions.ParseParams(u)
+	p.Int("a", 0, 5, 10)
+	p.Duration("d", 0, time.Second, time.Minute)
+	if err := p.Err(); err == nil || !strings.Contains(err.Error(), "between") {
+		t.Errorf("range errors: %v", err)
+	}
+}
