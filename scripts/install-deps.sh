@@ -49,6 +49,7 @@ packages=(
 	mariadb-server mariadb-client
 	chromium
 	python3
+	python3-tz
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -94,6 +95,28 @@ case "$dv" in
 		exit 1
 		;;
 	esac
+	;;
+esac
+
+# 3b. Django 3.2 (what bookworm itself ships) beside it, unpacked into a
+#     cache directory and used through PYTHONPATH by the interop tests, so
+#     both versions are tested without replacing the installed 4.2.
+dj32_dir="${XDG_CACHE_HOME:-$HOME/.cache}/sessionkit/django-3.2"
+if [ ! -f "$dj32_dir/usr/lib/python3/dist-packages/django/__init__.py" ]; then
+	log "unpacking python3-django 3.2 from bookworm into $dj32_dir"
+	tmp=$(mktemp -d)
+	chmod 777 "$tmp"
+	(cd "$tmp" && { apt-get download python3-django/bookworm-security 2>/dev/null || apt-get download python3-django/bookworm; })
+	mkdir -p "$dj32_dir"
+	dpkg-deb -x "$tmp"/python3-django_*.deb "$dj32_dir"
+	rm -rf "$tmp"
+fi
+dv32=$(PYTHONPATH="$dj32_dir/usr/lib/python3/dist-packages" /usr/bin/python3 -c 'import django; print(django.get_version())' 2>/dev/null || true)
+case "$dv32" in
+3.2*) log "Django $dv32 available in $dj32_dir" ;;
+*)
+	log "error: Django 3.2 in $dj32_dir reports '${dv32:-nothing}'"
+	exit 1
 	;;
 esac
 
