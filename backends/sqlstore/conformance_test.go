@@ -1,0 +1,30 @@
+package sqlstore_test
+
+import (
+	"testing"
+
+	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/conformance"
+)
+
+// harness gives the suite a fresh table for every engine, and two stores
+// over one table for the shared-store case.
+func harness(b backend) conformance.Harness {
+	return conformance.Harness{
+		New: func(t *testing.T) sessions.Engine { return fresh(t, b) },
+		NewPair: func(t *testing.T) (sessions.Engine, sessions.Engine) {
+			u := withParams(b.base(t), "table", uniqueTable("pair"), "create_table", "true")
+			return open(t, u), open(t, u)
+		},
+		// Expiry is kept to the microsecond on every database.
+		Caps: conformance.Capabilities{},
+	}
+}
+
+func TestConformanceSQLite(t *testing.T)   { conformance.Run(t, harness(backends[0])) }
+func TestConformancePostgres(t *testing.T) { conformance.Run(t, harness(backends[1])) }
+func TestConformanceMariaDB(t *testing.T)  { conformance.Run(t, harness(backends[2])) }
+
+func TestConformanceManagerSQLite(t *testing.T)   { conformance.RunManager(t, harness(backends[0])) }
+func TestConformanceManagerPostgres(t *testing.T) { conformance.RunManager(t, harness(backends[1])) }
+func TestConformanceManagerMariaDB(t *testing.T)  { conformance.RunManager(t, harness(backends[2])) }

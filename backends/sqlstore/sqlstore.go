@@ -1,0 +1,659 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sessionkit/sessions"
+)
+
+// DefaultTable is the name of Django's session table.
+const DefaultTable = "django_session"
+
+// DefaultBatchSize is how many expired rows DeleteExpired removes per
+// statement unless [Options.BatchSize] says otherwise.
+const DefaultBatchSize = 10000
+
+// listPage is how many keys List reads per query. No connection is held
+// while its callback runs.
+const listPage = 1000
+
+// ErrNoTable reports that the session table does not exist and the store
+// was not asked to create it. The error text names the table and says how
+// to create it.
+var ErrNoTable = errors.New("session table does not exist")
+
+// Options configure a [Store]. The zero value (or nil) means Django's
+// table, which must already exist.
+type Options struct {
+	// Table is the session table; default "django_session". It is one
+	// identifier (no schema prefix) and is quoted in every statement.
+	Table string
+	// CreateTable creates the table, with its indexes, exactly as Django's
+	// migration would, if it does not exist. Leave it off when the table
+	// belongs to a Django app: then a missing table is an error matching
+	// [ErrNoTable].
+	CreateTable bool
+	// BatchSize is the number of expired rows DeleteExpired removes per
+	// statement; default [DefaultBatchSize].
+	BatchSize int
+	// MaxDataSize, when positive, makes Create, Update and Swap refuse
+	// data longer than this many bytes with an error matching
+	// sessions.ErrTooLarge. Default: no limit of the engine's own (the
+	// Manager limits encoded sessions to Settings.MaxDataSize, 4 MiB by
+	// default).
+	MaxDataSize int
+	// Now returns the current time, against which expire_date is
+	// compared; nil means time.Now. For tests.
+	Now func() time.Time
+}
+
+// Store is the database engine: Django's db session engine over
+// database/sql. It implements sessions.Engine, sessions.ExpiredDeleter,
+// sessions.Lister, sessions.Toucher, sessions.Swapper and
+// sessions.Describer. It is safe for concurrent use.
+type Store struct {
+	d       Dialect
+	table   string
+	where   string // for Describe, without credentials
+	r, w    *sql.DB
+	owned   []*sql.DB // closed by Close
+	now     func() time.Time
+	batch   int
+	maxData int
+
+	st        stmts
+	closed    atomic.Bool
+	closeOnce sync.Once
+}
+
+type stmts struct {
+	load, insert, deleteExpKey, update, touch, swap, del *sql.Stmt
+	holds, holdsExpiry, deleteExpired, list               *sql.Stmt
+	all                                                   []*sql.Stmt
+}
+
+// New returns a Store over a pool the application already has. d is the
+// dialect of db's driver. New checks that the table exists (creating it if
+// o.CreateTable is set) and prepares its statements, within 30 seconds.
+// Close does not close db: it belongs to the caller.
+//
+// With SQLite, every statement goes through db: give it a busy timeout
+// (for modernc.org/sqlite, "_pragma=busy_timeout(5000)" in the DSN) or
+// db.SetMaxOpenConns(1), or writes from concurrent requests may fail with
+// "database is locked". The URL opener ("sqlite:///path") does this for
+// you, with WAL and a single writer connection beside a pool of readers.
+//
+// With MySQL, db must write times as given (the driver's default loc=UTC
+// is fine: the store passes expire_date as naive UTC text anyway).
+func New(db *sql.DB, d Dialect, o *Options) (*Store, error) {
+	if db == nil {
+		return nil, fmt.Errorf("%w: sqlstore: nil *sql.DB", sessions.ErrBadConfig)
+	}
+	if !d.valid() {
+		return nil, fmt.Errorf("%w: sqlstore: unknown dialect %v (use sqlstore.SQLite, Postgres or MySQL)", sessions.ErrBadConfig, d)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return newStore(ctx, config{d: d, r: db, w: db, where: d.String() + " database"}, o)
+}
+
+// config is what the openers and New hand to newStore.
+type config struct {
+	d     Dialect
+	r, w  *sql.DB
+	owned []*sql.DB
+	where string
+}
+
+func newStore(ctx context.Context, c config, o *Options) (*Store, error) {
+	var opts Options
+	if o != nil {
+		opts = *o
+	}
+	if opts.Table == "" {
+		opts.Table = DefaultTable
+	}
+	if err := c.d.checkTable(opts.Table); err != nil {
+		return nil, fmt.Errorf("%w: sqlstore: %v", sessions.ErrBadConfig, err)
+	}
+	if opts.BatchSize < 0 || opts.MaxDataSize < 0 {
+		return nil, fmt.Errorf("%w: sqlstore: BatchSize and MaxDataSize must not be negative", sessions.ErrBadConfig)
+	}
+	if opts.BatchSize == 0 {
+		opts.BatchSize = DefaultBatchSize
+	}
+	s := &Store{
+		d: c.d, table: opts.Table, where: c.where, r: c.r, w: c.w, owned: c.owned,
+		now: opts.Now, batch: opts.BatchSize, maxData: opts.MaxDataSize,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if err := s.ensureTable(ctx, opts.CreateTable); err != nil {
+		return nil, err
+	}
+	if err := s.prepare(ctx); err != nil {
+		s.closeStmts()
+		return nil, err
+	}
+	return s, nil
+}
+
+// ensureTable checks that the table exists with Django's columns, and
+// creates it when create is set.
+func (s *Store) ensureTable(ctx context.Context, create bool) error {
+	exists, err := s.tableExists(ctx, s.r)
+	if err != nil {
+		return fmt.Errorf("sqlstore: %s: checking for table %q: %w", s.where, s.table, err)
+	}
+	if !exists {
+		if !create {
+			return s.noTable()
+		}
+		if err := s.createTable(ctx); err != nil {
+			return fmt.Errorf("sqlstore: %s: creating table %q: %w", s.where, s.table, err)
+		}
+	}
+	if _, err := s.r.ExecContext(ctx, buildQueries(s.d, s.table).probe); err != nil {
+		return fmt.Errorf("%w: sqlstore: %s: table %q is not a Django session table (session_key, session_data, expire_date): %w", sessions.ErrBadConfig, s.where, s.table, err)
+	}
+	return nil
+}
+
+func (s *Store) noTable() error {
+	return fmt.Errorf("sqlstore: %s: %w: table %q not found; create it with Django (python manage.py migrate sessions), or set create_table=true in the URL (Options.CreateTable) to create it as Django's migration does (%s)",
+		s.where, ErrNoTable, s.table, strings.Join(s.d.CreateTableSQL(s.table), "; "))
+}
+
+// tableExists looks the table up in the catalog.
+func (s *Store) tableExists(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) (bool, error) {
+	var n int
+	var err error
+	switch s.d {
+	case SQLite:
+		err = q.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE", s.table).Scan(&n)
+	case Postgres:
+		err = q.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT to_regclass($1) AS r) x WHERE r IS NOT NULL", s.d.quote(s.table)).Scan(&n)
+	case MySQL:
+		var db sql.NullString
+		if err = q.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&db); err != nil {
+			break
+		}
+		if !db.Valid {
+			return false, errors.New("no database selected: name one in the URL, mysql://user@host:3306/dbname")
+		}
+		err = q.QueryRowContext(ctx, "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", s.table).Scan(&n)
+	}
+	return n > 0, err
+}
+
+// createTable runs Django's DDL, in one transaction where the database
+// allows it, and tolerates a concurrent creator.
+func (s *Store) createTable(ctx context.Context) error {
+	ddl := s.d.CreateTableSQL(s.table)
+	switch s.d {
+	case SQLite, Postgres:
+		tx, err := s.w.BeginTx(ctx, nil) // SQLite: BEGIN IMMEDIATE (the writer's _txlock)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if s.d == Postgres {
+			// Serialize concurrent creators (two processes starting at once).
+			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", "sessionkit/sqlstore "+s.table); err != nil {
+				return err
+			}
+		}
+		exists, err := s.tableExists(ctx, tx)
+		if err != nil || exists {
+			return err
+		}
+		for _, q := range ddl {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	case MySQL:
+		// DDL commits implicitly on MySQL; a concurrent creator makes ours
+		// fail with "already exists", which is fine.
+		for _, q := range ddl {
+			if _, err := s.w.ExecContext(ctx, q); err != nil && !s.d.isDuplicateObject(err) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	q := buildQueries(s.d, s.table)
+	p := func(db *sql.DB, query string, dst **sql.Stmt) error {
+		if query == "" {
+			return nil
+		}
+		st, err := db.PrepareContext(ctx, query)
+		if err != nil {
+			return fmt.Errorf("sqlstore: %s: preparing %q: %w", s.where, query, err)
+		}
+		s.st.all = append(s.st.all, st)
+		*dst = st
+		return nil
+	}
+	for _, x := range []struct {
+		db  *sql.DB
+		q   string
+		dst **sql.Stmt
+	}{
+		{s.r, q.load, &s.st.load},
+		{s.r, q.holds, &s.st.holds},
+		{s.r, q.holdsExpiry, &s.st.holdsExpiry},
+		{s.r, q.list, &s.st.list},
+		{s.w, q.insert, &s.st.insert},
+		{s.w, q.deleteExpKey, &s.st.deleteExpKey},
+		{s.w, q.update, &s.st.update},
+		{s.w, q.touch, &s.st.touch},
+		{s.w, q.swap, &s.st.swap},
+		{s.w, q.del, &s.st.del},
+		{s.w, q.deleteExpired, &s.st.deleteExpired},
+	} {
+		if err := p(x.db, x.q, x.dst); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Name returns the engine's scheme: "sqlite", "postgres" or "mysql".
+func (s *Store) Name() string { return s.d.String() }
+
+// Dialect returns the store's dialect.
+func (s *Store) Dialect() Dialect { return s.d }
+
+// Table returns the name of the session table.
+func (s *Store) Table() string { return s.table }
+
+// Describe says where the sessions are kept, without credentials.
+func (s *Store) Describe() string { return fmt.Sprintf("%s, table %q", s.where, s.table) }
+
+// check runs the checks every method starts with.
+func (s *Store) check(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := sessions.CheckKey(key); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return sessions.ErrClosed
+	}
+	return nil
+}
+
+// checkData enforces MaxDataSize.
+func (s *Store) checkData(data []byte) error {
+	if s.maxData > 0 && len(data) > s.maxData {
+		return fmt.Errorf("%w: %d bytes, limit %d (sqlstore max_data_size)", sessions.ErrTooLarge, len(data), s.maxData)
+	}
+	return nil
+}
+
+// binaryPrefix marks session_data that is stored base64-encoded because
+// it is not text: the column is text (PostgreSQL refuses NUL bytes and
+// invalid UTF-8, MySQL invalid UTF-8), while the Engine contract is bytes
+// in, bytes out. Django's encoded sessions are ASCII and are stored as
+// they are; only other data, or data starting with this prefix, is
+// encoded.
+const binaryPrefix = "\x01sqlstore:base64:"
+
+// encodeData returns the session_data text for data.
+func encodeData(data []byte) string {
+	if utf8.Valid(data) && bytes.IndexByte(data, 0) < 0 && !bytes.HasPrefix(data, []byte(binaryPrefix)) {
+		return string(data)
+	}
+	return binaryPrefix + base64.StdEncoding.EncodeToString(data)
+}
+
+// decodeData reverses encodeData. Text that merely looks encoded but is
+// not valid base64 is returned as it is.
+func decodeData(text []byte) []byte {
+	if !bytes.HasPrefix(text, []byte(binaryPrefix)) {
+		return text
+	}
+	b, err := base64.StdEncoding.DecodeString(string(text[len(binaryPrefix):]))
+	if err != nil {
+		return text
+	}
+	return b
+}
+
+// fail turns an error from database/sql into the store's error: ErrClosed
+// after Close, the context's error when it is done, the driver's error
+// wrapped otherwise.
+func (s *Store) fail(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if s.closed.Load() {
+		return fmt.Errorf("%w (%v)", sessions.ErrClosed, err)
+	}
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w (%v)", cerr, err)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if s.d == SQLite && isBusy(err) {
+		return fmt.Errorf("sqlstore: %s: %w (another process holds the write lock longer than busy_timeout)", s.where, err)
+	}
+	return fmt.Errorf("sqlstore: %s: %w", s.where, err)
+}
+
+func (s *Store) nowArg() any { return s.d.timeArg(s.now()) }
+
+// Load implements sessions.Engine: the data of the live row under key.
+// Rows whose expire_date has passed are never returned.
+func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
+	if err := s.check(ctx, key); err != nil {
+		return nil, err
+	}
+	var data []byte
+	err := s.st.load.QueryRowContext(ctx, key, s.nowArg()).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, sessions.ErrNotFound
+	}
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	return decodeData(data), nil
+}
+
+// Create implements sessions.Engine: it inserts the row, or returns an
+// error matching sessions.ErrExists if a live row has the key. An expired
+// row with the key is replaced.
+func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time.Time) error {
+	if err := s.check(ctx, key); err != nil {
+		return err
+	}
+	if err := s.checkData(data); err != nil {
+		return err
+	}
+	exp := s.d.timeArg(clampExpiry(expiry))
+	if s.d != MySQL {
+		res, err := s.st.insert.ExecContext(ctx, key, encodeData(data), exp, s.nowArg())
+		if err != nil {
+			if s.d.isUniqueViolation(err) {
+				return sessions.ErrExists
+			}
+			return s.fail(ctx, err)
+		}
+		return s.affected(ctx, res, sessions.ErrExists)
+	}
+	// MySQL has no conditional upsert whose row count can be trusted
+	// (clientFoundRows changes it): insert, and on a duplicate key remove
+	// the row only if it has expired, then insert again.
+	for range 3 {
+		_, err := s.st.insert.ExecContext(ctx, key, encodeData(data), exp)
+		if err == nil {
+			return nil
+		}
+		if !s.d.isUniqueViolation(err) {
+			return s.fail(ctx, err)
+		}
+		res, err := s.st.deleteExpKey.ExecContext(ctx, key, s.nowArg())
+		if err != nil {
+			return s.fail(ctx, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return sessions.ErrExists // the row is live
+		}
+	}
+	return sessions.ErrExists
+}
+
+// affected returns nil if res reports a row, else none.
+func (s *Store) affected(ctx context.Context, res sql.Result, none error) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.fail(ctx, err)
+	}
+	if n == 0 {
+		return none
+	}
+	return nil
+}
+
+// rowExists runs a SELECT 1 statement.
+func (s *Store) rowExists(ctx context.Context, st *sql.Stmt, args ...any) (bool, error) {
+	var one int
+	err := st.QueryRowContext(ctx, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, s.fail(ctx, err)
+	}
+	return true, nil
+}
+
+// Update implements sessions.Engine: it replaces the data and expiry of
+// the live row under key, or returns an error matching
+// sessions.ErrNotFound and writes nothing.
+func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time.Time) error {
+	if err := s.check(ctx, key); err != nil {
+		return err
+	}
+	if err := s.checkData(data); err != nil {
+		return err
+	}
+	exp := s.d.timeArg(clampExpiry(expiry))
+	now := s.nowArg()
+	res, err := s.st.update.ExecContext(ctx, encodeData(data), exp, key, now)
+	if err != nil {
+		return s.fail(ctx, err)
+	}
+	err = s.affected(ctx, res, sessions.ErrNotFound)
+	if errors.Is(err, sessions.ErrNotFound) && s.d == MySQL {
+		// MySQL counts changed rows, not matched ones, unless the
+		// connection set clientFoundRows: a row already holding these
+		// values reports 0.
+		if ok, herr := s.rowExists(ctx, s.st.holds, key, now, encodeData(data), exp); herr != nil || ok {
+			return herr
+		}
+	}
+	return err
+}
+
+// Touch implements sessions.Toucher: it sets the expiry of the live row
+// under key without rewriting its data, or returns an error matching
+// sessions.ErrNotFound.
+func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
+	if err := s.check(ctx, key); err != nil {
+		return err
+	}
+	exp := s.d.timeArg(clampExpiry(expiry))
+	now := s.nowArg()
+	res, err := s.st.touch.ExecContext(ctx, exp, key, now)
+	if err != nil {
+		return s.fail(ctx, err)
+	}
+	err = s.affected(ctx, res, sessions.ErrNotFound)
+	if errors.Is(err, sessions.ErrNotFound) && s.d == MySQL {
+		if ok, herr := s.rowExists(ctx, s.st.holdsExpiry, key, now, exp); herr != nil || ok {
+			return herr
+		}
+	}
+	return err
+}
+
+// Swap implements sessions.Swapper with one conditional UPDATE on
+// session_data, so that it works on Django's own table: the row is
+// replaced only if it is live and holds exactly old. Otherwise it returns
+// an error matching sessions.ErrNotFound (no live row) or
+// sessions.ErrConflict (other data) and changes nothing.
+func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry time.Time) error {
+	if err := s.check(ctx, key); err != nil {
+		return err
+	}
+	if err := s.checkData(data); err != nil {
+		return err
+	}
+	exp := s.d.timeArg(clampExpiry(expiry))
+	now := s.nowArg()
+	res, err := s.st.swap.ExecContext(ctx, encodeData(data), exp, key, now, encodeData(old))
+	if err != nil {
+		return s.fail(ctx, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.fail(ctx, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if s.d == MySQL && bytes.Equal(old, data) {
+		if ok, herr := s.rowExists(ctx, s.st.holds, key, now, encodeData(data), exp); herr != nil || ok {
+			return herr
+		}
+	}
+	// Nothing matched: tell a missing row from changed data. (A row that
+	// holds old again by now was changed and changed back in between:
+	// a conflict too, and the caller retries.)
+	if _, err := s.Load(ctx, key); err != nil {
+		return err
+	}
+	return sessions.ErrConflict
+}
+
+// Delete implements sessions.Engine. Deleting an absent key is not an
+// error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.check(ctx, key); err != nil {
+		return err
+	}
+	_, err := s.st.del.ExecContext(ctx, key)
+	return s.fail(ctx, err)
+}
+
+// DeleteExpired implements sessions.ExpiredDeleter (Django's
+// clearsessions): it deletes the rows whose expire_date has passed, in
+// statements of at most BatchSize rows, each its own transaction, until
+// none is left, and reports how many it deleted. On an error it reports
+// the rows deleted so far.
+func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if s.closed.Load() {
+		return 0, sessions.ErrClosed
+	}
+	now := s.nowArg()
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		res, err := s.st.deleteExpired.ExecContext(ctx, now, s.batch)
+		if err != nil {
+			return total, s.fail(ctx, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, s.fail(ctx, err)
+		}
+		total += n
+		if n < int64(s.batch) {
+			return total, nil
+		}
+	}
+}
+
+// List implements sessions.Lister: it calls fn with each live key, in key
+// order, a page at a time; no connection is held while fn runs, so fn may
+// use the store.
+func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return sessions.ErrClosed
+	}
+	after := ""
+	keys := make([]string, 0, listPage)
+	for {
+		keys = keys[:0]
+		rows, err := s.st.list.QueryContext(ctx, s.nowArg(), after, listPage)
+		if err != nil {
+			return s.fail(ctx, err)
+		}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return s.fail(ctx, err)
+			}
+			keys = append(keys, k)
+		}
+		if err := rows.Err(); err != nil {
+			rows.Close()
+			return s.fail(ctx, err)
+		}
+		rows.Close()
+		for _, k := range keys {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if !fn(k) {
+				return nil
+			}
+		}
+		if len(keys) < listPage {
+			return nil
+		}
+		after = keys[len(keys)-1]
+	}
+}
+
+// Close implements sessions.Engine: it releases the prepared statements
+// and the connections the store opened (not a *sql.DB given to [New]).
+// Afterwards every method returns an error matching sessions.ErrClosed.
+// Closing twice returns nil.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.closeStmts()
+		var errs []error
+		for _, db := range s.owned {
+			errs = append(errs, db.Close())
+		}
+		err = errors.Join(errs...)
+	})
+	return err
+}
+
+func (s *Store) closeStmts() {
+	for _, st := range s.st.all {
+		st.Close()
+	}
+}
+
+// DB returns the pools the store uses: reads go to r and writes to w. They
+// are the same pool except for SQLite files opened from a URL, where w
+// has a single connection. Do not close them.
+func (s *Store) DB() (r, w *sql.DB) { return s.r, s.w }
