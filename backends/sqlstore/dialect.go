@@ -273,8 +273,8 @@ func mysqlNumber(err error) (uint16, bool) {
 
 // SQLite result codes.
 const (
-	sqliteBusy       = 5
-	sqliteLocked     = 6
+	sqliteBusy   = 5
+	sqliteLocked = 6
 	// extended codes
 	sqliteConstraintPrimaryKey = 1555
 	sqliteConstraintUnique     = 2067

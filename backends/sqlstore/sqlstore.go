@@ -3,8 +3,8 @@ package sqlstore
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -78,8 +78,8 @@ type Store struct {
 
 type stmts struct {
 	load, insert, deleteExpKey, update, touch, swap, del *sql.Stmt
-	holds, holdsExpiry, deleteExpired, list               *sql.Stmt
-	all                                                   []*sql.Stmt
+	holds, holdsExpiry, deleteExpired, list              *sql.Stmt
+	all                                                  []*sql.Stmt
 }
 
 // New returns a Store over a pool the application already has. d is the
