@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,7 +30,17 @@ type Manager struct {
 	closed atomic.Bool
 
 	maxSwapRetries int
+
+	// touched remembers when this process last extended the idle
+	// timeout of a session, so read-only requests touch the store at most
+	// once per IdleRefresh.
+	touchMu sync.Mutex
+	touched map[string]time.Time
 }
+
+// maxTouched bounds the idle-refresh memory; past it the map starts over
+// (the cost is one extra Touch per active session).
+const maxTouched = 100_000
 
 // New returns a Manager over an engine. It validates the settings (see
 // [Settings]); the error names what is wrong without printing secrets.
@@ -48,6 +59,9 @@ func New(engine Engine, s Settings) (*Manager, error) {
 	}
 	if m.s.MaxDataSize == 0 {
 		m.s.MaxDataSize = 4 << 20
+	}
+	if m.s.IdleTimeout > 0 && m.s.IdleRefresh == 0 {
+		m.s.IdleRefresh = max(m.s.IdleTimeout/10, time.Second)
 	}
 	m.log = s.Logger
 	if m.log == nil {
@@ -231,7 +245,7 @@ func (m *Manager) create(ctx context.Context, s *Session, d *codec.Dict) (string
 	if err != nil {
 		return "", nil, err
 	}
-	expiry := s.expiryDate(m.now())
+	expiry := m.storeExpiry(s, m.now())
 	for range maxCreateAttempts {
 		key := NewKey()
 		err := m.engine.Create(ctx, key, b, expiry)
@@ -293,7 +307,7 @@ func (m *Manager) save(ctx context.Context, s *Session) error {
 		s.modified = true
 		return nil
 	}
-	expiry := s.expiryDate(now)
+	expiry := m.storeExpiry(s, now)
 	if !expiry.After(now) {
 		// Already expired: store nothing, forget the key.
 		old := s.key
@@ -309,9 +323,72 @@ func (m *Manager) save(ctx context.Context, s *Session) error {
 			return err
 		}
 		s.key, s.raw = key, raw
+		m.noteTouched(key, now)
 		return nil
 	}
-	return m.update(ctx, s, expiry)
+	if err := m.update(ctx, s, expiry); err != nil {
+		return err
+	}
+	m.noteTouched(s.key, now)
+	return nil
+}
+
+// storeExpiry is when the stored record of s should expire: Django's
+// expiry date, or sooner under an idle timeout. Callers hold s.mu.
+func (m *Manager) storeExpiry(s *Session, now time.Time) time.Time {
+	exp := s.expiryDate(now)
+	if m.s.IdleTimeout > 0 {
+		if idle := now.Add(m.s.IdleTimeout); idle.Before(exp) {
+			exp = idle
+		}
+	}
+	return exp
+}
+
+// noteTouched records that the idle timeout of key was just extended.
+func (m *Manager) noteTouched(key string, now time.Time) {
+	if m.s.IdleTimeout <= 0 || key == "" {
+		return
+	}
+	m.touchMu.Lock()
+	defer m.touchMu.Unlock()
+	if m.touched == nil || len(m.touched) >= maxTouched {
+		m.touched = make(map[string]time.Time)
+	}
+	m.touched[key] = now
+}
+
+// refreshIdle extends the idle timeout of a session that a request used
+// without changing it, at most once per IdleRefresh. Failures are logged,
+// never fatal: the session simply expires on time. Callers hold s.mu.
+func (m *Manager) refreshIdle(ctx context.Context, s *Session) {
+	if m.s.IdleTimeout <= 0 || m.client != nil || s.key == "" || s.data == nil || s.raw == nil || m.closed.Load() {
+		return
+	}
+	now := m.now()
+	m.touchMu.Lock()
+	last, ok := m.touched[s.key]
+	m.touchMu.Unlock()
+	if ok && now.Sub(last) < m.s.IdleRefresh {
+		return
+	}
+	exp := m.storeExpiry(s, now)
+	var err error
+	if t, ok := m.engine.(Toucher); ok {
+		err = t.Touch(ctx, s.key, exp)
+	} else if sw, ok := m.engine.(Swapper); ok {
+		err = sw.Swap(ctx, s.key, s.raw, s.raw, exp)
+	} else {
+		err = m.engine.Update(ctx, s.key, s.raw, exp)
+	}
+	switch {
+	case err == nil:
+		m.noteTouched(s.key, now)
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):
+		// Deleted or rewritten meanwhile: nothing to extend.
+	default:
+		m.log.LogAttrs(ctx, slog.LevelWarn, "session idle refresh failed", slog.String("engine", m.name), slog.String("error", err.Error()))
+	}
 }
 
 // update writes an existing session. Callers hold s.mu.
@@ -398,7 +475,7 @@ func (m *Manager) update(ctx context.Context, s *Session, expiry time.Time) erro
 		if b, err = m.encode(s.data); err != nil {
 			return err
 		}
-		expiry = s.expiryDate(m.now())
+		expiry = m.storeExpiry(s, m.now())
 	}
 }
 

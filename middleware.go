@@ -205,6 +205,8 @@ func (m *Manager) finish(ctx context.Context, h http.Header, s *Session, hadCook
 				m.setCookie(h, s)
 			}
 			vary = true
+		} else if s.accessed && status < 500 {
+			m.refreshIdle(ctx, s)
 		}
 	}
 	if vary {

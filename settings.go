@@ -92,6 +92,20 @@ type Settings struct {
 	// is treated as corrupt. Default 4 MiB.
 	MaxDataSize int
 
+	// IdleTimeout, when positive, ends a server-side session after this
+	// long without a request, however long CookieAge is (OWASP's idle
+	// timeout; CookieAge stays the absolute lifetime). Not a Django
+	// setting: the stored record simply expires sooner, which Django
+	// apps sharing the store see too. Requests that only read the
+	// session extend it without rewriting it (Touch), at most once per
+	// IdleRefresh per session and process. Signed-cookie sessions are not
+	// affected: give them a short CookieAge and SaveEveryRequest instead.
+	IdleTimeout time.Duration
+	// IdleRefresh is the least time between two extensions of an idle
+	// timeout by read-only requests. Zero means a tenth of IdleTimeout
+	// (at least one second).
+	IdleRefresh time.Duration
+
 	// ErrorHandler answers a request whose session could not be loaded or
 	// saved because the store failed. Nil means a plain 500 response.
 	// (A session deleted concurrently is answered 400 without it.)
@@ -259,6 +273,12 @@ func (s *Settings) validate() error {
 	case 0, http.SameSiteDefaultMode, http.SameSiteLaxMode, http.SameSiteStrictMode, http.SameSiteNoneMode:
 	default:
 		errs = append(errs, "CookieSameSite has an unknown value")
+	}
+	if s.IdleTimeout < 0 || s.IdleRefresh < 0 {
+		errs = append(errs, "IdleTimeout and IdleRefresh must not be negative")
+	}
+	if s.IdleTimeout > 0 && s.IdleTimeout < time.Second {
+		errs = append(errs, "IdleTimeout must be at least one second")
 	}
 	if s.MaxDataSize < 0 {
 		errs = append(errs, "MaxDataSize is negative")
