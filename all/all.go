@@ -1,0 +1,26 @@
+// Package all registers every built-in session engine, and the database
+// drivers the SQL engine needs, with a single blank import:
+//
+//	import _ "github.com/sessionkit/sessions/all"
+//
+// After it, [sessions.Open] understands every config string of the
+// built-in engines: memory:, signed-cookies:, file:, bolt:, and sqlite:,
+// postgres: and mysql: (with modernc.org/sqlite, pgx and
+// go-sql-driver/mysql registered as database/sql drivers).
+//
+// A program that uses one engine can import just that engine's package
+// (and its driver) instead, and keep its binary smaller.
+package all
+
+import (
+	_ "github.com/sessionkit/sessions/backends/boltstore"   // bolt:, bbolt:
+	_ "github.com/sessionkit/sessions/backends/cookiestore" // signed-cookies:
+	_ "github.com/sessionkit/sessions/backends/filestore"   // file:
+	_ "github.com/sessionkit/sessions/backends/memstore"    // memory:
+	_ "github.com/sessionkit/sessions/backends/sqlstore"    // sqlite:, postgres:, mysql:
+
+	// The database/sql drivers of the sqlstore engine.
+	_ "github.com/go-sql-driver/mysql" // mysql:
+	_ "github.com/jackc/pgx/v5/stdlib" // postgres:
+	_ "modernc.org/sqlite"             // sqlite:
+)
