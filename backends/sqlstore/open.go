@@ -48,10 +48,13 @@ func init() {
 	}, openMySQL)
 }
 
+// registeredDrivers lists the database/sql drivers; a variable for tests.
+var registeredDrivers = sql.Drivers
+
 // needDriver reports a missing database/sql driver with the import that
 // registers it.
 func needDriver(d Dialect) error {
-	if slices.Contains(sql.Drivers(), d.DriverName()) {
+	if slices.Contains(registeredDrivers(), d.DriverName()) {
 		return nil
 	}
 	return fmt.Errorf("%w: the %s engine needs the database/sql driver %q, which is not registered: add\n\timport _ %q\nto your program (or import _ \"github.com/sessionkit/sessions/all\")",

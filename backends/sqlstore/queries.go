@@ -46,8 +46,11 @@ func buildQueries(d Dialect, table string) queries {
 	dataEq := "session_data = ?"
 	if d == MySQL {
 		// MySQL compares text with the column's collation, which ignores
-		// case and trailing spaces: compare bytes.
-		dataEq = "CAST(session_data AS BINARY) = CAST(? AS BINARY)"
+		// case and trailing spaces, so compare bytes; and compare their
+		// SHA-256 (hex, from dataDigest) rather than the data itself, so
+		// that a Swap does not send the session twice (MariaDB's
+		// max_allowed_packet is 16 MB by default).
+		dataEq = "SHA2(session_data, 256) = ?"
 	}
 	q := queries{
 		load:        mk("SELECT session_data FROM {t} WHERE session_key = ? AND expire_date > ?"),

@@ -3,8 +3,10 @@ package sqlstore
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -326,6 +328,17 @@ func encodeData(data []byte) string {
 	return binaryPrefix + base64.StdEncoding.EncodeToString(data)
 }
 
+// dataArg is the argument compared with session_data: the text itself,
+// or on MySQL its SHA-256 in hex (see buildQueries).
+func (s *Store) dataArg(data []byte) string {
+	text := encodeData(data)
+	if s.d == MySQL {
+		sum := sha256.Sum256([]byte(text))
+		return hex.EncodeToString(sum[:])
+	}
+	return text
+}
+
 // decodeData reverses encodeData. Text that merely looks encoded but is
 // not valid base64 is returned as it is.
 func decodeData(text []byte) []byte {
@@ -472,7 +485,7 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 		// MySQL counts changed rows, not matched ones, unless the
 		// connection set clientFoundRows: a row already holding these
 		// values reports 0.
-		if ok, herr := s.rowExists(ctx, s.st.holds, key, now, encodeData(data), exp); herr != nil || ok {
+		if ok, herr := s.rowExists(ctx, s.st.holds, key, now, s.dataArg(data), exp); herr != nil || ok {
 			return herr
 		}
 	}
@@ -515,7 +528,7 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 	}
 	exp := s.d.timeArg(clampExpiry(expiry))
 	now := s.nowArg()
-	res, err := s.st.swap.ExecContext(ctx, encodeData(data), exp, key, now, encodeData(old))
+	res, err := s.st.swap.ExecContext(ctx, encodeData(data), exp, key, now, s.dataArg(old))
 	if err != nil {
 		return s.fail(ctx, err)
 	}
@@ -527,7 +540,7 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 		return nil
 	}
 	if s.d == MySQL && bytes.Equal(old, data) {
-		if ok, herr := s.rowExists(ctx, s.st.holds, key, now, encodeData(data), exp); herr != nil || ok {
+		if ok, herr := s.rowExists(ctx, s.st.holds, key, now, s.dataArg(data), exp); herr != nil || ok {
 			return herr
 		}
 	}
