@@ -83,6 +83,40 @@ type Swapper interface {
 	Swap(ctx context.Context, key string, old, data []byte, expiry time.Time) error
 }
 
+// UserIndexer is implemented by engines that keep, in their own store, an
+// index from a user ID to the keys of that user's sessions, so that every
+// session of a user can be ended at once ([Manager.DeleteUser], "log out
+// everywhere", for example after a password change).
+//
+//   - AddUserSession records key under userID until expiry; calling it
+//     again for the same pair moves the expiry.
+//   - UserSessions returns the keys recorded for userID whose entries have
+//     not expired, each once, in no particular order. A user with no
+//     entries gives an empty list and no error.
+//   - RemoveUser forgets every key of userID; an unknown user is no error.
+//   - Entries are removed as they expire (native TTL or DeleteExpired).
+//   - A user ID is any string of 1 to [MaxUserIDLength] bytes; engines
+//     store it safely (hashed where it would become a file name) and
+//     return an error matching [ErrInvalidKey] for an empty or longer one.
+//     Session keys are checked as for every other method.
+type UserIndexer interface {
+	AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error
+	UserSessions(ctx context.Context, userID string) ([]string, error)
+	RemoveUser(ctx context.Context, userID string) error
+}
+
+// MaxUserIDLength is the longest user ID a [UserIndexer] accepts.
+const MaxUserIDLength = 255
+
+// CheckUserID returns nil for an acceptable user ID and an error matching
+// [ErrInvalidKey] otherwise.
+func CheckUserID(userID string) error {
+	if userID == "" || len(userID) > MaxUserIDLength {
+		return ErrInvalidKey
+	}
+	return nil
+}
+
 // ClientSide is implemented by engines that keep the whole session in the
 // cookie instead of on the server, such as Django's signed_cookies engine.
 // The Manager seals the encoded session into the cookie value and opens it

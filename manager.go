@@ -250,7 +250,7 @@ func (m *Manager) create(ctx context.Context, s *Session, d *codec.Dict) (string
 		key := NewKey()
 		err := m.engine.Create(ctx, key, b, expiry)
 		if err == nil {
-			return key, b, nil
+			return key, b, m.indexWrite(ctx, d, key, expiry)
 		}
 		if !errors.Is(err, ErrExists) {
 			return "", nil, wrap("create", m.name, err)
@@ -410,7 +410,10 @@ func (m *Manager) update(ctx context.Context, s *Session, expiry time.Time) erro
 		if errors.Is(err, ErrNotFound) {
 			return wrap("update", m.name, ErrInterrupted)
 		}
-		return wrap("update", m.name, err)
+		if err != nil {
+			return wrap("update", m.name, err)
+		}
+		return m.indexWrite(ctx, s.data, s.key, expiry)
 	}
 	b, err := m.encode(s.data)
 	if err != nil {
@@ -426,14 +429,14 @@ func (m *Manager) update(ctx context.Context, s *Session, expiry time.Time) erro
 			return wrap("update", m.name, err)
 		}
 		s.raw = b
-		return nil
+		return m.indexWrite(ctx, s.data, s.key, expiry)
 	}
 	for attempt := 0; ; attempt++ {
 		err = sw.Swap(ctx, s.key, s.raw, b, expiry)
 		switch {
 		case err == nil:
 			s.raw = b
-			return nil
+			return m.indexWrite(ctx, s.data, s.key, expiry)
 		case errors.Is(err, ErrNotFound):
 			return wrap("update", m.name, ErrInterrupted)
 		case !errors.Is(err, ErrConflict):

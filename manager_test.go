@@ -149,3 +149,21 @@ func TestClearExpired(t *testing.T) {
 		t.Errorf("ClearExpired = %d, %v; want 2", n, err)
 	}
 }
+
+func TestBindUserUnsupported(t *testing.T) {
+	ctx := context.Background()
+	m, err := sessions.Open(ctx, "signed-cookies:", settings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.BindUser(ctx, m.NewSession(ctx), "ann"); !errors.Is(err, sessions.ErrUnsupported) {
+		t.Errorf("BindUser on signed cookies: %v", err)
+	}
+	if _, err := m.DeleteUser(ctx, "ann"); !errors.Is(err, sessions.ErrUnsupported) {
+		t.Errorf("DeleteUser on signed cookies: %v", err)
+	}
+	mm := newManager(t)
+	if err := mm.BindUser(ctx, mm.NewSession(ctx), ""); !errors.Is(err, sessions.ErrInvalidKey) {
+		t.Errorf("empty user ID: %v", err)
+	}
+}

@@ -690,6 +690,85 @@ func engineCases() []engineCase {
 				}
 				return nil
 			}},
+		{name: "UserIndex", quick: true,
+			reason: "UserIndexer: keys recorded per user are listed once each, users are isolated, RemoveUser forgets them",
+			run: func(ev *env) error {
+				ix, ok := ev.e.(sessions.UserIndexer)
+				if !ok {
+					return skip("the engine does not implement UserIndexer")
+				}
+				alice := "alice-" + sessions.NewKey()[:8]
+				bob := "bob@example.com/../" + sessions.NewKey()[:8]
+				a1, a2, b1 := sessions.NewKey(), sessions.NewKey(), sessions.NewKey()
+				for _, p := range []struct{ u, k string }{{alice, a1}, {alice, a2}, {alice, a1}, {bob, b1}} {
+					if err := ix.AddUserSession(ev.ctx, p.u, p.k, future(ev)); err != nil {
+						return expectNil("AddUserSession", err)
+					}
+				}
+				got, err := ix.UserSessions(ev.ctx, alice)
+				if err != nil {
+					return expectNil("UserSessions", err)
+				}
+				slices.Sort(got)
+				want := []string{a1, a2}
+				slices.Sort(want)
+				if !slices.Equal(got, want) {
+					return fmt.Errorf("UserSessions(alice) = %d keys, want her 2 (each once)", len(got))
+				}
+				if err := ix.RemoveUser(ev.ctx, alice); err != nil {
+					return expectNil("RemoveUser", err)
+				}
+				if got, err := ix.UserSessions(ev.ctx, alice); err != nil || len(got) != 0 {
+					return fmt.Errorf("after RemoveUser: %d keys, %v", len(got), err)
+				}
+				if got, err := ix.UserSessions(ev.ctx, bob); err != nil || len(got) != 1 || got[0] != b1 {
+					return fmt.Errorf("bob's index was touched: %d keys, %v", len(got), err)
+				}
+				if got, err := ix.UserSessions(ev.ctx, "nobody-"+sessions.NewKey()); err != nil || len(got) != 0 {
+					return fmt.Errorf("unknown user: %v, %v", got, err)
+				}
+				if err := ix.RemoveUser(ev.ctx, "nobody-"+sessions.NewKey()); err != nil {
+					return expectNil("RemoveUser of an unknown user", err)
+				}
+				return ix.RemoveUser(ev.ctx, bob)
+			}},
+		{name: "UserIndexExpiry",
+			reason: "UserIndexer: an entry past its expiry is not listed; hostile user IDs and keys are refused or stored safely",
+			run: func(ev *env) error {
+				ix, ok := ev.e.(sessions.UserIndexer)
+				if !ok {
+					return skip("the engine does not implement UserIndexer")
+				}
+				u := "user-" + sessions.NewKey()[:8]
+				live, dead := sessions.NewKey(), sessions.NewKey()
+				if err := ix.AddUserSession(ev.ctx, u, live, future(ev)); err != nil {
+					return expectNil("AddUserSession", err)
+				}
+				if err := ix.AddUserSession(ev.ctx, u, dead, time.Now().Add(-time.Minute)); err != nil {
+					return expectNil("AddUserSession expired", err)
+				}
+				got, err := ix.UserSessions(ev.ctx, u)
+				if err != nil || len(got) != 1 || got[0] != live {
+					return fmt.Errorf("UserSessions = %d keys, %v; want only the live one", len(got), err)
+				}
+				for _, bad := range []string{"", strings.Repeat("x", sessions.MaxUserIDLength+1)} {
+					if err := ix.AddUserSession(ev.ctx, bad, live, future(ev)); !errors.Is(err, sessions.ErrInvalidKey) {
+						return fmt.Errorf("AddUserSession with a %d-byte user ID: %v, want ErrInvalidKey", len(bad), err)
+					}
+				}
+				if err := ix.AddUserSession(ev.ctx, u, "../../etc/passwd", future(ev)); !errors.Is(err, sessions.ErrInvalidKey) {
+					return fmt.Errorf("AddUserSession with a hostile session key: %v", err)
+				}
+				odd := "../" + strings.Repeat("é/\\x00 ", 20)
+				if err := ix.AddUserSession(ev.ctx, odd, live, future(ev)); err != nil {
+					return expectNil("AddUserSession with an odd but valid user ID", err)
+				}
+				if got, err := ix.UserSessions(ev.ctx, odd); err != nil || len(got) != 1 {
+					return fmt.Errorf("odd user ID round trip: %v, %v", got, err)
+				}
+				ix.RemoveUser(ev.ctx, odd)
+				return ix.RemoveUser(ev.ctx, u)
+			}},
 	}
 }
 

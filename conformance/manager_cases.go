@@ -990,6 +990,52 @@ func managerCases() []managerCase {
 				}
 			}
 		}},
+		{name: "LogOutEverywhere", serverOnly: true, reason: "BindUser at login, through CycleKey; DeleteUser ends every session of that user and no other (UserIndexer engines)", run: func(c *mgr) {
+			if _, ok := c.engine.(sessions.UserIndexer); !ok {
+				c.t.Skip("the engine does not implement UserIndexer")
+			}
+			m := c.manager(nil)
+			login := func(user string) *sessions.Session {
+				s := m.NewSession(c.ctx)
+				s.Set("cart", []any{"x"})
+				if err := s.Save(c.ctx); err != nil {
+					c.t.Fatal(err)
+				}
+				if err := s.CycleKey(c.ctx); err != nil {
+					c.t.Fatal(err)
+				}
+				if err := m.BindUser(c.ctx, s, user); err != nil {
+					c.t.Fatal(err)
+				}
+				return s
+			}
+			laptop, phone, other := login("ann"), login("ann"), login("bob")
+			// A bound session keeps its binding through a later CycleKey.
+			if err := phone.CycleKey(c.ctx); err != nil {
+				c.t.Fatal(err)
+			}
+			keys, err := m.UserSessions(c.ctx, "ann")
+			if err != nil || len(keys) < 2 || !slices.Contains(keys, phone.Key()) || !slices.Contains(keys, laptop.Key()) {
+				c.t.Fatalf("UserSessions(ann) = %d keys, %v", len(keys), err)
+			}
+			n, err := m.DeleteUser(c.ctx, "ann")
+			if err != nil || n < 2 {
+				c.t.Fatalf("DeleteUser = %d, %v", n, err)
+			}
+			for _, s := range []*sessions.Session{laptop, phone} {
+				if ok, _ := m.Exists(c.ctx, s.Key()); ok {
+					c.t.Error("a session of the user survived DeleteUser")
+				}
+			}
+			if ok, _ := m.Exists(c.ctx, other.Key()); !ok {
+				c.t.Error("another user's session was deleted")
+			}
+			// A request of the deleted session cannot resurrect it.
+			laptop.Set("late", true)
+			if err := laptop.Save(c.ctx); !errors.Is(err, sessions.ErrInterrupted) {
+				c.t.Errorf("saving a deleted session: %v, want ErrInterrupted", err)
+			}
+		}},
 		{name: "LargeSessionTooLarge", reason: "a session over MaxDataSize fails with ErrTooLarge at save, reported to the error handler", run: func(c *mgr) {
 			var got error
 			m := c.manager(func(s *sessions.Settings) {

@@ -1,7 +1,7 @@
 // Package memstore is an in-process session engine for tests and
 // development: sessions live in a map and vanish when the process exits.
 // It implements every optional interface (ExpiredDeleter, Lister, Toucher,
-// Swapper). Expired sessions are never returned and are purged as the
+// Swapper, UserIndexer). Expired sessions are never returned and are purged as the
 // store is used, so memory stays bounded by the live sessions.
 //
 // # URL
@@ -55,6 +55,7 @@ type Options struct {
 type Store struct {
 	mu        sync.RWMutex
 	m         map[string]entry
+	users     map[string]map[string]time.Time // user ID -> session key -> entry expiry
 	closed    bool
 	now       func() time.Time
 	interval  time.Duration
@@ -68,7 +69,7 @@ type entry struct {
 
 // New returns an empty Store. A nil o means default options.
 func New(o *Options) *Store {
-	s := &Store{m: make(map[string]entry), now: time.Now, interval: time.Minute}
+	s := &Store{m: make(map[string]entry), users: make(map[string]map[string]time.Time), now: time.Now, interval: time.Minute}
 	if o != nil {
 		if o.Now != nil {
 			s.now = o.Now
@@ -248,6 +249,66 @@ func (s *Store) Close() error {
 	defer s.mu.Unlock()
 	s.closed = true
 	s.m = map[string]entry{}
+	s.users = map[string]map[string]time.Time{}
+	return nil
+}
+
+// AddUserSession implements sessions.UserIndexer.
+func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(ctx, key); err != nil {
+		return err
+	}
+	if err := sessions.CheckUserID(userID); err != nil {
+		return err
+	}
+	u := s.users[userID]
+	if u == nil {
+		u = make(map[string]time.Time)
+		s.users[userID] = u
+	}
+	u[key] = expiry
+	return nil
+}
+
+// UserSessions implements sessions.UserIndexer.
+func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s.closed {
+		return nil, sessions.ErrClosed
+	}
+	if err := sessions.CheckUserID(userID); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	keys := []string{}
+	for k, exp := range s.users[userID] {
+		if exp.After(now) {
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
+}
+
+// RemoveUser implements sessions.UserIndexer.
+func (s *Store) RemoveUser(ctx context.Context, userID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed {
+		return sessions.ErrClosed
+	}
+	if err := sessions.CheckUserID(userID); err != nil {
+		return err
+	}
+	delete(s.users, userID)
 	return nil
 }
 
@@ -263,6 +324,16 @@ func (s *Store) purge(now time.Time) int64 {
 		if !e.expiry.After(now) {
 			delete(s.m, k)
 			n++
+		}
+	}
+	for id, u := range s.users {
+		for k, exp := range u {
+			if !exp.After(now) {
+				delete(u, k)
+			}
+		}
+		if len(u) == 0 {
+			delete(s.users, id)
 		}
 	}
 	s.lastPurge = now
