@@ -528,7 +528,7 @@ func TestDeleteExpiredBatches(t *testing.T) {
 	expired := 0
 	for i := range 2500 {
 		key := sessions.NewKey()
-		exp := now.Add(time.Duration(i) * time.Second) // the first ones expire soonest
+		exp := now.Add(time.Hour + time.Duration(i)*time.Second)
 		if i%2 == 0 {
 			exp = now.Add(-time.Duration(i+1) * time.Second)
 			expired++

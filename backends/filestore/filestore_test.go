@@ -204,9 +204,12 @@ func TestContract(t *testing.T) {
 
 func TestLoadReturnsCopyAndExpiryPasses(t *testing.T) {
 	ctx := context.Background()
-	s := newStore(t)
+	var now atomic.Int64
+	base := time.Now()
+	now.Store(base.UnixNano())
+	s := newStore(t, func(o *Options) { o.Now = func() time.Time { return time.Unix(0, now.Load()) } })
 	key := sessions.NewKey()
-	if err := s.Create(ctx, key, []byte("original"), time.Now().Add(150*time.Millisecond)); err != nil {
+	if err := s.Create(ctx, key, []byte("original"), base.Add(150*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Load(ctx, key)
@@ -217,7 +220,7 @@ func TestLoadReturnsCopyAndExpiryPasses(t *testing.T) {
 	if again, _ := s.Load(ctx, key); string(again) != "original" {
 		t.Fatalf("Load after changing the returned slice: %q", again)
 	}
-	time.Sleep(200 * time.Millisecond)
+	now.Store(base.Add(200 * time.Millisecond).UnixNano())
 	if _, err := s.Load(ctx, key); !errors.Is(err, sessions.ErrNotFound) {
 		t.Fatalf("Load after expiry: %v, want ErrNotFound", err)
 	}
