@@ -204,20 +204,41 @@ func (s *Store) tableExists(ctx context.Context, q interface {
 // createTable runs Django's DDL, in one transaction where the database
 // allows it, and tolerates a concurrent creator.
 func (s *Store) createTable(ctx context.Context) error {
+	err := s.runDDL(ctx)
+	if err != nil && s.d.isDuplicateObject(err) {
+		// Another process created it first.
+		if exists, err2 := s.tableExists(ctx, s.r); err2 == nil && exists {
+			return nil
+		}
+	}
+	return err
+}
+
+func (s *Store) runDDL(ctx context.Context) error {
 	ddl := s.d.CreateTableSQL(s.table)
 	switch s.d {
 	case SQLite, Postgres:
-		tx, err := s.w.BeginTx(ctx, nil) // SQLite: BEGIN IMMEDIATE (the writer's _txlock)
+		conn, err := s.w.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if s.d == Postgres {
+			// Serialize concurrent creators (processes starting at once)
+			// with a session lock taken before the transaction, so that
+			// the transaction sees the catalog as the previous holder
+			// left it.
+			lock := "sessionkit/sqlstore " + s.table
+			if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(hashtext($1))", lock); err != nil {
+				return err
+			}
+			defer conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock(hashtext($1))", lock)
+		}
+		tx, err := conn.BeginTx(ctx, nil) // SQLite: BEGIN IMMEDIATE (the writer's _txlock)
 		if err != nil {
 			return err
 		}
 		defer tx.Rollback()
-		if s.d == Postgres {
-			// Serialize concurrent creators (two processes starting at once).
-			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", "sessionkit/sqlstore "+s.table); err != nil {
-				return err
-			}
-		}
 		exists, err := s.tableExists(ctx, tx)
 		if err != nil || exists {
 			return err
