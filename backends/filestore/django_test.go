@@ -57,17 +57,44 @@ type djangoResult struct {
 	Exists bool           `json:"exists"`
 }
 
-func runDjango(t *testing.T, dir string, cmds ...map[string]any) []djangoResult {
-	t.Helper()
-	const python = "/usr/bin/python3" // Debian's, which sees python3-django
-	if err := exec.Command(python, "-c", "import django").Run(); err != nil {
-		if os.Getenv("SESSIONS_REQUIRE_SERVERS") == "1" {
-			t.Fatalf("Django is not installed for %s (make deps): %v", python, err)
-		}
+const python = "/usr/bin/python3" // Debian's, which sees python3-django
+
+// djangoVersion is a Django to run: Debian's python3-django (4.2 from
+// bookworm-backports), or 3.2 unpacked by make deps.
+type djangoVersion struct {
+	name       string
+	pythonPath string // "" for the system's
+}
+
+func djangoVersions(t *testing.T) []djangoVersion {
+	var out []djangoVersion
+	if exec.Command(python, "-c", "import django").Run() == nil {
+		out = append(out, djangoVersion{name: "system"})
+	} else if os.Getenv("SESSIONS_REQUIRE_SERVERS") == "1" {
+		t.Fatalf("Django is not installed for %s (make deps)", python)
+	}
+	base := os.Getenv("XDG_CACHE_HOME")
+	if base == "" {
+		home, _ := os.UserHomeDir()
+		base = filepath.Join(home, ".cache")
+	}
+	dir32 := filepath.Join(base, "sessionkit", "django-3.2", "usr", "lib", "python3", "dist-packages")
+	if _, err := os.Stat(filepath.Join(dir32, "django")); err == nil {
+		out = append(out, djangoVersion{name: "3.2", pythonPath: dir32})
+	}
+	if len(out) == 0 {
 		t.Skipf("Django is not installed for %s (make deps installs python3-django)", python)
 	}
+	return out
+}
+
+func runDjango(t *testing.T, v djangoVersion, dir string, cmds ...map[string]any) []djangoResult {
+	t.Helper()
 	in, _ := json.Marshal(cmds)
 	cmd := exec.Command(python, "-c", djangoScript, dir, testSecret)
+	if v.pythonPath != "" {
+		cmd.Env = append(os.Environ(), "PYTHONPATH="+v.pythonPath)
+	}
 	cmd.Stdin = strings.NewReader(string(in))
 	out, err := cmd.Output()
 	if err != nil {
@@ -85,9 +112,19 @@ func runDjango(t *testing.T, dir string, cmds ...map[string]any) []djangoResult 
 }
 
 // TestRealDjango shares a directory between a Manager over this engine
-// and Django's own file engine (Debian's python3-django), both ways.
+// and Django's own file engine (Debian's python3-django, and Django 3.2
+// when make deps unpacked it), both ways.
 func TestRealDjango(t *testing.T) {
+	for _, v := range djangoVersions(t) {
+		t.Run(v.name, func(t *testing.T) { testRealDjango(t, v) })
+	}
+}
+
+func testRealDjango(t *testing.T, v djangoVersion) {
 	ctx := context.Background()
+	// Django 3.2 cannot read an ISO _session_expiry (it stores datetimes
+	// it cannot serialize); only 4.1 and later can.
+	iso := v.pythonPath == ""
 	m, s := newManager(t)
 	dir := s.Dir()
 	age := m.Settings().CookieAge.Seconds()
@@ -103,6 +140,13 @@ func TestRealDjango(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if !iso {
+		// Stands in for the absolute one: a relative expiry of an hour.
+		absolute.SetExpiry(time.Hour)
+		if err := absolute.Save(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// One the store holds with an expiry already passed: the file is
 	// still there (Load never writes), with an mtime that Django reads as
 	// expired.
@@ -112,7 +156,7 @@ func TestRealDjango(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	res := runDjango(t, dir,
+	res := runDjango(t, v, dir,
 		map[string]any{"op": "load", "key": plain.Key()},
 		map[string]any{"op": "load", "key": absolute.Key()},
 		map[string]any{"op": "exists", "key": plain.Key()},
@@ -152,7 +196,7 @@ func TestRealDjango(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("DeleteExpired = %d, %v; want 1", n, err)
 	}
-	runDjango(t, dir, map[string]any{"op": "clear_expired"})
+	runDjango(t, v, dir, map[string]any{"op": "clear_expired"})
 	for _, k := range []string{plain.Key(), absolute.Key(), djangoKey, djangoShort} {
 		if _, err := os.Stat(filepath.Join(dir, "sessionid"+k)); err != nil {
 			t.Errorf("a live session was removed: %v", err)
@@ -167,7 +211,7 @@ func TestRealDjango(t *testing.T) {
 	if err := s.Touch(ctx, gone.Key(), time.Now().Add(-time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	res = runDjango(t, dir, map[string]any{"op": "load", "key": gone.Key()})
+	res = runDjango(t, v, dir, map[string]any{"op": "load", "key": gone.Key()})
 	if len(res[0].Data) != 0 {
 		t.Fatalf("Django loaded an expired Go session: %v", res[0].Data)
 	}
