@@ -25,8 +25,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sessionkit/sessions/internal/pyjson"
@@ -71,6 +73,52 @@ func hmacSum(key []byte, value string) []byte {
 	return m.Sum(nil)
 }
 
+// macKey is the HMAC state for one derived key (SHA256(salt + "signer" +
+// secret)), cached so that a request does not re-derive the key and
+// re-allocate the HMAC for every signature.
+type macKey struct {
+	pool sync.Pool // of hash.Hash, keyed HMAC-SHA256
+}
+
+// signature appends the base64 signature of value to dst.
+func (k *macKey) signature(dst []byte, value string) []byte {
+	h := k.pool.Get().(hash.Hash)
+	h.Reset()
+	io.WriteString(h, value)
+	var sum [sha256.Size]byte
+	mac := h.Sum(sum[:0])
+	k.pool.Put(h)
+	return base64.RawURLEncoding.AppendEncode(dst, mac)
+}
+
+var (
+	macMu    sync.RWMutex
+	macCache = map[string]*macKey{}
+)
+
+// maxMacCache bounds the cache of derived keys; past it keys are derived
+// per call (correct, only slower).
+const maxMacCache = 64
+
+func keyFor(salt, secret string) *macKey {
+	id := salt + "signer" + secret
+	macMu.RLock()
+	k := macCache[id]
+	macMu.RUnlock()
+	if k != nil {
+		return k
+	}
+	derived := sha256.Sum256([]byte(id))
+	k = &macKey{}
+	k.pool.New = func() any { return hmac.New(sha256.New, derived[:]) }
+	macMu.Lock()
+	if len(macCache) < maxMacCache {
+		macCache[id] = k
+	}
+	macMu.Unlock()
+	return k
+}
+
 // Signer is Django's django.core.signing.Signer with the SHA-256 algorithm
 // and the ":" separator. The zero Salt means Django's default for a Signer,
 // "django.core.signing.Signer".
@@ -87,10 +135,10 @@ func (s Signer) salt(def string) string {
 	return s.Salt
 }
 
-// Signature returns the base64 signature of value under key.
+// signature returns the base64 signature of value under key.
 func (s Signer) signature(value, key, salt string) string {
-	k := sha256.Sum256([]byte(salt + "signer" + key))
-	return base64.RawURLEncoding.EncodeToString(hmacSum(k[:], value))
+	var buf [64]byte
+	return string(keyFor(salt, key).signature(buf[:0], value))
 }
 
 // Sign returns value:signature.
@@ -116,10 +164,10 @@ func (s Signer) unsign(signed, defSalt string) (string, error) {
 	salt := s.salt(defSalt)
 	// Compare against every key, always, so the time taken does not tell
 	// which key matched.
-	ok := 0
-	ok |= subtle.ConstantTimeCompare([]byte(sig), []byte(s.signature(value, s.Key, salt)))
+	var buf [64]byte
+	ok := subtle.ConstantTimeCompare([]byte(sig), keyFor(salt, s.Key).signature(buf[:0], value))
 	for _, k := range s.Fallbacks {
-		ok |= subtle.ConstantTimeCompare([]byte(sig), []byte(s.signature(value, k, salt)))
+		ok |= subtle.ConstantTimeCompare([]byte(sig), keyFor(salt, k).signature(buf[:0], value))
 	}
 	if ok != 1 {
 		return "", fmt.Errorf("%w: signature does not match", ErrBadSignature)
@@ -181,7 +229,8 @@ type Options struct {
 	// DefaultSalt, as in Django's dumps and loads.
 	Salt string
 	// Compress zlib-compresses the payload when that saves at least two
-	// bytes (Django's rule: len(compressed) < len(data) - 1).
+	// bytes (Django's rule: len(compressed) < len(data) - 1). Payloads
+	// under 100 bytes are left uncompressed without trying.
 	Compress bool
 	// MaxAge, when positive, makes Loads refuse values signed longer ago
 	// (ErrSignatureExpired).
@@ -217,15 +266,17 @@ func DumpsBytes(data []byte, o Options) (string, error) {
 		return "", fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), m)
 	}
 	compressed := false
-	if o.Compress {
-		var b bytes.Buffer
-		w := zlib.NewWriter(&b)
-		w.Write(data)
-		w.Close()
-		if b.Len() < len(data)-1 {
-			data = b.Bytes()
+	if o.Compress && len(data) > minCompress {
+		c := compressors.Get().(*compressor)
+		c.buf.Reset()
+		c.w.Reset(&c.buf)
+		c.w.Write(data)
+		c.w.Close()
+		if c.buf.Len() < len(data)-1 {
+			data = bytes.Clone(c.buf.Bytes())
 			compressed = true
 		}
+		compressors.Put(c)
 	}
 	n := base64.RawURLEncoding.EncodedLen(len(data))
 	buf := make([]byte, 0, n+1)
@@ -235,6 +286,29 @@ func DumpsBytes(data []byte, o Options) (string, error) {
 	buf = base64.RawURLEncoding.AppendEncode(buf, data)
 	return o.signer().Sign(string(buf)), nil
 }
+
+// minCompress is the size below which compression is not tried. A zlib
+// stream costs 6 bytes of header and checksum, and JSON this short almost
+// never shrinks by the 2 bytes Django's rule asks for, while the attempt
+// costs more than the rest of the request. Django may compress a very
+// repetitive payload of this size; both forms are valid and both sides
+// read both.
+const minCompress = 100
+
+type compressor struct {
+	buf bytes.Buffer
+	w   *zlib.Writer
+}
+
+// compressors pools zlib writers: a new one allocates about 800 KB. They
+// use zlib's fastest level: any valid zlib stream is readable by Django,
+// resetting a level-1 writer is cheap where level 6 clears 640 KB of hash
+// tables, and session data compress nearly as well.
+var compressors = sync.Pool{New: func() any {
+	c := &compressor{}
+	c.w, _ = zlib.NewWriterLevel(&c.buf, zlib.BestSpeed)
+	return c
+}}
 
 // LoadsBytes verifies s and returns the serialized data inside it,
 // decompressed. Errors match ErrBadSignature, ErrSignatureExpired,

@@ -1,0 +1,7 @@
+// Package benchmarks measures every sessionkit engine through the real
+// middleware, beside the raw store operations a request cannot avoid and
+// the Go libraries users would otherwise pick (alexedwards/scs and
+// gorilla/sessions), in one run. It is its own module so the peers never
+// enter users' go.mod. Run it with `make bench`, which starts the servers
+// and writes RESULTS.md and the chart.
+package benchmarks
