@@ -385,14 +385,28 @@ func (s *Store) read(name string) (record, error) {
 	if fi.Size() > s.maxSize {
 		return record{}, fmt.Errorf("%w: session file of %d bytes, limit %d", sessions.ErrTooLarge, fi.Size(), s.maxSize)
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+1))
-	if _, err := buf.ReadFrom(io.LimitReader(f, s.maxSize+1)); err != nil {
+	// Files are replaced whole, never written in place, so the size is
+	// known; a file that is longer anyway is read to the end.
+	data := make([]byte, fi.Size())
+	n, err := io.ReadFull(f, data)
+	switch {
+	case err == io.ErrUnexpectedEOF:
+		data = data[:n]
+	case err != nil:
 		return record{}, err
+	default:
+		var one [1]byte
+		if m, _ := f.Read(one[:]); m > 0 {
+			rest, err := io.ReadAll(io.LimitReader(f, s.maxSize-int64(n)))
+			if err != nil {
+				return record{}, err
+			}
+			data = append(append(data, one[0]), rest...)
+		}
 	}
-	if int64(buf.Len()) > s.maxSize {
+	if int64(len(data)) > s.maxSize {
 		return record{}, fmt.Errorf("%w: session file over %d bytes", sessions.ErrTooLarge, s.maxSize)
 	}
-	data := buf.Bytes()
 	return record{exists: true, data: data, expiry: s.expiryOf(data, fi.ModTime())}, nil
 }
 
