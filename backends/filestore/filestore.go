@@ -501,8 +501,11 @@ func (s *Store) syncDir() error {
 // ioErr turns a file-system error into one that names the operation and
 // the directory but not the whole session key (file names contain it).
 func (s *Store) ioErr(op, key string, err error) error {
-	if err == nil {
+	switch {
+	case err == nil:
 		return nil
+	case errors.Is(err, sessions.ErrExists), errors.Is(err, sessions.ErrNotFound), errors.Is(err, sessions.ErrConflict):
+		return err
 	}
 	return fmt.Errorf("filestore: %s session %s in %s: %w", op, sessions.RedactKey(key), s.dir, unwrapPath(err))
 }
