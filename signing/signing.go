@@ -30,6 +30,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/sessionkit/sessions/internal/pyjson"
 )
@@ -84,16 +85,18 @@ type macKey struct {
 func (k *macKey) signature(dst []byte, value string) []byte {
 	h := k.pool.Get().(hash.Hash)
 	h.Reset()
-	io.WriteString(h, value)
+	h.Write(unsafe.Slice(unsafe.StringData(value), len(value))) // read-only view: Write does not keep or modify it
 	var sum [sha256.Size]byte
 	mac := h.Sum(sum[:0])
 	k.pool.Put(h)
 	return base64.RawURLEncoding.AppendEncode(dst, mac)
 }
 
+type macID struct{ salt, secret string }
+
 var (
 	macMu    sync.RWMutex
-	macCache = map[string]*macKey{}
+	macCache = map[macID]*macKey{}
 )
 
 // maxMacCache bounds the cache of derived keys; past it keys are derived
@@ -101,14 +104,14 @@ var (
 const maxMacCache = 64
 
 func keyFor(salt, secret string) *macKey {
-	id := salt + "signer" + secret
+	id := macID{salt, secret}
 	macMu.RLock()
 	k := macCache[id]
 	macMu.RUnlock()
 	if k != nil {
 		return k
 	}
-	derived := sha256.Sum256([]byte(id))
+	derived := sha256.Sum256([]byte(salt + "signer" + secret))
 	k = &macKey{}
 	k.pool.New = func() any { return hmac.New(sha256.New, derived[:]) }
 	macMu.Lock()
