@@ -131,7 +131,7 @@ func init() {
 			"file:///var/lib/myapp/sessions",
 			"file:relative/dir",
 			"file:///var/lib/myapp/sessions?sync=false",
-			"file (Django's name; the directory is Settings.FilePath)",
+			"file", // Django's name: the directory is Settings.FilePath
 		},
 		Doc: "one file per session in a private directory, as Django's file engine; atomic, fsynced writes",
 	}, openURL)
