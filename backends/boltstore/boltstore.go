@@ -489,7 +489,9 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 		if !r.live(now) {
 			return sessions.ErrNotFound
 		}
-		return put(b, idx, k, r, stamp(expiry), bytes.Clone(r.data))
+		// put copies r.data (in the memory map, which a transaction
+		// never changes in place) before writing.
+		return put(b, idx, k, r, stamp(expiry), r.data)
 	})
 }
 
