@@ -2,12 +2,14 @@ package sqlstore
 
 import (
 	"crypto/md5"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -308,6 +310,32 @@ func (d Dialect) isDuplicateObject(err error) bool {
 		return ok && (n == 1061 || n == 1050)
 	case SQLite:
 		return err != nil && strings.Contains(err.Error(), "already exists")
+	}
+	return false
+}
+
+// retryable reports whether err says that the connection a statement
+// was sent on is dead, so that the statement did not run and can be sent
+// again on another: a server that was restarted leaves idle connections
+// behind that fail once each. (database/sql retries driver.ErrBadConn
+// itself; this covers what drivers report otherwise.)
+func (d Dialect) retryable(err error) bool {
+	if errors.Is(err, driver.ErrBadConn) {
+		return true
+	}
+	switch d {
+	case Postgres:
+		// admin_shutdown, crash_shutdown, cannot_connect_now; class 08:
+		// connection exceptions.
+		st := sqlState(err)
+		return st == "57P01" || st == "57P02" || st == "57P03" || strings.HasPrefix(st, "08")
+	case MySQL:
+		// server shutdown in progress, server has gone away, lost
+		// connection; go-sql-driver's ErrInvalidConn.
+		if n, ok := mysqlNumber(err); ok {
+			return n == 1053 || n == 2006 || n == 2013
+		}
+		return errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || err.Error() == "invalid connection"
 	}
 	return false
 }

@@ -1,10 +1,13 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -225,5 +228,45 @@ func TestPostgresPlaceholders(t *testing.T) {
 	}
 	if strings.Contains(buildQueries(Postgres, "t").insert, "?") {
 		t.Error("a ? left in a PostgreSQL query")
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	for _, c := range []struct {
+		d    Dialect
+		err  error
+		want bool
+	}{
+		{Postgres, driver.ErrBadConn, true},
+		{Postgres, fmt.Errorf("x: %w", &pgError{"57P01"}), true}, // terminating connection due to administrator command
+		{Postgres, &pgError{"08006"}, true},
+		{Postgres, &pgError{"23505"}, false},
+		{Postgres, &pgError{"42P01"}, false},
+		{Postgres, context.Canceled, false},
+		{MySQL, &MySQLError{Number: 2013}, true},
+		{MySQL, &MySQLError{Number: 1062}, false},
+		{MySQL, fmt.Errorf("write: %w", syscall.EPIPE), true},
+		{MySQL, errors.New("invalid connection"), true},
+		{MySQL, sql.ErrNoRows, false},
+		{SQLite, &sqliteError{sqliteBusy}, false},
+		{SQLite, driver.ErrBadConn, true},
+	} {
+		if got := c.d.retryable(c.err); got != c.want {
+			t.Errorf("%v retryable(%v) = %v", c.d, c.err, got)
+		}
+	}
+	s := &Store{d: Postgres}
+	bg := context.Background()
+	if !s.again(bg, 1, &pgError{"57P01"}) || !s.again(bg, maxAttempts-1, &pgError{"57P01"}) || s.again(bg, maxAttempts, &pgError{"57P01"}) {
+		t.Error("attempts are not bounded by maxAttempts")
+	}
+	cancelled, cancel := context.WithCancel(bg)
+	cancel()
+	if s.again(cancelled, 1, &pgError{"57P01"}) {
+		t.Error("retried with a cancelled context")
+	}
+	s.closed.Store(true)
+	if s.again(bg, 1, &pgError{"57P01"}) {
+		t.Error("retried after Close")
 	}
 }

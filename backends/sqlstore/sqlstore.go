@@ -395,6 +395,43 @@ func (s *Store) fail(ctx context.Context, err error) error {
 	return fmt.Errorf("sqlstore: %s: %w", s.where, err)
 }
 
+// maxAttempts bounds how often a statement is tried when the connection
+// it ran on turned out to be dead (see Dialect.retryable).
+const maxAttempts = 3
+
+// again reports whether a statement that failed with err should be tried
+// again on another connection.
+func (s *Store) again(ctx context.Context, attempt int, err error) bool {
+	return err != nil && attempt < maxAttempts && s.d.retryable(err) && ctx.Err() == nil && !s.closed.Load()
+}
+
+func (s *Store) exec(ctx context.Context, st *sql.Stmt, args ...any) (sql.Result, error) {
+	for attempt := 1; ; attempt++ {
+		res, err := st.ExecContext(ctx, args...)
+		if !s.again(ctx, attempt, err) {
+			return res, err
+		}
+	}
+}
+
+func (s *Store) queryRow(ctx context.Context, st *sql.Stmt, dest []any, args ...any) error {
+	for attempt := 1; ; attempt++ {
+		err := st.QueryRowContext(ctx, args...).Scan(dest...)
+		if !s.again(ctx, attempt, err) {
+			return err
+		}
+	}
+}
+
+func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) (*sql.Rows, error) {
+	for attempt := 1; ; attempt++ {
+		rows, err := st.QueryContext(ctx, args...)
+		if !s.again(ctx, attempt, err) {
+			return rows, err
+		}
+	}
+}
+
 func (s *Store) nowArg() any { return s.d.timeArg(s.now()) }
 
 // Load implements sessions.Engine: the data of the live row under key.
@@ -404,7 +441,7 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	var data []byte
-	err := s.st.load.QueryRowContext(ctx, key, s.nowArg()).Scan(&data)
+	err := s.queryRow(ctx, s.st.load, []any{&data}, key, s.nowArg())
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, sessions.ErrNotFound
 	}
@@ -429,7 +466,7 @@ func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time
 	}
 	exp := s.d.timeArg(clampExpiry(expiry))
 	if s.d != MySQL {
-		res, err := s.st.insert.ExecContext(ctx, key, encodeData(data), exp, s.nowArg())
+		res, err := s.exec(ctx, s.st.insert, key, encodeData(data), exp, s.nowArg())
 		if err != nil {
 			if s.d.isUniqueViolation(err) {
 				return sessions.ErrExists
@@ -442,14 +479,14 @@ func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time
 	// (clientFoundRows changes it): insert, and on a duplicate key remove
 	// the row only if it has expired, then insert again.
 	for range 3 {
-		_, err := s.st.insert.ExecContext(ctx, key, encodeData(data), exp)
+		_, err := s.exec(ctx, s.st.insert, key, encodeData(data), exp)
 		if err == nil {
 			return nil
 		}
 		if !s.d.isUniqueViolation(err) {
 			return s.fail(ctx, err)
 		}
-		res, err := s.st.deleteExpKey.ExecContext(ctx, key, s.nowArg())
+		res, err := s.exec(ctx, s.st.deleteExpKey, key, s.nowArg())
 		if err != nil {
 			return s.fail(ctx, err)
 		}
@@ -475,7 +512,7 @@ func (s *Store) affected(ctx context.Context, res sql.Result, none error) error 
 // rowExists runs a SELECT 1 statement.
 func (s *Store) rowExists(ctx context.Context, st *sql.Stmt, args ...any) (bool, error) {
 	var one int
-	err := st.QueryRowContext(ctx, args...).Scan(&one)
+	err := s.queryRow(ctx, st, []any{&one}, args...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -497,7 +534,7 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 	}
 	exp := s.d.timeArg(clampExpiry(expiry))
 	now := s.nowArg()
-	res, err := s.st.update.ExecContext(ctx, encodeData(data), exp, key, now)
+	res, err := s.exec(ctx, s.st.update, encodeData(data), exp, key, now)
 	if err != nil {
 		return s.fail(ctx, err)
 	}
@@ -522,7 +559,7 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	}
 	exp := s.d.timeArg(clampExpiry(expiry))
 	now := s.nowArg()
-	res, err := s.st.touch.ExecContext(ctx, exp, key, now)
+	res, err := s.exec(ctx, s.st.touch, exp, key, now)
 	if err != nil {
 		return s.fail(ctx, err)
 	}
@@ -549,7 +586,7 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 	}
 	exp := s.d.timeArg(clampExpiry(expiry))
 	now := s.nowArg()
-	res, err := s.st.swap.ExecContext(ctx, encodeData(data), exp, key, now, s.dataArg(old))
+	res, err := s.exec(ctx, s.st.swap, encodeData(data), exp, key, now, s.dataArg(old))
 	if err != nil {
 		return s.fail(ctx, err)
 	}
@@ -580,7 +617,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.check(ctx, key); err != nil {
 		return err
 	}
-	_, err := s.st.del.ExecContext(ctx, key)
+	_, err := s.exec(ctx, s.st.del, key)
 	return s.fail(ctx, err)
 }
 
@@ -602,7 +639,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
-		res, err := s.st.deleteExpired.ExecContext(ctx, now, s.batch)
+		res, err := s.exec(ctx, s.st.deleteExpired, now, s.batch)
 		if err != nil {
 			return total, s.fail(ctx, err)
 		}
@@ -631,7 +668,7 @@ func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 	keys := make([]string, 0, listPage)
 	for {
 		keys = keys[:0]
-		rows, err := s.st.list.QueryContext(ctx, s.nowArg(), after, listPage)
+		rows, err := s.query(ctx, s.st.list, s.nowArg(), after, listPage)
 		if err != nil {
 			return s.fail(ctx, err)
 		}
