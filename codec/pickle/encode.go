@@ -1,0 +1,465 @@
+package pickle
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"reflect"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/sessionkit/sessions/codec"
+)
+
+// CPython's pickler constants (Modules/_pickle.c).
+const (
+	frameHeaderSize = 9         // FRAME opcode + 8-byte length
+	frameSizeMin    = 4         // smaller frames are not worth a header
+	frameSizeTarget = 64 * 1024 // a frame is closed once it reaches this
+	batchSize       = 1000      // items per APPENDS / SETITEMS
+)
+
+var errTooLargeAbort = errors.New("pickle: too large")
+
+// encoder writes protocol 5 exactly as CPython's C pickler does for plain
+// data. Frames: PROTO is written before framing starts; every write opens
+// a frame if none is open (reserving its header); at the start of saving
+// each value, a frame holding frameSizeTarget bytes or more is closed;
+// str payloads of frameSizeTarget bytes or more are written outside any
+// frame; STOP goes into the last frame, which is then closed. Memo: every
+// str, list and dict is followed by MEMOIZE; a str already written is
+// referenced with BINGET / LONG_BINGET instead.
+type encoder struct {
+	out        []byte
+	frameStart int // -1: no open frame
+	framing    bool
+	strMemo    map[string]uint32
+	nmemo      uint32
+	limit      int // negative: none
+}
+
+func newEncoder(limit int) *encoder {
+	return &encoder{frameStart: -1, limit: limit}
+}
+
+func (e *encoder) write(b ...byte) {
+	if e.framing && e.frameStart < 0 {
+		e.frameStart = len(e.out)
+		e.out = append(e.out, make([]byte, frameHeaderSize)...)
+	}
+	e.out = append(e.out, b...)
+}
+
+func (e *encoder) commitFrame() {
+	if e.frameStart < 0 {
+		return
+	}
+	n := len(e.out) - e.frameStart - frameHeaderSize
+	if n >= frameSizeMin {
+		e.out[e.frameStart] = opFrame
+		binary.LittleEndian.PutUint64(e.out[e.frameStart+1:], uint64(n))
+	} else {
+		copy(e.out[e.frameStart:], e.out[e.frameStart+frameHeaderSize:])
+		e.out = e.out[:len(e.out)-frameHeaderSize]
+	}
+	e.frameStart = -1
+}
+
+// boundary runs at the start of saving each value.
+func (e *encoder) boundary() error {
+	if e.limit >= 0 && len(e.out) > e.limit {
+		return errTooLargeAbort
+	}
+	if e.framing && e.frameStart >= 0 && len(e.out)-e.frameStart-frameHeaderSize >= frameSizeTarget {
+		e.commitFrame()
+	}
+	return nil
+}
+
+// writeBytes writes an opcode header and its payload; a large payload
+// bypasses framing, as in CPython's _Pickler_write_bytes.
+func (e *encoder) writeBytes(header []byte, data string) {
+	if len(data) < frameSizeTarget {
+		e.write(header...)
+		e.out = append(e.out, data...)
+		return
+	}
+	e.commitFrame()
+	e.out = append(e.out, header...)
+	e.out = append(e.out, data...)
+}
+
+func (e *encoder) memoize() {
+	e.write(opMemoize)
+	e.nmemo++
+}
+
+func (e *encoder) start() {
+	e.out = append(e.out, opProto, Protocol)
+	e.framing = true
+}
+
+func (e *encoder) finish() ([]byte, error) {
+	e.write(opStop)
+	e.commitFrame()
+	if e.limit >= 0 && len(e.out) > e.limit {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", codec.ErrTooLarge, len(e.out), e.limit)
+	}
+	return e.out, nil
+}
+
+func (e *encoder) tooLarge(err error) error {
+	if errors.Is(err, errTooLargeAbort) {
+		return fmt.Errorf("%w: over %d bytes", codec.ErrTooLarge, e.limit)
+	}
+	return err
+}
+
+// dumpDict pickles the session dict; an error names the session key.
+func (e *encoder) dumpDict(d *codec.Dict) ([]byte, error) {
+	e.start()
+	keys := d.Keys()
+	err := e.saveDict(len(keys), func(i int) (string, any) {
+		v, _ := d.Get(keys[i])
+		return keys[i], v
+	}, 0, func(k string, err error) error {
+		if errors.Is(err, errTooLargeAbort) {
+			return err
+		}
+		return fmt.Errorf("%w: session key %q: %w", codec.ErrUnencodable, k, err)
+	})
+	if err != nil {
+		return nil, e.tooLarge(err)
+	}
+	return e.finish()
+}
+
+func (e *encoder) dump(v any) ([]byte, error) {
+	e.start()
+	if err := e.save(v, 0); err != nil {
+		if errors.Is(err, errTooLargeAbort) {
+			return nil, e.tooLarge(err)
+		}
+		return nil, fmt.Errorf("%w: %w", codec.ErrUnencodable, err)
+	}
+	return e.finish()
+}
+
+func (e *encoder) save(v any, depth int) error {
+	if err := e.boundary(); err != nil {
+		return err
+	}
+	switch x := v.(type) {
+	case nil:
+		e.write(opNone)
+	case bool:
+		if x {
+			e.write(opNewTrue)
+		} else {
+			e.write(opNewFalse)
+		}
+	case string:
+		e.saveStr(x)
+	case int:
+		e.saveInt(int64(x))
+	case int8:
+		e.saveInt(int64(x))
+	case int16:
+		e.saveInt(int64(x))
+	case int32:
+		e.saveInt(int64(x))
+	case int64:
+		e.saveInt(x)
+	case uint:
+		e.saveUint(uint64(x))
+	case uint8:
+		e.saveInt(int64(x))
+	case uint16:
+		e.saveInt(int64(x))
+	case uint32:
+		e.saveInt(int64(x))
+	case uint64:
+		e.saveUint(x)
+	case uintptr:
+		e.saveUint(uint64(x))
+	case float64:
+		e.saveFloat(x)
+	case float32:
+		e.saveFloat(float64(x))
+	case *big.Int:
+		if x == nil {
+			e.write(opNone)
+		} else if x.IsInt64() {
+			e.saveInt(x.Int64())
+		} else {
+			e.saveLong(x)
+		}
+	case json.Number:
+		n, err := numberValue(x)
+		if err != nil {
+			return err
+		}
+		return e.save(n, depth)
+	case []any:
+		return e.saveList(len(x), func(i int) any { return x[i] }, depth)
+	case []string:
+		return e.saveList(len(x), func(i int) any { return x[i] }, depth)
+	case map[string]any:
+		keys := sortedKeys(x)
+		return e.saveDict(len(keys), func(i int) (string, any) { return keys[i], x[keys[i]] }, depth, nil)
+	case map[string]string:
+		keys := sortedKeys(x)
+		return e.saveDict(len(keys), func(i int) (string, any) { return keys[i], x[keys[i]] }, depth, nil)
+	case *codec.Dict:
+		if x == nil {
+			e.write(opNone)
+			return nil
+		}
+		keys := x.Keys()
+		return e.saveDict(len(keys), func(i int) (string, any) {
+			v, _ := x.Get(keys[i])
+			return keys[i], v
+		}, depth, nil)
+	default:
+		return e.saveOther(v, depth)
+	}
+	return nil
+}
+
+// saveOther handles any other Go value through encoding/json, as the JSON
+// codec does: struct tags and json.Marshaler apply.
+func (e *encoder) saveOther(v any, depth int) error {
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
+		if rv.IsNil() {
+			e.write(opNone)
+			return nil
+		}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("cannot encode value of type %T: %w", v, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var g any
+	if err := dec.Decode(&g); err != nil {
+		return fmt.Errorf("cannot re-encode value of type %T: %w", v, err)
+	}
+	return e.save(g, depth)
+}
+
+func numberValue(n json.Number) (any, error) {
+	s := string(n)
+	if s != "" && !strings.ContainsAny(s, ".eE") {
+		if i, ok := new(big.Int).SetString(s, 10); ok {
+			return i, nil
+		}
+	}
+	f, err := n.Float64()
+	if err != nil {
+		return nil, fmt.Errorf("invalid json.Number %q", s)
+	}
+	return f, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func (e *encoder) saveInt(n int64) {
+	switch {
+	case n >= 0 && n <= 0xff:
+		e.write(opBinInt1, byte(n))
+	case n >= 0 && n <= 0xffff:
+		e.write(opBinInt2, byte(n), byte(n>>8))
+	case n >= math.MinInt32 && n <= math.MaxInt32:
+		u := uint32(int32(n))
+		e.write(opBinInt, byte(u), byte(u>>8), byte(u>>16), byte(u>>24))
+	default:
+		e.saveLong(big.NewInt(n))
+	}
+}
+
+func (e *encoder) saveUint(u uint64) {
+	if u <= math.MaxInt64 {
+		e.saveInt(int64(u))
+		return
+	}
+	e.saveLong(new(big.Int).SetUint64(u))
+}
+
+// saveLong writes LONG1 or LONG4 with CPython's byte count: bitlen/8 + 1
+// bytes of two's complement, one less for a negative number whose top
+// byte is only sign.
+func (e *encoder) saveLong(n *big.Int) {
+	nbytes := n.BitLen()/8 + 1
+	le := make([]byte, nbytes)
+	if n.Sign() >= 0 {
+		n.FillBytes(le)
+	} else {
+		// Two's complement: 2^(8*nbytes) + n.
+		t := new(big.Int).Lsh(big.NewInt(1), uint(8*nbytes))
+		t.Add(t, n)
+		t.FillBytes(le)
+	}
+	slices.Reverse(le) // FillBytes is big-endian
+	if n.Sign() < 0 && nbytes > 1 && le[nbytes-1] == 0xff && le[nbytes-2]&0x80 != 0 {
+		nbytes--
+		le = le[:nbytes]
+	}
+	if nbytes < 256 {
+		e.write(opLong1, byte(nbytes))
+	} else {
+		e.write(opLong4, byte(nbytes), byte(nbytes>>8), byte(nbytes>>16), byte(nbytes>>24))
+	}
+	e.write(le...)
+}
+
+func (e *encoder) saveFloat(f float64) {
+	var b [9]byte
+	b[0] = opBinFloat
+	binary.BigEndian.PutUint64(b[1:], math.Float64bits(f))
+	e.write(b[:]...)
+}
+
+func (e *encoder) saveStr(s string) {
+	if !utf8.ValidString(s) {
+		s = validUTF8(s)
+	}
+	if i, ok := e.strMemo[s]; ok {
+		if i < 256 {
+			e.write(opBinGet, byte(i))
+		} else {
+			e.write(opLongBinGet, byte(i), byte(i>>8), byte(i>>16), byte(i>>24))
+		}
+		return
+	}
+	n := len(s)
+	switch {
+	case n <= 0xff:
+		e.writeBytes([]byte{opShortBinUnicode, byte(n)}, s)
+	case uint64(n) <= 0xffffffff:
+		e.writeBytes([]byte{opBinUnicode, byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24)}, s)
+	default:
+		h := make([]byte, 9)
+		h[0] = opBinUnicode8
+		binary.LittleEndian.PutUint64(h[1:], uint64(n))
+		e.writeBytes(h, s)
+	}
+	if e.strMemo == nil {
+		e.strMemo = make(map[string]uint32)
+	}
+	e.strMemo[s] = e.nmemo
+	e.memoize()
+}
+
+// validUTF8 replaces each invalid byte with U+FFFD, as the JSON codec does.
+func validUTF8(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		b.WriteRune(r) // range yields U+FFFD for each invalid byte
+	}
+	return b.String()
+}
+
+// enter guards against too deep nesting and cycles of Go maps and slices.
+func (e *encoder) enter(depth int) error {
+	if depth >= MaxDepth {
+		return fmt.Errorf("nesting deeper than %d (or a cycle)", MaxDepth)
+	}
+	return nil
+}
+
+func (e *encoder) saveList(n int, item func(int) any, depth int) error {
+	if err := e.enter(depth); err != nil {
+		return err
+	}
+	e.write(opEmptyList)
+	e.memoize()
+	if n == 0 {
+		return nil
+	}
+	if n == 1 {
+		if err := e.save(item(0), depth+1); err != nil {
+			return err
+		}
+		e.write(opAppend)
+		return nil
+	}
+	for total := 0; total < n; {
+		e.write(opMark)
+		for batch := 0; batch < batchSize && total < n; batch++ {
+			if err := e.save(item(total), depth+1); err != nil {
+				return err
+			}
+			total++
+		}
+		e.write(opAppends)
+	}
+	return nil
+}
+
+// saveDict writes a dict; wrapErr, when set, decorates an error with the
+// key whose value failed.
+func (e *encoder) saveDict(n int, item func(int) (string, any), depth int, wrapErr func(string, error) error) error {
+	if err := e.enter(depth); err != nil {
+		return err
+	}
+	e.write(opEmptyDict)
+	e.memoize()
+	if n == 0 {
+		return nil
+	}
+	pair := func(i int) error {
+		k, v := item(i)
+		if err := e.save(k, depth+1); err != nil {
+			return err
+		}
+		if err := e.save(v, depth+1); err != nil {
+			if wrapErr != nil {
+				return wrapErr(k, err)
+			}
+			return fmt.Errorf("dict key %q: %w", k, err)
+		}
+		return nil
+	}
+	if n == 1 {
+		if err := pair(0); err != nil {
+			return err
+		}
+		e.write(opSetItem)
+		return nil
+	}
+	// CPython's batch_dict_exact loops while a batch was full, so a dict
+	// of exactly 1000*k items ends with an empty MARK SETITEMS.
+	i := 0
+	for {
+		e.write(opMark)
+		batch := 0
+		for i < n {
+			if err := pair(i); err != nil {
+				return err
+			}
+			i++
+			if batch++; batch == batchSize {
+				break
+			}
+		}
+		e.write(opSetItems)
+		if batch != batchSize {
+			return nil
+		}
+	}
+}
