@@ -50,6 +50,7 @@ packages=(
 	chromium
 	python3
 	python3-tz
+	python3-psycopg2 python3-redis python3-pymemcache python3-mysqldb
 )
 missing=()
 for p in "${packages[@]}"; do
