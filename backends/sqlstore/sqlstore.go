@@ -95,8 +95,9 @@ type stmts struct {
 // "database is locked". The URL opener ("sqlite:///path") does this for
 // you, with WAL and a single writer connection beside a pool of readers.
 //
-// With MySQL, db must write times as given (the driver's default loc=UTC
-// is fine: the store passes expire_date as naive UTC text anyway).
+// With MySQL any pool works: expire_date is passed as naive UTC text
+// whatever the driver's loc, and a write that changes nothing is told
+// from a missing row whether or not the pool sets clientFoundRows.
 func New(db *sql.DB, d Dialect, o *Options) (*Store, error) {
 	if db == nil {
 		return nil, fmt.Errorf("%w: sqlstore: nil *sql.DB", sessions.ErrBadConfig)
