@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sessionkit/sessions"
+)
+
+// djangoSecretChars is the alphabet of Django's get_random_secret_key.
+const djangoSecretChars = "abcdefghijklmnopqrstuvwxyz0123456789!@#$%^&*(-_=+)"
+
+// secretFileName is the file in the data directory that keeps the demo's
+// generated SECRET_KEY.
+const secretFileName = "secret_key"
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("demo", "demo [--engine URL] [--addr HOST:PORT] [--data-dir DIR] [--debug-api]", `
+Run the demo shop: a small web shop that keeps everything a session is for
+in the session (who is logged in, a cart, a three-step checkout, theme and
+language, "remember me"), on any engine. The about page shows the stored
+session as Django sees it.
+
+The engine is --engine, else SESSION_ENGINE, else an SQLite file in the
+data directory. The data directory (created with mode 0700) also holds the
+secret key when SECRET_KEY is not set: the demo makes one and keeps it in
+<data-dir>/secret_key (mode 0600), so sessions survive a restart. With
+SESSION_ENGINE=file and no SESSION_FILE_PATH, sessions go to
+<data-dir>/sessions; "db" without SESSION_DATABASE_URL means the SQLite
+file. SIGINT or SIGTERM stops the server gracefully.
+
+`+settingsHelp, args, stdout, stderr)
+	engine := fs.String("engine", "", "the session engine (URL or Django engine name); default $SESSION_ENGINE, else sqlite:///<data-dir>/sessions.sqlite3")
+	addr := fs.String("addr", "127.0.0.1:8000", "the address to listen on (port 0: any free port)")
+	dataDir := fs.String("data-dir", "sessionkit-demo", "the directory for the demo's data: the SQLite file, session files, the generated secret key")
+	debugAPI := fs.Bool("debug-api", false, "serve GET, POST and DELETE /api/session, to read and change the caller's session as JSON (for scripts and tests)")
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "sessions demo: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+
+	settings, err := sessions.SettingsFromEnv()
+	if err != nil {
+		return fail(stderr, "demo", err)
+	}
+	dir, err := prepareDataDir(*dataDir, stderr)
+	if err != nil {
+		return fail(stderr, "demo", err)
+	}
+	secret, secretFrom, err := demoSecret(settings.SecretKey, dir)
+	if err != nil {
+		return fail(stderr, "demo", err)
+	}
+	settings.SecretKey = secret
+
+	defaultDB := (&url.URL{Scheme: "sqlite", Path: filepath.ToSlash(filepath.Join(dir, "sessions.sqlite3")), RawQuery: "create_table=true"}).String()
+	cfg := *engine
+	if cfg == "" {
+		cfg = os.Getenv("SESSION_ENGINE")
+	}
+	if cfg == "" {
+		cfg = defaultDB
+	}
+	settings.Engine = cfg
+	if settings.DatabaseURL == "" {
+		settings.DatabaseURL = defaultDB
+	}
+	if settings.FilePath == "" {
+		settings.FilePath = filepath.Join(dir, "sessions")
+		if resolved, err := sessions.ResolveConfig(cfg, settings); err == nil && strings.HasPrefix(resolved, "file:") {
+			if err := os.MkdirAll(settings.FilePath, 0o700); err != nil {
+				return fail(stderr, "demo", err)
+			}
+		}
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	settings.Logger = logger
+
+	m, err := sessions.Open(ctx, cfg, settings)
+	if err != nil {
+		return fail(stderr, "demo", err)
+	}
+	defer m.Close()
+	s, err := newShop(m, shopOptions{
+		DebugAPI: *debugAPI,
+		Info:     shopInfo{Config: sessions.Redact(cfg), DataDir: dir, SecretFrom: secretFrom},
+		Logger:   logger,
+	})
+	if err != nil {
+		return fail(stderr, "demo", err)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fail(stderr, "demo", fmt.Errorf("%w (is another demo running? --addr 127.0.0.1:0 picks a free port)", err))
+	}
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	base := baseURL(ln.Addr())
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "sessionkit demo shop\n")
+	fmt.Fprintf(&b, "  URL:      %s\n", base)
+	fmt.Fprintf(&b, "  engine:   %s\n", describe(m))
+	fmt.Fprintf(&b, "  config:   %s\n", sessions.Redact(cfg))
+	fmt.Fprintf(&b, "  data dir: %s\n", dir)
+	fmt.Fprintf(&b, "  secret:   %s\n", secretFrom)
+	var users []string
+	for _, u := range s.users {
+		users = append(users, u.Username+" / "+u.Plain)
+	}
+	fmt.Fprintf(&b, "  users:    %s\n", strings.Join(users, ", "))
+	if *debugAPI {
+		fmt.Fprintf(&b, "  API:      GET, POST, DELETE %sapi/session\n", base)
+	}
+	b.WriteString("Press Ctrl+C to stop.\n")
+	io.WriteString(stdout, b.String())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fail(stderr, "demo", err)
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(stdout, "Shutting down…")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	code := 0
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		fmt.Fprintf(stderr, "sessions demo: shutdown: %v\n", err)
+		code = 1
+	}
+	if err := m.Close(); err != nil {
+		fmt.Fprintf(stderr, "sessions demo: closing the engine: %v\n", err)
+		code = 1
+	}
+	fmt.Fprintln(stdout, "Stopped.")
+	return code
+}
+
+// baseURL returns the URL of the shop on a listener's address.
+func baseURL(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return "http://" + a.String() + "/"
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
+}
+
+// prepareDataDir creates the data directory (mode 0700) and returns its
+// absolute path. It warns about a directory other users can reach.
+func prepareDataDir(dir string, stderr io.Writer) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return "", fmt.Errorf("data directory: %w", err)
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return "", fmt.Errorf("data directory: %w", err)
+	}
+	if !st.IsDir() {
+		return "", fmt.Errorf("data directory %s is not a directory", abs)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(stderr, "sessions demo: warning: other users can reach the data directory %s (mode %#o); chmod 700 it\n", abs, st.Mode().Perm())
+	}
+	return abs, nil
+}
+
+// demoSecret returns the SECRET_KEY to use and where it came from: the
+// environment, else the key file in dir, else a new random key (as
+// Django's get_random_secret_key makes) saved there with mode 0600.
+func demoSecret(fromEnv, dir string) (secret, from string, err error) {
+	if fromEnv != "" {
+		return fromEnv, "from the SECRET_KEY environment variable", nil
+	}
+	path := filepath.Join(dir, secretFileName)
+	for range 2 {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			s := strings.TrimSpace(string(b))
+			if s == "" {
+				return "", "", fmt.Errorf("the secret key file %s is empty; delete it to get a new key", path)
+			}
+			if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+				if err := os.Chmod(path, 0o600); err != nil {
+					return "", "", fmt.Errorf("the secret key file %s is readable by others and cannot be fixed: %w", path, err)
+				}
+			}
+			return s, "read from " + path + " (made by an earlier run; set SECRET_KEY to use your own)", nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", "", fmt.Errorf("secret key file: %w", err)
+		}
+		s := randomChars(50, djangoSecretChars)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue // another demo made it meanwhile: read it
+		}
+		if err != nil {
+			return "", "", fmt.Errorf("saving the new secret key: %w", err)
+		}
+		_, err = f.WriteString(s + "\n")
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(path)
+			return "", "", fmt.Errorf("saving the new secret key: %w", err)
+		}
+		return s, "no SECRET_KEY set: generated one and saved it in " + path + " (mode 0600)", nil
+	}
+	return "", "", fmt.Errorf("secret key file %s: created and removed concurrently", path)
+}
