@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"reflect"
@@ -77,11 +78,12 @@ var errNoSecret = errors.New(`SECRET_KEY is not set: it must be the SECRET_KEY o
 
 // openConfigured reads the settings from the environment and opens the
 // engine named by the --engine flag (or SESSION_ENGINE, or "db").
-func openConfigured(ctx context.Context, engine string) (*sessions.Manager, string, error) {
+func openConfigured(ctx context.Context, engine string, stderr io.Writer) (*sessions.Manager, string, error) {
 	s, err := sessions.SettingsFromEnv()
 	if err != nil {
 		return nil, "", err
 	}
+	s.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg := engine
 	if cfg == "" {
 		cfg = s.Engine
@@ -202,7 +204,7 @@ it was signed with another SECRET_KEY).
 		return 2
 	}
 	key := fs.Arg(0)
-	m, _, err := openConfigured(ctx, *engine)
+	m, _, err := openConfigured(ctx, *engine, stderr)
 	if err != nil {
 		return fail(stderr, "inspect", err)
 	}
@@ -313,7 +315,7 @@ shows on stderr while it runs.
 		fmt.Fprintf(stderr, "sessions clearsessions: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	m, cfg, err := openConfigured(ctx, *engine)
+	m, cfg, err := openConfigured(ctx, *engine, stderr)
 	if err != nil {
 		return fail(stderr, "clearsessions", err)
 	}
@@ -415,7 +417,7 @@ interface the engine does not have). Exit status 1 on any failure.
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	m, _, err := openConfigured(ctx, *engine)
+	m, _, err := openConfigured(ctx, *engine, stderr)
 	if err != nil {
 		return fail(stderr, "check", err)
 	}
