@@ -49,8 +49,9 @@ type Engine interface {
 
 // ExpiredDeleter is implemented by engines that need their expired
 // records removed (Django's clear_expired and the clearsessions command).
-// DeleteExpired removes every record whose expiry has passed, and only
-// those, and reports how many it removed. Engines should work in bounded
+// DeleteExpired removes every record whose expiry is at or before now (the
+// exact complement of what Load returns), and only those, and reports how
+// many it removed. Engines should work in bounded
 // batches so that a store with millions of expired records is cleared
 // without one giant transaction or lock.
 type ExpiredDeleter interface {

@@ -36,6 +36,20 @@ type Manager struct {
 	// once per IdleRefresh.
 	touchMu sync.Mutex
 	touched map[string]time.Time
+
+	// keyLocks queue this process's writers of one session behind each
+	// other, so a crowd of concurrent requests on one session does not
+	// spin on compare-and-swap conflicts; the swap still protects against
+	// other processes.
+	keyLocks [64]sync.Mutex
+}
+
+func (m *Manager) keyLock(key string) *sync.Mutex {
+	var h uint32 = 2166136261
+	for i := 0; i < len(key); i++ {
+		h = (h ^ uint32(key[i])) * 16777619
+	}
+	return &m.keyLocks[h%uint32(len(m.keyLocks))]
 }
 
 // maxTouched bounds the idle-refresh memory; past it the map starts over
@@ -420,6 +434,11 @@ func (m *Manager) update(ctx context.Context, s *Session, expiry time.Time) erro
 		return err
 	}
 	sw, canSwap := m.engine.(Swapper)
+	if canSwap && s.raw != nil {
+		l := m.keyLock(s.key)
+		l.Lock()
+		defer l.Unlock()
+	}
 	if !canSwap || s.raw == nil {
 		err := m.engine.Update(ctx, s.key, b, expiry)
 		if errors.Is(err, ErrNotFound) {

@@ -276,11 +276,26 @@ func (p *Params) String(name, def string) string {
 	return p.v.Get(name)
 }
 
+// value returns the parameter's value and whether it is present; a
+// present but empty value is recorded as an error.
+func (p *Params) value(name, want string) (string, bool) {
+	p.used[name] = true
+	if !p.v.Has(name) {
+		return "", false
+	}
+	v := p.v.Get(name)
+	if v == "" {
+		p.errs = append(p.errs, name+" is empty; want "+want)
+		return "", false
+	}
+	return v, true
+}
+
 // Int returns the parameter as an integer within [min, max], or def when
-// absent. A bad value is recorded and reported by Err.
+// absent. A bad or empty value is recorded and reported by Err.
 func (p *Params) Int(name string, def, min, max int) int {
-	s := p.String(name, "")
-	if s == "" {
+	s, ok := p.value(name, "an integer")
+	if !ok {
 		return def
 	}
 	n, err := strconv.Atoi(s)
@@ -294,8 +309,8 @@ func (p *Params) Int(name string, def, min, max int) int {
 // Duration returns the parameter as a duration ("5s", "250ms", or a bare
 // number of seconds) within [min, max], or def when absent.
 func (p *Params) Duration(name string, def, min, max time.Duration) time.Duration {
-	s := p.String(name, "")
-	if s == "" {
+	s, ok := p.value(name, "a duration such as 5s")
+	if !ok {
 		return def
 	}
 	d, err := time.ParseDuration(s)
@@ -316,8 +331,8 @@ func (p *Params) Duration(name string, def, min, max time.Duration) time.Duratio
 
 // Bool returns the parameter as a boolean, or def when absent.
 func (p *Params) Bool(name string, def bool) bool {
-	s := p.String(name, "")
-	if s == "" {
+	s, ok := p.value(name, "true or false")
+	if !ok {
 		return def
 	}
 	b, err := parseBool(s)

@@ -138,3 +138,17 @@ func TestParams(t *testing.T) {
 		t.Errorf("range errors: %v", err)
 	}
 }
+
+func TestParamsEmptyValues(t *testing.T) {
+	u, _ := url.Parse("x:?n=&d=&b=")
+	p := sessions.ParseParams(u)
+	p.Int("n", 1, 0, 5)
+	p.Duration("d", time.Second, 0, time.Minute)
+	p.Bool("b", true)
+	err := p.Err()
+	for _, name := range []string{"n is empty", "d is empty", "b is empty"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("Err = %v, want it to mention %q", err, name)
+		}
+	}
+}
