@@ -1,0 +1,311 @@
+// Command report turns `go test -bench` output of the benchmarks package
+// into RESULTS.md and a chart of the ratios (ours / raw floor and ours /
+// best peer), using the median of the repeated runs of each benchmark.
+//
+//	go run ./report -in results.txt -md RESULTS.md -chart ratios.png
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"math"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+// sample is one benchmark's medians.
+type sample struct {
+	ns, bytes, allocs float64
+	runs              int
+}
+
+var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-(\d+))?\s+(\d+)\s+([\d.]+) ns/op(?:\s+([\d.]+) B/op)?(?:\s+([\d.]+) allocs/op)?`)
+
+func parse(r io.Reader) (map[string]*sample, []string, map[string]string) {
+	type acc struct{ ns, b, a []float64 }
+	accs := map[string]*acc{}
+	var order []string
+	meta := map[string]string{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		t := sc.Text()
+		for _, k := range []string{"goos", "goarch", "cpu", "pkg"} {
+			if strings.HasPrefix(t, k+": ") {
+				meta[k] = strings.TrimPrefix(t, k+": ")
+			}
+		}
+		m := line.FindStringSubmatch(t)
+		if m == nil {
+			continue
+		}
+		name := strings.TrimPrefix(m[1], "Benchmark")
+		if m[2] != "" && m[2] != "2" && m[2] != "1" {
+			continue
+		}
+		if m[2] == "1" {
+			name += "@cpu1"
+		}
+		a := accs[name]
+		if a == nil {
+			a = &acc{}
+			accs[name] = a
+			order = append(order, name)
+		}
+		f := func(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v }
+		a.ns = append(a.ns, f(m[4]))
+		a.b = append(a.b, f(m[5]))
+		a.a = append(a.a, f(m[6]))
+	}
+	out := map[string]*sample{}
+	for k, a := range accs {
+		out[k] = &sample{ns: median(a.ns), bytes: median(a.b), allocs: median(a.a), runs: len(a.ns)}
+	}
+	return out, order, meta
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(v)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// engine describes how to read one engine's results.
+type engine struct {
+	name   string
+	group  string   // benchmark group, e.g. "Redis"
+	floor  string   // sub-benchmark of the raw floor
+	peers  []string // peer sub-benchmarks
+	target string   // the issue's target, as text
+	maxRO  float64  // target ratio to the floor for read-only (0 = none)
+	maxRW  float64  // target ratio to the floor for read-write
+}
+
+var engines = []engine{
+	{name: "memory", group: "Memory", peers: []string{"scs"}, target: "≤ ¼ of scs beyond the harness; ≤ 60 allocs"},
+	{name: "signed cookies", group: "SignedCookie", floor: "floor", peers: []string{"gorilla"}, target: "≤ ⅓ of gorilla CookieStore"},
+	{name: "SQLite", group: "SQLite", floor: "floor", peers: []string{"scs-mattn"}, target: "RW ≤ 1.5×, RO ≤ 2× floor", maxRO: 2, maxRW: 1.5},
+	{name: "PostgreSQL", group: "Postgres", floor: "floor", target: "RW ≤ 1.5×, RO ≤ 2× floor", maxRO: 2, maxRW: 1.5},
+	{name: "MariaDB", group: "MariaDB", floor: "floor", target: "RW ≤ 1.5×, RO ≤ 2× floor", maxRO: 2, maxRW: 1.5},
+	{name: "file", group: "File", floor: "floor", peers: []string{"gorilla-nosync"}, target: "RW ≤ 1.2× floor", maxRW: 1.2},
+	{name: "bolt", group: "Bolt", floor: "floor", target: "RW ≤ 1.2× floor", maxRW: 1.2},
+	{name: "Redis", group: "Redis", floor: "floor", peers: []string{"scs"}, target: "RW and RO ≤ 1.15× floor", maxRO: 1.15, maxRW: 1.15},
+	{name: "Redis Cluster", group: "RedisCluster", floor: "floor", target: "RW and RO ≤ 1.15× floor", maxRO: 1.15, maxRW: 1.15},
+	{name: "memcached", group: "Memcached", floor: "floor", target: "RW and RO ≤ 1.15× floor", maxRO: 1.15, maxRW: 1.15},
+	{name: "cached_db", group: "CachedDB", floor: "floor"},
+}
+
+func main() {
+	in := flag.String("in", "results.txt", "go test -bench output")
+	md := flag.String("md", "RESULTS.md", "Markdown report to write")
+	chart := flag.String("chart", "ratios.png", "chart to write (PNG or SVG by extension)")
+	flag.Parse()
+	f, err := os.Open(*in)
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, order, meta := parse(f)
+	f.Close()
+	var b strings.Builder
+	write(&b, res, order, meta, *chart)
+	if err := os.WriteFile(*md, []byte(b.String()), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	if err := draw(res, *chart); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func get(res map[string]*sample, name string) *sample {
+	if s, ok := res[name]; ok {
+		return s
+	}
+	return nil
+}
+
+func us(ns float64) string {
+	if math.IsNaN(ns) {
+		return "–"
+	}
+	if ns >= 1e6 {
+		return fmt.Sprintf("%.2f ms", ns/1e6)
+	}
+	return fmt.Sprintf("%.1f µs", ns/1e3)
+}
+
+func ratio(a, b *sample) float64 {
+	if a == nil || b == nil || b.ns == 0 {
+		return math.NaN()
+	}
+	return a.ns / b.ns
+}
+
+func fmtRatio(r float64) string {
+	if math.IsNaN(r) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", r)
+}
+
+func write(w io.Writer, res map[string]*sample, order []string, meta map[string]string, chart string) {
+	fmt.Fprintf(w, "# Benchmark results\n\n")
+	fmt.Fprintf(w, "Generated by `make bench` (`scripts/bench.sh`): every engine through the real middleware with httptest, "+
+		"a request carrying an existing session cookie, **read-only** (load, read one value) and **read-write** (read one value, write one value), "+
+		"beside the raw floor (the bare store operations the request cannot avoid) and the peers on the same store, in one run. "+
+		"Figures are medians over %d runs; machine: %s, %s/%s.\n\n", runsOf(res), meta["cpu"], meta["goos"], meta["goarch"])
+	h := get(res, "Harness")
+	if h != nil {
+		fmt.Fprintf(w, "The bare harness (httptest request and recorder, a handler that does nothing, no session) costs %s, %.0f B, %.0f allocs; "+
+			"it is included in every middleware figure below and in no floor.\n\n", us(h.ns), h.bytes, h.allocs)
+	}
+	fmt.Fprintf(w, "![ratios](%s)\n\n", chart)
+	fmt.Fprintf(w, "| engine | request | ours | allocs | raw floor | ours / floor | (ours − harness) / floor | best peer | ours / peer | target |\n")
+	fmt.Fprintf(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, e := range engines {
+		for _, kind := range []string{"read", "write"} {
+			ours := get(res, e.group+"/ours/"+kind)
+			if ours == nil {
+				continue
+			}
+			var floor *sample
+			if e.floor != "" {
+				floor = get(res, e.group+"/"+e.floor+"/"+kind)
+			}
+			var best *sample
+			bestName := ""
+			for _, p := range e.peers {
+				if s := get(res, e.group+"/"+p+"/"+kind); s != nil && (best == nil || s.ns < best.ns) {
+					best, bestName = s, p
+				}
+			}
+			label := map[string]string{"read": "read-only", "write": "read-write"}[kind]
+			fl, fr, fh := "–", "–", "–"
+			if floor != nil {
+				fl, fr = us(floor.ns), fmtRatio(ratio(ours, floor))
+				if h != nil {
+					fh = fmtRatio((ours.ns - h.ns) / floor.ns)
+				}
+			}
+			pl, pr := "–", "–"
+			if best != nil {
+				pl, pr = fmt.Sprintf("%s %s", bestName, us(best.ns)), fmtRatio(ratio(ours, best))
+			}
+			verdict := e.target
+			if e.name == "memory" && h != nil && best != nil {
+				beyond := (ours.ns - h.ns) / (best.ns - h.ns)
+				verdict = fmt.Sprintf("%s — beyond harness: %.2f of scs, %.0f allocs %s", e.target, beyond, ours.allocs-h.allocs, mark(beyond <= 0.25 && ours.allocs-h.allocs <= 60))
+			}
+			if e.name == "signed cookies" && best != nil {
+				verdict = fmt.Sprintf("%s %s", e.target, mark(ratio(ours, best) <= 1.0/3))
+			}
+			if max := map[string]float64{"read": e.maxRO, "write": e.maxRW}[kind]; max > 0 && floor != nil {
+				verdict = fmt.Sprintf("≤ %.2f× %s", max, mark(ratio(ours, floor) <= max))
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %s |\n", e.name, label, us(ours.ns), ours.allocs, fl, fr, fh, pl, pr, verdict)
+		}
+	}
+	fmt.Fprintf(w, "\n## Every benchmark (medians)\n\n| benchmark | time | B/op | allocs/op | runs |\n| --- | --- | --- | --- | --- |\n")
+	for _, n := range order {
+		s := res[n]
+		fmt.Fprintf(w, "| %s | %s | %.0f | %.0f | %d |\n", n, us(s.ns), s.bytes, s.allocs, s.runs)
+	}
+}
+
+func mark(ok bool) string {
+	if ok {
+		return "✅ met"
+	}
+	return "❌ missed"
+}
+
+func runsOf(res map[string]*sample) int {
+	n := 0
+	for _, s := range res {
+		n = max(n, s.runs)
+	}
+	return n
+}
+
+func draw(res map[string]*sample, path string) error {
+	p := plot.New()
+	p.Title.Text = "sessionkit: ours / raw floor (lower is better; 1 = the store alone)"
+	p.Y.Label.Text = "ratio (axis capped at 4; the labels give the values)"
+	var names []string
+	var ro, rw plotter.Values
+	for _, e := range engines {
+		if e.floor == "" {
+			continue
+		}
+		r := ratio(get(res, e.group+"/ours/read"), get(res, e.group+"/"+e.floor+"/read"))
+		wr := ratio(get(res, e.group+"/ours/write"), get(res, e.group+"/"+e.floor+"/write"))
+		if math.IsNaN(r) && math.IsNaN(wr) {
+			continue
+		}
+		names = append(names, e.name)
+		ro = append(ro, nanZero(r))
+		rw = append(rw, nanZero(wr))
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	wbar := vg.Points(14)
+	b1, err := plotter.NewBarChart(ro, wbar)
+	if err != nil {
+		return err
+	}
+	b1.Color = plotutil.Color(0)
+	b1.Offset = -wbar / 2
+	b2, err := plotter.NewBarChart(rw, wbar)
+	if err != nil {
+		return err
+	}
+	b2.Color = plotutil.Color(1)
+	b2.Offset = wbar / 2
+	p.Add(b1, b2, plotter.NewGrid())
+	for i, vals := range []plotter.Values{ro, rw} {
+		var xys plotter.XYs
+		var texts []string
+		for j, v := range vals {
+			xys = append(xys, plotter.XY{X: float64(j), Y: math.Min(v, 3.85)})
+			texts = append(texts, fmt.Sprintf("%.2g", v))
+		}
+		labels, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: texts})
+		if err != nil {
+			return err
+		}
+		labels.Offset = vg.Point{X: wbar*vg.Length(i) - wbar, Y: vg.Points(3)}
+		p.Add(labels)
+	}
+	p.Y.Min, p.Y.Max = 0, 4
+	p.Legend.Add("read-only", b1)
+	p.Legend.Add("read-write", b2)
+	p.Legend.Top = true
+	p.NominalX(names...)
+	width := max(vg.Points(float64(80*len(names)+120)), 7*vg.Inch)
+	return p.Save(width, 4.5*vg.Inch, path)
+}
+
+func nanZero(f float64) float64 {
+	if math.IsNaN(f) {
+		return 0
+	}
+	return f
+}
