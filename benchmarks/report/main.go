@@ -294,10 +294,13 @@ func draw(res map[string]*sample, path string) error {
 		labels.Offset = vg.Point{X: wbar*vg.Length(i) - wbar, Y: vg.Points(3)}
 		p.Add(labels)
 	}
-	p.Y.Min, p.Y.Max = 0, 4
+	p.Y.Min, p.Y.Max = 0, 4.3
+	p.X.Min, p.X.Max = -0.6, float64(len(names))-0.4
 	p.Legend.Add("read-only", b1)
 	p.Legend.Add("read-write", b2)
 	p.Legend.Top = true
+	p.Legend.Left = true
+	p.Legend.XOffs = vg.Points(50)
 	p.NominalX(names...)
 	width := max(vg.Points(float64(80*len(names)+120)), 7*vg.Inch)
 	return p.Save(width, 4.5*vg.Inch, path)
