@@ -25,24 +25,7 @@ type queries struct {
 // parameters and {t} for the quoted table, which is inserted after the
 // placeholders are numbered (a quoted name may contain a question mark).
 func buildQueries(d Dialect, table string) queries {
-	t := d.quote(table)
-	mk := func(tmpl string) string {
-		if d == Postgres {
-			var b strings.Builder
-			n := 0
-			for i := 0; i < len(tmpl); i++ {
-				if tmpl[i] == '?' {
-					n++
-					b.WriteByte('$')
-					b.WriteString(strconv.Itoa(n))
-					continue
-				}
-				b.WriteByte(tmpl[i])
-			}
-			tmpl = b.String()
-		}
-		return strings.ReplaceAll(tmpl, "{t}", t)
-	}
+	mk := func(tmpl string) string { return buildWith(d, table, tmpl) }
 	dataEq := "session_data = ?"
 	if d == MySQL {
 		// MySQL compares text with the column's collation, which ignores
@@ -77,4 +60,25 @@ func buildQueries(d Dialect, table string) queries {
 		q.deleteExpired = mk("DELETE FROM {t} WHERE expire_date <= ? ORDER BY expire_date LIMIT ?")
 	}
 	return q
+}
+
+// buildWith writes one statement for table: ? placeholders become $n on
+// PostgreSQL, then {t} becomes the quoted table name (inserted after the
+// numbering: a quoted name may contain a question mark).
+func buildWith(d Dialect, table, tmpl string) string {
+	if d == Postgres {
+		var b strings.Builder
+		n := 0
+		for i := 0; i < len(tmpl); i++ {
+			if tmpl[i] == '?' {
+				n++
+				b.WriteByte('$')
+				b.WriteString(strconv.Itoa(n))
+				continue
+			}
+			b.WriteByte(tmpl[i])
+		}
+		tmpl = b.String()
+	}
+	return strings.ReplaceAll(tmpl, "{t}", d.quote(table))
 }

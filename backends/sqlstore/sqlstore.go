@@ -61,8 +61,8 @@ type Options struct {
 
 // Store is the database engine: Django's db session engine over
 // database/sql. It implements sessions.Engine, sessions.ExpiredDeleter,
-// sessions.Lister, sessions.Toucher, sessions.Swapper and
-// sessions.Describer. It is safe for concurrent use.
+// sessions.Lister, sessions.Toucher, sessions.Swapper,
+// sessions.UserIndexer and sessions.Describer. It is safe for concurrent use.
 type Store struct {
 	d       Dialect
 	table   string
@@ -74,6 +74,7 @@ type Store struct {
 	maxData int
 
 	st        stmts
+	uix       userIndex
 	closed    atomic.Bool
 	closeOnce sync.Once
 }
@@ -178,17 +179,28 @@ func (s *Store) noTable() error {
 		s.where, ErrNoTable, s.table, strings.Join(s.d.CreateTableSQL(s.table), "; "))
 }
 
-// tableExists looks the table up in the catalog.
+// tableExists looks the session table up in the catalog.
 func (s *Store) tableExists(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }) (bool, error) {
+	return s.lookupTable(ctx, q, s.table)
+}
+
+// tableNamedExists looks another table up in the catalog.
+func (s *Store) tableNamedExists(ctx context.Context, name string) (bool, error) {
+	return s.lookupTable(ctx, s.r, name)
+}
+
+func (s *Store) lookupTable(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, table string) (bool, error) {
 	var n int
 	var err error
 	switch s.d {
 	case SQLite:
-		err = q.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE", s.table).Scan(&n)
+		err = q.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE", table).Scan(&n)
 	case Postgres:
-		err = q.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT to_regclass($1) AS r) x WHERE r IS NOT NULL", s.d.quote(s.table)).Scan(&n)
+		err = q.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT to_regclass($1) AS r) x WHERE r IS NOT NULL", s.d.quote(table)).Scan(&n)
 	case MySQL:
 		var db sql.NullString
 		if err = q.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&db); err != nil {
@@ -197,7 +209,7 @@ func (s *Store) tableExists(ctx context.Context, q interface {
 		if !db.Valid {
 			return false, errors.New("no database selected: name one in the URL, mysql://user@host:3306/dbname")
 		}
-		err = q.QueryRowContext(ctx, "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", s.table).Scan(&n)
+		err = q.QueryRowContext(ctx, "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", table).Scan(&n)
 	}
 	return n > 0, err
 }
@@ -650,7 +662,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 		}
 		total += n
 		if n < int64(s.batch) {
-			return total, nil
+			return total, s.deleteExpiredUsers(ctx)
 		}
 	}
 }

@@ -1,0 +1,173 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sessionkit/sessions"
+)
+
+// UserTableSuffix is appended to the session table's name to name the
+// user index table of sessions.UserIndexer ("django_session_user" by
+// default). Django has no such table; it is created, beside Django's, the
+// first time a session is bound to a user, and is harmless to a Django
+// app sharing the database.
+const UserTableSuffix = "_user"
+
+// userIndex holds the statements of the user index, built on first use.
+type userIndex struct {
+	mu                         sync.Mutex
+	ready                      bool
+	add, list, remove, expired string
+}
+
+// UserTableSQL returns the statements creating the user index table for a
+// session table named table.
+func (d Dialect) UserTableSQL(table string) []string {
+	t := table + UserTableSuffix
+	q := d.quote
+	idx := q(indexName(t, "expire_date", "", d.maxNameLength()))
+	var ts string
+	switch d {
+	case SQLite:
+		ts = "datetime"
+	case Postgres:
+		ts = "timestamp with time zone"
+	default:
+		ts = "datetime(6)"
+	}
+	return []string{
+		"CREATE TABLE IF NOT EXISTS " + q(t) + " (" + q("user_id") + " varchar(255) NOT NULL, " + q("session_key") + " varchar(40) NOT NULL, " +
+			q("expire_date") + " " + ts + " NOT NULL, PRIMARY KEY (" + q("user_id") + ", " + q("session_key") + "))",
+		"CREATE INDEX IF NOT EXISTS " + idx + " ON " + q(t) + " (" + q("expire_date") + ")",
+	}
+}
+
+// users returns the user index statements, creating the table if needed.
+func (s *Store) users(ctx context.Context) (*userIndex, error) {
+	u := &s.uix
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.ready {
+		return u, nil
+	}
+	t := s.table + UserTableSuffix
+	if err := s.d.checkTable(t); err != nil {
+		return nil, fmt.Errorf("%w: sqlstore: user index table: %v", sessions.ErrBadConfig, err)
+	}
+	for _, ddl := range s.d.UserTableSQL(s.table) {
+		if _, err := s.w.ExecContext(ctx, ddl); err != nil && !s.d.isDuplicateObject(err) {
+			return nil, s.fail(ctx, fmt.Errorf("creating the user index table %q: %w", t, err))
+		}
+	}
+	mk := func(tmpl string) string { return buildWith(s.d, t, tmpl) }
+	switch s.d {
+	case MySQL:
+		u.add = mk("INSERT INTO {t} (user_id, session_key, expire_date) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE expire_date = VALUES(expire_date)")
+		u.expired = mk("DELETE FROM {t} WHERE expire_date <= ? ORDER BY expire_date LIMIT ?")
+	default:
+		u.add = mk("INSERT INTO {t} (user_id, session_key, expire_date) VALUES (?, ?, ?) ON CONFLICT (user_id, session_key) DO UPDATE SET expire_date = excluded.expire_date")
+		u.expired = mk("DELETE FROM {t} WHERE (user_id, session_key) IN (SELECT user_id, session_key FROM {t} WHERE expire_date <= ? LIMIT ?)")
+	}
+	u.list = mk("SELECT session_key FROM {t} WHERE user_id = ? AND expire_date > ?")
+	u.remove = mk("DELETE FROM {t} WHERE user_id = ?")
+	u.ready = true
+	return u, nil
+}
+
+func (s *Store) checkUser(ctx context.Context, userID string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return sessions.ErrClosed
+	}
+	return sessions.CheckUserID(userID)
+}
+
+// AddUserSession implements sessions.UserIndexer: it records key under
+// userID in the user index table until expiry.
+func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
+	if err := s.check(ctx, key); err != nil {
+		return err
+	}
+	if err := sessions.CheckUserID(userID); err != nil {
+		return err
+	}
+	u, err := s.users(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := s.w.ExecContext(ctx, u.add, userID, key, s.d.timeArg(expiry)); err != nil {
+		return s.fail(ctx, err)
+	}
+	return nil
+}
+
+// UserSessions implements sessions.UserIndexer.
+func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, error) {
+	if err := s.checkUser(ctx, userID); err != nil {
+		return nil, err
+	}
+	u, err := s.users(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.r.QueryContext(ctx, u.list, userID, s.nowArg())
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	defer rows.Close()
+	keys := []string{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, s.fail(ctx, rows.Err())
+}
+
+// RemoveUser implements sessions.UserIndexer.
+func (s *Store) RemoveUser(ctx context.Context, userID string) error {
+	if err := s.checkUser(ctx, userID); err != nil {
+		return err
+	}
+	u, err := s.users(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = s.w.ExecContext(ctx, u.remove, userID)
+	return s.fail(ctx, err)
+}
+
+// deleteExpiredUsers removes expired entries of the user index, in
+// batches, if the table exists.
+func (s *Store) deleteExpiredUsers(ctx context.Context) error {
+	s.uix.mu.Lock()
+	ready := s.uix.ready
+	s.uix.mu.Unlock()
+	if !ready {
+		if exists, err := s.tableNamedExists(ctx, s.table+UserTableSuffix); err != nil || !exists {
+			return err
+		}
+	}
+	u, err := s.users(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.nowArg()
+	for {
+		res, err := s.w.ExecContext(ctx, u.expired, now, s.batch)
+		if err != nil {
+			return s.fail(ctx, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil || n < int64(s.batch) {
+			return s.fail(ctx, err)
+		}
+	}
+}
