@@ -1,0 +1,755 @@
+package redisstore_test
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/backends/redisstore"
+	"github.com/sessionkit/sessions/codec"
+	"github.com/sessionkit/sessions/conformance"
+	"github.com/sessionkit/sessions/internal/testservers"
+)
+
+// TestMain skips one manager case for the pickle format: SecretKeyFallbacks
+// checks that sessions are signed, and Django's cache format is not (see
+// TestPickleIsNotSigned for what holds instead). It also quiets go-redis's
+// logger, which reports every failed dial of the fault tests.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if f := flag.Lookup("test.skip"); f != nil && f.Value.String() == "" {
+		flag.Set("test.skip", "^TestManagerPickle$/^SecretKeyFallbacks$")
+	}
+	redis.SetLogger(quietLogger{})
+	os.Exit(m.Run())
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
+// nativeTTL is the Store without DeleteExpired. The conformance case
+// DeleteExpired wants expired records counted as they are removed; Redis
+// removes them itself and DeleteExpired reports 0 (as Django's
+// clear_expired does for the cache engine), so the storage suite runs on
+// the Store minus that method, and TestClearExpired checks it.
+type nativeTTL struct {
+	storeMethods
+}
+
+type storeMethods interface {
+	sessions.Engine
+	sessions.Swapper
+	sessions.Toucher
+	sessions.Lister
+	sessions.Codecer
+	sessions.Describer
+	Name() string
+}
+
+var prefixes atomic.Int64
+
+// prefix returns a key prefix no other test uses, so that tests can share
+// one server.
+func prefix(t testing.TB) string {
+	name := regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_")
+	if len(name) > 40 {
+		name = name[len(name)-40:]
+	}
+	return fmt.Sprintf("t%d_%s", prefixes.Add(1), name)
+}
+
+func settings() sessions.Settings {
+	s := sessions.DefaultSettings()
+	s.SecretKey = conformance.SecretKey
+	return s
+}
+
+// withParams adds query parameters to a config URL.
+func withParams(raw string, kv ...string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		panic(err)
+	}
+	q := u.Query()
+	for i := 0; i < len(kv); i += 2 {
+		q.Set(kv[i], kv[i+1])
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func open(t testing.TB, raw string) *redisstore.Store {
+	t.Helper()
+	e, err := sessions.OpenEngine(context.Background(), raw, settings())
+	if err != nil {
+		t.Fatalf("OpenEngine(%s): %v", sessions.Redact(raw), err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e.(*redisstore.Store)
+}
+
+func harness(base string, params ...string) conformance.Harness {
+	return conformance.Harness{
+		New: func(t *testing.T) sessions.Engine {
+			return nativeTTL{open(t, withParams(base, append([]string{"key_prefix", prefix(t)}, params...)...))}
+		},
+		NewPair: func(t *testing.T) (sessions.Engine, sessions.Engine) {
+			u := withParams(base, append([]string{"key_prefix", prefix(t)}, params...)...)
+			return nativeTTL{open(t, u)}, nativeTTL{open(t, u)}
+		},
+	}
+}
+
+func TestConformance(t *testing.T) {
+	conformance.Run(t, harness(testservers.SharedRedis(t).URL()))
+}
+
+func TestManagerPickle(t *testing.T) {
+	conformance.RunManager(t, harness(testservers.SharedRedis(t).URL()))
+}
+
+func TestManagerJSON(t *testing.T) {
+	conformance.RunManager(t, harness(testservers.SharedRedis(t).URL(), "format", "json"))
+}
+
+func TestCluster(t *testing.T) {
+	c := testservers.StartRedisCluster(t, 3)
+	t.Run("Conformance", func(t *testing.T) { conformance.Run(t, harness(c.URL())) })
+	t.Run("Manager", func(t *testing.T) {
+		h := harness(c.URL(), "format", "json") // pickle's manager cases run on the single server
+		conformance.RunManager(t, h)
+	})
+	t.Run("ListEveryMaster", func(t *testing.T) {
+		s := open(t, withParams(c.URL(), "key_prefix", prefix(t)))
+		ctx := context.Background()
+		want := map[string]bool{}
+		for range 60 {
+			k := sessions.NewKey()
+			if err := s.Create(ctx, k, []byte("x"), time.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			want[k] = true
+		}
+		nodes := map[string]bool{}
+		cc := s.Client().(*redis.ClusterClient)
+		for k := range want {
+			n, err := cc.MasterForKey(ctx, s.Key(k))
+			if err != nil {
+				t.Fatal(err)
+			}
+			nodes[n.Options().Addr] = true
+		}
+		got := map[string]bool{}
+		if err := s.List(ctx, func(k string) bool { got[k] = true; return true }); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) || len(nodes) != 3 {
+			t.Errorf("List found %d of %d keys spread over %d masters", len(got), len(want), len(nodes))
+		}
+	})
+	t.Run("NodeFailure", func(t *testing.T) { testClusterNodeFailure(t, c) })
+}
+
+func TestSentinel(t *testing.T) {
+	s := testservers.StartRedisSentinel(t)
+	t.Run("Conformance", func(t *testing.T) { conformance.Run(t, harness(s.URL())) })
+	t.Run("MasterRestart", func(t *testing.T) {
+		testRestart(t, withParams(s.URL(), "key_prefix", prefix(t), "dial_timeout", "250ms", "read_timeout", "250ms", "max_retries", "-1"), s.Master)
+	})
+}
+
+// manager opens a Manager over the engine at raw.
+func manager(t testing.TB, raw string) *sessions.Manager {
+	t.Helper()
+	m, err := sessions.Open(context.Background(), raw, settings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+type recorder struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (r *recorder) handler(w http.ResponseWriter, req *http.Request, err error) {
+	r.mu.Lock()
+	r.errs = append(r.errs, err)
+	r.mu.Unlock()
+	http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
+}
+
+func (r *recorder) last() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.errs) == 0 {
+		return nil
+	}
+	return r.errs[len(r.errs)-1]
+}
+
+// serve runs one request that reads and writes the session.
+func serve(m *sessions.Manager, cookie string) (*http.Response, string) {
+	req := httptest.NewRequest("GET", "http://example.com/", nil)
+	if cookie != "" {
+		req.AddCookie(&http.Cookie{Name: "sessionid", Value: cookie})
+	}
+	rec := httptest.NewRecorder()
+	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.FromContext(r.Context())
+		n, _ := sessions.Get[int](s, "n")
+		s.Set("n", n+1)
+		io.WriteString(w, "ok")
+	})).ServeHTTP(rec, req)
+	res := rec.Result()
+	for _, c := range res.Cookies() {
+		if c.Name == "sessionid" {
+			return res, c.Value
+		}
+	}
+	return res, cookie
+}
+
+// managerWithRecorder opens a Manager whose error handler records the
+// errors and answers 503.
+func managerWithRecorder(t testing.TB, raw string) (*sessions.Manager, *recorder) {
+	t.Helper()
+	rec := &recorder{}
+	st := settings()
+	st.ErrorHandler = rec.handler
+	st.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	m, err := sessions.Open(context.Background(), raw, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m, rec
+}
+
+type stopStarter interface {
+	Stop()
+	Start()
+}
+
+// testRestart kills the server under a Manager: requests must fail through
+// the error handler with a clear error, then work again by themselves once
+// the server is back.
+func testRestart(t *testing.T, raw string, srv stopStarter) {
+	t.Helper()
+	m, rec := managerWithRecorder(t, raw)
+	res, cookie := serve(m, "")
+	if res.StatusCode != 200 || cookie == "" {
+		t.Fatalf("before the crash: %d", res.StatusCode)
+	}
+	srv.Stop()
+	for range 3 {
+		res, _ = serve(m, cookie)
+		if res.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("with the server down: status %d, want the error handler's 503", res.StatusCode)
+		}
+	}
+	err := rec.last()
+	t.Logf("error while the server is down: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "redis unreachable") || !strings.Contains(err.Error(), "sessions: redis") {
+		t.Errorf("error %v: want a clear 'redis unreachable' error", err)
+	}
+	srv.Start()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		res, _ := serve(m, cookie)
+		if res.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("5 s after the restart requests still fail: %v", rec.last())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestServerRestart(t *testing.T) {
+	srv := testservers.StartRedis(t)
+	testRestart(t, withParams(srv.URL(), "dial_timeout", "250ms", "read_timeout", "250ms", "max_retries", "-1"), srv)
+}
+
+func testClusterNodeFailure(t *testing.T, c *testservers.RedisCluster) {
+	ctx := context.Background()
+	m, rec := managerWithRecorder(t, withParams(c.URL(), "key_prefix", prefix(t), "dial_timeout", "250ms", "read_timeout", "250ms", "max_retries", "1"))
+	s := m.Engine().(*redisstore.Store)
+	cc := s.Client().(*redis.ClusterClient)
+	// Sessions on every node.
+	byNode := map[string][]string{}
+	for len(byNode) < 3 || len(byNode[c.Addrs[0]]) == 0 {
+		res, cookie := serve(m, "")
+		if res.StatusCode != 200 {
+			t.Fatalf("status %d: %v", res.StatusCode, rec.last())
+		}
+		n, err := cc.MasterForKey(ctx, s.Key(cookie))
+		if err != nil {
+			t.Fatal(err)
+		}
+		byNode[n.Options().Addr] = append(byNode[n.Options().Addr], cookie)
+	}
+	onDead, onLive := byNode[c.Addrs[0]][0], byNode[c.Addrs[1]][0]
+	c.StopNode(0)
+	stopped := time.Now()
+	res, _ := serve(m, onLive)
+	t.Logf("%v after the crash, a session on a live node: status %d", time.Since(stopped).Round(time.Millisecond), res.StatusCode)
+	if res, _ := serve(m, onDead); res.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("session on the dead node: status %d", res.StatusCode)
+	}
+	t.Logf("%v after the crash, a session on the dead node: %v", time.Since(stopped).Round(time.Millisecond), rec.last())
+	// After cluster-node-timeout the cluster is down as a whole (full
+	// slot coverage is required), so every request fails.
+	time.Sleep(testservers.ClusterNodeTimeout + time.Second)
+	res, _ = serve(m, onLive)
+	t.Logf("%v after the crash, a session on a live node: status %d, %v", time.Since(stopped).Round(time.Millisecond), res.StatusCode, rec.last())
+	c.StartNode(0)
+	restarted := time.Now()
+	defer func() {
+		t.Logf("requests work again %v after the node was back", time.Since(restarted).Round(time.Millisecond))
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, k := range []string{onLive, onDead} {
+		for {
+			res, _ := serve(m, k)
+			if res.StatusCode == 200 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after the node came back requests still fail: %v", rec.last())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if r := m.Load(ctx, onLive); r.Get("n") == nil {
+		t.Error("the session on a live node was lost")
+	}
+}
+
+// counter counts the commands sent through a client.
+type counter struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (c *counter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.mu.Lock()
+		c.names = append(c.names, cmd.Name())
+		c.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.mu.Lock()
+		c.names = append(c.names, "pipeline")
+		c.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+func (c *counter) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.names
+	c.names = nil
+	return n
+}
+
+func TestRoundTrips(t *testing.T) {
+	srv := testservers.SharedRedis(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer client.Close()
+	cnt := &counter{}
+	client.AddHook(cnt)
+	store, err := redisstore.New(client, &redisstore.Options{KeyPrefix: prefix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := sessions.New(store, settings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(h http.HandlerFunc, cookie string) string {
+		req := httptest.NewRequest("GET", "/", nil)
+		if cookie != "" {
+			req.AddCookie(&http.Cookie{Name: "sessionid", Value: cookie})
+		}
+		rec := httptest.NewRecorder()
+		m.Handler(h).ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("status %d", rec.Code)
+		}
+		for _, c := range rec.Result().Cookies() {
+			return c.Value
+		}
+		return cookie
+	}
+	write := func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.FromContext(r.Context())
+		s.Set("n", fmt.Sprint(s.Get("n"), "+"))
+	}
+	read := func(w http.ResponseWriter, r *http.Request) { sessions.FromContext(r.Context()).Get("n") }
+	if err := client.Ping(context.Background()).Err(); err != nil { // connection set-up: HELLO, CLIENT SETINFO
+		t.Fatal(err)
+	}
+	cnt.take()
+	key := run(write, "")
+	if got := cnt.take(); len(got) != 1 {
+		t.Errorf("new session: %d commands %v, want 1 (SET NX)", len(got), got)
+	}
+	run(write, key) // the first swap may load the script into the server
+	cnt.take()
+	run(read, key)
+	if got := cnt.take(); len(got) != 1 || got[0] != "get" {
+		t.Errorf("read-only request: commands %v, want one GET", got)
+	}
+	run(write, key)
+	if got := cnt.take(); len(got) != 2 || got[0] != "get" || got[1] != "evalsha" {
+		t.Errorf("read-write request: commands %v, want GET, EVALSHA", got)
+	}
+	run(func(w http.ResponseWriter, r *http.Request) {}, key)
+	if got := cnt.take(); len(got) != 0 {
+		t.Errorf("request that does not touch the session: commands %v", got)
+	}
+	// Closing the Store leaves a client it did not create open.
+	m.Close()
+	if err := client.Ping(context.Background()).Err(); err != nil {
+		t.Errorf("the caller's client was closed: %v", err)
+	}
+}
+
+// rawClient returns a client on the shared server, for writing keys by
+// hand.
+func rawClient(t testing.TB) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: testservers.SharedRedis(t).Addr})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestHostileValues(t *testing.T) {
+	ctx := context.Background()
+	raw := rawClient(t)
+	p := prefix(t)
+	var logs strings.Builder
+	var mu sync.Mutex
+	st := settings()
+	st.Logger = slog.New(slog.NewTextHandler(writerFunc(func(b []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(b)
+	}), nil))
+	called := false
+	st.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) { called = true; w.WriteHeader(500) }
+	m, err := sessions.Open(ctx, withParams(testservers.SharedRedis(t).URL(), "key_prefix", p), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	store := m.Engine().(*redisstore.Store)
+	marker := t.TempDir() + "/pwned"
+	evil := func(proto string) []byte {
+		// pickle.dumps({"x": Evil()}) where Evil.__reduce__ returns
+		// (os.system, ("touch <marker>",)), written by hand: GLOBAL or
+		// STACK_GLOBAL, then REDUCE.
+		cmd := "touch " + marker
+		if proto == "0" {
+			return []byte("(dp0\nVx\np1\ncposix\nsystem\np2\n(V" + cmd + "\np3\ntp4\nRp5\ns.")
+		}
+		b := []byte{0x80, 5, '}', 0x94, 0x8c, 1, 'x', 0x94, 0x8c, 5}
+		b = append(b, "posix"...)
+		b = append(b, 0x94, 0x8c, 6)
+		b = append(b, "system"...)
+		b = append(b, 0x94, 0x93, 0x94, 0x8c, byte(len(cmd)))
+		b = append(b, cmd...)
+		b = append(b, 0x94, 0x85, 0x94, 'R', 0x94, 's', '.')
+		return b
+	}
+	for name, value := range map[string][]byte{
+		"not a pickle":        []byte("this is not a pickle"),
+		"empty":               {},
+		"signed json":         []byte("eyJhIjoiYiJ9:1r31eq:signature"),
+		"GLOBAL + REDUCE":     evil("0"),
+		"STACK_GLOBAL+REDUCE": evil("5"),
+		"list":                {0x80, 5, ']', 0x94, '.'},
+		"truncated":           {0x80, 5, 0x95, 0x28},
+	} {
+		t.Run(name, func(t *testing.T) {
+			key := sessions.NewKey()
+			if err := raw.Set(ctx, store.Key(key), value, time.Hour).Err(); err != nil {
+				t.Fatal(err)
+			}
+			req := httptest.NewRequest("GET", "/", nil)
+			req.AddCookie(&http.Cookie{Name: "sessionid", Value: key})
+			rec := httptest.NewRecorder()
+			m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				s := sessions.FromContext(r.Context())
+				if s.Len() != 0 {
+					t.Errorf("the session has %d keys", s.Len())
+				}
+				s.Set("fresh", true)
+			})).ServeHTTP(rec, req)
+			if rec.Code != 200 || called {
+				t.Errorf("status %d, error handler called: %v", rec.Code, called)
+			}
+			var got string
+			for _, c := range rec.Result().Cookies() {
+				got = c.Value
+			}
+			if got == key || got == "" {
+				t.Errorf("cookie %q: the bad session's key was kept", got)
+			}
+		})
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the pickle's command ran")
+	}
+	if n := strings.Count(logs.String(), "Session data corrupted"); n < 5 {
+		t.Errorf("%d corrupt-data warnings logged:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "not plain data") {
+		t.Errorf("the log does not say why the pickle was refused:\n%s", logs.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// The verified pickle of {"a": "b", "n": 1, "_session_expiry": 300} from
+// the reference (django-sessions.md §7.5).
+const djangoVector = "80059528000000000000007d94288c0161948c0162948c016e944b018c0f5f73657373696f6e5f657870697279944d2c01752e"
+
+func TestDjangoFormat(t *testing.T) {
+	ctx := context.Background()
+	raw := rawClient(t)
+	srv := testservers.SharedRedis(t)
+	for _, tc := range []struct{ params, keyPrefix string }{
+		{"", ":1:django.contrib.sessions.cache"},
+		{"key_prefix=myapp&version=3", "myapp:3:django.contrib.sessions.cache"},
+		{"logical_prefix=django.contrib.sessions.cached_db", ":1:django.contrib.sessions.cached_db"},
+	} {
+		m := manager(t, srv.URL()+"?"+tc.params)
+		// Django wrote this session.
+		key := sessions.NewKey()
+		b, _ := hex.DecodeString(djangoVector)
+		if err := raw.Set(ctx, tc.keyPrefix+key, b, 300*time.Second).Err(); err != nil {
+			t.Fatal(err)
+		}
+		s := m.Load(ctx, key)
+		if s.Get("a") != "b" || s.Get("n") != int64(1) || s.ExpiryAge() != 300*time.Second {
+			t.Errorf("%s: Django's session read as %v, expiry age %v", tc.keyPrefix, s.Keys(), s.ExpiryAge())
+		}
+		// A session written here, as Django would write it.
+		w := m.NewSession(ctx)
+		w.Set("a", "b")
+		w.Set("n", 1)
+		w.SetExpiry(300 * time.Second)
+		if err := w.Save(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := raw.Get(ctx, tc.keyPrefix+w.Key()).Bytes()
+		if err != nil {
+			t.Fatalf("%s: the session is not at Django's key: %v", tc.keyPrefix, err)
+		}
+		if hex.EncodeToString(got) != djangoVector {
+			t.Errorf("%s: stored %x\nwant Django's %s", tc.keyPrefix, got, djangoVector)
+		}
+		ttl, _ := raw.PTTL(ctx, tc.keyPrefix+w.Key()).Result()
+		if ttl <= 299*time.Second || ttl > 300*time.Second {
+			t.Errorf("TTL %v, want the expiry age (300 s)", ttl)
+		}
+	}
+}
+
+// TestPythonReads hands a session written through the Manager to
+// CPython's pickle.loads.
+func TestPythonReads(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if _, err := os.Stat(python); err != nil {
+		if testservers.Require() {
+			t.Fatal(err)
+		}
+		t.Skip("no", python)
+	}
+	ctx := context.Background()
+	m := manager(t, withParams(testservers.SharedRedis(t).URL(), "key_prefix", prefix(t)))
+	s := m.NewSession(ctx)
+	s.Set("_auth_user_id", "42")
+	s.Set("cart", []any{1, 2.5, "três", nil, true})
+	s.Set("big", uint64(1)<<63)
+	s.Set("prefs", map[string]any{"theme": "dark"})
+	if err := s.Save(ctx); err != nil {
+		t.Fatal(err)
+	}
+	store := m.Engine().(*redisstore.Store)
+	b, err := rawClient(t).Get(ctx, store.Key(s.Key())).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(python, "-c", "import pickle,sys; print(pickle.loads(bytes.fromhex(sys.argv[1])))", hex.EncodeToString(b)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python: %v: %s", err, out)
+	}
+	want := "{'_auth_user_id': '42', 'cart': [1, 2.5, 'três', None, True], 'big': 9223372036854775808, 'prefs': {'theme': 'dark'}}\n"
+	if string(out) != want {
+		t.Errorf("python read\n%s\nwant\n%s", out, want)
+	}
+}
+
+// TestPickleIsNotSigned documents what stands in for SecretKeyFallbacks,
+// the one manager case skipped for the pickle format: Django's cache
+// format has no signature, so rotating SECRET_KEY keeps cache sessions;
+// whoever can write to Redis can write sessions.
+func TestPickleIsNotSigned(t *testing.T) {
+	ctx := context.Background()
+	u := withParams(testservers.SharedRedis(t).URL(), "key_prefix", prefix(t))
+	a := manager(t, u)
+	key := func() string {
+		s := a.NewSession(ctx)
+		s.Set("user", "alice")
+		if err := s.Save(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return s.Key()
+	}()
+	st := settings()
+	st.SecretKey = "another key entirely"
+	b, err := sessions.Open(ctx, u, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.Load(ctx, key).Get("user") != "alice" {
+		t.Error("a pickle session did not load under another SECRET_KEY")
+	}
+	if _, ok := b.Codec().(codec.Signed); ok {
+		t.Error("the pickle format uses the signed codec")
+	}
+	j := manager(t, withParams(u, "format", "json"))
+	if _, ok := j.Codec().(codec.Signed); !ok {
+		t.Errorf("format=json uses %T, want the signed JSON codec", j.Codec())
+	}
+}
+
+func TestClearExpired(t *testing.T) {
+	m := manager(t, withParams(testservers.SharedRedis(t).URL(), "key_prefix", prefix(t)))
+	if n, err := m.ClearExpired(context.Background()); n != 0 || err != nil {
+		t.Errorf("ClearExpired = %d, %v; want 0, nil (Redis expires sessions itself)", n, err)
+	}
+}
+
+func TestTTLNeverEarly(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, withParams(testservers.SharedRedis(t).URL(), "key_prefix", prefix(t)))
+	raw := rawClient(t)
+	for _, d := range []time.Duration{time.Microsecond, 1500 * time.Microsecond, time.Second, 40 * 24 * time.Hour} {
+		k := sessions.NewKey()
+		exp := time.Now().Add(d)
+		if err := s.Create(ctx, k, []byte("x"), exp); err != nil {
+			t.Fatal(err)
+		}
+		ttl, err := raw.PTTL(ctx, s.Key(k)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left := time.Until(exp); ttl < left.Truncate(time.Millisecond) {
+			t.Errorf("expiry in %v: TTL %v is shorter", left, ttl)
+		}
+		s.Delete(ctx, k)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	for raw, want := range map[string]string{
+		"redis://127.0.0.1:1/0?poolsize=3":                      "poolsize",
+		"redis://127.0.0.1:1/0?pool_size=0":                     "pool_size must be an integer between 1 and 10000",
+		"redis://127.0.0.1:1/0?read_timeout=forever":            "read_timeout must be a duration",
+		"redis://127.0.0.1:1/0?format=xml":                      "want pickle or json",
+		"redis://127.0.0.1:1/0?version=0":                       "version must be an integer",
+		"redis://127.0.0.1:1,127.0.0.1:2/0":                     "use redis+cluster://",
+		"redis+cluster://127.0.0.1:1/3":                         "only database 0",
+		"redis+sentinel://127.0.0.1:1/0":                        "needs the master's name",
+		"redis://:s3cr3tpass@127.0.0.1:1/x":                     "invalid database number",
+		"redis://:s3cr3tpass@127.0.0.1:1/0?client_nam=x":        "client_nam",
+		"redis+sentinel://m:s3cr3tpass@127.0.0.1:1/0?nope=1":    "nope",
+		"redis+sentinel://m@127.0.0.1:1/0?master_name=other":    "given twice",
+		"redis+cluster://:s3cr3tpass@127.0.0.1:1?unknown_opt=1": "unknown_opt",
+	} {
+		_, err := sessions.OpenEngine(ctx, raw, settings())
+		if !errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want ErrBadConfig mentioning %q", raw, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cr3tpass") {
+			t.Errorf("%s: the error shows the password: %v", raw, err)
+		}
+	}
+	// go-redis's own options and ours, all valid.
+	s := open(t, "rediss://user:pw@127.0.0.1:1/2?client_name=app&dialer_retries=2&pool_size=5&min_idle_conns=0&dial_timeout=2&read_timeout=250ms&write_timeout=1s&pool_timeout=3s&max_retries=-1&conn_max_idle_time=1m&skip_verify=true&key_prefix=k&version=7")
+	o := s.Client().(*redis.Client).Options()
+	if o.PoolSize != 5 || o.DialTimeout != 2*time.Second || o.ReadTimeout != 250*time.Millisecond || o.MaxRetries != 0 /* -1: none */ ||
+		o.DialerRetries != 2 || o.DB != 2 || o.Username != "user" || o.Password != "pw" || o.TLSConfig == nil || o.ClientName != "app" {
+		t.Errorf("options %+v", o)
+	}
+	if k := s.Key("abcdefgh"); k != "k:7:django.contrib.sessions.cacheabcdefgh" {
+		t.Errorf("Key = %q", k)
+	}
+	if d := s.Describe(); strings.Contains(d, "pw") || !strings.Contains(d, "127.0.0.1:1 db 2") {
+		t.Errorf("Describe = %q", d)
+	}
+	st := settings()
+	st.CacheKeyPrefix, st.CacheVersion = "fromsettings", 4
+	e, err := sessions.OpenEngine(ctx, "cache", func() sessions.Settings { st.CacheURL = "redis://127.0.0.1:1/0"; return st }())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if k := e.(*redisstore.Store).Key("abcdefgh"); k != "fromsettings:4:django.contrib.sessions.cacheabcdefgh" {
+		t.Errorf("Django's \"cache\" engine with the settings' prefix: Key = %q", k)
+	}
+	f := open(t, "redis+sentinel://mymaster:pw@127.0.0.1:1,127.0.0.1:2/1")
+	if d := f.Describe(); strings.Contains(d, "pw") || !strings.Contains(d, `"mymaster"`) || !strings.Contains(d, "127.0.0.1:2") {
+		t.Errorf("Describe = %q", d)
+	}
+	if _, err := redisstore.New(nil, nil); !errors.Is(err, sessions.ErrBadConfig) {
+		t.Errorf("New(nil) = %v", err)
+	}
+}
+
+// An unreachable server gives a clear error, not a hang or a panic.
+func TestUnreachable(t *testing.T) {
+	s := open(t, "redis://127.0.0.1:1/0?dial_timeout=200ms&max_retries=-1")
+	_, err := s.Load(context.Background(), sessions.NewKey())
+	if err == nil || !strings.Contains(err.Error(), "redis unreachable (127.0.0.1:1 db 0)") {
+		t.Errorf("Load = %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Load(ctx, sessions.NewKey()); !errors.Is(err, context.Canceled) {
+		t.Errorf("Load with a cancelled context = %v", err)
+	}
+}
