@@ -375,6 +375,11 @@ func (s *Store) read(name string) (record, error) {
 		return record{}, err
 	}
 	defer f.Close()
+	return s.readFile(f)
+}
+
+// readFile reads an open session file.
+func (s *Store) readFile(f *os.File) (record, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return record{}, err
@@ -408,6 +413,68 @@ func (s *Store) read(name string) (record, error) {
 		return record{}, fmt.Errorf("%w: session file over %d bytes", sessions.ErrTooLarge, s.maxSize)
 	}
 	return record{exists: true, data: data, expiry: s.expiryOf(data, fi.ModTime())}, nil
+}
+
+// lockFile opens the session file name and locks it against the writers
+// of other processes (flock), making sure that the file locked is still
+// the one under name: a writer that replaced or removed it meanwhile
+// makes it look again. It returns nil for a missing file. Callers hold
+// the key's lock and close the file to unlock it.
+func (s *Store) lockFile(ctx context.Context, name string) (*os.File, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		f, err := s.root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		delay := 20 * time.Microsecond
+		ok, err := tryLock(f)
+		for !ok && err == nil {
+			if err = ctx.Err(); err != nil {
+				break
+			}
+			time.Sleep(delay)
+			delay = min(2*delay, 5*time.Millisecond)
+			ok, err = tryLock(f)
+		}
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		held, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		cur, err := s.root.Stat(name)
+		if err == nil && os.SameFile(held, cur) {
+			return f, nil
+		}
+		f.Close()
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+}
+
+// readLocked locks and reads the session file name. The returned file,
+// when not nil, holds the lock until closed.
+func (s *Store) readLocked(ctx context.Context, name string) (*os.File, record, error) {
+	f, err := s.lockFile(ctx, name)
+	if err != nil || f == nil {
+		return nil, record{}, err
+	}
+	r, err := s.readFile(f)
+	if err != nil {
+		f.Close()
+		return nil, record{}, err
+	}
+	return f, r, nil
 }
 
 // expiryOf applies Django's rule: the data's absolute _session_expiry,
@@ -549,10 +616,10 @@ func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time
 	l := s.lockKey(key)
 	l.Lock()
 	defer l.Unlock()
-	return s.ioErr("create", key, s.create(key, data, expiry))
+	return s.ioErr("create", key, s.create(ctx, key, data, expiry))
 }
 
-func (s *Store) create(key string, data []byte, expiry time.Time) error {
+func (s *Store) create(ctx context.Context, key string, data []byte, expiry time.Time) error {
 	name := s.prefix + key
 	tmp, err := s.writeTemp(key, data, expiry)
 	if err != nil {
@@ -563,6 +630,38 @@ func (s *Store) create(key string, data []byte, expiry time.Time) error {
 			s.root.Remove(tmp)
 		}
 	}()
+	for {
+		placed, err := s.place(tmp, name)
+		if placed || err != nil {
+			if placed {
+				tmp = ""
+			}
+			return err
+		}
+		// A file is in place: refuse a live session, replace an expired
+		// one. If it vanished meanwhile, try again.
+		f, r, err := s.readLocked(ctx, name)
+		if err != nil {
+			return err
+		}
+		if f == nil {
+			continue
+		}
+		defer f.Close()
+		if r.live(s.now()) {
+			return sessions.ErrExists
+		}
+		if err := s.root.Rename(tmp, name); err != nil {
+			return err
+		}
+		tmp = ""
+		return s.syncDir()
+	}
+}
+
+// place puts the temporary file tmp in place under name if no file is
+// there, and reports whether it did.
+func (s *Store) place(tmp, name string) (bool, error) {
 	if !s.noLink.Load() {
 		// link(2) fails if the name exists: O_EXCL for a whole file.
 		err := s.root.Link(tmp, name)
@@ -571,12 +670,11 @@ func (s *Store) create(key string, data []byte, expiry time.Time) error {
 			// The session is in place; a temporary name that cannot be
 			// removed now is cleaned up by DeleteExpired later.
 			s.root.Remove(tmp)
-			tmp = ""
-			return s.syncDir()
+			return true, s.syncDir()
 		case errors.Is(err, fs.ErrExist):
-			return s.createOver(name, &tmp)
+			return false, nil
 		case !errors.Is(err, errors.ErrUnsupported) && !errors.Is(err, fs.ErrPermission):
-			return err
+			return false, err
 		}
 		// No hard links here (FAT, some network file systems): use
 		// Django's exclusive placeholder instead.
@@ -584,35 +682,17 @@ func (s *Store) create(key string, data []byte, expiry time.Time) error {
 	f, err := s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	switch {
 	case errors.Is(err, fs.ErrExist):
-		return s.createOver(name, &tmp)
+		return false, nil
 	case err != nil:
-		return err
+		return false, err
 	}
 	f.Close()
 	if err := s.root.Rename(tmp, name); err != nil {
 		s.root.Remove(name)
-		return err
+		return false, err
 	}
-	tmp = ""
 	s.noLink.Store(true)
-	return s.syncDir()
-}
-
-// createOver finishes a Create that found a file in place: it refuses a
-// live session and replaces an expired one.
-func (s *Store) createOver(name string, tmp *string) error {
-	r, err := s.read(name)
-	if err != nil {
-		return err
-	}
-	if r.live(s.now()) {
-		return sessions.ErrExists
-	}
-	if err := s.root.Rename(*tmp, name); err != nil {
-		return err
-	}
-	*tmp = ""
-	return s.syncDir()
+	return true, s.syncDir()
 }
 
 // Update implements sessions.Engine. It refuses a missing or expired
@@ -626,10 +706,14 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 	l.Lock()
 	defer l.Unlock()
 	name := s.prefix + key
-	r, err := s.read(name)
+	f, r, err := s.readLocked(ctx, name)
 	if err != nil {
 		return s.ioErr("update", key, err)
 	}
+	if f == nil {
+		return sessions.ErrNotFound
+	}
+	defer f.Close()
 	if !r.live(s.now()) {
 		return sessions.ErrNotFound
 	}
@@ -647,10 +731,14 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 	l.Lock()
 	defer l.Unlock()
 	name := s.prefix + key
-	r, err := s.read(name)
+	f, r, err := s.readLocked(ctx, name)
 	if err != nil {
 		return s.ioErr("swap", key, err)
 	}
+	if f == nil {
+		return sessions.ErrNotFound
+	}
+	defer f.Close()
 	if !r.live(s.now()) {
 		return sessions.ErrNotFound
 	}
@@ -672,10 +760,14 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	l.Lock()
 	defer l.Unlock()
 	name := s.prefix + key
-	r, err := s.read(name)
+	f, r, err := s.readLocked(ctx, name)
 	if err != nil {
 		return s.ioErr("touch", key, err)
 	}
+	if f == nil {
+		return sessions.ErrNotFound
+	}
+	defer f.Close()
 	if !r.live(s.now()) {
 		return sessions.ErrNotFound
 	}
@@ -683,13 +775,7 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 		return s.ioErr("touch", key, err)
 	}
 	if s.sync {
-		f, err := s.root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-		if err != nil {
-			return s.ioErr("touch", key, err)
-		}
-		err = f.Sync()
-		f.Close()
-		return s.ioErr("touch", key, err)
+		return s.ioErr("touch", key, f.Sync())
 	}
 	return nil
 }
@@ -703,7 +789,16 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	l := s.lockKey(key)
 	l.Lock()
 	defer l.Unlock()
-	err := s.root.Remove(s.prefix + key)
+	name := s.prefix + key
+	f, err := s.lockFile(ctx, name)
+	if err != nil {
+		return s.ioErr("delete", key, err)
+	}
+	if f == nil {
+		return nil
+	}
+	defer f.Close()
+	err = s.root.Remove(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -815,7 +910,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 			if fi.ModTime().Add(s.age).After(now) {
 				continue
 			}
-			removed, err := s.deleteIfExpired(key, now)
+			removed, err := s.deleteIfExpired(ctx, key, now)
 			note(err)
 			if removed {
 				n++
@@ -843,16 +938,20 @@ func (s *Store) syncDirLocked() error {
 
 // deleteIfExpired re-reads a session under its lock and removes it if it
 // has expired. Callers hold s.mu for reading.
-func (s *Store) deleteIfExpired(key string, now time.Time) (bool, error) {
+func (s *Store) deleteIfExpired(ctx context.Context, key string, now time.Time) (bool, error) {
 	l := s.lockKey(key)
 	l.Lock()
 	defer l.Unlock()
 	name := s.prefix + key
-	r, err := s.read(name)
+	f, r, err := s.readLocked(ctx, name)
 	if err != nil {
 		return false, s.ioErr("delete expired", key, err)
 	}
-	if !r.exists || r.expiry.After(now) {
+	if f == nil {
+		return false, nil
+	}
+	defer f.Close()
+	if r.expiry.After(now) {
 		return false, nil
 	}
 	if err := s.root.Remove(name); err != nil {

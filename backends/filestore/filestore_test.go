@@ -680,7 +680,7 @@ func TestDeleteExpiredSparesRewritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.mu.RLock()
-	removed, err := s.deleteIfExpired(key, time.Now())
+	removed, err := s.deleteIfExpired(ctx, key, time.Now())
 	s.mu.RUnlock()
 	if err != nil || removed {
 		t.Fatalf("deleteIfExpired removed a live session (%v)", err)
@@ -880,5 +880,136 @@ func TestRedundantSyncOff(t *testing.T) {
 	}
 	if got, err := s.Load(ctx, key); err != nil || string(got) != "w" {
 		t.Fatalf("Load = %q, %v", got, err)
+	}
+}
+
+// Several stores over one directory stand for several processes: their
+// in-process locks are separate, so only the file locks keep them apart.
+func sharedStores(t *testing.T, n int) []*Store {
+	t.Helper()
+	if !crossProcessLocks {
+		t.Skip("no flock on this platform: writes are serialized within a process only")
+	}
+	dir := newDir(t)
+	var out []*Store
+	for range n {
+		s, err := New(Options{Dir: dir, Codec: testCodec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestCrossProcessSwap(t *testing.T) {
+	ctx := context.Background()
+	stores := sharedStores(t, 4)
+	for round := range 30 {
+		key := sessions.NewKey()
+		if err := stores[0].Create(ctx, key, []byte("start"), hour()); err != nil {
+			t.Fatal(err)
+		}
+		var wins atomic.Int32
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i, s := range stores {
+			for j := range 3 {
+				wg.Go(func() {
+					<-start
+					err := s.Swap(ctx, key, []byte("start"), []byte(fmt.Sprint("winner", i, j)), hour())
+					switch {
+					case err == nil:
+						wins.Add(1)
+					case !errors.Is(err, sessions.ErrConflict):
+						t.Errorf("Swap: %v", err)
+					}
+				})
+			}
+		}
+		close(start)
+		wg.Wait()
+		if wins.Load() != 1 {
+			t.Fatalf("round %d: %d swaps from the same old value won across stores, want exactly 1", round, wins.Load())
+		}
+	}
+}
+
+func TestCrossProcessNoResurrection(t *testing.T) {
+	ctx := context.Background()
+	stores := sharedStores(t, 3)
+	for round := range 40 {
+		key := sessions.NewKey()
+		if err := stores[0].Create(ctx, key, []byte("v"), hour()); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for _, s := range stores[:2] {
+			wg.Go(func() {
+				for deadline := time.Now().Add(5 * time.Second); ; {
+					if time.Now().After(deadline) {
+						t.Error("Update still succeeds long after Delete: the session keeps coming back")
+						return
+					}
+					err := s.Update(ctx, key, []byte("updated"), hour())
+					if errors.Is(err, sessions.ErrNotFound) {
+						return
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Go(func() {
+			time.Sleep(time.Duration(round%5) * time.Millisecond)
+			if err := stores[2].Delete(ctx, key); err != nil {
+				t.Error(err)
+			}
+		})
+		wg.Wait()
+		if got, err := stores[2].Load(ctx, key); !errors.Is(err, sessions.ErrNotFound) {
+			t.Fatalf("round %d: a session deleted by one store was brought back by another: %q, %v", round, got, err)
+		}
+	}
+}
+
+func TestLockWaitHonoursContext(t *testing.T) {
+	if !crossProcessLocks {
+		t.Skip("no flock on this platform")
+	}
+	s := newStore(t)
+	key := sessions.NewKey()
+	if err := s.Create(context.Background(), key, []byte("v"), hour()); err != nil {
+		t.Fatal(err)
+	}
+	// Another process holds the file's lock.
+	other, err := os.Open(s.Path(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := tryLock(other); !ok || err != nil {
+		t.Fatalf("tryLock: %v %v", ok, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	for name, op := range map[string]func(context.Context) error{
+		"Update": func(ctx context.Context) error { return s.Update(ctx, key, []byte("w"), hour()) },
+		"Delete": func(ctx context.Context) error { return s.Delete(ctx, key) },
+		"Touch":  func(ctx context.Context) error { return s.Touch(ctx, key, hour()) },
+	} {
+		if err := op(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s while another process holds the lock: %v, want DeadlineExceeded", name, err)
+		}
+	}
+	// Released: the write goes through.
+	other.Close()
+	if err := s.Update(context.Background(), key, []byte("w"), hour()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Load(context.Background(), key); string(got) != "w" {
+		t.Fatalf("Load = %q", got)
 	}
 }
