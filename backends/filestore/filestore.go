@@ -45,11 +45,15 @@
 // or power loss may lose the writes of the last seconds and, on some file
 // systems, leave empty session files (read as empty sessions).
 //
-// Within one process, writes to a key are serialized by a lock, so Update,
-// Swap and Touch never bring back a session that Delete removed. Between
-// processes (several Go services, or a Django app, sharing the directory)
-// only the atomicity of each write holds: as with Django's own engine, an
-// update racing a delete in another process may restore the session.
+// Update, Swap, Touch and Delete lock the session file (flock(2), after
+// an in-process lock) while they check and change it, and make sure the
+// file they locked is still the one in place. So Swap never loses an
+// update and Update never brings back a session that Delete removed, even
+// between several processes sharing the directory. Django's own engine
+// takes no locks: against a Django process writing the same session only
+// the atomicity of each write holds, as between two Django processes. On
+// platforms without flock (Windows, Solaris) the lock holds within one
+// process only.
 //
 // # Expiry
 //
