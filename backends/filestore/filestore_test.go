@@ -548,7 +548,7 @@ func TestCancelledAndClosed(t *testing.T) {
 
 func TestListAndDeleteExpired(t *testing.T) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := newStore(t, func(o *Options) { o.NoSync = true })
 	dir := s.Dir()
 	now := time.Now()
 	var live, expired []string
