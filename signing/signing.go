@@ -341,23 +341,54 @@ func LoadsBytes(s string, o Options) ([]byte, error) {
 		}
 		return data, nil
 	}
-	zr, err := zlib.NewReader(bytes.NewReader(data))
-	if err != nil {
+	return inflate(data, max)
+}
+
+type decompressor struct {
+	src bytes.Reader
+	zr  io.ReadCloser // a zlib reader, also a zlib.Resetter
+	out bytes.Buffer
+}
+
+// decompressors pools zlib readers: a new one allocates about 40 KB.
+var decompressors sync.Pool
+
+// inflate decompresses a zlib stream, refusing output over max bytes
+// (when max > 0) without producing more than max+1 of it.
+func inflate(data []byte, max int) ([]byte, error) {
+	d, _ := decompressors.Get().(*decompressor)
+	if d == nil {
+		d = &decompressor{}
+	}
+	defer decompressors.Put(d)
+	d.src.Reset(data)
+	if d.zr == nil {
+		zr, err := zlib.NewReader(&d.src)
+		if err != nil {
+			return nil, fmt.Errorf("%w: bad zlib header", ErrMalformed)
+		}
+		d.zr = zr
+	} else if err := d.zr.(zlib.Resetter).Reset(&d.src, nil); err != nil {
 		return nil, fmt.Errorf("%w: bad zlib header", ErrMalformed)
 	}
-	defer zr.Close()
-	var r io.Reader = zr
+	var r io.Reader = d.zr
 	if max > 0 {
-		r = io.LimitReader(zr, int64(max)+1)
+		r = io.LimitReader(d.zr, int64(max)+1)
 	}
-	out, err := io.ReadAll(r)
-	if err != nil {
+	d.out.Reset()
+	if _, err := d.out.ReadFrom(r); err != nil {
 		return nil, fmt.Errorf("%w: bad zlib stream", ErrMalformed)
 	}
-	if max > 0 && len(out) > max {
+	if max > 0 && d.out.Len() > max {
 		return nil, fmt.Errorf("%w: decompresses to more than %d bytes", ErrTooLarge, max)
 	}
-	return out, nil
+	if d.out.Cap() > 1<<20 {
+		// Do not keep a huge buffer in the pool.
+		out := d.out.Bytes()
+		d.out = bytes.Buffer{}
+		return out, nil
+	}
+	return bytes.Clone(d.out.Bytes()), nil
 }
 
 // Dumps serializes v as Python's json.dumps does (compact separators,
