@@ -13,6 +13,8 @@ import (
 
 	"github.com/sessionkit/sessions"
 	ourmem "github.com/sessionkit/sessions/backends/memstore"
+	"github.com/sessionkit/sessions/backends/sqlstore"
+	"github.com/sessionkit/sessions/internal/testservers"
 )
 
 // BenchmarkSize shows how the cost of a read-write request grows with the
@@ -102,7 +104,7 @@ func BenchmarkClearSessions(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("CLEAR_ROWS")); err == nil && v > 0 {
 		n = v
 	}
-	for _, eng := range []string{"sqlite", "file", "bolt"} {
+	for _, eng := range []string{"sqlite", "postgres", "file", "bolt"} {
 		b.Run(fmt.Sprintf("%s/%d", eng, n), func(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
@@ -111,6 +113,8 @@ func BenchmarkClearSessions(b *testing.B) {
 				switch eng {
 				case "sqlite":
 					cfg = "sqlite://" + filepath.Join(dir, "c.db") + "?create_table=true"
+				case "postgres":
+					cfg = testservers.SharedPostgres(b).URL() + "&create_table=true&table=clear_" + sessions.NewKey()[:8]
 				case "file":
 					os.Mkdir(filepath.Join(dir, "s"), 0o700)
 					cfg = "file://" + filepath.Join(dir, "s") + "?sync=false"
@@ -135,12 +139,31 @@ func BenchmarkClearSessions(b *testing.B) {
 	}
 }
 
-// fillExpired stores n sessions that expired an hour ago (the fastest way
-// each engine allows: its own Create).
+// fillExpired stores n sessions that expired an hour ago: one SQL
+// statement on the databases, the engine's own Create elsewhere.
 func fillExpired(b *testing.B, e sessions.Engine, n int) {
 	ctx := context.Background()
 	data := encoded(b)
 	past := time.Now().Add(-time.Hour)
+	if st, ok := e.(*sqlstore.Store); ok {
+		_, w := st.DB()
+		var q string
+		switch st.Dialect() {
+		case sqlstore.SQLite:
+			q = `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < ?)
+				INSERT INTO "` + st.Table() + `" SELECT printf('%032d', i), ?, ? FROM n`
+			_, err := w.ExecContext(ctx, q, n, string(data), sqlstore.FormatTime(past))
+			if err != nil {
+				b.Fatal(err)
+			}
+		case sqlstore.Postgres:
+			q = `INSERT INTO "` + st.Table() + `" SELECT lpad(i::text, 32, '0'), $2, $3 FROM generate_series(1, $1) i`
+			if _, err := w.ExecContext(ctx, q, n, string(data), past); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return
+	}
 	for range n {
 		if err := e.Create(ctx, sessions.NewKey(), data, past); err != nil {
 			b.Fatal(err)
