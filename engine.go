@@ -58,6 +58,15 @@ type ExpiredDeleter interface {
 	DeleteExpired(ctx context.Context) (int64, error)
 }
 
+// ExpiryReader is implemented by engines that can return a record's
+// expiry with its data, such as the database engine. LoadExpiry follows
+// the rules of Load and also returns the absolute expiry stored with the
+// record. Engines layered on top (cached_db) use it to give a cached copy
+// exactly the record's lifetime.
+type ExpiryReader interface {
+	LoadExpiry(ctx context.Context, key string) ([]byte, time.Time, error)
+}
+
 // Lister is implemented by engines that can enumerate their live keys.
 // List calls fn for each live session key, in no particular order, until
 // fn returns false. A key created or deleted during the walk may or may

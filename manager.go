@@ -186,6 +186,12 @@ func (m *Manager) load(s *Session) {
 		s.loadErr = wrap("load", m.name, err)
 		return
 	}
+	if len(raw) == 0 {
+		// An empty record is an empty session, not a corrupt one (Django's
+		// file engine writes such placeholders): keep the key.
+		s.raw = raw
+		return
+	}
 	d, err := m.codec.Decode(raw)
 	if err != nil {
 		m.logCorrupt(ctx, err)

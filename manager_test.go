@@ -167,3 +167,19 @@ func TestBindUserUnsupported(t *testing.T) {
 		t.Errorf("empty user ID: %v", err)
 	}
 }
+
+func TestEmptyRecordIsEmptySession(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New(nil)
+	key := sessions.NewKey()
+	store.Create(ctx, key, []byte{}, time.Now().Add(time.Hour))
+	m, _ := sessions.New(store, settings())
+	s := m.Load(ctx, key)
+	if s.Len() != 0 || s.Key() != key || s.Err() != nil {
+		t.Fatalf("empty record: len %d, key kept %v, err %v", s.Len(), s.Key() == key, s.Err())
+	}
+	s.Set("a", 1)
+	if err := s.Save(ctx); err != nil || s.Key() != key {
+		t.Fatalf("save over the placeholder: %v", err)
+	}
+}

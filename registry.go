@@ -135,7 +135,7 @@ func ResolveConfig(config string, s Settings) (string, error) {
 		if filepath.IsAbs(s.FilePath) {
 			return (&url.URL{Scheme: "file", Path: filepath.ToSlash(s.FilePath)}).String(), nil
 		}
-		return "file:" + filepath.ToSlash(s.FilePath), nil
+		return "file:" + (&url.URL{Path: filepath.ToSlash(s.FilePath)}).EscapedPath(), nil
 	case "cache":
 		if s.CacheURL == "" {
 			return "", fmt.Errorf("%w: the cache engine needs Settings.CacheURL (SESSION_CACHE_URL), for example redis://127.0.0.1:6379/0", ErrBadConfig)

@@ -152,3 +152,19 @@ func TestParamsEmptyValues(t *testing.T) {
 		}
 	}
 }
+
+func TestResolveRelativeFilePathEscaped(t *testing.T) {
+	s := settings()
+	s.FilePath = "odd dir/50%?#x"
+	got, err := sessions.ResolveConfig("file", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(got)
+	if err != nil || u.Opaque == "" && u.Path == "" {
+		t.Fatalf("%q does not parse: %v", got, err)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		t.Errorf("%q: path leaked into query or fragment", got)
+	}
+}

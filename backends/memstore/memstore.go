@@ -115,6 +115,20 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 	return bytes.Clone(e.data), nil
 }
 
+// LoadExpiry implements sessions.ExpiryReader.
+func (s *Store) LoadExpiry(ctx context.Context, key string) ([]byte, time.Time, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(ctx, key); err != nil {
+		return nil, time.Time{}, err
+	}
+	e, ok := s.m[key]
+	if !ok || !e.expiry.After(s.now()) {
+		return nil, time.Time{}, sessions.ErrNotFound
+	}
+	return bytes.Clone(e.data), e.expiry, nil
+}
+
 // live reports whether a live entry is stored under key. Callers hold mu.
 func (s *Store) live(key string, now time.Time) (entry, bool) {
 	e, ok := s.m[key]

@@ -8,6 +8,7 @@ import (
 // queries are the statements of one store, for one dialect and table.
 type queries struct {
 	load          string // key, now -> session_data
+	loadExp       string // key, now -> session_data, expire_date
 	insert        string // key, data, expiry [, now]: upsert over an expired row on SQLite and PostgreSQL
 	deleteExpKey  string // key, now: removes an expired row before a retried insert (MySQL)
 	update        string // data, expiry, key, now
@@ -37,6 +38,7 @@ func buildQueries(d Dialect, table string) queries {
 	}
 	q := queries{
 		load:        mk("SELECT session_data FROM {t} WHERE session_key = ? AND expire_date > ?"),
+		loadExp:     mk("SELECT session_data, expire_date FROM {t} WHERE session_key = ? AND expire_date > ?"),
 		update:      mk("UPDATE {t} SET session_data = ?, expire_date = ? WHERE session_key = ? AND expire_date > ?"),
 		touch:       mk("UPDATE {t} SET expire_date = ? WHERE session_key = ? AND expire_date > ?"),
 		swap:        mk("UPDATE {t} SET session_data = ?, expire_date = ? WHERE session_key = ? AND expire_date > ? AND " + dataEq),

@@ -62,7 +62,7 @@ type Options struct {
 // Store is the database engine: Django's db session engine over
 // database/sql. It implements sessions.Engine, sessions.ExpiredDeleter,
 // sessions.Lister, sessions.Toucher, sessions.Swapper,
-// sessions.UserIndexer and sessions.Describer. It is safe for concurrent use.
+// sessions.UserIndexer, sessions.ExpiryReader and sessions.Describer. It is safe for concurrent use.
 type Store struct {
 	d       Dialect
 	table   string
@@ -80,7 +80,7 @@ type Store struct {
 }
 
 type stmts struct {
-	load, insert, deleteExpKey, update, touch, swap, del *sql.Stmt
+	load, loadExp, insert, deleteExpKey, update, touch, swap, del *sql.Stmt
 	holds, holdsExpiry, deleteExpired, list              *sql.Stmt
 	all                                                  []*sql.Stmt
 }
@@ -294,6 +294,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		dst **sql.Stmt
 	}{
 		{s.r, q.load, &s.st.load},
+		{s.r, q.loadExp, &s.st.loadExp},
 		{s.r, q.holds, &s.st.holds},
 		{s.r, q.holdsExpiry, &s.st.holdsExpiry},
 		{s.r, q.list, &s.st.list},
@@ -465,6 +466,54 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 		data = []byte{}
 	}
 	return decodeData(data), nil
+}
+
+// LoadExpiry implements sessions.ExpiryReader: Load, and the row's
+// expire_date.
+func (s *Store) LoadExpiry(ctx context.Context, key string) ([]byte, time.Time, error) {
+	if err := s.check(ctx, key); err != nil {
+		return nil, time.Time{}, err
+	}
+	var data []byte
+	var exp any
+	err := s.queryRow(ctx, s.st.loadExp, []any{&data, &exp}, key, s.nowArg())
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, time.Time{}, sessions.ErrNotFound
+	}
+	if err != nil {
+		return nil, time.Time{}, s.fail(ctx, err)
+	}
+	t, err := parseStoredTime(exp)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("sqlstore: %s: expire_date: %w", s.where, err)
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	return decodeData(data), t, nil
+}
+
+// parseStoredTime reads expire_date as a driver returns it: a time.Time,
+// or Django's naive UTC text.
+func parseStoredTime(v any) (time.Time, error) {
+	switch x := v.(type) {
+	case time.Time:
+		if x.Location() == time.Local && x.Location().String() != "UTC" {
+			// A naive datetime read with loc=Local: it is UTC.
+			return time.Date(x.Year(), x.Month(), x.Day(), x.Hour(), x.Minute(), x.Second(), x.Nanosecond(), time.UTC), nil
+		}
+		return x.UTC(), nil
+	case []byte:
+		return parseStoredTime(string(x))
+	case string:
+		for _, layout := range []string{"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999"} {
+			if t, err := time.Parse(layout, x); err == nil {
+				return t.UTC(), nil
+			}
+		}
+		return time.Time{}, fmt.Errorf("unreadable datetime %q", x)
+	}
+	return time.Time{}, fmt.Errorf("unexpected type %T", v)
 }
 
 // Create implements sessions.Engine: it inserts the row, or returns an

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -39,4 +40,25 @@ func TestUserIndexPurgedByDeleteExpired(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d index rows after DeleteExpired, want 1 (the live one)", n)
 	}
+}
+
+func TestLoadExpiry(t *testing.T) {
+	ctx := context.Background()
+	forEach(t, func(t *testing.T, b backend) {
+		{
+			e := open(t, withParams(b.base(t), "create_table", "true", "table", uniqueTable("lx")))
+			exp := time.Date(2031, 5, 6, 7, 8, 9, 123456000, time.UTC)
+			key := sessions.NewKey()
+			if err := e.Create(ctx, key, []byte("data"), exp); err != nil {
+				t.Fatal(err)
+			}
+			data, got, err := e.LoadExpiry(ctx, key)
+			if err != nil || string(data) != "data" || !got.Equal(exp) {
+				t.Errorf("LoadExpiry = %q, %v, %v; want data, %v", data, got, err, exp)
+			}
+			if _, _, err := e.LoadExpiry(ctx, sessions.NewKey()); !errors.Is(err, sessions.ErrNotFound) {
+				t.Errorf("missing: %v", err)
+			}
+		}
+	})
 }
