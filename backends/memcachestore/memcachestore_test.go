@@ -1,0 +1,650 @@
+package memcachestore_test
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/backends/memcachestore"
+	"github.com/sessionkit/sessions/conformance"
+	"github.com/sessionkit/sessions/internal/testservers"
+)
+
+// TestMain skips one manager case for the pickle format: SecretKeyFallbacks
+// checks that sessions are signed, and Django's cache format is not (the
+// Redis engine's TestPickleIsNotSigned shows what holds instead).
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if f := flag.Lookup("test.skip"); f != nil && f.Value.String() == "" {
+		flag.Set("test.skip", "^TestMemcached$/^ManagerPickle$/^SecretKeyFallbacks$")
+	}
+	os.Exit(m.Run())
+}
+
+var prefixes atomic.Int64
+
+// prefix returns a key prefix no other test uses.
+func prefix(t testing.TB) string {
+	name := regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_")
+	if len(name) > 40 {
+		name = name[len(name)-40:]
+	}
+	return fmt.Sprintf("t%d_%s", prefixes.Add(1), name)
+}
+
+func settings() sessions.Settings {
+	s := sessions.DefaultSettings()
+	s.SecretKey = conformance.SecretKey
+	s.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	return s
+}
+
+func withParams(raw string, kv ...string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		panic(err)
+	}
+	q := u.Query()
+	for i := 0; i < len(kv); i += 2 {
+		q.Set(kv[i], kv[i+1])
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func open(t testing.TB, raw string) *memcachestore.Store {
+	t.Helper()
+	e, err := sessions.OpenEngine(context.Background(), raw, settings())
+	if err != nil {
+		t.Fatalf("OpenEngine(%s): %v", raw, err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e.(*memcachestore.Store)
+}
+
+func manager(t testing.TB, raw string, change func(*sessions.Settings)) *sessions.Manager {
+	t.Helper()
+	st := settings()
+	if change != nil {
+		change(&st)
+	}
+	m, err := sessions.Open(context.Background(), raw, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// nativeTTL is the Store without DeleteExpired, for the storage suite:
+// its DeleteExpired case wants expired records counted as they are
+// removed, and memcached removes them itself (DeleteExpired reports 0, as
+// Django's clear_expired does for the cache engine; TestClearExpired
+// checks that).
+type nativeTTL struct{ storeMethods }
+
+type storeMethods interface {
+	sessions.Engine
+	sessions.Swapper
+	sessions.Toucher
+	sessions.Codecer
+	sessions.Describer
+	Name() string
+}
+
+// caps: memcached counts whole seconds, and its items hold at most 1 MiB
+// including the key and the item header.
+var caps = conformance.Capabilities{TTLResolution: time.Second, MaxValueSize: 1<<20 - 1024}
+
+func harness(base string, params ...string) conformance.Harness {
+	return conformance.Harness{
+		New: func(t *testing.T) sessions.Engine {
+			return nativeTTL{open(t, withParams(base, append([]string{"key_prefix", prefix(t)}, params...)...))}
+		},
+		NewPair: func(t *testing.T) (sessions.Engine, sessions.Engine) {
+			u := withParams(base, append([]string{"key_prefix", prefix(t)}, params...)...)
+			return nativeTTL{open(t, u)}, nativeTTL{open(t, u)}
+		},
+		Caps: caps,
+	}
+}
+
+// TestMemcached runs everything that needs two servers on one pair.
+func TestMemcached(t *testing.T) {
+	a, b := testservers.StartMemcached(t), testservers.StartMemcached(t)
+	base := "memcached://" + a.Addr + "," + b.Addr
+	t.Run("Conformance", func(t *testing.T) { conformance.Run(t, harness(base)) })
+	t.Run("ConformanceCRC32", func(t *testing.T) {
+		h := harness(base, "distribution", "crc32")
+		conformance.Run(t, h)
+	})
+	t.Run("ManagerPickle", func(t *testing.T) { conformance.RunManager(t, harness(base)) })
+	t.Run("ManagerJSON", func(t *testing.T) { conformance.RunManager(t, harness(base, "format", "json")) })
+	t.Run("BothServersUsed", func(t *testing.T) { testBothServersUsed(t, a, b) })
+	t.Run("DjangoFormat", func(t *testing.T) { testDjangoFormat(t, base, a, b) })
+	t.Run("Django", func(t *testing.T) { testDjango(t, a, b) })
+	t.Run("HostileValues", func(t *testing.T) { testHostileValues(t, base, a, b) })
+	t.Run("TooLarge", func(t *testing.T) { testTooLarge(t, base) })
+	t.Run("RoundTrips", func(t *testing.T) { testRoundTrips(t, a) })
+	t.Run("ClearExpired", func(t *testing.T) {
+		m := manager(t, withParams(base, "key_prefix", prefix(t)), nil)
+		if n, err := m.ClearExpired(context.Background()); n != 0 || err != nil {
+			t.Errorf("ClearExpired = %d, %v; want 0, nil (memcached expires sessions itself)", n, err)
+		}
+	})
+}
+
+// rawGet reads a key from whichever of the servers holds it.
+func rawGet(t testing.TB, key string, servers ...*testservers.Memcached) *memcache.Item {
+	t.Helper()
+	for _, s := range servers {
+		it, err := memcache.New(s.Addr).Get(key)
+		if err == nil {
+			return it
+		}
+	}
+	t.Fatalf("no server holds %q", key)
+	return nil
+}
+
+func testBothServersUsed(t *testing.T, a, b *testservers.Memcached) {
+	ctx := context.Background()
+	s := open(t, withParams("memcached://"+a.Addr+","+b.Addr, "key_prefix", prefix(t)))
+	ca, cb := memcache.New(a.Addr), memcache.New(b.Addr)
+	on := map[string]int{}
+	for range 40 {
+		k := sessions.NewKey()
+		if err := s.Create(ctx, k, []byte("x"), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		_, errA := ca.Get(s.Key(k))
+		_, errB := cb.Get(s.Key(k))
+		switch {
+		case errA == nil && errB != nil:
+			on["a"]++
+		case errB == nil && errA != nil:
+			on["b"]++
+		default:
+			t.Fatalf("key on both or neither server: %v, %v", errA, errB)
+		}
+	}
+	if on["a"] == 0 || on["b"] == 0 {
+		t.Errorf("40 sessions all went to one server: %v", on)
+	}
+}
+
+// The verified pickle of {"a": "b", "n": 1, "_session_expiry": 300} from
+// the reference (django-sessions.md §7.5).
+const djangoVector = "80059528000000000000007d94288c0161948c0162948c016e944b018c0f5f73657373696f6e5f657870697279944d2c01752e"
+
+func testDjangoFormat(t *testing.T, base string, a, b *testservers.Memcached) {
+	ctx := context.Background()
+	for _, tc := range []struct{ params, keyPrefix string }{
+		{"", ":1:django.contrib.sessions.cache"},
+		{"key_prefix=myapp&version=3", "myapp:3:django.contrib.sessions.cache"},
+	} {
+		m := manager(t, base+"?"+tc.params, nil)
+		store := m.Engine().(*memcachestore.Store)
+		key := sessions.NewKey()
+		// Django wrote this session (flags 1, 300 s) on the server
+		// pymemcache picks.
+		sel, _ := memcachestore.NewPymemcacheSelector(a.Addr, b.Addr)
+		addr, _ := sel.PickServer(tc.keyPrefix + key)
+		v, _ := hex.DecodeString(djangoVector)
+		if err := memcache.New(addr.String()).Set(&memcache.Item{Key: tc.keyPrefix + key, Value: v, Flags: 1, Expiration: 300}); err != nil {
+			t.Fatal(err)
+		}
+		s := m.Load(ctx, key)
+		if s.Get("a") != "b" || s.Get("n") != int64(1) || s.ExpiryAge() != 300*time.Second {
+			t.Errorf("%s: Django's session read as %v", tc.keyPrefix, s.Keys())
+		}
+		w := m.NewSession(ctx)
+		w.Set("a", "b")
+		w.Set("n", 1)
+		w.SetExpiry(300 * time.Second)
+		if err := w.Save(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if store.Key(w.Key()) != tc.keyPrefix+w.Key() {
+			t.Errorf("Key = %q", store.Key(w.Key()))
+		}
+		it := rawGet(t, tc.keyPrefix+w.Key(), a, b)
+		if hex.EncodeToString(it.Value) != djangoVector || it.Flags != memcachestore.FlagPickle {
+			t.Errorf("%s: stored %x with flags %d\nwant Django's %s with flags 1", tc.keyPrefix, it.Value, it.Flags, djangoVector)
+		}
+	}
+}
+
+// testDjango has Django 4.2 itself (PyMemcacheCache over the two servers)
+// read a session written here and write one read here.
+func testDjango(t *testing.T, a, b *testservers.Memcached) {
+	const python = "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import django, pymemcache").Run(); err != nil {
+		if testservers.Require() {
+			t.Fatalf("%s with Django and pymemcache: %v", python, err)
+		}
+		t.Skipf("%s with Django and pymemcache: %v", python, err)
+	}
+	ctx := context.Background()
+	m := manager(t, "memcached://"+a.Addr+","+b.Addr+"?key_prefix=shared", nil)
+	var keys []string
+	for i := range 6 { // several sessions, so that both servers are used
+		s := m.NewSession(ctx)
+		s.Set("from", "go")
+		s.Set("i", i)
+		s.Set("cart", []any{1, "two", 3.5})
+		if err := s.Save(ctx); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, s.Key())
+	}
+	script := `
+import sys, django
+from django.conf import settings
+settings.configure(SECRET_KEY="x", SESSION_ENGINE="django.contrib.sessions.backends.cache",
+    CACHES={"default": {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+                        "LOCATION": sys.argv[1].split(","), "KEY_PREFIX": "shared"}})
+django.setup()
+from django.contrib.sessions.backends.cache import SessionStore
+for k in sys.argv[2].split(","):
+    s = SessionStore(session_key=k)
+    print(s.session_key == k and s.get("from"), s.get("i"), s.get("cart"))
+s = SessionStore()
+s["from"] = "django"
+s["n"] = 2**70
+s.set_expiry(600)
+s.save()
+print(s.session_key)
+`
+	out, err := exec.Command(python, "-c", script, a.Addr+","+b.Addr, strings.Join(keys, ",")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("django: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != len(keys)+1 {
+		t.Fatalf("django said:\n%s", out)
+	}
+	for i := range keys {
+		if want := fmt.Sprintf("go %d [1, 'two', 3.5]", i); lines[i] != want {
+			t.Errorf("Django read session %d as %q, want %q", i, lines[i], want)
+		}
+	}
+	s := m.Load(ctx, lines[len(keys)])
+	if s.Get("from") != "django" || fmt.Sprint(s.Get("n")) != "1180591620717411303424" || s.ExpiryAge() != 600*time.Second {
+		t.Errorf("Django's session read as %v: from=%v n=%v", s.Keys(), s.Get("from"), s.Get("n"))
+	}
+}
+
+func testHostileValues(t *testing.T, base string, a, b *testservers.Memcached) {
+	ctx := context.Background()
+	called := false
+	m := manager(t, withParams(base, "key_prefix", prefix(t)), func(s *sessions.Settings) {
+		s.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) { called = true; w.WriteHeader(500) }
+	})
+	store := m.Engine().(*memcachestore.Store)
+	marker := t.TempDir() + "/pwned"
+	cmd := "touch " + marker
+	// pickle.dumps({"x": Evil()}) where Evil.__reduce__ returns
+	// (os.system, (cmd,)), protocols 0 and 5, written by hand.
+	evil0 := []byte("(dp0\nVx\np1\ncposix\nsystem\np2\n(V" + cmd + "\np3\ntp4\nRp5\ns.")
+	evil5 := []byte{0x80, 5, '}', 0x94, 0x8c, 1, 'x', 0x94, 0x8c, 5}
+	evil5 = append(evil5, "posix"...)
+	evil5 = append(evil5, 0x94, 0x8c, 6)
+	evil5 = append(evil5, "system"...)
+	evil5 = append(evil5, 0x94, 0x93, 0x94, 0x8c, byte(len(cmd)))
+	evil5 = append(evil5, cmd...)
+	evil5 = append(evil5, 0x94, 0x85, 0x94, 'R', 0x94, 's', '.')
+	sel, _ := memcachestore.NewPymemcacheSelector(a.Addr, b.Addr)
+	for name, value := range map[string][]byte{
+		"not a pickle": []byte("this is not a pickle"),
+		"GLOBAL":       evil0,
+		"STACK_GLOBAL": evil5,
+		"str pickle":   {0x80, 5, 0x8c, 1, 'x', 0x94, '.'},
+	} {
+		key := sessions.NewKey()
+		addr, _ := sel.PickServer(store.Key(key))
+		if err := memcache.New(addr.String()).Set(&memcache.Item{Key: store.Key(key), Value: value, Flags: 1, Expiration: 60}); err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest("GET", "/", nil)
+		req.AddCookie(&http.Cookie{Name: "sessionid", Value: key})
+		rec := httptest.NewRecorder()
+		m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s := sessions.FromContext(r.Context())
+			if s.Len() != 0 {
+				t.Errorf("%s: the session has %d keys", name, s.Len())
+			}
+			s.Set("fresh", true)
+		})).ServeHTTP(rec, req)
+		if rec.Code != 200 || called {
+			t.Errorf("%s: status %d, error handler called %v", name, rec.Code, called)
+		}
+		for _, c := range rec.Result().Cookies() {
+			if c.Value == key {
+				t.Errorf("%s: the bad session's key was kept", name)
+			}
+		}
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the pickle's command ran")
+	}
+	_ = ctx
+}
+
+func testTooLarge(t *testing.T, base string) {
+	ctx := context.Background()
+	s := open(t, withParams(base, "key_prefix", prefix(t)))
+	big := make([]byte, 1<<20)
+	if err := s.Create(ctx, sessions.NewKey(), big, time.Now().Add(time.Hour)); !errors.Is(err, sessions.ErrTooLarge) {
+		t.Errorf("Create of 1 MiB: %v, want ErrTooLarge", err)
+	}
+	// Past the pre-check (a client that believes the limit is higher),
+	// the server's refusal maps to ErrTooLarge too.
+	loose := open(t, withParams(base, "key_prefix", prefix(t), "max_item_size", "2m"))
+	err := loose.Create(ctx, sessions.NewKey(), big, time.Now().Add(time.Hour))
+	if !errors.Is(err, sessions.ErrTooLarge) || !strings.Contains(err.Error(), "object too large for cache") {
+		t.Errorf("Create refused by the server: %v, want ErrTooLarge", err)
+	}
+	k := sessions.NewKey()
+	if err := s.Create(ctx, k, []byte("small"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(ctx, k, big, time.Now().Add(time.Hour)); !errors.Is(err, sessions.ErrTooLarge) {
+		t.Errorf("Update: %v", err)
+	}
+	if err := s.Swap(ctx, k, []byte("small"), big, time.Now().Add(time.Hour)); !errors.Is(err, sessions.ErrTooLarge) {
+		t.Errorf("Swap: %v", err)
+	}
+	// Through the Manager: a session over the item limit (but under
+	// MaxDataSize) fails to save with ErrTooLarge, reported to the error
+	// handler.
+	var got error
+	m := manager(t, withParams(base, "key_prefix", prefix(t)), func(s *sessions.Settings) {
+		s.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) { got = err; w.WriteHeader(500) }
+	})
+	rec := httptest.NewRecorder()
+	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sessions.FromContext(r.Context()).Set("blob", strings.Repeat("x", 1100000))
+	})).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != 500 || !errors.Is(got, sessions.ErrTooLarge) {
+		t.Errorf("status %d, error %v", rec.Code, got)
+	}
+	t.Logf("error: %v", got)
+}
+
+// countingDialer counts the writes (one per command for small values) on
+// the connections it makes.
+type countingDialer struct{ n atomic.Int64 }
+
+func (d *countingDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{c, &d.n}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c countingConn) Write(b []byte) (int, error) {
+	c.n.Add(1)
+	return c.Conn.Write(b)
+}
+
+func testRoundTrips(t *testing.T, srv *testservers.Memcached) {
+	d := &countingDialer{}
+	client := memcache.New(srv.Addr)
+	client.DialContext = d.dial
+	store, err := memcachestore.New(client, &memcachestore.Options{KeyPrefix: prefix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := sessions.New(store, settings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	run := func(h http.HandlerFunc, cookie string) string {
+		req := httptest.NewRequest("GET", "/", nil)
+		if cookie != "" {
+			req.AddCookie(&http.Cookie{Name: "sessionid", Value: cookie})
+		}
+		rec := httptest.NewRecorder()
+		m.Handler(h).ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("status %d", rec.Code)
+		}
+		for _, c := range rec.Result().Cookies() {
+			return c.Value
+		}
+		return cookie
+	}
+	write := func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.FromContext(r.Context())
+		s.Set("n", fmt.Sprint(s.Get("n"), "+"))
+	}
+	read := func(w http.ResponseWriter, r *http.Request) { sessions.FromContext(r.Context()).Get("n") }
+	key := run(write, "")
+	if n := d.n.Swap(0); n != 1 {
+		t.Errorf("new session: %d round trips, want 1 (add)", n)
+	}
+	run(read, key)
+	if n := d.n.Swap(0); n != 1 {
+		t.Errorf("read-only request: %d round trips, want 1 (gets)", n)
+	}
+	run(write, key)
+	if n := d.n.Swap(0); n != 2 {
+		t.Errorf("read-write request: %d round trips, want 2 (gets, cas)", n)
+	}
+	// Closing the Store leaves a client it did not create usable.
+	m.Close()
+	if err := client.Set(&memcache.Item{Key: "still-usable", Value: []byte("x")}); err != nil {
+		t.Errorf("the caller's client no longer works: %v", err)
+	}
+}
+
+// TestSwapAfterOtherWrites: the CAS id remembered from a load is stale
+// once another client wrote; Swap must then compare the bytes again.
+func TestSwapAfterOtherWrites(t *testing.T) {
+	ctx := context.Background()
+	u := withParams("memcached://"+testservers.SharedMemcached(t).Addr, "key_prefix", prefix(t))
+	s, other := open(t, u), open(t, u)
+	exp := time.Now().Add(time.Hour)
+	k := sessions.NewKey()
+	if err := s.Create(ctx, k, []byte("v1"), exp); err != nil {
+		t.Fatal(err)
+	}
+	s.Load(ctx, k)
+	if err := other.Update(ctx, k, []byte("v2"), exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Swap(ctx, k, []byte("v1"), []byte("v3"), exp); !errors.Is(err, sessions.ErrConflict) {
+		t.Errorf("Swap after another client changed the data: %v, want ErrConflict", err)
+	}
+	s.Load(ctx, k)
+	if err := other.Update(ctx, k, []byte("v2"), exp); err != nil { // same bytes, new CAS id
+		t.Fatal(err)
+	}
+	if err := s.Swap(ctx, k, []byte("v2"), []byte("v3"), exp); err != nil {
+		t.Errorf("Swap after another client rewrote the same bytes: %v", err)
+	}
+	s.Load(ctx, k)
+	if err := other.Delete(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Swap(ctx, k, []byte("v3"), []byte("v4"), exp); !errors.Is(err, sessions.ErrNotFound) {
+		t.Errorf("Swap after another client deleted: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Load(ctx, k); !errors.Is(err, sessions.ErrNotFound) {
+		t.Errorf("the deleted session came back: %v", err)
+	}
+}
+
+type recorder struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (r *recorder) handler(w http.ResponseWriter, req *http.Request, err error) {
+	r.mu.Lock()
+	r.errs = append(r.errs, err)
+	r.mu.Unlock()
+	http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
+}
+
+func (r *recorder) last() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.errs) == 0 {
+		return nil
+	}
+	return r.errs[len(r.errs)-1]
+}
+
+func serve(m *sessions.Manager, cookie string) (int, string) {
+	req := httptest.NewRequest("GET", "/", nil)
+	if cookie != "" {
+		req.AddCookie(&http.Cookie{Name: "sessionid", Value: cookie})
+	}
+	rec := httptest.NewRecorder()
+	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.FromContext(r.Context())
+		n, _ := sessions.Get[int](s, "n")
+		s.Set("n", n+1)
+	})).ServeHTTP(rec, req)
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == "sessionid" {
+			return rec.Code, c.Value
+		}
+	}
+	return rec.Code, cookie
+}
+
+// TestServerRestart kills one of two servers: sessions on it fail through
+// the error handler with a clear error, sessions on the other keep
+// working, and once the server is back requests work again by themselves
+// (the sessions it held are gone: those users start over).
+func TestServerRestart(t *testing.T) {
+	a, b := testservers.StartMemcached(t), testservers.StartMemcached(t)
+	rec := &recorder{}
+	m := manager(t, "memcached://"+a.Addr+","+b.Addr+"?timeout=250ms", func(s *sessions.Settings) { s.ErrorHandler = rec.handler })
+	sel, _ := memcachestore.NewPymemcacheSelector(a.Addr, b.Addr)
+	store := m.Engine().(*memcachestore.Store)
+	var onA, onB string
+	for onA == "" || onB == "" {
+		code, k := serve(m, "")
+		if code != 200 {
+			t.Fatalf("status %d: %v", code, rec.last())
+		}
+		addr, _ := sel.PickServer(store.Key(k))
+		if addr.String() == a.Addr {
+			onA = k
+		} else {
+			onB = k
+		}
+	}
+	a.Stop()
+	if code, _ := serve(m, onA); code != http.StatusServiceUnavailable {
+		t.Errorf("session on the dead server: status %d", code)
+	}
+	err := rec.last()
+	t.Logf("error for a session on the dead server: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "memcached unreachable") || !strings.Contains(err.Error(), a.Addr) {
+		t.Errorf("error %v: want a clear 'memcached unreachable' error", err)
+	}
+	if code, _ := serve(m, onB); code != 200 {
+		t.Errorf("session on the live server: status %d (%v)", code, rec.last())
+	}
+	a.Start()
+	// The client's idle connections to the old process are stale; the
+	// engine notices and dials again, so the first request already works.
+	code, k := serve(m, onA)
+	if code != 200 {
+		t.Fatalf("first request after the restart: status %d, %v", code, rec.last())
+	}
+	if k == onA {
+		t.Error("the session of the restarted server survived its restart")
+	}
+	for range 20 {
+		if code, _ := serve(m, k); code != 200 {
+			t.Fatalf("request after the restart: status %d, %v", code, rec.last())
+		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	for raw, want := range map[string]string{
+		"memcached://127.0.0.1:1?timout=1s":                              "timout",
+		"memcached://127.0.0.1:1?timeout=0":                              "timeout must be between",
+		"memcached://127.0.0.1:1?max_idle_conns=0":                       "max_idle_conns must be",
+		"memcached://127.0.0.1:1?format=xml":                             "want pickle or json",
+		"memcached://127.0.0.1:1?distribution=ketama":                    "want pymemcache or crc32",
+		"memcached://127.0.0.1:1?max_item_size=lots":                     "max_item_size",
+		"memcached://127.0.0.1:1?key_prefix=" + strings.Repeat("p", 180): "over memcached's limit of 250",
+		"memcached://127.0.0.1:1?key_prefix=a%20b":                       "spaces or control characters",
+		"memcached://127.0.0.1:1?key_prefix=a%0Ab":                       "spaces or control characters",
+		"memcached://127.0.0.1:1/path":                                   "no path",
+		"memcached:":                                                     "no server",
+		"memcached://127.0.0.1:1,,127.0.0.1:2":                           "empty server",
+	} {
+		_, err := sessions.OpenEngine(ctx, raw, settings())
+		if !errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want ErrBadConfig mentioning %q", raw, err, want)
+		}
+	}
+	// The longest prefix that fits: 250 - 40 (session key) - len(":1:") - len(logical prefix).
+	ok := strings.Repeat("p", 250-40-3-len(memcachestore.DefaultLogicalPrefix))
+	s := open(t, "memcache://127.0.0.1?key_prefix="+ok+"&timeout=100ms&max_idle_conns=3&max_item_size=2m&version=5")
+	if c := s.Client(); c.Timeout != 100*time.Millisecond || c.MaxIdleConns != 3 {
+		t.Errorf("client timeout %v, max idle %d", c.Timeout, c.MaxIdleConns)
+	}
+	if k := s.Key(strings.Repeat("a", 40)); len(k) != 250 || !strings.HasPrefix(k, ok+":5:") {
+		t.Errorf("Key = %q (%d bytes)", k, len(k))
+	}
+	if d := s.Describe(); !strings.Contains(d, "127.0.0.1:11211") {
+		t.Errorf("Describe = %q", d)
+	}
+	if _, err := memcachestore.New(nil, nil); !errors.Is(err, sessions.ErrBadConfig) {
+		t.Errorf("New(nil) = %v", err)
+	}
+	if _, err := memcachestore.New(memcache.New("127.0.0.1:1"), &memcachestore.Options{KeyPrefix: strings.Repeat("x", 200)}); !errors.Is(err, sessions.ErrBadConfig) {
+		t.Errorf("New with a long prefix = %v", err)
+	}
+}
+
+// TestUnreachable: a server that refuses connections gives a clear error;
+// a cancelled context is honoured.
+func TestUnreachable(t *testing.T) {
+	s := open(t, "memcached://127.0.0.1:1?timeout=200ms")
+	_, err := s.Load(context.Background(), sessions.NewKey())
+	if err == nil || !strings.Contains(err.Error(), "memcached unreachable (127.0.0.1:1)") {
+		t.Errorf("Load = %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Load(ctx, sessions.NewKey()); !errors.Is(err, context.Canceled) {
+		t.Errorf("Load with a cancelled context = %v", err)
+	}
+}
