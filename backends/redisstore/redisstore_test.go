@@ -753,3 +753,65 @@ func TestUnreachable(t *testing.T) {
 		t.Errorf("Load with a cancelled context = %v", err)
 	}
 }
+
+// TestDjango has Django 4.2 itself (RedisCache, redis-py) read sessions
+// written here and write one read here.
+func TestDjango(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import django, redis").Run(); err != nil {
+		if testservers.Require() {
+			t.Fatalf("%s with Django and redis-py: %v", python, err)
+		}
+		t.Skipf("%s with Django and redis-py: %v", python, err)
+	}
+	ctx := context.Background()
+	srv := testservers.SharedRedis(t)
+	p := prefix(t)
+	m := manager(t, withParams(srv.URL(), "key_prefix", p, "version", "2"))
+	var keys []string
+	for i := range 3 {
+		s := m.NewSession(ctx)
+		s.Set("from", "go")
+		s.Set("i", i)
+		s.Set("cart", []any{1, "two", 3.5})
+		if err := s.Save(ctx); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, s.Key())
+	}
+	script := `
+import sys, django
+from django.conf import settings
+settings.configure(SECRET_KEY="x", SESSION_ENGINE="django.contrib.sessions.backends.cache",
+    CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                        "LOCATION": sys.argv[1], "KEY_PREFIX": sys.argv[2], "VERSION": 2}})
+django.setup()
+from django.contrib.sessions.backends.cache import SessionStore
+for k in sys.argv[3].split(","):
+    s = SessionStore(session_key=k)
+    print(s.session_key == k and s.get("from"), s.get("i"), s.get("cart"))
+s = SessionStore()
+s["from"] = "django"
+s["n"] = 2**70
+s.set_expiry(600)
+s.save()
+print(s.session_key)
+`
+	out, err := exec.Command(python, "-c", script, srv.URL(), p, strings.Join(keys, ",")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("django: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != len(keys)+1 {
+		t.Fatalf("django said:\n%s", out)
+	}
+	for i := range keys {
+		if want := fmt.Sprintf("go %d [1, 'two', 3.5]", i); lines[i] != want {
+			t.Errorf("Django read session %d as %q, want %q", i, lines[i], want)
+		}
+	}
+	s := m.Load(ctx, lines[len(keys)])
+	if s.Get("from") != "django" || fmt.Sprint(s.Get("n")) != "1180591620717411303424" || s.ExpiryAge() != 600*time.Second {
+		t.Errorf("Django's session read as %v: from=%v n=%v", s.Keys(), s.Get("from"), s.Get("n"))
+	}
+}
