@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sessionkit/sessions"
@@ -116,6 +117,7 @@ file. SIGINT or SIGTERM stops the server gracefully.
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	conns := trackConns(srv)
 	base := baseURL(ln.Addr())
 
 	var b strings.Builder
@@ -147,7 +149,13 @@ file. SIGINT or SIGTERM stops the server gracefully.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	code := 0
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	// Browsers open connections ahead of need; net/http waits up to 5s
+	// for a request on them before counting them idle. None carries a
+	// request, so close them now: requests in flight still complete.
+	shutdownDone := make(chan error, 1)
+	go func() { shutdownDone <- srv.Shutdown(shutdownCtx) }()
+	conns.closeNew()
+	if err := <-shutdownDone; err != nil {
 		fmt.Fprintf(stderr, "sessions demo: shutdown: %v\n", err)
 		code = 1
 	}
@@ -157,6 +165,37 @@ file. SIGINT or SIGTERM stops the server gracefully.
 	}
 	fmt.Fprintln(stdout, "Stopped.")
 	return code
+}
+
+// connTracker knows the server's connections that have not yet sent a
+// request.
+type connTracker struct {
+	mu    sync.Mutex
+	fresh map[net.Conn]bool
+}
+
+func trackConns(srv *http.Server) *connTracker {
+	c := &connTracker{fresh: map[net.Conn]bool{}}
+	srv.ConnState = func(conn net.Conn, st http.ConnState) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if st == http.StateNew {
+			c.fresh[conn] = true
+		} else {
+			delete(c.fresh, conn)
+		}
+	}
+	return c
+}
+
+// closeNew closes the connections that never sent a request.
+func (c *connTracker) closeNew() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for conn := range c.fresh {
+		conn.Close()
+		delete(c.fresh, conn)
+	}
 }
 
 // baseURL returns the URL of the shop on a listener's address.

@@ -137,7 +137,7 @@ var translations = map[string]map[string]string{
 		"Products":                        "Produits",
 		"%d in your cart":                 "%d dans votre panier",
 		"Quantity":                        "Quantité",
-		"Add to cart":                     "Ajouter au panier",
+		"Add to cart":                     "Ajouter",
 		// Products.
 		"Gopher mug":                       "Mug Gopher",
 		"Session T-shirt":                  "T-shirt Session",
@@ -292,7 +292,7 @@ var translations = map[string]map[string]string{
 		"Products":                        "Produkte",
 		"%d in your cart":                 "%d im Warenkorb",
 		"Quantity":                        "Menge",
-		"Add to cart":                     "In den Warenkorb",
+		"Add to cart":                     "Hinzufügen",
 		// Products.
 		"Gopher mug":                       "Gopher-Tasse",
 		"Session T-shirt":                  "Session-T-Shirt",
