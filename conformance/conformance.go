@@ -66,6 +66,10 @@ type Capabilities struct {
 	// NoCancel marks engines whose operations cannot observe a cancelled
 	// context (pure in-process code may still check it; most should).
 	NoCancel bool
+	// Unsigned marks engines whose stored format carries no signature
+	// (Django's cache engines store a bare pickle): what they hold is
+	// trusted as is, so the secret-key rotation case does not apply.
+	Unsigned bool
 	// SlowExpiry skips the cases that must wait for records to expire (for
 	// engines with a coarse TTL in quick runs). Prefer leaving it false.
 	SlowExpiry bool

@@ -1,0 +1,289 @@
+package cacheddb_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/backends/cacheddb"
+	"github.com/sessionkit/sessions/backends/memstore"
+	"github.com/sessionkit/sessions/backends/redisstore"
+	_ "github.com/sessionkit/sessions/backends/sqlstore"
+	"github.com/sessionkit/sessions/conformance"
+	"github.com/sessionkit/sessions/internal/testservers"
+	_ "modernc.org/sqlite"
+)
+
+var seq atomic.Int64
+
+// redisSQLite returns the config of a cached_db over a shared Redis
+// (own key prefix) and a fresh SQLite file.
+func redisSQLite(t *testing.T) string {
+	r := testservers.SharedRedis(t)
+	cache := r.URL() + "?key_prefix=" + fmt.Sprintf("t%d", seq.Add(1))
+	db := "sqlite://" + filepath.Join(t.TempDir(), "s.sqlite3") + "?create_table=true"
+	return "cached-db:?cache=" + url.QueryEscape(cache) + "&db=" + url.QueryEscape(db)
+}
+
+func settings() sessions.Settings {
+	s := sessions.DefaultSettings()
+	s.SecretKey = conformance.SecretKey
+	return s
+}
+
+func openEngine(t *testing.T, cfg string) sessions.Engine {
+	e, err := sessions.OpenEngine(context.Background(), cfg, settings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+func TestConformanceRedisSQLite(t *testing.T) {
+	// The cache holds Django's unsigned pickle.
+	h := conformance.Harness{New: func(t *testing.T) sessions.Engine { return openEngine(t, redisSQLite(t)) },
+		Caps: conformance.Capabilities{Unsigned: true}}
+	conformance.Run(t, h)
+	conformance.RunManager(t, h)
+}
+
+func TestConformanceMemoryPair(t *testing.T) {
+	h := conformance.Harness{New: func(t *testing.T) sessions.Engine {
+		s, err := cacheddb.New(memstore.New(nil), memstore.New(nil), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}, Caps: conformance.Capabilities{Unsigned: true}}
+	conformance.Run(t, h)
+	conformance.RunManager(t, h)
+}
+
+// counting wraps an engine and counts Load calls.
+type counting struct {
+	sessions.Engine
+	loads atomic.Int64
+}
+
+func (c *counting) Load(ctx context.Context, key string) ([]byte, error) {
+	c.loads.Add(1)
+	return c.Engine.Load(ctx, key)
+}
+
+func (c *counting) LoadExpiry(ctx context.Context, key string) ([]byte, time.Time, error) {
+	c.loads.Add(1)
+	return c.Engine.(sessions.ExpiryReader).LoadExpiry(ctx, key)
+}
+
+func TestReadsHitTheCache(t *testing.T) {
+	ctx := context.Background()
+	db := &counting{Engine: memstore.New(nil)}
+	cache := memstore.New(nil)
+	st, _ := cacheddb.New(cache, db, nil)
+	m, err := sessions.New(st, settings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := m.NewSession(ctx)
+	s.Set("user", "ann")
+	s.Save(ctx)
+	for range 5 {
+		if m.Load(ctx, s.Key()).Get("user") != "ann" {
+			t.Fatal("not loaded")
+		}
+	}
+	if n := db.loads.Load(); n != 0 {
+		t.Errorf("%d database reads for cached sessions", n)
+	}
+	// The cache holds Django's pickle, the database Django's signed JSON.
+	cb, _ := cache.Load(ctx, s.Key())
+	dbb, _ := db.Engine.Load(ctx, s.Key())
+	if len(cb) == 0 || cb[0] != 0x80 || !strings.Contains(string(dbb), ":") {
+		t.Errorf("cache %q, db %q", cb, dbb)
+	}
+	// Evicted from the cache: one database read refills it.
+	cache.Delete(ctx, s.Key())
+	m.Load(ctx, s.Key()).Get("user")
+	m.Load(ctx, s.Key()).Get("user")
+	if n := db.loads.Load(); n != 1 {
+		t.Errorf("%d database reads after an eviction, want 1", n)
+	}
+	if _, err := cache.Load(ctx, s.Key()); err != nil {
+		t.Error("the cache was not refilled")
+	}
+}
+
+// The refilled cache entry lives exactly as long as the row.
+func TestRefillKeepsRowExpiry(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	clock := func() time.Time { return now }
+	db := memstore.New(&memstore.Options{Now: clock})
+	cache := memstore.New(&memstore.Options{Now: clock})
+	st, _ := cacheddb.New(cache, db, nil)
+	m, _ := sessions.New(st, settings())
+	m.SetClock(clock)
+	s := m.NewSession(ctx)
+	s.Set("a", 1)
+	s.SetExpiry(time.Minute)
+	s.Save(ctx)
+	cache.Delete(ctx, s.Key())
+	m.Load(ctx, s.Key()).Get("a") // refill
+	now = now.Add(61 * time.Second)
+	if _, err := cache.Load(ctx, s.Key()); !errors.Is(err, sessions.ErrNotFound) {
+		t.Errorf("cache copy outlived the row: %v", err)
+	}
+}
+
+func TestCacheDownServesFromDatabase(t *testing.T) {
+	ctx := context.Background()
+	r := testservers.StartRedis(t)
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	st := settings()
+	st.Logger = slog.New(slog.NewTextHandler(lockedWriter{&logs, &mu}, nil))
+	cache := r.URL() + "?max_retries=-1&dialer_retries=1&dial_timeout=200ms&logical_prefix=" + url.QueryEscape(cacheddb.LogicalPrefix)
+	db := "sqlite://" + filepath.Join(t.TempDir(), "s.sqlite3") + "?create_table=true"
+	m, err := sessions.Open(ctx, "cached-db:?cache="+url.QueryEscape(cache)+"&db="+url.QueryEscape(db), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.FromContext(r.Context())
+		n, _ := sessions.Get[int](s, "n")
+		s.Set("n", n+1)
+		fmt.Fprint(w, n+1)
+	}))
+	var cookie string
+	do := func() (int, string) {
+		req := httptest.NewRequest("GET", "/", nil)
+		if cookie != "" {
+			req.AddCookie(&http.Cookie{Name: "sessionid", Value: cookie})
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		for _, c := range rec.Result().Cookies() {
+			cookie = c.Value
+		}
+		return rec.Code, rec.Body.String()
+	}
+	do()
+	r.Stop()
+	for i := 2; i <= 6; i++ {
+		code, body := do()
+		if code != 200 || body != fmt.Sprint(i) {
+			t.Fatalf("request %d with the cache down: %d %q", i, code, body)
+		}
+	}
+	mu.Lock()
+	if n := strings.Count(logs.String(), "cache unavailable"); n != 1 {
+		t.Errorf("cache outage logged %d times, want once:\n%s", n, logs.String())
+	}
+	mu.Unlock()
+	r.Start()
+	// The cache still holds the count from before the outage: stale. The
+	// first write after the outage replaces it; reads after that agree.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, _ := do()
+		if code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no recovery")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, body := do(); code != 200 || body == "" {
+		t.Errorf("after the cache came back: %d %q", code, body)
+	}
+}
+
+type lockedWriter struct {
+	b  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// downDB fails every write, as a database that went away.
+type downDB struct{ *memstore.Store }
+
+var errDown = errors.New("database unreachable")
+
+func (downDB) Create(context.Context, string, []byte, time.Time) error { return errDown }
+func (downDB) Update(context.Context, string, []byte, time.Time) error { return errDown }
+func (downDB) Swap(context.Context, string, []byte, []byte, time.Time) error {
+	return errDown
+}
+
+func TestDatabaseDownWritesNothingToTheCache(t *testing.T) {
+	ctx := context.Background()
+	cache := memstore.New(nil)
+	st, _ := cacheddb.New(cache, downDB{memstore.New(nil)}, nil)
+	m, _ := sessions.New(st, settings())
+	s := m.NewSession(ctx)
+	s.Set("a", 1)
+	if err := s.Save(ctx); !errors.Is(err, errDown) {
+		t.Fatalf("Save = %v, want the database's error", err)
+	}
+	n := 0
+	cache.List(ctx, func(string) bool { n++; return true })
+	if n != 0 {
+		t.Errorf("%d entries written to the cache alone", n)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	for _, cfg := range []string{"cached-db:", "cached-db:?cache=%zz", "cached-db:?cache=memory%3A&db=cached-db%3A", "cached-db:?cache=memory%3A&bogus=1"} {
+		if _, err := sessions.OpenEngine(ctx, cfg, settings()); err == nil {
+			t.Errorf("%q opened", cfg)
+		}
+	}
+	s := settings()
+	s.CacheURL = testservers.SharedRedis(t).URL()
+	s.DatabaseURL = "sqlite://" + filepath.Join(t.TempDir(), "a.db") + "?create_table=true"
+	e, err := sessions.OpenEngine(ctx, "cached_db", s)
+	if err != nil {
+		t.Fatalf("cached_db alias: %v", err)
+	}
+	e.Close()
+}
+
+func TestCacheKeyIsDjangos(t *testing.T) {
+	ctx := context.Background()
+	r := testservers.SharedRedis(t)
+	prefix := fmt.Sprintf("k%d", seq.Add(1))
+	m, err := sessions.Open(ctx, "cached-db:?cache="+url.QueryEscape(r.URL()+"?key_prefix="+prefix)+"&db="+url.QueryEscape("sqlite://"+filepath.Join(t.TempDir(), "s.db")+"?create_table=true"), settings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	s := m.NewSession(ctx)
+	s.Set("a", 1)
+	s.Save(ctx)
+	rs := m.Engine().(interface{ Describe() string }).Describe()
+	if !strings.Contains(rs, prefix+":1:django.contrib.sessions.cached_db") {
+		t.Errorf("cache keys: %s", rs)
+	}
+	_ = redisstore.DefaultLogicalPrefix
+}
