@@ -1,8 +1,8 @@
 // Package boltstore is a session engine over go.etcd.io/bbolt: every
 // session in one local file, with no server. It stores the same encoded
 // data as the other engines (Django's signed format by default) and
-// implements every optional interface: ExpiredDeleter, Lister, Toucher and
-// Swapper.
+// implements every optional interface: ExpiredDeleter, Lister, Toucher,
+// Swapper and UserIndexer.
 //
 // # URL
 //
@@ -57,6 +57,12 @@
 // are never held up for long; set purge_interval (Options.PurgeInterval)
 // to have the store do it in the background. bbolt never shrinks its
 // file: freed pages are reused for new sessions.
+//
+// # User index
+//
+// Sessions bound to a user (sessions.Manager.BindUser, for "log out
+// everywhere") are indexed in the bucket "<bucket>.users"; DeleteExpired
+// purges its expired entries.
 package boltstore
 
 import (
@@ -563,7 +569,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 			return total, fmt.Errorf("boltstore: delete expired: %w", err)
 		}
 		if seen < s.batch {
-			return total, nil
+			return total, s.purgeUsers(ctx)
 		}
 	}
 }

@@ -80,6 +80,12 @@
 // Modification times are clamped to the years 1970 to 2200, and are only
 // as precise as the file system (nanoseconds on ext4, XFS, Btrfs and
 // tmpfs).
+//
+// # User index
+//
+// Sessions bound to a user (sessions.Manager.BindUser, for "log out
+// everywhere") are indexed under the subdirectory .sessionkit-users (see
+// UsersDir); DeleteExpired purges its expired entries.
 package filestore
 
 import (
@@ -926,6 +932,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 		note(s.syncDirLocked())
 	}
 	if err == nil {
+		note(s.purgeUsers(ctx))
 		err = firstErr
 	}
 	return n, err

@@ -81,8 +81,8 @@ type Store struct {
 
 type stmts struct {
 	load, loadExp, insert, deleteExpKey, update, touch, swap, del *sql.Stmt
-	holds, holdsExpiry, deleteExpired, list              *sql.Stmt
-	all                                                  []*sql.Stmt
+	holds, holdsExpiry, deleteExpired, list                       *sql.Stmt
+	all                                                           []*sql.Stmt
 }
 
 // New returns a Store over a pool the application already has. d is the

@@ -1,0 +1,161 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/sessionkit/sessions"
+	bbolt "go.etcd.io/bbolt"
+)
+
+// usersSuffix names the bucket of the user index (sessions.UserIndexer):
+// "<bucket>.users", keyed by len(user ID) ‖ user ID ‖ session key, each
+// value the 8-byte expiry of the entry.
+const usersSuffix = ".users"
+
+func userPrefix(userID string) []byte {
+	p := make([]byte, 0, 1+len(userID))
+	p = append(p, byte(len(userID)))
+	return append(p, userID...)
+}
+
+func (s *Store) usersBucket() []byte { return append(bytes.Clone(s.data), usersSuffix...) }
+
+func (s *Store) beginUser(ctx context.Context, userID string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := sessions.CheckUserID(userID); err != nil {
+		return err
+	}
+	return s.rlock()
+}
+
+// AddUserSession implements sessions.UserIndexer.
+func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
+	if err := sessions.CheckUserID(userID); err != nil {
+		return err
+	}
+	if err := s.begin(ctx, key); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(s.usersBucket())
+		if err != nil {
+			return err
+		}
+		var v [headerLen]byte
+		binary.BigEndian.PutUint64(v[:], stamp(expiry))
+		return b.Put(append(userPrefix(userID), key...), v[:])
+	})
+	if err != nil {
+		return fmt.Errorf("boltstore: bind user: %w", err)
+	}
+	return nil
+}
+
+// UserSessions implements sessions.UserIndexer.
+func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, error) {
+	if err := s.beginUser(ctx, userID); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	keys := []string{}
+	now := stamp(s.now())
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(s.usersBucket())
+		if b == nil {
+			return nil
+		}
+		p := userPrefix(userID)
+		c := b.Cursor()
+		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+			if len(v) == headerLen && binary.BigEndian.Uint64(v) > now {
+				keys = append(keys, string(k[len(p):]))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: user sessions: %w", err)
+	}
+	return keys, nil
+}
+
+// RemoveUser implements sessions.UserIndexer.
+func (s *Store) RemoveUser(ctx context.Context, userID string) error {
+	if err := s.beginUser(ctx, userID); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(s.usersBucket())
+		if b == nil {
+			return nil
+		}
+		p := userPrefix(userID)
+		var dead [][]byte
+		c := b.Cursor()
+		for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
+			dead = append(dead, bytes.Clone(k))
+		}
+		for _, k := range dead {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("boltstore: remove user: %w", err)
+	}
+	return nil
+}
+
+// purgeUsers removes expired user-index entries, in bounded batches.
+func (s *Store) purgeUsers(ctx context.Context) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := s.rlock(); err != nil {
+			return err
+		}
+		full := false
+		err := s.db.Update(func(tx *bbolt.Tx) error {
+			b := tx.Bucket(s.usersBucket())
+			if b == nil {
+				return nil
+			}
+			now := stamp(s.now())
+			var dead [][]byte
+			c := b.Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				if len(v) != headerLen || binary.BigEndian.Uint64(v) <= now {
+					dead = append(dead, bytes.Clone(k))
+					if len(dead) >= s.batch {
+						full = true
+						break
+					}
+				}
+			}
+			for _, k := range dead {
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		s.mu.RUnlock()
+		if err != nil {
+			return fmt.Errorf("boltstore: purge user index: %w", err)
+		}
+		if !full {
+			return nil
+		}
+	}
+}
