@@ -84,6 +84,15 @@
 // expired context gives the context's error. After Close every method
 // returns sessions.ErrClosed.
 //
+// In a Redis Cluster, sessions on a master that dies fail at once with
+// "redis unreachable"; once the cluster marks the node failed
+// (cluster-node-timeout) a cluster without a replica to promote stops
+// serving every slot (cluster-require-full-coverage, the default), so all
+// requests fail with "CLUSTERDOWN The cluster is down" until the node is
+// back, when they work again without any action (the tests kill a node
+// of a 3-master cluster to check this). With replicas Redis promotes one
+// and go-redis follows the new slot map; the tests have no replicas.
+//
 // With go-redis's defaults (3 retries, 5 dial attempts each) a command
 // against a server that refuses connections fails after about 1.7 s;
 // max_retries=-1 brings that to 0.4 s and dialer_retries=1 further down,
