@@ -385,7 +385,7 @@ func TestRoundTrip(t *testing.T) {
 		"int", 42, "int8", int8(-8), "uint16", uint16(65535), "uint64", uint64(math.MaxUint64), "i64", int64(math.MaxInt64),
 		"f32", float32(0.5), "nan", math.NaN(), "ninf", math.Inf(-1), "big", bigInt("-123456789012345678901234567890"),
 		"nilbig", (*big.Int)(nil), "num", json.Number("12345678901234567890123"), "fnum", json.Number("1.25e3"),
-		"strs", []string{"a", "b"}, "ms", map[string]string{"k": "v"}, "struct", point{1, 2, "p"}, "ptr", &point{3, 4, ""},
+		"strs", []string{"a", "b"}, "ms", map[string]string{"k": "v"}, "struct", point{1, 2, "Zoë ☃"}, "ptr", &point{3, 4, ""},
 		"nilmap", map[string]int(nil), "bad utf8", "a\xffb", "ordered", dict("z", 1, "a", 2),
 		"long str", strings.Repeat("é", 300), "many", make([]any, 2001),
 	)
@@ -402,7 +402,7 @@ func TestRoundTrip(t *testing.T) {
 		"f32", 0.5, "nan", math.NaN(), "ninf", math.Inf(-1), "big", bigInt("-123456789012345678901234567890"),
 		"nilbig", nil, "num", bigInt("12345678901234567890123"), "fnum", 1250.0,
 		"strs", []any{"a", "b"}, "ms", map[string]any{"k": "v"},
-		"struct", map[string]any{"X": int64(1), "Y": int64(2), "tag": "p"}, "ptr", map[string]any{"X": int64(3), "Y": int64(4), "tag": ""},
+		"struct", map[string]any{"X": int64(1), "Y": int64(2), "tag": "Zoë ☃"}, "ptr", map[string]any{"X": int64(3), "Y": int64(4), "tag": ""},
 		"nilmap", nil, "bad utf8", "a\uFFFDb", "ordered", map[string]any{"z": int64(1), "a": int64(2)},
 		"long str", strings.Repeat("é", 300), "many", make([]any, 2001),
 	)
