@@ -91,7 +91,9 @@
 // returns by itself once the server is back. gomemcache takes no
 // context: a cancelled context is honoured before each call, and the
 // timeout bounds each call. After Close every method returns
-// sessions.ErrClosed.
+// sessions.ErrClosed. Opening resolves the server names but does not
+// connect; a connection that went stale (a restarted server) is noticed
+// and replaced on the next call, which then succeeds.
 package memcachestore
 
 import (

@@ -82,7 +82,9 @@
 // go-redis's error, which the Manager hands to Settings.ErrorHandler;
 // go-redis reconnects by itself once the server is back. A cancelled or
 // expired context gives the context's error. After Close every method
-// returns sessions.ErrClosed.
+// returns sessions.ErrClosed. Opening does not contact the server (go-redis
+// connects on first use), so an application can start before Redis does;
+// conformance.Check or a first request shows a wrong address.
 //
 // In a Redis Cluster, sessions on a master that dies fail at once with
 // "redis unreachable"; once the cluster marks the node failed
