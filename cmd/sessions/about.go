@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -31,6 +32,7 @@ type aboutData struct {
 	AtClose     bool
 	DecodedJSON string
 	Raw         string
+	Binary      bool // Raw is a hex dump
 	RawNote     string
 	Codec       string
 }
@@ -80,11 +82,44 @@ func (s *shop) aboutPage(w http.ResponseWriter, r *http.Request) {
 				d.Raw = string(raw)
 				d.RawNote = "session_data as stored"
 			default:
+				d.Raw, d.Binary = hexDump(raw, 512), true
 				d.RawNote = fmt.Sprintf("%d bytes in a binary format (%s), as Django's cache engines store a pickled dict", len(raw), d.Codec)
 			}
 		}
 	}
 	s.render(w, r, http.StatusOK, "about", "About", "about", d)
+}
+
+// hexDump writes up to limit bytes of b as xxd does: offset, hex, text.
+func hexDump(b []byte, limit int) string {
+	var out strings.Builder
+	for off := 0; off < len(b) && off < limit; off += 16 {
+		line := b[off:min(off+16, len(b))]
+		fmt.Fprintf(&out, "%08x: ", off)
+		for i := range 16 {
+			switch {
+			case i < len(line):
+				fmt.Fprintf(&out, "%02x", line[i])
+			default:
+				out.WriteString("  ")
+			}
+			if i%2 == 1 {
+				out.WriteByte(' ')
+			}
+		}
+		out.WriteByte(' ')
+		for _, c := range line {
+			if c < 0x20 || c > 0x7e {
+				c = '.'
+			}
+			out.WriteByte(c)
+		}
+		out.WriteByte('\n')
+	}
+	if len(b) > limit {
+		fmt.Fprintf(&out, "… %d more bytes", len(b)-limit)
+	}
+	return strings.TrimRight(out.String(), "\n")
 }
 
 // cookieSettings lists the session settings under Django's names.
@@ -100,7 +135,7 @@ func cookieSettings(st sessions.Settings) []setting {
 		return "False"
 	}
 	return []setting{
-		{"SESSION_ENGINE", st.Engine},
+		{"SESSION_ENGINE", sessions.Redact(st.Engine)},
 		{"SESSION_COOKIE_NAME", strconv.Quote(st.CookieName)},
 		{"SESSION_COOKIE_AGE", fmt.Sprintf("%d (%s)", int64(st.CookieAge/time.Second), humanDuration("en", st.CookieAge))},
 		{"SESSION_COOKIE_DOMAIN", dom},

@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -317,16 +317,11 @@ func browserEngines() []browserEngine {
 		{name: "memcached", persistent: true, scheme: "memcached", args: func(t *testing.T, _ string) []string {
 			return []string{"--engine", "memcached://" + testservers.StartMemcached(t).Addr}
 		}},
+		{name: "cached-db", persistent: true, scheme: "cached-db", args: func(t *testing.T, dir string) []string {
+			db := "sqlite://" + filepath.Join(dir, "cached.sqlite3") + "?create_table=true"
+			return []string{"--engine", "cached-db:?cache=" + url.QueryEscape(testservers.StartRedis(t).URL()) + "&db=" + url.QueryEscape(db)}
+		}},
 	}
-}
-
-func registered(scheme string) bool {
-	for _, e := range sessions.Engines() {
-		if e.Scheme == scheme || slices.Contains(e.Aliases, scheme) {
-			return true
-		}
-	}
-	return false
 }
 
 func TestBrowser(t *testing.T) {

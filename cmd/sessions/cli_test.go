@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/codec"
 	"github.com/sessionkit/sessions/conformance"
+	"github.com/sessionkit/sessions/internal/testservers"
 )
 
 // cli runs the command line in-process.
@@ -218,6 +220,7 @@ func TestInspect(t *testing.T) {
 		ExpiryDate           time.Time      `json:"expiry_date"`
 		ExpireAtBrowserClose bool           `json:"expire_at_browser_close"`
 		Raw                  string         `json:"raw"`
+		StoredExpiry         time.Time      `json:"stored_expiry"`
 	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
@@ -227,6 +230,9 @@ func TestInspect(t *testing.T) {
 	}
 	if got.Raw != "" {
 		t.Error("raw without --raw")
+	}
+	if d := time.Until(got.StoredExpiry); d < 59*time.Minute || d > time.Hour {
+		t.Errorf("stored_expiry %v, want the record's expire_date, an hour from now", got.StoredExpiry)
 	}
 	code, out, _ = cli(t, "inspect", "--raw", key)
 	if json.Unmarshal([]byte(out), &got) != nil || code != 0 || strings.Count(got.Raw, ":") != 2 {
@@ -405,9 +411,21 @@ func TestCheckCommand(t *testing.T) {
 	dir := t.TempDir()
 	files := filepath.Join(dir, "files")
 	os.Mkdir(files, 0o700)
-	for _, config := range []string{"memory:", "file://" + files, "sqlite://" + filepath.Join(dir, "s.sqlite3") + "?create_table=true", "bolt://" + filepath.Join(dir, "s.db")} {
-		t.Run(strings.SplitN(config, ":", 2)[0], func(t *testing.T) {
-			setEnv(t, "SESSION_ENGINE", config)
+	configs := map[string]func(t *testing.T) string{
+		"memory": func(*testing.T) string { return "memory:" },
+		"file":   func(*testing.T) string { return "file://" + files },
+		"sqlite": func(*testing.T) string { return "sqlite://" + filepath.Join(dir, "s.sqlite3") + "?create_table=true" },
+		"bolt":   func(*testing.T) string { return "bolt://" + filepath.Join(dir, "s.db") },
+		// The servers an operator most wants to check.
+		"redis":     func(t *testing.T) string { return testservers.StartRedis(t).URL() },
+		"memcached": func(t *testing.T) string { return "memcached://" + testservers.StartMemcached(t).Addr },
+	}
+	for _, name := range []string{"memory", "file", "sqlite", "bolt", "redis", "memcached"} {
+		t.Run(name, func(t *testing.T) {
+			if !registered(name) {
+				t.Skipf("the %s engine is not built in yet", name)
+			}
+			setEnv(t, "SESSION_ENGINE", configs[name](t))
 			code, out, errOut := cli(t, "check")
 			if code != 0 {
 				t.Fatalf("check: %d\n%s%s", code, out, errOut)
@@ -477,4 +495,14 @@ func TestDemoFlags(t *testing.T) {
 	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
 		t.Errorf("data dir: %v %v", st, err)
 	}
+}
+
+// registered reports whether an engine scheme is built in.
+func registered(scheme string) bool {
+	for _, e := range sessions.Engines() {
+		if e.Scheme == scheme || slices.Contains(e.Aliases, scheme) {
+			return true
+		}
+	}
+	return false
 }

@@ -189,7 +189,8 @@ Print the session stored under KEY as Django decodes it, as JSON:
 data keeps the session's keys in their stored order and is written as
 Python's json module writes it. expiry_age and expiry_date are Django's
 get_expiry_age() and get_expiry_date(): for a session without a custom
-expiry, they count from now. For the signed-cookie engine, KEY is the
+expiry, they count from now. stored_expiry, for engines that keep one
+with the record (the database), is when the store will drop it. For the signed-cookie engine, KEY is the
 cookie's value. Exit status 1 if no live session is stored under KEY (or
 it was signed with another SECRET_KEY).
 
@@ -234,6 +235,13 @@ it was signed with another SECRET_KEY).
 	out.Write(data)
 	fmt.Fprintf(&out, `, "expiry_age": %d, "expiry_date": %q, "expire_at_browser_close": %t`,
 		int64(s.ExpiryAge()/time.Second), s.ExpiryDate().UTC().Format(time.RFC3339), s.ExpireAtBrowserClose())
+	if er, ok := m.Engine().(sessions.ExpiryReader); ok && !client {
+		// The expiry the store holds for the record (the engine's
+		// expire_date), which the session's own view cannot know.
+		if _, exp, err := er.LoadExpiry(ctx, key); err == nil {
+			fmt.Fprintf(&out, `, "stored_expiry": %q`, exp.UTC().Format(time.RFC3339))
+		}
+	}
 	if *raw {
 		var stored []byte
 		if client {
