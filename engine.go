@@ -154,7 +154,8 @@ const MaxCookieSize = 4093
 // default signed JSON, for example Django's cache engines (pickle) or the
 // signed-cookie engine (another salt and a maximum age). The Manager calls
 // Codec once, with its settings (secret keys, cookie age, size limit), and
-// uses the result unless [Settings.Codec] overrides it.
+// uses the result unless [Settings.Codec] overrides it; a nil result means
+// the default signed JSON.
 type Codecer interface {
 	Codec(s Settings) codec.Codec
 }

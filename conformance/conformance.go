@@ -66,6 +66,11 @@ type Capabilities struct {
 	// NoCancel marks engines whose operations cannot observe a cancelled
 	// context (pure in-process code may still check it; most should).
 	NoCancel bool
+	// NativeExpiry marks engines whose store expires records by itself
+	// (Redis, memcached): their DeleteExpired has nothing to do and may
+	// report 0; the suite then checks only that it succeeds and that
+	// expired records stay unreadable.
+	NativeExpiry bool
 	// Unsigned marks engines whose stored format carries no signature
 	// (Django's cache engines store a bare pickle): what they hold is
 	// trusted as is, so the secret-key rotation case does not apply.

@@ -635,6 +635,19 @@ func engineCases() []engineCase {
 				if err != nil {
 					return expectNil("DeleteExpired", err)
 				}
+				if ev.caps.NativeExpiry {
+					for _, k := range dead {
+						if _, err := ev.e.Load(ev.ctx, k); !errors.Is(err, sessions.ErrNotFound) {
+							return fmt.Errorf("an expired record is readable: %v", err)
+						}
+					}
+					for _, k := range live {
+						if _, err := ev.e.Load(ev.ctx, k); err != nil {
+							return fmt.Errorf("live record gone after DeleteExpired: %v", err)
+						}
+					}
+					return nil
+				}
 				if n < int64(len(dead)) {
 					return fmt.Errorf("DeleteExpired reported %d, want at least %d", n, len(dead))
 				}

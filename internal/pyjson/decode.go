@@ -53,9 +53,26 @@ func DecodeObject(b []byte, fn func(key string, value any)) error {
 }
 
 type decoder struct {
-	b   []byte
-	i   int
-	buf []byte
+	b    []byte
+	i    int
+	buf  []byte
+	utf8 bool // read non-ASCII bytes as UTF-8 instead of Latin-1
+}
+
+// DecodeUTF8 is Decode for input whose non-ASCII bytes are UTF-8 (such as
+// encoding/json's output), not Latin-1. Invalid UTF-8 becomes U+FFFD.
+func DecodeUTF8(b []byte) (any, error) {
+	d := decoder{b: b, utf8: true}
+	d.skipWS()
+	v, err := d.value(0)
+	if err != nil {
+		return nil, err
+	}
+	d.skipWS()
+	if d.i != len(d.b) {
+		return nil, d.errf("extra data")
+	}
+	return v, nil
 }
 
 func (d *decoder) errf(format string, args ...any) error {
@@ -252,6 +269,10 @@ func (d *decoder) str() (string, error) {
 		case c < utf8.RuneSelf:
 			d.buf = append(d.buf, c)
 			d.i++
+		case d.utf8:
+			r, size := utf8.DecodeRune(d.b[d.i:])
+			d.buf = utf8.AppendRune(d.buf, r)
+			d.i += size
 		default:
 			// Latin-1: the byte is the code point.
 			d.buf = utf8.AppendRune(d.buf, rune(c))

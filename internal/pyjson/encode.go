@@ -162,7 +162,7 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 	if err != nil {
 		return dst, fmt.Errorf("pyjson: cannot encode value of type %T: %w", v, err)
 	}
-	g, err := Decode(b)
+	g, err := DecodeUTF8(b) // encoding/json writes UTF-8
 	if err != nil {
 		return dst, fmt.Errorf("pyjson: cannot re-encode value of type %T: %w", v, err)
 	}

@@ -180,3 +180,13 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestMarshalStructNonASCII(t *testing.T) {
+	type user struct {
+		Name string `json:"name"`
+	}
+	got, err := Marshal(user{Name: "Zoë ☃ 😀"})
+	if err != nil || string(got) != `{"name":"Zo\u00eb \u2603 \ud83d\ude00"}` {
+		t.Errorf("Marshal = %s, %v", got, err)
+	}
+}

@@ -95,7 +95,11 @@ func postgresCredential() (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
-func startPostgres() (*Postgres, error) {
+func startPostgres(durable ...bool) (*Postgres, error) {
+	syncCommit := "off"
+	if len(durable) > 0 && durable[0] {
+		syncCommit = "on"
+	}
 	binDir, err := postgresBinDir()
 	if err != nil {
 		return nil, err
@@ -136,7 +140,7 @@ func startPostgres() (*Postgres, error) {
 				"-k", dir,
 				"-c", "listen_addresses=127.0.0.1",
 				"-c", "fsync=off",
-				"-c", "synchronous_commit=off",
+				"-c", "synchronous_commit=" + syncCommit,
 				"-c", "full_page_writes=off",
 				"-c", "max_connections=200",
 			},
@@ -176,6 +180,21 @@ func (p *Postgres) ready() error {
 func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
 	p, err := startPostgres()
+	if err != nil {
+		fail(t, err)
+	}
+	p.tb = t
+	t.Cleanup(p.close)
+	return p
+}
+
+// StartPostgresDurable is StartPostgres with synchronous_commit on, so a
+// commit is acknowledged only once its WAL is written: Kill (an
+// immediate shutdown) and Start then lose no acknowledged write. (fsync
+// stays off: the machine does not crash in these tests, only the server.)
+func StartPostgresDurable(t testing.TB) *Postgres {
+	t.Helper()
+	p, err := startPostgres(true)
 	if err != nil {
 		fail(t, err)
 	}

@@ -44,7 +44,7 @@ func redisArgs(port int, dir string) []string {
 	}
 }
 
-func startRedis() (*Redis, error) {
+func startRedis(extra ...string) (*Redis, error) {
 	bin, err := lookBinary("redis-server")
 	if err != nil {
 		return nil, err
@@ -54,7 +54,8 @@ func startRedis() (*Redis, error) {
 		return nil, err
 	}
 	ps, proc, err := startOnFreePorts(1, func(ps []int) (*process, func() error, error) {
-		p := &process{name: "redis-server", path: bin, args: redisArgs(ps[0], dir), dir: dir, logPath: filepath.Join(dir, "redis.log")}
+		args := append(redisArgs(ps[0], dir), extra...)
+		p := &process{name: "redis-server", path: bin, args: args, dir: dir, logPath: filepath.Join(dir, "redis.log")}
 		return p, func() error { return redisReady(addr(ps[0]), p.pid()) }, nil
 	})
 	if err != nil {
@@ -70,6 +71,20 @@ func startRedis() (*Redis, error) {
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
 	r, err := startRedis()
+	if err != nil {
+		fail(t, err)
+	}
+	r.tb = t
+	t.Cleanup(r.close)
+	return r
+}
+
+// StartRedisDurable is StartRedis with an append-only file synced on
+// every write, so that Stop (SIGKILL) and Start lose no acknowledged
+// write: for fault soaks that count lost writes.
+func StartRedisDurable(t testing.TB) *Redis {
+	t.Helper()
+	r, err := startRedis("--appendonly", "yes", "--appendfsync", "always")
 	if err != nil {
 		fail(t, err)
 	}
