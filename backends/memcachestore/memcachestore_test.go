@@ -82,28 +82,12 @@ func manager(t testing.TB, raw string, change func(*sessions.Settings)) *session
 	return m
 }
 
-// nativeTTL is the Store without DeleteExpired, for the storage suite:
-// its DeleteExpired case wants expired records counted as they are
-// removed, and memcached removes them itself (DeleteExpired reports 0, as
-// Django's clear_expired does for the cache engine; TestClearExpired
-// checks that).
-type nativeTTL struct{ storeMethods }
-
-type storeMethods interface {
-	sessions.Engine
-	sessions.Swapper
-	sessions.Toucher
-	sessions.Codecer
-	sessions.Describer
-	Name() string
-}
-
 // harness opens engines at base with their own key prefixes. Memcached
 // counts whole seconds, and its items hold at most 1 MiB including the
 // key and the item header. Django's pickle format is not signed, so the
 // secret-key rotation case does not apply to it.
 func harness(base string, params ...string) conformance.Harness {
-	caps := conformance.Capabilities{TTLResolution: time.Second, MaxValueSize: 1<<20 - 1024, Unsigned: true}
+	caps := conformance.Capabilities{TTLResolution: time.Second, MaxValueSize: 1<<20 - 1024, Unsigned: true, NativeExpiry: true}
 	for i := 0; i+1 < len(params); i += 2 {
 		if params[i] == "format" && params[i+1] == "json" {
 			caps.Unsigned = false
@@ -111,11 +95,11 @@ func harness(base string, params ...string) conformance.Harness {
 	}
 	return conformance.Harness{
 		New: func(t *testing.T) sessions.Engine {
-			return nativeTTL{open(t, withParams(base, append([]string{"key_prefix", prefix(t)}, params...)...))}
+			return open(t, withParams(base, append([]string{"key_prefix", prefix(t)}, params...)...))
 		},
 		NewPair: func(t *testing.T) (sessions.Engine, sessions.Engine) {
 			u := withParams(base, append([]string{"key_prefix", prefix(t)}, params...)...)
-			return nativeTTL{open(t, u)}, nativeTTL{open(t, u)}
+			return open(t, u), open(t, u)
 		},
 		Caps: caps,
 	}

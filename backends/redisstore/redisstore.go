@@ -179,6 +179,7 @@ type Store struct {
 	own    bool // Close closes c
 	closed atomic.Bool
 	prefix string // "<KeyPrefix>:<Version>:<LogicalPrefix>"
+	users  string // "<KeyPrefix>:<Version>:sessionkit.users."
 	format Format
 	where  string // servers, for errors and Describe
 }
@@ -220,6 +221,7 @@ func newStore(o *Options) (*Store, error) {
 	}
 	return &Store{
 		prefix: opt.KeyPrefix + ":" + strconv.Itoa(opt.Version) + ":" + opt.LogicalPrefix,
+		users:  opt.KeyPrefix + ":" + strconv.Itoa(opt.Version) + ":sessionkit.users." + opt.LogicalPrefix + ".",
 		format: opt.Format,
 	}, nil
 }

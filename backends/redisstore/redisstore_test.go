@@ -38,25 +38,6 @@ type quietLogger struct{}
 
 func (quietLogger) Printf(context.Context, string, ...any) {}
 
-// nativeTTL is the Store without DeleteExpired. The conformance case
-// DeleteExpired wants expired records counted as they are removed; Redis
-// removes them itself and DeleteExpired reports 0 (as Django's
-// clear_expired does for the cache engine), so the storage suite runs on
-// the Store minus that method, and TestClearExpired checks it.
-type nativeTTL struct {
-	storeMethods
-}
-
-type storeMethods interface {
-	sessions.Engine
-	sessions.Swapper
-	sessions.Toucher
-	sessions.Lister
-	sessions.Codecer
-	sessions.Describer
-	Name() string
-}
-
 var prefixes atomic.Int64
 
 // prefix returns a key prefix no other test uses, so that tests can share
@@ -110,13 +91,13 @@ func harness(base string, params ...string) conformance.Harness {
 		}
 	}
 	return conformance.Harness{
-		Caps: conformance.Capabilities{Unsigned: unsigned},
+		Caps: conformance.Capabilities{Unsigned: unsigned, NativeExpiry: true},
 		New: func(t *testing.T) sessions.Engine {
-			return nativeTTL{open(t, withParams(base, append([]string{"key_prefix", prefix(t)}, params...)...))}
+			return open(t, withParams(base, append([]string{"key_prefix", prefix(t)}, params...)...))
 		},
 		NewPair: func(t *testing.T) (sessions.Engine, sessions.Engine) {
 			u := withParams(base, append([]string{"key_prefix", prefix(t)}, params...)...)
-			return nativeTTL{open(t, u)}, nativeTTL{open(t, u)}
+			return open(t, u), open(t, u)
 		},
 	}
 }

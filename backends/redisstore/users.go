@@ -1,0 +1,93 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/sessionkit/sessions"
+)
+
+// The user index (sessions.UserIndexer) is one sorted set per user,
+// "<key_prefix>:<version>:sessionkit.users.<logical_prefix>.<sha256 of the
+// user ID>", holding the user's session keys scored by their expiry in
+// Unix milliseconds. Each write drops the expired members and sets the
+// set's own TTL to its latest expiry, so Redis removes the index of a
+// user whose sessions have all expired.
+
+var addUserScript = redis.NewScript(`
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if top[2] then
+	redis.call('PEXPIREAT', KEYS[1], top[2])
+end
+return 1
+`)
+
+func (s *Store) userKey(userID string) string {
+	h := sha256.Sum256([]byte(userID))
+	return s.users + hex.EncodeToString(h[:])
+}
+
+func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+// AddUserSession implements sessions.UserIndexer.
+func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
+	if err := sessions.CheckUserID(userID); err != nil {
+		return err
+	}
+	if err := s.check(ctx, key); err != nil {
+		return err
+	}
+	err := addUserScript.Run(ctx, s.c, []string{s.userKey(userID)}, ms(expiry), key, ms(time.Now())).Err()
+	if err != nil {
+		return s.fail(ctx, err)
+	}
+	return nil
+}
+
+func (s *Store) checkUser(ctx context.Context, userID string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := sessions.CheckUserID(userID); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return sessions.ErrClosed
+	}
+	return nil
+}
+
+// UserSessions implements sessions.UserIndexer.
+func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, error) {
+	if err := s.checkUser(ctx, userID); err != nil {
+		return nil, err
+	}
+	keys, err := s.c.ZRangeByScore(ctx, s.userKey(userID), &redis.ZRangeBy{Min: "(" + ms(time.Now()), Max: "+inf"}).Result()
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	out := keys[:0]
+	for _, k := range keys {
+		if sessions.ValidKey(k) {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+// RemoveUser implements sessions.UserIndexer.
+func (s *Store) RemoveUser(ctx context.Context, userID string) error {
+	if err := s.checkUser(ctx, userID); err != nil {
+		return err
+	}
+	if err := s.c.Del(ctx, s.userKey(userID)).Err(); err != nil {
+		return s.fail(ctx, err)
+	}
+	return nil
+}
