@@ -364,19 +364,32 @@ func browserFlow(t *testing.T, chromium, bin, shots string, e browserEngine) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("lang", "en-US"),
 		chromedp.WindowSize(1280, 900),
-		chromedp.UserDataDir(filepath.Join(tmp, "profile")),
+		chromedp.UserDataDir(filepath.Join(tmp, "profile")), // kept across browser restarts
 		chromedp.Env("TMPDIR="+tmp),
 	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelCtx)
-	startCtx, cancelStart := context.WithTimeout(ctx, 60*time.Second)
-	defer cancelStart()
-	if err := chromedp.Do(startCtx); err != nil {
-		t.Fatalf("starting Chromium: %v", err)
+	// launch starts Chromium on the profile; the returned func closes it
+	// gracefully, so that it writes its persistent cookies to disk.
+	launch := func() (context.Context, func()) {
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancelCtx := chromedp.NewContext(allocCtx)
+		if err := chromedp.Do(ctx); err != nil { // no timeout: it would bind the browser's life
+			cancelCtx()
+			cancelAlloc()
+			t.Fatalf("starting Chromium: %v", err)
+		}
+		return ctx, func() {
+			chromedp.Cancel(ctx)
+			cancelCtx()
+			cancelAlloc()
+		}
 	}
+	ctx, closeBrowser := launch()
+	t.Cleanup(func() { closeBrowser() })
 	b := &tab{t: t, ctx: ctx, base: strings.TrimSuffix(demo.url, "/"), shots: shots}
+	restartBrowser := func() {
+		closeBrowser()
+		b.ctx, closeBrowser = launch()
+	}
 
 	// Anonymous: the shop sends us to the login page.
 	if p := b.open("/"); p != "/login?next=%2F" {
@@ -397,6 +410,15 @@ func browserFlow(t *testing.T, chromium, bin, shots string, e browserEngine) {
 		t.Fatal("the page's script can read the session cookie")
 	}
 	b.wantText("#expiry", "when you close your browser")
+
+	// Closing the browser ends that session: the shop asks to log in again.
+	restartBrowser()
+	if p := b.open("/"); p != "/login?next=%2F" {
+		t.Fatalf("after a browser restart the browser-session login survived: %s", p)
+	}
+	if p := b.login("alice", "wonderland", false); p != "/" {
+		t.Fatalf("after login: %s", p)
+	}
 
 	// Fill the cart.
 	b.fill(map[string]string{"#product-mug input.qty": "2"})
@@ -547,6 +569,14 @@ func browserFlow(t *testing.T, chromium, bin, shots string, e browserEngine) {
 	b.wantText("#expiry", "on ")
 	if n := b.cartCount(); n != 6 {
 		t.Fatalf("cart count %d after logging in again, want the kept 6", n)
+	}
+	// A remembered session survives the browser's restart, cart and all.
+	restartBrowser()
+	if p := b.open("/"); p != "/" {
+		t.Fatalf("after a browser restart the remembered login is gone: %s", p)
+	}
+	if n := b.cartCount(); n != 6 {
+		t.Fatalf("cart count %d after the browser restart, want 6", n)
 	}
 
 	// Log out dropping the cart.

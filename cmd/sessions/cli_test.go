@@ -495,6 +495,9 @@ func TestDemoFlags(t *testing.T) {
 	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
 		t.Errorf("data dir: %v %v", st, err)
 	}
+	if b, err := os.ReadFile(filepath.Join(dir, ".gitignore")); err != nil || !strings.HasSuffix(string(b), "\n*\n") {
+		t.Errorf("the new data dir does not keep itself out of git: %q %v", b, err)
+	}
 }
 
 // registered reports whether an engine scheme is built in.

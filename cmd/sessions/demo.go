@@ -211,14 +211,24 @@ func baseURL(a net.Addr) string {
 }
 
 // prepareDataDir creates the data directory (mode 0700) and returns its
-// absolute path. It warns about a directory other users can reach.
+// absolute path. It warns about a directory other users can reach. A new
+// directory gets a .gitignore that ignores everything in it, so that
+// running the demo in a checkout never offers the secret key or the
+// sessions for a commit.
 func prepareDataDir(dir string, stderr io.Writer) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", err
 	}
+	_, statErr := os.Stat(abs)
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return "", fmt.Errorf("data directory: %w", err)
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		ignore := "# Made by \"sessions demo\": the demo's data (sessions, secret key) stay out of git.\n*\n"
+		if err := os.WriteFile(filepath.Join(abs, ".gitignore"), []byte(ignore), 0o600); err != nil {
+			return "", fmt.Errorf("data directory: %w", err)
+		}
 	}
 	st, err := os.Stat(abs)
 	if err != nil {
