@@ -16,8 +16,10 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/backends/cacheddb"
+	_ "github.com/sessionkit/sessions/backends/memcachestore"
 	"github.com/sessionkit/sessions/backends/memstore"
 	"github.com/sessionkit/sessions/backends/redisstore"
 	_ "github.com/sessionkit/sessions/backends/sqlstore"
@@ -286,4 +288,21 @@ func TestCacheKeyIsDjangos(t *testing.T) {
 		t.Errorf("cache keys: %s", rs)
 	}
 	_ = redisstore.DefaultLogicalPrefix
+}
+
+func TestConformanceMemcachedPostgres(t *testing.T) {
+	mc1, mc2 := testservers.SharedMemcached(t), testservers.StartMemcached(t)
+	pg := testservers.SharedPostgres(t)
+	h := conformance.Harness{
+		New: func(t *testing.T) sessions.Engine {
+			n := seq.Add(1)
+			cache := fmt.Sprintf("memcached://%s,%s?key_prefix=mp%d", mc1.Addr, mc2.Addr, n)
+			db := pg.URL() + fmt.Sprintf("&create_table=true&table=cdb_%d_%d", time.Now().UnixNano()%1e6, n)
+			return openEngine(t, "cached-db:?cache="+url.QueryEscape(cache)+"&db="+url.QueryEscape(db))
+		},
+		// The cache copy expires on memcached's whole-second clock.
+		Caps: conformance.Capabilities{Unsigned: true, TTLResolution: time.Second},
+	}
+	conformance.Run(t, h)
+	conformance.RunManager(t, h)
 }
