@@ -17,6 +17,7 @@ import (
 // setting is one row of the about panel's settings table.
 type setting struct{ Name, Value string }
 
+// aboutData is the data of the about panel.
 type aboutData struct {
 	EngineName  string
 	Describe    string
@@ -148,6 +149,7 @@ func cookieSettings(st sessions.Settings) []setting {
 	}
 }
 
+// sameSiteName writes a SameSite mode as Django's setting spells it.
 func sameSiteName(s http.SameSite) string {
 	switch s {
 	case http.SameSiteLaxMode:

@@ -28,10 +28,12 @@ import (
 // maxAPIBody bounds a POST body.
 const maxAPIBody = 1 << 20
 
+// apiGet answers GET /api/session with the caller's session.
 func (s *shop) apiGet(w http.ResponseWriter, r *http.Request) {
 	s.apiRespond(w, r, http.StatusOK)
 }
 
+// apiPost sets the keys of a JSON object in the caller's session.
 func (s *shop) apiPost(w http.ResponseWriter, r *http.Request) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "application/json" {
@@ -64,6 +66,7 @@ func (s *shop) apiPost(w http.ResponseWriter, r *http.Request) {
 	s.apiRespond(w, r, http.StatusOK)
 }
 
+// apiDelete flushes the caller's session.
 func (s *shop) apiDelete(w http.ResponseWriter, r *http.Request) {
 	if err := sessionOf(r).Flush(r.Context()); err != nil {
 		apiError(w, http.StatusInternalServerError, err.Error())
@@ -116,6 +119,7 @@ func asciiJSON(b []byte) []byte {
 	return out
 }
 
+// apiError answers {"error": msg}.
 func apiError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

@@ -17,6 +17,7 @@ import (
 // and forth, reload, close the browser or see the server restart without
 // losing what was typed, as a Django SessionWizardView keeps its steps.
 
+// lastOrderKey holds the last order placed in the session (an order).
 const lastOrderKey = "last_order"
 
 // checkoutState is what the session keeps under "checkout".
@@ -26,8 +27,10 @@ type checkoutState struct {
 	Answers  map[string]map[string]string `json:"answers"`  // step slug -> field -> value
 }
 
+// option is one choice of a select or radio field.
 type option struct{ Value, Label string }
 
+// field is one question of a checkout step.
 type field struct {
 	Name     string
 	Label    string
@@ -36,6 +39,7 @@ type field struct {
 	Options  []option
 }
 
+// step is one page of the checkout.
 type step struct {
 	N      int
 	Slug   string
@@ -43,6 +47,7 @@ type step struct {
 	Fields []field
 }
 
+// checkoutSteps are the three steps of the checkout, in order.
 var checkoutSteps = []step{
 	{N: 1, Slug: "shipping", Title: "Shipping address", Fields: []field{
 		{Name: "name", Label: "Full name", Kind: "text", Required: true},
@@ -79,6 +84,8 @@ func shippingCost(method string) int {
 // maxAnswer bounds one answer, so the session stays small.
 const maxAnswer = 500
 
+// loadCheckout returns the checkout kept in the session, with its step
+// numbers clamped to the existing steps.
 func loadCheckout(sess *sessions.Session) (checkoutState, bool) {
 	st, ok := sessions.Get[checkoutState](sess, checkoutKey)
 	if !ok {
@@ -89,6 +96,7 @@ func loadCheckout(sess *sessions.Session) (checkoutState, bool) {
 	return st, true
 }
 
+// saveCheckout keeps the checkout in the session.
 func saveCheckout(sess *sessions.Session, st checkoutState) {
 	sess.Set(checkoutKey, st)
 }
@@ -122,6 +130,7 @@ func (st step) validate(answers map[string]string) map[string]string {
 	return errs
 }
 
+// hasOption reports whether v is one of the options' values.
 func hasOption(opts []option, v string) bool {
 	for _, o := range opts {
 		if o.Value == v {
@@ -165,11 +174,14 @@ func (d checkoutData) Label(slug, name, v string) string {
 	return v
 }
 
+// checkoutResume sends the visitor to the step where they left off.
 func (s *shop) checkoutResume(w http.ResponseWriter, r *http.Request) {
 	st, _ := loadCheckout(sessionOf(r))
 	http.Redirect(w, r, fmt.Sprintf("/checkout/%d", max(st.Step, 1)), http.StatusFound)
 }
 
+// checkoutPage shows a step with the answers kept so far. A step not
+// reached yet sends the visitor to the furthest one reached.
 func (s *shop) checkoutPage(w http.ResponseWriter, r *http.Request) {
 	sess := sessionOf(r)
 	cur, ok := stepFromPath(r)
@@ -190,6 +202,7 @@ func (s *shop) checkoutPage(w http.ResponseWriter, r *http.Request) {
 	s.renderCheckout(w, r, st, cur, nil)
 }
 
+// renderCheckout renders the checkout page on step cur.
 func (s *shop) renderCheckout(w http.ResponseWriter, r *http.Request, st checkoutState, cur step, errs map[string]string) {
 	c := loadCart(sessionOf(r))
 	d := checkoutData{

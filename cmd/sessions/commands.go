@@ -66,8 +66,10 @@ func parseFlags(fs *flag.FlagSet, args []string) (bool, int) {
 	return true, 0
 }
 
+// engineFlagHelp documents the --engine flag of every command.
 const engineFlagHelp = "the session engine: a URL such as sqlite:///path/db.sqlite3 or redis://host:6379/0, or a Django engine name (db, file, cache, cached_db, signed_cookies); default $SESSION_ENGINE, else db"
 
+// settingsHelp ends the help of the commands that open an engine.
 const settingsHelp = `Settings come from the environment under Django's names: SESSION_ENGINE,
 SECRET_KEY (required: the key that signed the sessions), SECRET_KEY_FALLBACKS,
 SESSION_COOKIE_AGE, SESSION_COOKIE_NAME, SESSION_FILE_PATH (for "file"),
@@ -105,6 +107,7 @@ func describe(m *sessions.Manager) string {
 	return m.EngineName()
 }
 
+// fail prints err for cmd and returns exit status 1.
 func fail(stderr io.Writer, cmd string, err error) int {
 	fmt.Fprintf(stderr, "sessions %s: %v\n", cmd, err)
 	return 1
@@ -112,6 +115,7 @@ func fail(stderr io.Writer, cmd string, err error) int {
 
 // --- engines -----------------------------------------------------------------------
 
+// runEngines is "sessions engines".
 func runEngines(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("engines", "engines [--json]", `
 List the session engines compiled into this program, with the config
@@ -171,6 +175,7 @@ Django's engine names also work, with or without the
 	return 0
 }
 
+// nonNil returns s, or an empty slice for nil (JSON [] rather than null).
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}
@@ -180,6 +185,7 @@ func nonNil(s []string) []string {
 
 // --- inspect -----------------------------------------------------------------------
 
+// runInspect is "sessions inspect KEY".
 func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("inspect", "inspect [--engine URL] [--raw] KEY", `
 Print the session stored under KEY as Django decodes it, as JSON:
@@ -290,6 +296,8 @@ var spinnerDelay = 300 * time.Millisecond
 // itself: clearsessions has nothing to do for them.
 var nativeExpirySchemes = []string{"redis", "rediss", "redis+cluster", "redis+sentinel", "memcached", "memcache", "signed-cookies"}
 
+// hasNativeExpiry reports whether the engine's store expires sessions by
+// itself, so that clearsessions has nothing to do.
 func hasNativeExpiry(m *sessions.Manager, cfg string) bool {
 	if _, ok := m.Engine().(sessions.ClientSide); ok {
 		return true
@@ -305,6 +313,7 @@ func hasNativeExpiry(m *sessions.Manager, cfg string) bool {
 	return false
 }
 
+// runClearSessions is "sessions clearsessions".
 func runClearSessions(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("clearsessions", "clearsessions [--engine URL]", `
 Remove the expired sessions from the store, as Django's clearsessions
@@ -356,6 +365,7 @@ shows on stderr while it runs.
 	return 0
 }
 
+// plural returns one or many for n.
 func plural(n int64, one, many string) string {
 	if n == 1 {
 		return one
@@ -404,6 +414,7 @@ func startProgress(w io.Writer, label string) (stop func()) {
 // without it the suite skips the check.
 var checkNeeds = map[string]string{"Touch": "Touch", "Swap": "Swap", "UserIndex": "AddUserSession"}
 
+// runCheck is "sessions check".
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("check", "check [--engine URL] [--timeout D]", `
 Open the configured engine and run the conformance suite's quick checks

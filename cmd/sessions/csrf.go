@@ -95,6 +95,7 @@ func unmaskCSRF(token string) string {
 	return string(out)
 }
 
+// validCSRF reports whether s is n characters of the CSRF alphabet.
 func validCSRF(s string, n int) bool {
 	if len(s) != n {
 		return false

@@ -26,6 +26,8 @@ const djangoSecretChars = "abcdefghijklmnopqrstuvwxyz0123456789!@#$%^&*(-_=+)"
 // generated SECRET_KEY.
 const secretFileName = "secret_key"
 
+// runDemo is "sessions demo": it serves the shop until ctx ends (SIGINT
+// or SIGTERM), then shuts down gracefully and closes the engine.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("demo", "demo [--engine URL] [--addr HOST:PORT] [--data-dir DIR] [--debug-api]", `
 Run the demo shop: a small web shop that keeps everything a session is for
@@ -174,6 +176,7 @@ type connTracker struct {
 	fresh map[net.Conn]bool
 }
 
+// trackConns makes srv report its connections' states to a tracker.
 func trackConns(srv *http.Server) *connTracker {
 	c := &connTracker{fresh: map[net.Conn]bool{}}
 	srv.ConnState = func(conn net.Conn, st http.ConnState) {

@@ -11,14 +11,17 @@ import (
 // kept in the session under "_language" (Django's LANGUAGE_SESSION_KEY);
 // until then, the browser's Accept-Language decides.
 
+// language is a language the shop speaks.
 type language struct{ Code, Short, Name string }
 
+// languages are the shop's languages, in the order the header lists them.
 var languages = []language{
 	{"en", "EN", "English"},
 	{"fr", "FR", "Français"},
 	{"de", "DE", "Deutsch"},
 }
 
+// knownLanguage reports whether the shop speaks code.
 func knownLanguage(code string) bool {
 	for _, l := range languages {
 		if l.Code == code {
@@ -95,6 +98,8 @@ func (p *page) Plural(n int, one, other string) string {
 	return fmt.Sprintf(p.T(other), n)
 }
 
+// translations maps a language and an English text to the text in that
+// language. English needs none.
 var translations = map[string]map[string]string{
 	"fr": {
 		// Layout and navigation.

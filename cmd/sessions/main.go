@@ -61,6 +61,7 @@ import (
 	_ "github.com/sessionkit/sessions/all" // every built-in engine
 )
 
+// main runs the command line and exits with its status.
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -72,16 +73,13 @@ type command struct {
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
-var commands []command
-
-func init() {
-	commands = []command{
-		{"demo", "run the demo shop (login, cart, checkout, preferences) on any engine", runDemo},
-		{"clearsessions", "remove expired sessions (Django's clearsessions)", runClearSessions},
-		{"inspect", "print a stored session as JSON, with its expiry", runInspect},
-		{"engines", "list the engines compiled in and their config strings", runEngines},
-		{"check", "run the conformance quick checks against the configured engine", runCheck},
-	}
+// commands are the subcommands, in the order usage lists them.
+var commands = []command{
+	{"demo", "run the demo shop (login, cart, checkout, preferences) on any engine", runDemo},
+	{"clearsessions", "remove expired sessions (Django's clearsessions)", runClearSessions},
+	{"inspect", "print a stored session as JSON, with its expiry", runInspect},
+	{"engines", "list the engines compiled in and their config strings", runEngines},
+	{"check", "run the conformance quick checks against the configured engine", runCheck},
 }
 
 // run runs the command line args (without the program name) and returns
@@ -112,6 +110,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
+// usage writes the command line's help to w.
 func usage(w io.Writer) {
 	var b strings.Builder
 	b.WriteString("sessions: Django's session framework for Go, from the command line.\n\n")

@@ -25,6 +25,7 @@ type flash struct {
 	Text  string
 }
 
+// levelName returns the CSS class of a Django message level.
 func levelName(level int) string {
 	switch {
 	case level >= levelError:
@@ -37,6 +38,7 @@ func levelName(level int) string {
 	return "info"
 }
 
+// storedMessages returns the queued messages as Django stores them.
 func storedMessages(sess *sessions.Session) [][]any {
 	s, _ := sess.Get(messagesKey).(string)
 	if s == "" {

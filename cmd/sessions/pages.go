@@ -33,11 +33,13 @@ func saveCart(sess *sessions.Session, c cart) {
 
 // --- home -------------------------------------------------------------------------
 
+// productView is a product on the home page, with its quantity in the cart.
 type productView struct {
 	product
 	InCart int
 }
 
+// homeData is the data of the home page.
 type homeData struct {
 	Products  []productView
 	Cart      []cartLine
@@ -53,6 +55,8 @@ type order struct {
 	Items  int    `json:"items"`
 }
 
+// home is the shop's home page, for logged-in visitors: a greeting, the
+// products, and the session at a glance.
 func (s *shop) home(w http.ResponseWriter, r *http.Request) {
 	sess := sessions.FromContext(r.Context())
 	c := loadCart(sess)
@@ -71,6 +75,7 @@ func (s *shop) home(w http.ResponseWriter, r *http.Request) {
 
 // --- login and logout ----------------------------------------------------------
 
+// loginData is the data of the login page.
 type loginData struct {
 	Users     []user
 	Next      string
@@ -82,6 +87,7 @@ type loginData struct {
 	Current   *user
 }
 
+// loginPage shows the login form and the demo accounts.
 func (s *shop) loginPage(w http.ResponseWriter, r *http.Request) {
 	sess := sessions.FromContext(r.Context())
 	u, err := s.currentUser(r)
@@ -137,10 +143,12 @@ func (s *shop) login(w http.ResponseWriter, r *http.Request) {
 	redirect(w, r, d.Next)
 }
 
+// logoutData is the data of the logout page.
 type logoutData struct {
 	CartCount int
 }
 
+// logoutPage asks whether to keep the cart, then logs out (a POST).
 func (s *shop) logoutPage(w http.ResponseWriter, r *http.Request) {
 	u, err := s.currentUser(r)
 	if err != nil {
@@ -170,15 +178,18 @@ func (s *shop) logout(w http.ResponseWriter, r *http.Request) {
 	redirect(w, r, "/login?logged_out=1")
 }
 
+// sessionOf returns the request's session.
 func sessionOf(r *http.Request) *sessions.Session { return sessions.FromContext(r.Context()) }
 
 // --- cart ---------------------------------------------------------------------------
 
+// cartData is the data of the cart page.
 type cartData struct {
 	Lines []cartLine
 	Total int
 }
 
+// cartPage shows the cart.
 func (s *shop) cartPage(w http.ResponseWriter, r *http.Request) {
 	c := loadCart(sessionOf(r))
 	s.render(w, r, http.StatusOK, "cart", "Cart", "cart", cartData{Lines: c.lines(), Total: c.total()})
@@ -197,6 +208,7 @@ func formQty(r *http.Request, def int) (int, bool) {
 	return n, true
 }
 
+// cartAdd adds a quantity of a product to the cart.
 func (s *shop) cartAdd(w http.ResponseWriter, r *http.Request) {
 	lang := s.language(r)
 	p, ok := productBySKU(r.PostFormValue("sku"))
@@ -213,6 +225,7 @@ func (s *shop) cartAdd(w http.ResponseWriter, r *http.Request) {
 	redirect(w, r, safeNext(r.PostFormValue("next"), "/"))
 }
 
+// cartUpdate sets the quantity of a product in the cart; 0 removes it.
 func (s *shop) cartUpdate(w http.ResponseWriter, r *http.Request) {
 	p, ok := productBySKU(r.PostFormValue("sku"))
 	qty, okQty := formQty(r, 0)
@@ -234,11 +247,13 @@ func (s *shop) cartUpdate(w http.ResponseWriter, r *http.Request) {
 
 // --- preferences -------------------------------------------------------------
 
+// preferencesData is the data of the preferences page.
 type preferencesData struct {
 	Theme string
 	Lang  string
 }
 
+// preferencesPage shows the theme and language choices.
 func (s *shop) preferencesPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "preferences", "Preferences", "preferences",
 		preferencesData{Theme: theme(sessionOf(r)), Lang: s.language(r)})

@@ -122,6 +122,8 @@ func (s *shop) Handler() http.Handler {
 	return s.logRequests(securityHeaders(root))
 }
 
+// isAPI reports whether r is for the debug API, which takes JSON only
+// and needs no CSRF token.
 func (s *shop) isAPI(r *http.Request) bool {
 	return s.debugAPI && r.URL.Path == "/api/session"
 }
@@ -139,6 +141,7 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
+// cacheFor lets browsers cache the responses of next for d.
 func cacheFor(d time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(d.Seconds())))
@@ -152,6 +155,7 @@ type statusRecorder struct {
 	status int
 }
 
+// WriteHeader records the status.
 func (w *statusRecorder) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
@@ -159,6 +163,7 @@ func (w *statusRecorder) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Write records an implicit 200.
 func (w *statusRecorder) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
@@ -166,6 +171,7 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// Unwrap returns the underlying ResponseWriter, for http.ResponseController.
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // logRequests writes one line per request to the shop's logger.
@@ -188,6 +194,7 @@ func (s *shop) logRequests(next http.Handler) http.Handler {
 
 // --- the current visitor -----------------------------------------------------
 
+// ctxUser is the context key of the logged-in user (see requireLogin).
 type ctxUser struct{}
 
 // currentUser returns the logged-in user, as Django's get_user: the
@@ -296,6 +303,8 @@ func (s *shop) language(r *http.Request) string {
 	return pickLanguage(r.Header.Get("Accept-Language"))
 }
 
+// theme returns the theme kept in the session: "light" (the default) or
+// "dark".
 func theme(sess *sessions.Session) string {
 	if v, _ := sess.Get(themeKey).(string); v == "dark" {
 		return "dark"
@@ -319,6 +328,7 @@ type errorData struct {
 	Detail  string
 }
 
+// errorPage answers status with the error page.
 func (s *shop) errorPage(w http.ResponseWriter, r *http.Request, status int, heading, message, detail string) {
 	s.render(w, r, status, "error", heading, "", errorData{Status: status, Heading: heading, Message: message, Detail: detail})
 }
@@ -328,6 +338,7 @@ func (s *shop) forbidden(w http.ResponseWriter, r *http.Request, reason string) 
 	s.errorPage(w, r, http.StatusForbidden, "Forbidden", "CSRF verification failed. Request aborted.", reason)
 }
 
+// notFound answers 404 with the error page.
 func (s *shop) notFound(w http.ResponseWriter, r *http.Request) {
 	s.errorPage(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address.", "")
 }
