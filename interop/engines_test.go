@@ -3,6 +3,7 @@ package interop
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,6 +65,44 @@ func engineSetups() []engineSetup {
 				}},
 				"SESSION_ENGINE": "django.contrib.sessions.backends.db",
 			}, my.URL()
+		}},
+		{name: "cache-redis", minMajor: "4.0", prepare: func(t *testing.T, dj Django) (map[string]any, string) {
+			r := testservers.StartRedis(t)
+			return map[string]any{
+				"DATABASES":      sqliteDatabases(userDB(t)),
+				"CACHES":         map[string]any{"default": map[string]any{"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": r.URL()}},
+				"SESSION_ENGINE": "django.contrib.sessions.backends.cache",
+			}, r.URL()
+		}},
+		{name: "cache-memcached", prepare: func(t *testing.T, dj Django) (map[string]any, string) {
+			m1, m2 := testservers.StartMemcached(t), testservers.StartMemcached(t)
+			return map[string]any{
+				"DATABASES": sqliteDatabases(userDB(t)),
+				"CACHES": map[string]any{"default": map[string]any{"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+					"LOCATION": []any{m1.Addr, m2.Addr}}},
+				"SESSION_ENGINE": "django.contrib.sessions.backends.cache",
+			}, "memcached://" + m1.Addr + "," + m2.Addr
+		}},
+		{name: "cached_db-redis", minMajor: "4.0", prepare: func(t *testing.T, dj Django) (map[string]any, string) {
+			r := testservers.StartRedis(t)
+			db := userDB(t)
+			return map[string]any{
+					"DATABASES":      sqliteDatabases(db),
+					"CACHES":         map[string]any{"default": map[string]any{"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": r.URL()}},
+					"SESSION_ENGINE": "django.contrib.sessions.backends.cached_db",
+				}, "cached-db:?cache=" + url.QueryEscape(r.URL()) +
+					"&db=" + url.QueryEscape("sqlite://"+db)
+		}},
+		{name: "cached_db-memcached", prepare: func(t *testing.T, dj Django) (map[string]any, string) {
+			m := testservers.StartMemcached(t)
+			db := userDB(t)
+			return map[string]any{
+					"DATABASES": sqliteDatabases(db),
+					"CACHES": map[string]any{"default": map[string]any{"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+						"LOCATION": m.Addr}},
+					"SESSION_ENGINE": "django.contrib.sessions.backends.cached_db",
+				}, "cached-db:?cache=" + url.QueryEscape("memcached://"+m.Addr) +
+					"&db=" + url.QueryEscape("sqlite://"+db)
 		}},
 		{name: "file", prepare: func(t *testing.T, dj Django) (map[string]any, string) {
 			dir := filepath.Join(t.TempDir(), "sessions")
