@@ -43,6 +43,7 @@ type shop struct {
 	info     shopInfo
 	log      *slog.Logger
 	pages    map[string]*template.Template
+	mux      *http.ServeMux // the pages, set by Handler
 }
 
 // shopInfo is what the about panel tells about the set-up.
@@ -94,6 +95,7 @@ func newShop(m *sessions.Manager, o shopOptions) (*shop, error) {
 // page behind the session middleware and CSRF protection.
 func (s *shop) Handler() http.Handler {
 	mux := http.NewServeMux()
+	s.mux = mux
 	mux.HandleFunc("GET /{$}", s.requireLogin(s.home))
 	mux.HandleFunc("GET /login", s.loginPage)
 	mux.HandleFunc("POST /login", s.login)
@@ -273,7 +275,7 @@ func (s *shop) render(w http.ResponseWriter, r *http.Request, status int, name, 
 		Theme:     theme(sess),
 		User:      u,
 		CartCount: loadCart(sess).count(),
-		Path:      r.URL.RequestURI(),
+		Path:      s.backPath(r),
 		Flash:     popMessages(sess),
 		Engine:    s.m.EngineName(),
 		CSRFField: csrfField(sess),
@@ -291,6 +293,23 @@ func (s *shop) render(w http.ResponseWriter, r *http.Request, status int, name, 
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+}
+
+// backPath returns where the theme and language switches of a page go
+// back to: the page itself, or for a page answering a form post, its
+// address if it is a page too, else the home page.
+func (s *shop) backPath(r *http.Request) string {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return r.URL.RequestURI()
+	}
+	if s.mux != nil {
+		g := r.Clone(r.Context())
+		g.Method = http.MethodGet
+		if _, pattern := s.mux.Handler(g); pattern != "" && pattern != "/" {
+			return r.URL.Path
+		}
+	}
+	return "/"
 }
 
 // language returns the visitor's language: the one chosen and kept in the

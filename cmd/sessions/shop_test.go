@@ -865,3 +865,22 @@ func TestAboutHelpers(t *testing.T) {
 		t.Fatalf("hexDump limit: %q", got)
 	}
 }
+
+// After a form post, the header's switches go back to a page, never to
+// the address of the post.
+func TestSwitchesGoBackToAPage(t *testing.T) {
+	s, _ := newTestShop(t, "")
+	b := newBrowser(t, s.Handler())
+	b.login("alice", false)
+	next := regexp.MustCompile(`name="next" value="([^"]*)"`)
+	r := b.post("/cart/add", url.Values{"sku": {"nope"}})
+	wantStatus(t, r, http.StatusBadRequest)
+	if m := next.FindStringSubmatch(r.body); m == nil || m[1] != "/" {
+		t.Errorf("after a failed POST /cart/add: next %v", m)
+	}
+	r = b.post("/checkout/1", url.Values{"nav": {"next"}})
+	wantStatus(t, r, http.StatusOK)
+	if m := next.FindStringSubmatch(r.body); m == nil || m[1] != "/checkout/1" {
+		t.Errorf("after an invalid checkout step: next %v", m)
+	}
+}
