@@ -219,6 +219,9 @@ func write(w io.Writer, res map[string]*sample, order []string, meta map[string]
 			if max := map[string]float64{"read": e.maxRO, "write": e.maxRW}[kind]; max > 0 && floor != nil {
 				verdict = fmt.Sprintf("≤ %.2f× %s", max, mark(ratio(ours, floor) <= max))
 			}
+			if cas := get(res, e.group+"/floor-cas/"+kind); cas != nil {
+				verdict += fmt.Sprintf("; vs GET + check-and-set script (%s): %s", us(cas.ns), fmtRatio(ratio(ours, cas)))
+			}
 			fmt.Fprintf(w, "| %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %s |\n", e.name, label, us(ours.ns), ours.allocs, fl, fr, fh, pl, pr, verdict)
 		}
 	}
