@@ -346,6 +346,20 @@ func TestClearSessionsEnginesWithoutCleanup(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Removed 0 expired sessions: the signed-cookies engine expires sessions by itself.") {
 		t.Errorf("signed cookies: %d %q", code, out)
 	}
+	for name, start := range map[string]func(*testing.T) string{
+		"redis":     func(t *testing.T) string { return testservers.StartRedis(t).URL() },
+		"memcached": func(t *testing.T) string { return "memcached://" + testservers.StartMemcached(t).Addr },
+	} {
+		t.Run(name, func(t *testing.T) {
+			if !registered(name) {
+				t.Skipf("the %s engine is not built in yet", name)
+			}
+			code, out, errOut := cli(t, "clearsessions", "--engine", start(t))
+			if code != 0 || !strings.HasPrefix(out, "Removed 0 expired sessions") {
+				t.Errorf("%s expires sessions by itself: %d %q %q", name, code, out, errOut)
+			}
+		})
+	}
 	code, _, errOut := cli(t, "clearsessions", "--engine", "test-noexpire:")
 	if code != 1 || errOut != "Session engine 'test-noexpire:' doesn't support clearing expired sessions.\n" {
 		t.Errorf("engine without ExpiredDeleter: %d %q", code, errOut)
