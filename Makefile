@@ -40,7 +40,7 @@ fuzz:
 	bash scripts/fuzz.sh $(FUZZTIME)
 
 soak: deps
-	$(GO) test -race -run 'TestSoak' -timeout 60m -tags soak -v ./internal/soak/
+	SESSIONS_REQUIRE_SERVERS=1 $(GO) test -race -run 'TestSoak' -timeout 60m -tags soak -v ./internal/soak/
 
 clean:
 	rm -rf bin
