@@ -516,6 +516,9 @@ func (m *Manager) ClearExpired(ctx context.Context) (int64, error) {
 	if m.closed.Load() {
 		return 0, wrap("clear expired", m.name, ErrClosed)
 	}
+	if m.client != nil {
+		return 0, nil // nothing is stored: the cookie's signature expires
+	}
 	d, ok := m.engine.(ExpiredDeleter)
 	if !ok {
 		return 0, wrap("clear expired", m.name, ErrUnsupported)

@@ -160,21 +160,50 @@ func Run(t *testing.T, h Harness) {
 	t.Logf("conformance: %d storage cases, %d passed or skipped", len(cases), ran)
 }
 
-// Check runs the quick storage cases against a live engine, creating and
-// deleting a few sessions of its own, and returns every failure joined.
-// Use it to verify a deployment's configuration (the CLI's "sessions
-// check"); it never touches sessions it did not create.
-func Check(ctx context.Context, e sessions.Engine) error {
-	var errs []error
-	for _, c := range engineCases() {
+// Result is the outcome of one case of CheckResults.
+type Result struct {
+	Name    string // the case, for example "CreateExisting"
+	Reason  string // the rule it checks, one line
+	Err     error  // nil when the case passed or was skipped
+	Skipped bool   // the engine lacks what the case needs (Err is nil)
+	Why     string // why it was skipped
+}
+
+// CheckResults runs the quick cases against a live engine, creating and
+// deleting a few sessions of its own (never touching others), and returns
+// the outcome of each. For a client-side engine it runs the seal/open
+// cases instead of the storage ones.
+func CheckResults(ctx context.Context, e sessions.Engine) []Result {
+	cases := engineCases()
+	if _, ok := e.(sessions.ClientSide); ok {
+		cases = clientSideCases()
+	}
+	var out []Result
+	for _, c := range cases {
 		if !c.quick {
 			continue
 		}
 		ev := &env{ctx: ctx, e: e, logf: func(string, ...any) {}}
 		err := c.run(ev)
+		r := Result{Name: c.name, Reason: c.reason}
 		var se skipError
-		if err != nil && !errors.As(err, &se) {
-			errs = append(errs, fmt.Errorf("%s: %w (rule: %s)", c.name, err, c.reason))
+		if errors.As(err, &se) {
+			r.Skipped, r.Why = true, se.reason
+		} else {
+			r.Err = err
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// Check runs CheckResults and returns every failure joined, or nil. Use
+// it to verify a deployment's configuration (the CLI's "sessions check").
+func Check(ctx context.Context, e sessions.Engine) error {
+	var errs []error
+	for _, r := range CheckResults(ctx, e) {
+		if r.Err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w (rule: %s)", r.Name, r.Err, r.Reason))
 		}
 	}
 	return errors.Join(errs...)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/backends/cookiestore"
 	"github.com/sessionkit/sessions/backends/memstore"
 	"github.com/sessionkit/sessions/conformance"
 )
@@ -65,5 +66,26 @@ func TestCheckCatchesMutants(t *testing.T) {
 func TestCheckNames(t *testing.T) {
 	if len(conformance.CheckNames()) < 8 {
 		t.Errorf("quick check too small: %v", conformance.CheckNames())
+	}
+}
+
+func TestCheckResultsClientSide(t *testing.T) {
+	rs := conformance.CheckResults(context.Background(), cookiestore.New(nil))
+	if len(rs) < 2 {
+		t.Fatalf("%d results", len(rs))
+	}
+	for _, r := range rs {
+		if r.Err != nil {
+			t.Errorf("%s: %v", r.Name, r.Err)
+		}
+	}
+	skipped := 0
+	for _, r := range conformance.CheckResults(context.Background(), memstore.New(nil)) {
+		if r.Skipped {
+			skipped++
+		}
+	}
+	if skipped != 0 {
+		t.Errorf("memstore skipped %d quick cases", skipped)
 	}
 }

@@ -808,7 +808,7 @@ func clientSideCases() []engineCase {
 				}
 				return expectData("Open", got, data)
 			}},
-		{name: "SealTooLarge",
+		{name: "SealTooLarge", quick: true,
 			reason: "ClientSide: data too large for a cookie is refused with ErrTooLarge, never sent for the browser to drop",
 			run: func(ev *env) error {
 				c := ev.e.(sessions.ClientSide)

@@ -76,7 +76,9 @@ var ErrNoSession = errors.New("djangoauth: no session")
 // belongs to another user, or to this user with a stale password hash, it
 // is flushed; if it belongs to nobody, its key is cycled (against session
 // fixation); then the three auth keys are stored. backend "" means the
-// first configured backend.
+// first configured backend. Like Django's login, which also rotates the
+// CSRF token, an application keeping a CSRF token in the session should
+// replace it after Login.
 func (a *Auth) Login(ctx context.Context, s *sessions.Session, userID, passwordHash, backend string) error {
 	if s == nil {
 		return ErrNoSession
