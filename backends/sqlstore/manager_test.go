@@ -209,7 +209,6 @@ func TestManagerCorruptRow(t *testing.T) {
 		for _, data := range []string{
 			"garbage that is not a signed session",
 			"eyJhIHRlc3Qga2V5IjoiYSB0ZXN0IHZhbHVlIn0:1r31eq:z3T5kuYwaLspnAAUpfRWpbinC-rn6c6P1Qf9PsCyZ3s", // E1, signature changed
-			"",
 			"\x01sqlstore:base64:!!!not base64",
 		} {
 			key := sessions.NewKey()
@@ -229,8 +228,18 @@ func TestManagerCorruptRow(t *testing.T) {
 		if errs := a.errors(); len(errs) > 0 {
 			t.Errorf("store errors: %v", errs)
 		}
-		if n := countRows(t, b, raw(s), s.Table()); n != 8 {
-			t.Errorf("%d rows, want the 4 corrupt ones untouched and 4 new", n)
+		if n := countRows(t, b, raw(s), s.Table()); n != 6 {
+			t.Errorf("%d rows, want the 3 corrupt ones untouched and 3 new", n)
+		}
+		// An empty session_data is an empty session (Django decodes it to
+		// {} and keeps the key, as for its file engine's placeholders).
+		key := sessions.NewKey()
+		insertRaw(t, b, raw(s), s.Table(), key, "", exp)
+		if status, body, cookie := a.do(t, "/get?k=a+test+key", key); status != 200 || body != "<nil>" || cookie != "" {
+			t.Errorf("empty row: %d %q cookie %q", status, body, cookie)
+		}
+		if status, _, cookie := a.do(t, "/set?k=x&v=1", key); status != 200 || cookie != key {
+			t.Errorf("writing over an empty row: %d, cookie %q; want the same key", status, cookie)
 		}
 	})
 }

@@ -337,7 +337,7 @@ func TestBrowser(t *testing.T) {
 	for _, e := range browserEngines() {
 		t.Run(e.name, func(t *testing.T) {
 			if !registered(e.scheme) {
-				t.Skipf("the %s engine is not built in yet", e.scheme)
+				t.Fatalf("the %s engine is not registered: all/ must import it", e.scheme)
 			}
 			shots := filepath.Join(artifacts, e.name)
 			if err := os.MkdirAll(shots, 0o755); err != nil {
