@@ -198,6 +198,23 @@ func ValidKey(key string) bool {
 	return true
 }
 
+// Precheck returns what an Engine method must return before it touches
+// storage: the context's error if it is done, an error matching
+// [ErrInvalidKey] for a key [ValidKey] rejects, or [ErrClosed] when closed
+// is true; otherwise nil.
+func Precheck(ctx context.Context, key string, closed bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !ValidKey(key) {
+		return ErrInvalidKey
+	}
+	if closed {
+		return ErrClosed
+	}
+	return nil
+}
+
 // CheckKey returns nil for a valid key and an error matching
 // [ErrInvalidKey] otherwise. Engines call it first in every method that
 // takes a key.

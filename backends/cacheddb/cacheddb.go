@@ -223,16 +223,7 @@ func (d dual) Decode(b []byte) (*codec.Dict, error) {
 }
 
 func (s *Store) check(ctx context.Context, key string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := sessions.CheckKey(key); err != nil {
-		return err
-	}
-	if s.closed.Load() {
-		return sessions.ErrClosed
-	}
-	return nil
+	return sessions.Precheck(ctx, key, s.closed.Load())
 }
 
 // cacheFailed records a cache error: logged when the cache goes down,

@@ -277,16 +277,7 @@ func (s *Store) Codec(st sessions.Settings) codec.Codec {
 }
 
 func (s *Store) check(ctx context.Context, key string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := sessions.CheckKey(key); err != nil {
-		return err
-	}
-	if s.closed.Load() {
-		return sessions.ErrClosed
-	}
-	return nil
+	return sessions.Precheck(ctx, key, s.closed.Load())
 }
 
 // fail turns a gomemcache error into the engine's.

@@ -89,16 +89,7 @@ func (s *Store) Name() string { return Scheme }
 func (s *Store) Describe() string { return "process memory (lost on exit)" }
 
 func (s *Store) check(ctx context.Context, key string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := sessions.CheckKey(key); err != nil {
-		return err
-	}
-	if s.closed {
-		return sessions.ErrClosed
-	}
-	return nil
+	return sessions.Precheck(ctx, key, s.closed)
 }
 
 // Load implements sessions.Engine.

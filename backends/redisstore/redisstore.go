@@ -261,16 +261,7 @@ func (s *Store) Codec(st sessions.Settings) codec.Codec {
 }
 
 func (s *Store) check(ctx context.Context, key string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := sessions.CheckKey(key); err != nil {
-		return err
-	}
-	if s.closed.Load() {
-		return sessions.ErrClosed
-	}
-	return nil
+	return sessions.Precheck(ctx, key, s.closed.Load())
 }
 
 // fail turns a go-redis error into the engine's: context errors pass

@@ -327,16 +327,7 @@ func (s *Store) Describe() string { return fmt.Sprintf("%s, table %q", s.where, 
 
 // check runs the checks every method starts with.
 func (s *Store) check(ctx context.Context, key string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := sessions.CheckKey(key); err != nil {
-		return err
-	}
-	if s.closed.Load() {
-		return sessions.ErrClosed
-	}
-	return nil
+	return sessions.Precheck(ctx, key, s.closed.Load())
 }
 
 // checkData enforces MaxDataSize.
