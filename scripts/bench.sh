@@ -20,7 +20,7 @@ fi
 out=results.txt
 : >"$out"
 echo "== request benchmarks (count $count, benchtime $benchtime)"
-go test -run '^$' -bench '^Benchmark(Harness|Memory|SignedCookie|SQLite|Postgres|MariaDB|File|Bolt|Redis|RedisCluster|Memcached|CachedDB)$' \
+go test -run '^$' -bench '^Benchmark(Harness|Memory|SignedCookie|SQLite|Postgres|MariaDB|File|Bolt|Redis|RedisCluster|Memcached|CachedDB|Paired)$' \
 	-benchmem -count "$count" -benchtime "$benchtime" -timeout 120m . | tee -a "$out"
 echo "== size and parallel benchmarks"
 go test -run '^$' -bench '^Benchmark(Size|Parallel)$' -benchmem -count "$count" -benchtime "$benchtime" -cpu 1,2 -timeout 60m . | tee -a "$out"
