@@ -1,6 +1,7 @@
 package sessions
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -134,16 +135,19 @@ func (m *Manager) Close() error {
 func (m *Manager) Load(ctx context.Context, key string) *Session {
 	s := &Session{m: m, ctx: ctx}
 	switch {
+	case len(key) < MinKeyLength:
+		// Django's _validate_session_key: a key shorter than 8
+		// characters is no key at all, on every engine.
 	case m.client != nil:
-		if key != "" && len(key) <= maxCookieValue {
+		if len(key) <= maxCookieValue {
 			s.key = key
 		} else {
-			s.bogus = key != ""
+			s.bogus = true
 		}
 	case ValidKey(key):
 		s.key = key
 	default:
-		s.bogus = key != ""
+		s.bogus = true
 	}
 	return s
 }
@@ -303,6 +307,15 @@ func (m *Manager) Save(ctx context.Context, s *Session) error {
 }
 
 func (m *Manager) save(ctx context.Context, s *Session) error {
+	err := m.store(ctx, s)
+	if err == nil {
+		s.dirty = false
+	}
+	return err
+}
+
+// store writes s as save describes. Callers hold s.mu.
+func (m *Manager) store(ctx context.Context, s *Session) error {
 	s.ensureLoaded()
 	if s.loadErr != nil {
 		return s.loadErr
@@ -343,6 +356,9 @@ func (m *Manager) save(ctx context.Context, s *Session) error {
 			return err
 		}
 		s.key, s.raw = key, raw
+		// As Django's create(): a new key must reach the client, so the
+		// session counts as modified even when nothing else changed.
+		s.modified = true
 		m.noteTouched(key, now)
 		return nil
 	}
@@ -475,36 +491,82 @@ func (m *Manager) update(ctx context.Context, s *Session, expiry time.Time) erro
 		if attempt >= 2 {
 			time.Sleep(time.Duration(mrand.Int64N(int64(attempt) * int64(time.Millisecond))))
 		}
-		raw, lerr := m.engine.Load(ctx, s.key)
-		if errors.Is(lerr, ErrNotFound) {
-			return wrap("update", m.name, ErrInterrupted)
+		if err := m.refresh(ctx, s, "update"); err != nil {
+			return err
 		}
-		if lerr != nil {
-			return wrap("load", m.name, lerr)
-		}
-		theirs, derr := m.codec.Decode(raw)
-		if derr != nil {
-			// Their data cannot be read: ours replaces it.
-			theirs = &codec.Dict{}
-		}
-		if !s.cleared {
-			merged := theirs
-			for k, set := range s.changed {
-				if set {
-					v, _ := s.data.Get(k)
-					merged.Set(k, v)
-				} else {
-					merged.Delete(k)
-				}
-			}
-			s.data = merged
-		}
-		s.raw = raw
 		if b, err = m.encode(s.data); err != nil {
 			return err
 		}
 		expiry = m.storeExpiry(s, m.now())
 	}
+}
+
+// refresh reloads the stored record of s and, if another request changed
+// it since s was loaded, re-applies this request's changes on top of it
+// (unless this request cleared the session, whose data then replace
+// everything). A record deleted meanwhile gives ErrInterrupted. Callers
+// hold s.mu.
+func (m *Manager) refresh(ctx context.Context, s *Session, op string) error {
+	raw, err := m.engine.Load(ctx, s.key)
+	if errors.Is(err, ErrNotFound) {
+		return wrap(op, m.name, ErrInterrupted)
+	}
+	if err != nil {
+		return wrap("load", m.name, err)
+	}
+	if s.raw != nil && bytes.Equal(raw, s.raw) {
+		return nil
+	}
+	theirs, derr := m.codec.Decode(raw)
+	if derr != nil || len(raw) == 0 {
+		// Their data cannot be read: ours replaces it.
+		theirs = &codec.Dict{}
+	}
+	if !s.cleared {
+		for k, set := range s.changed {
+			if set {
+				v, _ := s.data.Get(k)
+				theirs.Set(k, v)
+			} else {
+				theirs.Delete(k)
+			}
+		}
+		s.data = theirs
+	}
+	s.raw = raw
+	return nil
+}
+
+// cycle moves s to a new key, as Django's cycle_key, without bringing
+// back a session another request deleted since s was loaded: the old
+// record is read again first (keeping that request's changes), then the
+// data are created under a new key and the old record deleted. Callers
+// hold s.mu.
+func (m *Manager) cycle(ctx context.Context, s *Session) error {
+	if m.closed.Load() {
+		return wrap("cycle key", m.name, ErrClosed)
+	}
+	old := s.key
+	if old != "" {
+		if err := m.refresh(ctx, s, "cycle key"); err != nil {
+			return err
+		}
+	}
+	key, raw, err := m.create(ctx, s, s.data)
+	if err != nil {
+		return err
+	}
+	s.key, s.raw = key, raw
+	// The whole data now belong to this request.
+	s.cleared = true
+	s.changed = nil
+	for k := range s.data.All() {
+		s.note(k, true)
+	}
+	if old != "" {
+		return m.deleteKey(ctx, old)
+	}
+	return nil
 }
 
 // ClearExpired removes expired sessions from engines that need it

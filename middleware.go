@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -39,25 +40,55 @@ func NewContext(ctx context.Context, s *Session) context.Context {
 //     from the settings.
 //   - Vary: Cookie is added whenever the session was accessed or the
 //     cookie was set or deleted.
-//   - The cookie is written before the first byte of the body, even when
-//     the handler never calls WriteHeader. Flushing through
-//     http.ResponseController still works.
 //   - A session deleted by a concurrent request (ErrInterrupted) gives a
 //     400 response; a store failure goes to Settings.ErrorHandler (default
 //     500). In both cases the handler's own response is discarded.
 //
+// # Streaming
+//
+// Handler does not buffer the response: the session is saved and the
+// cookie written just before the status line, at the handler's first
+// WriteHeader, Write or Flush (or when it returns without writing). A
+// change made after that point cannot reach the client in a header.
+// It is never dropped silently:
+//
+//   - A change to a server-side session whose key the client already
+//     holds (the usual case: a cart updated while streaming) is saved when
+//     the handler returns.
+//   - A change that needs a new cookie (a new session, CycleKey, or any
+//     change of a signed-cookie session) cannot be delivered: it is not
+//     saved, and an error matching [ErrResponseStarted] is logged and
+//     passed to Settings.ErrorHandler, whose writes then go to the body
+//     of a response already under way.
+//
+// Handlers that must change the session after writing, as a Django view
+// may, use [Manager.BufferedHandler], which holds the whole response until
+// the handler returns.
+//
 // Unlike Django, with SaveEveryRequest a request carrying a bogus cookie
 // does not create a stored empty session.
 func (m *Manager) Handler(next http.Handler) http.Handler {
+	return m.handler(next, false)
+}
+
+// BufferedHandler is [Manager.Handler] with Django's exact timing: the
+// handler's status, headers and body are held in memory until it returns,
+// so every change it makes to the session, however late, is saved and its
+// cookie sent. It costs a copy of the response body; a handler that calls
+// Flush (or hijacks the connection) ends the buffering at that point, and
+// later changes follow Handler's streaming rules.
+func (m *Manager) BufferedHandler(next http.Handler) http.Handler {
+	return m.handler(next, true)
+}
+
+func (m *Manager) handler(next http.Handler, buffered bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, had := m.cookieValue(r)
 		s := m.Load(r.Context(), key)
-		sw := &responseWriter{ResponseWriter: w, m: m, s: s, r: r, hadCookie: had}
+		sw := &responseWriter{ResponseWriter: w, m: m, s: s, r: r, hadCookie: had, clientKey: key, buffered: buffered}
 		r = r.WithContext(NewContext(r.Context(), s))
 		next.ServeHTTP(sw, r)
-		if !sw.committed {
-			sw.commit(http.StatusOK)
-		}
+		sw.end()
 	})
 }
 
@@ -79,8 +110,16 @@ type responseWriter struct {
 	s         *Session
 	r         *http.Request
 	hadCookie bool
-	committed bool
-	failed    bool
+	committed bool // the session rules ran (and the cookie was written)
+	failed    bool // the response was replaced by an error response
+	hijacked  bool
+	status    int    // the final status the rules ran for
+	clientKey string // the cookie value the client holds after this response
+
+	// Buffered mode: until the rules run, the status and body are held.
+	buffered bool
+	held     int // status held by WriteHeader, 0 if none
+	body     []byte
 }
 
 // Unwrap returns the underlying ResponseWriter, for http.ResponseController.
@@ -90,6 +129,12 @@ func (w *responseWriter) WriteHeader(code int) {
 	if !w.committed {
 		if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
 			w.ResponseWriter.WriteHeader(code) // informational: not the final status
+			return
+		}
+		if w.buffered {
+			if w.held == 0 {
+				w.held = code
+			}
 			return
 		}
 		w.commit(code)
@@ -102,6 +147,13 @@ func (w *responseWriter) WriteHeader(code int) {
 
 func (w *responseWriter) Write(b []byte) (int, error) {
 	if !w.committed {
+		if w.buffered {
+			if w.held == 0 {
+				w.held = http.StatusOK
+			}
+			w.body = append(w.body, b...)
+			return len(b), nil
+		}
 		w.commit(http.StatusOK)
 	}
 	if w.failed {
@@ -113,6 +165,9 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 // ReadFrom keeps io.Copy's fast path (sendfile) available.
 func (w *responseWriter) ReadFrom(r io.Reader) (int64, error) {
 	if !w.committed {
+		if w.buffered {
+			return io.Copy(writerOnly{w}, r)
+		}
 		w.commit(http.StatusOK)
 	}
 	if w.failed {
@@ -121,13 +176,17 @@ func (w *responseWriter) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(w.ResponseWriter, r)
 }
 
+// writerOnly hides ReadFrom, so io.Copy into it does not recurse.
+type writerOnly struct{ io.Writer }
+
 // Flush commits the session and flushes the underlying writer.
 func (w *responseWriter) Flush() { _ = w.FlushError() }
 
-// FlushError commits the session and flushes the underlying writer.
+// FlushError commits the session and flushes the underlying writer. In
+// buffered mode it ends the buffering.
 func (w *responseWriter) FlushError() error {
 	if !w.committed {
-		w.commit(http.StatusOK)
+		w.release()
 	}
 	if w.failed {
 		return errReplaced
@@ -139,17 +198,58 @@ func (w *responseWriter) FlushError() error {
 // afterwards.
 func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.committed = true
+	w.hijacked = true
 	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+// release runs the session rules for the status so far and, in buffered
+// mode, sends what was held.
+func (w *responseWriter) release() {
+	status := w.held
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.commit(status)
+	if !w.buffered || w.failed {
+		return
+	}
+	if w.held != 0 {
+		w.ResponseWriter.WriteHeader(w.held)
+	}
+	if len(w.body) > 0 {
+		w.ResponseWriter.Write(w.body)
+	}
+	w.body = nil
+}
+
+// end runs when the handler has returned: the session rules if they have
+// not run yet, otherwise the rules for a change made after they ran.
+func (w *responseWriter) end() {
+	if !w.committed {
+		w.release()
+		return
+	}
+	if w.failed || w.hijacked || w.status >= 500 {
+		return
+	}
+	if err := w.m.finishLate(w.r.Context(), w.s, w.clientKey); err != nil {
+		w.m.log.ErrorContext(w.r.Context(), "session change after the response started", "engine", w.m.name, "error", err)
+		if w.m.s.ErrorHandler != nil {
+			w.m.s.ErrorHandler(w.ResponseWriter, w.r, err)
+		}
+	}
 }
 
 // commit runs Django's process_response for the final status code.
 func (w *responseWriter) commit(status int) {
 	w.committed = true
-	err := w.m.finish(w.r.Context(), w.Header(), w.s, w.hadCookie, status)
+	w.status = status
+	err := w.m.finish(w.r.Context(), w.Header(), w.s, w.hadCookie, status, &w.clientKey)
 	if err == nil {
 		return
 	}
 	w.failed = true
+	w.body = nil
 	h := w.Header()
 	for k := range h {
 		delete(h, k)
@@ -166,8 +266,35 @@ func (w *responseWriter) commit(status int) {
 	http.Error(w.ResponseWriter, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 }
 
+// finishLate handles a change made to s after the response started:
+// clientKey is the key the client holds. A server-side session still
+// under that key is saved; a change that needed a new cookie is reported
+// with ErrResponseStarted and not saved.
+func (m *Manager) finishLate(ctx context.Context, s *Session, clientKey string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.dirty {
+		return nil
+	}
+	switch {
+	case s.key == "" && s.data != nil && s.data.Len() == 0:
+		// Flushed (or emptied and never stored): the store already
+		// forgot it; the client's stale cookie names nothing.
+		s.dirty = false
+		return nil
+	case m.client != nil:
+		return wrap("save", m.name, fmt.Errorf("%w: a signed-cookie session lives in its cookie", ErrResponseStarted))
+	case s.key == "":
+		return wrap("save", m.name, fmt.Errorf("%w: a new session needs a cookie", ErrResponseStarted))
+	case s.key != clientKey:
+		return wrap("save", m.name, fmt.Errorf("%w: the session key changed (CycleKey) and the client keeps the old one", ErrResponseStarted))
+	}
+	return m.save(ctx, s)
+}
+
 // finish applies the save/cookie/Vary rules to a response header.
-func (m *Manager) finish(ctx context.Context, h http.Header, s *Session, hadCookie bool, status int) error {
+// clientKey receives the cookie value the client will hold.
+func (m *Manager) finish(ctx context.Context, h http.Header, s *Session, hadCookie bool, status int, clientKey *string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if m.s.SaveEveryRequest && (s.key != "" || s.bogus) && s.data == nil {
@@ -183,6 +310,7 @@ func (m *Manager) finish(ctx context.Context, h http.Header, s *Session, hadCook
 	vary := false
 	if hadCookie && empty {
 		m.deleteCookie(h)
+		*clientKey = ""
 		vary = true
 	} else {
 		vary = s.accessed
@@ -201,8 +329,10 @@ func (m *Manager) finish(ctx context.Context, h http.Header, s *Session, hadCook
 				if hadCookie {
 					m.deleteCookie(h)
 				}
+				*clientKey = ""
 			} else {
 				m.setCookie(h, s)
+				*clientKey = s.key
 			}
 			vary = true
 		} else if s.accessed && status < 500 {

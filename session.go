@@ -54,6 +54,9 @@ type Session struct {
 
 	accessed bool
 	modified bool
+	// dirty is set with modified and cleared when the Manager saves, so
+	// the middleware can see a change made after it committed.
+	dirty bool
 
 	// What this request did, so a conflicting concurrent write can be
 	// merged (see Manager.Save).
@@ -94,7 +97,7 @@ func (s *Session) MarkModified() {
 	defer s.mu.Unlock()
 	s.ensureLoaded()
 	s.accessed = true
-	s.modified = true
+	s.setModified()
 	for k := range s.data.All() {
 		s.note(k, true)
 	}
@@ -144,6 +147,12 @@ func (s *Session) dict() *codec.Dict {
 	return s.data
 }
 
+// setModified marks the session modified (and dirty). Callers hold s.mu.
+func (s *Session) setModified() {
+	s.modified = true
+	s.dirty = true
+}
+
 func (s *Session) note(k string, set bool) {
 	if s.changed == nil {
 		s.changed = make(map[string]bool)
@@ -177,7 +186,7 @@ func (s *Session) Set(key string, value any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.dict().Set(key, value)
-	s.modified = true
+	s.setModified()
 	s.note(key, true)
 }
 
@@ -189,7 +198,7 @@ func (s *Session) Delete(key string) bool {
 	if !s.dict().Delete(key) {
 		return false
 	}
-	s.modified = true
+	s.setModified()
 	s.note(key, false)
 	return true
 }
@@ -203,7 +212,7 @@ func (s *Session) Pop(key string) (any, bool) {
 	v, ok := d.Get(key)
 	if ok {
 		d.Delete(key)
-		s.modified = true
+		s.setModified()
 		s.note(key, false)
 	}
 	return v, ok
@@ -220,7 +229,7 @@ func (s *Session) SetDefault(key string, value any) any {
 		return v
 	}
 	d.Set(key, value)
-	s.modified = true
+	s.setModified()
 	s.note(key, true)
 	return value
 }
@@ -235,7 +244,7 @@ func (s *Session) Update(values map[string]any) {
 		d.Set(k, v)
 		s.note(k, true)
 	}
-	s.modified = true
+	s.setModified()
 }
 
 // Keys returns the keys in insertion order.
@@ -286,7 +295,7 @@ func (s *Session) clear() {
 	s.data = &codec.Dict{}
 	s.loadErr = nil
 	s.accessed = true
-	s.modified = true
+	s.setModified()
 	s.cleared = true
 	s.changed = nil
 }
@@ -311,35 +320,24 @@ func (s *Session) Flush(ctx context.Context) error {
 
 // CycleKey stores the current data under a new key and deletes the old
 // record, as Django's cycle_key: call it at login against session
-// fixation. The data are kept. For client-side engines it only marks the
-// session modified (a cookie cannot be revoked).
+// fixation. The data are kept, with any change another request saved
+// since this one loaded the session. If another request deleted the
+// session meanwhile (a logout in another tab), nothing is stored under a
+// new key and the error matches [ErrInterrupted]; the middleware then
+// answers 400, as for any save of a deleted session. For client-side
+// engines it only marks the session modified (a cookie cannot be revoked).
 func (s *Session) CycleKey(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := s.dict()
+	s.dict()
 	if s.loadErr != nil {
 		return s.loadErr
 	}
-	s.modified = true
+	s.setModified()
 	if s.m.client != nil {
 		return nil
 	}
-	old := s.key
-	key, raw, err := s.m.create(ctx, s, d)
-	if err != nil {
-		return err
-	}
-	s.key, s.raw = key, raw
-	// The whole data now belong to this request.
-	s.cleared = true
-	s.changed = nil
-	for k := range d.All() {
-		s.note(k, true)
-	}
-	if old != "" {
-		return s.m.deleteKey(ctx, old)
-	}
-	return nil
+	return s.m.cycle(ctx, s)
 }
 
 // Save stores the session now, as Django's save: a session without a key

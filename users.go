@@ -28,7 +28,7 @@ func (m *Manager) BindUser(ctx context.Context, s *Session, userID string) error
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.dict().Set(BoundUserKey, userID)
-	s.modified = true
+	s.setModified()
 	s.note(BoundUserKey, true)
 	// Saving writes the index entry (see indexWrite).
 	return m.save(ctx, s)

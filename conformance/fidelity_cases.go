@@ -1,0 +1,207 @@
+package conformance
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+
+	"github.com/sessionkit/sessions"
+)
+
+// fidelityCases hold the middleware to Django's timing: an explicit Save
+// reaches the client, and a change made after the response started is
+// saved or reported, never dropped.
+func fidelityCases() []managerCase {
+	return []managerCase{
+		{name: "ExplicitSaveSendsCookie", reason: "Save of a new session marks it modified, so the middleware sends its cookie (Django's create())", run: caseExplicitSaveSendsCookie},
+		{name: "ExplicitSaveNoOrphans", serverOnly: true, reason: "'save to get a key' on every request reuses the key the client got, leaving no orphan record", run: caseExplicitSaveNoOrphans},
+		{name: "LateChangeSaved", serverOnly: true, reason: "a change made after the response started, to a session whose key the client holds, is saved when the handler returns", run: caseLateChangeSaved},
+		{name: "LateChangeNeedingCookieReported", reason: "a change after the response started that needs a new cookie is not saved and is reported with ErrResponseStarted to the error handler and the log", run: caseLateChangeReported},
+		{name: "LateCycleKeyReported", serverOnly: true, reason: "CycleKey after the response started cannot reach the client: reported with ErrResponseStarted", run: caseLateCycleReported},
+		{name: "LateFlushSilent", serverOnly: true, reason: "Flush after the response started deletes the record; the client's stale cookie names nothing, so nothing is reported", run: caseLateFlush},
+		{name: "BufferedLateChange", reason: "BufferedHandler holds the response, so a change after Write still sets the cookie, as in Django", run: caseBufferedLateChange},
+		{name: "BufferedKeepsResponse", reason: "BufferedHandler sends the handler's status, headers and body unchanged, after the cookie rules", run: caseBufferedKeepsResponse},
+	}
+}
+
+func caseExplicitSaveSendsCookie(c *mgr) {
+	m := c.manager(nil)
+	var key string
+	res := c.serve(m, func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.FromContext(r.Context())
+		if err := s.Save(r.Context()); err != nil {
+			c.t.Errorf("Save: %v", err)
+		}
+		if !s.Modified() {
+			c.t.Error("Save of a new session left it unmodified")
+		}
+		key = s.Key()
+	}, "")
+	ck := sessionCookie(res, "sessionid")
+	if ck == nil || ck.Value == "" || ck.Value != key {
+		c.t.Fatalf("Set-Cookie %q, want the saved key", rawSetCookie(res, "sessionid"))
+	}
+	if !c.client {
+		if ok, err := m.Exists(c.ctx, key); !ok || err != nil {
+			c.t.Errorf("Exists(saved key) = %v, %v", ok, err)
+		}
+	}
+}
+
+func caseExplicitSaveNoOrphans(c *mgr) {
+	m := c.manager(nil)
+	h := func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.FromContext(r.Context())
+		if s.Key() == "" {
+			if err := s.Save(r.Context()); err != nil {
+				c.t.Errorf("Save: %v", err)
+			}
+		}
+		io.WriteString(w, s.Key())
+	}
+	res := c.serve(m, h, "")
+	first, _ := io.ReadAll(res.Body)
+	ck := sessionCookie(res, "sessionid")
+	if ck == nil || ck.Value != string(first) {
+		c.t.Fatalf("first request: Set-Cookie %q, body %q", rawSetCookie(res, "sessionid"), first)
+	}
+	for range 3 {
+		res = c.serve(m, h, ck.Value)
+		again, _ := io.ReadAll(res.Body)
+		if string(again) != ck.Value {
+			c.t.Errorf("a later request saved a new session %q instead of using %q", again, ck.Value)
+		}
+	}
+}
+
+// lateManager returns a Manager whose error handler records what it got.
+func (c *mgr) lateManager() (*sessions.Manager, *[]error) {
+	var mu sync.Mutex
+	var got []error
+	m := c.manager(func(s *sessions.Settings) {
+		s.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, err)
+		}
+	})
+	return m, &got
+}
+
+func caseLateChangeSaved(c *mgr) {
+	m, errs := c.lateManager()
+	key := c.saved(m, map[string]any{"cart": "a"})
+	res := c.serve(m, func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.FromContext(r.Context())
+		s.Get("cart")
+		io.WriteString(w, "streaming...")
+		w.(http.Flusher).Flush()
+		s.Set("cart", "ab")
+	}, key)
+	if res.StatusCode != 200 || len(*errs) != 0 {
+		c.t.Errorf("status %d, errors %v", res.StatusCode, *errs)
+	}
+	if v := m.Load(c.ctx, key).Get("cart"); v != "ab" {
+		c.t.Errorf("stored cart = %v, want the late change %q", v, "ab")
+	}
+}
+
+func caseLateChangeReported(c *mgr) {
+	m, errs := c.lateManager()
+	var key string
+	c.serve(m, func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.FromContext(r.Context())
+		io.WriteString(w, "body first")
+		s.Set("cart", "a")
+		key = s.Key()
+	}, "")
+	if len(*errs) != 1 || !errors.Is((*errs)[0], sessions.ErrResponseStarted) {
+		c.t.Fatalf("error handler got %v, want one error matching ErrResponseStarted", *errs)
+	}
+	if !strings.Contains(c.logs.String(), "after the response started") {
+		c.t.Errorf("not logged: %q", c.logs.String())
+	}
+	if key != "" && !c.client {
+		c.t.Errorf("a new session was stored under %q although its cookie could not be sent", key)
+	}
+}
+
+func caseLateCycleReported(c *mgr) {
+	m, errs := c.lateManager()
+	key := c.saved(m, map[string]any{"x": 1})
+	c.serve(m, func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.FromContext(r.Context())
+		io.WriteString(w, "body first")
+		if err := s.CycleKey(r.Context()); err != nil {
+			c.t.Errorf("CycleKey: %v", err)
+		}
+	}, key)
+	if len(*errs) != 1 || !errors.Is((*errs)[0], sessions.ErrResponseStarted) {
+		c.t.Errorf("error handler got %v, want one error matching ErrResponseStarted", *errs)
+	}
+}
+
+func caseLateFlush(c *mgr) {
+	m, errs := c.lateManager()
+	key := c.saved(m, map[string]any{"x": 1})
+	c.serve(m, func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.FromContext(r.Context())
+		io.WriteString(w, "body first")
+		if err := s.Flush(r.Context()); err != nil {
+			c.t.Errorf("Flush: %v", err)
+		}
+	}, key)
+	if len(*errs) != 0 {
+		c.t.Errorf("error handler got %v", *errs)
+	}
+	if ok, _ := m.Exists(c.ctx, key); ok {
+		c.t.Error("the flushed session still exists")
+	}
+}
+
+func caseBufferedLateChange(c *mgr) {
+	m, errs := c.lateManager()
+	req := httptest.NewRequest("GET", "http://example.com/", nil)
+	rec := httptest.NewRecorder()
+	m.BufferedHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.FromContext(r.Context())
+		io.WriteString(w, "body first")
+		s.Set("cart", "a")
+	})).ServeHTTP(rec, req)
+	res := rec.Result()
+	ck := sessionCookie(res, "sessionid")
+	if ck == nil || ck.Value == "" || len(*errs) != 0 {
+		c.t.Fatalf("Set-Cookie %q, errors %v: want the session's cookie", rawSetCookie(res, "sessionid"), *errs)
+	}
+	if v := m.Load(c.ctx, ck.Value).Get("cart"); v != "a" {
+		c.t.Errorf("stored cart = %v", v)
+	}
+	if body, _ := io.ReadAll(res.Body); string(body) != "body first" {
+		c.t.Errorf("body %q", body)
+	}
+}
+
+func caseBufferedKeepsResponse(c *mgr) {
+	m := c.manager(nil)
+	req := httptest.NewRequest("GET", "http://example.com/", nil)
+	rec := httptest.NewRecorder()
+	m.BufferedHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Before", "1")
+		w.WriteHeader(http.StatusTeapot)
+		io.WriteString(w, "part 1, ")
+		w.Header().Set("X-After", "2") // still in time: nothing was sent
+		io.Copy(w, strings.NewReader("part 2"))
+		sessions.FromContext(r.Context()).Set("k", "v")
+	})).ServeHTTP(rec, req)
+	res := rec.Result()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusTeapot || string(body) != "part 1, part 2" || res.Header.Get("X-Before") != "1" || res.Header.Get("X-After") != "2" {
+		c.t.Errorf("status %d body %q headers %v", res.StatusCode, body, res.Header)
+	}
+	if sessionCookie(res, "sessionid") == nil || !hasVaryCookie(res) {
+		c.t.Errorf("no session cookie or Vary: %v", res.Header)
+	}
+}
