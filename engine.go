@@ -103,7 +103,10 @@ type Swapper interface {
 //   - UserSessions returns the keys recorded for userID whose entries have
 //     not expired, each once, in no particular order. A user with no
 //     entries gives an empty list and no error.
-//   - RemoveUser forgets every key of userID; an unknown user is no error.
+//   - RemoveUserSessions forgets the entries of the given keys under
+//     userID, and only those: an entry added meanwhile (a concurrent
+//     login of the same user) stays. Keys not recorded, or an unknown
+//     user, are no error.
 //   - Entries are removed as they expire (native TTL or DeleteExpired).
 //   - A user ID is any string of 1 to [MaxUserIDLength] bytes; engines
 //     store it safely (hashed where it would become a file name) and
@@ -112,7 +115,7 @@ type Swapper interface {
 type UserIndexer interface {
 	AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error
 	UserSessions(ctx context.Context, userID string) ([]string, error)
-	RemoveUser(ctx context.Context, userID string) error
+	RemoveUserSessions(ctx context.Context, userID string, keys []string) error
 }
 
 // MaxUserIDLength is the longest user ID a [UserIndexer] accepts.
