@@ -204,6 +204,7 @@ func (m *Manager) load(s *Session) {
 	}
 	s.data = d
 	s.raw = raw
+	s.bound = boundUser(d)
 }
 
 func (m *Manager) logCorrupt(ctx context.Context, err error) {
@@ -261,7 +262,8 @@ func (m *Manager) encode(d *codec.Dict) ([]byte, error) {
 
 // create stores d under a new key and returns the key and bytes. Callers
 // hold s.mu.
-func (m *Manager) create(ctx context.Context, s *Session, d *codec.Dict) (string, []byte, error) {
+func (m *Manager) create(ctx context.Context, s *Session) (string, []byte, error) {
+	d := s.data
 	if m.closed.Load() {
 		return "", nil, wrap("create", m.name, ErrClosed)
 	}
@@ -274,7 +276,7 @@ func (m *Manager) create(ctx context.Context, s *Session, d *codec.Dict) (string
 		key := NewKey()
 		err := m.engine.Create(ctx, key, b, expiry)
 		if err == nil {
-			return key, b, m.indexWrite(ctx, d, key, expiry)
+			return key, b, m.indexWrite(ctx, s, key, expiry, "")
 		}
 		if !errors.Is(err, ErrExists) {
 			return "", nil, wrap("create", m.name, err)
@@ -351,7 +353,7 @@ func (m *Manager) store(ctx context.Context, s *Session) error {
 		return nil
 	}
 	if s.key == "" {
-		key, raw, err := m.create(ctx, s, s.data)
+		key, raw, err := m.create(ctx, s)
 		if err != nil {
 			return err
 		}
@@ -449,7 +451,7 @@ func (m *Manager) update(ctx context.Context, s *Session, expiry time.Time) erro
 		if err != nil {
 			return wrap("update", m.name, err)
 		}
-		return m.indexWrite(ctx, s.data, s.key, expiry)
+		return m.indexWrite(ctx, s, s.key, expiry, s.bound)
 	}
 	b, err := m.encode(s.data)
 	if err != nil {
@@ -462,6 +464,11 @@ func (m *Manager) update(ctx context.Context, s *Session, expiry time.Time) erro
 		defer l.Unlock()
 	}
 	if !canSwap || s.raw == nil {
+		if s.raw == nil {
+			// Not loaded (Clear does not load): learn the binding the
+			// index holds for this key, so a move drops its entry.
+			s.bound = m.storedBinding(ctx, s.key)
+		}
 		err := m.engine.Update(ctx, s.key, b, expiry)
 		if errors.Is(err, ErrNotFound) {
 			return wrap("update", m.name, ErrInterrupted)
@@ -470,14 +477,14 @@ func (m *Manager) update(ctx context.Context, s *Session, expiry time.Time) erro
 			return wrap("update", m.name, err)
 		}
 		s.raw = b
-		return m.indexWrite(ctx, s.data, s.key, expiry)
+		return m.indexWrite(ctx, s, s.key, expiry, s.bound)
 	}
 	for attempt := 0; ; attempt++ {
 		err = sw.Swap(ctx, s.key, s.raw, b, expiry)
 		switch {
 		case err == nil:
 			s.raw = b
-			return m.indexWrite(ctx, s.data, s.key, expiry)
+			return m.indexWrite(ctx, s, s.key, expiry, s.bound)
 		case errors.Is(err, ErrNotFound):
 			return wrap("update", m.name, ErrInterrupted)
 		case !errors.Is(err, ErrConflict):
@@ -522,6 +529,7 @@ func (m *Manager) refresh(ctx context.Context, s *Session, op string) error {
 		// Their data cannot be read: ours replaces it.
 		theirs = &codec.Dict{}
 	}
+	s.bound = boundUser(theirs)
 	if !s.cleared {
 		for k, set := range s.changed {
 			if set {
@@ -552,7 +560,8 @@ func (m *Manager) cycle(ctx context.Context, s *Session) error {
 			return err
 		}
 	}
-	key, raw, err := m.create(ctx, s, s.data)
+	oldBound := s.bound
+	key, raw, err := m.create(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -563,9 +572,13 @@ func (m *Manager) cycle(ctx context.Context, s *Session) error {
 	for k := range s.data.All() {
 		s.note(k, true)
 	}
-	if old != "" {
-		return m.deleteKey(ctx, old)
+	if old == "" {
+		return nil
 	}
+	if err := m.deleteKey(ctx, old); err != nil {
+		return err
+	}
+	m.unindex(ctx, oldBound, old)
 	return nil
 }
 

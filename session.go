@@ -51,6 +51,7 @@ type Session struct {
 	data    *codec.Dict // nil until loaded
 	raw     []byte      // the stored bytes as loaded, nil if none
 	loadErr error       // a store failure while loading
+	bound   string      // the user the index records for key ("" if none)
 
 	accessed bool
 	modified bool
@@ -307,15 +308,25 @@ func (s *Session) clear() {
 func (s *Session) Flush(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := s.key
+	old, loaded := s.key, s.bound
 	s.clear()
-	s.key = ""
+	s.key, s.bound = "", ""
 	s.bogus = false
 	s.raw = nil
 	if old == "" || s.m.client != nil {
 		return nil
 	}
-	return s.m.deleteKey(ctx, old)
+	// The binding as stored now (another request may have moved it, and
+	// Flush does not load): its index entry goes with the record.
+	bound := s.m.storedBinding(ctx, old)
+	if err := s.m.deleteKey(ctx, old); err != nil {
+		return err
+	}
+	s.m.unindex(ctx, bound, old)
+	if loaded != bound {
+		s.m.unindex(ctx, loaded, old)
+	}
+	return nil
 }
 
 // CycleKey stores the current data under a new key and deletes the old

@@ -149,6 +149,7 @@ func RunManager(t *testing.T, h Harness) {
 	t.Helper()
 	cases := managerCases()
 	cases = append(cases, fidelityCases()...)
+	cases = append(cases, interleaveCases()...)
 	for _, mc := range cases {
 		t.Run(mc.name, func(t *testing.T) {
 			if mc.serverOnly && h.Caps.ClientSide {
