@@ -46,6 +46,9 @@ type Harness struct {
 	// shared store (two clients, two processes' worth of state), so the
 	// suite can check that a write through one is seen by the other.
 	NewPair func(t *testing.T) (sessions.Engine, sessions.Engine)
+	// NewFaulty, when set, returns a fresh engine (as New) together with
+	// one Fault for each store the engine depends on, for [RunFaults].
+	NewFaulty func(t *testing.T) (sessions.Engine, []Fault)
 	// Caps declares what the engine can do.
 	Caps Capabilities
 }

@@ -38,8 +38,12 @@ type mgr struct {
 func (c *mgr) settings() sessions.Settings {
 	s := sessions.DefaultSettings()
 	s.SecretKey = SecretKey
-	s.Logger = slog.New(slog.NewTextHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s.Logger = newLogger(c.logs)
 	return s
+}
+
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // manager returns a Manager over the case's engine with settings changed

@@ -1,0 +1,400 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessions"
+)
+
+// Fault makes one store an engine depends on unreachable while the store
+// keeps its data: a network partition, a restarted proxy, a paused
+// server. A harness builds it, for example, from a TCP proxy between the
+// engine and its server.
+type Fault struct {
+	// Name names the store, for example "redis", "cache" or "database".
+	Name string
+	// Cut resets the store's connections and refuses new ones.
+	Cut func()
+	// Stall keeps connections open but lets nothing through, as a
+	// paused server or a black-holed network does.
+	Stall func()
+	// Restore ends a Cut or a Stall.
+	Restore func()
+	// ReadsSurvive declares that loads keep working while this store is
+	// unreachable (for example a cache in front of a database).
+	ReadsSurvive bool
+}
+
+// DeadlineSlack is how long after its context's deadline an engine call
+// may still be running in the deadline cases.
+const DeadlineSlack = 50 * time.Millisecond
+
+// RunFaults runs the outage and deadline cases over engines from
+// h.NewFaulty: each store of the engine is cut (connections reset) and
+// stalled (nothing answered) in the middle of a request, and the suite
+// checks the promises that must hold whatever the store does:
+//
+//   - no acknowledged delete (a logout, DeleteUser, the old key of
+//     CycleKey) is undone when the store comes back;
+//   - no acknowledged write is lost or read back older;
+//   - during the outage a load fails with an error (or, where the store
+//     declares ReadsSurvive, succeeds): it never looks like "no session",
+//     which would log the user out;
+//   - every engine call returns within [DeadlineSlack] of its context's
+//     deadline, with the context's error;
+//   - the engine recovers once the store is back.
+//
+// Without h.NewFaulty (in-process engines) it skips with the reason.
+func RunFaults(t *testing.T, h Harness) {
+	t.Helper()
+	if h.NewFaulty == nil {
+		t.Skip("the harness has no NewFaulty: the engine's store is not reachable over a network the suite can cut")
+	}
+	probe, faults := h.NewFaulty(t)
+	probe.Close()
+	for i, f := range faults {
+		modes := []struct {
+			name string
+			down func(Fault)
+		}{
+			{"Cut", func(f Fault) { f.Cut() }},
+			{"Stall", func(f Fault) { f.Stall() }},
+		}
+		for _, mode := range modes {
+			for _, fc := range faultCases() {
+				t.Run(fmt.Sprintf("%s/%s/%s", f.Name, mode.name, fc.name), func(t *testing.T) {
+					e, fs := h.NewFaulty(t)
+					f := fs[i]
+					fe := &faultEnv{t: t, e: e, f: f, down: func() { mode.down(f) }, caps: h.Caps, logs: &logBuffer{}}
+					defer f.Restore()
+					fc.run(fe)
+					if t.Failed() {
+						t.Logf("rule: %s", fc.reason)
+					}
+				})
+			}
+		}
+		t.Run(f.Name+"/Deadline", func(t *testing.T) {
+			e, fs := h.NewFaulty(t)
+			runDeadline(t, e, fs[i])
+		})
+	}
+}
+
+// faultEnv is what a fault case gets.
+type faultEnv struct {
+	t    *testing.T
+	e    sessions.Engine
+	f    Fault
+	down func()
+	caps Capabilities
+	logs *logBuffer
+}
+
+func (fe *faultEnv) manager() *sessions.Manager {
+	fe.t.Helper()
+	s := sessions.DefaultSettings()
+	s.SecretKey = SecretKey
+	s.Logger = newLogger(fe.logs)
+	m, err := sessions.New(fe.e, s)
+	if err != nil {
+		fe.t.Fatal(err)
+	}
+	return m
+}
+
+// ctx is the context of a request made while the store is down: short,
+// so a stalled store ends the call.
+func (fe *faultEnv) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 500*time.Millisecond)
+}
+
+// healthy waits until the engine answers again after Restore and returns
+// a context for the checks.
+func (fe *faultEnv) healthy(m *sessions.Manager) context.Context {
+	fe.t.Helper()
+	fe.f.Restore()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	fe.t.Cleanup(cancel)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := m.Exists(ctx, sessions.NewKey())
+		if err == nil {
+			return ctx
+		}
+		if time.Now().After(deadline) {
+			fe.t.Fatalf("the engine did not recover within 30 s of the store's return: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// saved stores a session holding values and returns it loaded.
+func (fe *faultEnv) saved(m *sessions.Manager, values map[string]any) *sessions.Session {
+	fe.t.Helper()
+	ctx := context.Background()
+	s := m.NewSession(ctx)
+	s.Update(values)
+	if err := s.Save(ctx); err != nil {
+		fe.t.Fatalf("Save: %v", err)
+	}
+	l := m.Load(ctx, s.Key())
+	if l.Get("v") == nil && values["v"] != nil {
+		fe.t.Fatalf("the saved session did not load back")
+	}
+	return l
+}
+
+type faultCase struct {
+	name   string
+	reason string
+	run    func(fe *faultEnv)
+}
+
+func faultCases() []faultCase {
+	return []faultCase{
+		{"LogoutNotUndone", "a Flush acknowledged during an outage stays done when the store returns", caseFaultLogout},
+		{"WriteNotStale", "a save acknowledged during an outage reads back, never older data, when the store returns", caseFaultWrite},
+		{"CycleKeyOldGone", "a CycleKey acknowledged during an outage leaves the old key dead when the store returns", caseFaultCycle},
+		{"DeleteUserNotUndone", "a DeleteUser acknowledged during an outage leaves every session of the user dead when the store returns", caseFaultDeleteUser},
+		{"LoadDuringOutage", "a load during an outage fails with an error (or succeeds where reads survive): never an empty session, never a deleted cookie", caseFaultLoad},
+	}
+}
+
+func caseFaultLogout(fe *faultEnv) {
+	m := fe.manager()
+	s := fe.saved(m, map[string]any{"v": "1", "user": "alice"})
+	key := s.Key()
+	fe.down()
+	ctx, cancel := fe.ctx()
+	err := s.Flush(ctx)
+	cancel()
+	hctx := fe.healthy(m)
+	if err != nil {
+		fe.t.Logf("Flush during the outage: %v", err)
+		return
+	}
+	for range 3 {
+		if ok, err := m.Exists(hctx, key); ok || err != nil {
+			fe.t.Fatalf("Flush was acknowledged during the outage, but afterwards Exists = %v, %v: the logout was undone", ok, err)
+		}
+		if v := m.Load(hctx, key).Get("user"); v != nil {
+			fe.t.Fatalf("Flush was acknowledged, but the old key loads user %v", v)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func caseFaultWrite(fe *faultEnv) {
+	m := fe.manager()
+	s := fe.saved(m, map[string]any{"v": "1"})
+	key := s.Key()
+	fe.down()
+	ctx, cancel := fe.ctx()
+	s.Set("v", "2")
+	err := s.Save(ctx)
+	cancel()
+	hctx := fe.healthy(m)
+	got := m.Load(hctx, key).Get("v")
+	if err == nil && got != "2" {
+		fe.t.Fatalf("the save of v=2 was acknowledged during the outage, but afterwards v = %v", got)
+	}
+	if err != nil {
+		fe.t.Logf("Save during the outage: %v (afterwards v = %v)", err, got)
+		if got != "1" && got != "2" {
+			fe.t.Fatalf("after a failed save, v = %v", got)
+		}
+	}
+	// Recovery: a new write lands and reads back, twice in a row.
+	s2 := m.Load(hctx, key)
+	s2.Set("v", "3")
+	if err := s2.Save(hctx); err != nil {
+		fe.t.Fatalf("Save after the store returned: %v", err)
+	}
+	for range 3 {
+		if v := m.Load(hctx, key).Get("v"); v != "3" {
+			fe.t.Fatalf("after recovery, v = %v, want 3", v)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func caseFaultCycle(fe *faultEnv) {
+	m := fe.manager()
+	s := fe.saved(m, map[string]any{"v": "1"})
+	old := s.Key()
+	fe.down()
+	ctx, cancel := fe.ctx()
+	err := s.CycleKey(ctx)
+	cancel()
+	hctx := fe.healthy(m)
+	if err != nil {
+		fe.t.Logf("CycleKey during the outage: %v", err)
+		return
+	}
+	for range 3 {
+		if ok, err := m.Exists(hctx, old); ok || err != nil {
+			fe.t.Fatalf("CycleKey was acknowledged, but afterwards the old key exists (%v, %v)", ok, err)
+		}
+		if v := m.Load(hctx, s.Key()).Get("v"); v != "1" {
+			fe.t.Fatalf("CycleKey was acknowledged, but the new key holds v = %v", v)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func caseFaultDeleteUser(fe *faultEnv) {
+	if _, ok := fe.e.(sessions.UserIndexer); !ok {
+		fe.t.Skip("the engine keeps no user index")
+	}
+	m := fe.manager()
+	var keys []string
+	for range 2 {
+		s := fe.saved(m, map[string]any{"v": "1"})
+		if err := m.BindUser(context.Background(), s, "alice"); err != nil {
+			fe.t.Fatal(err)
+		}
+		keys = append(keys, s.Key())
+	}
+	fe.down()
+	ctx, cancel := fe.ctx()
+	_, err := m.DeleteUser(ctx, "alice")
+	cancel()
+	hctx := fe.healthy(m)
+	if err != nil {
+		fe.t.Logf("DeleteUser during the outage: %v", err)
+		return
+	}
+	for _, k := range keys {
+		if ok, err := m.Exists(hctx, k); ok || err != nil {
+			fe.t.Fatalf("DeleteUser was acknowledged, but afterwards a session of the user exists (%v, %v)", ok, err)
+		}
+	}
+}
+
+func caseFaultLoad(fe *faultEnv) {
+	m := fe.manager()
+	s := fe.saved(m, map[string]any{"v": "1"})
+	key := s.Key()
+	fe.down()
+	ctx, cancel := fe.ctx()
+	l := m.Load(ctx, key)
+	v, err := l.Get("v"), l.Err()
+	cancel()
+	switch {
+	case fe.f.ReadsSurvive && (err != nil || v != "1"):
+		fe.t.Errorf("reads survive this outage, but the load gave v = %v, error %v", v, err)
+	case !fe.f.ReadsSurvive && err == nil:
+		fe.t.Errorf("the load during the outage succeeded with v = %v; want an error (an empty session would log the user out)", v)
+	}
+	// Through the middleware: an error response, and the cookie is kept.
+	ctx, cancel = fe.ctx()
+	defer cancel()
+	req := httptest.NewRequest("GET", "http://example.com/", nil).WithContext(ctx)
+	req.AddCookie(&http.Cookie{Name: "sessionid", Value: key})
+	rec := httptest.NewRecorder()
+	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sessions.FromContext(r.Context()).Get("v")
+	})).ServeHTTP(rec, req)
+	res := rec.Result()
+	if ck := sessionCookie(res, "sessionid"); ck != nil {
+		fe.t.Errorf("a request during the outage changed the cookie: %q", rawSetCookie(res, "sessionid"))
+	}
+	if !fe.f.ReadsSurvive && res.StatusCode < 500 {
+		fe.t.Errorf("a request during the outage answered %d, want a 5xx", res.StatusCode)
+	}
+	fe.healthy(m)
+}
+
+// runDeadline stalls the store and calls every method of the engine with
+// a context that ends after 200 ms: each must return by the deadline plus
+// DeadlineSlack, with the context's error (or, for a store whose reads
+// survive, success).
+func runDeadline(t *testing.T, e sessions.Engine, f Fault) {
+	ctx := context.Background()
+	key := sessions.NewKey()
+	data := []byte("deadline test data")
+	if err := e.Create(ctx, key, data, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	f.Stall()
+	defer f.Restore()
+	exp := time.Now().Add(time.Hour)
+	calls := []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"Load", func(ctx context.Context) error { _, err := e.Load(ctx, key); return err }},
+		{"Create", func(ctx context.Context) error { return e.Create(ctx, sessions.NewKey(), data, exp) }},
+		{"Update", func(ctx context.Context) error { return e.Update(ctx, key, data, exp) }},
+		{"Delete", func(ctx context.Context) error { return e.Delete(ctx, sessions.NewKey()) }},
+	}
+	if sw, ok := e.(sessions.Swapper); ok {
+		calls = append(calls, struct {
+			name string
+			call func(ctx context.Context) error
+		}{"Swap", func(ctx context.Context) error { return sw.Swap(ctx, key, data, data, exp) }})
+	}
+	if to, ok := e.(sessions.Toucher); ok {
+		calls = append(calls, struct {
+			name string
+			call func(ctx context.Context) error
+		}{"Touch", func(ctx context.Context) error { return to.Touch(ctx, key, exp) }})
+	}
+	if ix, ok := e.(sessions.UserIndexer); ok {
+		calls = append(calls,
+			struct {
+				name string
+				call func(ctx context.Context) error
+			}{"AddUserSession", func(ctx context.Context) error { return ix.AddUserSession(ctx, "alice", key, exp) }},
+			struct {
+				name string
+				call func(ctx context.Context) error
+			}{"UserSessions", func(ctx context.Context) error { _, err := ix.UserSessions(ctx, "alice"); return err }})
+	}
+	if d, ok := e.(sessions.ExpiredDeleter); ok {
+		calls = append(calls, struct {
+			name string
+			call func(ctx context.Context) error
+		}{"DeleteExpired", func(ctx context.Context) error { _, err := d.DeleteExpired(ctx); return err }})
+	}
+	if l, ok := e.(sessions.Lister); ok {
+		calls = append(calls, struct {
+			name string
+			call func(ctx context.Context) error
+		}{"List", func(ctx context.Context) error { return l.List(ctx, func(string) bool { return true }) }})
+	}
+	for _, c := range calls {
+		for _, cancelled := range []bool{false, true} {
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			if cancelled {
+				// A client that goes away: cancellation, not a deadline.
+				ctx, cancel = context.WithCancel(context.Background())
+				time.AfterFunc(200*time.Millisecond, cancel)
+			}
+			start := time.Now()
+			err := c.call(ctx)
+			took := time.Since(start)
+			cancel()
+			want := context.DeadlineExceeded
+			if cancelled {
+				want = context.Canceled
+			}
+			switch {
+			case took > 200*time.Millisecond+DeadlineSlack:
+				t.Errorf("%s (cancelled=%v) against a stalled %s took %v, want at most %v", c.name, cancelled, f.Name, took.Round(time.Millisecond), 200*time.Millisecond+DeadlineSlack)
+			case err == nil && f.ReadsSurvive:
+			case err != nil && took < 200*time.Millisecond:
+				// Failed fast with the store's own error: as good.
+			case !errors.Is(err, want):
+				t.Errorf("%s (cancelled=%v) against a stalled %s: error %v, want one matching %v", c.name, cancelled, f.Name, err, want)
+			}
+		}
+	}
+}
