@@ -75,7 +75,7 @@ func (m *Manager) DeleteUser(ctx context.Context, userID string) (int, error) {
 			errs = append(errs, err)
 		}
 	}
-	if err := ix.RemoveUser(ctx, userID); err != nil {
+	if err := ix.RemoveUserSessions(ctx, userID, keys); err != nil {
 		errs = append(errs, err)
 	}
 	return len(keys), wrap("delete user", m.name, errors.Join(errs...))
