@@ -20,7 +20,9 @@ import (
 // UsersDir is the subdirectory of the session directory holding the user
 // index (sessions.UserIndexer): one directory per user, named by the
 // SHA-256 of the user ID, holding an empty file per session key whose
-// modification time is the entry's expiry. Its name starts with a dot, so
+// modification time is the entry's expiry (and, while an entry is being
+// written, a temporary file "entry_out_<time>.<random>"). A user's
+// directory goes when its last entry does. Its name starts with a dot, so
 // neither this engine nor Django's clearsessions takes it for a session.
 const UsersDir = ".sessionkit-users"
 
