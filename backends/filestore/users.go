@@ -62,12 +62,21 @@ func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry t
 	defer s.mu.RUnlock()
 	dir := userDir(userID)
 	for attempt := 1; ; attempt++ {
-		if err := s.root.MkdirAll(dir, 0o700); err != nil {
+		// Another process may remove the directory, empty, at any point
+		// until the temporary file is in it: MkdirAll then fails with
+		// ErrExist (it was there, then gone), creating the file with
+		// ErrNotExist. Both mean: try again.
+		again := attempt < maxUserDirAttempts && ctx.Err() == nil
+		err := s.root.MkdirAll(dir, 0o700)
+		if errors.Is(err, fs.ErrExist) && again {
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("filestore: bind user: %w", unwrapPath(err))
 		}
 		tmp, err := s.userTemp(dir, expiry)
-		if errors.Is(err, fs.ErrNotExist) && attempt < maxUserDirAttempts && ctx.Err() == nil {
-			continue // the empty directory was removed after MkdirAll
+		if errors.Is(err, fs.ErrNotExist) && again {
+			continue
 		}
 		if err != nil {
 			return fmt.Errorf("filestore: bind user: %w", unwrapPath(err))
