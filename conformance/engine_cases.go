@@ -704,7 +704,7 @@ func engineCases() []engineCase {
 				return nil
 			}},
 		{name: "UserIndex", quick: true,
-			reason: "UserIndexer: keys recorded per user are listed once each, users are isolated, RemoveUser forgets them",
+			reason: "UserIndexer: keys recorded per user are listed once each, users are isolated, RemoveUserSessions forgets them",
 			run: func(ev *env) error {
 				ix, ok := ev.e.(sessions.UserIndexer)
 				if !ok {
@@ -728,11 +728,11 @@ func engineCases() []engineCase {
 				if !slices.Equal(got, want) {
 					return fmt.Errorf("UserSessions(alice) = %d keys, want her 2 (each once)", len(got))
 				}
-				if err := ix.RemoveUser(ev.ctx, alice); err != nil {
-					return expectNil("RemoveUser", err)
+				if err := ix.RemoveUserSessions(ev.ctx, alice, got); err != nil {
+					return expectNil("RemoveUserSessions", err)
 				}
 				if got, err := ix.UserSessions(ev.ctx, alice); err != nil || len(got) != 0 {
-					return fmt.Errorf("after RemoveUser: %d keys, %v", len(got), err)
+					return fmt.Errorf("after RemoveUserSessions of all her keys: %d keys, %v", len(got), err)
 				}
 				if got, err := ix.UserSessions(ev.ctx, bob); err != nil || len(got) != 1 || got[0] != b1 {
 					return fmt.Errorf("bob's index was touched: %d keys, %v", len(got), err)
@@ -740,10 +740,13 @@ func engineCases() []engineCase {
 				if got, err := ix.UserSessions(ev.ctx, "nobody-"+sessions.NewKey()); err != nil || len(got) != 0 {
 					return fmt.Errorf("unknown user: %v, %v", got, err)
 				}
-				if err := ix.RemoveUser(ev.ctx, "nobody-"+sessions.NewKey()); err != nil {
-					return expectNil("RemoveUser of an unknown user", err)
+				if err := ix.RemoveUserSessions(ev.ctx, "nobody-"+sessions.NewKey(), []string{b1}); err != nil {
+					return expectNil("RemoveUserSessions of an unknown user", err)
 				}
-				return ix.RemoveUser(ev.ctx, bob)
+				if got, err := ix.UserSessions(ev.ctx, bob); err != nil || len(got) != 1 {
+					return fmt.Errorf("bob's index was touched by another user's removal: %d keys, %v", len(got), err)
+				}
+				return ix.RemoveUserSessions(ev.ctx, bob, []string{b1})
 			}},
 		{name: "UserIndexExpiry",
 			reason: "UserIndexer: an entry past its expiry is not listed; hostile user IDs and keys are refused or stored safely",
@@ -779,8 +782,162 @@ func engineCases() []engineCase {
 				if got, err := ix.UserSessions(ev.ctx, odd); err != nil || len(got) != 1 {
 					return fmt.Errorf("odd user ID round trip: %v, %v", got, err)
 				}
-				ix.RemoveUser(ev.ctx, odd)
-				return ix.RemoveUser(ev.ctx, u)
+				if err := ix.RemoveUserSessions(ev.ctx, odd, []string{live}); err != nil {
+					return expectNil("RemoveUserSessions with an odd but valid user ID", err)
+				}
+				if got, err := ix.UserSessions(ev.ctx, odd); err != nil || len(got) != 0 {
+					return fmt.Errorf("odd user ID after RemoveUserSessions: %d keys, %v", len(got), err)
+				}
+				return ix.RemoveUserSessions(ev.ctx, u, []string{live, dead})
+			}},
+		{name: "UserIndexRemoveOnlyGiven",
+			reason: "UserIndexer: RemoveUserSessions forgets exactly the given keys, atomically: an entry added meanwhile for the same user (even through another instance, even as the user's last entry goes) stays",
+			run: func(ev *env) error {
+				ix, ok := ev.e.(sessions.UserIndexer)
+				if !ok {
+					return skip("the engine does not implement UserIndexer")
+				}
+				// Adds go through a, removals through b: two instances over
+				// one store when the harness has them.
+				a, b := ix, ix
+				if ev.pair != nil {
+					ea, eb := ev.pair()
+					a, _ = ea.(sessions.UserIndexer)
+					b, _ = eb.(sessions.UserIndexer)
+					if a == nil || b == nil {
+						return fmt.Errorf("NewPair returned an engine without UserIndexer")
+					}
+				}
+				alice := "alice-" + sessions.NewKey()[:8]
+				k1, k2 := sessions.NewKey(), sessions.NewKey()
+				for _, k := range []string{k1, k2} {
+					if err := a.AddUserSession(ev.ctx, alice, k, future(ev)); err != nil {
+						return expectNil("AddUserSession", err)
+					}
+				}
+				if err := b.RemoveUserSessions(ev.ctx, alice, []string{k1}); err != nil {
+					return expectNil("RemoveUserSessions", err)
+				}
+				if got, err := a.UserSessions(ev.ctx, alice); err != nil || len(got) != 1 || got[0] != k2 {
+					return fmt.Errorf("after RemoveUserSessions(k1): %d keys, %v; want only k2", len(got), err)
+				}
+				for _, keys := range [][]string{nil, {}, {k1, sessions.NewKey()}} {
+					if err := b.RemoveUserSessions(ev.ctx, alice, keys); err != nil {
+						return expectNil(fmt.Sprintf("RemoveUserSessions of %d unrecorded keys", len(keys)), err)
+					}
+				}
+				if err := b.RemoveUserSessions(ev.ctx, "nobody-"+sessions.NewKey(), []string{k2}); err != nil {
+					return expectNil("RemoveUserSessions of an unknown user", err)
+				}
+				for _, k := range hostileKeys {
+					if err := b.RemoveUserSessions(ev.ctx, alice, []string{k2, k}); !errors.Is(err, sessions.ErrInvalidKey) {
+						return fmt.Errorf("RemoveUserSessions with key %q: got %v, want ErrInvalidKey", k, err)
+					}
+				}
+				for _, bad := range []string{"", strings.Repeat("x", sessions.MaxUserIDLength+1)} {
+					if err := b.RemoveUserSessions(ev.ctx, bad, []string{k2}); !errors.Is(err, sessions.ErrInvalidKey) {
+						return fmt.Errorf("RemoveUserSessions with a %d-byte user ID: %v, want ErrInvalidKey", len(bad), err)
+					}
+				}
+				if got, err := a.UserSessions(ev.ctx, alice); err != nil || len(got) != 1 || got[0] != k2 {
+					return fmt.Errorf("a refused RemoveUserSessions touched the index: %d keys, %v; want k2", len(got), err)
+				}
+
+				// Logins (adds of new keys) race with removals of other keys.
+				const adders, perAdder, olds = 4, 25, 8
+				old := make([]string, olds)
+				for i := range old {
+					old[i] = sessions.NewKey()
+				}
+				var wg sync.WaitGroup
+				errc := make(chan error, adders+1)
+				added := make([][]string, adders)
+				done := make(chan struct{})
+				for w := range adders {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for range perAdder {
+							k := sessions.NewKey()
+							if err := a.AddUserSession(ev.ctx, alice, k, future(ev)); err != nil {
+								errc <- fmt.Errorf("concurrent AddUserSession: %w", err)
+								return
+							}
+							added[w] = append(added[w], k)
+						}
+					}()
+				}
+				go func() { wg.Wait(); close(done) }()
+				var rwg sync.WaitGroup
+				rwg.Add(1)
+				go func() {
+					defer rwg.Done()
+					for stop := false; !stop; {
+						select {
+						case <-done:
+							stop = true // one last round after the adders
+						default:
+						}
+						for _, k := range old {
+							if err := b.AddUserSession(ev.ctx, alice, k, future(ev)); err != nil {
+								errc <- fmt.Errorf("AddUserSession of an old key: %w", err)
+								return
+							}
+						}
+						if err := b.RemoveUserSessions(ev.ctx, alice, append([]string{k2}, old...)); err != nil {
+							errc <- fmt.Errorf("concurrent RemoveUserSessions: %w", err)
+							return
+						}
+					}
+				}()
+				rwg.Wait()
+				wg.Wait()
+				close(errc)
+				for err := range errc {
+					if err != nil {
+						return err
+					}
+				}
+				got, err := a.UserSessions(ev.ctx, alice)
+				if err != nil {
+					return expectNil("UserSessions", err)
+				}
+				want := slices.Concat(added...)
+				slices.Sort(got)
+				slices.Sort(want)
+				if !slices.Equal(got, want) {
+					return fmt.Errorf("after concurrent adds and removals: %d keys listed, want the %d added and never removed", len(got), len(want))
+				}
+				if err := b.RemoveUserSessions(ev.ctx, alice, want); err != nil {
+					return expectNil("RemoveUserSessions of many keys", err)
+				}
+
+				// The user's last entry goes while another is added.
+				bob := "bob-" + sessions.NewKey()[:8]
+				for range 40 {
+					gone, kept := sessions.NewKey(), sessions.NewKey()
+					if err := b.AddUserSession(ev.ctx, bob, gone, future(ev)); err != nil {
+						return expectNil("AddUserSession", err)
+					}
+					start := make(chan struct{})
+					var errA, errB error
+					var pwg sync.WaitGroup
+					pwg.Add(2)
+					go func() { defer pwg.Done(); <-start; errA = a.AddUserSession(ev.ctx, bob, kept, future(ev)) }()
+					go func() { defer pwg.Done(); <-start; errB = b.RemoveUserSessions(ev.ctx, bob, []string{gone}) }()
+					close(start)
+					pwg.Wait()
+					if errA != nil || errB != nil {
+						return fmt.Errorf("AddUserSession racing the removal of the last entry: %v; RemoveUserSessions: %v", errA, errB)
+					}
+					if got, err := a.UserSessions(ev.ctx, bob); err != nil || len(got) != 1 || got[0] != kept {
+						return fmt.Errorf("a key added as the user's last entry was removed: %d keys listed, %v; want the added one", len(got), err)
+					}
+					if err := b.RemoveUserSessions(ev.ctx, bob, []string{kept}); err != nil {
+						return expectNil("RemoveUserSessions", err)
+					}
+				}
+				return nil
 			}},
 	}
 }

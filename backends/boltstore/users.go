@@ -86,32 +86,37 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, erro
 	return keys, nil
 }
 
-// RemoveUser implements sessions.UserIndexer.
-func (s *Store) RemoveUser(ctx context.Context, userID string) error {
+// RemoveUserSessions implements sessions.UserIndexer: it deletes the
+// entries of keys under userID in one transaction. Entries are separate
+// bucket keys, so an entry added meanwhile is not touched.
+func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []string) error {
+	for _, k := range keys {
+		if err := sessions.CheckKey(k); err != nil {
+			return err
+		}
+	}
 	if err := s.beginUser(ctx, userID); err != nil {
 		return err
 	}
 	defer s.mu.RUnlock()
+	if len(keys) == 0 {
+		return nil
+	}
+	p := userPrefix(userID)
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(s.usersBucket())
 		if b == nil {
 			return nil
 		}
-		p := userPrefix(userID)
-		var dead [][]byte
-		c := b.Cursor()
-		for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
-			dead = append(dead, bytes.Clone(k))
-		}
-		for _, k := range dead {
-			if err := b.Delete(k); err != nil {
+		for _, k := range keys {
+			if err := b.Delete(append(p[:len(p):len(p)], k...)); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("boltstore: remove user: %w", err)
+		return fmt.Errorf("boltstore: remove user sessions: %w", err)
 	}
 	return nil
 }

@@ -502,13 +502,13 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, erro
 	return ix.UserSessions(ctx, userID)
 }
 
-// RemoveUser implements sessions.UserIndexer with the database's.
-func (s *Store) RemoveUser(ctx context.Context, userID string) error {
+// RemoveUserSessions implements sessions.UserIndexer with the database's.
+func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []string) error {
 	ix, err := s.index()
 	if err != nil {
 		return err
 	}
-	return ix.RemoveUser(ctx, userID)
+	return ix.RemoveUserSessions(ctx, userID, keys)
 }
 
 func (s *Store) index() (sessions.UserIndexer, error) {

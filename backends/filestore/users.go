@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sessionkit/sessions"
@@ -17,7 +20,9 @@ import (
 // UsersDir is the subdirectory of the session directory holding the user
 // index (sessions.UserIndexer): one directory per user, named by the
 // SHA-256 of the user ID, holding an empty file per session key whose
-// modification time is the entry's expiry. Its name starts with a dot, so
+// modification time is the entry's expiry (and, while an entry is being
+// written, a temporary file "entry_out_<time>.<random>"). A user's
+// directory goes when its last entry does. Its name starts with a dot, so
 // neither this engine nor Django's clearsessions takes it for a session.
 const UsersDir = ".sessionkit-users"
 
@@ -41,7 +46,12 @@ func (s *Store) beginUser(ctx context.Context, userID string) error {
 	return nil
 }
 
-// AddUserSession implements sessions.UserIndexer.
+// AddUserSession implements sessions.UserIndexer. The entry is written
+// as a temporary file in the user's directory, given its modification
+// time, then renamed into place: it never shows up with a provisional
+// time that DeleteExpired would take for expired, and the directory
+// cannot be removed under it (by RemoveUserSessions or DeleteExpired of
+// another process, once its last entry went) while it is being written.
 func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
 	if err := sessions.CheckUserID(userID); err != nil {
 		return err
@@ -51,19 +61,77 @@ func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry t
 	}
 	defer s.mu.RUnlock()
 	dir := userDir(userID)
-	if err := s.root.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("filestore: bind user: %w", unwrapPath(err))
+	for attempt := 1; ; attempt++ {
+		// Another process may remove the directory, empty, at any point
+		// until the temporary file is in it: MkdirAll then fails with
+		// ErrExist (it was there, then gone), creating the file with
+		// ErrNotExist. Both mean: try again.
+		again := attempt < maxUserDirAttempts && ctx.Err() == nil
+		err := s.root.MkdirAll(dir, 0o700)
+		if errors.Is(err, fs.ErrExist) && again {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("filestore: bind user: %w", unwrapPath(err))
+		}
+		tmp, err := s.userTemp(dir, expiry)
+		if errors.Is(err, fs.ErrNotExist) && again {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("filestore: bind user: %w", unwrapPath(err))
+		}
+		if err := s.root.Rename(tmp, path.Join(dir, key)); err != nil {
+			s.root.Remove(tmp)
+			return fmt.Errorf("filestore: bind user: %w", unwrapPath(err))
+		}
+		return nil
 	}
-	name := path.Join(dir, key)
-	f, err := s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE, 0o600)
+}
+
+// maxUserDirAttempts bounds how often AddUserSession recreates a user's
+// directory that keeps being removed under it.
+const maxUserDirAttempts = 100
+
+// userTemp creates an empty temporary file in the user directory dir
+// with modification time expiry and returns its name. Its name is no
+// session key (UserSessions ignores it) and carries its creation time, so
+// DeleteExpired leaves it alone until it is StaleTempAge old.
+func (s *Store) userTemp(dir string, expiry time.Time) (string, error) {
+	base := path.Join(dir, "entry"+tempMarker+strconv.FormatInt(s.now().Unix(), 36)+".")
+	var (
+		f    *os.File
+		name string
+		err  error
+	)
+	for range 100 {
+		name = base + strconv.FormatUint(rand.Uint64(), 36)
+		f, err = s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("filestore: bind user: %w", unwrapPath(err))
+		return "", err
 	}
 	f.Close()
 	if err := s.root.Chtimes(name, expiry, expiry); err != nil {
-		return fmt.Errorf("filestore: bind user: %w", unwrapPath(err))
+		s.root.Remove(name)
+		return "", err
 	}
-	return nil
+	return name, nil
+}
+
+// staleUserTemp reports whether name, in a user directory, is a temporary
+// file of AddUserSession left by a crash.
+func staleUserTemp(name string, now time.Time) bool {
+	_, rest, ok := strings.Cut(name, tempMarker)
+	if !ok {
+		return false
+	}
+	ts, _, _ := strings.Cut(rest, ".")
+	sec, err := strconv.ParseInt(ts, 36, 64)
+	return err == nil && now.Sub(time.Unix(sec, 0)) > StaleTempAge
 }
 
 // UserSessions implements sessions.UserIndexer.
@@ -109,14 +177,32 @@ func (s *Store) eachEntry(dir string, fn func(name string, fi fs.FileInfo)) erro
 	}
 }
 
-// RemoveUser implements sessions.UserIndexer.
-func (s *Store) RemoveUser(ctx context.Context, userID string) error {
+// RemoveUserSessions implements sessions.UserIndexer: it removes the
+// files of keys from the user's directory, then the directory if that
+// left it empty (rmdir fails harmlessly on an entry added meanwhile).
+func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []string) error {
+	for _, k := range keys {
+		if err := sessions.CheckKey(k); err != nil {
+			return err
+		}
+	}
 	if err := s.beginUser(ctx, userID); err != nil {
 		return err
 	}
 	defer s.mu.RUnlock()
-	if err := s.root.RemoveAll(userDir(userID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("filestore: remove user: %w", unwrapPath(err))
+	dir := userDir(userID)
+	removed := false
+	for _, k := range keys {
+		err := s.root.Remove(path.Join(dir, k))
+		switch {
+		case err == nil:
+			removed = true
+		case !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("filestore: remove user sessions: %w", unwrapPath(err))
+		}
+	}
+	if removed {
+		s.root.Remove(dir) // fails if not empty
 	}
 	return nil
 }
@@ -157,11 +243,18 @@ func (s *Store) purgeUsers(ctx context.Context) error {
 		dir := path.Join(UsersDir, u)
 		live := 0
 		s.eachEntry(dir, func(name string, fi fs.FileInfo) {
-			if fi.ModTime().After(now) {
-				live++
+			switch {
+			case strings.Contains(name, tempMarker):
+				// An entry being added: its time is not final yet.
+				if staleUserTemp(name, now) {
+					s.root.Remove(path.Join(dir, name))
+					return
+				}
+			case !fi.ModTime().After(now):
+				s.root.Remove(path.Join(dir, name))
 				return
 			}
-			s.root.Remove(path.Join(dir, name))
+			live++
 		})
 		if live == 0 {
 			s.root.Remove(dir) // fails harmlessly if an entry was added meanwhile

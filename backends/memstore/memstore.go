@@ -300,20 +300,32 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, erro
 	return keys, nil
 }
 
-// RemoveUser implements sessions.UserIndexer.
-func (s *Store) RemoveUser(ctx context.Context, userID string) error {
+// RemoveUserSessions implements sessions.UserIndexer: it forgets the
+// entries of keys under userID, and the user once none is left.
+func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if s.closed {
-		return sessions.ErrClosed
-	}
 	if err := sessions.CheckUserID(userID); err != nil {
 		return err
 	}
-	delete(s.users, userID)
+	for _, k := range keys {
+		if err := sessions.CheckKey(k); err != nil {
+			return err
+		}
+	}
+	if s.closed {
+		return sessions.ErrClosed
+	}
+	u := s.users[userID]
+	for _, k := range keys {
+		delete(u, k)
+	}
+	if u != nil && len(u) == 0 {
+		delete(s.users, userID)
+	}
 	return nil
 }
 

@@ -81,13 +81,34 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, erro
 	return out, nil
 }
 
-// RemoveUser implements sessions.UserIndexer.
-func (s *Store) RemoveUser(ctx context.Context, userID string) error {
+// removeBatch is the most keys one ZREM names.
+const removeBatch = 1000
+
+// RemoveUserSessions implements sessions.UserIndexer: ZREM of the given
+// keys from the user's sorted set (one Redis key, so one Cluster slot),
+// up to 1000 keys a command. A member added meanwhile stays; Redis drops
+// the set once it is empty.
+func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []string) error {
 	if err := s.checkUser(ctx, userID); err != nil {
 		return err
 	}
-	if err := s.c.Del(ctx, s.userKey(userID)).Err(); err != nil {
-		return s.fail(ctx, err)
+	for _, k := range keys {
+		if err := sessions.CheckKey(k); err != nil {
+			return err
+		}
+	}
+	uk := s.userKey(userID)
+	members := make([]any, 0, min(len(keys), removeBatch))
+	for rest := keys; len(rest) > 0; {
+		n := min(len(rest), removeBatch)
+		members = members[:0]
+		for _, k := range rest[:n] {
+			members = append(members, k)
+		}
+		if err := s.c.ZRem(ctx, uk, members...).Err(); err != nil {
+			return s.fail(ctx, err)
+		}
+		rest = rest[n:]
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,7 +21,21 @@ const UserTableSuffix = "_user"
 type userIndex struct {
 	mu                         sync.Mutex
 	ready                      bool
-	add, list, remove, expired string
+	add, list, remove, expired string // remove takes removeBatch keys
+}
+
+// removeBatch is the most keys one RemoveUserSessions statement names
+// (with the user ID, 501 parameters: within every dialect's limit).
+const removeBatch = 500
+
+// removeSQL returns the statement deleting the entries of n keys of one
+// user from table t: every value is a parameter.
+func (d Dialect) removeSQL(t string, n int) string {
+	var b strings.Builder
+	b.WriteString("DELETE FROM {t} WHERE user_id = ? AND session_key IN (?")
+	b.WriteString(strings.Repeat(", ?", n-1))
+	b.WriteString(")")
+	return buildWith(d, t, b.String())
 }
 
 // UserTableSQL returns the statements creating the user index table for a
@@ -72,7 +87,7 @@ func (s *Store) users(ctx context.Context) (*userIndex, error) {
 		u.expired = mk("DELETE FROM {t} WHERE (user_id, session_key) IN (SELECT user_id, session_key FROM {t} WHERE expire_date <= ? LIMIT ?)")
 	}
 	u.list = mk("SELECT session_key FROM {t} WHERE user_id = ? AND expire_date > ?")
-	u.remove = mk("DELETE FROM {t} WHERE user_id = ?")
+	u.remove = s.d.removeSQL(t, removeBatch)
 	u.ready = true
 	return u, nil
 }
@@ -131,17 +146,42 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, erro
 	return keys, s.fail(ctx, rows.Err())
 }
 
-// RemoveUser implements sessions.UserIndexer.
-func (s *Store) RemoveUser(ctx context.Context, userID string) error {
+// RemoveUserSessions implements sessions.UserIndexer: it deletes the
+// rows of keys under userID, in statements of up to 500 keys. A row
+// added meanwhile under another key is not touched.
+func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []string) error {
 	if err := s.checkUser(ctx, userID); err != nil {
 		return err
+	}
+	for _, k := range keys {
+		if err := sessions.CheckKey(k); err != nil {
+			return err
+		}
+	}
+	if len(keys) == 0 {
+		return nil
 	}
 	u, err := s.users(ctx)
 	if err != nil {
 		return err
 	}
-	_, err = s.w.ExecContext(ctx, u.remove, userID)
-	return s.fail(ctx, err)
+	args := make([]any, 0, 1+min(len(keys), removeBatch))
+	for rest := keys; len(rest) > 0; {
+		n := min(len(rest), removeBatch)
+		q := u.remove
+		if n < removeBatch {
+			q = s.d.removeSQL(s.table+UserTableSuffix, n)
+		}
+		args = append(args[:0], userID)
+		for _, k := range rest[:n] {
+			args = append(args, k)
+		}
+		if _, err := s.w.ExecContext(ctx, q, args...); err != nil {
+			return s.fail(ctx, err)
+		}
+		rest = rest[n:]
+	}
+	return nil
 }
 
 // deleteExpiredUsers removes expired entries of the user index, in

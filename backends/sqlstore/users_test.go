@@ -62,3 +62,46 @@ func TestLoadExpiry(t *testing.T) {
 		}
 	})
 }
+
+// TestRemoveUserSessionsBatches removes more keys than one statement
+// names: every batch goes, and only the given user's given keys.
+func TestRemoveUserSessionsBatches(t *testing.T) {
+	ctx := context.Background()
+	forEach(t, func(t *testing.T, b backend) {
+		s := fresh(t, b)
+		exp := time.Now().Add(time.Hour)
+		keys := make([]string, 1203)
+		for i := range keys {
+			keys[i] = sessions.NewKey()
+		}
+		kept := sessions.NewKey()
+		if err := s.AddUserSession(ctx, "ann", kept, exp); err != nil {
+			t.Fatal(err)
+		}
+		// Every 100th key is recorded for ann, and for bob too.
+		var recorded []string
+		for i := 0; i < len(keys); i += 100 {
+			recorded = append(recorded, keys[i])
+			for _, u := range []string{"ann", "bob"} {
+				if err := s.AddUserSession(ctx, u, keys[i], exp); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := s.RemoveUserSessions(ctx, "ann", keys); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.UserSessions(ctx, "ann"); err != nil || len(got) != 1 || got[0] != kept {
+			t.Errorf("ann after removal: %d keys, %v; want only the kept one", len(got), err)
+		}
+		if got, err := s.UserSessions(ctx, "bob"); err != nil || len(got) != len(recorded) {
+			t.Errorf("bob after ann's removal: %d keys, %v; want %d", len(got), err, len(recorded))
+		}
+		if err := s.RemoveUserSessions(ctx, "bob'); DROP TABLE django_session_user; --", recorded); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.UserSessions(ctx, "bob"); err != nil || len(got) != len(recorded) {
+			t.Errorf("bob after a hostile user ID's removal: %d keys, %v; want %d", len(got), err, len(recorded))
+		}
+	})
+}
