@@ -39,6 +39,9 @@ func (c *mgr) settings() sessions.Settings {
 	s := sessions.DefaultSettings()
 	s.SecretKey = SecretKey
 	s.Logger = slog.New(slog.NewTextHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if c.h.Configure != nil {
+		c.h.Configure(&s)
+	}
 	return s
 }
 
