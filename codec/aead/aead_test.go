@@ -417,3 +417,26 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCodec compares a session's signed JSON with the same encrypted.
+func BenchmarkCodec(b *testing.B) {
+	signed := codec.Signed{Key: "django_tests_secret_key"}
+	for name, c := range map[string]codec.Codec{"signed": signed, "encrypted": mustNew(b, signed, nil, keyA)} {
+		enc, err := c.Encode(sample())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name+"/Encode", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				c.Encode(sample())
+			}
+		})
+		b.Run(name+"/Decode", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				c.Decode(enc)
+			}
+		})
+	}
+}
