@@ -51,6 +51,11 @@ var (
 
 	// ErrBadConfig reports an invalid configuration string or setting.
 	ErrBadConfig = errors.New("invalid session configuration")
+
+	// ErrWrongType reports a stored session value that does not convert
+	// to the type a [TypedKey] declares, for example one written by
+	// another version of the application.
+	ErrWrongType = errors.New("session value has the wrong type")
 )
 
 // Error wraps an error from an engine or the manager with the operation

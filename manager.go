@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessions/codec"
+	"github.com/sessionkit/sessions/codec/aead"
 	"github.com/sessionkit/sessions/signing"
 )
 
@@ -96,6 +97,17 @@ func New(engine Engine, s Settings) (*Manager, error) {
 	}
 	if m.codec == nil {
 		m.codec = codec.Signed{Key: s.SecretKey, Fallbacks: s.SecretKeyFallbacks, Salt: m.s.KeySalt, MaxSize: m.s.MaxDataSize}
+	}
+	if len(s.EncryptionKeys) > 0 {
+		keys := make([][]byte, len(s.EncryptionKeys))
+		for i, k := range s.EncryptionKeys {
+			keys[i] = []byte(k)
+		}
+		c, err := aead.New(m.codec, &aead.Options{MaxSize: m.s.MaxDataSize}, keys...)
+		if err != nil {
+			return nil, fmt.Errorf("%w: EncryptionKeys: %w", ErrBadConfig, err)
+		}
+		m.codec = c
 	}
 	return m, nil
 }

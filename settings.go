@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessions/codec"
+	"github.com/sessionkit/sessions/codec/aead"
 )
 
 // Settings mirror Django's SESSION_* settings, with Django's defaults, plus
@@ -87,6 +88,18 @@ type Settings struct {
 	// format (signed JSON, or pickle for the cache engines). Override it
 	// only for Go-only deployments.
 	Codec codec.Codec
+	// EncryptionKeys turn on encryption at rest (off when empty): the
+	// Manager encrypts the engine's format (or Codec) with package
+	// codec/aead, on every engine, the signed-cookie engine included, so
+	// that readers of the store, a backup or the cookie see no session
+	// data. For Go-only deployments: Django cannot read encrypted
+	// sessions, and sessions stored before encryption was turned on read
+	// as no session. The first key encrypts and every key decrypts: to
+	// rotate, put a new key first and remove the old one once CookieAge
+	// has passed. Each key is a random secret of at least 32 bytes, for
+	// example the output of "openssl rand -base64 32". Not a Django
+	// setting.
+	EncryptionKeys []string
 	// MaxDataSize limits the serialized size of one session, in bytes;
 	// larger sessions fail to save with ErrTooLarge and larger stored data
 	// is treated as corrupt. Default 4 MiB.
@@ -146,7 +159,9 @@ func DefaultSettings() Settings {
 // SESSION_SAVE_EVERY_REQUEST, SESSION_EXPIRE_AT_BROWSER_CLOSE,
 // SESSION_FILE_PATH, SESSION_CACHE_URL, SESSION_DATABASE_URL (or
 // DATABASE_URL), SESSION_CACHE_KEY_PREFIX, SESSION_CACHE_VERSION,
-// SECRET_KEY and SECRET_KEY_FALLBACKS (comma-separated). Booleans accept
+// SECRET_KEY and SECRET_KEY_FALLBACKS (comma-separated), and
+// SESSION_ENCRYPTION_KEYS (comma-separated, the encrypting key first; see
+// EncryptionKeys). Booleans accept
 // 1/0, true/false, True/False, yes/no. An unparsable value is an error
 // naming the variable (never its value, which may be a secret).
 func SettingsFromEnv() (Settings, error) {
@@ -217,10 +232,25 @@ func settingsFrom(lookup func(string) (string, bool)) (Settings, error) {
 			}
 		}
 	}
+	if v, ok := lookup("SESSION_ENCRYPTION_KEYS"); ok {
+		s.EncryptionKeys = splitList(v)
+	}
 	if len(errs) > 0 {
 		return s, fmt.Errorf("%w: %s", ErrBadConfig, strings.Join(errs, "; "))
 	}
 	return s, nil
+}
+
+// splitList splits a comma-separated list, dropping spaces around items
+// and empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, k := range strings.Split(v, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func parseBool(v string) (bool, error) {
@@ -282,6 +312,11 @@ func (s *Settings) validate() error {
 	}
 	if s.MaxDataSize < 0 {
 		errs = append(errs, "MaxDataSize is negative")
+	}
+	for i, k := range s.EncryptionKeys {
+		if len(k) < aead.MinKeySize {
+			errs = append(errs, fmt.Sprintf("EncryptionKeys: key %d is shorter than %d bytes (generate one with \"openssl rand -base64 32\")", i+1, aead.MinKeySize))
+		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %s", ErrBadConfig, strings.Join(errs, "; "))

@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"math/big"
 	"reflect"
@@ -15,57 +16,72 @@ import (
 //
 // Numbers convert between integer and float types only when no precision
 // is lost. Other types are converted through JSON (encoding/json's rules),
-// so a map stored by Django decodes into a Go struct. An absent key, or a
-// value that does not convert, gives the zero T and false. Like Session.Get
-// it loads the session and marks it accessed.
+// so a map stored by Django decodes into a Go struct. An absent key, a null
+// value, or a value that does not convert, gives the zero T and false. NaN
+// and infinities convert only to float types. Like Session.Get it loads
+// the session and marks it accessed. [Typed] declares a key with its type
+// once and reports why a value does not convert.
 func Get[T any](s *Session, key string) (T, bool) {
-	var zero T
 	v, ok := s.Lookup(key)
-	if !ok {
+	if !ok || v == nil {
+		var zero T
 		return zero, false
 	}
+	t, err := convert[T](v)
+	return t, err == nil
+}
+
+// errNotFinite reports NaN or an infinity for a type other than a float.
+var errNotFinite = errors.New("NaN or an infinity, which only float types hold")
+
+// convert converts a non-nil stored value to T, or says why it cannot.
+func convert[T any](v any) (T, error) {
+	var zero T
 	if t, ok := v.(T); ok {
-		return t, true
-	}
-	if v == nil {
-		return zero, false
+		return t, nil
 	}
 	target := reflect.TypeFor[T]()
 	if out, ok := convertNumber(v, target); ok {
-		return out.Interface().(T), true
+		return out.Interface().(T), nil
 	}
 	// Through JSON for composite types (structs, typed slices and maps).
-	b, err := json.Marshal(normalizeForJSON(v))
+	// JSON has no NaN: encoding/json would refuse it, and turning it into
+	// null would give a silent zero.
+	if !finite(v) {
+		return zero, errNotFinite
+	}
+	b, err := json.Marshal(v)
 	if err != nil {
-		return zero, false
+		return zero, err
 	}
 	var out T
 	if err := json.Unmarshal(b, &out); err != nil {
-		return zero, false
+		return zero, err
 	}
-	return out, true
+	return out, nil
 }
 
-func normalizeForJSON(v any) any {
+// finite reports whether v holds no NaN or infinite float, at any depth.
+func finite(v any) bool {
 	switch x := v.(type) {
 	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil
-		}
+		return !math.IsNaN(x) && !math.IsInf(x, 0)
+	case float32:
+		return !math.IsNaN(float64(x)) && !math.IsInf(float64(x), 0)
 	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = normalizeForJSON(e)
+		for _, e := range x {
+			if !finite(e) {
+				return false
+			}
 		}
-		return out
 	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = normalizeForJSON(e)
+		for _, e := range x {
+			if !finite(e) {
+				return false
+			}
 		}
-		return out
 	}
-	return v
+	return true
 }
 
 // convertNumber converts between numeric types without loss.

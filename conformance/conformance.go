@@ -51,6 +51,10 @@ type Harness struct {
 	NewFaulty func(t *testing.T) (sessions.Engine, []Fault)
 	// Caps declares what the engine can do.
 	Caps Capabilities
+	// Configure, when set, changes the settings of every Manager that
+	// RunManager creates, after the suite's own (for example to turn on
+	// encryption at rest with Settings.EncryptionKeys).
+	Configure func(s *sessions.Settings)
 }
 
 // Capabilities declare the engine's properties to the suite.

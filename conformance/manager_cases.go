@@ -39,6 +39,9 @@ func (c *mgr) settings() sessions.Settings {
 	s := sessions.DefaultSettings()
 	s.SecretKey = SecretKey
 	s.Logger = newLogger(c.logs)
+	if c.h.Configure != nil {
+		c.h.Configure(&s)
+	}
 	return s
 }
 

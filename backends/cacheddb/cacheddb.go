@@ -135,6 +135,7 @@ type Store struct {
 	mu         sync.RWMutex
 	dbCodec    codec.Codec
 	cacheCodec codec.Codec
+	verbatim   bool // the data are encrypted: the cache stores the row's bytes
 }
 
 // New returns a Store over a cache engine (whose stored format is the
@@ -179,7 +180,9 @@ func describe(e sessions.Engine) string {
 // Codec returns the codec the Manager uses: it writes the database's
 // format (Django's signed JSON, or the settings' override) and reads both
 // that and the cache's format (Django's pickle), since a load may come
-// from either.
+// from either. With st.EncryptionKeys the Manager encrypts what this codec
+// writes, and the cache then holds the database's encrypted bytes as they
+// are, never a readable pickle.
 func (s *Store) Codec(st sessions.Settings) codec.Codec {
 	dbc := st.Codec
 	if dbc == nil {
@@ -195,6 +198,7 @@ func (s *Store) Codec(st sessions.Settings) codec.Codec {
 	}
 	s.mu.Lock()
 	s.dbCodec, s.cacheCodec = dbc, cc
+	s.verbatim = len(st.EncryptionKeys) > 0
 	s.mu.Unlock()
 	return dual{db: dbc, cache: cc}
 }
@@ -319,6 +323,12 @@ func (s *Store) dropCache(ctx context.Context, key string) {
 
 // toCache converts database-format data to the cache's format.
 func (s *Store) toCache(data []byte) ([]byte, bool) {
+	s.mu.RLock()
+	verbatim := s.verbatim
+	s.mu.RUnlock()
+	if verbatim {
+		return data, true
+	}
 	dbc, cc := s.codecs()
 	if dbc == nil || cc == nil {
 		return nil, false // no settings: the formats are unknown
