@@ -71,7 +71,7 @@ func RunFaults(t *testing.T, h Harness) {
 				t.Run(fmt.Sprintf("%s/%s/%s", f.Name, mode.name, fc.name), func(t *testing.T) {
 					e, fs := h.NewFaulty(t)
 					f := fs[i]
-					fe := &faultEnv{t: t, e: e, f: f, down: func() { mode.down(f) }, caps: h.Caps, logs: &logBuffer{}}
+					fe := &faultEnv{t: t, e: e, f: f, down: func() { mode.down(f) }, caps: h.Caps, logs: &logBuffer{}, configure: h.Configure}
 					defer f.Restore()
 					fc.run(fe)
 					if t.Failed() {
@@ -95,6 +95,8 @@ type faultEnv struct {
 	down func()
 	caps Capabilities
 	logs *logBuffer
+	// configure is the harness's Configure hook.
+	configure func(*sessions.Settings)
 }
 
 func (fe *faultEnv) manager() *sessions.Manager {
@@ -102,6 +104,9 @@ func (fe *faultEnv) manager() *sessions.Manager {
 	s := sessions.DefaultSettings()
 	s.SecretKey = SecretKey
 	s.Logger = newLogger(fe.logs)
+	if fe.configure != nil {
+		fe.configure(&s)
+	}
 	m, err := sessions.New(fe.e, s)
 	if err != nil {
 		fe.t.Fatal(err)
