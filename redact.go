@@ -103,10 +103,12 @@ const minScrub = 4
 func scrub(text string, configs []string) string {
 	type repl struct{ old, new string }
 	var rs []repl
+	long := false
 	for _, c := range configs {
 		if c == "" {
 			continue
 		}
+		long = long || len(c) > MaxQuote
 		var r redactor
 		r.redact(c, 0)
 		for _, s := range r.secrets {
@@ -128,8 +130,16 @@ func scrub(text string, configs []string) string {
 			text = strings.ReplaceAll(text, r.old, r.new)
 		}
 	}
+	if long {
+		// What an engine made of a long part (a cleaned path, an
+		// absolute one) is not the part itself: cut every long word.
+		text = longWord.ReplaceAllStringFunc(text, Shorten)
+	}
 	return text
 }
+
+// longWord matches a run of non-space characters well over MaxQuote.
+var longWord = regexp.MustCompile(`\S{240,}`)
 
 // encodings returns the forms a secret may take in a text: raw,
 // percent-encoded as a query value, a path segment or user information,
