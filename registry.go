@@ -284,7 +284,7 @@ func schemes() []string {
 type Params struct {
 	v     url.Values
 	used  map[string]bool
-	multi map[string]bool // read with Strings: may be repeated
+	multi map[string]bool   // read with Strings: may be repeated
 	hide  map[string]string // names not to quote (pieces of a password): why
 	errs  []string
 }
