@@ -274,7 +274,9 @@ func openPostgres(ctx context.Context, u *url.URL, _ sessions.Settings) (session
 	}
 	dsn := *u
 	dsn.Scheme = "postgres"
-	dsn.RawQuery = pass.Encode()
+	// pgx decodes a query as libpq does: a '+' is a plus sign, not a
+	// space (Encode writes a space as '+' and a plus sign as %2B).
+	dsn.RawQuery = strings.ReplaceAll(pass.Encode(), "+", "%20")
 	dsn.Fragment, dsn.RawFragment = "", ""
 	where := "postgres database " + location(u)
 	db, err := sql.Open("pgx", dsn.String())
