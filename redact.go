@@ -118,6 +118,11 @@ func scrub(text string, configs []string) string {
 				}
 			}
 		}
+		for _, s := range r.scrubAlways {
+			if s != "" {
+				rs = append(rs, repl{s, redacted})
+			}
+		}
 		for _, p := range longParts(c) {
 			rs = append(rs, repl{p, Shorten(p)})
 		}
@@ -183,7 +188,8 @@ func longParts(c string) []string {
 
 // redactor redacts config strings and remembers the secrets it hid.
 type redactor struct {
-	secrets []string
+	secrets     []string
+	scrubAlways []string // removed from error texts however short
 	hidden  int // how many things were hidden (secrets or unparsable parts)
 }
 
@@ -216,6 +222,7 @@ func (r *redactor) redact(s string, depth int) string {
 			rd := inner.redact(d, depth+1)
 			if inner.hidden > 0 {
 				r.secrets = append(r.secrets, inner.secrets...)
+				r.scrubAlways = append(r.scrubAlways, inner.scrubAlways...)
 				r.hidden += inner.hidden
 				return rd
 			}
@@ -251,6 +258,14 @@ func (r *redactor) structural(s string, depth int) (out, scheme string) {
 	afterKV := r.hidden
 	schemeOnly := func(sch string) string {
 		r.hidden++
+		// The host and user of a URL hidden whole may hold the start
+		// of a password (postgres://u:12?x=ab@h: host "u:12").
+		if _, rest, ok := strings.Cut(s, "://"); ok {
+			if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+				rest = rest[:i]
+			}
+			r.scrubAlways = append(r.scrubAlways, rest)
+		}
 		if sch == "" || len(s) <= len(sch) {
 			return "…"
 		}

@@ -209,3 +209,14 @@ func TestOpenScrubsCarelessOpeners(t *testing.T) {
 		t.Errorf("long path quoted in full: %d characters", len(err.Error()))
 	}
 }
+
+// A password whose '?' moved its start into the host: the host is not
+// quoted by any error of Open.
+func TestOpenHidesHostOfSplitPassword(t *testing.T) {
+	for _, cfg := range []string{"memory://u:12?x=ab@h", "memory://:12?x=ab@h", "signed-cookies://u:98?x=ab@h"} {
+		_, err := sessions.Open(context.Background(), cfg, settings())
+		if err == nil || strings.Contains(err.Error(), "12") || strings.Contains(err.Error(), "98") || strings.Contains(err.Error(), "ab") {
+			t.Errorf("%s: %v", cfg, err)
+		}
+	}
+}

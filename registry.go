@@ -302,15 +302,17 @@ func ParseParams(u *url.URL) *Params {
 			semicolon, afterSecret = true, ""
 			continue
 		}
-		k, v, hasValue := strings.Cut(pair, "=")
+		k, v, _ := strings.Cut(pair, "=")
 		name, err := url.QueryUnescape(k)
 		if err != nil {
 			badName, afterSecret = true, ""
 			continue
 		}
 		switch {
-		case !hasValue && afterSecret != "":
-			p.hide[name] = "a parameter without a value follows " + afterSecret + " (an unescaped '&' in its value? write & as %26)"
+		case afterSecret != "":
+			// Reported only if unknown: then it may well be the rest
+			// of a secret value with an unescaped '&'.
+			p.hide[name] = "an unknown parameter follows " + afterSecret + " (an unescaped '&' in its value? write & as %26)"
 		case strings.Contains(name, "@"):
 			p.hide[name] = "a parameter name has an '@' (an unescaped '?' in a password? write ? as %3F)"
 		}
@@ -335,10 +337,20 @@ func ParseParams(u *url.URL) *Params {
 	return p
 }
 
-// quoteName returns a parameter name for an error, cut if long.
+// quoteName returns a parameter name for an error: as is if it is a
+// plain name, else quoted, and cut if long.
 func (p *Params) quoteName(name string) string {
 	if len(name) > 40 {
 		return Quote(name[:40]) + "…"
+	}
+	plain := name != ""
+	for _, c := range name {
+		if !(c == '_' || c == '-' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			plain = false
+		}
+	}
+	if !plain {
+		return Quote(name)
 	}
 	return name
 }

@@ -197,11 +197,13 @@ func TestParamsGivenTwice(t *testing.T) {
 // url.URL.Query drops it), and the error quotes no value.
 func TestParamsMalformedQuery(t *testing.T) {
 	for raw, want := range map[string]string{
-		"a=1;b=2":              "';'",
-		"a=%zzS3cr3t":          "the value of a has an invalid %-escape",
-		"%zzS3cr3t=1":          "a parameter name has an invalid %-escape",
-		"password=ab&cdS3cr3t": "a parameter without a value follows password",
-		"x=1&cd@S3cr3t=1":      "a parameter name has an '@'",
+		"a=1;b=2":                   "';'",
+		"a=%zzS3cr3t":               "the value of a has an invalid %-escape",
+		"%zzS3cr3t=1":               "a parameter name has an invalid %-escape",
+		"password=ab&cdS3cr3t":      "an unknown parameter follows password",
+		"password=ab&cd=S3cr3t&x=1": "an unknown parameter follows password",
+		"pwd=ab&cdS3cr3t=1&x=1":     "an unknown parameter follows pwd",
+		"x=1&cd@S3cr3t=1":           "a parameter name has an '@'",
 	} {
 		p := sessions.ParseParams(&url.URL{Scheme: "x", RawQuery: raw})
 		p.String("a", "")
