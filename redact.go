@@ -190,7 +190,7 @@ func longParts(c string) []string {
 type redactor struct {
 	secrets     []string
 	scrubAlways []string // removed from error texts however short
-	hidden  int // how many things were hidden (secrets or unparsable parts)
+	hidden      int      // how many things were hidden (secrets or unparsable parts)
 }
 
 func (r *redactor) secret(s string) {
