@@ -216,8 +216,13 @@ func (r *redactor) redact(s string, depth int) string {
 	}
 	// A string without a scheme may be a URL encoded once more than its
 	// place needs (a double-encoded parameter): decode it and look again.
+	// A '+' is a space in a query, a plus sign elsewhere: try both.
 	if scheme == "" && strings.Contains(s, "%") {
-		if d, err := url.PathUnescape(s); err == nil && d != s {
+		for _, unescape := range []func(string) (string, error){url.PathUnescape, url.QueryUnescape} {
+			d, err := unescape(s)
+			if err != nil || d == s {
+				continue
+			}
 			var inner redactor
 			rd := inner.redact(d, depth+1)
 			if inner.hidden > 0 {

@@ -220,3 +220,35 @@ func TestOpenHidesHostOfSplitPassword(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRedactPassword puts any password, correctly escaped, into the
+// places a config string holds one, nested up to three deep: Redact
+// never shows any part of it (the password starts and ends with a marker
+// found nowhere else).
+func FuzzRedactPassword(f *testing.F) {
+	for _, s := range []string{"", "pw", "a/b@c:d", "%zz", "x&y=z", "#?", " +", "\x00\xff", "é'\""} {
+		f.Add(s, uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, middle string, shape uint8) {
+		pw := "Zq9" + middle + "Zq9"
+		configs := []string{
+			"postgres://" + url.UserPassword("app", pw).String() + "@db:5432/app?sslmode=disable",
+			"redis://" + url.UserPassword("", pw).String() + "@cache:6379/0",
+			"mysql://app@db/app?password=" + url.QueryEscape(pw),
+			"host=db user=app password='" + strings.ReplaceAll(strings.ReplaceAll(pw, `\`, `\\`), "'", `\'`) + "' dbname=app",
+		}
+		cfg := configs[int(shape)%len(configs)]
+		for range int(shape/4) % 4 {
+			cfg = "cached-db:?cache=" + url.QueryEscape(cfg) + "&db=sqlite%3Adb.sqlite3"
+		}
+		if shape&0x80 != 0 {
+			cfg = "cached-db:?db=" + url.QueryEscape(url.QueryEscape(cfg))
+		}
+		if got := sessions.Redact(cfg); strings.Contains(got, "Zq9") {
+			t.Fatalf("Redact(%q) = %q", cfg, got)
+		}
+		if got := sessions.QuoteConfig(cfg); strings.Contains(got, "Zq9") {
+			t.Fatalf("QuoteConfig(%q) = %q", cfg, got)
+		}
+	})
+}
