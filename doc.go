@@ -35,7 +35,12 @@
 // "signed_cookies", with or without the "django.contrib.sessions.backends."
 // prefix), which take their location from [Settings] (DatabaseURL,
 // FilePath, CacheURL). Unknown schemes name the registered ones and the
-// import that is probably missing; unknown URL parameters are errors.
+// import that is probably missing. Configuration mistakes are errors,
+// never silently ignored: an unknown or repeated URL parameter, a
+// malformed query, a fragment, a host, path or password on an engine that
+// takes none. [Redact] hides every password of a config string, nested
+// URLs included, for logs and pages; errors quote config strings redacted
+// and cut to about 200 characters ([QuoteConfig]).
 //
 // # Errors
 //

@@ -160,8 +160,13 @@ func OpenEngine(ctx context.Context, config string, s Settings) (Engine, error) 
 		return nil, err
 	}
 	u, err := url.Parse(resolved)
-	if err != nil || u.Scheme == "" {
-		return nil, fmt.Errorf("%w: %q is neither a Django engine name nor a URL with a scheme (registered: %s)", ErrBadConfig, Redact(resolved), strings.Join(schemes(), ", "))
+	if err != nil {
+		// url.Parse's error quotes the string, and its message quotes
+		// the bad part, which may be a piece of a password.
+		return nil, fmt.Errorf("%w: %s does not parse as a URL: write the special characters of a password or a path escaped (%% as %%25, @ as %%40, / as %%2F, ? as %%3F, # as %%23, space as %%20)", ErrBadConfig, QuoteConfig(resolved))
+	}
+	if u.Scheme == "" {
+		return nil, fmt.Errorf("%w: %s is neither a Django engine name nor a URL with a scheme (registered: %s)", ErrBadConfig, QuoteConfig(resolved), strings.Join(schemes(), ", "))
 	}
 	scheme := strings.ToLower(u.Scheme)
 	regMu.RLock()
@@ -172,13 +177,60 @@ func OpenEngine(ctx context.Context, config string, s Settings) (Engine, error) 
 		if p, ok := builtinPackages[scheme]; ok {
 			hint = fmt.Sprintf("; forgotten import of \"github.com/sessionkit/sessions/%s\" (or .../all)?", p)
 		}
-		return nil, fmt.Errorf("%w: unknown session engine %q (registered: %s)%s", ErrBadConfig, scheme, strings.Join(schemes(), ", "), hint)
+		return nil, fmt.Errorf("%w: unknown session engine %s (registered: %s)%s", ErrBadConfig, Quote(scheme), strings.Join(schemes(), ", "), hint)
+	}
+	if err := checkURL(u, resolved); err != nil {
+		return nil, fmt.Errorf("sessions: open %s engine: %w", scheme, err)
 	}
 	e, err := r.opener(ctx, u, s)
 	if err != nil {
-		return nil, fmt.Errorf("sessions: open %s engine: %w", scheme, err)
+		// Whatever the engine put in its error, no password of the
+		// config strings and no endless quote leaves here.
+		return nil, RedactError(fmt.Errorf("sessions: open %s engine: %w", scheme, err), config, resolved, s.DatabaseURL, s.CacheURL)
 	}
 	return e, nil
+}
+
+// checkURL rejects what no engine takes: a fragment, and an '@' after the
+// host, both the sign of a password with an unescaped character.
+func checkURL(u *url.URL, raw string) error {
+	if u.Fragment != "" || u.RawFragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("%w: the config string has a '#', which starts a URL fragment that no engine takes: write a # in a password, a path or a value as %%23", ErrBadConfig)
+	}
+	if (u.Host != "" || u.User != nil) && strings.Contains(u.EscapedPath(), "@") {
+		return fmt.Errorf("%w: the config string has an '@' after the host: write a / in a password as %%2F and an @ as %%40", ErrBadConfig)
+	}
+	return nil
+}
+
+// CheckNoLocation returns an error matching [ErrBadConfig] when u has user
+// information, a host or a path, for the engines whose config string is
+// their scheme and parameters only ("memory:", "memory:?purge_interval=30s"):
+// a location they would ignore is a mistake to report.
+func CheckNoLocation(u *url.URL) error {
+	form := strings.ToLower(u.Scheme) + ":"
+	switch {
+	case u.User != nil:
+		return fmt.Errorf("%w: %s takes no user or password; write %s", ErrBadConfig, form, form)
+	case u.Host != "":
+		return fmt.Errorf("%w: %s takes no host (got %s); write %s", ErrBadConfig, form, Quote(u.Host), form)
+	case u.Opaque != "" || u.Path != "":
+		return fmt.Errorf("%w: %s takes no path (got %s); write %s", ErrBadConfig, form, quotePath(u), form)
+	}
+	return nil
+}
+
+// quotePath quotes the path of u (or its opaque part) for an error; one
+// with an '@' may hold a password and is not quoted.
+func quotePath(u *url.URL) string {
+	p := u.Opaque
+	if p == "" {
+		p = u.EscapedPath()
+	}
+	if strings.Contains(p, "@") {
+		return "a path with an '@'"
+	}
+	return Quote(p)
 }
 
 // Open opens the engine named by config and returns a Manager over it.
@@ -223,44 +275,84 @@ func schemes() []string {
 	return out
 }
 
-// Redact returns a config string with any password replaced by "xxxxx",
-// safe for logs and errors. Strings that do not parse as URLs are reduced
-// to their scheme.
-func Redact(config string) string {
-	u, err := url.Parse(config)
-	if err != nil {
-		if i := strings.Index(config, "://"); i > 0 {
-			return config[:i] + "://…"
-		}
-		return "…"
-	}
-	q := u.Query()
-	changed := false
-	for k := range q {
-		lk := strings.ToLower(k)
-		if strings.Contains(lk, "password") || strings.Contains(lk, "secret") || lk == "pass" || lk == "token" {
-			q.Set(k, "xxxxx")
-			changed = true
-		}
-	}
-	if changed {
-		u.RawQuery = q.Encode()
-	}
-	return u.Redacted()
-}
-
 // Params reads the query parameters of a config URL and remembers which
 // were used, so an engine can reject the unknown ones (a typo in a
-// parameter name must not be silently ignored).
+// parameter name must not be silently ignored). A parameter given twice
+// is an error too (pool_size=2&pool_size=abc: which one counts?), unless
+// the engine reads it with [Params.Strings]; so is a malformed query.
+// Errors name parameters, never quote values, which may be secret.
 type Params struct {
-	v    url.Values
-	used map[string]bool
-	errs []string
+	v     url.Values
+	used  map[string]bool
+	multi map[string]bool   // read with Strings: may be repeated
+	hide  map[string]string // names not to quote (pieces of a password): why
+	errs  []string
 }
 
 // ParseParams returns the query parameters of u.
 func ParseParams(u *url.URL) *Params {
-	return &Params{v: u.Query(), used: map[string]bool{}}
+	p := &Params{v: url.Values{}, used: map[string]bool{}, multi: map[string]bool{}, hide: map[string]string{}}
+	afterSecret := ""
+	var semicolon, badName bool
+	for _, pair := range strings.Split(u.RawQuery, "&") {
+		if pair == "" {
+			continue
+		}
+		if strings.Contains(pair, ";") {
+			semicolon, afterSecret = true, ""
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		name, err := url.QueryUnescape(k)
+		if err != nil {
+			badName, afterSecret = true, ""
+			continue
+		}
+		switch {
+		case afterSecret != "":
+			// Reported only if unknown: then it may well be the rest
+			// of a secret value with an unescaped '&'.
+			p.hide[name] = "an unknown parameter follows " + afterSecret + " (an unescaped '&' in its value? write & as %26)"
+		case strings.Contains(name, "@"):
+			p.hide[name] = "a parameter name has an '@' (an unescaped '?' in a password? write ? as %3F)"
+		}
+		afterSecret = ""
+		if secretName(name) {
+			afterSecret = p.quoteName(name)
+		}
+		value, err := url.QueryUnescape(v)
+		if err != nil {
+			p.errs = append(p.errs, "the value of "+p.quoteName(name)+" has an invalid %-escape (write a % as %25)")
+			p.used[name] = true
+			continue
+		}
+		p.v[name] = append(p.v[name], value)
+	}
+	if badName {
+		p.errs = append(p.errs, "a parameter name has an invalid %-escape (write a % as %25)")
+	}
+	if semicolon {
+		p.errs = append(p.errs, "the query has a ';': separate parameters with '&', and write a ; in a value as %3B")
+	}
+	return p
+}
+
+// quoteName returns a parameter name for an error: as is if it is a
+// plain name, else quoted, and cut if long.
+func (p *Params) quoteName(name string) string {
+	if len(name) > 40 {
+		return Quote(name[:40]) + "…"
+	}
+	plain := name != ""
+	for _, c := range name {
+		if !(c == '_' || c == '-' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			plain = false
+		}
+	}
+	if !plain {
+		return Quote(name)
+	}
+	return name
 }
 
 // Has reports whether the parameter is present.
@@ -276,6 +368,14 @@ func (p *Params) String(name, def string) string {
 		return def
 	}
 	return p.v.Get(name)
+}
+
+// Strings returns every value of a parameter that may be given more than
+// once (addr=h1&addr=h2), in order; nil when absent.
+func (p *Params) Strings(name string) []string {
+	p.used[name] = true
+	p.multi[name] = true
+	return slices.Clone(p.v[name])
 }
 
 // value returns the parameter's value and whether it is present; a
@@ -345,24 +445,48 @@ func (p *Params) Bool(name string, def bool) bool {
 	return b
 }
 
-// Err reports bad values and every parameter that was never asked for, as
-// an error matching [ErrBadConfig]. Call it after reading all parameters.
+// Err reports bad values, parameters given more than once, and every
+// parameter that was never asked for, as an error matching
+// [ErrBadConfig]. Call it after reading all parameters.
 func (p *Params) Err() error {
 	errs := slices.Clone(p.errs)
-	var unknown []string
-	for k := range p.v {
-		if !p.used[k] {
+	var unknown, twice []string
+	for k, vs := range p.v {
+		switch {
+		case !p.used[k]:
 			unknown = append(unknown, k)
+		case len(vs) > 1 && !p.multi[k]:
+			twice = append(twice, k)
 		}
 	}
-	slices.Sort(unknown)
-	if len(unknown) > 0 {
+	slices.Sort(twice)
+	for _, k := range twice {
+		errs = append(errs, fmt.Sprintf("%s is given %d times; give it once", p.quoteName(k), len(p.v[k])))
+	}
+	// Names that may be pieces of a password are not quoted.
+	var names, hidden []string
+	for _, k := range unknown {
+		if why, ok := p.hide[k]; ok {
+			if !slices.Contains(hidden, why) {
+				hidden = append(hidden, why)
+			}
+		} else {
+			names = append(names, p.quoteName(k))
+		}
+	}
+	slices.Sort(hidden)
+	errs = append(errs, hidden...)
+	slices.Sort(names)
+	if len(names) > 0 {
+		if len(names) > 10 {
+			names = append(names[:10], fmt.Sprintf("and %d more", len(names)-10))
+		}
 		known := make([]string, 0, len(p.used))
 		for k := range p.used {
 			known = append(known, k)
 		}
 		slices.Sort(known)
-		msg := "unknown parameter " + strings.Join(unknown, ", ")
+		msg := "unknown parameter " + strings.Join(names, ", ")
 		if len(known) > 0 {
 			msg += " (known: " + strings.Join(known, ", ") + ")"
 		}

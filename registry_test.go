@@ -3,6 +3,7 @@ package sessions_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -166,5 +167,102 @@ func TestResolveRelativeFilePathEscaped(t *testing.T) {
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		t.Errorf("%q: path leaked into query or fragment", got)
+	}
+}
+
+// A parameter given twice is an error (which one counts?), for every
+// parameter an engine reads, unless it reads all values with Strings.
+func TestParamsGivenTwice(t *testing.T) {
+	u, _ := url.Parse("x:?pool_size=2&pool_size=abc&addr=a&addr=b&flag=1&flag=1&name=x")
+	p := sessions.ParseParams(u)
+	p.Int("pool_size", 1, 1, 10)
+	p.Bool("flag", false)
+	p.String("name", "")
+	if got := p.Strings("addr"); len(got) != 2 || got[0] != "a" || got[1] != "b" {
+		t.Errorf("Strings = %q", got)
+	}
+	err := p.Err()
+	if !errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), "pool_size is given 2 times") ||
+		!strings.Contains(err.Error(), "flag is given 2 times") || strings.Contains(err.Error(), "addr") || strings.Contains(err.Error(), "name") {
+		t.Errorf("Err = %v", err)
+	}
+	for _, cfg := range []string{"memory:?purge_interval=1s&purge_interval=abc", "memory:?purge_interval=1s&purge_interval=1s"} {
+		if _, err := sessions.Open(context.Background(), cfg, settings()); !errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), "purge_interval is given 2 times") {
+			t.Errorf("%s: %v", cfg, err)
+		}
+	}
+}
+
+// A malformed query is an error, not a parameter silently dropped (as
+// url.URL.Query drops it), and the error quotes no value.
+func TestParamsMalformedQuery(t *testing.T) {
+	for raw, want := range map[string]string{
+		"a=1;b=2":                   "';'",
+		"a=%zzS3cr3t":               "the value of a has an invalid %-escape",
+		"%zzS3cr3t=1":               "a parameter name has an invalid %-escape",
+		"password=ab&cdS3cr3t":      "an unknown parameter follows password",
+		"password=ab&cd=S3cr3t&x=1": "an unknown parameter follows password",
+		"pwd=ab&cdS3cr3t=1&x=1":     "an unknown parameter follows pwd",
+		"x=1&cd@S3cr3t=1":           "a parameter name has an '@'",
+	} {
+		p := sessions.ParseParams(&url.URL{Scheme: "x", RawQuery: raw})
+		p.String("a", "")
+		p.String("b", "")
+		p.String("x", "")
+		err := p.Err()
+		if !errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: Err = %v, want %q", raw, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), marker) {
+			t.Errorf("%s: Err quotes a value: %v", raw, err)
+		}
+	}
+	// Long names are cut, and many unknown names summed up.
+	long := strings.Repeat("n", 5000)
+	var many []string
+	for i := range 50 {
+		many = append(many, fmt.Sprintf("p%02d=1", i))
+	}
+	p := sessions.ParseParams(&url.URL{Scheme: "x", RawQuery: long + "=1&" + strings.Join(many, "&")})
+	err := p.Err()
+	if err == nil || len(err.Error()) > 400 || !strings.Contains(err.Error(), "and 41 more") {
+		t.Errorf("long and many: %d characters: %.500v", len(err.Error()), err)
+	}
+}
+
+// Engines whose config string is only a scheme and parameters reject
+// the host, path or user they would ignore.
+func TestNoLocation(t *testing.T) {
+	for _, cfg := range []string{"memory://host", "memory:x", "memory:///x", "memory://u:pwS3cr3t@h", "memory://u@",
+		"signed-cookies://host/x", "signed-cookies:x", "signed-cookies://u:pwS3cr3t@", "signed-cookies:/x"} {
+		_, err := sessions.Open(context.Background(), cfg, settings())
+		if !errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), "takes no") {
+			t.Errorf("%s: %v", cfg, err)
+		}
+		if err != nil && strings.Contains(err.Error(), marker) {
+			t.Errorf("%s: %v", cfg, err)
+		}
+	}
+	for _, cfg := range []string{"memory:", "memory://", "memory:?purge_interval=2s", "signed-cookies:", "signed_cookies", "memory"} {
+		m, err := sessions.Open(context.Background(), cfg, settings())
+		if err != nil {
+			t.Errorf("%s: %v", cfg, err)
+			continue
+		}
+		m.Close()
+	}
+	if err := sessions.CheckNoLocation(&url.URL{Scheme: "memory", Opaque: "pw@x"}); err == nil || strings.Contains(err.Error(), "pw") {
+		t.Errorf("opaque with @: %v", err)
+	}
+}
+
+// A '#' or an '@' after the host is a password with an unescaped
+// character: an error for every engine, quoting nothing of it.
+func TestOpenRejectsSplitPasswords(t *testing.T) {
+	for _, cfg := range []string{"memory:?purge_interval=1s#S3cr3t", "memory://u:12#S3cr3t@h", "memory://:12/abS3cr3t@h", "memory://h/x@S3cr3t"} {
+		_, err := sessions.Open(context.Background(), cfg, settings())
+		if !errors.Is(err, sessions.ErrBadConfig) || strings.Contains(err.Error(), marker) || strings.Contains(err.Error(), "12") {
+			t.Errorf("%s: %v", cfg, err)
+		}
 	}
 }

@@ -143,7 +143,7 @@ func openURL(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Eng
 
 func pathFromURL(u *url.URL) (string, error) {
 	if u.Host != "" && !strings.EqualFold(u.Host, "localhost") {
-		return "", fmt.Errorf("%w: bolt URL with host %q: write bolt:///absolute/file.db or bolt:relative/file.db", sessions.ErrBadConfig, u.Host)
+		return "", fmt.Errorf("%w: bolt URL with host %s: write bolt:///absolute/file.db or bolt:relative/file.db", sessions.ErrBadConfig, sessions.Quote(u.Host))
 	}
 	if u.User != nil {
 		return "", fmt.Errorf("%w: a bolt URL takes no user or password", sessions.ErrBadConfig)

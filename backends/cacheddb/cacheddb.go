@@ -70,6 +70,9 @@ func init() {
 }
 
 func open(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Engine, error) {
+	if err := sessions.CheckNoLocation(u); err != nil {
+		return nil, err
+	}
 	p := sessions.ParseParams(u)
 	cacheURL := p.String("cache", s.CacheURL)
 	dbURL := p.String("db", s.DatabaseURL)
@@ -84,11 +87,15 @@ func open(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Engine
 	}
 	cu, err := url.Parse(cacheURL)
 	if err != nil {
-		return nil, fmt.Errorf("%w: cached_db cache URL %s does not parse", sessions.ErrBadConfig, sessions.Redact(cacheURL))
+		return nil, fmt.Errorf("%w: cached_db cache URL %s does not parse", sessions.ErrBadConfig, sessions.QuoteConfig(cacheURL))
 	}
-	if q := cu.Query(); !q.Has("logical_prefix") {
-		q.Set("logical_prefix", LogicalPrefix)
-		cu.RawQuery = q.Encode()
+	// Added to the query as written, so that the cache engine sees its
+	// mistakes too (url.URL.Query would drop a malformed pair).
+	if q, _ := url.ParseQuery(cu.RawQuery); !q.Has("logical_prefix") {
+		if cu.RawQuery != "" {
+			cu.RawQuery += "&"
+		}
+		cu.RawQuery += "logical_prefix=" + url.QueryEscape(LogicalPrefix)
 	}
 	for _, bad := range []string{Scheme, "cached_db", "cacheddb"} {
 		if strings.EqualFold(cu.Scheme, bad) || strings.HasPrefix(dbURL, bad) {

@@ -45,6 +45,9 @@ func init() {
 		Forms:   []string{"signed-cookies:", "signed_cookies"},
 		Doc:     "the session lives in a signed cookie (Django's signed_cookies); no server state, about 4 KB at most",
 	}, func(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Engine, error) {
+		if err := sessions.CheckNoLocation(u); err != nil {
+			return nil, err
+		}
 		if err := sessions.ParseParams(u).Err(); err != nil {
 			return nil, err
 		}

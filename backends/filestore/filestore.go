@@ -183,7 +183,7 @@ func openURL(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Eng
 // dirFromURL returns the directory a file: URL names.
 func dirFromURL(u *url.URL) (string, error) {
 	if u.Host != "" && !strings.EqualFold(u.Host, "localhost") {
-		return "", fmt.Errorf("%w: file URL with host %q: write file:///absolute/dir or file:relative/dir", sessions.ErrBadConfig, u.Host)
+		return "", fmt.Errorf("%w: file URL with host %s: write file:///absolute/dir or file:relative/dir", sessions.ErrBadConfig, sessions.Quote(u.Host))
 	}
 	if u.User != nil {
 		return "", fmt.Errorf("%w: a file URL takes no user or password", sessions.ErrBadConfig)

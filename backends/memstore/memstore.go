@@ -33,6 +33,9 @@ func init() {
 		Forms:   []string{"memory:", "memory:?purge_interval=30s"},
 		Doc:     "in-process map; for tests and development (not shared between processes)",
 	}, func(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Engine, error) {
+		if err := sessions.CheckNoLocation(u); err != nil {
+			return nil, err
+		}
 		p := sessions.ParseParams(u)
 		o := Options{PurgeInterval: p.Duration("purge_interval", time.Minute, time.Second, 24*time.Hour)}
 		if err := p.Err(); err != nil {

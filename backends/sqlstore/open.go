@@ -130,7 +130,7 @@ func sqlitePath(u *url.URL) (string, error) {
 		return "", fmt.Errorf("%w: a sqlite URL has no user or password; %s", sessions.ErrBadConfig, forms)
 	}
 	if u.Host != "" {
-		return "", fmt.Errorf("%w: a sqlite URL has no host (%q): %s", sessions.ErrBadConfig, u.Host, forms)
+		return "", fmt.Errorf("%w: a sqlite URL has no host (%s): %s", sessions.ErrBadConfig, sessions.Quote(u.Host), forms)
 	}
 	if u.Fragment != "" {
 		return "", fmt.Errorf("%w: a sqlite URL has no #fragment (write # in a file name as %%23)", sessions.ErrBadConfig)
@@ -263,6 +263,9 @@ func openPostgres(ctx context.Context, u *url.URL, _ sessions.Settings) (session
 	if u.Opaque != "" {
 		return nil, fmt.Errorf("%w: use postgres://user:password@host:5432/dbname", sessions.ErrBadConfig)
 	}
+	if err := pgGivenTwice(u, pass); err != nil {
+		return nil, err
+	}
 	if err := needDriver(Postgres); err != nil {
 		return nil, err
 	}
@@ -271,7 +274,9 @@ func openPostgres(ctx context.Context, u *url.URL, _ sessions.Settings) (session
 	}
 	dsn := *u
 	dsn.Scheme = "postgres"
-	dsn.RawQuery = pass.Encode()
+	// pgx decodes a query as libpq does: a '+' is a plus sign, not a
+	// space (Encode writes a space as '+' and a plus sign as %2B).
+	dsn.RawQuery = strings.ReplaceAll(pass.Encode(), "+", "%20")
 	dsn.Fragment, dsn.RawFragment = "", ""
 	where := "postgres database " + location(u)
 	db, err := sql.Open("pgx", dsn.String())
@@ -279,6 +284,34 @@ func openPostgres(ctx context.Context, u *url.URL, _ sessions.Settings) (session
 		return nil, fmt.Errorf("sqlstore: %s: %w", where, err)
 	}
 	return openServer(ctx, db, Postgres, pool, where, &o)
+}
+
+// pgGivenTwice rejects a connection setting given both in the URL and
+// as a parameter (postgres://u:pw@h/db?password=other): pgx would take
+// the parameter and silently ignore the other. It also rejects a path of
+// more than one database name.
+func pgGivenTwice(u *url.URL, pass url.Values) error {
+	_, hasPassword := u.User.Password()
+	dbname := strings.TrimPrefix(u.EscapedPath(), "/")
+	for _, c := range []struct {
+		inURL bool
+		param string
+		where string
+	}{
+		{u.User != nil && u.User.Username() != "", "user", "the user name"},
+		{hasPassword, "password", "the password"},
+		{u.Hostname() != "", "host", "the host"},
+		{u.Port() != "", "port", "the port"},
+		{dbname != "", "dbname", "the database name"},
+	} {
+		if c.inURL && pass.Has(c.param) {
+			return fmt.Errorf("%w: %s is given twice, in the URL and as %s=; give it once", sessions.ErrBadConfig, c.where, c.param)
+		}
+	}
+	if strings.Contains(dbname, "/") {
+		return fmt.Errorf("%w: a postgres URL names one database: postgres://user:password@host:5432/dbname", sessions.ErrBadConfig)
+	}
+	return nil
 }
 
 // openServer finishes opening a PostgreSQL or MySQL store.
