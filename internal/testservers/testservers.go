@@ -373,6 +373,14 @@ func (p *process) stop(sig syscall.Signal, grace time.Duration) {
 	}
 }
 
+// signal sends sig to the running process; a process that is not
+// running is left alone.
+func (p *process) signal(sig syscall.Signal) {
+	if pid := p.pid(); pid > 0 {
+		_ = syscall.Kill(pid, sig)
+	}
+}
+
 // pid returns the PID of the running process, or 0.
 func (p *process) pid() int {
 	p.mu.Lock()
