@@ -466,7 +466,7 @@ func TestPause(t *testing.T) {
 	m := StartMemcached(t)
 	for _, tc := range []struct {
 		name, addr, cmd, want string
-		pause, resume        func()
+		pause, resume         func()
 	}{
 		{"redis", r.Addr, "*1\r\n$4\r\nPING\r\n", "+PONG\r\n", r.Pause, r.Resume},
 		{"memcached", m.Addr, "version\r\n", "VERSION ", m.Pause, m.Resume},
