@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -29,50 +27,6 @@ const (
 	ctxEnds = 200 * time.Millisecond // when the test's contexts end
 	mustEnd = 250 * time.Millisecond // by when every call must have returned
 )
-
-// silentServer listens on loopback, accepts connections and reads what
-// they send, but never writes a byte: a store that accepts and never
-// answers. It closes everything in t.Cleanup.
-func silentServer(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-		wg    sync.WaitGroup
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				io.Copy(io.Discard, c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return l.Addr().String()
-}
 
 // engineCall is one engine method called with a context.
 type engineCall struct {
@@ -251,7 +205,7 @@ func TestDeadlineSilentServer(t *testing.T) {
 		{"Sentinel", "redis+sentinel://mymaster@%s/0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := silentServer(t)
+			addr := testservers.Silent(t)
 			base := goroutines()
 			s := open(t, fmt.Sprintf(tc.url, addr))
 			checkCalls(t, redisCalls(s), nothing, nothing)

@@ -19,6 +19,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"net"
@@ -604,4 +605,49 @@ func StopShared() {
 	stopOnce(&sharedMemcached.once, &sharedMemcached.err, func() { sharedMemcached.m.close() })
 	stopOnce(&sharedPostgres.once, &sharedPostgres.err, func() { sharedPostgres.p.close() })
 	stopOnce(&sharedMariaDB.once, &sharedMariaDB.err, func() { sharedMariaDB.m.close() })
+}
+
+// Silent starts a TCP listener on loopback that accepts connections and
+// reads what clients send, but never writes a byte: a store that accepts
+// and never answers, for deadline tests. It returns "127.0.0.1:port"; the
+// listener and its connections are closed in t.Cleanup.
+func Silent(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testservers: Silent: %v", err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+		wg    sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _ = io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return l.Addr().String()
 }

@@ -494,3 +494,20 @@ func TestPause(t *testing.T) {
 		c.Close()
 	}
 }
+
+func TestSilent(t *testing.T) {
+	t.Parallel()
+	a := Silent(t)
+	c, err := net.DialTimeout("tcp", a, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "*1\r\n$4\r\nPING\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Errorf("the silent server answered: %d bytes, %v", n, err)
+	}
+}
