@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/backends/redisstore"
 	"github.com/sessionkit/sessions/internal/testservers"
@@ -225,12 +227,37 @@ func TestDeadlineSilentServer(t *testing.T) {
 // later calls would read replies meant for others.
 func TestDeadlinePausedServer(t *testing.T) {
 	srv := testservers.StartRedis(t)
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 1})
+	defer raw.Close()
+	conns := serverConns(t, raw)
 	base := goroutines()
 	s := open(t, withParams(srv.URL(), "key_prefix", prefix(t)))
 	values := seed(t, s, 10)
 	checkCalls(t, append(redisCalls(s), loadAll(s, values)), srv.Pause, srv.Resume)
 	checkValues(t, s, values)
 	settleAll(t, s, base)
+	settle(t, "connections to the server after Close", func() int { return serverConns(t, raw) }, conns, 5*time.Second)
+}
+
+// serverConns returns the server's count of connected clients (raw's
+// included).
+func serverConns(t *testing.T, raw *redis.Client) int {
+	t.Helper()
+	info, err := raw.Info(context.Background(), "clients").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_clients:"); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no connected_clients in INFO clients:\n%s", info)
+	return 0
 }
 
 // TestDeadlinePausedCluster: every node of a Redis Cluster frozen, for
@@ -254,6 +281,31 @@ func TestDeadlinePausedCluster(t *testing.T) {
 	checkCalls(t, append(redisCalls(s), loadAll(s, values)), pause, resume)
 	checkValues(t, s, values)
 	settleAll(t, s, base)
+}
+
+// TestCloseWithAbandonedCalls: calls abandoned on a frozen server, then
+// Close, then the server comes back and answers them: no connection of
+// the closed Store may stay open.
+func TestCloseWithAbandonedCalls(t *testing.T) {
+	srv := testservers.StartRedis(t)
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 1})
+	defer raw.Close()
+	conns := serverConns(t, raw)
+	s := open(t, withParams(srv.URL(), "key_prefix", prefix(t)))
+	values := seed(t, s, 8)
+	srv.Pause()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	if err := loadAll(s, values).fn(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Loads on a frozen server: %v", err)
+	}
+	if abandoned() == 0 {
+		t.Fatal("no abandoned call")
+	}
+	s.Close()
+	srv.Resume()
+	settle(t, "abandoned calls", abandoned, 0, 5*time.Second)
+	settle(t, "connections to the server after Close", func() int { return serverConns(t, raw) }, conns, 5*time.Second)
 }
 
 // seed stores n sessions with distinct data and returns them.

@@ -117,7 +117,7 @@ func (r *Redis) Start() {
 // kernel still accepts connections and buffers what clients send, but it
 // answers nothing until Resume (a hung or silent server, for deadline
 // tests). Stop, Start and the test's cleanup work on a paused server.
-func (r *Redis) Pause() { r.proc.signal(syscall.SIGSTOP) }
+func (r *Redis) Pause() { r.proc.pause() }
 
 // Resume lets a paused server run again with SIGCONT; it then answers
 // what was sent meanwhile.
@@ -303,7 +303,7 @@ func (c *RedisCluster) URL() string { return "redis+cluster://" + strings.Join(c
 func (c *RedisCluster) StopNode(i int) { c.nodes[i].stop(syscall.SIGKILL, 0) }
 
 // PauseNode freezes node i with SIGSTOP (see [Redis.Pause]).
-func (c *RedisCluster) PauseNode(i int) { c.nodes[i].signal(syscall.SIGSTOP) }
+func (c *RedisCluster) PauseNode(i int) { c.nodes[i].pause() }
 
 // ResumeNode lets the paused node i run again with SIGCONT.
 func (c *RedisCluster) ResumeNode(i int) { c.nodes[i].signal(syscall.SIGCONT) }

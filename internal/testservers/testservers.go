@@ -382,6 +382,43 @@ func (p *process) signal(sig syscall.Signal) {
 	}
 }
 
+// pause stops the running process with SIGSTOP and waits until every
+// one of its threads has stopped (the signal is delivered asynchronously,
+// and a thread may still be serving a request), for up to 5 s.
+func (p *process) pause() {
+	pid := p.pid()
+	if pid <= 0 {
+		return
+	}
+	_ = syscall.Kill(pid, syscall.SIGSTOP)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if allStopped(pid) {
+			return
+		}
+	}
+}
+
+// allStopped reports whether every thread of pid is stopped (state T in
+// /proc/<pid>/task/<tid>/stat).
+func allStopped(pid int) bool {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false
+		}
+		// "tid (comm) S ...": the state follows the last ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			return false
+		}
+	}
+	return true
+}
+
 // pid returns the PID of the running process, or 0.
 func (p *process) pid() int {
 	p.mu.Lock()
