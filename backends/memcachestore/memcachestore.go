@@ -338,19 +338,35 @@ func (s *Store) call(ctx context.Context, op func() error) error {
 	if ctx.Done() == nil { // context.Background and the like never end
 		return s.do(ctx, op)
 	}
-	done := make(chan error, 1) // buffered: an abandoned op does not block
-	go func() { done <- s.do(ctx, op) }()
+	type result struct {
+		err    error
+		panicv any // a panic in op goes on in the caller
+	}
+	done := make(chan result, 1) // buffered: an abandoned op does not block
+	go func() {
+		var r result
+		defer func() {
+			if p := recover(); p != nil {
+				r.panicv = p
+			}
+			done <- r
+		}()
+		r.err = s.do(ctx, op)
+	}()
+	var r result
 	select {
-	case err := <-done:
-		return err
+	case r = <-done:
 	case <-ctx.Done():
 		select {
-		case err := <-done: // finished at the same moment: keep its answer
-			return err
+		case r = <-done: // finished at the same moment: keep its answer
 		default:
+			return ctx.Err()
 		}
-		return ctx.Err()
 	}
+	if r.panicv != nil {
+		panic(r.panicv)
+	}
+	return r.err
 }
 
 // do runs op, and once more if it failed on a connection that had gone

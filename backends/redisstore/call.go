@@ -21,26 +21,36 @@ func call[T any](ctx context.Context, f func(context.Context) (T, error)) (T, er
 		return f(ctx)
 	}
 	type result struct {
-		v   T
-		err error
+		v      T
+		err    error
+		panicv any // a panic in f (a hook of a client given to New) goes on in the caller
 	}
 	ch := make(chan result, 1) // buffered: an abandoned f does not block
 	go func() {
-		v, err := f(ctx)
-		ch <- result{v, err}
+		var r result
+		defer func() {
+			if p := recover(); p != nil {
+				r.panicv = p
+			}
+			ch <- r
+		}()
+		r.v, r.err = f(ctx)
 	}()
+	var r result
 	select {
-	case r := <-ch:
-		return r.v, r.err
+	case r = <-ch:
 	case <-ctx.Done():
 		select {
-		case r := <-ch: // finished at the same moment: keep its answer
-			return r.v, r.err
+		case r = <-ch: // finished at the same moment: keep its answer
 		default:
+			var zero T
+			return zero, ctx.Err()
 		}
-		var zero T
-		return zero, ctx.Err()
 	}
+	if r.panicv != nil {
+		panic(r.panicv)
+	}
+	return r.v, r.err
 }
 
 // callErr is call for an f that returns only an error.

@@ -353,3 +353,29 @@ func checkValues(t *testing.T, s *redisstore.Store, values map[string][]byte) {
 		}
 	}
 }
+
+// BenchmarkLoadContext compares a Load with a context that never ends
+// (run inline) and one that can (run in a goroutine of its own, see the
+// package documentation, Contexts), as an HTTP request's context can.
+func BenchmarkLoadContext(b *testing.B) {
+	s := open(b, withParams(testservers.SharedRedis(b).URL(), "key_prefix", prefix(b)))
+	k := sessions.NewKey()
+	if err := s.Create(context.Background(), k, []byte("data"), time.Now().Add(time.Hour)); err != nil {
+		b.Fatal(err)
+	}
+	cancellable, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, bc := range []struct {
+		name string
+		ctx  context.Context
+	}{{"background", context.Background()}, {"cancellable", cancellable}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Load(bc.ctx, k); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

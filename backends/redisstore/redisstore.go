@@ -335,6 +335,14 @@ func isNetErr(err error) bool {
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, redis.ErrPoolTimeout)
 }
 
+// sendTTL is the TTL of a SET whose expiry was in the future a moment
+// ago, computed as the command leaves (so that time spent getting there,
+// such as a goroutine's start, does not make the session outlive its
+// expiry): at least 1 ms.
+func sendTTL(expiry time.Time) time.Duration {
+	return time.Duration(max(ttl(expiry), 1)) * time.Millisecond
+}
+
 // ttl returns the milliseconds until expiry, rounded up; zero or less
 // means the expiry has passed.
 func ttl(expiry time.Time) int64 {
@@ -381,7 +389,7 @@ func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time
 		return nil
 	}
 	err := callErr(ctx, func(ctx context.Context) error {
-		return s.c.SetArgs(ctx, k, data, redis.SetArgs{Mode: "NX", TTL: time.Duration(ms) * time.Millisecond}).Err()
+		return s.c.SetArgs(ctx, k, data, redis.SetArgs{Mode: "NX", TTL: sendTTL(expiry)}).Err()
 	})
 	if err == redis.Nil {
 		return sessions.ErrExists
@@ -405,7 +413,7 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 		return s.del(ctx, k)
 	}
 	err := callErr(ctx, func(ctx context.Context) error {
-		return s.c.SetArgs(ctx, k, data, redis.SetArgs{Mode: "XX", TTL: time.Duration(ms) * time.Millisecond}).Err()
+		return s.c.SetArgs(ctx, k, data, redis.SetArgs{Mode: "XX", TTL: sendTTL(expiry)}).Err()
 	})
 	if err == redis.Nil {
 		return sessions.ErrNotFound
@@ -446,12 +454,12 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	if err := s.check(ctx, key); err != nil {
 		return err
 	}
-	ms := ttl(expiry)
-	if ms <= 0 {
-		ms = -1 // PEXPIRE with a negative TTL deletes the key
-	}
 	k := s.Key(key)
 	ok, err := call(ctx, func(ctx context.Context) (bool, error) {
+		ms := ttl(expiry) // counted from when the command leaves
+		if ms <= 0 {
+			ms = -1 // PEXPIRE with a negative TTL deletes the key
+		}
 		return s.c.PExpire(ctx, k, time.Duration(ms)*time.Millisecond).Result()
 	})
 	if err != nil {
@@ -486,10 +494,9 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 	if err := s.check(ctx, key); err != nil {
 		return err
 	}
-	ms := ttl(expiry)
 	k := s.Key(key)
 	n, err := call(ctx, func(ctx context.Context) (int, error) {
-		return swapScript.Run(ctx, s.c, []string{k}, old, data, ms).Int()
+		return swapScript.Run(ctx, s.c, []string{k}, old, data, ttl(expiry)).Int() // counted from when the command leaves
 	})
 	if err != nil {
 		return s.fail(ctx, err)
