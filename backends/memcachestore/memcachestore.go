@@ -90,8 +90,9 @@
 // cannot be reached gives an error naming the servers ("memcached
 // unreachable (127.0.0.1:11211): dial tcp ...") that wraps gomemcache's
 // error; the Manager hands it to Settings.ErrorHandler, and service
-// returns by itself once the server is back. After Close every method
-// returns sessions.ErrClosed. Opening resolves the server names but does not
+// returns by itself once the server is back. A context that ends gives
+// the context's error (see Contexts). After Close every method returns
+// sessions.ErrClosed. Opening resolves the server names but does not
 // connect; a connection that went stale (a restarted server) is noticed
 // and replaced on the next call, which then succeeds.
 //
@@ -104,8 +105,8 @@
 // takes no context and bounds each call by its timeout (timeout=, 500 ms
 // by default), for the dial and again for the command; so with a context
 // that can end each gomemcache call runs in a goroutine of its own, which
-// the method leaves behind when the context ends. That goroutine ends by
-// the timeout at the latest; gomemcache closes the connection of a command
+// the method leaves behind when the context ends. That goroutine ends
+// within twice the timeout (dial, then command) at the latest; gomemcache closes the connection of a command
 // that failed rather than return it to the pool, so a later call never
 // reads the reply meant for an abandoned one, and a command that completes
 // returns its connection clean (closed, if the Store was closed
@@ -325,11 +326,11 @@ func (s *Store) fail(ctx context.Context, err error) error {
 // timeout (timeout=, 500 ms by default), for the dial and again for the
 // command. So, with a context that can end, op runs in a goroutine of its
 // own, which call leaves behind when the context ends. That goroutine ends
-// by the client's timeout at the latest, and gomemcache closes a
-// connection whose command failed (a timeout is not a protocol-level
-// reply) instead of returning it to the pool, so a later call never reads
-// the reply meant for an abandoned one; a command that completes returns
-// its connection clean. A command already sent may still take effect on
+// within twice the client's timeout (dial, then command) at the latest,
+// and gomemcache closes a connection whose command failed (a timeout is
+// not a protocol-level reply) instead of returning it to the pool, so a
+// later call never reads the reply meant for an abandoned one; a command
+// that completes returns its connection clean. A command already sent may still take effect on
 // the server, as with any request that times out.
 func (s *Store) call(ctx context.Context, op func() error) error {
 	if err := ctx.Err(); err != nil {

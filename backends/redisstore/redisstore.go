@@ -82,10 +82,11 @@
 // sessions.ErrConflict. A connection failure is an error naming the
 // server ("redis unreachable (127.0.0.1:6379): dial tcp ...") that wraps
 // go-redis's error, which the Manager hands to Settings.ErrorHandler;
-// go-redis reconnects by itself once the server is back. After Close
-// every method returns sessions.ErrClosed. Opening does not contact the server (go-redis
-// connects on first use), so an application can start before Redis does;
-// conformance.Check or a first request shows a wrong address.
+// go-redis reconnects by itself once the server is back. A context that
+// ends gives the context's error (see Contexts). After Close every method
+// returns sessions.ErrClosed. Opening does not contact the server
+// (go-redis connects on first use), so an application can start before
+// Redis does; conformance.Check or a first request shows a wrong address.
 //
 // In a Redis Cluster, sessions on a master that dies fail at once with
 // "redis unreachable"; once the cluster marks the node failed
