@@ -23,8 +23,10 @@
 //	max_item_size=1m     the servers' item size limit, memcached's -I (default 1 MiB)
 //	distribution=...     pymemcache (default, as Django) or crc32 (gomemcache's ServerList)
 //
-// An unknown parameter is an error. [New] wraps a *memcache.Client you
-// built yourself; the Store does not close it.
+// An unknown parameter is an error, and so is a parameter given twice. A
+// user name or password in the URL is an error: memcached takes no
+// credentials. [New] wraps a *memcache.Client you built yourself; the
+// Store does not close it.
 //
 // A session lives on one server, chosen from its key. By default the
 // choice is pymemcache's (the client of Django's PyMemcacheCache):
@@ -88,12 +90,28 @@
 // cannot be reached gives an error naming the servers ("memcached
 // unreachable (127.0.0.1:11211): dial tcp ...") that wraps gomemcache's
 // error; the Manager hands it to Settings.ErrorHandler, and service
-// returns by itself once the server is back. gomemcache takes no
-// context: a cancelled context is honoured before each call, and the
-// timeout bounds each call. After Close every method returns
+// returns by itself once the server is back. A context that ends gives
+// the context's error (see Contexts). After Close every method returns
 // sessions.ErrClosed. Opening resolves the server names but does not
 // connect; a connection that went stale (a restarted server) is noticed
 // and replaced on the next call, which then succeeds.
+//
+// # Contexts
+//
+// Every method returns within a few milliseconds of the end of its
+// context (deadline or cancellation), with the context's error
+// (errors.Is(err, context.DeadlineExceeded) or context.Canceled), even
+// against a server that accepts connections and never answers. gomemcache
+// takes no context and bounds each call by its timeout (timeout=, 500 ms
+// by default), for the dial and again for the command; so with a context
+// that can end each gomemcache call runs in a goroutine of its own, which
+// the method leaves behind when the context ends. That goroutine ends
+// within twice the timeout (dial, then command) at the latest; gomemcache closes the connection of a command
+// that failed rather than return it to the pool, so a later call never
+// reads the reply meant for an abandoned one, and a command that completes
+// returns its connection clean (closed, if the Store was closed
+// meanwhile). A command already sent may still take effect on the server,
+// as with any request that times out.
 package memcachestore
 
 import (
@@ -106,6 +124,7 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -280,8 +299,15 @@ func (s *Store) check(ctx context.Context, key string) error {
 	return sessions.Precheck(ctx, key, s.closed.Load())
 }
 
-// fail turns a gomemcache error into the engine's.
-func (s *Store) fail(err error) error {
+// fail turns a gomemcache error into the engine's: the context's error
+// when the context ended, which is then the cause.
+func (s *Store) fail(ctx context.Context, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
 	if isTooLarge(err) {
 		return fmt.Errorf("%w: memcached (%s) refused the value: %w", sessions.ErrTooLarge, s.where, err)
 	}
@@ -293,17 +319,73 @@ func (s *Store) fail(err error) error {
 	return fmt.Errorf("memcached (%s): %w", s.where, err)
 }
 
+// call runs op, one gomemcache call, and returns its error, or the
+// context's error as soon as ctx ends, whichever comes first.
+//
+// gomemcache takes no context: each call is bounded only by the client's
+// timeout (timeout=, 500 ms by default), for the dial and again for the
+// command. So, with a context that can end, op runs in a goroutine of its
+// own, which call leaves behind when the context ends. That goroutine ends
+// within twice the client's timeout (dial, then command) at the latest,
+// and gomemcache closes a connection whose command failed (a timeout is
+// not a protocol-level reply) instead of returning it to the pool, so a
+// later call never reads the reply meant for an abandoned one; a command
+// that completes returns its connection clean. A command already sent may still take effect on
+// the server, as with any request that times out.
+func (s *Store) call(ctx context.Context, op func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if ctx.Done() == nil { // context.Background and the like never end
+		return s.do(ctx, op)
+	}
+	type result struct {
+		err    error
+		panicv any // a panic in op goes on in the caller
+	}
+	done := make(chan result, 1) // buffered: an abandoned op does not block
+	go func() {
+		var r result
+		defer func() {
+			if p := recover(); p != nil {
+				r.panicv = p
+			}
+			done <- r
+		}()
+		r.err = s.do(ctx, op)
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		select {
+		case r = <-done: // finished at the same moment: keep its answer
+		default:
+			return ctx.Err()
+		}
+	}
+	if r.panicv != nil {
+		panic(r.panicv)
+	}
+	return r.err
+}
+
 // do runs op, and once more if it failed on a connection that had gone
 // stale (the server restarted, or something dropped the idle
-// connection): it first drops the client's idle connections, so the
-// retry dials afresh. A retried write is safe: add and cas report that
-// the first attempt took effect (ErrExists, ErrConflict), which the
-// Manager handles, and replace, touch and delete are idempotent.
-func (s *Store) do(op func() error) error {
+// connection) and ctx has not ended: it first drops the client's idle
+// connections, so the retry dials afresh. A retried write is safe: add
+// and cas report that the first attempt took effect (ErrExists,
+// ErrConflict), which the Manager handles, and replace, touch and delete
+// are idempotent. A connection that an op abandoned by call returns to
+// the pool after Close is closed here.
+func (s *Store) do(ctx context.Context, op func() error) error {
 	err := op()
-	if err != nil && staleConn(err) {
+	if err != nil && staleConn(err) && ctx.Err() == nil {
 		s.c.Close() // idle connections only; the client stays usable
 		err = op()
+	}
+	if s.own && s.closed.Load() {
+		s.c.Close()
 	}
 	return err
 }
@@ -351,14 +433,15 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 	if err := s.check(ctx, key); err != nil {
 		return nil, err
 	}
+	k := s.Key(key)
 	var it *memcache.Item
-	err := s.do(func() (err error) { it, err = s.c.Get(s.Key(key)); return })
+	err := s.call(ctx, func() (err error) { it, err = s.c.Get(k); return })
 	if errors.Is(err, memcache.ErrCacheMiss) {
 		s.cas.forget(key)
 		return nil, sessions.ErrNotFound
 	}
 	if err != nil {
-		return nil, s.fail(err)
+		return nil, s.fail(ctx, err)
 	}
 	s.cas.remember(key, it.CasID, it.Value)
 	return it.Value, nil
@@ -376,12 +459,12 @@ func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time
 		return err
 	}
 	exp, _ := s.expiration(expiry)
-	err := s.do(func() error { return s.c.Add(&memcache.Item{Key: k, Value: data, Flags: s.flags, Expiration: exp}) })
+	err := s.call(ctx, func() error { return s.c.Add(&memcache.Item{Key: k, Value: data, Flags: s.flags, Expiration: exp}) })
 	if errors.Is(err, memcache.ErrNotStored) {
 		return sessions.ErrExists
 	}
 	if err != nil {
-		return s.fail(err)
+		return s.fail(ctx, err)
 	}
 	return nil
 }
@@ -396,29 +479,29 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 	s.cas.forget(key)
 	exp, ok := s.expiration(expiry)
 	if !ok {
-		return s.del(k)
+		return s.del(ctx, k)
 	}
 	if err := s.tooLarge(k, data); err != nil {
 		return err
 	}
-	err := s.do(func() error { return s.c.Replace(&memcache.Item{Key: k, Value: data, Flags: s.flags, Expiration: exp}) })
+	err := s.call(ctx, func() error { return s.c.Replace(&memcache.Item{Key: k, Value: data, Flags: s.flags, Expiration: exp}) })
 	if errors.Is(err, memcache.ErrNotStored) {
 		return sessions.ErrNotFound
 	}
 	if err != nil {
-		return s.fail(err)
+		return s.fail(ctx, err)
 	}
 	return nil
 }
 
 // del deletes k and reports ErrNotFound when it was absent.
-func (s *Store) del(k string) error {
-	err := s.do(func() error { return s.c.Delete(k) })
+func (s *Store) del(ctx context.Context, k string) error {
+	err := s.call(ctx, func() error { return s.c.Delete(k) })
 	if errors.Is(err, memcache.ErrCacheMiss) {
 		return sessions.ErrNotFound
 	}
 	if err != nil {
-		return s.fail(err)
+		return s.fail(ctx, err)
 	}
 	return nil
 }
@@ -429,7 +512,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	s.cas.forget(key)
-	if err := s.del(s.Key(key)); err != nil && !errors.Is(err, sessions.ErrNotFound) {
+	if err := s.del(ctx, s.Key(key)); err != nil && !errors.Is(err, sessions.ErrNotFound) {
 		return err
 	}
 	return nil
@@ -445,14 +528,14 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	exp, ok := s.expiration(expiry)
 	if !ok {
 		s.cas.forget(key)
-		return s.del(k)
+		return s.del(ctx, k)
 	}
-	err := s.do(func() error { return s.c.Touch(k, exp) })
+	err := s.call(ctx, func() error { return s.c.Touch(k, exp) })
 	if errors.Is(err, memcache.ErrCacheMiss) {
 		return sessions.ErrNotFound
 	}
 	if err != nil {
-		return s.fail(err)
+		return s.fail(ctx, err)
 	}
 	return nil
 }
@@ -475,30 +558,30 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 	item := &memcache.Item{Key: k, Value: data, Flags: s.flags, Expiration: exp}
 	if id, ok := s.cas.take(key, old); ok {
 		item.CasID = id
-		err := s.do(func() error { return s.c.CompareAndSwap(item) })
+		err := s.call(ctx, func() error { return s.c.CompareAndSwap(item) })
 		switch {
 		case err == nil:
 			return nil
 		case errors.Is(err, memcache.ErrCacheMiss), errors.Is(err, memcache.ErrNotStored):
 			return sessions.ErrNotFound
 		case !errors.Is(err, memcache.ErrCASConflict):
-			return s.fail(err)
+			return s.fail(ctx, err)
 		}
 		// Written since our load, perhaps with the same bytes: look.
 	}
 	var cur *memcache.Item
-	err := s.do(func() (err error) { cur, err = s.c.Get(k); return })
+	err := s.call(ctx, func() (err error) { cur, err = s.c.Get(k); return })
 	if errors.Is(err, memcache.ErrCacheMiss) {
 		return sessions.ErrNotFound
 	}
 	if err != nil {
-		return s.fail(err)
+		return s.fail(ctx, err)
 	}
 	if !bytes.Equal(cur.Value, old) {
 		return sessions.ErrConflict
 	}
-	item.CasID = cur.CasID
-	err = s.do(func() error { return s.c.CompareAndSwap(item) })
+	item = &memcache.Item{Key: k, Value: data, Flags: s.flags, Expiration: exp, CasID: cur.CasID}
+	err = s.call(ctx, func() error { return s.c.CompareAndSwap(item) })
 	switch {
 	case err == nil:
 		return nil
@@ -507,7 +590,7 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 	case errors.Is(err, memcache.ErrCASConflict):
 		return sessions.ErrConflict
 	}
-	return s.fail(err)
+	return s.fail(ctx, err)
 }
 
 // DeleteExpired implements sessions.ExpiredDeleter. Memcached expires
@@ -589,6 +672,13 @@ func (c *casCache) clear() {
 // --- opening from a URL --------------------------------------------------------
 
 func open(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Engine, error) {
+	if u.User != nil {
+		// Not echoed: the user part may hold a password.
+		return nil, fmt.Errorf("%w: memcached takes no user name or password (it has no authentication over its text protocol); remove the part before @ from the URL", sessions.ErrBadConfig)
+	}
+	if err := noRepeats(u); err != nil {
+		return nil, err
+	}
 	p := sessions.ParseParams(u)
 	version := st.CacheVersion
 	if version == 0 {
@@ -653,6 +743,22 @@ func open(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Engin
 	c.MaxIdleConns = maxIdle
 	s.c, s.own, s.where = c, true, strings.Join(servers, ",")
 	return s, nil
+}
+
+// noRepeats rejects a parameter given more than once, naming it but never
+// its values.
+func noRepeats(u *url.URL) error {
+	var twice []string
+	for k, v := range u.Query() {
+		if len(v) > 1 {
+			twice = append(twice, k)
+		}
+	}
+	if len(twice) == 0 {
+		return nil
+	}
+	slices.Sort(twice)
+	return fmt.Errorf("%w: parameter %s given more than once; give each parameter once", sessions.ErrBadConfig, strings.Join(twice, ", "))
 }
 
 // sizeParam reads a byte size: a number, or a number with k or m (KiB,

@@ -586,10 +586,23 @@ func TestOpenErrors(t *testing.T) {
 		"memcached://127.0.0.1:1/path":                                   "no path",
 		"memcached:":                                                     "no server",
 		"memcached://127.0.0.1:1,,127.0.0.1:2":                           "empty server",
+		// memcached takes no credentials (issue 13.10).
+		"memcached://user:s3cr3tpass@127.0.0.1:1":                       "memcached takes no user name or password",
+		"memcached://:s3cr3tpass@127.0.0.1:11211":                       "memcached takes no user name or password",
+		"memcached://user@127.0.0.1:1":                                  "memcached takes no user name or password",
+		"memcache://user:s3cr3tpass@/tmp/mc.sock":                       "memcached takes no user name or password",
+		"memcached://u:s3cr3tpass@127.0.0.1:1?x=1":                      "memcached takes no user name or password",
+		"memcached://127.0.0.1:1?timeout=1s&timeout=2s":                 "timeout given more than once",
+		"memcached://127.0.0.1:1?max_idle_conns=2&max_idle_conns=abc":   "max_idle_conns given more than once",
+		"memcached://127.0.0.1:1?key_prefix=a&format=json&key_prefix=a": "key_prefix given more than once",
+		"memcached://127.0.0.1:1?secret=s3cr3tpass&secret=s3cr3tpass":   "secret given more than once",
 	} {
 		_, err := sessions.OpenEngine(ctx, raw, settings())
 		if !errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want ErrBadConfig mentioning %q", raw, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cr3tpass") {
+			t.Errorf("%s: the error shows the password: %v", raw, err)
 		}
 	}
 	// The longest prefix that fits: 250 - 40 (session key) - len(":1:") - len(logical prefix).

@@ -32,10 +32,12 @@
 // read_timeout, write_timeout, pool_timeout (1ms-1h, "5s" or a number of
 // seconds). Every other go-redis URL option (client_name, protocol,
 // conn_max_idle_time, route_by_latency, skip_verify, ...) is handed to
-// go-redis's own URL parser. An unknown parameter is an error.
+// go-redis's own URL parser. An unknown parameter is an error, and so is
+// a parameter given twice (go-redis would silently take the last), except
+// addr, go-redis's list of further cluster nodes or sentinels.
 //
 // [New] wraps a redis.UniversalClient you built yourself; the Store does
-// not close it.
+// not close it. Turn on its ContextTimeoutEnabled option (see Contexts).
 //
 // # Format
 //
@@ -80,11 +82,11 @@
 // sessions.ErrConflict. A connection failure is an error naming the
 // server ("redis unreachable (127.0.0.1:6379): dial tcp ...") that wraps
 // go-redis's error, which the Manager hands to Settings.ErrorHandler;
-// go-redis reconnects by itself once the server is back. A cancelled or
-// expired context gives the context's error. After Close every method
-// returns sessions.ErrClosed. Opening does not contact the server (go-redis
-// connects on first use), so an application can start before Redis does;
-// conformance.Check or a first request shows a wrong address.
+// go-redis reconnects by itself once the server is back. A context that
+// ends gives the context's error (see Contexts). After Close every method
+// returns sessions.ErrClosed. Opening does not contact the server
+// (go-redis connects on first use), so an application can start before
+// Redis does; conformance.Check or a first request shows a wrong address.
 //
 // In a Redis Cluster, sessions on a master that dies fail at once with
 // "redis unreachable"; once the cluster marks the node failed
@@ -99,6 +101,39 @@
 // against a server that refuses connections fails after about 1.7 s;
 // max_retries=-1 brings that to 0.4 s and dialer_retries=1 further down,
 // at the price of failing on a single dropped connection.
+//
+// # Contexts
+//
+// Every method returns within a few milliseconds of the end of its
+// context (deadline or cancellation: a request whose client went away),
+// with the context's error (errors.Is(err, context.DeadlineExceeded) or
+// context.Canceled), however the server behaves, even one that accepts
+// connections and never answers. The clients a Store opens run with
+// go-redis's ContextTimeoutEnabled, so socket reads and writes end at the
+// context's deadline. go-redis does not watch for cancellation, so with a
+// context that can end each command runs in a goroutine of its own, which
+// the method leaves behind when the context ends; that goroutine ends at
+// the context's deadline or, without one, by read_timeout at the latest,
+// and go-redis closes its connection rather than return it to the pool, so
+// a later command never reads the reply meant for an abandoned one. A
+// command already sent may still take effect on the server, as with any
+// request that times out. A client given to [New] without
+// ContextTimeoutEnabled leaves such goroutines until its read timeout.
+//
+// # Logging
+//
+// go-redis writes lines of its own ("redis: connection pool: failed to
+// dial ...", Sentinel and Cluster events) through one process-wide logger,
+// stderr by default. The first Store opened installs a router in its place
+// (redis.SetLogger, once per process) that hands them, at level Warn with
+// engine=redis, to Settings.Logger (Options.Logger for [New]; Stores from
+// New without one are left out): a failed dial to the logger of the Store
+// whose connection failed, with server=...; any other line, which go-redis
+// does not tie to a client, to the logger of every open Store, once per
+// distinct logger; and when none is open, to the logger of the last one
+// closed. The password of every open Store is replaced by "xxxxx" in the
+// lines. An application that calls redis.SetLogger after opening a Store
+// takes go-redis's lines back; one that called it before is overridden.
 package redisstore
 
 import (
@@ -106,8 +141,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -169,6 +206,10 @@ type Options struct {
 	LogicalPrefix string
 	// Format is the stored format; empty means FormatPickle.
 	Format Format
+	// Logger, when set, receives go-redis's own log lines while the
+	// Store is open (see the package documentation, Logging). A Store
+	// opened from a URL uses Settings.Logger.
+	Logger *slog.Logger
 }
 
 // Store is the Redis engine. It implements sessions.Engine, Swapper,
@@ -182,6 +223,7 @@ type Store struct {
 	users  string // "<KeyPrefix>:<Version>:sessionkit.users."
 	format Format
 	where  string // servers, for errors and Describe
+	route  *logRoute
 }
 
 // New returns a Store over an existing client: a *redis.Client (one
@@ -198,6 +240,10 @@ func New(client redis.UniversalClient, o *Options) (*Store, error) {
 	}
 	s.c = client
 	s.where = describeClient(client)
+	if o != nil && o.Logger != nil {
+		s.route = &logRoute{log: o.Logger, where: s.where}
+		register(s.route)
+	}
 	return s, nil
 }
 
@@ -273,6 +319,11 @@ func (s *Store) fail(ctx context.Context, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return ctxErr // the failure is the context's doing
 	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		// The socket's read deadline (the context's) fired a moment
+		// before the context's own timer.
+		return context.DeadlineExceeded
+	}
 	if isNetErr(err) {
 		return fmt.Errorf("redis unreachable (%s): %w", s.where, err)
 	}
@@ -283,6 +334,14 @@ func isNetErr(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, redis.ErrPoolTimeout)
+}
+
+// sendTTL is the TTL of a SET whose expiry was in the future a moment
+// ago, computed as the command leaves (so that time spent getting there,
+// such as a goroutine's start, does not make the session outlive its
+// expiry): at least 1 ms.
+func sendTTL(expiry time.Time) time.Duration {
+	return time.Duration(max(ttl(expiry), 1)) * time.Millisecond
 }
 
 // ttl returns the milliseconds until expiry, rounded up; zero or less
@@ -300,7 +359,8 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 	if err := s.check(ctx, key); err != nil {
 		return nil, err
 	}
-	b, err := s.c.Get(ctx, s.Key(key)).Bytes()
+	k := s.Key(key)
+	b, err := call(ctx, func(ctx context.Context) ([]byte, error) { return s.c.Get(ctx, k).Bytes() })
 	if err == redis.Nil {
 		return nil, sessions.ErrNotFound
 	}
@@ -320,7 +380,7 @@ func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time
 	k := s.Key(key)
 	ms := ttl(expiry)
 	if ms <= 0 {
-		n, err := s.c.Exists(ctx, k).Result()
+		n, err := call(ctx, func(ctx context.Context) (int64, error) { return s.c.Exists(ctx, k).Result() })
 		if err != nil {
 			return s.fail(ctx, err)
 		}
@@ -329,7 +389,9 @@ func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time
 		}
 		return nil
 	}
-	err := s.c.SetArgs(ctx, k, data, redis.SetArgs{Mode: "NX", TTL: time.Duration(ms) * time.Millisecond}).Err()
+	err := callErr(ctx, func(ctx context.Context) error {
+		return s.c.SetArgs(ctx, k, data, redis.SetArgs{Mode: "NX", TTL: sendTTL(expiry)}).Err()
+	})
 	if err == redis.Nil {
 		return sessions.ErrExists
 	}
@@ -351,7 +413,9 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 	if ms <= 0 {
 		return s.del(ctx, k)
 	}
-	err := s.c.SetArgs(ctx, k, data, redis.SetArgs{Mode: "XX", TTL: time.Duration(ms) * time.Millisecond}).Err()
+	err := callErr(ctx, func(ctx context.Context) error {
+		return s.c.SetArgs(ctx, k, data, redis.SetArgs{Mode: "XX", TTL: sendTTL(expiry)}).Err()
+	})
 	if err == redis.Nil {
 		return sessions.ErrNotFound
 	}
@@ -363,7 +427,7 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 
 // del deletes k and reports ErrNotFound when it was absent.
 func (s *Store) del(ctx context.Context, k string) error {
-	n, err := s.c.Del(ctx, k).Result()
+	n, err := call(ctx, func(ctx context.Context) (int64, error) { return s.c.Del(ctx, k).Result() })
 	if err != nil {
 		return s.fail(ctx, err)
 	}
@@ -378,7 +442,8 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.check(ctx, key); err != nil {
 		return err
 	}
-	if err := s.c.Del(ctx, s.Key(key)).Err(); err != nil {
+	k := s.Key(key)
+	if err := callErr(ctx, func(ctx context.Context) error { return s.c.Del(ctx, k).Err() }); err != nil {
 		return s.fail(ctx, err)
 	}
 	return nil
@@ -390,11 +455,14 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	if err := s.check(ctx, key); err != nil {
 		return err
 	}
-	ms := ttl(expiry)
-	if ms <= 0 {
-		ms = -1 // PEXPIRE with a negative TTL deletes the key
-	}
-	ok, err := s.c.PExpire(ctx, s.Key(key), time.Duration(ms)*time.Millisecond).Result()
+	k := s.Key(key)
+	ok, err := call(ctx, func(ctx context.Context) (bool, error) {
+		ms := ttl(expiry) // counted from when the command leaves
+		if ms <= 0 {
+			ms = -1 // PEXPIRE with a negative TTL deletes the key
+		}
+		return s.c.PExpire(ctx, k, time.Duration(ms)*time.Millisecond).Result()
+	})
 	if err != nil {
 		return s.fail(ctx, err)
 	}
@@ -427,8 +495,10 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 	if err := s.check(ctx, key); err != nil {
 		return err
 	}
-	ms := ttl(expiry)
-	n, err := swapScript.Run(ctx, s.c, []string{s.Key(key)}, old, data, ms).Int()
+	k := s.Key(key)
+	n, err := call(ctx, func(ctx context.Context) (int, error) {
+		return swapScript.Run(ctx, s.c, []string{k}, old, data, ttl(expiry)).Int() // counted from when the command leaves
+	})
 	if err != nil {
 		return s.fail(ctx, err)
 	}
@@ -453,10 +523,9 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 	return 0, nil
 }
 
-var errStop = errors.New("stop")
-
 // List implements sessions.Lister with SCAN MATCH on the key prefix, on
-// every master of a cluster. fn is never called concurrently.
+// every master of a cluster in turn. fn is called from the caller's
+// goroutine, never concurrently, and never after List returns.
 func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -464,46 +533,58 @@ func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 	if s.closed.Load() {
 		return sessions.ErrClosed
 	}
-	pattern := globEscape(s.prefix) + "*"
-	var (
-		mu      sync.Mutex
-		seen    = map[string]bool{} // SCAN may return a key twice
-		stopped bool
-	)
-	scan := func(ctx context.Context, c redis.UniversalClient) error {
-		it := c.Scan(ctx, 0, pattern, 1000).Iterator()
-		for it.Next(ctx) {
-			k, ok := strings.CutPrefix(it.Val(), s.prefix)
-			if !ok || !sessions.ValidKey(k) {
-				continue // another logical prefix that starts like ours
-			}
-			mu.Lock()
-			if stopped {
-				mu.Unlock()
-				return errStop
-			}
-			if seen[k] {
-				mu.Unlock()
-				continue
-			}
-			seen[k] = true
-			if !fn(k) {
-				stopped = true
-				mu.Unlock()
-				return errStop
-			}
-			mu.Unlock()
-		}
-		return it.Err()
-	}
-	var err error
+	nodes := []redis.UniversalClient{s.c}
 	if cc, ok := s.c.(*redis.ClusterClient); ok {
-		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
-	} else {
-		err = scan(ctx, s.c)
+		masters, err := call(ctx, func(ctx context.Context) ([]redis.UniversalClient, error) {
+			var (
+				mu  sync.Mutex
+				out []redis.UniversalClient
+			)
+			err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+				mu.Lock()
+				out = append(out, c)
+				mu.Unlock()
+				return nil
+			})
+			return out, err
+		})
+		if err != nil {
+			return s.fail(ctx, err)
+		}
+		nodes = masters
 	}
-	if err != nil && !errors.Is(err, errStop) {
-		return s.fail(ctx, err)
+	pattern := globEscape(s.prefix) + "*"
+	seen := map[string]bool{} // SCAN may return a key twice
+	type page struct {
+		keys []string
+		next uint64
+	}
+	for _, c := range nodes {
+		var cursor uint64
+		for {
+			from := cursor
+			p, err := call(ctx, func(ctx context.Context) (page, error) {
+				keys, next, err := c.Scan(ctx, from, pattern, 1000).Result()
+				return page{keys, next}, err
+			})
+			if err != nil {
+				return s.fail(ctx, err)
+			}
+			for _, full := range p.keys {
+				k, ok := strings.CutPrefix(full, s.prefix)
+				if !ok || !sessions.ValidKey(k) || seen[k] {
+					continue // another logical prefix that starts like ours, or seen
+				}
+				seen[k] = true
+				if !fn(k) {
+					return nil
+				}
+			}
+			if p.next == 0 {
+				break
+			}
+			cursor = p.next
+		}
 	}
 	return nil
 }
@@ -526,6 +607,9 @@ func globEscape(s string) string {
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
+	}
+	if s.route != nil {
+		unregister(s.route)
 	}
 	if s.own {
 		return s.c.Close()
@@ -592,6 +676,14 @@ func (cp connParams) apply(poolSize, minIdle, maxIdle, maxActive, maxRetries, di
 const ourParams = "key_prefix, version, logical_prefix, format, pool_size, min_idle_conns, max_idle_conns, max_active_conns, max_retries, dialer_retries, dial_timeout, read_timeout, write_timeout, pool_timeout"
 
 func open(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Engine, error) {
+	scheme := strings.ToLower(u.Scheme)
+	lists := []string(nil)
+	if strings.Contains(scheme, "+") {
+		lists = []string{"addr"} // go-redis's extra cluster nodes or sentinels
+	}
+	if err := noRepeats(u, lists...); err != nil {
+		return nil, err
+	}
 	p := sessions.ParseParams(u)
 	version := st.CacheVersion
 	if version == 0 {
@@ -615,7 +707,6 @@ func open(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Engin
 	if err != nil {
 		return nil, err
 	}
-	scheme := strings.ToLower(u.Scheme)
 	tls := strings.HasPrefix(scheme, "rediss")
 	base := "redis://"
 	if tls {
@@ -632,6 +723,7 @@ func open(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Engin
 		user = u.User.Username()
 		pass, _ = u.User.Password()
 	}
+	route := &logRoute{log: st.Logger, secrets: []string{pass}}
 	bad := func(err error) error {
 		return fmt.Errorf("%w: %v (this engine's parameters: %s; others go to go-redis)", sessions.ErrBadConfig, err, ourParams)
 	}
@@ -647,6 +739,8 @@ func open(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Engin
 		opt.Username, opt.Password = user, pass
 		cp.apply(&opt.PoolSize, &opt.MinIdleConns, &opt.MaxIdleConns, &opt.MaxActiveConns, &opt.MaxRetries, &opt.DialerRetries,
 			&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout)
+		opt.ContextTimeoutEnabled = true
+		opt.Dialer = route.dialer(opt.DialTimeout, opt.TLSConfig)
 		s.c = redis.NewClient(opt)
 		s.where = fmt.Sprintf("%s db %d", opt.Addr, opt.DB)
 	case "redis+cluster", "rediss+cluster":
@@ -660,6 +754,8 @@ func open(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Engin
 		opt.Username, opt.Password = user, pass
 		cp.apply(&opt.PoolSize, &opt.MinIdleConns, &opt.MaxIdleConns, &opt.MaxActiveConns, &opt.MaxRetries, &opt.DialerRetries,
 			&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout)
+		opt.ContextTimeoutEnabled = true
+		opt.Dialer = route.dialer(opt.DialTimeout, opt.TLSConfig)
 		s.c = redis.NewClusterClient(opt)
 		s.where = "cluster " + strings.Join(opt.Addrs, ",")
 	case "redis+sentinel", "rediss+sentinel":
@@ -682,13 +778,37 @@ func open(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Engin
 		}
 		cp.apply(&opt.PoolSize, &opt.MinIdleConns, &opt.MaxIdleConns, &opt.MaxActiveConns, &opt.MaxRetries, &opt.DialerRetries,
 			&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout)
+		opt.ContextTimeoutEnabled = true
+		opt.Dialer = route.dialer(opt.DialTimeout, opt.TLSConfig)
+		route.secrets = append(route.secrets, opt.Password, opt.SentinelPassword)
 		s.c = redis.NewFailoverClient(opt)
 		s.where = fmt.Sprintf("sentinel master %q via %s db %d", opt.MasterName, strings.Join(opt.SentinelAddrs, ","), opt.DB)
 	default:
 		return nil, fmt.Errorf("%w: redisstore cannot open scheme %q", sessions.ErrBadConfig, scheme)
 	}
 	s.own = true
+	route.where = s.where
+	s.route = route
+	register(route)
 	return s, nil
+}
+
+// noRepeats rejects a parameter given more than once (go-redis would
+// silently take the last), except the list parameters named. It names the
+// parameter, never its values.
+func noRepeats(u *url.URL, lists ...string) error {
+	q := u.Query()
+	var twice []string
+	for k, v := range q {
+		if len(v) > 1 && !slices.Contains(lists, k) {
+			twice = append(twice, k)
+		}
+	}
+	if len(twice) == 0 {
+		return nil
+	}
+	slices.Sort(twice)
+	return fmt.Errorf("%w: parameter %s given more than once; give each parameter once", sessions.ErrBadConfig, strings.Join(twice, ", "))
 }
 
 // query encodes the parameters go-redis parses, plus extra values.

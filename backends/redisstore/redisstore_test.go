@@ -27,17 +27,6 @@ import (
 	"github.com/sessionkit/sessions/internal/testservers"
 )
 
-// TestMain quiets go-redis's logger, which reports every failed dial of
-// the fault tests.
-func TestMain(m *testing.M) {
-	redis.SetLogger(quietLogger{})
-	os.Exit(m.Run())
-}
-
-type quietLogger struct{}
-
-func (quietLogger) Printf(context.Context, string, ...any) {}
-
 var prefixes atomic.Int64
 
 // prefix returns a key prefix no other test uses, so that tests can share
@@ -53,6 +42,8 @@ func prefix(t testing.TB) string {
 func settings() sessions.Settings {
 	s := sessions.DefaultSettings()
 	s.SecretKey = conformance.SecretKey
+	// go-redis's lines (every failed dial of the fault tests) come here.
+	s.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	return s
 }
 
@@ -691,6 +682,12 @@ func TestOpenErrors(t *testing.T) {
 		"redis+sentinel://m:s3cr3tpass@127.0.0.1:1/0?nope=1":    "nope",
 		"redis+sentinel://m@127.0.0.1:1/0?master_name=other":    "given twice",
 		"redis+cluster://:s3cr3tpass@127.0.0.1:1?unknown_opt=1": "unknown_opt",
+		// A parameter given twice (go-redis would take the last one).
+		"redis://127.0.0.1:1/0?pool_size=2&pool_size=abc":               "pool_size given more than once",
+		"redis://:s3cr3tpass@127.0.0.1:1/0?client_name=a&client_name=b": "client_name given more than once",
+		"redis+cluster://127.0.0.1:1?key_prefix=a&key_prefix=b":         "key_prefix given more than once",
+		"redis+sentinel://m@127.0.0.1:1/0?version=2&version=2":          "version given more than once",
+		"redis://127.0.0.1:1/0?password=s3cr3tpass&password=s3cr3tpass": "password given more than once",
 	} {
 		_, err := sessions.OpenEngine(ctx, raw, settings())
 		if !errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), want) {
@@ -722,6 +719,11 @@ func TestOpenErrors(t *testing.T) {
 	defer e.Close()
 	if k := e.(*redisstore.Store).Key("abcdefgh"); k != "fromsettings:4:django.contrib.sessions.cacheabcdefgh" {
 		t.Errorf("Django's \"cache\" engine with the settings' prefix: Key = %q", k)
+	}
+	// addr is a list parameter of the cluster and Sentinel forms.
+	c := open(t, "redis+cluster://127.0.0.1:1?addr=127.0.0.1:2&addr=127.0.0.1:3")
+	if got := strings.Join(c.Client().(*redis.ClusterClient).Options().Addrs, ","); got != "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3" {
+		t.Errorf("cluster nodes %s", got)
 	}
 	f := open(t, "redis+sentinel://mymaster:pw@127.0.0.1:1,127.0.0.1:2/1")
 	if d := f.Describe(); strings.Contains(d, "pw") || !strings.Contains(d, `"mymaster"`) || !strings.Contains(d, "127.0.0.1:2") {

@@ -43,7 +43,10 @@ func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry t
 	if err := s.check(ctx, key); err != nil {
 		return err
 	}
-	err := addUserScript.Run(ctx, s.c, []string{s.userKey(userID)}, ms(expiry), key, ms(time.Now())).Err()
+	uk := s.userKey(userID)
+	err := callErr(ctx, func(ctx context.Context) error {
+		return addUserScript.Run(ctx, s.c, []string{uk}, ms(expiry), key, ms(time.Now())).Err()
+	})
 	if err != nil {
 		return s.fail(ctx, err)
 	}
@@ -68,7 +71,10 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, erro
 	if err := s.checkUser(ctx, userID); err != nil {
 		return nil, err
 	}
-	keys, err := s.c.ZRangeByScore(ctx, s.userKey(userID), &redis.ZRangeBy{Min: "(" + ms(time.Now()), Max: "+inf"}).Result()
+	uk := s.userKey(userID)
+	keys, err := call(ctx, func(ctx context.Context) ([]string, error) {
+		return s.c.ZRangeByScore(ctx, uk, &redis.ZRangeBy{Min: "(" + ms(time.Now()), Max: "+inf"}).Result()
+	})
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -105,7 +111,7 @@ func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []st
 		for _, k := range rest[:n] {
 			members = append(members, k)
 		}
-		if err := s.c.ZRem(ctx, uk, members...).Err(); err != nil {
+		if err := callErr(ctx, func(ctx context.Context) error { return s.c.ZRem(ctx, uk, members...).Err() }); err != nil {
 			return s.fail(ctx, err)
 		}
 		rest = rest[n:]

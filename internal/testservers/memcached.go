@@ -78,6 +78,12 @@ func (m *Memcached) Start() {
 	}
 }
 
+// Pause freezes the server with SIGSTOP until Resume (see [Redis.Pause]).
+func (m *Memcached) Pause() { m.proc.pause() }
+
+// Resume lets a paused server run again with SIGCONT.
+func (m *Memcached) Resume() { m.proc.signal(syscall.SIGCONT) }
+
 func (m *Memcached) close() {
 	m.proc.stop(syscall.SIGKILL, 0)
 	removeDir(m.Dir)

@@ -113,6 +113,16 @@ func (r *Redis) Start() {
 	}
 }
 
+// Pause freezes the server with SIGSTOP: it keeps its port and the
+// kernel still accepts connections and buffers what clients send, but it
+// answers nothing until Resume (a hung or silent server, for deadline
+// tests). Stop, Start and the test's cleanup work on a paused server.
+func (r *Redis) Pause() { r.proc.pause() }
+
+// Resume lets a paused server run again with SIGCONT; it then answers
+// what was sent meanwhile.
+func (r *Redis) Resume() { r.proc.signal(syscall.SIGCONT) }
+
 func (r *Redis) close() {
 	r.proc.stop(syscall.SIGKILL, 0)
 	removeDir(r.Dir)
@@ -291,6 +301,12 @@ func (c *RedisCluster) URL() string { return "redis+cluster://" + strings.Join(c
 
 // StopNode kills node i with SIGKILL and waits until it is gone.
 func (c *RedisCluster) StopNode(i int) { c.nodes[i].stop(syscall.SIGKILL, 0) }
+
+// PauseNode freezes node i with SIGSTOP (see [Redis.Pause]).
+func (c *RedisCluster) PauseNode(i int) { c.nodes[i].pause() }
+
+// ResumeNode lets the paused node i run again with SIGCONT.
+func (c *RedisCluster) ResumeNode(i int) { c.nodes[i].signal(syscall.SIGCONT) }
 
 // StartNode starts the stopped node i again on the same ports with its
 // nodes.conf (so it rejoins with its slots, but without data). It waits

@@ -19,6 +19,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"net"
@@ -373,6 +374,51 @@ func (p *process) stop(sig syscall.Signal, grace time.Duration) {
 	}
 }
 
+// signal sends sig to the running process; a process that is not
+// running is left alone.
+func (p *process) signal(sig syscall.Signal) {
+	if pid := p.pid(); pid > 0 {
+		_ = syscall.Kill(pid, sig)
+	}
+}
+
+// pause stops the running process with SIGSTOP and waits until every
+// one of its threads has stopped (the signal is delivered asynchronously,
+// and a thread may still be serving a request), for up to 5 s.
+func (p *process) pause() {
+	pid := p.pid()
+	if pid <= 0 {
+		return
+	}
+	_ = syscall.Kill(pid, syscall.SIGSTOP)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if allStopped(pid) {
+			return
+		}
+	}
+}
+
+// allStopped reports whether every thread of pid is stopped (state T in
+// /proc/<pid>/task/<tid>/stat).
+func allStopped(pid int) bool {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false
+		}
+		// "tid (comm) S ...": the state follows the last ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			return false
+		}
+	}
+	return true
+}
+
 // pid returns the PID of the running process, or 0.
 func (p *process) pid() int {
 	p.mu.Lock()
@@ -596,4 +642,49 @@ func StopShared() {
 	stopOnce(&sharedMemcached.once, &sharedMemcached.err, func() { sharedMemcached.m.close() })
 	stopOnce(&sharedPostgres.once, &sharedPostgres.err, func() { sharedPostgres.p.close() })
 	stopOnce(&sharedMariaDB.once, &sharedMariaDB.err, func() { sharedMariaDB.m.close() })
+}
+
+// Silent starts a TCP listener on loopback that accepts connections and
+// reads what clients send, but never writes a byte: a store that accepts
+// and never answers, for deadline tests. It returns "127.0.0.1:port"; the
+// listener and its connections are closed in t.Cleanup.
+func Silent(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testservers: Silent: %v", err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+		wg    sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _ = io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return l.Addr().String()
 }

@@ -457,3 +457,57 @@ func deadPID(t *testing.T) int {
 	}
 	return p.Pid
 }
+
+// TestPause: a paused server accepts connections but answers nothing
+// until it is resumed; then it answers what was sent meanwhile.
+func TestPause(t *testing.T) {
+	t.Parallel()
+	r := StartRedis(t)
+	m := StartMemcached(t)
+	for _, tc := range []struct {
+		name, addr, cmd, want string
+		pause, resume         func()
+	}{
+		{"redis", r.Addr, "*1\r\n$4\r\nPING\r\n", "+PONG\r\n", r.Pause, r.Resume},
+		{"memcached", m.Addr, "version\r\n", "VERSION ", m.Pause, m.Resume},
+	} {
+		tc.pause()
+		c, err := net.DialTimeout("tcp", tc.addr, time.Second)
+		if err != nil {
+			tc.resume()
+			t.Fatalf("%s: a paused server refuses connections: %v", tc.name, err)
+		}
+		if _, err := io.WriteString(c, tc.cmd); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		br := bufio.NewReader(c)
+		if line, err := br.ReadString('\n'); err == nil {
+			t.Errorf("%s: a paused server answered %q", tc.name, line)
+		}
+		tc.resume()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		line, err := br.ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, tc.want) {
+			t.Errorf("%s: after Resume: %q, %v", tc.name, line, err)
+		}
+		c.Close()
+	}
+}
+
+func TestSilent(t *testing.T) {
+	t.Parallel()
+	a := Silent(t)
+	c, err := net.DialTimeout("tcp", a, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "*1\r\n$4\r\nPING\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Errorf("the silent server answered: %d bytes, %v", n, err)
+	}
+}
