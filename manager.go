@@ -488,16 +488,7 @@ func (m *Manager) update(ctx context.Context, s *Session, expiry time.Time) erro
 			theirs = &codec.Dict{}
 		}
 		if !s.cleared {
-			merged := theirs
-			for k, set := range s.changed {
-				if set {
-					v, _ := s.data.Get(k)
-					merged.Set(k, v)
-				} else {
-					merged.Delete(k)
-				}
-			}
-			s.data = merged
+			s.data = s.reapply(m.codec, theirs)
 		}
 		s.raw = raw
 		if b, err = m.encode(s.data); err != nil {
