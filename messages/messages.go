@@ -206,9 +206,15 @@ func (c *Config) logger() *slog.Logger {
 
 // Add queues a message for the next page the visitor sees, as Django's
 // add_message. An empty text, or a level below MinLevel, is dropped, as
-// Django does. The session is modified and saved with the response.
+// Django does. The session is modified and saved with the response. A nil
+// session (a request that did not pass through the sessions middleware)
+// drops the message with a warning to the logger.
 func (c *Config) Add(s *sessions.Session, level Level, text string, opts ...Option) {
 	if text == "" || level < c.minLevel() {
+		return
+	}
+	if s == nil {
+		c.logger().Warn("messages: no session to add a message to; is the handler wrapped by the sessions middleware?")
 		return
 	}
 	m := Message{Level: level, Text: text}
@@ -249,8 +255,11 @@ func (c *Config) Error(s *sessions.Session, text string, opts ...Option) {
 // Get returns the queued messages, oldest first, and removes them from the
 // session, as iterating over Django's get_messages(request) does: they are
 // shown once. Messages added after Get in the same request are kept for
-// the next one. It returns nil when there are none.
+// the next one. It returns nil when there are none (or s is nil).
 func (c *Config) Get(s *sessions.Session) []Message {
+	if s == nil {
+		return nil
+	}
 	stored, present := c.load(s)
 	if present {
 		s.SetMerge(Key, c.merge)
@@ -263,6 +272,9 @@ func (c *Config) Get(s *sessions.Session) []Message {
 // there for Get (Django's len(storage), or reading its loaded messages
 // without iterating the storage).
 func (c *Config) Peek(s *sessions.Session) []Message {
+	if s == nil {
+		return nil
+	}
 	stored, _ := c.load(s)
 	return c.messages(stored)
 }

@@ -229,6 +229,18 @@ func TestLevelsAndTags(t *testing.T) {
 	}
 }
 
+func TestNilSession(t *testing.T) {
+	var buf bytes.Buffer
+	c := &messages.Config{Logger: slog.New(slog.NewTextHandler(&buf, nil))}
+	c.Info(nil, "lost")
+	if got, peek := c.Get(nil), c.Peek(nil); got != nil || peek != nil {
+		t.Errorf("nil session: Get %v, Peek %v", got, peek)
+	}
+	if !strings.Contains(buf.String(), "middleware") {
+		t.Errorf("no warning for a nil session: %q", buf.String())
+	}
+}
+
 func TestHTML(t *testing.T) {
 	plain := messages.Message{Text: `<b>"Tom" & Jerry</b>`}
 	if got := plain.HTML(); got != `&lt;b&gt;&#34;Tom&#34; &amp; Jerry&lt;/b&gt;` {
