@@ -84,7 +84,8 @@ func Encode(msgs []Message) string {
 // MessageDecoder does, with Django's default level tags. An empty data is
 // no messages. When some elements are not Django messages, it returns the
 // valid ones with an error matching [ErrMalformed] that describes the
-// first invalid one (never its content).
+// first invalid one (never its content). A lone UTF-16 surrogate in a text
+// (which a Python string can hold and a Go string cannot) reads as U+FFFD.
 func Decode(data string) ([]Message, error) {
 	es, err := decodeEntries(data)
 	var c *Config
