@@ -543,15 +543,7 @@ func (m *Manager) refresh(ctx context.Context, s *Session, op string) error {
 	}
 	s.bound = boundUser(theirs)
 	if !s.cleared {
-		for k, set := range s.changed {
-			if set {
-				v, _ := s.data.Get(k)
-				theirs.Set(k, v)
-			} else {
-				theirs.Delete(k)
-			}
-		}
-		s.data = theirs
+		s.data = s.reapply(m.codec, theirs)
 	}
 	s.raw = raw
 	return nil

@@ -63,6 +63,7 @@ type Session struct {
 	// merged (see Manager.Save).
 	cleared bool
 	changed map[string]bool // key -> true if set, false if deleted
+	merges  map[string]MergeFunc
 }
 
 // Key returns the session key, or "" when the session has none (a new

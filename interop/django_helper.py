@@ -18,6 +18,8 @@ import sys
 import django
 from django.conf import settings
 
+from django_messages import *  # noqa: E402,F401,F403 (the messages_* commands)
+
 DEFAULTS = dict(
     SECRET_KEY="django_tests_secret_key",
     INSTALLED_APPS=[

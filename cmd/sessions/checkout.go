@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/messages"
 )
 
 // The checkout is a three-step form whose answers live in the session
@@ -284,14 +285,14 @@ func (s *shop) checkoutPost(w http.ResponseWriter, r *http.Request) {
 	lang := s.language(r)
 	for _, other := range checkoutSteps {
 		if errs := other.validate(st.Answers[other.Slug]); len(errs) > 0 {
-			addMessage(sess, levelError, fmt.Sprintf(translate(lang, "Please complete the step “%s”."), translate(lang, other.Title)))
+			messages.Error(sess, fmt.Sprintf(translate(lang, "Please complete the step “%s”."), translate(lang, other.Title)))
 			redirect(w, r, fmt.Sprintf("/checkout/%d", other.N))
 			return
 		}
 	}
 	c := loadCart(sess)
 	if c.count() == 0 {
-		addMessage(sess, levelError, translate(lang, "Your cart is empty."))
+		messages.Error(sess, translate(lang, "Your cart is empty."))
 		redirect(w, r, "/cart")
 		return
 	}
@@ -300,6 +301,6 @@ func (s *shop) checkoutPost(w http.ResponseWriter, r *http.Request) {
 	sess.Delete(cartKey)
 	sess.Delete(checkoutKey)
 	sess.Set(lastOrderKey, o)
-	addMessage(sess, levelSuccess, fmt.Sprintf(translate(lang, "Thank you! Order %s is on its way."), o.Number))
+	messages.Success(sess, fmt.Sprintf(translate(lang, "Thank you! Order %s is on its way."), o.Number))
 	redirect(w, r, "/")
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/messages"
 )
 
 // --- cart helpers -----------------------------------------------------------------
@@ -139,7 +140,7 @@ func (s *shop) login(w http.ResponseWriter, r *http.Request) {
 	} else {
 		sess.SetExpiry(0)
 	}
-	addMessage(sess, levelSuccess, fmt.Sprintf(translate(lang, "Welcome, %s!"), u.Name))
+	messages.Success(sess, fmt.Sprintf(translate(lang, "Welcome, %s!"), u.Name))
 	redirect(w, r, d.Next)
 }
 
@@ -221,7 +222,7 @@ func (s *shop) cartAdd(w http.ResponseWriter, r *http.Request) {
 	c := loadCart(sess)
 	c[p.SKU] = min(c[p.SKU]+qty, maxQty)
 	saveCart(sess, c)
-	addMessage(sess, levelSuccess, fmt.Sprintf(translate(lang, "Added %d × %s to your cart."), qty, translate(lang, p.Name)))
+	messages.Success(sess, fmt.Sprintf(translate(lang, "Added %d × %s to your cart."), qty, translate(lang, p.Name)))
 	redirect(w, r, safeNext(r.PostFormValue("next"), "/"))
 }
 
@@ -237,7 +238,7 @@ func (s *shop) cartUpdate(w http.ResponseWriter, r *http.Request) {
 	c := loadCart(sess)
 	if qty == 0 {
 		delete(c, p.SKU)
-		addMessage(sess, levelInfo, fmt.Sprintf(translate(s.language(r), "Removed %s from your cart."), translate(s.language(r), p.Name)))
+		messages.Info(sess, fmt.Sprintf(translate(s.language(r), "Removed %s from your cart."), translate(s.language(r), p.Name)))
 	} else {
 		c[p.SKU] = qty
 	}
@@ -277,7 +278,7 @@ func (s *shop) preferencesSave(w http.ResponseWriter, r *http.Request) {
 	}
 	next := r.PostFormValue("next")
 	if next == "" {
-		addMessage(sess, levelSuccess, translate(s.language(r), "Preferences saved."))
+		messages.Success(sess, translate(s.language(r), "Preferences saved."))
 	}
 	redirect(w, r, safeNext(next, "/preferences"))
 }

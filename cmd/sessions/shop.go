@@ -16,6 +16,7 @@ import (
 
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/djangoauth"
+	"github.com/sessionkit/sessions/messages"
 )
 
 //go:embed templates/*.html
@@ -244,7 +245,7 @@ type page struct {
 	User      *user
 	CartCount int
 	Path      string // the current path, for "back to where I was"
-	Flash     []flash
+	Flash     []messages.Message
 	Expiry    string
 	Engine    string
 	CSRFField template.HTML
@@ -276,7 +277,7 @@ func (s *shop) render(w http.ResponseWriter, r *http.Request, status int, name, 
 		User:      u,
 		CartCount: loadCart(sess).count(),
 		Path:      s.backPath(r),
-		Flash:     popMessages(sess),
+		Flash:     messages.Get(sess),
 		Engine:    s.m.EngineName(),
 		CSRFField: csrfField(sess),
 		Languages: languages,

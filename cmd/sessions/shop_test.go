@@ -746,10 +746,38 @@ func TestMessagesStoredAsDjangoDoes(t *testing.T) {
 	b.get("/")
 	b.post("/cart/add", url.Values{"sku": {"mug"}})
 	got, _ := stored(t, m, b.key()).Get(messagesKey).(string)
-	if got != `[["__json_message",0,25,"Added 1 × Gopher mug to your cart."]]` {
+	// Django's SessionStorage bytes: MessageEncoder with the default
+	// separators and ensure_ascii, extra_tags "" as add_message gives it.
+	if got != `[["__json_message", 0, 25, "Added 1 \u00d7 Gopher mug to your cart.", ""]]` {
 		t.Fatalf("_messages = %q", got)
 	}
 	b.get("/cart")
+	if stored(t, m, b.key()).Has(messagesKey) {
+		t.Fatal("shown messages are still stored")
+	}
+}
+
+// Messages a Django view left (extra_tags None, a mark_safe text) show on
+// the next page with their level's class; plain text stays escaped.
+func TestShowsMessagesDjangoAdded(t *testing.T) {
+	s, m := newTestShop(t, "")
+	b := newBrowser(t, s.Handler())
+	b.login("alice", false)
+	b.get("/")
+	sess := stored(t, m, b.key())
+	sess.Set(messagesKey, `[["__json_message", 1, 30, "<b>Django</b> says hi"], ["__json_message", 0, 40, "<i>not html</i>", ""]]`)
+	if err := sess.Save(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := b.get("/cart")
+	for _, want := range []string{
+		`<div class="flash flash-warning" role="status"><b>Django</b> says hi</div>`,
+		`<div class="flash flash-error" role="status">&lt;i&gt;not html&lt;/i&gt;</div>`,
+	} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
 	if stored(t, m, b.key()).Has(messagesKey) {
 		t.Fatal("shown messages are still stored")
 	}
