@@ -83,3 +83,23 @@ func TestValidate(t *testing.T) {
 		t.Error("error prints the secret")
 	}
 }
+
+// TestDifferenceCookieAgeZeroRefused pins a deliberate difference: Django
+// accepts SESSION_COOKIE_AGE=0 and then expires every session at once
+// (Max-Age=0, expire_date = now); New refuses it as a configuration
+// mistake.
+func TestDifferenceCookieAgeZeroRefused(t *testing.T) {
+	s := DefaultSettings()
+	s.SecretKey = "top-secret-value"
+	s.CookieAge = 0
+	if err := s.validate(); err == nil || !strings.Contains(err.Error(), "CookieAge") {
+		t.Errorf("CookieAge 0 accepted: %v", err)
+	}
+	t.Setenv("SECRET_KEY", "top-secret-value")
+	t.Setenv("SESSION_COOKIE_AGE", "0")
+	if s, err := SettingsFromEnv(); err == nil {
+		if err := s.validate(); err == nil {
+			t.Error("SESSION_COOKIE_AGE=0 accepted")
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sessionkit/sessions"
 )
@@ -23,6 +24,8 @@ func fidelityCases() []managerCase {
 		{name: "LateCycleKeyReported", serverOnly: true, reason: "CycleKey after the response started cannot reach the client: reported with ErrResponseStarted", run: caseLateCycleReported},
 		{name: "LateFlushSilent", serverOnly: true, reason: "Flush after the response started deletes the record; the client's stale cookie names nothing, so nothing is reported", run: caseLateFlush},
 		{name: "BufferedLateChange", reason: "BufferedHandler holds the response, so a change after Write still sets the cookie, as in Django", run: caseBufferedLateChange},
+		{name: "UndecodableDataDropsKey", serverOnly: true, reason: "stored data that cannot be decoded give an empty session without its key, so a save goes under a new key instead of overwriting the record (a deliberate difference: Django keeps the key)", run: caseUndecodableDropsKey},
+		{name: "DeletionCookieKeepsSecure", reason: "the deletion cookie carries Secure when CookieSecure is set (a deliberate difference: Django adds it only for __Secure-/__Host- names and SameSite=None)", run: caseDeletionCookieSecure},
 		{name: "BufferedKeepsResponse", reason: "BufferedHandler sends the handler's status, headers and body unchanged, after the cookie rules", run: caseBufferedKeepsResponse},
 	}
 }
@@ -41,7 +44,9 @@ func caseExplicitSaveSendsCookie(c *mgr) {
 		key = s.Key()
 	}, "")
 	ck := sessionCookie(res, "sessionid")
-	if ck == nil || ck.Value == "" || ck.Value != key {
+	// A client-side session is sealed again at the end of the request
+	// (a new nonce or timestamp): any value will do.
+	if ck == nil || ck.Value == "" || (!c.client && ck.Value != key) {
 		c.t.Fatalf("Set-Cookie %q, want the saved key", rawSetCookie(res, "sessionid"))
 	}
 	if !c.client {
@@ -203,5 +208,36 @@ func caseBufferedKeepsResponse(c *mgr) {
 	}
 	if sessionCookie(res, "sessionid") == nil || !hasVaryCookie(res) {
 		c.t.Errorf("no session cookie or Vary: %v", res.Header)
+	}
+}
+
+func caseUndecodableDropsKey(c *mgr) {
+	m := c.manager(nil)
+	key := sessions.NewKey()
+	if err := c.engine.Create(c.ctx, key, []byte("bad:encoded:value"), time.Now().Add(time.Hour)); err != nil {
+		c.t.Fatal(err)
+	}
+	s := m.Load(c.ctx, key)
+	if s.Len() != 0 || s.Key() != "" {
+		c.t.Fatalf("undecodable data: %d keys, key %q; want an empty session without the key", s.Len(), s.Key())
+	}
+	s.Set("x", "1")
+	if err := s.Save(c.ctx); err != nil {
+		c.t.Fatal(err)
+	}
+	if s.Key() == key {
+		c.t.Error("the save overwrote the undecodable record under its key")
+	}
+}
+
+func caseDeletionCookieSecure(c *mgr) {
+	m := c.manager(func(s *sessions.Settings) { s.CookieSecure = true })
+	key := c.saved(m, map[string]any{"x": 1})
+	res := c.serve(m, func(w http.ResponseWriter, r *http.Request) {
+		sessions.FromContext(r.Context()).Flush(r.Context())
+	}, key)
+	ck := sessionCookie(res, "sessionid")
+	if ck == nil || ck.MaxAge >= 0 || !ck.Secure {
+		c.t.Errorf("deletion cookie %q, want one with Secure", rawSetCookie(res, "sessionid"))
 	}
 }
