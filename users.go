@@ -53,7 +53,8 @@ func (m *Manager) indexWrite(ctx context.Context, d *codec.Dict, key string, exp
 // DeleteUser ends every session bound to userID with BindUser: each is
 // deleted from the store and the user's index is cleared. It returns how
 // many index entries it processed. Use it after a password change or to
-// log a user out everywhere.
+// log a user out everywhere. When a delete fails, the index is kept, so
+// that calling DeleteUser again finds the sessions that survived.
 func (m *Manager) DeleteUser(ctx context.Context, userID string) (int, error) {
 	if err := CheckUserID(userID); err != nil {
 		return 0, wrap("delete user", m.name, err)
@@ -75,10 +76,11 @@ func (m *Manager) DeleteUser(ctx context.Context, userID string) (int, error) {
 			errs = append(errs, err)
 		}
 	}
-	if err := ix.RemoveUser(ctx, userID); err != nil {
-		errs = append(errs, err)
+	if len(errs) > 0 {
+		// Keep the index, so that a retry finds the sessions still alive.
+		return len(keys), wrap("delete user", m.name, errors.Join(errs...))
 	}
-	return len(keys), wrap("delete user", m.name, errors.Join(errs...))
+	return len(keys), wrap("delete user", m.name, ix.RemoveUser(ctx, userID))
 }
 
 // UserSessions returns the keys of the live sessions bound to userID.
