@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,59 +36,78 @@ import (
 // stalled cache fails fast.
 const cacheTimeout = 150 * time.Millisecond
 
-// hookDB is the database engine with a hook that runs once, right after
-// the next successful write of a given kind: the moment to break the
-// cache between the database write and the cache's.
+// hookDB is the database engine with hooks: arm(op, f) runs f once,
+// right after the next successful database call op ("create", "update",
+// "swap", "touch", "delete", "loadexpiry"), the moment to break the cache
+// between the database write and the cache's; arm("before "+op, f) runs f
+// once just before it.
 type hookDB struct {
 	*sqlstore.Store
-	mu   sync.Mutex
-	op   string
-	hook func()
+	mu    sync.Mutex
+	hooks map[string]func()
 }
 
 func (h *hookDB) arm(op string, f func()) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.op, h.hook = op, f
+	if h.hooks == nil {
+		h.hooks = map[string]func(){}
+	}
+	h.hooks[op] = f
+}
+
+func (h *hookDB) take(op string) func() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f := h.hooks[op]
+	delete(h.hooks, op)
+	return f
+}
+
+func (h *hookDB) before(op string) {
+	if f := h.take("before " + op); f != nil {
+		f()
+	}
 }
 
 func (h *hookDB) fire(op string, err error) error {
 	if err != nil {
 		return err
 	}
-	h.mu.Lock()
-	f := h.hook
-	if h.op != op {
-		f = nil
-	}
-	if f != nil {
-		h.hook = nil
-	}
-	h.mu.Unlock()
-	if f != nil {
+	if f := h.take(op); f != nil {
 		f()
 	}
 	return nil
 }
 
 func (h *hookDB) Create(ctx context.Context, key string, data []byte, exp time.Time) error {
+	h.before("create")
 	return h.fire("create", h.Store.Create(ctx, key, data, exp))
 }
 
 func (h *hookDB) Update(ctx context.Context, key string, data []byte, exp time.Time) error {
+	h.before("update")
 	return h.fire("update", h.Store.Update(ctx, key, data, exp))
 }
 
 func (h *hookDB) Swap(ctx context.Context, key string, old, data []byte, exp time.Time) error {
+	h.before("swap")
 	return h.fire("swap", h.Store.Swap(ctx, key, old, data, exp))
 }
 
 func (h *hookDB) Touch(ctx context.Context, key string, exp time.Time) error {
+	h.before("touch")
 	return h.fire("touch", h.Store.Touch(ctx, key, exp))
 }
 
 func (h *hookDB) Delete(ctx context.Context, key string) error {
+	h.before("delete")
 	return h.fire("delete", h.Store.Delete(ctx, key))
+}
+
+func (h *hookDB) LoadExpiry(ctx context.Context, key string) ([]byte, time.Time, error) {
+	b, exp, err := h.Store.LoadExpiry(ctx, key)
+	return b, exp, h.fire("loadexpiry", err)
 }
 
 // rig is one app process: a cached_db store whose cache is reached
@@ -133,7 +153,7 @@ func postgresURL(t *testing.T) string {
 
 // newRig opens a store over the cache server at addr (through a new
 // proxy) and the database at dbURL.
-func newRig(t *testing.T, addr string, mkURL func(string) string, dbURL string) *rig {
+func newRig(t *testing.T, addr string, mkURL func(string) string, dbURL string, opts ...func(*cacheddb.Options)) *rig {
 	t.Helper()
 	ctx := context.Background()
 	r := &rig{proxy: testservers.NewProxy(t, addr)}
@@ -150,7 +170,11 @@ func newRig(t *testing.T, addr string, mkURL func(string) string, dbURL string) 
 	}
 	r.db = &hookDB{Store: db.(*sqlstore.Store)}
 	t.Cleanup(func() { r.cache.Close(); r.direct.Close(); db.Close() })
-	if r.st, err = cacheddb.New(r.cache, r.db, outageOptions()); err != nil {
+	o := outageOptions()
+	for _, f := range opts {
+		f(o)
+	}
+	if r.st, err = cacheddb.New(r.cache, r.db, o); err != nil {
 		t.Fatal(err)
 	}
 	if r.m, err = sessions.New(r.st, settings()); err != nil {
@@ -736,5 +760,88 @@ func TestOutageSoak(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// update writes {user: ann, n: n} (bound to u1) under key with Engine.Update.
+func (r *rig) update(t *testing.T, key string, n int) error {
+	t.Helper()
+	d := &codec.Dict{}
+	d.Set("user", "ann")
+	d.Set("n", n)
+	d.Set(sessions.BoundUserKey, "u1")
+	b, err := r.m.Codec().Encode(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.st.Update(context.Background(), key, b, time.Now().Add(time.Hour))
+}
+
+// TestRefillRace: a read that missed the cache reads the row, then a write
+// changes it, then the read puts its copy in the cache. The older copy
+// must not win. (Fails on the code before the leases: the refill
+// overwrote the write's copy.)
+func TestRefillRace(t *testing.T) {
+	for _, cache := range []string{"redis", "memcached"} {
+		t.Run(cache, func(t *testing.T) {
+			addr, mkURL := cacheServer(t, cache)
+			r := newRig(t, addr, mkURL, sqliteURL(t))
+			key := r.login(t)
+			if err := r.direct.Delete(context.Background(), key); err != nil { // evicted
+				t.Fatal(err)
+			}
+			r.db.arm("loadexpiry", func() {
+				if err := r.update(t, key, 2); err != nil {
+					t.Errorf("the write between the read and the refill: %v", err)
+				}
+			})
+			if got := r.storeState(t, key); !strings.Contains(got, `"n":1`) {
+				t.Fatalf("the read returned %q", got)
+			}
+			r.consistent(t, key, "after the refill race")
+			holds(r, key, 2)(t)
+		})
+	}
+}
+
+// TestOverlappingWrites: write B runs entirely while write A is under
+// way, either before A's database write (B commits first, A's data
+// wins) or after it (A commits first, B's data wins). The cache must
+// end with the winner's copy or none, and once the writes are over the
+// next write caches again. (The second case fails on the code before the
+// claims: A's cache write, last, put back A's older copy.)
+func TestOverlappingWrites(t *testing.T) {
+	for _, cache := range []string{"redis", "memcached"} {
+		for _, c := range []struct {
+			hook   string
+			winner int
+		}{{"before update", 10}, {"update", 20}} {
+			t.Run(cache+"/B "+c.hook+" of A", func(t *testing.T) {
+				addr, mkURL := cacheServer(t, cache)
+				const claimFor = 300 * time.Millisecond
+				r := newRig(t, addr, mkURL, sqliteURL(t), func(o *cacheddb.Options) { o.WriteTimeout, o.ClockSkew = claimFor, claimFor })
+				key := r.login(t)
+				r.db.arm(c.hook, func() {
+					if err := r.update(t, key, 20); err != nil {
+						t.Errorf("write B: %v", err)
+					}
+				})
+				if err := r.update(t, key, 10); err != nil {
+					t.Fatalf("write A: %v", err)
+				}
+				r.consistent(t, key, "after the overlapping writes")
+				holds(r, key, c.winner)(t)
+				// Once the claims are over, the next write caches its copy.
+				time.Sleep(2*claimFor + 100*time.Millisecond)
+				if err := r.update(t, key, 11); err != nil {
+					t.Fatal(err)
+				}
+				r.consistent(t, key, "after a later write")
+				holds(r, key, 11)(t)
+				if c := r.cacheState(t, key); !strings.Contains(c, `"n":11`) {
+					t.Errorf("the write after the overlap cached %q", c)
+				}
+			})
+		}
 	}
 }
