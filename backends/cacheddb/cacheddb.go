@@ -51,8 +51,9 @@
 //     time by which the write's database step is over (WriteTimeout, plus
 //     ClockSkew). If the cache cannot take the claim, the write fails and
 //     the database is not touched: while the cache is unreachable,
-//     sessions cannot be changed, created or deleted (the request fails;
-//     Settings.ErrorHandler answers it).
+//     sessions cannot be changed, created or deleted (the middleware's save
+//     fails and Settings.ErrorHandler answers the request; Flush and
+//     CycleKey return the error).
 //   - Then it writes the database, within WriteTimeout.
 //   - Then it swaps its claim, and only its claim, for the new copy (or
 //     removes it, for a delete). If the claim is gone, it invalidates
