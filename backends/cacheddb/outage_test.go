@@ -818,7 +818,7 @@ func TestOverlappingWrites(t *testing.T) {
 		}{{"before update", 10}, {"update", 20}} {
 			t.Run(cache+"/B "+c.hook+" of A", func(t *testing.T) {
 				addr, mkURL := cacheServer(t, cache)
-				const claimFor = 300 * time.Millisecond
+				const claimFor = time.Second // WriteTimeout and ClockSkew: claims end 2 s after they start
 				r := newRig(t, addr, mkURL, sqliteURL(t), func(o *cacheddb.Options) { o.WriteTimeout, o.ClockSkew = claimFor, claimFor })
 				key := r.login(t)
 				r.db.arm(c.hook, func() {

@@ -133,17 +133,14 @@ func TestProxyCut(t *testing.T) {
 	if _, err := c.do(time.Second, "SET", "k", "before"); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
 	p.Cut()
 	p.Cut() // idempotent
+	// A reset, not a timeout: a cut fails at once.
 	if _, err := c.do(time.Second, "GET", "k"); !isDropped(err) {
 		t.Fatalf("open connection after Cut: %v, want a reset", err)
 	}
 	if _, err := redisDo(p.Addr(), "GET", "k"); !isDropped(err) {
 		t.Fatalf("new connection during Cut: %v, want a reset", err)
-	}
-	if d := time.Since(start); d > 500*time.Millisecond {
-		t.Errorf("failures took %v: a cut should fail at once", d)
 	}
 	if p.Conns() != 0 {
 		t.Errorf("%d connections open during Cut", p.Conns())
