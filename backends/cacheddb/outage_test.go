@@ -651,6 +651,7 @@ func TestOutageSoak(t *testing.T) {
 				mu      sync.Mutex
 				keys    = map[string]bool{}
 				deleted = map[string]bool{} // acknowledged deletes
+				tried   = map[string]bool{} // deletes attempted, acknowledged or not
 				acked   = map[string]int{}  // highest acknowledged n
 			)
 			note := func(key string, del bool, n int) {
@@ -679,6 +680,11 @@ func TestOutageSoak(t *testing.T) {
 						}
 						r := rigs[(w+i)%2]
 						path := [...]string{"/incr", "/incr", "/incr", "/incr", "/cycle", "/logout"}[i%6]
+						if path != "/incr" && cookie != "" {
+							mu.Lock()
+							tried[cookie] = true
+							mu.Unlock()
+						}
 						code, body, set := r.do(path, cookie)
 						if code != http.StatusOK {
 							continue
@@ -753,6 +759,15 @@ func TestOutageSoak(t *testing.T) {
 				}
 				if deleted[key] {
 					gone(rigs[0], key)(t)
+					continue
+				}
+				if rigs[0].dbState(t, key) == "" {
+					// Only a delete may remove a session: one that failed
+					// after its database write (a CycleKey whose final save
+					// was refused) is allowed to have done it.
+					if !tried[key] {
+						t.Errorf("a session vanished without a delete")
+					}
 					continue
 				}
 				if got, want := currentN(t, rigs[0], key), acked[key]; got < want {
