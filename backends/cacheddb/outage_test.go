@@ -177,7 +177,9 @@ func newRig(t *testing.T, addr string, mkURL func(string) string, dbURL string, 
 	if r.st, err = cacheddb.New(r.cache, r.db, o); err != nil {
 		t.Fatal(err)
 	}
-	if r.m, err = sessions.New(r.st, settings()); err != nil {
+	st := settings()
+	st.Logger = quietLogger() // refused writes are expected here
+	if r.m, err = sessions.New(r.st, st); err != nil {
 		t.Fatal(err)
 	}
 	r.h = r.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
