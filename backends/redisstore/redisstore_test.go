@@ -105,6 +105,23 @@ func TestManagerJSON(t *testing.T) {
 	conformance.RunManager(t, harness(testservers.SharedRedis(t).URL(), "format", "json"))
 }
 
+// TestFaults cuts and stalls the server behind a proxy in the middle of
+// requests (conformance.RunFaults).
+func TestFaults(t *testing.T) {
+	base := testservers.SharedRedis(t).URL()
+	for _, format := range []string{"pickle", "json"} {
+		t.Run(format, func(t *testing.T) {
+			h := harness(base, "format", format)
+			h.NewFaulty = func(t *testing.T) (sessions.Engine, []conformance.Fault) {
+				u, proxies := testservers.Proxied(t, base)
+				e := open(t, withParams(u, "key_prefix", prefix(t), "format", format))
+				return e, []conformance.Fault{testservers.Fault("redis", false, proxies...)}
+			}
+			conformance.RunFaults(t, h)
+		})
+	}
+}
+
 func TestCluster(t *testing.T) {
 	c := testservers.StartRedisCluster(t, 3)
 	t.Run("Conformance", func(t *testing.T) { conformance.Run(t, harness(c.URL())) })

@@ -1,0 +1,48 @@
+package testservers
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/sessionkit/sessions/conformance"
+)
+
+// Proxied returns rawURL with every host:port of its authority (one, or
+// several separated by commas as in "memcached://h1:p1,h2:p2") replaced
+// by a [Proxy] in front of it, and those proxies.
+func Proxied(t testing.TB, rawURL string) (string, []*Proxy) {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatalf("testservers: Proxied: %v", err)
+	}
+	var hosts []string
+	var proxies []*Proxy
+	for _, h := range strings.Split(u.Host, ",") {
+		p := NewProxy(t, h)
+		proxies = append(proxies, p)
+		hosts = append(hosts, p.Addr())
+	}
+	u.Host = strings.Join(hosts, ",")
+	return u.String(), proxies
+}
+
+// Fault returns a conformance.Fault that cuts, stalls and restores every
+// proxy at once.
+func Fault(name string, readsSurvive bool, proxies ...*Proxy) conformance.Fault {
+	each := func(f func(*Proxy)) func() {
+		return func() {
+			for _, p := range proxies {
+				f(p)
+			}
+		}
+	}
+	return conformance.Fault{
+		Name:         name,
+		Cut:          each((*Proxy).Cut),
+		Stall:        each((*Proxy).Stall),
+		Restore:      each((*Proxy).Restore),
+		ReadsSurvive: readsSurvive,
+	}
+}
