@@ -304,9 +304,11 @@ func TestInPlaceChangeSaved(t *testing.T) {
 func TestPropertyRoundTrip(t *testing.T) {
 	lim := valuegen.Limits{MaxDepth: codec.MaxDepth, MaxIntDigits: 4300}
 	for _, seed := range valuegen.Seeds(t) {
-		g := valuegen.New(seed, lim)
-		for name, c := range codecs() {
+		for _, name := range []string{"JSON", "Signed"} {
+			c := codecs()[name]
+			g := valuegen.New(seed, lim)
 			accepted, refused := 0, 0
+			var st valuegen.Stats
 			for i := range 400 {
 				d := &codec.Dict{}
 				fault, faultKey := "", ""
@@ -322,7 +324,9 @@ func TestPropertyRoundTrip(t *testing.T) {
 					if f := valuegen.Fault(k, 0, lim); f != "" && fault == "" {
 						fault, faultKey = f, k
 					}
-					if f := valuegen.Fault(v, 1, lim); f != "" && fault == "" {
+					f := valuegen.Fault(v, 1, lim)
+					st.Add(v, 1, f)
+					if f != "" && fault == "" {
 						fault, faultKey = f, k
 					}
 				}
@@ -363,9 +367,12 @@ func TestPropertyRoundTrip(t *testing.T) {
 					t.Fatalf("seed %d, %s, value %d: not stable:\n%s\n%s", seed, name, i, b1, b2)
 				}
 			}
-			t.Logf("seed %d, %s: %d accepted, %d refused", seed, name, accepted, refused)
+			t.Logf("seed %d, %s: %d sessions accepted, %d refused; values: %v", seed, name, accepted, refused, st)
 			if accepted < 100 || refused < 20 {
 				t.Errorf("the generator is off: %d accepted, %d refused", accepted, refused)
+			}
+			if seed == 1 && (st.MaxLevel != codec.MaxDepth || st.MaxDigits != codec.MaxIntDigits || st.Faults["depth"] == 0 || st.Faults["int"] == 0 || st.Faults["utf8"] == 0) {
+				t.Errorf("the fixed seed no longer reaches the limits from both sides: %v", st)
 			}
 		}
 	}

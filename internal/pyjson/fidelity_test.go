@@ -225,9 +225,11 @@ func TestPropertyStandalone(t *testing.T) {
 	for _, seed := range valuegen.Seeds(t) {
 		g := valuegen.New(seed, lim)
 		accepted, refused := 0, 0
+		var st valuegen.Stats
 		for i := range 2000 {
 			v := g.Value(0, g.R.IntN(3) == 0)
 			fault := valuegen.Fault(v, 0, lim)
+			st.Add(v, 0, fault)
 			b, err := Marshal(v)
 			if (err == nil) != (fault == "") {
 				t.Fatalf("seed %d, value %d: Marshal error %v, expected fault %q", seed, i, err, fault)
@@ -253,7 +255,10 @@ func TestPropertyStandalone(t *testing.T) {
 				t.Fatalf("seed %d, value %d: not stable: %s vs %s (%v)", seed, i, b, b2, err)
 			}
 		}
-		t.Logf("seed %d: %d accepted, %d refused", seed, accepted, refused)
+		t.Logf("seed %d: %v", seed, st)
+		if seed == 1 && (st.MaxLevel != MaxDepth || st.MaxDigits != MaxIntDigits || st.Faults["depth"] == 0 || st.Faults["int"] == 0 || st.Faults["utf8"] == 0) {
+			t.Errorf("the fixed seed no longer reaches the limits from both sides: %v", st)
+		}
 		if accepted < 1000 || refused < 50 {
 			t.Errorf("the generator is off: %d accepted, %d refused", accepted, refused)
 		}

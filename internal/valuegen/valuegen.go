@@ -503,3 +503,63 @@ func Equal(a, b any) bool {
 	}
 	return false
 }
+
+// Stats tallies what a property test exercised, to show that it reached
+// the limits from both sides.
+type Stats struct {
+	Accepted, Refused int
+	// MaxLevel, MaxDigits and MaxBytes are the deepest nesting and the
+	// longest integer among accepted values.
+	MaxLevel, MaxDigits, MaxBytes int
+	// Faults counts refused values by kind: "depth", "int", "utf8".
+	Faults map[string]int
+}
+
+// Add records a value stored inside outer containers and the fault
+// predicted for it.
+func (s *Stats) Add(v any, outer int, fault string) {
+	if s.Faults == nil {
+		s.Faults = map[string]int{}
+	}
+	if fault != "" {
+		s.Refused++
+		switch {
+		case fault == "too deep":
+			s.Faults["depth"]++
+		case strings.HasPrefix(fault, "integer"):
+			s.Faults["int"]++
+		default:
+			s.Faults["utf8"]++
+		}
+		return
+	}
+	s.Accepted++
+	s.walk(v, outer)
+}
+
+func (s *Stats) walk(v any, outer int) {
+	switch x := v.(type) {
+	case *big.Int:
+		if x != nil {
+			s.MaxDigits = max(s.MaxDigits, len(new(big.Int).Abs(x).String()))
+			s.MaxBytes = max(s.MaxBytes, twosComplementLen(x))
+		}
+	case []any:
+		s.MaxLevel = max(s.MaxLevel, outer+1)
+		for _, e := range x {
+			s.walk(e, outer+1)
+		}
+	case []string:
+		s.MaxLevel = max(s.MaxLevel, outer+1)
+	case map[string]any:
+		s.MaxLevel = max(s.MaxLevel, outer+1)
+		for _, e := range x {
+			s.walk(e, outer+1)
+		}
+	}
+}
+
+func (s Stats) String() string {
+	return fmt.Sprintf("%d accepted (deepest %d levels, longest int %d digits, %d bytes), %d refused %v",
+		s.Accepted, s.MaxLevel, s.MaxDigits, s.MaxBytes, s.Refused, s.Faults)
+}
