@@ -1,10 +1,12 @@
 package pyjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
 	"math/big"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -174,6 +176,37 @@ func FuzzDecode(f *testing.F) {
 		v, err := Decode(b)
 		if err != nil {
 			return
+		}
+		// With the key order recorded, the canonical encoding is stable
+		// too.
+		orders := map[uintptr][]string{}
+		keep := []map[string]any{}
+		ov, err := Decoder{KeyOrder: func(m map[string]any, keys []string) {
+			orders[reflect.ValueOf(m).Pointer()] = keys
+			keep = append(keep, m)
+		}}.Decode(b)
+		if err != nil {
+			t.Fatalf("Decode with KeyOrder failed: %v", err)
+		}
+		enc := Encoder{KeyOrder: func(m map[string]any) []string {
+			if k, ok := orders[reflect.ValueOf(m).Pointer()]; ok {
+				return k
+			}
+			return sortedKeys(m)
+		}}
+		o1, err := enc.Append(nil, ov, 0)
+		if err != nil {
+			t.Fatalf("re-encode of decoded value with its order: %v", err)
+		}
+		ov2, err := Decoder{KeyOrder: func(m map[string]any, keys []string) {
+			orders[reflect.ValueOf(m).Pointer()] = keys
+			keep = append(keep, m)
+		}}.Decode(o1)
+		if err != nil {
+			t.Fatalf("decode of %q: %v", o1, err)
+		}
+		if o2, _ := enc.Append(nil, ov2, 0); !bytes.Equal(o1, o2) {
+			t.Fatalf("ordered encoding not stable: %s vs %s", o1, o2)
 		}
 		out, err := Marshal(v)
 		if err != nil {
