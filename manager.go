@@ -489,6 +489,7 @@ func (m *Manager) update(ctx context.Context, s *Session, expiry time.Time) erro
 		}
 		if !s.cleared {
 			merged := theirs
+			merged.CopyKeyOrders(s.data) // our nested maps keep their order
 			for k, set := range s.changed {
 				if set {
 					v, _ := s.data.Get(k)

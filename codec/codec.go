@@ -62,7 +62,8 @@
 // Dict, or of its Clone) is written in Django's order: its keys in their
 // original order, then keys Go added, sorted. Maps Go builds itself are
 // written with sorted keys. Values moved to another Dict by hand lose
-// their order (codecs record it with [Dict.SetKeyOrder]).
+// their order unless [Dict.CopyKeyOrders] is called (codecs record it with
+// [Dict.SetKeyOrder]).
 package codec
 
 import (
@@ -222,6 +223,23 @@ func (d *Dict) SetKeyOrder(m map[string]any, keys []string) {
 		d.order = make(map[uintptr]keyOrder)
 	}
 	d.order[reflect.ValueOf(m).Pointer()] = keyOrder{m, keys}
+}
+
+// CopyKeyOrders makes d also know the key orders src recorded: call it
+// after moving values from src into d, so that their nested maps keep
+// their order (orders d already knows win).
+func (d *Dict) CopyKeyOrders(src *Dict) {
+	if len(src.order) == 0 {
+		return
+	}
+	if d.order == nil {
+		d.order = make(map[uintptr]keyOrder, len(src.order))
+	}
+	for p, o := range src.order {
+		if _, ok := d.order[p]; !ok {
+			d.order[p] = o
+		}
+	}
 }
 
 // KeyOrder returns the keys of the map m in the order to encode them: for

@@ -405,3 +405,20 @@ func TestTooLarge(t *testing.T) {
 		t.Errorf("JSON over MaxSize: %v", err)
 	}
 }
+
+func TestCopyKeyOrders(t *testing.T) {
+	src, err := codec.UnmarshalPython([]byte(`{"m":{"z":1,"a":2}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := src.Get("m")
+	dst := dict("other", 1)
+	dst.Set("m", m)
+	if b, _ := codec.MarshalPython(dst); string(b) != `{"other":1,"m":{"a":2,"z":1}}` {
+		t.Errorf("without CopyKeyOrders: %s", b)
+	}
+	dst.CopyKeyOrders(src)
+	if b, _ := codec.MarshalPython(dst); string(b) != `{"other":1,"m":{"z":1,"a":2}}` {
+		t.Errorf("with CopyKeyOrders: %s", b)
+	}
+}
