@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -91,10 +92,11 @@ func (o Decoder) DecodeObject(b []byte, fn func(key string, value any, raw []byt
 }
 
 type decoder struct {
-	b   []byte
-	i   int
-	buf []byte
-	o   Decoder
+	b    []byte
+	i    int
+	buf  []byte
+	o    Decoder
+	keys []string // the keys of the objects being decoded, for KeyOrder
 }
 
 func (d *decoder) errf(format string, args ...any) error {
@@ -138,18 +140,22 @@ func (d *decoder) value(outer int) (any, error) {
 			return d.array(outer + 1)
 		}
 		m := map[string]any{}
-		var keys []string
+		// The keys go on a stack shared by the nested objects (each
+		// truncates it back when done), then into one exact-size slice.
+		mark := len(d.keys)
 		err := d.object(outer+1, func(k string, v any, _, _ int) {
 			if d.o.KeyOrder != nil {
 				if _, dup := m[k]; !dup {
-					keys = append(keys, k)
+					d.keys = append(d.keys, k)
 				}
 			}
 			m[k] = v
 		})
-		if err == nil && len(keys) > 1 {
-			d.o.KeyOrder(m, keys)
+		if err == nil && len(d.keys)-mark > 1 {
+			d.o.KeyOrder(m, slices.Clone(d.keys[mark:]))
 		}
+		clear(d.keys[mark:])
+		d.keys = d.keys[:mark]
 		return m, err
 	case c == '"':
 		return d.str()
