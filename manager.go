@@ -543,6 +543,7 @@ func (m *Manager) refresh(ctx context.Context, s *Session, op string) error {
 	}
 	s.bound = boundUser(theirs)
 	if !s.cleared {
+		theirs.CopyKeyOrders(s.data) // our nested maps keep their order
 		s.data = s.reapply(m.codec, theirs)
 	}
 	s.raw = raw

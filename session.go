@@ -192,6 +192,20 @@ func (s *Session) Set(key string, value any) {
 	s.note(key, true)
 }
 
+// setWithOrders is Set for a decoded JSON value whose objects keep the
+// key order they were decoded in (a typed key's JSON form).
+func (s *Session) setWithOrders(key string, value any, orders []keyOrder) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dict()
+	d.Set(key, value)
+	for _, o := range orders {
+		d.SetKeyOrder(o.m, o.keys)
+	}
+	s.setModified()
+	s.note(key, true)
+}
+
 // Delete removes key. It reports whether the key was present; only then is
 // the session marked modified (Django raises KeyError otherwise).
 func (s *Session) Delete(key string) bool {

@@ -112,41 +112,51 @@ func (k TypedKey[T]) Pop(s *Session) (T, bool, error) {
 // session is left unchanged. The session keeps the JSON form, a copy:
 // later changes to v are not seen.
 func (k TypedKey[T]) Set(s *Session, v T) error {
-	stored, err := k.encode(v)
+	stored, orders, err := k.encode(v)
 	if err != nil {
 		return err
 	}
-	s.Set(k.name, stored)
+	s.setWithOrders(k.name, stored, orders)
 	return nil
 }
 
+// keyOrder is the key order of one decoded JSON object.
+type keyOrder struct {
+	m    map[string]any
+	keys []string
+}
+
 // encode returns the JSON form of v as the codec would read it back.
-func (k TypedKey[T]) encode(v T) (any, error) {
+func (k TypedKey[T]) encode(v T) (any, []keyOrder, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%w: session key %s: %s", codec.ErrUnencodable, k, fmt.Sprintf(format, args...))
 	}
 	if k.unfit != "" {
-		return nil, fail("%s", k.unfit)
+		return nil, nil, fail("%s", k.unfit)
 	}
 	b, err := pyjson.Marshal(v)
 	if err != nil {
-		return nil, fail("%v", err)
+		return nil, nil, fail("%v", err)
 	}
 	if !json.Valid(b) {
-		return nil, fail("NaN and infinities have no JSON form")
+		return nil, nil, fail("NaN and infinities have no JSON form")
 	}
-	stored, err := pyjson.Decode(b)
+	var orders []keyOrder
+	dec := pyjson.Decoder{KeyOrder: func(m map[string]any, keys []string) {
+		orders = append(orders, keyOrder{m, keys})
+	}}
+	stored, err := dec.Decode(b)
 	if err != nil {
-		return nil, fail("its JSON does not read back: %v", err)
+		return nil, nil, fail("its JSON does not read back: %v", err)
 	}
 	back, err := k.convert(stored)
 	if err != nil {
-		return nil, fail("its JSON does not read back as %s", reflect.TypeFor[T]())
+		return nil, nil, fail("its JSON does not read back as %s", reflect.TypeFor[T]())
 	}
 	if b2, err := pyjson.Marshal(back); err != nil || !bytes.Equal(b, b2) {
-		return nil, fail("its JSON reads back as a different value")
+		return nil, nil, fail("its JSON reads back as a different value")
 	}
-	return stored, nil
+	return stored, orders, nil
 }
 
 // convert converts a stored value to T, with an error that names the key

@@ -55,8 +55,9 @@ func TestTypedKeyRoundTripStoredAsDjango(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// json.dumps({"cart": [{"qty": 2, "sku": "apple"}, ...], "count": 3}, separators=(",", ":"))
-	if want := `{"cart":[{"qty":2,"sku":"apple"},{"qty":1,"sku":"pear"}],"count":3}`; string(raw) != want {
+	// json.dumps({"cart": [{"sku": "apple", "qty": 2}, ...], "count": 3}, separators=(",", ":")):
+	// a struct's fields in their order, as encoding/json writes them.
+	if want := `{"cart":[{"sku":"apple","qty":2},{"sku":"pear","qty":1}],"count":3}`; string(raw) != want {
 		t.Errorf("stored %s\nwant   %s", raw, want)
 	}
 

@@ -7,17 +7,72 @@
 // compress=True). [JSON] is the bare serialization, for engines that
 // protect the data by other means.
 //
+// # Types
+//
 // Decoded values have these Go types: nil, bool, string, int64 (or
 // *big.Int for integers beyond 64 bits), float64, []any and
 // map[string]any. Encoding accepts those and any value encoding/json can
 // marshal, so numbers round-trip without loss: 42 stays 42, 1.5 stays 1.5
-// and 2^64 stays exact.
+// and 2^64 stays exact. Other Go types come back as their decoded
+// equivalents (int32 as int64, float32 as float64, []string as []any, a
+// struct as a map[string]any of its JSON fields).
+//
+// # What is saved can be read back
+//
+// Encode refuses exactly what Decode (or Django) could not read back, so
+// a session is never saved and then lost: nesting deeper than
+// [MaxDepth] levels (the session dict is level 1), integers of more than
+// [MaxIntDigits] digits (Python's int_max_str_digits, which json.dumps
+// and json.loads both enforce), and strings that are not UTF-8. Nothing is
+// replaced silently: such a value fails the save with an *[EncodeError]
+// that names the session key and where in the value the fault is, and
+// matches [ErrUnencodable]:
+//
+//	codec: value of "cart"["items"][2]: string is not valid UTF-8 (byte 0xff at offset 3): codec: value cannot be encoded
+//
+// # Strings and lone surrogates
+//
+// A Python str can hold lone surrogates ("x\ud800y", which json.loads
+// accepts); a Go string cannot hold them as runes. A Go string holds a
+// Python str as the bytes Python's "utf-8" codec writes with
+// errors="surrogatepass" (the form WTF-8 uses): a lone surrogate is the
+// 3-byte sequence ED A0..BF 80..BF, which Go's utf8 package reports as
+// invalid, so it cannot pass for text. Decode produces that form, and
+// Encode writes it back as the same \udXXX escape, so such a string
+// survives being read and set back. A surrogate pair written as two
+// escapes ("\ud83d\ude00") is one character, as in Python. Any other
+// invalid UTF-8 is an encode error.
+//
+// # Untouched values are written as they were stored
+//
+// A Dict that Decode produced remembers each value's encoded form. When
+// it is encoded again, a value still equal to what its stored form
+// decodes to (not Set since, not changed in place) is written with that
+// stored form, byte for byte: a session Django wrote and Go edits changes
+// only in the keys Go changed, whatever spelling the other values had
+// (1.0, 1E5, escapes, spacing, nested key order, lone surrogates).
+// A value changed in place (a nested map or list modified after Get) is
+// re-encoded, so the change is saved as Django would save it.
+//
+// # Nested key order
+//
+// Nested objects decode to map[string]any, which has no order. The Dict
+// remembers, per decoded map, the order of its keys ([Dict.KeyOrder]), so
+// a map read with Get, changed and Set back (under any key of the same
+// Dict, or of its Clone) is written in Django's order: its keys in their
+// original order, then keys Go added, sorted. Maps Go builds itself are
+// written with sorted keys. Values moved to another Dict by hand lose
+// their order unless [Dict.CopyKeyOrders] is called (codecs record it with
+// [Dict.SetKeyOrder]).
 package codec
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
+	"reflect"
 	"slices"
 	"time"
 
@@ -31,6 +86,15 @@ type Codec interface {
 	Encode(d *Dict) ([]byte, error)
 	Decode(data []byte) (*Dict, error)
 }
+
+// MaxDepth is the deepest nesting the JSON codecs write and read: the
+// session dict is level 1, a list in it level 2, and so on.
+const MaxDepth = pyjson.MaxDepth
+
+// MaxIntDigits is the longest integer, in decimal digits, the JSON codecs
+// write and read: Python's default int_max_str_digits, which json.dumps
+// and json.loads enforce.
+const MaxIntDigits = pyjson.MaxIntDigits
 
 var (
 	// ErrCorrupt is wrapped by every Decode error: the bytes are not
@@ -51,6 +115,18 @@ var (
 type Dict struct {
 	keys []string
 	m    map[string]any
+	// raw holds, for the values Decode produced and nothing has Set
+	// since, their encoded form (a subslice of the decoded data).
+	raw map[string][]byte
+	// order holds the key order of nested maps a codec decoded.
+	order map[uintptr]keyOrder
+}
+
+// keyOrder is the recorded key order of one map; m keeps the map alive,
+// so its address is not reused while it is recorded.
+type keyOrder struct {
+	m    map[string]any
+	keys []string
 }
 
 // NewDict returns a Dict holding the entries of m, in sorted key order.
@@ -86,6 +162,7 @@ func (d *Dict) Set(k string, v any) {
 		d.keys = append(d.keys, k)
 	}
 	d.m[k] = v
+	delete(d.raw, k)
 }
 
 // Delete removes k and reports whether it was present.
@@ -94,6 +171,7 @@ func (d *Dict) Delete(k string) bool {
 		return false
 	}
 	delete(d.m, k)
+	delete(d.raw, k)
 	d.keys = slices.DeleteFunc(d.keys, func(x string) bool { return x == k })
 	return true
 }
@@ -121,40 +199,219 @@ func (d *Dict) Map() map[string]any {
 	return m
 }
 
-// Clone returns a shallow copy: nested maps and slices are shared.
+// Clone returns a shallow copy: nested maps and slices are shared, and
+// so are the stored forms and key orders Decode recorded.
 func (d *Dict) Clone() *Dict {
-	c := &Dict{keys: slices.Clone(d.keys), m: make(map[string]any, len(d.keys))}
+	c := &Dict{keys: slices.Clone(d.keys), m: make(map[string]any, len(d.keys)), raw: maps.Clone(d.raw), order: maps.Clone(d.order)}
 	for k, v := range d.m {
 		c.m[k] = v
 	}
 	return c
 }
 
+// SetKeyOrder records keys as the order of the map m, a value (at any
+// depth) of d: [Dict.KeyOrder] gives it back, and encoders write m's keys
+// in that order. Decoders call it for every object they decode into a
+// map[string]any, so that Go edits keep the order the data had. keys
+// should list m's keys once each; a shorter list puts the others after
+// it, sorted.
+func (d *Dict) SetKeyOrder(m map[string]any, keys []string) {
+	if len(m) < 2 {
+		return
+	}
+	if d.order == nil {
+		d.order = make(map[uintptr]keyOrder)
+	}
+	d.order[reflect.ValueOf(m).Pointer()] = keyOrder{m, keys}
+}
+
+// CopyKeyOrders makes d also know the key orders src recorded: call it
+// after moving values from src into d, so that their nested maps keep
+// their order (orders d already knows win).
+func (d *Dict) CopyKeyOrders(src *Dict) {
+	if len(src.order) == 0 {
+		return
+	}
+	if d.order == nil {
+		d.order = make(map[uintptr]keyOrder, len(src.order))
+	}
+	for p, o := range src.order {
+		if _, ok := d.order[p]; !ok {
+			d.order[p] = o
+		}
+	}
+}
+
+// KeyOrder returns the keys of the map m in the order to encode them: for
+// a map whose order was recorded ([Dict.SetKeyOrder]), its recorded keys
+// still present, then the keys added since, sorted; for any other map,
+// every key sorted. Encoders call it for every map[string]any they write.
+func (d *Dict) KeyOrder(m map[string]any) []string {
+	rec, ok := d.order[reflect.ValueOf(m).Pointer()]
+	if !ok {
+		return sortedKeys(m)
+	}
+	out := make([]string, 0, len(m))
+	for _, k := range rec.keys {
+		if _, ok := m[k]; ok {
+			out = append(out, k)
+		}
+	}
+	if len(out) == len(m) {
+		return out
+	}
+	seen := make(map[string]bool, len(out))
+	for _, k := range out {
+		seen[k] = true
+	}
+	var added []string
+	for k := range m {
+		if !seen[k] {
+			added = append(added, k)
+		}
+	}
+	slices.Sort(added)
+	return append(out, added...)
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// EncodeError is the error of Encode for a value that cannot be encoded.
+// It matches ErrUnencodable.
+type EncodeError struct {
+	// Key is the session key whose value failed (or the key itself, if
+	// InKey).
+	Key string
+	// InKey reports that the session key itself cannot be encoded.
+	InKey bool
+	// Path locates the failing part inside the value, in Python's
+	// subscript syntax: ["items"][2]. It is empty for the value itself
+	// and for nesting errors.
+	Path string
+	// Err is what is wrong.
+	Err error
+}
+
+func (e *EncodeError) Error() string {
+	if e.InKey {
+		return fmt.Sprintf("codec: session key %q: %v: %v", e.Key, e.Err, ErrUnencodable)
+	}
+	return fmt.Sprintf("codec: value of %q%s: %v: %v", e.Key, e.Path, e.Err, ErrUnencodable)
+}
+
+// Unwrap returns Err and ErrUnencodable.
+func (e *EncodeError) Unwrap() []error { return []error{e.Err, ErrUnencodable} }
+
+// NewEncodeError returns the EncodeError for the value of key: err's own
+// path, if it is an encoder error with one, becomes Path.
+func NewEncodeError(key string, err error) *EncodeError {
+	e := &EncodeError{Key: key, Err: err}
+	var pe *pyjson.EncodeError
+	if errors.As(err, &pe) {
+		e.Path, e.Err = pe.Path, pe.Err
+	}
+	return e
+}
+
+// NewKeyError returns the EncodeError for a session key that cannot be
+// encoded.
+func NewKeyError(key string, err error) *EncodeError {
+	e := NewEncodeError(key, err)
+	e.InKey, e.Path = true, ""
+	return e
+}
+
 // MarshalPython returns d as Python's json.dumps(d, separators=(",",
-// ":")) writes it: ASCII only, keys in insertion order.
+// ":")) writes it: ASCII only (but a stored form keeps its bytes), keys
+// in insertion order, nested maps in
+// their recorded order (see [Dict.KeyOrder]). Values a decoder stored and
+// nothing changed since are written in their stored form (see the package
+// documentation). An unencodable value gives an *EncodeError.
 func MarshalPython(d *Dict) ([]byte, error) {
+	enc := pyjson.Encoder{}
+	if d.order != nil {
+		enc.KeyOrder = d.KeyOrder
+	}
 	out := make([]byte, 0, 64)
 	out = append(out, '{')
 	for i, k := range d.keys {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = pyjson.AppendString(out, k)
-		out = append(out, ':')
 		var err error
-		if out, err = pyjson.AppendValue(out, d.m[k]); err != nil {
-			return nil, fmt.Errorf("%w: session key %q: %w", ErrUnencodable, k, err)
+		if out, err = pyjson.AppendString(out, k); err != nil {
+			return nil, NewKeyError(k, err)
+		}
+		out = append(out, ':')
+		start := len(out)
+		if out, err = enc.Append(out, d.m[k], 1); err != nil {
+			return nil, NewEncodeError(k, err)
+		}
+		if raw, ok := d.raw[k]; ok && !bytes.Equal(out[start:], raw) && sameValue(raw, out[start:]) {
+			out = append(out[:start], raw...)
 		}
 	}
 	return append(out, '}'), nil
 }
 
+// sameValue reports whether raw, a stored value of a session dict, decodes
+// to the value whose encoding is enc: whether enc only spells raw's value
+// another way (1E5 for 100000.0, "\u00E9" for "\u00e9", spacing, a
+// duplicate key), so that raw may be written instead.
+func sameValue(raw, enc []byte) bool {
+	type rec struct {
+		m    map[string]any
+		keys []string
+	}
+	var orders map[uintptr]rec
+	dec := pyjson.Decoder{Outer: 1, KeyOrder: func(m map[string]any, keys []string) {
+		if orders == nil {
+			orders = make(map[uintptr]rec)
+		}
+		orders[reflect.ValueOf(m).Pointer()] = rec{m, keys}
+	}}
+	v, err := dec.Decode(raw)
+	if err != nil {
+		return false
+	}
+	canon, err := pyjson.Encoder{KeyOrder: func(m map[string]any) []string {
+		if r, ok := orders[reflect.ValueOf(m).Pointer()]; ok {
+			return r.keys
+		}
+		return sortedKeys(m)
+	}}.Append(nil, v, 1)
+	return err == nil && bytes.Equal(canon, enc)
+}
+
 // UnmarshalPython parses a JSON object as Django's JSON serializer does
 // (bytes read as Latin-1; NaN and Infinity accepted). Duplicate keys keep
-// the last value and the first position, as a Python dict does.
+// the last value and the first position, as a Python dict does. The Dict
+// keeps each value's encoded form and the key order of nested objects, so
+// that encoding it again changes only what was changed.
 func UnmarshalPython(data []byte) (*Dict, error) {
+	return unmarshalOwned(bytes.Clone(data))
+}
+
+// unmarshalOwned is UnmarshalPython for data nothing else will modify:
+// the Dict keeps subslices of it.
+func unmarshalOwned(data []byte) (*Dict, error) {
 	d := &Dict{}
-	if err := pyjson.DecodeObject(data, d.Set); err != nil {
+	dec := pyjson.Decoder{Outer: 0, KeyOrder: d.SetKeyOrder}
+	err := dec.DecodeObject(data, func(k string, v any, raw []byte) {
+		d.Set(k, v)
+		if d.raw == nil {
+			d.raw = make(map[string][]byte)
+		}
+		d.raw[k] = raw
+	})
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return d, nil
@@ -250,5 +507,5 @@ func (c Signed) Decode(data []byte) (*Dict, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	return UnmarshalPython(b)
+	return unmarshalOwned(b) // signing returns new memory
 }

@@ -107,6 +107,18 @@ def op_decode_session(cmd):
     return result
 
 
+def op_decode_session_json(cmd):
+    """SessionStore.decode, then what Django read as its JSON serializer
+    writes it (key order and escapes, lone surrogates included), to compare
+    byte for byte."""
+    set_keys(cmd)
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core import signing
+
+    data = SessionStore().decode(cmd["value"])
+    return {"json": signing.JSONSerializer().dumps(data).decode("latin-1")}
+
+
 def op_dumps(cmd):
     set_keys(cmd)
     from django.core import signing

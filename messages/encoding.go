@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/sessionkit/sessions/internal/pyjson"
 )
@@ -40,12 +41,22 @@ func appendEntry(dst []byte, e entry) []byte {
 	dst = append(dst, ", "...)
 	dst = strconv.AppendInt(dst, int64(e.level), 10)
 	dst = append(dst, ", "...)
-	dst = pyjson.AppendString(dst, e.text)
+	dst = appendText(dst, e.text)
 	if !e.noTags {
 		dst = append(dst, ", "...)
-		dst = pyjson.AppendString(dst, e.tags)
+		dst = appendText(dst, e.tags)
 	}
 	return append(dst, ']')
+}
+
+// appendText appends s as a JSON string; a lone surrogate read from
+// Django is kept, any other invalid UTF-8 is written as U+FFFD.
+func appendText(dst []byte, s string) []byte {
+	out, err := pyjson.AppendString(dst, s)
+	if err != nil {
+		out, _ = pyjson.AppendString(dst, strings.ToValidUTF8(s, "\uFFFD"))
+	}
+	return out
 }
 
 // encodeEntries returns the list as SessionStorage.serialize_messages

@@ -755,29 +755,27 @@ func parseFloat(s []byte) (float64, error) {
 }
 
 // decodeUTF8 decodes str data as CPython does ("utf-8", "surrogatepass").
-// A surrogate code point, which a Go string cannot hold, becomes U+FFFD
-// (as pyjson does for a lone \ud800); any other invalid byte is an error.
+// A surrogate code point is kept in its 3-byte form, the form codec
+// strings use for lone surrogates (see pyjson.AppendSurrogate), so it is
+// written back unchanged; any other invalid byte is an error.
 func decodeUTF8(s []byte) (string, error) {
 	if utf8.Valid(s) {
 		return string(s), nil
 	}
-	out := make([]byte, 0, len(s))
-	for k := 0; k < len(s); {
-		r, size := utf8.DecodeRune(s[k:])
+	str := string(s)
+	for k := 0; k < len(str); {
+		r, size := utf8.DecodeRuneInString(str[k:])
 		if r != utf8.RuneError || size > 1 {
-			out = append(out, s[k:k+size]...)
 			k += size
 			continue
 		}
-		// ED A0..BF 80..BF is a UTF-8-encoded surrogate.
-		if k+2 < len(s) && s[k] == 0xed && s[k+1] >= 0xa0 && s[k+1] <= 0xbf && s[k+2] >= 0x80 && s[k+2] <= 0xbf {
-			out = utf8.AppendRune(out, utf8.RuneError)
+		if pyjson.IsSurrogateAt(str, k) {
 			k += 3
 			continue
 		}
 		return "", fmt.Errorf("invalid UTF-8 in a str")
 	}
-	return string(out), nil
+	return str, nil
 }
 
 // decodeRawUnicodeEscape decodes the argument of UNICODE (protocol 0):
@@ -821,11 +819,11 @@ func decodeRawUnicodeEscape(s []byte) (string, error) {
 		if v > utf8.MaxRune {
 			return "", fmt.Errorf("\\Uxxxxxxxx out of range")
 		}
-		r := rune(v)
-		if r >= 0xd800 && r <= 0xdfff {
-			r = utf8.RuneError
+		if r := rune(v); r >= 0xd800 && r <= 0xdfff {
+			out = pyjson.AppendSurrogate(out, r) // not joined with a neighbour, as in Python
+		} else {
+			out = utf8.AppendRune(out, r)
 		}
-		out = utf8.AppendRune(out, r)
 		k += n
 	}
 	return string(out), nil
@@ -836,10 +834,18 @@ func decodeRawUnicodeEscape(s []byte) (string, error) {
 // lists and dicts, cyclic) value.
 type converter struct {
 	nodes, strBytes int
+	// order, when set, records the key order of every dict decoded into
+	// a map[string]any.
+	order func(m map[string]any, keys []string)
 }
 
+// The converter's budget for an input of n bytes. The encoder keeps within
+// it (see encoder.share), so that what it writes is read back.
+func nodeBudget(n int) int { return 16*n + 4096 }
+func strBudget(n int) int  { return 64*n + 1<<20 }
+
 func newConverter(inputLen int) *converter {
-	return &converter{nodes: 16*inputLen + 4096, strBytes: 64*inputLen + 1<<20}
+	return &converter{nodes: nodeBudget(inputLen), strBytes: strBudget(inputLen)}
 }
 
 func (c *converter) charge(strLen int) error {
@@ -854,6 +860,7 @@ func (c *converter) charge(strLen int) error {
 // sessionDict converts the top-level dict, whose keys must be str.
 func (c *converter) sessionDict(root *pyDict) (*codec.Dict, error) {
 	out := &codec.Dict{}
+	c.order = out.SetKeyOrder
 	for i, k := range root.keys {
 		ks, ok := k.(string)
 		if !ok {
@@ -893,6 +900,7 @@ func (c *converter) value(v any, depth int) (any, error) {
 		return c.slice(x.items, depth)
 	case *pyDict:
 		m := make(map[string]any, len(x.keys))
+		var keys []string
 		for i, k := range x.keys {
 			ks, err := keyString(k)
 			if err != nil {
@@ -905,7 +913,13 @@ func (c *converter) value(v any, depth int) (any, error) {
 			if err != nil {
 				return nil, err
 			}
+			if _, dup := m[ks]; !dup && c.order != nil {
+				keys = append(keys, ks) // 1 and "1" are one key here
+			}
 			m[ks] = e
+		}
+		if len(keys) > 1 {
+			c.order(m, keys)
 		}
 		return m, nil
 	}

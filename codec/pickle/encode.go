@@ -1,19 +1,17 @@
 package pickle
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"math/big"
-	"reflect"
 	"slices"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/sessionkit/sessions/codec"
+	"github.com/sessionkit/sessions/internal/pyjson"
 )
 
 // CPython's pickler constants (Modules/_pickle.c).
@@ -41,6 +39,11 @@ type encoder struct {
 	strMemo    map[string]uint32
 	nmemo      uint32
 	limit      int // negative: none
+	// strBytes is the length of every str written so far, each
+	// reference counted, as the decoder's budget counts them.
+	strBytes int
+	// order gives the key order of a map[string]any; nil means sorted.
+	order func(map[string]any) []string
 }
 
 func newEncoder(limit int) *encoder {
@@ -120,18 +123,23 @@ func (e *encoder) tooLarge(err error) error {
 	return err
 }
 
-// dumpDict pickles the session dict; an error names the session key.
+// dumpDict pickles the session dict, its nested maps in the order d
+// recorded; an error is a *codec.EncodeError naming the session key.
 func (e *encoder) dumpDict(d *codec.Dict) ([]byte, error) {
 	e.start()
+	e.order = d.KeyOrder
 	keys := d.Keys()
 	err := e.saveDict(len(keys), func(i int) (string, any) {
 		v, _ := d.Get(keys[i])
 		return keys[i], v
-	}, 0, func(k string, err error) error {
+	}, 0, func(k string, inKey bool, err error) error {
 		if errors.Is(err, errTooLargeAbort) {
 			return err
 		}
-		return fmt.Errorf("%w: session key %q: %w", codec.ErrUnencodable, k, err)
+		if inKey {
+			return codec.NewKeyError(k, err)
+		}
+		return codec.NewEncodeError(k, pyjson.FinishPath(err))
 	})
 	if err != nil {
 		return nil, e.tooLarge(err)
@@ -145,7 +153,7 @@ func (e *encoder) dump(v any) ([]byte, error) {
 		if errors.Is(err, errTooLargeAbort) {
 			return nil, e.tooLarge(err)
 		}
-		return nil, fmt.Errorf("%w: %w", codec.ErrUnencodable, err)
+		return nil, fmt.Errorf("%w: %w", codec.ErrUnencodable, pyjson.FinishPath(err))
 	}
 	return e.finish()
 }
@@ -164,7 +172,7 @@ func (e *encoder) save(v any, depth int) error {
 			e.write(opNewFalse)
 		}
 	case string:
-		e.saveStr(x)
+		return e.saveStr(x)
 	case int:
 		e.saveInt(int64(x))
 	case int8:
@@ -197,12 +205,12 @@ func (e *encoder) save(v any, depth int) error {
 		} else if x.IsInt64() {
 			e.saveInt(x.Int64())
 		} else {
-			e.saveLong(x)
+			return e.saveLong(x)
 		}
 	case json.Number:
-		n, err := numberValue(x)
+		n, err := pyjson.NumberValue(x)
 		if err != nil {
-			return err
+			return pyjson.Errorf("%v", err)
 		}
 		return e.save(n, depth)
 	case []any:
@@ -210,7 +218,12 @@ func (e *encoder) save(v any, depth int) error {
 	case []string:
 		return e.saveList(len(x), func(i int) any { return x[i] }, depth)
 	case map[string]any:
-		keys := sortedKeys(x)
+		var keys []string
+		if e.order != nil {
+			keys = e.order(x)
+		} else {
+			keys = sortedKeys(x)
+		}
 		return e.saveDict(len(keys), func(i int) (string, any) { return keys[i], x[keys[i]] }, depth, nil)
 	case map[string]string:
 		keys := sortedKeys(x)
@@ -232,41 +245,27 @@ func (e *encoder) save(v any, depth int) error {
 }
 
 // saveOther handles any other Go value through encoding/json, as the JSON
-// codec does: struct tags and json.Marshaler apply.
+// codec does: struct tags and json.Marshaler apply, struct fields keep
+// their order, and strings encoding/json would change are refused.
 func (e *encoder) saveOther(v any, depth int) error {
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
-		if rv.IsNil() {
-			e.write(opNone)
-			return nil
-		}
-	}
-	b, err := json.Marshal(v)
+	g, order, err := pyjson.Generic(v)
 	if err != nil {
-		return fmt.Errorf("cannot encode value of type %T: %w", v, err)
+		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var g any
-	if err := dec.Decode(&g); err != nil {
-		return fmt.Errorf("cannot re-encode value of type %T: %w", v, err)
+	if order != nil {
+		outer := e.order
+		e.order = func(m map[string]any) []string {
+			if keys := order(m); keys != nil {
+				return keys
+			}
+			if outer != nil {
+				return outer(m)
+			}
+			return sortedKeys(m)
+		}
+		defer func() { e.order = outer }()
 	}
 	return e.save(g, depth)
-}
-
-func numberValue(n json.Number) (any, error) {
-	s := string(n)
-	if s != "" && !strings.ContainsAny(s, ".eE") {
-		if i, ok := new(big.Int).SetString(s, 10); ok {
-			return i, nil
-		}
-	}
-	f, err := n.Float64()
-	if err != nil {
-		return nil, fmt.Errorf("invalid json.Number %q", s)
-	}
-	return f, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -288,7 +287,7 @@ func (e *encoder) saveInt(n int64) {
 		u := uint32(int32(n))
 		e.write(opBinInt, byte(u), byte(u>>8), byte(u>>16), byte(u>>24))
 	default:
-		e.saveLong(big.NewInt(n))
+		e.saveLong(big.NewInt(n)) // 8 bytes at most: no error
 	}
 }
 
@@ -297,13 +296,16 @@ func (e *encoder) saveUint(u uint64) {
 		e.saveInt(int64(u))
 		return
 	}
-	e.saveLong(new(big.Int).SetUint64(u))
+	e.saveLong(new(big.Int).SetUint64(u)) // 9 bytes at most: no error
 }
 
 // saveLong writes LONG1 or LONG4 with CPython's byte count: bitlen/8 + 1
 // bytes of two's complement, one less for a negative number whose top
-// byte is only sign.
-func (e *encoder) saveLong(n *big.Int) {
+// byte is only sign. It refuses more than MaxIntBytes, which Decode would.
+func (e *encoder) saveLong(n *big.Int) error {
+	if n.BitLen() > 8*MaxIntBytes+8 {
+		return pyjson.Errorf("integer of more than %d bytes: over MaxIntBytes", MaxIntBytes)
+	}
 	nbytes := n.BitLen()/8 + 1
 	le := make([]byte, nbytes)
 	if n.Sign() >= 0 {
@@ -319,12 +321,16 @@ func (e *encoder) saveLong(n *big.Int) {
 		nbytes--
 		le = le[:nbytes]
 	}
+	if nbytes > MaxIntBytes {
+		return pyjson.Errorf("integer of %d bytes: over MaxIntBytes (%d)", nbytes, MaxIntBytes)
+	}
 	if nbytes < 256 {
 		e.write(opLong1, byte(nbytes))
 	} else {
 		e.write(opLong4, byte(nbytes), byte(nbytes>>8), byte(nbytes>>16), byte(nbytes>>24))
 	}
 	e.write(le...)
+	return nil
 }
 
 func (e *encoder) saveFloat(f float64) {
@@ -334,18 +340,24 @@ func (e *encoder) saveFloat(f float64) {
 	e.write(b[:]...)
 }
 
-func (e *encoder) saveStr(s string) {
+// saveStr writes a str. s must be UTF-8, where a surrogate code point in
+// its 3-byte form is a lone surrogate (what CPython writes with
+// "surrogatepass"); other invalid bytes are an error.
+func (e *encoder) saveStr(s string) error {
 	if !utf8.ValidString(s) {
-		s = validUTF8(s)
+		if _, err := pyjson.AppendString(nil, s); err != nil {
+			return err
+		}
 	}
-	if i, ok := e.strMemo[s]; ok {
+	if i, ok := e.strMemo[s]; ok && e.share(len(s)) {
 		if i < 256 {
 			e.write(opBinGet, byte(i))
 		} else {
 			e.write(opLongBinGet, byte(i), byte(i>>8), byte(i>>16), byte(i>>24))
 		}
-		return
+		return nil
 	}
+	e.strBytes += len(s)
 	n := len(s)
 	switch {
 	case n <= 0xff:
@@ -363,21 +375,31 @@ func (e *encoder) saveStr(s string) {
 	}
 	e.strMemo[s] = e.nmemo
 	e.memoize()
+	return nil
 }
 
-// validUTF8 replaces each invalid byte with U+FFFD, as the JSON codec does.
-func validUTF8(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		b.WriteRune(r) // range yields U+FFFD for each invalid byte
+// share reports whether one more reference to a str of n bytes already
+// written keeps the decoded value within the decoder's budget for shared
+// references, counting the pickle as long as it is now (it only grows,
+// but for the header of the open frame, which may be dropped). If not, the
+// str is written again: its bytes raise the budget more than they cost.
+func (e *encoder) share(n int) bool {
+	size := len(e.out)
+	if e.frameStart >= 0 {
+		size -= frameHeaderSize
 	}
-	return b.String()
+	if e.strBytes+n > strBudget(size) {
+		return false
+	}
+	e.strBytes += n
+	return true
 }
 
-// enter guards against too deep nesting and cycles of Go maps and slices.
+// enter guards against too deep nesting (and cycles of Go maps and
+// slices): a container at depth is at level depth+1.
 func (e *encoder) enter(depth int) error {
 	if depth >= MaxDepth {
-		return fmt.Errorf("nesting deeper than %d (or a cycle)", MaxDepth)
+		return pyjson.ErrNesting()
 	}
 	return nil
 }
@@ -393,7 +415,7 @@ func (e *encoder) saveList(n int, item func(int) any, depth int) error {
 	}
 	if n == 1 {
 		if err := e.save(item(0), depth+1); err != nil {
-			return err
+			return pyjson.AtIndex(err, 0)
 		}
 		e.write(opAppend)
 		return nil
@@ -402,7 +424,7 @@ func (e *encoder) saveList(n int, item func(int) any, depth int) error {
 		e.write(opMark)
 		for batch := 0; batch < batchSize && total < n; batch++ {
 			if err := e.save(item(total), depth+1); err != nil {
-				return err
+				return pyjson.AtIndex(err, total)
 			}
 			total++
 		}
@@ -412,8 +434,8 @@ func (e *encoder) saveList(n int, item func(int) any, depth int) error {
 }
 
 // saveDict writes a dict; wrapErr, when set, decorates an error with the
-// key whose value failed.
-func (e *encoder) saveDict(n int, item func(int) (string, any), depth int, wrapErr func(string, error) error) error {
+// key whose value (or the key itself, if inKey) failed.
+func (e *encoder) saveDict(n int, item func(int) (string, any), depth int, wrapErr func(k string, inKey bool, err error) error) error {
 	if err := e.enter(depth); err != nil {
 		return err
 	}
@@ -424,14 +446,24 @@ func (e *encoder) saveDict(n int, item func(int) (string, any), depth int, wrapE
 	}
 	pair := func(i int) error {
 		k, v := item(i)
-		if err := e.save(k, depth+1); err != nil {
+		if err := e.boundary(); err != nil {
+			return err
+		}
+		if err := e.saveStr(k); err != nil {
+			if wrapErr != nil {
+				return wrapErr(k, true, err)
+			}
+			var pe *pyjson.EncodeError
+			if errors.As(err, &pe) {
+				pe.Err = fmt.Errorf("key %.40q: %w", k, pe.Err)
+			}
 			return err
 		}
 		if err := e.save(v, depth+1); err != nil {
 			if wrapErr != nil {
-				return wrapErr(k, err)
+				return wrapErr(k, false, err)
 			}
-			return fmt.Errorf("dict key %q: %w", k, err)
+			return pyjson.AtKey(err, k)
 		}
 		return nil
 	}

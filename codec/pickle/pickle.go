@@ -19,14 +19,41 @@
 //	bool                         bool
 //	every integer type, *big.Int int (any size)
 //	float32, float64             float (NaN and infinities included)
-//	string                       str (invalid UTF-8 bytes become U+FFFD, as in JSON)
+//	string                       str (see below)
 //	[]any, []string              list
-//	map[string]any, *codec.Dict  dict (map keys sorted, codec.Dict in its order)
+//	map[string]any, *codec.Dict  dict (in the order the session Dict recorded, see below)
 //	json.Number                  int or float
 //
 // Any other value is first marshalled by encoding/json (struct tags and
-// json.Marshaler are honoured) and the result is pickled, so a value that
-// the default JSON codec accepts is accepted here too.
+// json.Marshaler are honoured, struct fields keep their order) and the
+// result is pickled, so a value that the default JSON codec accepts is
+// accepted here too.
+//
+// Encode refuses exactly what Decode would not read back, with a
+// *codec.EncodeError that names the session key (and the place inside
+// the value) and matches codec.ErrUnencodable: nesting deeper than
+// [MaxDepth], integers over [MaxIntBytes], and strings that are not
+// UTF-8. A value repeating one long str many times is still read back:
+// the encoder references a str it already wrote (BINGET) only while the
+// decoder's bound on shared references allows it, and writes it again
+// otherwise.
+//
+// # Strings
+//
+// CPython pickles a str as UTF-8 with errors="surrogatepass", so a str
+// with lone surrogates ("x\ud800y") is legal. A Go string holds such a
+// str as those very bytes (a surrogate is the 3-byte sequence ED A0..BF
+// 80..BF, the form the codec package documents), so it is decoded and
+// written back unchanged. Any other invalid UTF-8 is an encode error.
+//
+// # Key order
+//
+// The session dict keeps its order (codec.Dict). Nested dicts decode to
+// map[string]any, whose order Decode records in the Dict
+// (codec.Dict.SetKeyOrder); Encode writes every map[string]any in the
+// order the Dict gives (codec.Dict.KeyOrder). A nested dict read, changed
+// and set back keeps CPython's order, new keys last; maps Go builds are
+// written with sorted keys.
 //
 // # Decoding
 //
@@ -80,11 +107,12 @@ import (
 const Protocol = 5
 
 // MaxDepth is the deepest nesting of lists, tuples and dicts that Encode
-// writes and Decode accepts (the session dict itself is level 1).
-const MaxDepth = 500
+// writes and Decode accepts (the session dict itself is level 1), the
+// same as the JSON codecs' codec.MaxDepth.
+const MaxDepth = codec.MaxDepth
 
 // MaxIntBytes is the largest binary integer (LONG1/LONG4 payload) Decode
-// accepts: 64 KiB, about 157,000 decimal digits.
+// accepts and Encode writes: 64 KiB, about 157,000 decimal digits.
 const MaxIntBytes = 64 << 10
 
 // DefaultMaxSize is the size limit of a Codec whose MaxSize is zero.
@@ -115,9 +143,9 @@ func (c Codec) limit() int {
 }
 
 // Encode implements codec.Codec: the session dict pickled with protocol 5.
-// An unencodable value gives an error matching codec.ErrUnencodable that
-// names its session key; a result over MaxSize gives one matching
-// codec.ErrTooLarge.
+// An unencodable value gives a *codec.EncodeError (matching
+// codec.ErrUnencodable) that names its session key; a result over MaxSize
+// gives an error matching codec.ErrTooLarge.
 func (c Codec) Encode(d *codec.Dict) ([]byte, error) {
 	if d == nil {
 		d = &codec.Dict{}

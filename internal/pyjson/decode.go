@@ -5,24 +5,57 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
 )
 
-// maxIntDigits is CPython's default int_max_str_digits: json.loads refuses
-// longer integer literals, and so do we.
-const maxIntDigits = 4300
+// MaxIntDigits is CPython's default int_max_str_digits: json.loads refuses
+// longer integer literals and json.dumps refuses to write longer integers,
+// and so do we.
+const MaxIntDigits = 4300
 
 // ErrSyntax is wrapped by every decoding error.
 var ErrSyntax = errors.New("pyjson: invalid JSON")
 
+// errDepth is wrapped by the decoding error for too deep nesting.
+var errDepth = errors.New("nesting too deep")
+
+// Decoder holds decoding options. The zero value decodes as Django does.
+type Decoder struct {
+	// UTF8 reads non-ASCII bytes as UTF-8 (such as encoding/json's
+	// output), not Latin-1; invalid UTF-8 is then an error.
+	UTF8 bool
+	// Outer is the number of containers around the decoded value, for
+	// MaxDepth: 1 for a value of the session dict.
+	Outer int
+	// KeyOrder, when set, is called for every object decoded into a
+	// map[string]any with two keys or more, with its keys in the order
+	// they first appear.
+	KeyOrder func(m map[string]any, keys []string)
+}
+
 // Decode parses one JSON value from b, which is read as Latin-1 (every
 // byte is one character), as Django reads session data.
-func Decode(b []byte) (any, error) {
-	d := decoder{b: b}
+func Decode(b []byte) (any, error) { return Decoder{}.Decode(b) }
+
+// DecodeUTF8 is Decode for input whose non-ASCII bytes are UTF-8 (such as
+// encoding/json's output), not Latin-1. Invalid UTF-8 is an error.
+func DecodeUTF8(b []byte) (any, error) { return Decoder{UTF8: true}.Decode(b) }
+
+// DecodeObject parses a JSON object from b and calls fn for each member in
+// the order they appear. Members with the same key are all reported; the
+// last one wins in Python.
+func DecodeObject(b []byte, fn func(key string, value any)) error {
+	return Decoder{}.DecodeObject(b, func(k string, v any, _ []byte) { fn(k, v) })
+}
+
+// Decode parses one JSON value from b.
+func (o Decoder) Decode(b []byte) (any, error) {
+	d := decoder{b: b, o: o}
 	d.skipWS()
-	v, err := d.value(0)
+	v, err := d.value(o.Outer)
 	if err != nil {
 		return nil, err
 	}
@@ -33,16 +66,22 @@ func Decode(b []byte) (any, error) {
 	return v, nil
 }
 
-// DecodeObject parses a JSON object from b and calls fn for each member in
-// the order they appear. Members with the same key are all reported; the
-// last one wins in Python.
-func DecodeObject(b []byte, fn func(key string, value any)) error {
-	d := decoder{b: b}
+// DecodeObject parses a JSON object from b (a container at level
+// Outer+1) and calls fn for each member in the order they appear, with
+// raw, the member's value as it is written in b (a subslice of b, without
+// the whitespace around it). Members with the same key are all reported;
+// the last one wins in Python.
+func (o Decoder) DecodeObject(b []byte, fn func(key string, value any, raw []byte)) error {
+	d := decoder{b: b, o: o}
 	d.skipWS()
 	if d.i >= len(d.b) || d.b[d.i] != '{' {
 		return d.errf("expected an object")
 	}
-	if err := d.object(0, fn); err != nil {
+	if o.Outer+1 > MaxDepth {
+		return d.depthErr()
+	}
+	err := d.object(o.Outer+1, func(k string, v any, start, end int) { fn(k, v, d.b[start:end:end]) })
+	if err != nil {
 		return err
 	}
 	d.skipWS()
@@ -56,23 +95,8 @@ type decoder struct {
 	b    []byte
 	i    int
 	buf  []byte
-	utf8 bool // read non-ASCII bytes as UTF-8 instead of Latin-1
-}
-
-// DecodeUTF8 is Decode for input whose non-ASCII bytes are UTF-8 (such as
-// encoding/json's output), not Latin-1. Invalid UTF-8 becomes U+FFFD.
-func DecodeUTF8(b []byte) (any, error) {
-	d := decoder{b: b, utf8: true}
-	d.skipWS()
-	v, err := d.value(0)
-	if err != nil {
-		return nil, err
-	}
-	d.skipWS()
-	if d.i != len(d.b) {
-		return nil, d.errf("extra data")
-	}
-	return v, nil
+	o    Decoder
+	keys []string // the keys of the objects being decoded, for KeyOrder
 }
 
 func (d *decoder) errf(format string, args ...any) error {
@@ -98,20 +122,41 @@ func (d *decoder) literal(s string) bool {
 	return false
 }
 
-func (d *decoder) value(depth int) (any, error) {
-	if depth > MaxDepth {
-		return nil, d.errf("nesting deeper than %d", MaxDepth)
-	}
+func (d *decoder) depthErr() error {
+	return fmt.Errorf("%w: %w: nesting deeper than %d levels at offset %d", ErrSyntax, errDepth, MaxDepth, d.i)
+}
+
+// value parses a value inside outer containers.
+func (d *decoder) value(outer int) (any, error) {
 	if d.i >= len(d.b) {
 		return nil, d.errf("unexpected end of input")
 	}
 	switch c := d.b[d.i]; {
-	case c == '{':
+	case c == '{' || c == '[':
+		if outer+1 > MaxDepth {
+			return nil, d.depthErr()
+		}
+		if c == '[' {
+			return d.array(outer + 1)
+		}
 		m := map[string]any{}
-		err := d.object(depth, func(k string, v any) { m[k] = v })
+		// The keys go on a stack shared by the nested objects (each
+		// truncates it back when done), then into one exact-size slice.
+		mark := len(d.keys)
+		err := d.object(outer+1, func(k string, v any, _, _ int) {
+			if d.o.KeyOrder != nil {
+				if _, dup := m[k]; !dup {
+					d.keys = append(d.keys, k)
+				}
+			}
+			m[k] = v
+		})
+		if err == nil && len(d.keys)-mark > 1 {
+			d.o.KeyOrder(m, slices.Clone(d.keys[mark:]))
+		}
+		clear(d.keys[mark:])
+		d.keys = d.keys[:mark]
 		return m, err
-	case c == '[':
-		return d.array(depth)
 	case c == '"':
 		return d.str()
 	case c == 'n' && d.literal("null"):
@@ -132,7 +177,9 @@ func (d *decoder) value(depth int) (any, error) {
 	return nil, d.errf("unexpected character %q", d.b[d.i])
 }
 
-func (d *decoder) object(depth int, fn func(string, any)) error {
+// object parses an object at nesting level level, reporting each member
+// with the offsets of its value.
+func (d *decoder) object(level int, fn func(k string, v any, start, end int)) error {
 	d.i++ // '{'
 	d.skipWS()
 	if d.i < len(d.b) && d.b[d.i] == '}' {
@@ -154,11 +201,12 @@ func (d *decoder) object(depth int, fn func(string, any)) error {
 		}
 		d.i++
 		d.skipWS()
-		v, err := d.value(depth + 1)
+		start := d.i
+		v, err := d.value(level)
 		if err != nil {
 			return err
 		}
-		fn(k, v)
+		fn(k, v, start, d.i)
 		d.skipWS()
 		if d.i >= len(d.b) {
 			return d.errf("unexpected end of input in object")
@@ -175,7 +223,8 @@ func (d *decoder) object(depth int, fn func(string, any)) error {
 	}
 }
 
-func (d *decoder) array(depth int) (any, error) {
+// array parses an array at nesting level level.
+func (d *decoder) array(level int) (any, error) {
 	d.i++ // '['
 	out := []any{}
 	d.skipWS()
@@ -185,7 +234,7 @@ func (d *decoder) array(depth int) (any, error) {
 	}
 	for {
 		d.skipWS()
-		v, err := d.value(depth + 1)
+		v, err := d.value(level)
 		if err != nil {
 			return nil, err
 		}
@@ -244,21 +293,22 @@ func (d *decoder) str() (string, error) {
 				}
 				if utf16.IsSurrogate(r) {
 					// A high surrogate followed by an escaped low one is
-					// one astral character; a lone surrogate cannot be
-					// held in a Go string and becomes U+FFFD.
+					// one astral character, as Python reads it; a lone
+					// surrogate is kept in its 3-byte form (see
+					// AppendSurrogate), so that it is written back as
+					// the same escape.
 					if r < 0xdc00 && d.i+1 < len(d.b) && d.b[d.i] == '\\' && d.b[d.i+1] == 'u' {
 						save := d.i
 						d.i += 2
 						r2, ok := d.hex4()
 						if ok && r2 >= 0xdc00 && r2 <= 0xdfff {
-							r = utf16.DecodeRune(r, r2)
-						} else {
-							d.i = save
-							r = utf8.RuneError
+							d.buf = utf8.AppendRune(d.buf, utf16.DecodeRune(r, r2))
+							continue
 						}
-					} else {
-						r = utf8.RuneError
+						d.i = save
 					}
+					d.buf = AppendSurrogate(d.buf, r)
+					continue
 				}
 				d.buf = utf8.AppendRune(d.buf, r)
 			default:
@@ -269,9 +319,12 @@ func (d *decoder) str() (string, error) {
 		case c < utf8.RuneSelf:
 			d.buf = append(d.buf, c)
 			d.i++
-		case d.utf8:
+		case d.o.UTF8:
 			r, size := utf8.DecodeRune(d.b[d.i:])
-			d.buf = utf8.AppendRune(d.buf, r)
+			if r == utf8.RuneError && size == 1 {
+				return "", d.errf("invalid UTF-8")
+			}
+			d.buf = append(d.buf, d.b[d.i:d.i+size]...)
 			d.i += size
 		default:
 			// Latin-1: the byte is the code point.
@@ -363,8 +416,8 @@ func (d *decoder) number() (any, error) {
 	if lit[0] == '-' {
 		digits--
 	}
-	if digits > maxIntDigits {
-		return nil, d.errf("integer longer than %d digits", maxIntDigits)
+	if digits > MaxIntDigits {
+		return nil, d.errf("integer longer than %d digits", MaxIntDigits)
 	}
 	n, ok := new(big.Int).SetString(lit, 10)
 	if !ok {

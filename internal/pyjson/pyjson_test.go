@@ -1,10 +1,12 @@
 package pyjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
 	"math/big"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -32,16 +34,24 @@ func TestAppendFloatMatchesPythonRepr(t *testing.T) {
 
 func TestAppendStringMatchesPython(t *testing.T) {
 	cases := map[string]string{
-		"":                    `""`,
-		"a test value":        `"a test value"`,
-		"Zoë ☃":               `"Zo\u00eb \u2603"`,
-		"<>&'\"/\\\n\t\x7fé😀": `"<>&'\"/\\\n\t\u007f\u00e9\ud83d\ude00"`,
-		"\x00\x1f\b\f\r":      `"\u0000\u001f\b\f\r"`,
-		"bad\xffutf8":         `"bad\ufffdutf8"`,
+		"":                         `""`,
+		"a test value":             `"a test value"`,
+		"Zoë ☃":                    `"Zo\u00eb \u2603"`,
+		"<>&'\"/\\\n\t\x7fé😀":      `"<>&'\"/\\\n\t\u007f\u00e9\ud83d\ude00"`,
+		"\x00\x1f\b\f\r":           `"\u0000\u001f\b\f\r"`,
+		"x\xed\xa0\x80y":           `"x\ud800y"`, // a lone surrogate, in its 3-byte form
+		"\xed\xb0\x80\xed\xaf\xbf": `"\udc00\udbff"`,
 	}
 	for in, want := range cases {
-		if got := string(AppendString(nil, in)); got != want {
-			t.Errorf("AppendString(%q) = %s, want %s", in, got, want)
+		if got, err := AppendString(nil, in); err != nil || string(got) != want {
+			t.Errorf("AppendString(%q) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	// Invalid UTF-8 is refused, never replaced.
+	for _, in := range []string{"bad\xffutf8", "\x80", "\xc3", "\xe2\x98", "\xc0\x80", "\xed\xa0", "\xf4\x90\x80\x80"} {
+		var e *EncodeError
+		if got, err := AppendString(nil, in); !errors.As(err, &e) || !strings.Contains(err.Error(), "not valid UTF-8") {
+			t.Errorf("AppendString(%q) = %s, %v; want an error", in, got, err)
 		}
 	}
 }
@@ -58,7 +68,7 @@ func TestMarshal(t *testing.T) {
 	}{
 		{nil, "null"}, {true, "true"}, {false, "false"}, {42, "42"}, {int64(-7), "-7"},
 		{uint64(math.MaxUint64), "18446744073709551615"}, {big64, "18446744073709551616"},
-		{json.Number("1.50"), "1.50"}, {[]any{1, "a", nil}, `[1,"a",null]`},
+		{json.Number("1.50"), "1.5"}, {json.Number("1e5"), "100000.0"}, {json.Number("-0"), "0"}, {[]any{1, "a", nil}, `[1,"a",null]`},
 		{map[string]any{"b": 1, "a": []any{}}, `{"a":[],"b":1}`},
 		{[]string{"x", "y"}, `["x","y"]`}, {map[string]string{"k": "v"}, `{"k":"v"}`},
 		{point{X: 1}, `{"x":1}`}, {[]int{1, 2}, "[1,2]"}, {(*point)(nil), "null"},
@@ -100,10 +110,11 @@ func TestDecode(t *testing.T) {
 	if err != nil || v != "café" {
 		t.Errorf("latin-1: %q, %v", v, err)
 	}
-	// Lone surrogates become U+FFFD.
-	v, _ = Decode([]byte(`"\ud83d"`))
-	if v != "\ufffd" {
-		t.Errorf("lone surrogate: %q", v)
+	// Lone surrogates are kept in their 3-byte form; a pair is one
+	// character, as in Python.
+	v, _ = Decode([]byte(`"\ud83d|\ude00\ud83d|\ud83d\ude00"`))
+	if v != "\xed\xa0\xbd|\xed\xb8\x80\xed\xa0\xbd|😀" {
+		t.Errorf("surrogates: %q", v)
 	}
 	// Overflowing float literal becomes infinity, as Python's float().
 	v, _ = Decode([]byte(`1e400`))
@@ -116,7 +127,7 @@ func TestDecodeErrors(t *testing.T) {
 	for _, in := range []string{
 		"", "{", "}", `{"a"}`, `{"a":}`, `{"a":1,}`, "[1,]", "01", "1.", "-", ".5", "+1", `"\x"`,
 		"\"a\nb\"", `"\u12"`, "nul", "tru", `{1:2}`, "[1 2]", "1 2", `"abc`, "[" + strings.Repeat("[", MaxDepth+5),
-		strings.Repeat("9", maxIntDigits+1),
+		strings.Repeat("9", MaxIntDigits+1),
 	} {
 		if _, err := Decode([]byte(in)); !errors.Is(err, ErrSyntax) {
 			t.Errorf("Decode(%.30q) error = %v, want ErrSyntax", in, err)
@@ -147,7 +158,7 @@ func TestRoundTrip(t *testing.T) {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = AppendString(out, k)
+		out, _ = AppendString(out, k)
 		out = append(out, ':')
 		out, _ = AppendValue(out, vals[k])
 	}
@@ -165,6 +176,37 @@ func FuzzDecode(f *testing.F) {
 		v, err := Decode(b)
 		if err != nil {
 			return
+		}
+		// With the key order recorded, the canonical encoding is stable
+		// too.
+		orders := map[uintptr][]string{}
+		keep := []map[string]any{}
+		ov, err := Decoder{KeyOrder: func(m map[string]any, keys []string) {
+			orders[reflect.ValueOf(m).Pointer()] = keys
+			keep = append(keep, m)
+		}}.Decode(b)
+		if err != nil {
+			t.Fatalf("Decode with KeyOrder failed: %v", err)
+		}
+		enc := Encoder{KeyOrder: func(m map[string]any) []string {
+			if k, ok := orders[reflect.ValueOf(m).Pointer()]; ok {
+				return k
+			}
+			return sortedKeys(m)
+		}}
+		o1, err := enc.Append(nil, ov, 0)
+		if err != nil {
+			t.Fatalf("re-encode of decoded value with its order: %v", err)
+		}
+		ov2, err := Decoder{KeyOrder: func(m map[string]any, keys []string) {
+			orders[reflect.ValueOf(m).Pointer()] = keys
+			keep = append(keep, m)
+		}}.Decode(o1)
+		if err != nil {
+			t.Fatalf("decode of %q: %v", o1, err)
+		}
+		if o2, _ := enc.Append(nil, ov2, 0); !bytes.Equal(o1, o2) {
+			t.Fatalf("ordered encoding not stable: %s vs %s", o1, o2)
 		}
 		out, err := Marshal(v)
 		if err != nil {
