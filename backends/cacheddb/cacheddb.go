@@ -234,6 +234,7 @@ const (
 	DefaultWriteTimeout  = 10 * time.Second
 	DefaultClockSkew     = time.Second
 	DefaultRetryInterval = time.Second
+	DefaultReadTimeout   = 200 * time.Millisecond
 )
 
 // leaseTime is how long a reader's lease keeps other readers from
@@ -260,6 +261,12 @@ type Options struct {
 	// cache error before they try the cache again. 0 means
 	// DefaultRetryInterval; negative means never skip the cache.
 	RetryInterval time.Duration
+	// ReadTimeout bounds the cache's part of a load: a cache slower than
+	// that (a paused server, a black-holed network) counts as down and
+	// the load goes to the database, within the request's deadline. The
+	// bound is also at most half the time the load's context has left.
+	// 0 means DefaultReadTimeout.
+	ReadTimeout time.Duration
 }
 
 // Store is the cached_db engine. It implements sessions.Engine, Swapper,
@@ -274,7 +281,7 @@ type Store struct {
 	cacheDown atomic.Bool
 	retryAt   atomic.Int64 // unix ns: reads skip the cache until then
 
-	writeTimeout, skew, retry time.Duration
+	writeTimeout, skew, retry, readTimeout time.Duration
 
 	// Set by Codec: the database format (to read what the Manager writes)
 	// and the cache format.
@@ -308,7 +315,7 @@ func New(cache, db sessions.Engine, o *Options) (*Store, error) {
 		return nil, fmt.Errorf("%w: cached_db's cache must support compare-and-swap (sessions.Swapper), which %T does not", sessions.ErrBadConfig, cache)
 	}
 	s := &Store{cache: cache, db: db, cacheSw: sw, log: slog.Default(),
-		writeTimeout: DefaultWriteTimeout, skew: DefaultClockSkew, retry: DefaultRetryInterval}
+		writeTimeout: DefaultWriteTimeout, skew: DefaultClockSkew, retry: DefaultRetryInterval, readTimeout: DefaultReadTimeout}
 	if o != nil {
 		if o.Logger != nil {
 			s.log = o.Logger
@@ -321,6 +328,9 @@ func New(cache, db sessions.Engine, o *Options) (*Store, error) {
 		}
 		if o.RetryInterval != 0 {
 			s.retry = max(o.RetryInterval, 0)
+		}
+		if o.ReadTimeout > 0 {
+			s.readTimeout = o.ReadTimeout
 		}
 	}
 	return s, nil
@@ -718,7 +728,7 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 	if s.skipCache() {
 		return s.db.Load(ctx, key)
 	}
-	b, err := s.cache.Load(ctx, key)
+	b, err := s.cacheLoad(ctx, key)
 	switch {
 	case err == nil:
 		s.cacheOK(ctx)
@@ -738,6 +748,23 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 		s.cacheFailed(ctx, "load", err)
 		return s.db.Load(ctx, key)
 	}
+}
+
+// cacheLoad reads the cache within the read budget (see
+// Options.ReadTimeout), so a stalled cache leaves the load time to read
+// the database.
+func (s *Store) cacheLoad(ctx context.Context, key string) ([]byte, error) {
+	budget := s.readTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		budget = min(budget, time.Until(dl)/2)
+	}
+	cctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	b, err := s.cache.Load(cctx, key)
+	if err != nil && ctx.Err() == nil && cctx.Err() != nil {
+		return nil, fmt.Errorf("cached_db: the cache did not answer within %v: %w", budget.Round(time.Millisecond), err)
+	}
+	return b, err
 }
 
 // refill reads the row under a lease on the cache entry, which holds seen

@@ -336,3 +336,34 @@ func TestConformanceMemcachedPostgres(t *testing.T) {
 	conformance.Run(t, h)
 	conformance.RunManager(t, h)
 }
+
+// TestFaults cuts and stalls the cache and, separately, the database
+// behind proxies in the middle of requests (conformance.RunFaults). Reads
+// survive either outage: a cut cache sends them to the database, a cut
+// database leaves the cached copy.
+func TestFaults(t *testing.T) {
+	pg := testservers.SharedPostgres(t)
+	for _, cacheName := range []string{"redis", "memcached"} {
+		t.Run(cacheName, func(t *testing.T) {
+			h := conformance.Harness{Caps: conformance.Capabilities{Unsigned: true, TTLResolution: time.Second}}
+			h.NewFaulty = func(t *testing.T) (sessions.Engine, []conformance.Fault) {
+				n := seq.Add(1)
+				cacheURL := testservers.SharedRedis(t).URL()
+				if cacheName == "memcached" {
+					cacheURL = "memcached://" + testservers.SharedMemcached(t).Addr
+				}
+				cu, cp := testservers.Proxied(t, cacheURL)
+				du, dp := testservers.Proxied(t, pg.URL())
+				cache := fmt.Sprintf("%s?key_prefix=f%d", cu, n)
+				db := du + fmt.Sprintf("&create_table=true&table=cdbf_%d_%d", time.Now().UnixNano()%1e6, n)
+				e := openEngine(t, "cached-db:?cache="+url.QueryEscape(cache)+"&db="+url.QueryEscape(db))
+				return e, []conformance.Fault{
+					testservers.Fault("cache", true, cp...),
+					testservers.Fault("database", true, dp...),
+				}
+			}
+			h.New = func(t *testing.T) sessions.Engine { e, _ := h.NewFaulty(t); return e }
+			conformance.RunFaults(t, h)
+		})
+	}
+}

@@ -116,6 +116,14 @@ func TestMemcached(t *testing.T) {
 	})
 	t.Run("ManagerPickle", func(t *testing.T) { conformance.RunManager(t, harness(base)) })
 	t.Run("ManagerJSON", func(t *testing.T) { conformance.RunManager(t, harness(base, "format", "json")) })
+	t.Run("Faults", func(t *testing.T) {
+		h := harness(base)
+		h.NewFaulty = func(t *testing.T) (sessions.Engine, []conformance.Fault) {
+			u, proxies := testservers.Proxied(t, base)
+			return open(t, withParams(u, "key_prefix", prefix(t))), []conformance.Fault{testservers.Fault("memcached", false, proxies...)}
+		}
+		conformance.RunFaults(t, h)
+	})
 	t.Run("BothServersUsed", func(t *testing.T) { testBothServersUsed(t, a, b) })
 	t.Run("DjangoFormat", func(t *testing.T) { testDjangoFormat(t, base, a, b) })
 	t.Run("Django", func(t *testing.T) { testDjango(t, a, b) })
