@@ -155,7 +155,7 @@ func testRealDjango(t *testing.T, v interop.Django) {
 		}
 	}
 	// Django's file for a 3600 s session: mtime = now, _session_expiry =
-	// 3600; Go sees it alive now and applies mtime + cookie age.
+	// 3600; Go sees it alive until mtime + 3600 s (expiry_test.go).
 	if _, err := s.Load(ctx, djangoShort); err != nil {
 		t.Fatal(err)
 	}
