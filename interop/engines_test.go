@@ -270,10 +270,11 @@ func TestEngines(t *testing.T) {
 					g.Save(ctx)
 					cmds := []Cmd{{"op": "session_load", "key": g.Key()}}
 					var at *sessions.Session
+					setAt := time.Now()
 					if dj.ReadsISOExpiry() {
 						at = m.NewSession(ctx)
 						at.Set("a", 1)
-						at.SetExpiryAt(time.Now().Add(2 * time.Hour))
+						at.SetExpiryAt(setAt.Add(2 * time.Hour))
 						at.Save(ctx)
 						cmds = append(cmds, Cmd{"op": "session_load", "key": at.Key()})
 					}
@@ -282,7 +283,10 @@ func TestEngines(t *testing.T) {
 						t.Errorf("Go's SetExpiry(10m): Django age %s", age)
 					}
 					if at != nil {
-						if age, _ := res[1]["expiry_age"].(int64); age < 7190 || age > 7200 {
+						// The absolute expiry counts down while Django
+						// starts, which takes seconds on a busy machine.
+						slack := int64(time.Since(setAt).Seconds()) + 2
+						if age, _ := res[1]["expiry_age"].(int64); age < 7200-slack || age > 7200 {
 							t.Errorf("Go's SetExpiryAt(+2h): Django age %v", res[1]["expiry_age"])
 						}
 					}
