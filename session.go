@@ -440,13 +440,25 @@ func (s *Session) ExpiryDate() time.Time {
 
 func (s *Session) expiryDate(now time.Time) time.Time {
 	v, _ := s.dict().Get(ExpiryKey)
+	abs, life, ok := lifetime(v, s.m.s.CookieAge)
+	if ok {
+		return abs
+	}
+	return now.Add(life)
+}
+
+// lifetime tells how the expiry value v counts: an absolute date (ok),
+// or a lifetime from each save: the relative number of seconds, else the
+// cookie age.
+func lifetime(v any, cookieAge time.Duration) (abs time.Time, life time.Duration, ok bool) {
 	if t, ok := expiryTime(v); ok {
-		return t
+		return t, 0, true
 	}
 	if n, ok := expirySeconds(v); ok && n != 0 {
-		return now.Add(time.Duration(n) * time.Second)
+		const limit = int64(math.MaxInt64 / time.Second)
+		return time.Time{}, time.Duration(max(-limit, min(n, limit))) * time.Second, false
 	}
-	return now.Add(s.m.s.CookieAge.Truncate(time.Second))
+	return time.Time{}, cookieAge.Truncate(time.Second), false
 }
 
 // ExpireAtBrowserClose reports whether the cookie should expire when the
@@ -545,6 +557,22 @@ func parseISO(s string) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
+}
+
+// DataLifetime decodes session data with c and tells how their expiry
+// counts, as the Manager counts it ([Session.ExpiryDate] as of the save):
+// an absolute "_session_expiry" (abs, with absolute true), or else a
+// lifetime from each save: the relative "_session_expiry" in seconds
+// (possibly negative), or cookieAge when there is none, it is 0, or the
+// data cannot be decoded. Engines that keep the save time and derive
+// expiry from it, as Django's file engine does, use it.
+func DataLifetime(c codec.Codec, data []byte, cookieAge time.Duration) (abs time.Time, life time.Duration, absolute bool) {
+	d, err := c.Decode(data)
+	if err != nil {
+		return time.Time{}, cookieAge.Truncate(time.Second), false
+	}
+	v, _ := d.Get(ExpiryKey)
+	return lifetime(v, cookieAge)
 }
 
 // DataExpiry decodes session data with c and returns the absolute expiry
