@@ -758,7 +758,12 @@ func noRepeats(u *url.URL) error {
 		return nil
 	}
 	slices.Sort(twice)
-	return fmt.Errorf("%w: parameter %s given more than once; give each parameter once", sessions.ErrBadConfig, strings.Join(twice, ", "))
+	q := u.Query()
+	msgs := make([]string, len(twice))
+	for i, k := range twice {
+		msgs[i] = fmt.Sprintf("%s is given %d times; give it once", k, len(q[k]))
+	}
+	return fmt.Errorf("%w: %s", sessions.ErrBadConfig, strings.Join(msgs, "; "))
 }
 
 // sizeParam reads a byte size: a number, or a number with k or m (KiB,

@@ -600,10 +600,10 @@ func TestOpenErrors(t *testing.T) {
 		"memcached://user@127.0.0.1:1":                                  "memcached takes no user name or password",
 		"memcache://user:s3cr3tpass@/tmp/mc.sock":                       "memcached takes no user name or password",
 		"memcached://u:s3cr3tpass@127.0.0.1:1?x=1":                      "memcached takes no user name or password",
-		"memcached://127.0.0.1:1?timeout=1s&timeout=2s":                 "timeout given more than once",
-		"memcached://127.0.0.1:1?max_idle_conns=2&max_idle_conns=abc":   "max_idle_conns given more than once",
-		"memcached://127.0.0.1:1?key_prefix=a&format=json&key_prefix=a": "key_prefix given more than once",
-		"memcached://127.0.0.1:1?secret=s3cr3tpass&secret=s3cr3tpass":   "secret given more than once",
+		"memcached://127.0.0.1:1?timeout=1s&timeout=2s":                 "timeout is given 2 times",
+		"memcached://127.0.0.1:1?max_idle_conns=2&max_idle_conns=abc":   "max_idle_conns is given 2 times",
+		"memcached://127.0.0.1:1?key_prefix=a&format=json&key_prefix=a": "key_prefix is given 2 times",
+		"memcached://127.0.0.1:1?secret=s3cr3tpass&secret=s3cr3tpass":   "secret is given 2 times",
 	} {
 		_, err := sessions.OpenEngine(ctx, raw, settings())
 		if !errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), want) {

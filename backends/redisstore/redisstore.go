@@ -698,6 +698,10 @@ func open(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Engin
 	cp := readConnParams(p)
 	rest := p.Rest()
 	for k := range rest {
+		if slices.Contains(lists, k) {
+			p.Strings(k) // a list: may be given more than once
+			continue
+		}
 		p.Has(k) // go-redis checks these
 	}
 	if err := p.Err(); err != nil {
@@ -808,7 +812,11 @@ func noRepeats(u *url.URL, lists ...string) error {
 		return nil
 	}
 	slices.Sort(twice)
-	return fmt.Errorf("%w: parameter %s given more than once; give each parameter once", sessions.ErrBadConfig, strings.Join(twice, ", "))
+	msgs := make([]string, len(twice))
+	for i, k := range twice {
+		msgs[i] = fmt.Sprintf("%s is given %d times; give it once", k, len(q[k]))
+	}
+	return fmt.Errorf("%w: %s", sessions.ErrBadConfig, strings.Join(msgs, "; "))
 }
 
 // query encodes the parameters go-redis parses, plus extra values.

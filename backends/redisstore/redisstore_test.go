@@ -700,11 +700,11 @@ func TestOpenErrors(t *testing.T) {
 		"redis+sentinel://m@127.0.0.1:1/0?master_name=other":    "given twice",
 		"redis+cluster://:s3cr3tpass@127.0.0.1:1?unknown_opt=1": "unknown_opt",
 		// A parameter given twice (go-redis would take the last one).
-		"redis://127.0.0.1:1/0?pool_size=2&pool_size=abc":               "pool_size given more than once",
-		"redis://:s3cr3tpass@127.0.0.1:1/0?client_name=a&client_name=b": "client_name given more than once",
-		"redis+cluster://127.0.0.1:1?key_prefix=a&key_prefix=b":         "key_prefix given more than once",
-		"redis+sentinel://m@127.0.0.1:1/0?version=2&version=2":          "version given more than once",
-		"redis://127.0.0.1:1/0?password=s3cr3tpass&password=s3cr3tpass": "password given more than once",
+		"redis://127.0.0.1:1/0?pool_size=2&pool_size=abc":               "pool_size is given 2 times",
+		"redis://:s3cr3tpass@127.0.0.1:1/0?client_name=a&client_name=b": "client_name is given 2 times",
+		"redis+cluster://127.0.0.1:1?key_prefix=a&key_prefix=b":         "key_prefix is given 2 times",
+		"redis+sentinel://m@127.0.0.1:1/0?version=2&version=2":          "version is given 2 times",
+		"redis://127.0.0.1:1/0?password=s3cr3tpass&password=s3cr3tpass": "password is given 2 times",
 	} {
 		_, err := sessions.OpenEngine(ctx, raw, settings())
 		if !errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), want) {
