@@ -102,13 +102,3 @@ func wrap(op, engine string, err error) error {
 	}
 	return &Error{Op: op, Engine: engine, Err: err}
 }
-
-// RedactKey returns a form of a session key that is safe to log: its first
-// four characters followed by an ellipsis. It never reveals enough of the
-// key to hijack the session.
-func RedactKey(key string) string {
-	if len(key) <= 4 {
-		return "…"
-	}
-	return key[:4] + "…"
-}

@@ -292,55 +292,29 @@ func (m *Manager) finishLate(ctx context.Context, s *Session, clientKey string) 
 	return m.save(ctx, s)
 }
 
-// finish applies the save/cookie/Vary rules to a response header.
-// clientKey receives the cookie value the client will hold.
+// finish applies Django's process_response to a response header: the
+// Manager decides whether and how to save (commit), finish sets the
+// cookie and Vary. clientKey receives the cookie value the client will
+// hold.
 func (m *Manager) finish(ctx context.Context, h http.Header, s *Session, hadCookie bool, status int, clientKey *string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if m.s.SaveEveryRequest && (s.key != "" || s.bogus) && s.data == nil {
-		// Django would save a bogus key as a new empty session here
-		// (its is_empty does not load). Load first so a key that names
-		// no live session is dropped and the cookie deleted instead.
-		s.ensureLoaded()
+	action, err := m.commit(ctx, s, commitCall{hadCookie: hadCookie, status: status})
+	if err != nil {
+		return err
 	}
-	if s.accessed && s.loadErr != nil {
-		return s.loadErr
-	}
-	empty := s.isEmpty()
-	vary := false
-	if hadCookie && empty {
+	switch action {
+	case setCookie:
+		m.setCookie(h, s)
+		*clientKey = s.key
+	case deleteCookie:
 		m.deleteCookie(h)
 		*clientKey = ""
-		vary = true
-	} else {
-		vary = s.accessed
-		if (s.modified || m.s.SaveEveryRequest) && !empty && status < 500 {
-			if s.data == nil {
-				s.ensureLoaded()
-				if s.loadErr != nil {
-					return s.loadErr
-				}
-			}
-			if err := m.save(ctx, s); err != nil {
-				return err
-			}
-			if s.key == "" {
-				// Saved as already expired: nothing to keep.
-				if hadCookie {
-					m.deleteCookie(h)
-				}
-				*clientKey = ""
-			} else {
-				m.setCookie(h, s)
-				*clientKey = s.key
-			}
-			vary = true
-		} else if s.accessed && status < 500 {
-			m.refreshIdle(ctx, s)
-		}
+	case storedNothing:
+		*clientKey = ""
 	}
-	if vary {
-		PatchVary(h, "Cookie")
+	if action != keepCookie || s.accessed {
+		patchVary(h, "Cookie")
 	}
 	return nil
 }
@@ -388,10 +362,10 @@ func (m *Manager) deleteCookie(h http.Header) {
 	h.Add("Set-Cookie", c.String())
 }
 
-// PatchVary adds the given header names to the Vary header unless already
+// patchVary adds the given header names to the Vary header unless already
 // listed (case-insensitively), keeping the existing order, as Django's
 // patch_vary_headers: a Vary of "*" stays "*".
-func PatchVary(h http.Header, names ...string) {
+func patchVary(h http.Header, names ...string) {
 	var existing []string
 	for _, v := range h.Values("Vary") {
 		for _, f := range strings.Split(v, ",") {

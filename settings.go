@@ -126,6 +126,9 @@ type Settings struct {
 	// Logger receives security events (bad signatures) and store errors.
 	// Nil means slog.Default(). Session keys are never logged in full.
 	Logger *slog.Logger
+	// Clock, when set, replaces time.Now for every expiry computation of
+	// the Manager. It is meant for tests.
+	Clock func() time.Time
 }
 
 // Django's defaults.
@@ -201,7 +204,7 @@ func settingsFrom(lookup func(string) (string, bool)) (Settings, error) {
 	boolean("SESSION_COOKIE_SECURE", &s.CookieSecure)
 	boolean("SESSION_COOKIE_HTTPONLY", &s.CookieHTTPOnly)
 	if v, ok := lookup("SESSION_COOKIE_SAMESITE"); ok {
-		ss, err := ParseSameSite(v)
+		ss, err := parseSameSite(v)
 		if err != nil {
 			errs = append(errs, "SESSION_COOKIE_SAMESITE: "+err.Error())
 		} else {
@@ -263,9 +266,9 @@ func parseBool(v string) (bool, error) {
 	return false, fmt.Errorf("invalid boolean")
 }
 
-// ParseSameSite parses a SameSite value as Django spells it: "Lax",
+// parseSameSite parses a SameSite value as Django spells it: "Lax",
 // "Strict", "None", or "False" (no attribute). Case is ignored.
-func ParseSameSite(v string) (http.SameSite, error) {
+func parseSameSite(v string) (http.SameSite, error) {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "lax":
 		return http.SameSiteLaxMode, nil

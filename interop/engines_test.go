@@ -367,7 +367,7 @@ func TestEngines(t *testing.T) {
 				})
 
 				t.Run("ClearExpired", func(t *testing.T) {
-					if _, ok := m.Engine().(sessions.ExpiredDeleter); !ok {
+					if _, ok := m.Backend().(sessions.ExpiredDeleter); !ok {
 						t.Fatal("the engine has no DeleteExpired: sessions clearsessions would fail on it")
 					}
 					r := dj.with(t, conf, Cmd{"op": "session_create", "data": map[string]any{"a": 1}, "expiry": -10})

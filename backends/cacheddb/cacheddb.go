@@ -142,6 +142,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/sessionkit/sessions/internal/enginecheck"
+	"github.com/sessionkit/sessions/internal/textutil"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/url"
@@ -164,17 +166,15 @@ const LogicalPrefix = "django.contrib.sessions.cached_db"
 
 func init() {
 	sessions.Register(sessions.EngineInfo{
-		Scheme:  Scheme,
-		Aliases: []string{"cached_db", "cacheddb"},
-		Forms:   []string{"cached-db:?cache=<url-escaped cache URL>&db=<url-escaped database URL>", "cached_db (Settings.CacheURL and Settings.DatabaseURL)"},
-		Doc:     "Django's cached_db: a Redis or memcached cache in front of a database, write-through",
+		Scheme:     Scheme,
+		Aliases:    []string{"cached_db", "cacheddb"},
+		Forms:      []string{"cached-db:?cache=<url-escaped cache URL>&db=<url-escaped database URL>", "cached_db (Settings.CacheURL and Settings.DatabaseURL)"},
+		Doc:        "Django's cached_db: a Redis or memcached cache in front of a database, write-through",
+		NoLocation: true,
 	}, open)
 }
 
-func open(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Engine, error) {
-	if err := sessions.CheckNoLocation(u); err != nil {
-		return nil, err
-	}
+func open(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Backend, error) {
 	p := sessions.ParseParams(u)
 	cacheURL := p.String("cache", s.CacheURL)
 	dbURL := p.String("db", s.DatabaseURL)
@@ -189,7 +189,7 @@ func open(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Engine
 	}
 	cu, err := url.Parse(cacheURL)
 	if err != nil {
-		return nil, fmt.Errorf("%w: cached_db cache URL %s does not parse", sessions.ErrBadConfig, sessions.QuoteConfig(cacheURL))
+		return nil, fmt.Errorf("%w: cached_db cache URL %s does not parse", sessions.ErrBadConfig, textutil.Quote(sessions.Redact(cacheURL)))
 	}
 	// Added to the query as written, so that the cache engine sees its
 	// mistakes too (url.URL.Query would drop a malformed pair).
@@ -213,7 +213,14 @@ func open(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Engine
 		cache.Close()
 		return nil, fmt.Errorf("cached_db database: %w", err)
 	}
-	st, err := New(cache, db, &Options{Logger: s.Logger})
+	ce, ok1 := cache.(sessions.Engine)
+	de, ok2 := db.(sessions.Engine)
+	if !ok1 || !ok2 {
+		cache.Close()
+		db.Close()
+		return nil, fmt.Errorf("%w: cached_db's cache and database must be server-side engines", sessions.ErrBadConfig)
+	}
+	st, err := New(ce, de, &Options{Logger: s.Logger})
 	if err != nil {
 		cache.Close()
 		db.Close()
@@ -401,7 +408,7 @@ func (d dual) Decode(b []byte) (*codec.Dict, error) {
 }
 
 func (s *Store) check(ctx context.Context, key string) error {
-	return sessions.Precheck(ctx, key, s.closed.Load())
+	return enginecheck.Precheck(ctx, key, s.closed.Load())
 }
 
 // --- cache health ------------------------------------------------------------

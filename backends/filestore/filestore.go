@@ -103,6 +103,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sessionkit/sessions/internal/enginecheck"
+	"github.com/sessionkit/sessions/internal/expiry"
+	"github.com/sessionkit/sessions/internal/textutil"
 	"hash/maphash"
 	"io"
 	"io/fs"
@@ -157,7 +160,7 @@ func init() {
 	}, openURL)
 }
 
-func openURL(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Engine, error) {
+func openURL(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Backend, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -193,7 +196,7 @@ func openURL(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Eng
 // dirFromURL returns the directory a file: URL names.
 func dirFromURL(u *url.URL) (string, error) {
 	if u.Host != "" && !strings.EqualFold(u.Host, "localhost") {
-		return "", fmt.Errorf("%w: file URL with host %s: write file:///absolute/dir or file:relative/dir", sessions.ErrBadConfig, sessions.Quote(u.Host))
+		return "", fmt.Errorf("%w: file URL with host %s: write file:///absolute/dir or file:relative/dir", sessions.ErrBadConfig, textutil.Quote(u.Host))
 	}
 	if u.User != nil {
 		return "", fmt.Errorf("%w: a file URL takes no user or password", sessions.ErrBadConfig)
@@ -361,7 +364,7 @@ func (s *Store) begin(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := sessions.CheckKey(key); err != nil {
+	if err := enginecheck.CheckKey(key); err != nil {
 		return err
 	}
 	s.mu.RLock()
@@ -513,7 +516,7 @@ func (s *Store) lifetimeOf(data []byte) (abs time.Time, life time.Duration, abso
 	if s.codec == nil || len(data) == 0 {
 		return time.Time{}, s.age, false
 	}
-	return sessions.DataLifetime(s.codec, data, s.age)
+	return expiry.OfData(s.codec, data, s.age)
 }
 
 // expiryFrom is the one expiry rule, for every file whoever wrote it (see
@@ -628,7 +631,7 @@ func (s *Store) ioErr(op, key string, err error) error {
 	case errors.Is(err, sessions.ErrExists), errors.Is(err, sessions.ErrNotFound), errors.Is(err, sessions.ErrConflict):
 		return err
 	}
-	return fmt.Errorf("filestore: %s session %s in %s: %w", op, sessions.RedactKey(key), s.dir, unwrapPath(err))
+	return fmt.Errorf("filestore: %s session %s in %s: %w", op, textutil.RedactKey(key), s.dir, unwrapPath(err))
 }
 
 func unwrapPath(err error) error {

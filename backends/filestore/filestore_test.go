@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sessionkit/sessions/internal/textutil"
 	"io/fs"
 	"net/url"
 	"os"
@@ -497,7 +498,7 @@ func TestErrorsDoNotShowKeys(t *testing.T) {
 		if strings.Contains(err.Error(), key) {
 			t.Errorf("error %q shows the whole session key", err)
 		}
-		if !strings.Contains(err.Error(), sessions.RedactKey(key)) {
+		if !strings.Contains(err.Error(), textutil.RedactKey(key)) {
 			t.Errorf("error %q does not name the redacted key", err)
 		}
 	}

@@ -3,6 +3,7 @@ package filestore
 import (
 	"context"
 	"errors"
+	"github.com/sessionkit/sessions/internal/expiry"
 	"os"
 	"path/filepath"
 	"testing"
@@ -152,7 +153,7 @@ func TestFilesAreDjangos(t *testing.T) {
 		t.Fatalf("after SetExpiryAt, the engine's expiry is %v (%v), want %v", r.expiry, err, at)
 	}
 	raw, _ = os.ReadFile(s.Path(key))
-	if exp, ok := sessions.DataExpiry(testCodec, raw); !ok || !exp.Equal(at) {
+	if exp, ok := expiry.AbsoluteOfData(testCodec, raw); !ok || !exp.Equal(at) {
 		t.Fatalf("data expiry %v %v, want %v", exp, ok, at)
 	}
 

@@ -94,10 +94,10 @@ func harness(base string, params ...string) conformance.Harness {
 		}
 	}
 	return conformance.Harness{
-		New: func(t *testing.T) sessions.Engine {
+		New: func(t *testing.T) sessions.Backend {
 			return open(t, withParams(base, append([]string{"key_prefix", prefix(t)}, params...)...))
 		},
-		NewPair: func(t *testing.T) (sessions.Engine, sessions.Engine) {
+		NewPair: func(t *testing.T) (sessions.Backend, sessions.Backend) {
 			u := withParams(base, append([]string{"key_prefix", prefix(t)}, params...)...)
 			return open(t, u), open(t, u)
 		},
@@ -118,7 +118,7 @@ func TestMemcached(t *testing.T) {
 	t.Run("ManagerJSON", func(t *testing.T) { conformance.RunManager(t, harness(base, "format", "json")) })
 	t.Run("Faults", func(t *testing.T) {
 		h := harness(base)
-		h.NewFaulty = func(t *testing.T) (sessions.Engine, []conformance.Fault) {
+		h.NewFaulty = func(t *testing.T) (sessions.Backend, []conformance.Fault) {
 			u, proxies := testservers.Proxied(t, base)
 			return open(t, withParams(u, "key_prefix", prefix(t))), []conformance.Fault{testservers.Fault("memcached", false, proxies...)}
 		}
@@ -188,7 +188,7 @@ func testDjangoFormat(t *testing.T, base string, a, b *testservers.Memcached) {
 		{"key_prefix=myapp&version=3", "myapp:3:django.contrib.sessions.cache"},
 	} {
 		m := manager(t, base+"?"+tc.params, nil)
-		store := m.Engine().(*memcachestore.Store)
+		store := m.Backend().(sessions.Engine).(*memcachestore.Store)
 		key := sessions.NewKey()
 		// Django wrote this session (flags 1, 300 s) on the server
 		// pymemcache picks.
@@ -285,7 +285,7 @@ func testHostileValues(t *testing.T, base string, a, b *testservers.Memcached) {
 	m := manager(t, withParams(base, "key_prefix", prefix(t)), func(s *sessions.Settings) {
 		s.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) { called = true; w.WriteHeader(500) }
 	})
-	store := m.Engine().(*memcachestore.Store)
+	store := m.Backend().(sessions.Engine).(*memcachestore.Store)
 	marker := t.TempDir() + "/pwned"
 	cmd := "touch " + marker
 	// pickle.dumps({"x": Evil()}) where Evil.__reduce__ returns
@@ -536,7 +536,7 @@ func TestServerRestart(t *testing.T) {
 	rec := &recorder{}
 	m := manager(t, "memcached://"+a.Addr+","+b.Addr+"?timeout=250ms", func(s *sessions.Settings) { s.ErrorHandler = rec.handler })
 	sel, _ := memcachestore.NewPymemcacheSelector(a.Addr, b.Addr)
-	store := m.Engine().(*memcachestore.Store)
+	store := m.Backend().(sessions.Engine).(*memcachestore.Store)
 	var onA, onB string
 	for onA == "" || onB == "" {
 		code, k := serve(m, "")

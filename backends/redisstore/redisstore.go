@@ -140,6 +140,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sessionkit/sessions/internal/enginecheck"
 	"io"
 	"log/slog"
 	"net"
@@ -307,7 +308,7 @@ func (s *Store) Codec(st sessions.Settings) codec.Codec {
 }
 
 func (s *Store) check(ctx context.Context, key string) error {
-	return sessions.Precheck(ctx, key, s.closed.Load())
+	return enginecheck.Precheck(ctx, key, s.closed.Load())
 }
 
 // fail turns a go-redis error into the engine's: context errors pass
@@ -675,7 +676,7 @@ func (cp connParams) apply(poolSize, minIdle, maxIdle, maxActive, maxRetries, di
 
 const ourParams = "key_prefix, version, logical_prefix, format, pool_size, min_idle_conns, max_idle_conns, max_active_conns, max_retries, dialer_retries, dial_timeout, read_timeout, write_timeout, pool_timeout"
 
-func open(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Engine, error) {
+func open(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Backend, error) {
 	scheme := strings.ToLower(u.Scheme)
 	lists := []string(nil)
 	if strings.Contains(scheme, "+") {

@@ -12,8 +12,8 @@ import (
 // over one table for the shared-store case.
 func harness(b backend) conformance.Harness {
 	return conformance.Harness{
-		New: func(t *testing.T) sessions.Engine { return fresh(t, b) },
-		NewPair: func(t *testing.T) (sessions.Engine, sessions.Engine) {
+		New: func(t *testing.T) sessions.Backend { return fresh(t, b) },
+		NewPair: func(t *testing.T) (sessions.Backend, sessions.Backend) {
 			u := withParams(b.base(t), "table", uniqueTable("pair"), "create_table", "true")
 			return open(t, u), open(t, u)
 		},
@@ -34,7 +34,7 @@ func TestConformanceManagerMariaDB(t *testing.T)  { conformance.RunManager(t, ha
 // proxy that the suite cuts and stalls.
 func faulty(b backend) conformance.Harness {
 	h := harness(b)
-	h.NewFaulty = func(t *testing.T) (sessions.Engine, []conformance.Fault) {
+	h.NewFaulty = func(t *testing.T) (sessions.Backend, []conformance.Fault) {
 		u, proxies := testservers.Proxied(t, b.base(t))
 		e := open(t, withParams(u, "table", uniqueTable("f"), "create_table", "true"))
 		return e, []conformance.Fault{testservers.Fault(b.name, false, proxies...)}
