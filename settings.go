@@ -287,7 +287,7 @@ func (s *Settings) validate() error {
 	var errs []string
 	if s.CookieName == "" {
 		errs = append(errs, "CookieName is empty (start from sessions.DefaultSettings())")
-	} else if !validCookieName(s.CookieName) {
+	} else if (&http.Cookie{Name: s.CookieName}).Valid() != nil {
 		errs = append(errs, "CookieName is not a valid cookie name")
 	}
 	if s.CookieAge < time.Second {
@@ -326,16 +326,3 @@ func (s *Settings) validate() error {
 	}
 	return nil
 }
-
-func validCookieName(n string) bool {
-	for i := 0; i < len(n); i++ {
-		c := n[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// cookieAgeSeconds returns CookieAge in whole seconds.
-func (s *Settings) cookieAgeSeconds() int64 { return int64(s.CookieAge / time.Second) }
