@@ -138,6 +138,10 @@ type Settings struct {
 	// Logger receives security events (bad signatures) and store errors.
 	// Nil means slog.Default(). Session keys are never logged in full.
 	Logger *slog.Logger
+	// Observer, when set, receives an Event for every engine call and
+	// session decision (see [Observer]): metrics, traces, audit. Not a
+	// Django setting.
+	Observer Observer
 	// Clock, when set, replaces time.Now for every expiry computation of
 	// the Manager. It is meant for tests.
 	Clock func() time.Time
