@@ -19,9 +19,6 @@ import (
 	"github.com/sessionkit/sessions"
 )
 
-// djangoSecretChars is the alphabet of Django's get_random_secret_key.
-const djangoSecretChars = "abcdefghijklmnopqrstuvwxyz0123456789!@#$%^&*(-_=+)"
-
 // secretFileName is the file in the data directory that keeps the demo's
 // generated SECRET_KEY.
 const secretFileName = "secret_key"
@@ -271,7 +268,7 @@ func demoSecret(fromEnv, dir string) (secret, from string, err error) {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return "", "", fmt.Errorf("secret key file: %w", err)
 		}
-		s := randomChars(50, djangoSecretChars)
+		s := newSecretKey()
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, fs.ErrExist) {
 			continue // another demo made it meanwhile: read it
@@ -293,4 +290,18 @@ func demoSecret(fromEnv, dir string) (secret, from string, err error) {
 		return s, "no SECRET_KEY set: generated one and saved it in " + path + " (mode 0600)", nil
 	}
 	return "", "", fmt.Errorf("secret key file %s: created and removed concurrently", path)
+}
+
+// secretKeyLength is the length of Django's get_random_secret_key, which
+// its check security.W009 wants at least.
+const secretKeyLength = 50
+
+// newSecretKey returns a new SECRET_KEY: secretKeyLength characters of
+// a-z and 0-9 (about 258 bits), drawn as session keys are.
+func newSecretKey() string {
+	var b strings.Builder
+	for b.Len() < secretKeyLength {
+		b.WriteString(sessions.NewKey())
+	}
+	return b.String()[:secretKeyLength]
 }
