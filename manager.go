@@ -183,6 +183,7 @@ type Description struct {
 	Lists      bool   // Keys works (the engine implements Lister)
 	Users      bool   // BindUser and DeleteUser work (UserIndexer)
 	Expiry     bool   // Inspect reports the stored expiry (ExpiryReader)
+	Purges     bool   // ClearExpired removes expired records (ExpiredDeleter); false: the store expires them itself, or keeps none
 }
 
 // Describe says what m keeps sessions with, for messages and tools.
@@ -190,6 +191,7 @@ func (m *Manager) Describe() Description {
 	d := Description{Name: m.name, Where: m.where, ClientSide: m.client != nil, Codec: fmt.Sprintf("%T", m.codec)}
 	if m.st != nil {
 		d.Lists, d.Users, d.Expiry = m.st.list != nil, m.st.users != nil, m.st.expiry != nil
+		d.Purges = m.st.purge != nil
 	}
 	return d
 }
