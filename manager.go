@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/sessionkit/sessions/observe"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -262,7 +263,7 @@ func (m *Manager) load(s *Session) {
 	t0 := m.ob.start()
 	outcome, err := m.read(ctx, s)
 	if m.ob != nil {
-		e := Event{Op: OpLoad, Outcome: outcome, Duration: time.Since(t0)}
+		e := observe.Event{Op: observe.OpLoad, Outcome: outcome, Duration: time.Since(t0)}
 		if err != nil {
 			e.Err = errorClass(err)
 		}
@@ -272,7 +273,7 @@ func (m *Manager) load(s *Session) {
 
 // read fills s from its engine and says how the load ended. Callers hold
 // s.mu.
-func (m *Manager) read(ctx context.Context, s *Session) (Outcome, error) {
+func (m *Manager) read(ctx context.Context, s *Session) (observe.Outcome, error) {
 	var raw []byte
 	var err error
 	if m.client != nil {
@@ -284,28 +285,28 @@ func (m *Manager) read(ctx context.Context, s *Session) (Outcome, error) {
 	case err == nil:
 	case errors.Is(err, ErrNotFound) || m.client != nil:
 		s.key = "" // unknown, expired or bogus: never adopted
-		return OutcomeMiss, nil
+		return observe.OutcomeMiss, nil
 	default:
 		s.loadErr = wrap("load", m.name, err)
-		return OutcomeError, err
+		return observe.OutcomeError, err
 	}
 	if len(raw) == 0 {
 		// An empty record is an empty session, not a corrupt one (Django's
 		// file engine writes such placeholders): keep the key.
 		s.loaded(raw, &codec.Dict{})
-		return OutcomeHit, nil
+		return observe.OutcomeHit, nil
 	}
 	d, err := m.codec.Decode(raw)
 	if err != nil {
 		s.key = ""
 		if errors.Is(err, signing.ErrSignatureExpired) {
-			return OutcomeExpired, nil // a stale signed cookie is routine, not an attack
+			return observe.OutcomeExpired, nil // a stale signed cookie is routine, not an attack
 		}
 		m.logCorrupt(ctx, err)
-		return OutcomeCorrupt, nil
+		return observe.OutcomeCorrupt, nil
 	}
 	s.loaded(raw, d)
-	return OutcomeHit, nil
+	return observe.OutcomeHit, nil
 }
 
 func (m *Manager) logCorrupt(ctx context.Context, err error) {
@@ -361,7 +362,7 @@ func (m *Manager) encode(d *codec.Dict) ([]byte, error) {
 // tooLarge reports a session refused for its size to the observer.
 func (m *Manager) tooLarge(ctx context.Context, err error) {
 	if m.ob != nil && errors.Is(err, ErrTooLarge) {
-		m.ob.event(ctx, Event{Op: OpTooLarge, Outcome: OutcomeError, Err: ErrTooLarge})
+		m.ob.event(ctx, observe.Event{Op: observe.OpTooLarge, Outcome: observe.OutcomeError, Err: ErrTooLarge})
 	}
 }
 
@@ -414,7 +415,7 @@ func (m *Manager) commit(ctx context.Context, s *Session, c commitCall) (cookieA
 	action, err := m.decide(ctx, s, c)
 	if err != nil && m.ob != nil {
 		if errors.Is(err, ErrInterrupted) {
-			m.ob.event(ctx, Event{Op: OpInterrupted, Outcome: OutcomeError, Err: ErrInterrupted})
+			m.ob.event(ctx, observe.Event{Op: observe.OpInterrupted, Outcome: observe.OutcomeError, Err: ErrInterrupted})
 		}
 		m.tooLarge(ctx, err)
 	}
@@ -614,9 +615,9 @@ func (m *Manager) refreshIdle(ctx context.Context, s *Session) {
 		m.log.LogAttrs(ctx, slog.LevelWarn, "session idle refresh failed", slog.String("engine", m.name), slog.String("error", err.Error()))
 	}
 	if m.ob != nil {
-		e := Event{Op: OpIdleRefresh}
+		e := observe.Event{Op: observe.OpIdleRefresh}
 		if err != nil {
-			e.Outcome, e.Err = OutcomeError, errorClass(err)
+			e.Outcome, e.Err = observe.OutcomeError, errorClass(err)
 		}
 		m.ob.event(ctx, e)
 	}
@@ -663,7 +664,7 @@ func (m *Manager) cycle(ctx context.Context, s *Session) error {
 		}
 		m.unindex(ctx, oldBound, old)
 	}
-	m.ob.event(ctx, Event{Op: OpCycle})
+	m.ob.event(ctx, observe.Event{Op: observe.OpCycle})
 	return nil
 }
 

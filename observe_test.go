@@ -14,22 +14,23 @@ import (
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/backends/cookiestore"
 	"github.com/sessionkit/sessions/backends/memstore"
+	"github.com/sessionkit/sessions/observe"
 )
 
 // recorder keeps the events it observes.
 type recorder struct {
 	mu     sync.Mutex
-	events []sessions.Event
+	events []observe.Event
 }
 
-func (r *recorder) Observe(_ context.Context, e sessions.Event) {
+func (r *recorder) Observe(_ context.Context, e observe.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, e)
 }
 
 // take returns the events since the last take.
-func (r *recorder) take() []sessions.Event {
+func (r *recorder) take() []observe.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := r.events
@@ -37,7 +38,7 @@ func (r *recorder) take() []sessions.Event {
 	return out
 }
 
-func (r *recorder) find(t *testing.T, op sessions.Op, outcome sessions.Outcome) sessions.Event {
+func (r *recorder) find(t *testing.T, op observe.Op, outcome observe.Outcome) observe.Event {
 	t.Helper()
 	evs := r.take()
 	for _, e := range evs {
@@ -46,7 +47,7 @@ func (r *recorder) find(t *testing.T, op sessions.Op, outcome sessions.Outcome) 
 		}
 	}
 	t.Fatalf("no %s/%s event among %v", op, outcome, evs)
-	return sessions.Event{}
+	return observe.Event{}
 }
 
 // failing is an engine whose store is down.
@@ -92,18 +93,18 @@ func TestObserverEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := s.Key()
-	if e := rec.find(t, sessions.OpCreate, sessions.OutcomeOK); e.Engine != "memory" || e.Duration <= 0 || e.Err != nil {
+	if e := rec.find(t, observe.OpCreate, observe.OutcomeOK); e.Engine != "memory" || e.Duration <= 0 || e.Err != nil {
 		t.Errorf("create event %+v", e)
 	}
 
 	m.Load(ctx, key).Get("a")
-	rec.find(t, sessions.OpLoad, sessions.OutcomeHit)
+	rec.find(t, observe.OpLoad, observe.OutcomeHit)
 	m.Load(ctx, sessions.NewKey()).Get("a")
-	rec.find(t, sessions.OpLoad, sessions.OutcomeMiss)
+	rec.find(t, observe.OpLoad, observe.OutcomeMiss)
 	bad := sessions.NewKey()
 	store.Create(ctx, bad, []byte("not:signed:data"), now.Add(time.Hour))
 	m.Load(ctx, bad).Get("a")
-	rec.find(t, sessions.OpLoad, sessions.OutcomeCorrupt)
+	rec.find(t, observe.OpLoad, observe.OutcomeCorrupt)
 
 	// Two requests change the session at once: one save merges.
 	s1, s2 := m.Load(ctx, key), m.Load(ctx, key)
@@ -112,11 +113,11 @@ func TestObserverEvents(t *testing.T) {
 	s1.Set("b", "1")
 	s2.Set("c", "1")
 	s1.Save(ctx)
-	rec.find(t, sessions.OpUpdate, sessions.OutcomeOK)
+	rec.find(t, observe.OpUpdate, observe.OutcomeOK)
 	if err := s2.Save(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if e := rec.find(t, sessions.OpConflict, sessions.OutcomeOK); e.Retries != 1 || !e.Merged {
+	if e := rec.find(t, observe.OpConflict, observe.OutcomeOK); e.Retries != 1 || !e.Merged {
 		t.Errorf("conflict event %+v, want 1 retry, merged", e)
 	}
 
@@ -127,7 +128,7 @@ func TestObserverEvents(t *testing.T) {
 	now = now.Add(time.Minute)
 	h.ServeHTTP(httptest.NewRecorder(), req)
 	evs := rec.take()
-	if !hasEvent(evs, sessions.OpTouch, sessions.OutcomeOK) || !hasEvent(evs, sessions.OpIdleRefresh, sessions.OutcomeOK) {
+	if !hasEvent(evs, observe.OpTouch, observe.OutcomeOK) || !hasEvent(evs, observe.OpIdleRefresh, observe.OutcomeOK) {
 		t.Errorf("idle refresh events %v", evs)
 	}
 
@@ -136,19 +137,19 @@ func TestObserverEvents(t *testing.T) {
 	if err := m.BindUser(ctx, s, "ann"); err != nil {
 		t.Fatal(err)
 	}
-	rec.find(t, sessions.OpIndex, sessions.OutcomeOK)
+	rec.find(t, observe.OpIndex, observe.OutcomeOK)
 	m.Keys(ctx, func(string) bool { return true })
-	rec.find(t, sessions.OpList, sessions.OutcomeOK)
+	rec.find(t, observe.OpList, observe.OutcomeOK)
 	if err := s.CycleKey(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rec.find(t, sessions.OpCycle, sessions.OutcomeOK)
+	rec.find(t, observe.OpCycle, observe.OutcomeOK)
 	big := m.Load(ctx, s.Key())
 	big.Set("blob", strings.Repeat("x", 4096))
 	if err := big.Save(ctx); !errors.Is(err, sessions.ErrTooLarge) {
 		t.Fatalf("big save: %v", err)
 	}
-	if e := rec.find(t, sessions.OpTooLarge, sessions.OutcomeError); e.Err != sessions.ErrTooLarge {
+	if e := rec.find(t, observe.OpTooLarge, observe.OutcomeError); e.Err != sessions.ErrTooLarge {
 		t.Errorf("too large event %+v", e)
 	}
 	gone := m.Load(ctx, s.Key())
@@ -158,12 +159,12 @@ func TestObserverEvents(t *testing.T) {
 	if err := gone.Save(ctx); !errors.Is(err, sessions.ErrInterrupted) {
 		t.Fatalf("save of a deleted session: %v", err)
 	}
-	rec.find(t, sessions.OpInterrupted, sessions.OutcomeError)
+	rec.find(t, observe.OpInterrupted, observe.OutcomeError)
 	other := m.NewSession(ctx)
 	other.Set("a", "1")
 	other.Save(ctx)
 	other.Flush(ctx)
-	rec.find(t, sessions.OpDelete, sessions.OutcomeOK)
+	rec.find(t, observe.OpDelete, observe.OutcomeOK)
 	expiring := m.NewSession(ctx)
 	expiring.SetExpiry(time.Second)
 	expiring.Save(ctx)
@@ -171,7 +172,7 @@ func TestObserverEvents(t *testing.T) {
 	if _, err := m.ClearExpired(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if e := rec.find(t, sessions.OpClearExpired, sessions.OutcomeOK); e.Count < 1 || e.Duration <= 0 {
+	if e := rec.find(t, observe.OpClearExpired, observe.OutcomeOK); e.Count < 1 || e.Duration <= 0 {
 		t.Errorf("clear expired event %+v, want a count and a duration", e)
 	}
 
@@ -189,14 +190,14 @@ func TestObserverStoreError(t *testing.T) {
 	m, rec := observed(t, failing{memstore.New(nil)}, nil)
 	s := m.Load(ctx, sessions.NewKey())
 	s.Get("a")
-	e := rec.find(t, sessions.OpLoad, sessions.OutcomeError)
-	if e.Err != sessions.ErrStore {
+	e := rec.find(t, observe.OpLoad, observe.OutcomeError)
+	if e.Err != observe.ErrStore {
 		t.Errorf("load error class %v, want ErrStore", e.Err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	m.Load(cctx, sessions.NewKey()).Get("a")
-	if e := rec.find(t, sessions.OpLoad, sessions.OutcomeError); e.Err != context.Canceled {
+	if e := rec.find(t, observe.OpLoad, observe.OutcomeError); e.Err != context.Canceled {
 		t.Errorf("cancelled load class %v", e.Err)
 	}
 }
@@ -211,16 +212,16 @@ func TestObserverExpiredCookie(t *testing.T) {
 	s.Save(ctx)
 	m, rec := observed(t, cookiestore.New(nil), nil)
 	m.Load(ctx, s.Key()).Get("a")
-	if e := rec.find(t, sessions.OpLoad, sessions.OutcomeExpired); e.Engine != "signed-cookies" {
+	if e := rec.find(t, observe.OpLoad, observe.OutcomeExpired); e.Engine != "signed-cookies" {
 		t.Errorf("expired event %+v", e)
 	}
 	tampered := s.Key()[:len(s.Key())-2] + "xx"
 	m.Load(ctx, tampered).Get("a")
-	rec.find(t, sessions.OpLoad, sessions.OutcomeCorrupt)
+	rec.find(t, observe.OpLoad, observe.OutcomeCorrupt)
 }
 
-func hasEvent(evs []sessions.Event, op sessions.Op, out sessions.Outcome) bool {
-	return slices.ContainsFunc(evs, func(e sessions.Event) bool { return e.Op == op && e.Outcome == out })
+func hasEvent(evs []observe.Event, op observe.Op, out observe.Outcome) bool {
+	return slices.ContainsFunc(evs, func(e observe.Event) bool { return e.Op == op && e.Outcome == out })
 }
 
 // BenchmarkObserver measures a read-write request through the
@@ -236,7 +237,7 @@ func BenchmarkObserver(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			st := settings()
 			if withObserver {
-				st.Observer = sessions.ObserverFunc(func(context.Context, sessions.Event) {})
+				st.Observer = observe.ObserverFunc(func(context.Context, observe.Event) {})
 			}
 			m, err := sessions.New(memstore.New(nil), st)
 			if err != nil {
@@ -280,7 +281,7 @@ func TestNoObserverNoAllocation(t *testing.T) {
 	// A load through a Manager with a no-op observer allocates nothing
 	// more (the Event is passed by value and does not escape).
 	st := settings()
-	st.Observer = sessions.ObserverFunc(func(context.Context, sessions.Event) {})
+	st.Observer = observe.ObserverFunc(func(context.Context, observe.Event) {})
 	mo, _ := sessions.New(memstore.New(nil), st)
 	so := mo.NewSession(ctx)
 	so.Set("n", 1)

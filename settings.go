@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"fmt"
+	"github.com/sessionkit/sessions/observe"
 	"log/slog"
 	"net/http"
 	"os"
@@ -139,9 +140,9 @@ type Settings struct {
 	// Nil means slog.Default(). Session keys are never logged in full.
 	Logger *slog.Logger
 	// Observer, when set, receives an Event for every engine call and
-	// session decision (see [Observer]): metrics, traces, audit. Not a
+	// session decision (see package observe): metrics, traces, audit. Not a
 	// Django setting.
-	Observer Observer
+	Observer observe.Observer
 	// Clock, when set, replaces time.Now for every expiry computation of
 	// the Manager. It is meant for tests.
 	Clock func() time.Time

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sessionkit/sessions/observe"
 	"hash/maphash"
 	mrand "math/rand/v2"
 	"sync"
@@ -106,12 +107,12 @@ func (st *store) load(ctx context.Context, key string) ([]byte, error) {
 	t0 := st.ob.start()
 	b, err := st.fetch(ctx, key)
 	if st.ob != nil {
-		e := Event{Op: OpLoad, Outcome: OutcomeHit, Duration: time.Since(t0)}
+		e := observe.Event{Op: observe.OpLoad, Outcome: observe.OutcomeHit, Duration: time.Since(t0)}
 		switch {
 		case errors.Is(err, ErrNotFound):
-			e.Outcome = OutcomeMiss
+			e.Outcome = observe.OutcomeMiss
 		case err != nil:
-			e.Outcome, e.Err = OutcomeError, errorClass(err)
+			e.Outcome, e.Err = observe.OutcomeError, errorClass(err)
 		}
 		st.ob.event(ctx, e)
 	}
@@ -151,7 +152,7 @@ const maxCreateAttempts = 10
 func (st *store) create(ctx context.Context, data []byte, exp time.Time) (string, error) {
 	t0 := st.ob.start()
 	key, err := st.createNew(ctx, data, exp)
-	st.ob.call(ctx, OpCreate, t0, err)
+	st.ob.call(ctx, observe.OpCreate, t0, err)
 	return key, err
 }
 
@@ -175,7 +176,7 @@ func (st *store) delete(ctx context.Context, key string) error {
 	if err == nil {
 		err = st.wrap("delete", st.e.Delete(ctx, key))
 	}
-	st.ob.call(ctx, OpDelete, t0, err)
+	st.ob.call(ctx, observe.OpDelete, t0, err)
 	return err
 }
 
@@ -187,7 +188,7 @@ func (st *store) delete(ctx context.Context, key string) error {
 func (st *store) extend(ctx context.Context, key string, raw []byte, exp time.Time) error {
 	t0 := st.ob.start()
 	err := st.touchOnce(ctx, key, raw, exp)
-	st.ob.call(ctx, OpTouch, t0, err)
+	st.ob.call(ctx, observe.OpTouch, t0, err)
 	return err
 }
 
@@ -223,9 +224,9 @@ type rebase func(theirs []byte) (data []byte, exp time.Time, err error)
 func (st *store) write(ctx context.Context, key string, old, data []byte, exp time.Time, merge rebase) ([]byte, error) {
 	t0 := st.ob.start()
 	stored, retries, err := st.swapLoop(ctx, key, old, data, exp, merge)
-	st.ob.call(ctx, OpUpdate, t0, err)
+	st.ob.call(ctx, observe.OpUpdate, t0, err)
 	if retries > 0 {
-		st.ob.event(ctx, Event{Op: OpConflict, Retries: retries, Merged: err == nil})
+		st.ob.event(ctx, observe.Event{Op: observe.OpConflict, Retries: retries, Merged: err == nil})
 	}
 	return stored, err
 }
@@ -291,9 +292,9 @@ func (st *store) deleteExpired(ctx context.Context) (int64, error) {
 	n, err := st.purge.DeleteExpired(ctx)
 	err = st.wrap("clear expired", err)
 	if st.ob != nil {
-		e := Event{Op: OpClearExpired, Duration: time.Since(t0), Count: n}
+		e := observe.Event{Op: observe.OpClearExpired, Duration: time.Since(t0), Count: n}
 		if err != nil {
-			e.Outcome, e.Err = OutcomeError, errorClass(err)
+			e.Outcome, e.Err = observe.OutcomeError, errorClass(err)
 		}
 		st.ob.event(ctx, e)
 	}
@@ -309,7 +310,7 @@ func (st *store) keys(ctx context.Context, fn func(key string) bool) error {
 	}
 	t0 := st.ob.start()
 	err := st.wrap("list", st.list.List(ctx, fn))
-	st.ob.call(ctx, OpList, t0, err)
+	st.ob.call(ctx, observe.OpList, t0, err)
 	return err
 }
 
@@ -319,7 +320,7 @@ func (st *store) addUserSession(ctx context.Context, userID, key string, exp tim
 	}
 	t0 := st.ob.start()
 	err := st.wrap("bind user", st.users.AddUserSession(ctx, userID, key, exp))
-	st.ob.call(ctx, OpIndex, t0, err)
+	st.ob.call(ctx, observe.OpIndex, t0, err)
 	return err
 }
 
@@ -330,7 +331,7 @@ func (st *store) userSessions(ctx context.Context, userID string) ([]string, err
 	t0 := st.ob.start()
 	keys, err := st.users.UserSessions(ctx, userID)
 	err = st.wrap("user sessions", err)
-	st.ob.call(ctx, OpIndex, t0, err)
+	st.ob.call(ctx, observe.OpIndex, t0, err)
 	return keys, err
 }
 
@@ -340,6 +341,6 @@ func (st *store) removeUserSessions(ctx context.Context, userID string, keys []s
 	}
 	t0 := st.ob.start()
 	err := st.wrap("unbind user", st.users.RemoveUserSessions(ctx, userID, keys))
-	st.ob.call(ctx, OpIndex, t0, err)
+	st.ob.call(ctx, observe.OpIndex, t0, err)
 	return err
 }

@@ -131,7 +131,8 @@ func demoSettings(engine, dataDir string, stderr io.Writer) (demoConfig, error) 
 	}
 	if settings.FilePath == "" {
 		settings.FilePath = filepath.Join(dir, "sessions")
-		if resolved, err := sessions.ResolveConfig(cfg, settings); err == nil && strings.HasPrefix(resolved, "file:") {
+		// Django's "file" engine name takes its directory from FilePath.
+		if strings.TrimPrefix(cfg, "django.contrib.sessions.backends.") == "file" {
 			if err := os.MkdirAll(settings.FilePath, 0o700); err != nil {
 				return demoConfig{}, err
 			}
