@@ -48,6 +48,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sessionkit/sessions"
 	_ "github.com/sessionkit/sessions/all"
@@ -92,6 +93,9 @@ type fault struct {
 	// wipes says the store forgets every session by design (a memcached
 	// restart): sessions that disappear then are not lost writes.
 	wipes bool
+	// outage, if set, is how long the long soak keeps this fault on,
+	// instead of the schedule's 1, 2 or 3 s.
+	outage time.Duration
 }
 
 // appRestart is the fault of an engine without a server: the application
@@ -118,24 +122,24 @@ type options struct {
 
 // report is what a soak of one engine found.
 type report struct {
-	engine         string
-	requests, ok   int64
-	failedOutage   int64 // failed while a fault was on or service not yet back
-	failedOther    int64 // failed while the store was healthy
-	conflicts      int64 // writes to the shared session refused after too many compare-and-swap rounds
-	lost           int64 // acknowledged writes not read back
-	undone         int64 // acknowledged logouts whose key loaded again
-	deletes        int64 // acknowledged logouts checked
-	unchecked      int64 // acknowledged logouts that could not be checked (the store kept failing)
-	wiped          int64 // sessions a store forgot by design
-	panics         int64
-	recoveries     []recovery
-	statuses       map[int]int64
-	indexed        bool
-	notes          []string
-	noteCount      int
-	sharedAcked    int64
-	sharedOK       bool // the shared session was checked
+	engine       string
+	requests, ok int64
+	failedOutage int64 // failed while a fault was on or service not yet back
+	failedOther  int64 // failed while the store was healthy
+	conflicts    int64 // writes to the shared session refused after too many compare-and-swap rounds
+	lost         int64 // acknowledged writes not read back
+	undone       int64 // acknowledged logouts whose key loaded again
+	deletes      int64 // acknowledged logouts checked
+	unchecked    int64 // acknowledged logouts that could not be checked (the store kept failing)
+	wiped        int64 // sessions a store forgot by design
+	panics       int64
+	recoveries   []recovery
+	statuses     map[int]int64
+	indexed      bool
+	notes        []string
+	noteCount    int
+	sharedAcked  int64
+	sharedOK     bool // the shared session was checked
 }
 
 type recovery struct {
@@ -182,7 +186,9 @@ type harness struct {
 
 	// outageSeq is odd from a fault's start until service is back.
 	outageSeq atomic.Int64
-	// wipeEpoch counts the faults that wipe the store.
+	// wipeEpoch goes up at the start and at the end of each fault that
+	// wipes the store: a session last seen by a request that started
+	// before the end may have been wiped.
 	wipeEpoch atomic.Int64
 	// checkEpoch counts recoveries: clients re-read their session after
 	// each.
@@ -330,8 +336,7 @@ func (h *harness) serve(m *sessions.Manager, w http.ResponseWriter, r *http.Requ
 type result struct {
 	status    int // 0: no response (transport error)
 	body      string
-	setCookie string // the session cookie's new value, "" if not set
-	cookieSet bool   // the response set or deleted the session cookie
+	setCookie string // the session cookie's new value, "" if not set or deleted
 }
 
 func (r result) ok() bool { return r.status == http.StatusOK }
@@ -352,11 +357,8 @@ func (h *harness) do(i int, path, cookie string) result {
 		res.Body.Close()
 		out.status, out.body = res.StatusCode, string(b)
 		for _, c := range res.Cookies() {
-			if c.Name == cookieName {
-				out.cookieSet = true
-				if c.MaxAge >= 0 {
-					out.setCookie = c.Value
-				}
+			if c.Name == cookieName && c.MaxAge >= 0 {
+				out.setCookie = c.Value
 			}
 		}
 	}
@@ -408,9 +410,10 @@ type client struct {
 	// uncertain: a logout, login or DeleteUser that failed may have ended
 	// the session.
 	uncertain bool
-	bound     bool  // the session is bound to user (an acknowledged login)
-	epoch     int64 // wipeEpoch when the session was last seen
-	checked   int64 // checkEpoch when the session was last read
+	bound     bool   // the session is bound to user (an acknowledged login)
+	epoch     int64  // wipeEpoch when the session was last seen
+	checked   int64  // checkEpoch when the session was last read
+	retry     string // the operation that failed last, tried again next
 }
 
 // reset forgets the client's session.
@@ -424,6 +427,7 @@ func (c *client) reset() {
 func (h *harness) observe(c *client, op, state string, epoch int64) bool {
 	switch state {
 	case "none":
+		c.epoch = epoch
 		return true
 	case "missing":
 		switch {
@@ -491,27 +495,51 @@ func (h *harness) runClient(c *client) {
 		epoch := h.wipeEpoch.Load()
 		ce := h.checkEpoch.Load()
 		i := h.pick(rng)
-		p := rng.IntN(100)
-		switch {
-		case c.key != "" && ce != c.checked:
-			// After a recovery: read the session back first.
-			c.checked = ce
-			h.read(c, i, epoch)
-		case c.key != "" && p < 6:
-			h.logout(c, i, epoch)
-		case c.key != "" && p < 12:
-			h.login(c, i, epoch)
-		case h.indexed && p < 15:
-			h.deleteUser(c, i, epoch)
-		case c.key != "" && p < 25:
-			h.read(c, i, epoch)
-		default:
-			h.write(c, i, epoch)
+		op := c.retry
+		if op == "" {
+			p := rng.IntN(100)
+			switch {
+			case c.key != "" && ce != c.checked:
+				// After a recovery: read the session back first.
+				c.checked = ce
+				op = "read"
+			case c.key != "" && p < 6:
+				op = "logout"
+			case c.key != "" && p < 12:
+				op = "login"
+			case h.indexed && p < 15:
+				op = "deleteuser"
+			case c.key != "" && p < 25:
+				op = "read"
+			default:
+				op = "write"
+			}
+		}
+		// A user retries what failed, as long as it fails: so only the
+		// clients caught in a logout or login by an outage are left
+		// unsure whether their session still exists.
+		ok := false
+		switch op {
+		case "read":
+			ok = h.read(c, i, epoch)
+		case "write":
+			ok = h.write(c, i, epoch)
+		case "logout":
+			ok = h.logout(c, i, epoch)
+		case "login":
+			ok = h.login(c, i, epoch)
+		case "deleteuser":
+			ok = h.deleteUser(c, i, epoch)
+		}
+		c.retry = ""
+		if !ok {
+			c.retry = op
+			h.backoff()
 		}
 	}
 }
 
-func (h *harness) write(c *client, i int, epoch int64) {
+func (h *harness) write(c *client, i int, epoch int64) bool {
 	c.n++
 	n := c.n
 	res := h.do(i, "/w?v="+strconv.FormatInt(n, 10), c.key)
@@ -519,14 +547,13 @@ func (h *harness) write(c *client, i int, epoch int64) {
 		if res.status == 0 {
 			c.inDoubt[n] = true
 		}
-		h.backoff()
-		return
+		return false
 	}
 	h.observe(c, "write", res.body, epoch)
 	if c.key == "" {
 		if res.setCookie == "" {
 			h.note("client %d: a new session got no cookie", c.id)
-			return
+			return true
 		}
 		c.key = res.setCookie
 	} else if res.setCookie != "" && res.setCookie != c.key {
@@ -534,66 +561,76 @@ func (h *harness) write(c *client, i int, epoch int64) {
 		c.key = res.setCookie
 	}
 	c.lastAcked = n
+	return true
 }
 
-func (h *harness) read(c *client, i int, epoch int64) {
+func (h *harness) read(c *client, i int, epoch int64) bool {
+	if c.key == "" {
+		return true
+	}
 	res := h.do(i, "/r", c.key)
 	if !res.ok() {
-		h.backoff()
-		return
+		return false
 	}
 	h.observe(c, "read", res.body, epoch)
+	return true
 }
 
-func (h *harness) logout(c *client, i int, epoch int64) {
+func (h *harness) logout(c *client, i int, epoch int64) bool {
 	old := c.key
+	if old == "" {
+		return true
+	}
 	res := h.do(i, "/logout", old)
 	if !res.ok() {
 		c.uncertain = true
-		h.backoff()
-		return
+		return false
 	}
 	if h.observe(c, "logout", res.body, epoch) {
 		h.addDeleted(old)
 	}
 	c.reset()
+	return true
 }
 
-func (h *harness) login(c *client, i int, epoch int64) {
+func (h *harness) login(c *client, i int, epoch int64) bool {
 	old := c.key
+	if old == "" {
+		return true
+	}
 	res := h.do(i, "/login?u="+c.user, old)
 	if !res.ok() {
 		c.uncertain = true
-		h.backoff()
-		return
+		return false
 	}
 	if h.observe(c, "login", res.body, epoch) {
 		h.addDeleted(old) // CycleKey's old key
 	}
 	switch {
-	case res.setCookie == old && old != "":
+	case res.setCookie == old:
 		h.note("client %d: login kept key %s", c.id, short(old))
-	case res.setCookie == "" && !res.cookieSet && h.indexed:
+	case res.setCookie == "" && h.indexed:
 		h.note("client %d: login set no cookie", c.id)
 	}
 	c.key = res.setCookie
 	c.bound = h.indexed && c.key != ""
 	c.uncertain = false
+	return true
 }
 
-func (h *harness) deleteUser(c *client, i int, _ int64) {
+func (h *harness) deleteUser(c *client, i int, _ int64) bool {
 	res := h.do(i, "/deleteuser?u="+c.user, "")
 	if !res.ok() {
 		if c.bound {
 			c.uncertain = true
 		}
-		h.backoff()
-		return
+		return false
 	}
 	if c.bound && c.key != "" {
 		h.addDeleted(c.key)
 		c.reset()
 	}
+	return true
 }
 
 func (h *harness) backoff() { time.Sleep(20 * time.Millisecond) }
@@ -879,6 +916,9 @@ func soak(t *testing.T, tg target, opt options) report {
 	for i := range opt.outages {
 		f := rg.faults[faults[i%len(faults)]]
 		outage := opt.outage(i)
+		if f.outage > 0 && !opt.short {
+			outage = f.outage
+		}
 		if wait := time.Until(start.Add(time.Duration(i+1)*interval - outage/2)); wait > 0 {
 			time.Sleep(wait)
 		}
@@ -905,6 +945,9 @@ func soak(t *testing.T, tg target, opt options) report {
 			f.heal()
 		}
 		healed := time.Now()
+		if f.wipes {
+			h.wipeEpoch.Add(1)
+		}
 		took, ok := h.waitRecovered(f, healed)
 		if f.wipes {
 			if err := h.seedShared(); err != nil {
@@ -994,27 +1037,57 @@ func verdict(t *testing.T, rep report, opt options) {
 	}
 }
 
-// table formats the reports, one row per engine.
+// table formats the reports as a Markdown table, one row per engine,
+// padded to line up in a terminal too.
 func table(rs []report) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%-10s %9s %9s %9s %6s %7s %8s %6s %9s  %s\n",
-		"engine", "requests", "failed in", "failed", "lost", "logouts", "logouts", "wiped", "max", "recovery after each outage")
-	fmt.Fprintf(&b, "%-10s %9s %9s %9s %6s %7s %8s %6s %9s\n",
-		"", "", "outages", "otherwise", "writes", "undone", "checked", "", "recovery")
+	rows := [][]string{{"engine", "requests", "failed in outages", "failed otherwise", "lost writes", "logouts undone", "logouts checked", "wiped by design", "max recovery", "recovery after each outage"}}
 	for _, r := range rs {
 		var recs []string
 		for _, x := range r.recoveries {
-			s := fmt.Sprintf("%s %s", x.fault, fmtDur(x.took))
+			s := fmt.Sprintf("%s %s: %s", x.fault, fmtDur(x.outage), fmtDur(x.took))
 			if !x.recovered {
 				s += " (not back)"
 			}
 			recs = append(recs, s)
 		}
-		fmt.Fprintf(&b, "%-10s %9d %9d %9d %6d %7d %8d %6d %9s  %s\n",
-			r.engine, r.requests, r.failedOutage, r.failedOther, r.lost, r.undone, r.deletes, r.wiped, fmtDur(r.maxRecovery()), strings.Join(recs, ", "))
+		rows = append(rows, []string{r.engine, itoa(r.requests), itoa(r.failedOutage), itoa(r.failedOther), itoa(r.lost), itoa(r.undone),
+			itoa(r.deletes), itoa(r.wiped), fmtDur(r.maxRecovery()), strings.Join(recs, ", ")})
+	}
+	width := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for i, c := range row {
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	var b strings.Builder
+	line := func(row []string) {
+		for i, c := range row {
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			switch {
+			case i == 0 || i == len(row)-1:
+				b.WriteString("| " + c + pad + " ")
+			default:
+				b.WriteString("| " + pad + c + " ")
+			}
+		}
+		b.WriteString("|\n")
+	}
+	line(rows[0])
+	for i, w := range width {
+		if i == 0 || i == len(width)-1 {
+			b.WriteString("|" + strings.Repeat("-", w+2))
+		} else {
+			b.WriteString("|" + strings.Repeat("-", w+1) + ":")
+		}
+	}
+	b.WriteString("|\n")
+	for _, row := range rows[1:] {
+		line(row)
 	}
 	return b.String()
 }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func fmtDur(d time.Duration) string {
 	switch {
@@ -1023,7 +1096,8 @@ func fmtDur(d time.Duration) string {
 	case d < time.Second:
 		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
 	}
-	return strconv.FormatFloat(d.Seconds(), 'f', 2, 64) + "s"
+	s := strconv.FormatFloat(d.Seconds(), 'f', 2, 64)
+	return strings.TrimSuffix(strings.TrimRight(s, "0"), ".") + "s"
 }
 
 // writeReport writes the table to the file named by SOAK_REPORT, if set.

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/sessionkit/sessions/internal/testservers"
@@ -47,9 +48,12 @@ func targets() []target {
 			return rig{
 				configs: []string{c.URL() + "?" + redisParams},
 				faults: []fault{
-					{name: "kill master", inject: func() { c.StopNode(0) }, heal: func() { c.StartNode(0) }},
+					{name: "kill master", inject: func() { c.StopNode(0) }, heal: func() { c.StartNode(0) }, outage: time.Second},
 					// StartNode of a running node waits for the cluster to be ok.
-					{name: "pause master", inject: func() { c.PauseNode(1) }, heal: func() { c.ResumeNode(1); c.StartNode(1) }},
+					{name: "pause master", inject: func() { c.PauseNode(1) }, heal: func() { c.ResumeNode(1); c.StartNode(1) }, outage: time.Second},
+					// Past the node timeout the other masters mark it
+					// failed, and the whole cluster refuses requests.
+					{name: "kill master", inject: func() { c.StopNode(2) }, heal: func() { c.StartNode(2) }, outage: testservers.ClusterNodeTimeout + 2*time.Second},
 				},
 			}
 		}},
