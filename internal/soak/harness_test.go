@@ -948,6 +948,12 @@ func soak(t *testing.T, tg target, opt options) report {
 		if f.wipes {
 			h.wipeEpoch.Add(1)
 		}
+		// Logged-out keys are checked as soon as the store is back (a
+		// store that brought one back may see it deleted again soon, by
+		// a DeleteUser that found it in a user index brought back too),
+		// and again once service is back.
+		var check sync.WaitGroup
+		check.Go(func() { h.checkDeleted(false) })
 		took, ok := h.waitRecovered(f, healed)
 		if f.wipes {
 			if err := h.seedShared(); err != nil {
@@ -955,9 +961,12 @@ func soak(t *testing.T, tg target, opt options) report {
 			}
 		}
 		h.outageSeq.Add(1)
+		h.mu.Lock()
 		h.rep.recoveries = append(h.rep.recoveries, recovery{fault: f.name, outage: outage, took: took, recovered: ok})
+		h.mu.Unlock()
 		t.Logf("%s: outage %d: %s for %s, service back %s after the store", tg.name, i+1, f.name, outage, took.Truncate(time.Millisecond))
 		h.checkEpoch.Add(1)
+		check.Wait()
 		h.checkDeleted(false)
 		lastBack = time.Now()
 	}
