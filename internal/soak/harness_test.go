@@ -1034,7 +1034,8 @@ func soak(t *testing.T, tg target, opt options) report {
 	if rep.noteCount > len(rep.notes) {
 		t.Logf("(%d more findings)", rep.noteCount-len(rep.notes))
 	}
-	t.Logf("%s: statuses %v; %d store errors logged; shared session: %d acknowledged entries", tg.name, rep.statuses, logged.Load(), rep.sharedAcked)
+	t.Logf("%s: statuses %v; %d store errors logged; shared session: %d acknowledged entries, %d writes refused as conflicts; user index: %v",
+		tg.name, rep.statuses, logged.Load(), rep.sharedAcked, rep.conflicts, rep.indexed)
 	return rep
 }
 
