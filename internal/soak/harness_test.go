@@ -383,7 +383,7 @@ func (h *harness) do(i int, path, cookie string) result {
 	default:
 		h.rep.failedOther++
 		if h.rep.failedOther <= 5 {
-			h.rep.notes = append(h.rep.notes, fmt.Sprintf("failed outside an outage: %s: %d %q %v", strings.SplitN(path, "?", 2)[0], out.status, strings.TrimSpace(out.body), err))
+			h.rep.notes = append(h.rep.notes, fmt.Sprintf("failed outside an outage: %s: %d %q %v", strings.SplitN(path, "?", 2)[0], out.status, firstLine(out.body, 300), err))
 		}
 	}
 	h.mu.Unlock()
@@ -889,7 +889,9 @@ func soak(t *testing.T, tg target, opt options) report {
 	h.st.SecretKey = "soak-secret-key"
 	h.st.Logger = slog.New(countingHandler{&logged})
 	h.st.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-		http.Error(w, "session store failed", statusFor(err))
+		// The error text, for the report's notes (it holds no secrets and
+		// no full session keys).
+		http.Error(w, "session store failed: "+err.Error(), statusFor(err))
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 4 * (opt.clients + opt.shared)}
 	defer tr.CloseIdleConnections()
@@ -1118,6 +1120,14 @@ func table(rs []report) string {
 		line(row)
 	}
 	return b.String()
+}
+
+func firstLine(s string, n int) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	return s
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
