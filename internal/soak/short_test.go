@@ -76,9 +76,9 @@ func TestSoakDetectsLostWritesAndUndoneLogouts(t *testing.T) {
 	}}
 	opt := options{
 		short:         true,
-		duration:      2 * time.Second,
+		duration:      3 * time.Second, // 2 s between the snapshot and its restore
 		outage:        func(int) time.Duration { return 200 * time.Millisecond },
-		clients:       6,
+		clients:       12, // each one's session at the snapshot may come back
 		shared:        2,
 		maxRecovery:   5 * time.Second,
 		reqTimeout:    2 * time.Second,
