@@ -46,7 +46,7 @@ func TestEncryptionKeysValidated(t *testing.T) {
 	}
 }
 
-func memEngine(t *testing.T) sessions.Engine {
+func memEngine(t *testing.T) sessions.Backend {
 	e, err := sessions.OpenEngine(context.Background(), "memory:", settings())
 	if err != nil {
 		t.Fatal(err)

@@ -7,19 +7,30 @@ import (
 	"github.com/sessionkit/sessions/codec"
 )
 
+// Backend is what a [Manager] keeps sessions with: an [Engine], which
+// stores them on the server, or a [ClientSide] engine, which seals them
+// into the cookie. [New] takes either; [Register]'s openers return one.
+type Backend interface {
+	// Close releases the backend's resources. The Manager calls it once,
+	// from Manager.Close, and makes no other call afterwards.
+	Close() error
+}
+
 // Engine is the storage contract every server-side backend implements:
 // Django's SessionStore persistence methods, bytes in and bytes out. The
 // [Manager] encodes and decodes; an engine never interprets the data
 // (except where a format demands it, as Django's file engine does with
 // expiry).
 //
-// The rules below are the contract; package conformance tests each one.
+// The Manager is the only caller (every call passes one guard), so an
+// engine can rely on this: a key is always [ValidKey], a user ID is 1 to
+// [MaxUserIDLength] bytes, the context is live when the call starts, and
+// no call comes after Close. The rules below are the contract; package
+// conformance tests each one.
 //
-//   - Every method takes a context first and returns the context's error
-//     (unwrapped or wrapped, matching [errors.Is]) when it is cancelled.
-//   - Every method that takes a key returns an error matching
-//     [ErrInvalidKey] for a key that [ValidKey] rejects, before it touches
-//     storage.
+//   - Every method takes a context first and returns promptly when it is
+//     cancelled or its deadline passes, with the context's error
+//     (unwrapped or wrapped, matching [errors.Is]).
 //   - Load returns the data stored under key. A key that was never stored,
 //     was deleted, or has expired returns an error matching [ErrNotFound].
 //     An expired record is never returned, even if it has not been purged.
@@ -36,9 +47,7 @@ import (
 //     passed, Load returns [ErrNotFound]. Engines with coarse expiry (whole
 //     seconds) declare their resolution to the conformance suite.
 //   - An Engine is safe for concurrent use by multiple goroutines.
-//   - Close releases resources; afterwards every method returns an error
-//     matching [ErrClosed]. Calling Close twice returns nil or ErrClosed and
-//     never panics.
+//   - Close releases resources. The Manager calls it once.
 type Engine interface {
 	Load(ctx context.Context, key string) ([]byte, error)
 	Create(ctx context.Context, key string, data []byte, expiry time.Time) error
@@ -53,7 +62,9 @@ type Engine interface {
 // exact complement of what Load returns), and only those, and reports how
 // many it removed. Engines should work in bounded
 // batches so that a store with millions of expired records is cleared
-// without one giant transaction or lock.
+// without one giant transaction or lock. Engines whose store expires
+// records by itself (Redis, memcached) do not implement it:
+// [Manager.ClearExpired] then reports 0.
 type ExpiredDeleter interface {
 	DeleteExpired(ctx context.Context) (int64, error)
 }
@@ -108,10 +119,9 @@ type Swapper interface {
 //     login of the same user) stays. Keys not recorded, or an unknown
 //     user, are no error.
 //   - Entries are removed as they expire (native TTL or DeleteExpired).
-//   - A user ID is any string of 1 to [MaxUserIDLength] bytes; engines
-//     store it safely (hashed where it would become a file name) and
-//     return an error matching [ErrInvalidKey] for an empty or longer one.
-//     Session keys are checked as for every other method.
+//   - A user ID is any string of 1 to [MaxUserIDLength] bytes (the
+//     Manager checks); engines store it safely (hashed where it would
+//     become a file name).
 type UserIndexer interface {
 	AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error
 	UserSessions(ctx context.Context, userID string) ([]string, error)
@@ -121,29 +131,21 @@ type UserIndexer interface {
 // MaxUserIDLength is the longest user ID a [UserIndexer] accepts.
 const MaxUserIDLength = 255
 
-// CheckUserID returns nil for an acceptable user ID and an error matching
-// [ErrInvalidKey] otherwise.
-func CheckUserID(userID string) error {
-	if userID == "" || len(userID) > MaxUserIDLength {
-		return ErrInvalidKey
-	}
-	return nil
-}
-
-// ClientSide is implemented by engines that keep the whole session in the
-// cookie instead of on the server, such as Django's signed_cookies engine.
-// The Manager seals the encoded session into the cookie value and opens it
-// again on the next request; the Engine methods of a ClientSide engine
-// return [ErrUnsupported]. A ClientSide engine has no server-side state,
-// so a stolen cookie stays valid until it expires.
+// ClientSide is the contract of engines that keep the whole session in
+// the cookie instead of on the server, such as Django's signed_cookies
+// engine. The Manager seals the encoded session into the cookie value and
+// opens it again on the next request. A ClientSide engine has no
+// server-side state, so a stolen cookie stays valid until it expires.
 type ClientSide interface {
-	Engine
 	// Seal turns encoded session data into a cookie value. It returns an
 	// error matching [ErrTooLarge] when the cookie would exceed the
 	// browser limit.
 	Seal(ctx context.Context, data []byte) (string, error)
-	// Open turns a cookie value back into encoded session data.
+	// Open turns a cookie value back into encoded session data; a value
+	// it cannot open gives an error (the session is then empty).
 	Open(ctx context.Context, value string) ([]byte, error)
+	// Close releases resources, as Backend's.
+	Close() error
 }
 
 // MaxCookieSize is the largest "name=value" the Manager sends for a
@@ -163,10 +165,13 @@ type Codecer interface {
 	Codec(s Settings) codec.Codec
 }
 
-// Describer is implemented by engines that can say where they keep their
-// data, for messages such as the demo's start-up line. The text must not
-// contain credentials.
+// Describer is implemented by engines that describe themselves. Name is
+// the engine's scheme ("redis", "sqlite"), which errors and logs name
+// (without it they show the Go type); Describe says where the engine
+// keeps its data, for messages such as the demo's start-up line, and must
+// not contain credentials. [Manager.Describe] reports both.
 type Describer interface {
+	Name() string
 	Describe() string
 }
 
@@ -187,7 +192,7 @@ const (
 // ValidKey reports whether key is an acceptable session key: between
 // [MinKeyLength] and [MaxKeyLength] characters, all from [KeyChars]. A
 // cookie carrying any other value is treated as no session at all, and
-// engines reject such keys with [ErrInvalidKey] before touching storage.
+// the Manager never passes such a key to an engine.
 func ValidKey(key string) bool {
 	if len(key) < MinKeyLength || len(key) > MaxKeyLength {
 		return false
@@ -199,31 +204,4 @@ func ValidKey(key string) bool {
 		}
 	}
 	return true
-}
-
-// Precheck returns what an Engine method must return before it touches
-// storage: the context's error if it is done, an error matching
-// [ErrInvalidKey] for a key [ValidKey] rejects, or [ErrClosed] when closed
-// is true; otherwise nil.
-func Precheck(ctx context.Context, key string, closed bool) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if !ValidKey(key) {
-		return ErrInvalidKey
-	}
-	if closed {
-		return ErrClosed
-	}
-	return nil
-}
-
-// CheckKey returns nil for a valid key and an error matching
-// [ErrInvalidKey] otherwise. Engines call it first in every method that
-// takes a key.
-func CheckKey(key string) error {
-	if ValidKey(key) {
-		return nil
-	}
-	return ErrInvalidKey
 }

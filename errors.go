@@ -90,8 +90,8 @@ func (e *Error) Error() string {
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
 
-// wrap returns err wrapped in an *Error, or nil. Context errors and errors
-// that already are an *Error are returned unchanged.
+// wrap returns err wrapped in an *Error, or nil. An error that already is
+// an *Error is returned unchanged, so an error is wrapped once.
 func wrap(op, engine string, err error) error {
 	if err == nil {
 		return nil
@@ -101,14 +101,4 @@ func wrap(op, engine string, err error) error {
 		return err
 	}
 	return &Error{Op: op, Engine: engine, Err: err}
-}
-
-// RedactKey returns a form of a session key that is safe to log: its first
-// four characters followed by an ellipsis. It never reveals enough of the
-// key to hijack the session.
-func RedactKey(key string) string {
-	if len(key) <= 4 {
-		return "…"
-	}
-	return key[:4] + "…"
 }

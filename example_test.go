@@ -73,9 +73,14 @@ func ExampleSession_CycleKey() {
 // Expiry follows Django: seconds of inactivity, an absolute time, or the
 // end of the browser session.
 func ExampleSession_SetExpiry() {
-	m := exampleManager()
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	m.SetClock(func() time.Time { return now })
+	st := sessions.DefaultSettings()
+	st.SecretKey = "change-me-to-a-long-random-string"
+	st.Clock = func() time.Time { return now } // a fixed clock, for the example's output
+	m, err := sessions.Open(context.Background(), "memory:", st)
+	if err != nil {
+		panic(err)
+	}
 	s := m.NewSession(context.Background())
 
 	fmt.Println("default:", s.ExpiryAge())

@@ -34,11 +34,11 @@ func TestIdleTimeout(t *testing.T) {
 	store := &countingTouch{Store: memstore.New(&memstore.Options{Now: clock})}
 	st := settings()
 	st.IdleTimeout = 30 * time.Minute
+	st.Clock = clock
 	m, err := sessions.New(store, st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.SetClock(clock)
 	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := sessions.FromContext(r.Context())
 		if r.URL.Path == "/login" {

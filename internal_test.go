@@ -4,53 +4,24 @@ import (
 	"errors"
 	"fmt"
 	"github.com/sessionkit/sessions/codec"
+	"github.com/sessionkit/sessions/internal/expiry"
+	"github.com/sessionkit/sessions/internal/textutil"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 )
 
-func TestIsoformatMatchesPython(t *testing.T) {
-	cases := map[time.Time]string{
-		time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC):                  "2030-01-02T03:04:05+00:00",
-		time.Date(2026, 11, 21, 22, 13, 20, 123456789, time.UTC):     "2026-11-21T22:13:20.123456+00:00",
-		time.Date(2030, 1, 2, 5, 4, 5, 0, time.FixedZone("x", 7200)): "2030-01-02T03:04:05+00:00",
-	}
-	for in, want := range cases {
-		if got := isoformat(in); got != want {
-			t.Errorf("isoformat(%v) = %s, want %s", in, got, want)
-		}
-		back, ok := parseISO(want)
-		if !ok || !back.Equal(in.Truncate(time.Microsecond)) {
-			t.Errorf("parseISO(%s) = %v, %v", want, back, ok)
-		}
-	}
-	for in, want := range map[string]time.Time{
-		"2030-01-02T03:04:05":         time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC),
-		"2030-01-02 03:04:05.5+01:00": time.Date(2030, 1, 2, 2, 4, 5, 5e8, time.UTC),
-		"2030-01-02T03:04:05Z":        time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC),
-		"2030-01-02":                  time.Date(2030, 1, 2, 0, 0, 0, 0, time.UTC),
-	} {
-		got, ok := parseISO(in)
-		if !ok || !got.Equal(want) {
-			t.Errorf("parseISO(%q) = %v, %v", in, got, ok)
-		}
-	}
-	if _, ok := parseISO("next tuesday"); ok {
-		t.Error("garbage parsed")
-	}
-}
-
 func TestExpiryAgeFloorsLikePython(t *testing.T) {
 	m := &Manager{s: DefaultSettings(), clock: time.Now}
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	s := &Session{m: m}
 	s.ensureLoadedForTest()
-	s.data.Set(ExpiryKey, isoformat(now.Add(1500*time.Millisecond)))
+	s.data.Set(ExpiryKey, expiry.Isoformat(now.Add(1500*time.Millisecond)))
 	if got := s.expiryAge(now); got != time.Second {
 		t.Errorf("1.5 s ahead: %v", got)
 	}
-	s.data.Set(ExpiryKey, isoformat(now.Add(-500*time.Millisecond)))
+	s.data.Set(ExpiryKey, expiry.Isoformat(now.Add(-500*time.Millisecond)))
 	if got := s.expiryAge(now); got != -time.Second {
 		t.Errorf("0.5 s behind: %v, want -1s (Python floors)", got)
 	}
@@ -87,9 +58,9 @@ func TestPatchVary(t *testing.T) {
 		for _, v := range c.in {
 			h.Add("Vary", v)
 		}
-		PatchVary(h, "Cookie")
+		patchVary(h, "Cookie")
 		if got := strings.Join(h.Values("Vary"), "|"); got != c.want {
-			t.Errorf("PatchVary(%v) = %q, want %q", c.in, got, c.want)
+			t.Errorf("patchVary(%v) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }
@@ -110,7 +81,7 @@ func TestErrorWrapping(t *testing.T) {
 	if again := wrap("update", "redis", err); again != err {
 		t.Error("double wrap")
 	}
-	if RedactKey("abcdefghijklmnop") != "abcd…" || RedactKey("ab") != "…" {
+	if textutil.RedactKey("abcdefghijklmnop") != "abcd…" || textutil.RedactKey("ab") != "…" {
 		t.Error("RedactKey")
 	}
 }

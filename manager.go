@@ -1,13 +1,11 @@
 package sessions
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
-	mrand "math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,54 +19,67 @@ import (
 // rule that must behave the same on every engine: key generation, encoding,
 // expiry, cycle_key, the middleware and error wrapping. Create one per
 // application with [New] or [Open]; it is safe for concurrent use.
+//
+// A Manager keeps sessions either on the server, through an [Engine]
+// (every call goes through one guard, see store.go), or in the cookie,
+// through a [ClientSide] engine; the two are the two branches of load and
+// save.
 type Manager struct {
 	s      Settings
-	engine Engine
-	client ClientSide // non-nil for client-side engines
+	st     *store     // server-side engines
+	client ClientSide // client-side engines
 	codec  codec.Codec
 	name   string
+	where  string
 	log    *slog.Logger
 	clock  func() time.Time
 	closed atomic.Bool
-
-	maxSwapRetries int
+	ob     *observer // nil: nothing observes
 
 	// touched remembers when this process last extended the idle
 	// timeout of a session, so read-only requests touch the store at most
 	// once per IdleRefresh.
 	touchMu sync.Mutex
 	touched map[string]time.Time
-
-	// keyLocks queue this process's writers of one session behind each
-	// other, so a crowd of concurrent requests on one session does not
-	// spin on compare-and-swap conflicts; the swap still protects against
-	// other processes.
-	keyLocks [64]sync.Mutex
-}
-
-func (m *Manager) keyLock(key string) *sync.Mutex {
-	var h uint32 = 2166136261
-	for i := 0; i < len(key); i++ {
-		h = (h ^ uint32(key[i])) * 16777619
-	}
-	return &m.keyLocks[h%uint32(len(m.keyLocks))]
 }
 
 // maxTouched bounds the idle-refresh memory; past it the map starts over
 // (the cost is one extra Touch per active session).
 const maxTouched = 100_000
 
-// New returns a Manager over an engine. It validates the settings (see
-// [Settings]); the error names what is wrong without printing secrets.
-// The Manager takes ownership of the engine: Manager.Close closes it.
-func New(engine Engine, s Settings) (*Manager, error) {
-	if engine == nil {
+// maxCookieValue bounds the cookie value a client-side engine will try to
+// open: browsers send at most about 4 KB per cookie.
+const maxCookieValue = 8192
+
+// New returns a Manager over a backend: an [Engine] or a [ClientSide]
+// engine. It validates the settings (see [Settings]); the error names what
+// is wrong without printing secrets. The Manager takes ownership of the
+// backend: Manager.Close closes it.
+func New(b Backend, s Settings) (*Manager, error) {
+	m := &Manager{s: s, clock: time.Now}
+	switch e := b.(type) {
+	case nil:
 		return nil, fmt.Errorf("%w: nil engine", ErrBadConfig)
+	case ClientSide:
+		m.client = e
+	case Engine:
+		m.st = newStore(e, "")
+	default:
+		return nil, fmt.Errorf("%w: %T is neither a sessions.Engine nor a sessions.ClientSide", ErrBadConfig, b)
 	}
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
-	m := &Manager{s: s, engine: engine, clock: time.Now, maxSwapRetries: 32}
+	m.name, m.where = describe(b)
+	if s.Observer != nil {
+		m.ob = &observer{o: s.Observer, engine: m.name}
+	}
+	if m.st != nil {
+		m.st.name, m.st.ob = m.name, m.ob
+	}
+	if s.Clock != nil {
+		m.clock = s.Clock
+	}
 	m.s.CookieAge = s.CookieAge.Truncate(time.Second)
 	if m.s.KeySalt == "" {
 		m.s.KeySalt = codec.DjangoSessionSalt
@@ -83,52 +94,105 @@ func New(engine Engine, s Settings) (*Manager, error) {
 	if m.log == nil {
 		m.log = slog.Default()
 	}
-	m.name = engineName(engine)
-	if c, ok := engine.(ClientSide); ok {
-		m.client = c
+	c, err := m.chooseCodec(b)
+	if err != nil {
+		return nil, err
 	}
-	switch {
-	case s.Codec != nil:
-		m.codec = s.Codec
-	default:
-		if c, ok := engine.(Codecer); ok {
-			m.codec = c.Codec(m.s)
-		}
-	}
-	if m.codec == nil {
-		m.codec = codec.Signed{Key: s.SecretKey, Fallbacks: s.SecretKeyFallbacks, Salt: m.s.KeySalt, MaxSize: m.s.MaxDataSize}
-	}
-	if len(s.EncryptionKeys) > 0 {
-		keys := make([][]byte, len(s.EncryptionKeys))
-		for i, k := range s.EncryptionKeys {
-			keys[i] = []byte(k)
-		}
-		c, err := aead.New(m.codec, &aead.Options{MaxSize: m.s.MaxDataSize}, keys...)
-		if err != nil {
-			return nil, fmt.Errorf("%w: EncryptionKeys: %w", ErrBadConfig, err)
-		}
-		m.codec = c
-	}
+	m.codec = c
 	return m, nil
 }
 
-// SetClock replaces the clock the Manager uses for expiry computations.
-// It is meant for tests; call it before the Manager is used.
-func (m *Manager) SetClock(now func() time.Time) { m.clock = now }
+// chooseCodec returns the codec of m: Settings.Codec, else the engine's
+// own (Codecer), else Django's signed JSON; encrypted when
+// EncryptionKeys are set.
+func (m *Manager) chooseCodec(b Backend) (codec.Codec, error) {
+	var c codec.Codec
+	switch {
+	case m.s.Codec != nil:
+		c = m.s.Codec
+	default:
+		if cr, ok := b.(Codecer); ok {
+			c = cr.Codec(m.s)
+		}
+	}
+	if c == nil {
+		c = DefaultCodec(m.s)
+	}
+	if len(m.s.EncryptionKeys) == 0 {
+		return c, nil
+	}
+	keys := make([][]byte, len(m.s.EncryptionKeys))
+	for i, k := range m.s.EncryptionKeys {
+		keys[i] = []byte(k)
+	}
+	enc, err := aead.New(c, &aead.Options{MaxSize: m.s.MaxDataSize}, keys...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: EncryptionKeys: %w", ErrBadConfig, err)
+	}
+	return enc, nil
+}
+
+// DefaultCodec returns the codec Django's db, file and cached_db engines
+// use, with the keys and limits of s: signing.dumps(session, salt=
+// KeySalt (default "django.contrib.sessions.SessionStore"), compress=True).
+func DefaultCodec(s Settings) codec.Codec {
+	salt := s.KeySalt
+	if salt == "" {
+		salt = codec.DjangoSessionSalt
+	}
+	size := s.MaxDataSize
+	if size == 0 {
+		size = 4 << 20
+	}
+	return codec.Signed{Key: s.SecretKey, Fallbacks: s.SecretKeyFallbacks, Salt: salt, MaxSize: size}
+}
+
+// describe returns the engine's name (its scheme, or its Go type) and
+// where it keeps its data.
+func describe(b Backend) (name, where string) {
+	if d, ok := b.(Describer); ok {
+		return d.Name(), d.Describe()
+	}
+	return fmt.Sprintf("%T", b), ""
+}
 
 func (m *Manager) now() time.Time { return m.clock() }
 
 // Settings returns a copy of the Manager's settings.
 func (m *Manager) Settings() Settings { return m.s }
 
-// Engine returns the engine the Manager stores sessions in.
-func (m *Manager) Engine() Engine { return m.engine }
-
 // Codec returns the codec in use.
 func (m *Manager) Codec() codec.Codec { return m.codec }
 
-// EngineName returns the name of the engine, as used in errors.
-func (m *Manager) EngineName() string { return m.name }
+// Backend returns the engine the Manager keeps sessions with, for tools
+// that test it (conformance.Check). Everything else goes through the
+// Manager.
+func (m *Manager) Backend() Backend {
+	if m.client != nil {
+		return m.client
+	}
+	return m.st.e
+}
+
+// Description says what a Manager keeps sessions with.
+type Description struct {
+	Name       string // the engine's scheme, as errors name it: "redis", "sqlite"
+	Where      string // where it keeps the data, without credentials; "" if it does not say
+	ClientSide bool   // the sessions live in the cookie (signed cookies)
+	Codec      string // the stored format: the codec's Go type
+	Lists      bool   // Keys works (the engine implements Lister)
+	Users      bool   // BindUser and DeleteUser work (UserIndexer)
+	Expiry     bool   // Inspect reports the stored expiry (ExpiryReader)
+}
+
+// Describe says what m keeps sessions with, for messages and tools.
+func (m *Manager) Describe() Description {
+	d := Description{Name: m.name, Where: m.where, ClientSide: m.client != nil, Codec: fmt.Sprintf("%T", m.codec)}
+	if m.st != nil {
+		d.Lists, d.Users, d.Expiry = m.st.list != nil, m.st.users != nil, m.st.expiry != nil
+	}
+	return d
+}
 
 // Close closes the engine. Afterwards sessions can no longer be loaded or
 // saved.
@@ -136,7 +200,17 @@ func (m *Manager) Close() error {
 	if m.closed.Swap(true) {
 		return nil
 	}
-	return m.engine.Close()
+	if m.client != nil {
+		return m.client.Close()
+	}
+	return m.st.close()
+}
+
+func (m *Manager) closedErr(op string) error {
+	if m.closed.Load() {
+		return wrap(op, m.name, ErrClosed)
+	}
+	return nil
 }
 
 // Load returns the session for a key taken from a cookie (Django's
@@ -169,60 +243,71 @@ func (m *Manager) NewSession(ctx context.Context) *Session {
 	return m.Load(ctx, "")
 }
 
-// maxCookieValue bounds the cookie value a client-side engine will try to
-// open: browsers send at most about 4 KB per cookie.
-const maxCookieValue = 8192
-
-// load fills s.data. Callers hold s.mu.
+// load reads and decodes the data of s. Callers hold s.mu.
 func (m *Manager) load(s *Session) {
 	s.data = &codec.Dict{}
 	if s.key == "" {
-		return
-	}
-	if m.closed.Load() {
-		s.loadErr = wrap("load", m.name, ErrClosed)
 		return
 	}
 	ctx := s.ctx
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if err := m.closedErr("load"); err != nil {
+		s.loadErr = err
+		return
+	}
+	t0 := m.ob.start()
+	outcome, err := m.read(ctx, s)
+	if m.ob != nil {
+		e := Event{Op: OpLoad, Outcome: outcome, Duration: time.Since(t0)}
+		if err != nil {
+			e.Err = errorClass(err)
+		}
+		m.ob.event(ctx, e)
+	}
+}
+
+// read fills s from its engine and says how the load ended. Callers hold
+// s.mu.
+func (m *Manager) read(ctx context.Context, s *Session) (Outcome, error) {
 	var raw []byte
 	var err error
 	if m.client != nil {
 		raw, err = m.client.Open(ctx, s.key)
 	} else {
-		raw, err = m.engine.Load(ctx, s.key)
+		raw, err = m.st.fetch(ctx, s.key)
 	}
-	if err != nil {
-		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalidKey) || m.client != nil {
-			s.key = "" // unknown, expired or bogus: never adopted
-			return
-		}
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNotFound) || m.client != nil:
+		s.key = "" // unknown, expired or bogus: never adopted
+		return OutcomeMiss, nil
+	default:
 		s.loadErr = wrap("load", m.name, err)
-		return
+		return OutcomeError, err
 	}
 	if len(raw) == 0 {
 		// An empty record is an empty session, not a corrupt one (Django's
 		// file engine writes such placeholders): keep the key.
-		s.raw = raw
-		return
+		s.loaded(raw, &codec.Dict{})
+		return OutcomeHit, nil
 	}
 	d, err := m.codec.Decode(raw)
 	if err != nil {
-		m.logCorrupt(ctx, err)
 		s.key = ""
-		return
+		if errors.Is(err, signing.ErrSignatureExpired) {
+			return OutcomeExpired, nil // a stale signed cookie is routine, not an attack
+		}
+		m.logCorrupt(ctx, err)
+		return OutcomeCorrupt, nil
 	}
-	s.data = d
-	s.raw = raw
-	s.bound = boundUser(d)
+	s.loaded(raw, d)
+	return OutcomeHit, nil
 }
 
 func (m *Manager) logCorrupt(ctx context.Context, err error) {
 	switch {
-	case errors.Is(err, signing.ErrSignatureExpired):
-		// A stale signed cookie is routine, not an attack.
 	case errors.Is(err, signing.ErrBadSignature):
 		m.log.LogAttrs(ctx, slog.LevelWarn, "Session data corrupted", slog.String("engine", m.name), slog.String("reason", "bad signature"))
 	default:
@@ -233,75 +318,49 @@ func (m *Manager) logCorrupt(ctx context.Context, err error) {
 // NewKey returns a new random session key: [KeyLength] characters from
 // [KeyChars], drawn from crypto/rand without bias (about 165 bits).
 func NewKey() string {
-	var out [KeyLength]byte
+	return randomString(KeyLength, KeyChars)
+}
+
+// randomString draws n characters of alphabet (at most 256) from
+// crypto/rand without modulo bias.
+func randomString(n int, alphabet string) string {
+	out := make([]byte, n)
+	limit := byte(256 - 256%len(alphabet)) // 252 for 36 symbols
 	var buf [64]byte
-	n := 0
-	for n < len(out) {
+	for i := 0; i < n; {
 		rand.Read(buf[:])
 		for _, b := range buf {
-			// 252 = 7*36: reject the top 4 values to keep the draw uniform.
-			if b >= 252 {
+			if len(alphabet) < 256 && b >= limit {
 				continue
 			}
-			out[n] = KeyChars[b%36]
-			n++
-			if n == len(out) {
+			out[i] = alphabet[int(b)%len(alphabet)]
+			if i++; i == n {
 				break
 			}
 		}
 	}
-	return string(out[:])
+	return string(out)
 }
-
-// maxCreateAttempts bounds the retries on a key collision, which with 165
-// bits of entropy only a broken store produces (Django's cache engine gives
-// up after 10,000 for the same reason).
-const maxCreateAttempts = 10
 
 func (m *Manager) encode(d *codec.Dict) ([]byte, error) {
 	b, err := m.codec.Encode(d)
-	if err != nil {
-		if errors.Is(err, codec.ErrTooLarge) {
-			return nil, wrap("encode", m.name, fmt.Errorf("%w: %w", ErrTooLarge, err))
-		}
-		return nil, wrap("encode", m.name, err)
+	switch {
+	case err != nil && errors.Is(err, codec.ErrTooLarge):
+		err = fmt.Errorf("%w: %w", ErrTooLarge, err)
+	case err == nil && m.s.MaxDataSize > 0 && len(b) > m.s.MaxDataSize:
+		err = fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), m.s.MaxDataSize)
 	}
-	if m.s.MaxDataSize > 0 && len(b) > m.s.MaxDataSize {
-		return nil, wrap("encode", m.name, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), m.s.MaxDataSize))
+	if err != nil {
+		return nil, wrap("encode", m.name, err)
 	}
 	return b, nil
 }
 
-// create stores d under a new key and returns the key and bytes. Callers
-// hold s.mu.
-func (m *Manager) create(ctx context.Context, s *Session) (string, []byte, error) {
-	d := s.data
-	if m.closed.Load() {
-		return "", nil, wrap("create", m.name, ErrClosed)
+// tooLarge reports a session refused for its size to the observer.
+func (m *Manager) tooLarge(ctx context.Context, err error) {
+	if m.ob != nil && errors.Is(err, ErrTooLarge) {
+		m.ob.event(ctx, Event{Op: OpTooLarge, Outcome: OutcomeError, Err: ErrTooLarge})
 	}
-	b, err := m.encode(d)
-	if err != nil {
-		return "", nil, err
-	}
-	expiry := m.storeExpiry(s, m.now())
-	for range maxCreateAttempts {
-		key := NewKey()
-		err := m.engine.Create(ctx, key, b, expiry)
-		if err == nil {
-			return key, b, m.indexWrite(ctx, s, key, expiry, "")
-		}
-		if !errors.Is(err, ErrExists) {
-			return "", nil, wrap("create", m.name, err)
-		}
-	}
-	return "", nil, wrap("create", m.name, fmt.Errorf("%w: %d attempts; the store may be misbehaving", ErrExists, maxCreateAttempts))
-}
-
-func (m *Manager) deleteKey(ctx context.Context, key string) error {
-	if m.closed.Load() {
-		return wrap("delete", m.name, ErrClosed)
-	}
-	return wrap("delete", m.name, m.engine.Delete(ctx, key))
 }
 
 // Save stores the session, as Django's save: a session without a key is
@@ -320,67 +379,188 @@ func (m *Manager) Save(ctx context.Context, s *Session) error {
 	return m.save(ctx, s)
 }
 
+// save is Save for callers that hold s.mu.
 func (m *Manager) save(ctx context.Context, s *Session) error {
-	err := m.store(ctx, s)
-	if err == nil {
-		s.dirty = false
-	}
+	_, err := m.commit(ctx, s, commitForced)
 	return err
 }
 
-// store writes s as save describes. Callers hold s.mu.
-func (m *Manager) store(ctx context.Context, s *Session) error {
+// A commitCall says who asks commit to run: Session.Save (always
+// stores), or the middleware at the end of a request.
+type commitCall struct {
+	forced    bool
+	hadCookie bool // the request carried the session cookie
+	status    int  // the response's status
+}
+
+var commitForced = commitCall{forced: true}
+
+// A cookieAction is what the response must do with the session cookie.
+type cookieAction int
+
+const (
+	keepCookie    cookieAction = iota
+	setCookie                  // send the (new) key
+	deleteCookie               // the session is gone
+	storedNothing              // saved as already expired: no cookie to send, but the response varies
+)
+
+// commit decides whether and how s is stored, and does it: this is the
+// one place where the rules of Django's save and SessionMiddleware meet.
+// It returns what the response must do with the cookie. Callers hold s.mu.
+func (m *Manager) commit(ctx context.Context, s *Session, c commitCall) (cookieAction, error) {
+	action, err := m.decide(ctx, s, c)
+	if err != nil && m.ob != nil {
+		if errors.Is(err, ErrInterrupted) {
+			m.ob.event(ctx, Event{Op: OpInterrupted, Outcome: OutcomeError, Err: ErrInterrupted})
+		}
+		m.tooLarge(ctx, err)
+	}
+	return action, err
+}
+
+// decide is commit's rules. Callers hold s.mu.
+func (m *Manager) decide(ctx context.Context, s *Session, c commitCall) (cookieAction, error) {
+	if !c.forced {
+		if m.s.SaveEveryRequest && (s.key != "" || s.bogus) && s.data == nil {
+			// Django would save a bogus key as a new empty session here
+			// (its is_empty does not load). Load first so a key that names
+			// no live session is dropped and the cookie deleted instead.
+			s.ensureLoaded()
+		}
+		if s.accessed && s.loadErr != nil {
+			return keepCookie, s.loadErr
+		}
+		switch empty := s.isEmpty(); {
+		case c.hadCookie && empty:
+			return deleteCookie, nil
+		case !(s.modified || m.s.SaveEveryRequest) || empty || c.status >= 500:
+			if s.accessed && c.status < 500 {
+				m.refreshIdle(ctx, s)
+			}
+			return keepCookie, nil
+		}
+	}
 	s.ensureLoaded()
 	if s.loadErr != nil {
-		return s.loadErr
+		return keepCookie, s.loadErr
 	}
-	if m.closed.Load() {
-		return wrap("save", m.name, ErrClosed)
+	if err := m.closedErr("save"); err != nil {
+		return keepCookie, err
+	}
+	if m.client != nil {
+		if err := m.seal(ctx, s); err != nil {
+			return keepCookie, err
+		}
+		s.dirty = false
+		return setCookie, nil
 	}
 	now := m.now()
-	if m.client != nil {
-		b, err := m.encode(s.data)
-		if err != nil {
-			return err
-		}
-		v, err := m.client.Seal(ctx, b)
-		if err != nil {
-			return wrap("save", m.name, err)
-		}
-		if n := len(m.s.CookieName) + 1 + len(v); n > MaxCookieSize {
-			return wrap("save", m.name, fmt.Errorf("%w: the session cookie would be %d bytes, over the %d browsers keep; store less in the session or use a server-side engine", ErrTooLarge, n, MaxCookieSize))
-		}
-		s.key, s.raw = v, b
-		s.modified = true
-		return nil
-	}
-	expiry := m.storeExpiry(s, now)
-	if !expiry.After(now) {
+	exp := m.storeExpiry(s, now)
+	var err error
+	switch {
+	case !exp.After(now):
 		// Already expired: store nothing, forget the key.
-		old := s.key
-		s.key, s.raw = "", nil
-		if old != "" {
-			return m.deleteKey(ctx, old)
+		if err = m.drop(ctx, s); err != nil {
+			return keepCookie, err
 		}
-		return nil
-	}
-	if s.key == "" {
-		key, raw, err := m.create(ctx, s)
-		if err != nil {
-			return err
+		s.dirty = false
+		if c.hadCookie {
+			return deleteCookie, nil
 		}
-		s.key, s.raw = key, raw
-		// As Django's create(): a new key must reach the client, so the
-		// session counts as modified even when nothing else changed.
-		s.modified = true
-		m.noteTouched(key, now)
-		return nil
+		return storedNothing, nil
+	case s.key == "":
+		err = m.create(ctx, s, exp)
+	case !s.modified && s.raw != nil:
+		// SaveEveryRequest on an unchanged session: only the expiry
+		// moves, and nothing is re-encoded.
+		err = m.st.extend(ctx, s.key, s.raw, exp)
+		if err == nil {
+			err = m.index(ctx, s, s.key, exp)
+		}
+	default:
+		err = m.write(ctx, s, exp)
 	}
-	if err := m.update(ctx, s, expiry); err != nil {
+	if err != nil {
+		return keepCookie, err
+	}
+	s.dirty = false
+	m.noteTouched(s.key, now)
+	return setCookie, nil
+}
+
+// seal stores a client-side session in its cookie value.
+func (m *Manager) seal(ctx context.Context, s *Session) error {
+	b, err := m.encode(s.data)
+	if err != nil {
 		return err
 	}
-	m.noteTouched(s.key, now)
+	v, err := m.client.Seal(ctx, b)
+	if err != nil {
+		return wrap("save", m.name, err)
+	}
+	if n := len(m.s.CookieName) + 1 + len(v); n > MaxCookieSize {
+		return wrap("save", m.name, fmt.Errorf("%w: the session cookie would be %d bytes, over the %d browsers keep; store less in the session or use a server-side engine", ErrTooLarge, n, MaxCookieSize))
+	}
+	s.stored(v, b)
+	s.modified = true
 	return nil
+}
+
+// drop deletes the record of a session saved with an expiry already past.
+func (m *Manager) drop(ctx context.Context, s *Session) error {
+	old, bound := s.key, s.bound
+	s.forget()
+	if old == "" {
+		return nil
+	}
+	if err := m.st.delete(ctx, old); err != nil {
+		return err
+	}
+	m.unindex(ctx, bound, old)
+	return nil
+}
+
+// create stores s under a new key, as Django's create(): the key must
+// reach the client, so the session counts as modified even when nothing
+// else changed.
+func (m *Manager) create(ctx context.Context, s *Session, exp time.Time) error {
+	b, err := m.encode(s.data)
+	if err != nil {
+		return err
+	}
+	key, err := m.st.create(ctx, b, exp)
+	if err != nil {
+		return err
+	}
+	s.bound = ""
+	s.stored(key, b)
+	s.modified = true
+	return m.index(ctx, s, key, exp)
+}
+
+// write stores the changed data of s under its key, merging what other
+// requests saved meanwhile (see Save).
+func (m *Manager) write(ctx context.Context, s *Session, exp time.Time) error {
+	b, err := m.encode(s.data)
+	if err != nil {
+		return err
+	}
+	if s.raw == nil {
+		// Not loaded (Clear does not load): learn the binding the index
+		// holds for this key, so a move drops its entry.
+		s.bound = m.storedBinding(ctx, s.key)
+	}
+	stored, err := m.st.write(ctx, s.key, s.raw, b, exp, func(theirs []byte) ([]byte, time.Time, error) {
+		s.rebase(m.codec, theirs)
+		b, err := m.encode(s.data)
+		return b, m.storeExpiry(s, m.now()), err
+	})
+	if err != nil {
+		return err
+	}
+	s.stored(s.key, stored)
+	return m.index(ctx, s, s.key, exp)
 }
 
 // storeExpiry is when the stored record of s should expire: Django's
@@ -422,131 +602,36 @@ func (m *Manager) refreshIdle(ctx context.Context, s *Session) {
 	if ok && now.Sub(last) < m.s.IdleRefresh {
 		return
 	}
-	exp := m.storeExpiry(s, now)
-	var err error
-	if t, ok := m.engine.(Toucher); ok {
-		err = t.Touch(ctx, s.key, exp)
-	} else if sw, ok := m.engine.(Swapper); ok {
-		err = sw.Swap(ctx, s.key, s.raw, s.raw, exp)
-	} else {
-		err = m.engine.Update(ctx, s.key, s.raw, exp)
-	}
+	err := m.st.extend(ctx, s.key, s.raw, m.storeExpiry(s, now))
 	switch {
 	case err == nil:
 		m.noteTouched(s.key, now)
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):
-		// Deleted or rewritten meanwhile: nothing to extend.
+	case errors.Is(err, ErrNotFound):
+		// Deleted meanwhile: nothing to extend.
 	default:
 		m.log.LogAttrs(ctx, slog.LevelWarn, "session idle refresh failed", slog.String("engine", m.name), slog.String("error", err.Error()))
 	}
-}
-
-// update writes an existing session. Callers hold s.mu.
-func (m *Manager) update(ctx context.Context, s *Session, expiry time.Time) error {
-	if !s.modified && s.raw != nil {
-		// SaveEveryRequest on an unchanged session: only the expiry moves,
-		// and nothing is re-encoded.
-		var err error
-		if t, ok := m.engine.(Toucher); ok {
-			err = t.Touch(ctx, s.key, expiry)
-		} else if sw, ok := m.engine.(Swapper); ok {
-			err = sw.Swap(ctx, s.key, s.raw, s.raw, expiry)
-			if errors.Is(err, ErrConflict) {
-				err = nil // changed meanwhile: the newer write already extended it
-			}
-		} else {
-			err = m.engine.Update(ctx, s.key, s.raw, expiry)
-		}
-		if errors.Is(err, ErrNotFound) {
-			return wrap("update", m.name, ErrInterrupted)
-		}
+	if m.ob != nil {
+		e := Event{Op: OpIdleRefresh}
 		if err != nil {
-			return wrap("update", m.name, err)
+			e.Outcome, e.Err = OutcomeError, errorClass(err)
 		}
-		return m.indexWrite(ctx, s, s.key, expiry, s.bound)
-	}
-	b, err := m.encode(s.data)
-	if err != nil {
-		return err
-	}
-	sw, canSwap := m.engine.(Swapper)
-	if canSwap && s.raw != nil {
-		l := m.keyLock(s.key)
-		l.Lock()
-		defer l.Unlock()
-	}
-	if !canSwap || s.raw == nil {
-		if s.raw == nil {
-			// Not loaded (Clear does not load): learn the binding the
-			// index holds for this key, so a move drops its entry.
-			s.bound = m.storedBinding(ctx, s.key)
-		}
-		err := m.engine.Update(ctx, s.key, b, expiry)
-		if errors.Is(err, ErrNotFound) {
-			return wrap("update", m.name, ErrInterrupted)
-		}
-		if err != nil {
-			return wrap("update", m.name, err)
-		}
-		s.raw = b
-		return m.indexWrite(ctx, s, s.key, expiry, s.bound)
-	}
-	for attempt := 0; ; attempt++ {
-		err = sw.Swap(ctx, s.key, s.raw, b, expiry)
-		switch {
-		case err == nil:
-			s.raw = b
-			return m.indexWrite(ctx, s, s.key, expiry, s.bound)
-		case errors.Is(err, ErrNotFound):
-			return wrap("update", m.name, ErrInterrupted)
-		case !errors.Is(err, ErrConflict):
-			return wrap("update", m.name, err)
-		case attempt >= m.maxSwapRetries:
-			return wrap("update", m.name, fmt.Errorf("%w: gave up after %d attempts", ErrConflict, attempt+1))
-		}
-		// Another request wrote first: merge its data with our changes.
-		// After a few rounds, back off a little so a crowd of writers on
-		// one session does not keep colliding.
-		if attempt >= 2 {
-			time.Sleep(time.Duration(mrand.Int64N(int64(attempt) * int64(time.Millisecond))))
-		}
-		if err := m.refresh(ctx, s, "update"); err != nil {
-			return err
-		}
-		if b, err = m.encode(s.data); err != nil {
-			return err
-		}
-		expiry = m.storeExpiry(s, m.now())
+		m.ob.event(ctx, e)
 	}
 }
 
-// refresh reloads the stored record of s and, if another request changed
-// it since s was loaded, re-applies this request's changes on top of it
-// (unless this request cleared the session, whose data then replace
-// everything). A record deleted meanwhile gives ErrInterrupted. Callers
-// hold s.mu.
+// refresh reads the stored record of s again and re-bases this request's
+// changes on it (see Session.rebase). A record deleted meanwhile gives
+// ErrInterrupted. Callers hold s.mu.
 func (m *Manager) refresh(ctx context.Context, s *Session, op string) error {
-	raw, err := m.engine.Load(ctx, s.key)
+	raw, err := m.st.load(ctx, s.key)
 	if errors.Is(err, ErrNotFound) {
 		return wrap(op, m.name, ErrInterrupted)
 	}
 	if err != nil {
-		return wrap("load", m.name, err)
+		return err
 	}
-	if s.raw != nil && bytes.Equal(raw, s.raw) {
-		return nil
-	}
-	theirs, derr := m.codec.Decode(raw)
-	if derr != nil || len(raw) == 0 {
-		// Their data cannot be read: ours replaces it.
-		theirs = &codec.Dict{}
-	}
-	s.bound = boundUser(theirs)
-	if !s.cleared {
-		theirs.CopyKeyOrders(s.data) // our nested maps keep their order
-		s.data = s.reapply(m.codec, theirs)
-	}
-	s.raw = raw
+	s.rebase(m.codec, raw)
 	return nil
 }
 
@@ -556,8 +641,8 @@ func (m *Manager) refresh(ctx context.Context, s *Session, op string) error {
 // data are created under a new key and the old record deleted. Callers
 // hold s.mu.
 func (m *Manager) cycle(ctx context.Context, s *Session) error {
-	if m.closed.Load() {
-		return wrap("cycle key", m.name, ErrClosed)
+	if err := m.closedErr("cycle key"); err != nil {
+		return err
 	}
 	old := s.key
 	if old != "" {
@@ -566,45 +651,57 @@ func (m *Manager) cycle(ctx context.Context, s *Session) error {
 		}
 	}
 	oldBound := s.bound
-	key, raw, err := m.create(ctx, s)
-	if err != nil {
+	if err := m.create(ctx, s, m.storeExpiry(s, m.now())); err != nil {
 		return err
 	}
-	s.key, s.raw = key, raw
-	// The whole data now belong to this request.
-	s.cleared = true
-	s.changed = nil
-	for k := range s.data.All() {
-		s.note(k, true)
+	s.ownAll()
+	if old != "" {
+		if err := m.st.delete(ctx, old); err != nil {
+			return err
+		}
+		m.unindex(ctx, oldBound, old)
 	}
-	if old == "" {
-		return nil
-	}
-	if err := m.deleteKey(ctx, old); err != nil {
-		return err
-	}
-	m.unindex(ctx, oldBound, old)
+	m.ob.event(ctx, Event{Op: OpCycle})
 	return nil
 }
 
-// ClearExpired removes expired sessions from engines that need it
-// (Django's clearsessions) and reports how many it removed. Engines with
-// native expiry (Redis, memcached, signed cookies) need nothing and return
-// 0; an engine that cannot do it returns an error matching
-// [ErrUnsupported].
+// flush deletes the record of s and empties it, as Django's flush.
+// Callers hold s.mu.
+func (m *Manager) flush(ctx context.Context, s *Session) error {
+	old, loaded := s.key, s.bound
+	s.forget()
+	s.clear()
+	if old == "" || m.client != nil {
+		return nil
+	}
+	if err := m.closedErr("delete"); err != nil {
+		return err
+	}
+	// The binding as stored now (another request may have moved it, and
+	// Flush does not load): its index entry goes with the record.
+	bound := m.storedBinding(ctx, old)
+	if err := m.st.delete(ctx, old); err != nil {
+		return err
+	}
+	m.unindex(ctx, bound, old)
+	if loaded != bound {
+		m.unindex(ctx, loaded, old)
+	}
+	return nil
+}
+
+// ClearExpired removes expired sessions (Django's clearsessions) and
+// reports how many it removed. Engines without an [ExpiredDeleter]
+// expire records by themselves (Redis, memcached) and client-side engines
+// store nothing: both report 0.
 func (m *Manager) ClearExpired(ctx context.Context) (int64, error) {
-	if m.closed.Load() {
-		return 0, wrap("clear expired", m.name, ErrClosed)
+	if err := m.closedErr("clear expired"); err != nil {
+		return 0, err
 	}
 	if m.client != nil {
-		return 0, nil // nothing is stored: the cookie's signature expires
+		return 0, nil
 	}
-	d, ok := m.engine.(ExpiredDeleter)
-	if !ok {
-		return 0, wrap("clear expired", m.name, ErrUnsupported)
-	}
-	n, err := d.DeleteExpired(ctx)
-	return n, wrap("clear expired", m.name, err)
+	return m.st.deleteExpired(ctx)
 }
 
 // Exists reports whether a live session is stored under key (Django's
@@ -613,21 +710,50 @@ func (m *Manager) Exists(ctx context.Context, key string) (bool, error) {
 	if m.client != nil || !ValidKey(key) {
 		return false, nil
 	}
-	if m.closed.Load() {
-		return false, wrap("load", m.name, ErrClosed)
+	if err := m.closedErr("load"); err != nil {
+		return false, err
 	}
-	_, err := m.engine.Load(ctx, key)
+	_, err := m.st.load(ctx, key)
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
-	return err == nil, wrap("load", m.name, err)
+	return err == nil, err
 }
 
-// engineName returns the registered scheme of an engine's type, or its Go
-// type name.
-func engineName(e Engine) string {
-	if n, ok := e.(interface{ Name() string }); ok {
-		return n.Name()
+// Record is a session as its engine keeps it, for inspection tools.
+type Record struct {
+	Key    string
+	Raw    []byte    // the stored bytes; for a client-side engine, the cookie value
+	Expiry time.Time // the stored expiry; zero when the engine does not report it
+}
+
+// Inspect returns the record stored under key, without decoding it. An
+// absent key gives an error matching [ErrNotFound]. For a client-side
+// engine the key is the cookie value, returned as it is.
+func (m *Manager) Inspect(ctx context.Context, key string) (Record, error) {
+	if err := m.closedErr("load"); err != nil {
+		return Record{}, err
 	}
-	return fmt.Sprintf("%T", e)
+	if m.client != nil {
+		return Record{Key: key, Raw: []byte(key)}, nil
+	}
+	raw, exp, err := m.st.loadExpiry(ctx, key)
+	if err != nil {
+		return Record{}, err
+	}
+	return Record{Key: key, Raw: raw, Expiry: exp}, nil
+}
+
+// Keys calls fn with the key of every live session, in no particular
+// order, until fn returns false. It needs an engine that implements
+// [Lister]; others (and client-side engines) give an error matching
+// [ErrUnsupported].
+func (m *Manager) Keys(ctx context.Context, fn func(key string) bool) error {
+	if err := m.closedErr("list"); err != nil {
+		return err
+	}
+	if m.client != nil {
+		return wrap("list", m.name, ErrUnsupported)
+	}
+	return m.st.keys(ctx, fn)
 }

@@ -135,8 +135,9 @@ func TestClearExpired(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	store := memstore.New(&memstore.Options{Now: func() time.Time { return now }})
-	m, _ := sessions.New(store, settings())
-	m.SetClock(func() time.Time { return now })
+	st := settings()
+	st.Clock = func() time.Time { return now }
+	m, _ := sessions.New(store, st)
 	for i := range 3 {
 		s := m.NewSession(ctx)
 		s.Set("i", i)

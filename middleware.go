@@ -83,7 +83,7 @@ func (m *Manager) BufferedHandler(next http.Handler) http.Handler {
 
 func (m *Manager) handler(next http.Handler, buffered bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, had := m.cookieValue(r)
+		key, had := m.requestKey(r)
 		s := m.Load(r.Context(), key)
 		sw := &responseWriter{ResponseWriter: w, m: m, s: s, r: r, hadCookie: had, clientKey: key, buffered: buffered}
 		r = r.WithContext(NewContext(r.Context(), s))
@@ -92,12 +92,57 @@ func (m *Manager) handler(next http.Handler, buffered bool) http.Handler {
 	})
 }
 
-func (m *Manager) cookieValue(r *http.Request) (string, bool) {
+// requestKey returns the session key the request carries (its cookie, or
+// its token header) and whether it carried one.
+func (m *Manager) requestKey(r *http.Request) (string, bool) {
+	if h := m.s.TokenHeader; h != "" {
+		vs, ok := r.Header[http.CanonicalHeaderKey(h)]
+		if !ok || len(vs) == 0 {
+			return "", false
+		}
+		v := strings.TrimSpace(vs[0])
+		if strings.EqualFold(h, "Authorization") {
+			scheme, token, found := strings.Cut(v, " ")
+			if !found || !strings.EqualFold(scheme, "Bearer") {
+				return "", false // another scheme (Basic...) is not ours
+			}
+			v = strings.TrimSpace(token)
+		}
+		return v, true
+	}
 	c, err := r.Cookie(m.s.CookieName)
 	if err != nil {
 		return "", false
 	}
 	return c.Value, true
+}
+
+// sendKey tells the client to use the key of s from now on: the cookie,
+// or the token header.
+func (m *Manager) sendKey(h http.Header, s *Session) {
+	if m.s.TokenHeader != "" {
+		h.Set(m.s.TokenHeader, s.key)
+		return
+	}
+	m.setCookie(h, s)
+}
+
+// dropKey tells the client its key names no session any more.
+func (m *Manager) dropKey(h http.Header) {
+	if m.s.TokenHeader != "" {
+		h[http.CanonicalHeaderKey(m.s.TokenHeader)] = []string{""}
+		return
+	}
+	m.deleteCookie(h)
+}
+
+// varyOn is the request header a response depends on when it reads or
+// sets the session.
+func (m *Manager) varyOn() string {
+	if m.s.TokenHeader != "" {
+		return m.s.TokenHeader
+	}
+	return "Cookie"
 }
 
 // errReplaced is returned by Write after the session could not be saved
@@ -292,55 +337,29 @@ func (m *Manager) finishLate(ctx context.Context, s *Session, clientKey string) 
 	return m.save(ctx, s)
 }
 
-// finish applies the save/cookie/Vary rules to a response header.
-// clientKey receives the cookie value the client will hold.
+// finish applies Django's process_response to a response header: the
+// Manager decides whether and how to save (commit), finish sets the
+// cookie and Vary. clientKey receives the cookie value the client will
+// hold.
 func (m *Manager) finish(ctx context.Context, h http.Header, s *Session, hadCookie bool, status int, clientKey *string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if m.s.SaveEveryRequest && (s.key != "" || s.bogus) && s.data == nil {
-		// Django would save a bogus key as a new empty session here
-		// (its is_empty does not load). Load first so a key that names
-		// no live session is dropped and the cookie deleted instead.
-		s.ensureLoaded()
+	action, err := m.commit(ctx, s, commitCall{hadCookie: hadCookie, status: status})
+	if err != nil {
+		return err
 	}
-	if s.accessed && s.loadErr != nil {
-		return s.loadErr
-	}
-	empty := s.isEmpty()
-	vary := false
-	if hadCookie && empty {
-		m.deleteCookie(h)
+	switch action {
+	case setCookie:
+		m.sendKey(h, s)
+		*clientKey = s.key
+	case deleteCookie:
+		m.dropKey(h)
 		*clientKey = ""
-		vary = true
-	} else {
-		vary = s.accessed
-		if (s.modified || m.s.SaveEveryRequest) && !empty && status < 500 {
-			if s.data == nil {
-				s.ensureLoaded()
-				if s.loadErr != nil {
-					return s.loadErr
-				}
-			}
-			if err := m.save(ctx, s); err != nil {
-				return err
-			}
-			if s.key == "" {
-				// Saved as already expired: nothing to keep.
-				if hadCookie {
-					m.deleteCookie(h)
-				}
-				*clientKey = ""
-			} else {
-				m.setCookie(h, s)
-				*clientKey = s.key
-			}
-			vary = true
-		} else if s.accessed && status < 500 {
-			m.refreshIdle(ctx, s)
-		}
+	case storedNothing:
+		*clientKey = ""
 	}
-	if vary {
-		PatchVary(h, "Cookie")
+	if action != keepCookie || s.accessed {
+		patchVary(h, m.varyOn())
 	}
 	return nil
 }
@@ -388,10 +407,10 @@ func (m *Manager) deleteCookie(h http.Header) {
 	h.Add("Set-Cookie", c.String())
 }
 
-// PatchVary adds the given header names to the Vary header unless already
+// patchVary adds the given header names to the Vary header unless already
 // listed (case-insensitively), keeping the existing order, as Django's
 // patch_vary_headers: a Vary of "*" stays "*".
-func PatchVary(h http.Header, names ...string) {
+func patchVary(h http.Header, names ...string) {
 	var existing []string
 	for _, v := range h.Values("Vary") {
 		for _, f := range strings.Split(v, ",") {

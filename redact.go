@@ -1,21 +1,16 @@
 package sessions
 
 import (
+	"github.com/sessionkit/sessions/internal/textutil"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // redacted replaces a secret in a redacted config string.
 const redacted = "xxxxx"
-
-// MaxQuote is about the most characters of a config string (or of a part
-// of one) that an error message quotes; longer strings are cut with an
-// ellipsis.
-const MaxQuote = 200
 
 // maxRedactDepth bounds the nesting of URLs in parameters that Redact
 // follows; anything deeper is hidden whole.
@@ -44,36 +39,17 @@ func Redact(config string) string {
 	return r.redact(config, 0)
 }
 
-// Quote returns s quoted as strconv.Quote does, cut to about [MaxQuote]
-// characters with an ellipsis, for error messages. s must hold no secret:
-// quote a config string with [QuoteConfig].
-func Quote(s string) string { return strconv.Quote(Shorten(s)) }
+// quoteConfig returns the config string, redacted by [Redact], quoted and
+// cut to about textutil.MaxQuote characters, for error messages.
+func quoteConfig(config string) string { return textutil.Quote(Redact(config)) }
 
-// QuoteConfig returns the config string, redacted by [Redact], quoted and
-// cut to about [MaxQuote] characters, for error messages.
-func QuoteConfig(config string) string { return Quote(Redact(config)) }
-
-// Shorten returns s cut to about [MaxQuote] characters (at a character
-// boundary) followed by an ellipsis and the length cut, or s itself when
-// it is short enough.
-func Shorten(s string) string {
-	if len(s) <= MaxQuote {
-		return s
-	}
-	cut := MaxQuote - 20
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "… (" + strconv.Itoa(len(s)) + " bytes)"
-}
-
-// RedactError returns err with every secret of the config strings (as
+// redactError returns err with every secret of the config strings (as
 // [Redact] finds them, in their raw and percent-encoded forms) removed from
-// its text, and every part of a config string longer than [MaxQuote] cut
+// its text, and every part of a config string longer than [textutil.MaxQuote] cut
 // short. errors.Is and errors.As see the original error. Open applies it
 // to every error an engine's opener returns, with the config string and
 // the settings' DatabaseURL and CacheURL.
-func RedactError(err error, configs ...string) error {
+func redactError(err error, configs ...string) error {
 	if err == nil {
 		return nil
 	}
@@ -108,7 +84,7 @@ func scrub(text string, configs []string) string {
 		if c == "" {
 			continue
 		}
-		long = long || len(c) > MaxQuote
+		long = long || len(c) > textutil.MaxQuote
 		var r redactor
 		r.redact(c, 0)
 		for _, s := range r.secrets {
@@ -124,7 +100,7 @@ func scrub(text string, configs []string) string {
 			}
 		}
 		for _, p := range longParts(c) {
-			rs = append(rs, repl{p, Shorten(p)})
+			rs = append(rs, repl{p, textutil.Shorten(p)})
 		}
 	}
 	// Longest first, so that a secret inside a long part is still found
@@ -138,12 +114,12 @@ func scrub(text string, configs []string) string {
 	if long {
 		// What an engine made of a long part (a cleaned path, an
 		// absolute one) is not the part itself: cut every long word.
-		text = longWord.ReplaceAllStringFunc(text, Shorten)
+		text = longWord.ReplaceAllStringFunc(text, textutil.Shorten)
 	}
 	return text
 }
 
-// longWord matches a run of non-space characters well over MaxQuote.
+// longWord matches a run of non-space characters well over textutil.MaxQuote.
 var longWord = regexp.MustCompile(`\S{240,}`)
 
 // encodings returns the forms a secret may take in a text: raw,
@@ -156,11 +132,11 @@ func encodings(s string) []string {
 	return slices.Compact(out)
 }
 
-// longParts returns the parts of a config string longer than MaxQuote:
+// longParts returns the parts of a config string longer than textutil.MaxQuote:
 // the whole, the host, path and opaque part, and the parameters' names
 // and values, raw and decoded.
 func longParts(c string) []string {
-	if len(c) <= MaxQuote {
+	if len(c) <= textutil.MaxQuote {
 		return nil
 	}
 	parts := []string{c}
@@ -179,7 +155,7 @@ func longParts(c string) []string {
 	}
 	var out []string
 	for _, p := range parts {
-		if len(p) > MaxQuote {
+		if len(p) > textutil.MaxQuote {
 			out = append(out, p)
 		}
 	}

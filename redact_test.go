@@ -186,7 +186,7 @@ func TestOpenErrorsHidePasswords(t *testing.T) {
 
 func init() {
 	sessions.Register(sessions.EngineInfo{Scheme: "test-careless", Forms: []string{"test-careless://u:pw@h/x"}, Doc: "quotes its URL and settings in its error (for the tests)"},
-		func(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Engine, error) {
+		func(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Backend, error) {
 			pw, _ := u.User.Password()
 			return nil, fmt.Errorf("%w: cannot open %s (password %s, escaped %s, settings %s %s)", sessions.ErrBadConfig,
 				u.String(), pw, url.QueryEscape(pw), s.DatabaseURL, s.CacheURL)

@@ -3,6 +3,7 @@ package sessions
 import (
 	"context"
 	"fmt"
+	"github.com/sessionkit/sessions/internal/textutil"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -17,7 +18,7 @@ import (
 // of the file engine, the secret key of the signed-cookie engine, the cache
 // key prefix...). It must reject unknown query parameters (see [Params])
 // and must not put credentials in its errors.
-type Opener func(ctx context.Context, u *url.URL, s Settings) (Engine, error)
+type Opener func(ctx context.Context, u *url.URL, s Settings) (Backend, error)
 
 // EngineInfo describes a registered engine for listings such as the CLI's
 // "sessions engines".
@@ -26,6 +27,11 @@ type EngineInfo struct {
 	Aliases []string // other schemes opening the same engine
 	Forms   []string // example config strings
 	Doc     string   // one line
+	// NoLocation marks engines whose config string is their scheme and
+	// parameters only ("memory:", "memory:?purge_interval=30s"): a user,
+	// host or path is an error matching [ErrBadConfig] rather than
+	// something silently ignored.
+	NoLocation bool
 }
 
 type registration struct {
@@ -153,8 +159,9 @@ func ResolveConfig(config string, s Settings) (string, error) {
 	return c, nil
 }
 
-// OpenEngine opens the engine a config string names (see [Open]).
-func OpenEngine(ctx context.Context, config string, s Settings) (Engine, error) {
+// OpenEngine opens the engine a config string names (see [Open]): an
+// [Engine] or a [ClientSide] engine.
+func OpenEngine(ctx context.Context, config string, s Settings) (Backend, error) {
 	resolved, err := ResolveConfig(config, s)
 	if err != nil {
 		return nil, err
@@ -163,10 +170,10 @@ func OpenEngine(ctx context.Context, config string, s Settings) (Engine, error) 
 	if err != nil {
 		// url.Parse's error quotes the string, and its message quotes
 		// the bad part, which may be a piece of a password.
-		return nil, fmt.Errorf("%w: %s does not parse as a URL: write the special characters of a password or a path escaped (%% as %%25, @ as %%40, / as %%2F, ? as %%3F, # as %%23, space as %%20)", ErrBadConfig, QuoteConfig(resolved))
+		return nil, fmt.Errorf("%w: %s does not parse as a URL: write the special characters of a password or a path escaped (%% as %%25, @ as %%40, / as %%2F, ? as %%3F, # as %%23, space as %%20)", ErrBadConfig, quoteConfig(resolved))
 	}
 	if u.Scheme == "" {
-		return nil, fmt.Errorf("%w: %s is neither a Django engine name nor a URL with a scheme (registered: %s)", ErrBadConfig, QuoteConfig(resolved), strings.Join(schemes(), ", "))
+		return nil, fmt.Errorf("%w: %s is neither a Django engine name nor a URL with a scheme (registered: %s)", ErrBadConfig, quoteConfig(resolved), strings.Join(schemes(), ", "))
 	}
 	scheme := strings.ToLower(u.Scheme)
 	regMu.RLock()
@@ -177,16 +184,22 @@ func OpenEngine(ctx context.Context, config string, s Settings) (Engine, error) 
 		if p, ok := builtinPackages[scheme]; ok {
 			hint = fmt.Sprintf("; forgotten import of \"github.com/sessionkit/sessions/%s\" (or .../all)?", p)
 		}
-		return nil, fmt.Errorf("%w: unknown session engine %s (registered: %s)%s", ErrBadConfig, Quote(scheme), strings.Join(schemes(), ", "), hint)
+		return nil, fmt.Errorf("%w: unknown session engine %s (registered: %s)%s", ErrBadConfig, textutil.Quote(scheme), strings.Join(schemes(), ", "), hint)
 	}
 	if err := checkURL(u, resolved); err != nil {
 		return nil, fmt.Errorf("sessions: open %s engine: %w", scheme, err)
 	}
-	e, err := r.opener(ctx, u, s)
+	var e Backend
+	if r.info.NoLocation {
+		err = checkNoLocation(u)
+	}
+	if err == nil {
+		e, err = r.opener(ctx, u, s)
+	}
 	if err != nil {
 		// Whatever the engine put in its error, no password of the
 		// config strings and no endless quote leaves here.
-		return nil, RedactError(fmt.Errorf("sessions: open %s engine: %w", scheme, err), config, resolved, s.DatabaseURL, s.CacheURL)
+		return nil, redactError(fmt.Errorf("sessions: open %s engine: %w", scheme, err), config, resolved, s.DatabaseURL, s.CacheURL)
 	}
 	return e, nil
 }
@@ -203,17 +216,15 @@ func checkURL(u *url.URL, raw string) error {
 	return nil
 }
 
-// CheckNoLocation returns an error matching [ErrBadConfig] when u has user
-// information, a host or a path, for the engines whose config string is
-// their scheme and parameters only ("memory:", "memory:?purge_interval=30s"):
-// a location they would ignore is a mistake to report.
-func CheckNoLocation(u *url.URL) error {
+// checkNoLocation returns an error matching [ErrBadConfig] when u has user
+// information, a host or a path (see EngineInfo.NoLocation).
+func checkNoLocation(u *url.URL) error {
 	form := strings.ToLower(u.Scheme) + ":"
 	switch {
 	case u.User != nil:
 		return fmt.Errorf("%w: %s takes no user or password; write %s", ErrBadConfig, form, form)
 	case u.Host != "":
-		return fmt.Errorf("%w: %s takes no host (got %s); write %s", ErrBadConfig, form, Quote(u.Host), form)
+		return fmt.Errorf("%w: %s takes no host (got %s); write %s", ErrBadConfig, form, textutil.Quote(u.Host), form)
 	case u.Opaque != "" || u.Path != "":
 		return fmt.Errorf("%w: %s takes no path (got %s); write %s", ErrBadConfig, form, quotePath(u), form)
 	}
@@ -230,7 +241,7 @@ func quotePath(u *url.URL) string {
 	if strings.Contains(p, "@") {
 		return "a path with an '@'"
 	}
-	return Quote(p)
+	return textutil.Quote(p)
 }
 
 // Open opens the engine named by config and returns a Manager over it.
@@ -341,7 +352,7 @@ func ParseParams(u *url.URL) *Params {
 // plain name, else quoted, and cut if long.
 func (p *Params) quoteName(name string) string {
 	if len(name) > 40 {
-		return Quote(name[:40]) + "…"
+		return textutil.Quote(name[:40]) + "…"
 	}
 	plain := name != ""
 	for _, c := range name {
@@ -350,7 +361,7 @@ func (p *Params) quoteName(name string) string {
 		}
 	}
 	if !plain {
-		return Quote(name)
+		return textutil.Quote(name)
 	}
 	return name
 }

@@ -78,7 +78,7 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("no secret key: %v", err)
 	}
 	m, err := sessions.Open(ctx, "MEMORY:", settings())
-	if err != nil || m.EngineName() != "memory" {
+	if err != nil || m.Describe().Name != "memory" {
 		t.Errorf("scheme case: %v", err)
 	}
 }
@@ -102,7 +102,7 @@ func TestRegisterDuplicatePanics(t *testing.T) {
 			t.Error("no panic")
 		}
 	}()
-	sessions.Register(sessions.EngineInfo{Scheme: "memory"}, func(context.Context, *url.URL, sessions.Settings) (sessions.Engine, error) {
+	sessions.Register(sessions.EngineInfo{Scheme: "memory"}, func(context.Context, *url.URL, sessions.Settings) (sessions.Backend, error) {
 		return nil, nil
 	})
 }

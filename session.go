@@ -1,15 +1,15 @@
 package sessions
 
 import (
+	"bytes"
 	"context"
 	"iter"
 	"math"
-	"math/big"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/sessionkit/sessions/codec"
+	"github.com/sessionkit/sessions/internal/expiry"
 )
 
 // Keys Django and this package keep inside the session data.
@@ -17,7 +17,7 @@ const (
 	// ExpiryKey holds a custom expiry set with SetExpiry or SetExpiryAt:
 	// an integer number of seconds (0 = at browser close) or an ISO-8601
 	// date.
-	ExpiryKey = "_session_expiry"
+	ExpiryKey = expiry.Key
 	// TestCookieKey and TestCookieValue are Django's test-cookie entry.
 	TestCookieKey   = "testcookie"
 	TestCookieValue = "worked"
@@ -142,6 +142,56 @@ func (s *Session) ensureLoaded() {
 	s.m.load(s)
 }
 
+// The Manager's view of a Session: it reads the fields directly and
+// changes them only through these methods (callers hold s.mu).
+
+// loaded records the data read from the store as raw.
+func (s *Session) loaded(raw []byte, d *codec.Dict) {
+	s.data, s.raw, s.bound = d, raw, boundUser(d)
+}
+
+// stored records that the data now stand in the store under key as raw.
+func (s *Session) stored(key string, raw []byte) {
+	s.key, s.raw = key, raw
+}
+
+// forget drops the key: the session has no record any more.
+func (s *Session) forget() {
+	s.key, s.raw, s.bound = "", nil, ""
+	s.bogus = false
+}
+
+// rebase takes raw, the record another request stored after this one
+// loaded the session, as the new base: this request's changes are
+// re-applied on top of it (key by key, through the merge functions of
+// SetMerge), unless it cleared the session, whose data then replace
+// everything. Undecodable data count as empty.
+func (s *Session) rebase(c codec.Codec, raw []byte) {
+	if s.raw != nil && bytes.Equal(raw, s.raw) {
+		return
+	}
+	theirs, err := c.Decode(raw)
+	if err != nil || len(raw) == 0 {
+		theirs = &codec.Dict{}
+	}
+	s.bound = boundUser(theirs)
+	if !s.cleared {
+		theirs.CopyKeyOrders(s.data) // our nested maps keep their order
+		s.data = s.reapply(c, theirs)
+	}
+	s.raw = raw
+}
+
+// ownAll makes this request the author of every entry (after CycleKey:
+// the whole data are its own).
+func (s *Session) ownAll() {
+	s.cleared = true
+	s.changed = nil
+	for k := range s.data.All() {
+		s.note(k, true)
+	}
+}
+
 // dict loads if needed, marks the session accessed and returns the data.
 func (s *Session) dict() *codec.Dict {
 	s.ensureLoaded()
@@ -187,6 +237,11 @@ func (s *Session) Has(key string) bool {
 func (s *Session) Set(key string, value any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.set(key, value)
+}
+
+// set is Set for callers that hold s.mu.
+func (s *Session) set(key string, value any) {
 	s.dict().Set(key, value)
 	s.setModified()
 	s.note(key, true)
@@ -323,25 +378,7 @@ func (s *Session) clear() {
 func (s *Session) Flush(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old, loaded := s.key, s.bound
-	s.clear()
-	s.key, s.bound = "", ""
-	s.bogus = false
-	s.raw = nil
-	if old == "" || s.m.client != nil {
-		return nil
-	}
-	// The binding as stored now (another request may have moved it, and
-	// Flush does not load): its index entry goes with the record.
-	bound := s.m.storedBinding(ctx, old)
-	if err := s.m.deleteKey(ctx, old); err != nil {
-		return err
-	}
-	s.m.unindex(ctx, bound, old)
-	if loaded != bound {
-		s.m.unindex(ctx, loaded, old)
-	}
-	return nil
+	return s.m.flush(ctx, s)
 }
 
 // CycleKey stores the current data under a new key and deletes the old
@@ -393,7 +430,7 @@ func (s *Session) SetExpiry(d time.Duration) {
 // datetime (stored as an ISO-8601 string, which Django 4.1 and later
 // read; Django 3.2 cannot).
 func (s *Session) SetExpiryAt(t time.Time) {
-	s.Set(ExpiryKey, isoformat(t))
+	s.Set(ExpiryKey, expiry.Isoformat(t))
 }
 
 // ResetExpiry removes a custom expiry, going back to the settings'
@@ -416,14 +453,14 @@ func (s *Session) ExpiryAge() time.Duration {
 func (s *Session) expiryAge(now time.Time) time.Duration {
 	v, _ := s.dict().Get(ExpiryKey)
 	age := s.m.s.CookieAge.Truncate(time.Second)
-	if isFalsy(v) {
+	if expiry.IsFalsy(v) {
 		return age
 	}
-	if t, ok := expiryTime(v); ok {
+	if t, ok := expiry.Time(v); ok {
 		d := t.Sub(now)
 		return time.Duration(math.Floor(d.Seconds())) * time.Second
 	}
-	if n, ok := expirySeconds(v); ok {
+	if n, ok := expiry.Seconds(v); ok {
 		return time.Duration(n) * time.Second
 	}
 	return age
@@ -440,13 +477,11 @@ func (s *Session) ExpiryDate() time.Time {
 
 func (s *Session) expiryDate(now time.Time) time.Time {
 	v, _ := s.dict().Get(ExpiryKey)
-	if t, ok := expiryTime(v); ok {
-		return t
+	abs, life, ok := expiry.Lifetime(v, s.m.s.CookieAge)
+	if ok {
+		return abs
 	}
-	if n, ok := expirySeconds(v); ok && n != 0 {
-		return now.Add(time.Duration(n) * time.Second)
-	}
-	return now.Add(s.m.s.CookieAge.Truncate(time.Second))
+	return now.Add(life)
 }
 
 // ExpireAtBrowserClose reports whether the cookie should expire when the
@@ -463,103 +498,6 @@ func (s *Session) expireAtBrowserClose() bool {
 	if !ok || v == nil {
 		return s.m.s.ExpireAtBrowserClose
 	}
-	n, isNum := expirySeconds(v)
+	n, isNum := expiry.Seconds(v)
 	return isNum && n == 0
-}
-
-func isFalsy(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return true
-	case string:
-		return x == ""
-	case bool:
-		return !x
-	}
-	n, ok := expirySeconds(v)
-	return ok && n == 0
-}
-
-// expirySeconds reads a numeric expiry (Django stores ints; floats are
-// accepted and truncated).
-func expirySeconds(v any) (int64, bool) {
-	switch x := v.(type) {
-	case int64:
-		return x, true
-	case int:
-		return int64(x), true
-	case int32:
-		return int64(x), true
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return 0, false
-		}
-		return int64(x), true
-	case *big.Int:
-		if x.IsInt64() {
-			return x.Int64(), true
-		}
-	}
-	return 0, false
-}
-
-func expiryTime(v any) (time.Time, bool) {
-	switch x := v.(type) {
-	case time.Time:
-		return x, true
-	case string:
-		return parseISO(x)
-	}
-	return time.Time{}, false
-}
-
-// isoformat writes t as Python's datetime.isoformat() of an aware UTC
-// datetime: microseconds only when non-zero, "+00:00" for UTC.
-func isoformat(t time.Time) string {
-	t = t.UTC()
-	s := t.Format("2006-01-02T15:04:05")
-	if us := t.Nanosecond() / 1000; us != 0 {
-		s += t.Format(".000000")
-	}
-	return s + "+00:00"
-}
-
-// parseISO reads what Python's datetime.fromisoformat accepts in practice
-// for session expiries. A date without an offset is taken as UTC.
-func parseISO(s string) (time.Time, bool) {
-	s = strings.TrimSpace(s)
-	if strings.HasSuffix(s, "Z") {
-		s = s[:len(s)-1] + "+00:00"
-	}
-	for _, layout := range []string{
-		"2006-01-02T15:04:05.999999999Z07:00",
-		"2006-01-02 15:04:05.999999999Z07:00",
-		"2006-01-02T15:04:05.999999999",
-		"2006-01-02 15:04:05.999999999",
-		"2006-01-02T15:04Z07:00",
-		"2006-01-02T15:04",
-		"2006-01-02",
-	} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
-}
-
-// DataExpiry decodes session data with c and returns the absolute expiry
-// stored in it (an ISO-8601 "_session_expiry", as Django's set_expiry with
-// a datetime writes). It reports false when the data carry no absolute
-// expiry or cannot be decoded. Engines that derive expiry from the data,
-// as Django's file engine does, use it.
-func DataExpiry(c codec.Codec, data []byte) (time.Time, bool) {
-	d, err := c.Decode(data)
-	if err != nil {
-		return time.Time{}, false
-	}
-	v, _ := d.Get(ExpiryKey)
-	if s, ok := v.(string); ok {
-		return parseISO(s)
-	}
-	return time.Time{}, false
 }

@@ -48,6 +48,18 @@ type Settings struct {
 	// CookiePartitioned adds the Partitioned attribute (CHIPS). Not a
 	// Django setting; default false.
 	CookiePartitioned bool
+	// TokenHeader, when set, carries the session key in this HTTP header
+	// instead of the cookie, for API clients and mobile apps, which keep
+	// no cookies. A request sends its key in the header, or as
+	// "Authorization: Bearer <key>" when TokenHeader is "Authorization".
+	// A response that creates, cycles or renews the session returns the
+	// key in the header (TokenHeader itself; for "Authorization", in
+	// "Authorization" too, without the "Bearer " prefix), and one that
+	// ends it returns the header present and empty: the client drops its
+	// key. Every other rule (no fixation, cycling at login, expiry,
+	// Vary) is the cookie's; the cookie settings do not apply. Not a
+	// Django setting; default "" (the cookie). SESSION_TOKEN_HEADER.
+	TokenHeader string
 
 	// SaveEveryRequest is SESSION_SAVE_EVERY_REQUEST: save (and re-send the
 	// cookie) on every response whose session is not empty; default false.
@@ -126,6 +138,13 @@ type Settings struct {
 	// Logger receives security events (bad signatures) and store errors.
 	// Nil means slog.Default(). Session keys are never logged in full.
 	Logger *slog.Logger
+	// Observer, when set, receives an Event for every engine call and
+	// session decision (see [Observer]): metrics, traces, audit. Not a
+	// Django setting.
+	Observer Observer
+	// Clock, when set, replaces time.Now for every expiry computation of
+	// the Manager. It is meant for tests.
+	Clock func() time.Time
 }
 
 // Django's defaults.
@@ -201,13 +220,14 @@ func settingsFrom(lookup func(string) (string, bool)) (Settings, error) {
 	boolean("SESSION_COOKIE_SECURE", &s.CookieSecure)
 	boolean("SESSION_COOKIE_HTTPONLY", &s.CookieHTTPOnly)
 	if v, ok := lookup("SESSION_COOKIE_SAMESITE"); ok {
-		ss, err := ParseSameSite(v)
+		ss, err := parseSameSite(v)
 		if err != nil {
 			errs = append(errs, "SESSION_COOKIE_SAMESITE: "+err.Error())
 		} else {
 			s.CookieSameSite = ss
 		}
 	}
+	str("SESSION_TOKEN_HEADER", &s.TokenHeader)
 	boolean("SESSION_SAVE_EVERY_REQUEST", &s.SaveEveryRequest)
 	boolean("SESSION_EXPIRE_AT_BROWSER_CLOSE", &s.ExpireAtBrowserClose)
 	str("SESSION_FILE_PATH", &s.FilePath)
@@ -263,9 +283,9 @@ func parseBool(v string) (bool, error) {
 	return false, fmt.Errorf("invalid boolean")
 }
 
-// ParseSameSite parses a SameSite value as Django spells it: "Lax",
+// parseSameSite parses a SameSite value as Django spells it: "Lax",
 // "Strict", "None", or "False" (no attribute). Case is ignored.
-func ParseSameSite(v string) (http.SameSite, error) {
+func parseSameSite(v string) (http.SameSite, error) {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "lax":
 		return http.SameSiteLaxMode, nil
@@ -284,7 +304,7 @@ func (s *Settings) validate() error {
 	var errs []string
 	if s.CookieName == "" {
 		errs = append(errs, "CookieName is empty (start from sessions.DefaultSettings())")
-	} else if !validCookieName(s.CookieName) {
+	} else if (&http.Cookie{Name: s.CookieName}).Valid() != nil {
 		errs = append(errs, "CookieName is not a valid cookie name")
 	}
 	if s.CookieAge < time.Second {
@@ -295,6 +315,9 @@ func (s *Settings) validate() error {
 	}
 	if s.SecretKey == "" {
 		errs = append(errs, "SecretKey is empty (Django's SECRET_KEY)")
+	}
+	if s.TokenHeader != "" && !validHeaderName(s.TokenHeader) {
+		errs = append(errs, "TokenHeader is not a valid HTTP header name")
 	}
 	if s.CookieSameSite == http.SameSiteNoneMode && !s.CookieSecure {
 		errs = append(errs, "CookieSameSite None requires CookieSecure: browsers reject such a cookie")
@@ -324,15 +347,13 @@ func (s *Settings) validate() error {
 	return nil
 }
 
-func validCookieName(n string) bool {
+// validHeaderName reports whether n is an HTTP header name (a token).
+func validHeaderName(n string) bool {
 	for i := 0; i < len(n); i++ {
 		c := n[i]
 		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
 			return false
 		}
 	}
-	return true
+	return n != ""
 }
-
-// cookieAgeSeconds returns CookieAge in whole seconds.
-func (s *Settings) cookieAgeSeconds() int64 { return int64(s.CookieAge / time.Second) }

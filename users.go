@@ -3,7 +3,6 @@ package sessions
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -21,7 +20,7 @@ func boundUser(d *codec.Dict) string {
 	}
 	v, _ := d.Get(BoundUserKey)
 	id, _ := v.(string)
-	if CheckUserID(id) != nil {
+	if id == "" || len(id) > MaxUserIDLength {
 		return ""
 	}
 	return id
@@ -35,34 +34,31 @@ func boundUser(d *codec.Dict) string {
 // [UserIndexer] engine; others give ErrUnsupported). A session without a
 // key is saved first.
 func (m *Manager) BindUser(ctx context.Context, s *Session, userID string) error {
-	if err := CheckUserID(userID); err != nil {
-		return wrap("bind user", m.name, fmt.Errorf("%w: a user ID must be 1 to %d bytes", err, MaxUserIDLength))
-	}
-	if _, ok := m.engine.(UserIndexer); !ok || m.client != nil {
+	if m.client != nil {
 		return wrap("bind user", m.name, ErrUnsupported)
+	}
+	if err := m.st.guardUser(ctx, "bind user", userID); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.dict().Set(BoundUserKey, userID)
-	s.setModified()
-	s.note(BoundUserKey, true)
-	// Saving writes the index entry (see indexWrite).
+	s.set(BoundUserKey, userID)
+	// Saving writes the index entry (see index).
 	return m.save(ctx, s)
 }
 
-// indexWrite brings the user index in line with a session just written
-// under key with expiry: the entry of its user lives as long as the
-// session, and prev, the user the index recorded for key before, loses
-// its entry if the binding moved. Callers hold s.mu.
-func (m *Manager) indexWrite(ctx context.Context, s *Session, key string, expiry time.Time, prev string) error {
-	ix, ok := m.engine.(UserIndexer)
-	if !ok {
+// index brings the user index in line with s, just stored under key with
+// expiry exp: the entry of its user lives as long as the session, and the
+// user the index recorded for key before (s.bound) loses its entry if the
+// binding moved. Callers hold s.mu.
+func (m *Manager) index(ctx context.Context, s *Session, key string, exp time.Time) error {
+	if m.st.users == nil {
 		return nil
 	}
-	cur := boundUser(s.data)
+	prev, cur := s.bound, boundUser(s.data)
 	if cur != "" {
-		if err := ix.AddUserSession(ctx, cur, key, expiry); err != nil {
-			return wrap("bind user", m.name, err)
+		if err := m.st.addUserSession(ctx, cur, key, exp); err != nil {
+			return err
 		}
 	}
 	s.bound = cur
@@ -78,10 +74,10 @@ func (m *Manager) indexWrite(ctx context.Context, s *Session, key string, expiry
 // never loaded the record (Clear and Flush do not load) or may have
 // loaded it before another request rebound it.
 func (m *Manager) storedBinding(ctx context.Context, key string) string {
-	if _, ok := m.engine.(UserIndexer); !ok || key == "" {
+	if m.st.users == nil || key == "" {
 		return ""
 	}
-	raw, err := m.engine.Load(ctx, key)
+	raw, err := m.st.load(ctx, key)
 	if err != nil || len(raw) == 0 {
 		return ""
 	}
@@ -96,11 +92,10 @@ func (m *Manager) storedBinding(ctx context.Context, key string) string {
 // a stale entry, which DeleteUser recognises and skips, so it is logged,
 // not returned.
 func (m *Manager) unindex(ctx context.Context, userID, key string) {
-	ix, ok := m.engine.(UserIndexer)
-	if !ok || userID == "" {
+	if m.st.users == nil || userID == "" {
 		return
 	}
-	if err := ix.RemoveUserSessions(ctx, userID, []string{key}); err != nil {
+	if err := m.st.removeUserSessions(ctx, userID, []string{key}); err != nil {
 		m.log.LogAttrs(ctx, slog.LevelWarn, "session user index: removing an entry failed", slog.String("engine", m.name), slog.String("error", err.Error()))
 	}
 }
@@ -109,42 +104,31 @@ func (m *Manager) unindex(ctx context.Context, userID, key string) {
 // their index entries, and only theirs: a session bound concurrently is
 // either ended or still indexed, so a later DeleteUser ends it. An index
 // entry whose session has since been bound to another user (or deleted)
-// is dropped without touching that session. It returns how many sessions
-// it ended. Use it after a password change or to log a user out
-// everywhere.
+// is dropped without touching that session. When a delete fails, the
+// entries of the sessions that survived are kept, so that calling
+// DeleteUser again finds them. It returns how many sessions it ended.
+// Use it after a password change or to log a user out everywhere.
 func (m *Manager) DeleteUser(ctx context.Context, userID string) (int, error) {
-	if err := CheckUserID(userID); err != nil {
-		return 0, wrap("delete user", m.name, err)
-	}
-	ix, ok := m.engine.(UserIndexer)
-	if !ok || m.client != nil {
+	if m.client != nil {
 		return 0, wrap("delete user", m.name, ErrUnsupported)
 	}
-	if m.closed.Load() {
-		return 0, wrap("delete user", m.name, ErrClosed)
-	}
-	keys, err := ix.UserSessions(ctx, userID)
+	keys, err := m.st.userSessions(ctx, userID)
 	if err != nil {
-		return 0, wrap("delete user", m.name, err)
+		return 0, err
 	}
 	var errs []error
 	done := make([]string, 0, len(keys))
 	ended := 0
 	for _, k := range keys {
-		raw, err := m.engine.Load(ctx, k)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			done = append(done, k) // already gone: a stale entry
+		switch err := m.ownedBy(ctx, k, userID); {
+		case errors.Is(err, errGone):
+			done = append(done, k) // a stale entry: gone, or moved to another user
 			continue
 		case err != nil:
 			errs = append(errs, err)
 			continue
 		}
-		if d, derr := m.codec.Decode(raw); derr == nil && len(raw) > 0 && boundUser(d) != userID {
-			done = append(done, k) // moved to another user: not ours to end
-			continue
-		}
-		if err := m.engine.Delete(ctx, k); err != nil {
+		if err := m.st.delete(ctx, k); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -152,22 +136,38 @@ func (m *Manager) DeleteUser(ctx context.Context, userID string) (int, error) {
 		done = append(done, k)
 	}
 	if len(done) > 0 {
-		if err := ix.RemoveUserSessions(ctx, userID, done); err != nil {
+		if err := m.st.removeUserSessions(ctx, userID, done); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return ended, wrap("delete user", m.name, errors.Join(errs...))
+	return ended, errors.Join(errs...)
+}
+
+// errGone reports an index entry whose session is gone or bound to
+// another user.
+var errGone = errors.New("not this user's session")
+
+// ownedBy returns nil when the session under key is bound to userID (or
+// its data cannot be read: it is in the user's index), errGone when it is
+// gone or bound to another user, or the store's error.
+func (m *Manager) ownedBy(ctx context.Context, key, userID string) error {
+	raw, err := m.st.load(ctx, key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return errGone
+	case err != nil:
+		return err
+	}
+	if d, derr := m.codec.Decode(raw); derr == nil && len(raw) > 0 && boundUser(d) != userID {
+		return errGone
+	}
+	return nil
 }
 
 // UserSessions returns the keys of the live sessions bound to userID.
 func (m *Manager) UserSessions(ctx context.Context, userID string) ([]string, error) {
-	if err := CheckUserID(userID); err != nil {
-		return nil, wrap("user sessions", m.name, err)
-	}
-	ix, ok := m.engine.(UserIndexer)
-	if !ok || m.client != nil {
+	if m.client != nil {
 		return nil, wrap("user sessions", m.name, ErrUnsupported)
 	}
-	keys, err := ix.UserSessions(ctx, userID)
-	return keys, wrap("user sessions", m.name, err)
+	return m.st.userSessions(ctx, userID)
 }

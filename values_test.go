@@ -25,7 +25,7 @@ func storeJSON(t *testing.T, m *sessions.Manager, js string) string {
 		t.Fatal(err)
 	}
 	key := sessions.NewKey()
-	if err := m.Engine().Create(context.Background(), key, b, time.Now().Add(time.Hour)); err != nil {
+	if err := m.Backend().(sessions.Engine).Create(context.Background(), key, b, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	return key
@@ -34,7 +34,7 @@ func storeJSON(t *testing.T, m *sessions.Manager, js string) string {
 // storedJSON returns the session JSON the store holds for key.
 func storedJSON(t *testing.T, m *sessions.Manager, key string) string {
 	t.Helper()
-	raw, err := m.Engine().Load(context.Background(), key)
+	raw, err := m.Backend().(sessions.Engine).Load(context.Background(), key)
 	if err != nil {
 		t.Fatal(err)
 	}

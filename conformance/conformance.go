@@ -10,7 +10,7 @@
 //
 //	func TestConformance(t *testing.T) {
 //		conformance.Run(t, conformance.Harness{
-//			New: func(t *testing.T) sessions.Engine {
+//			New: func(t *testing.T) sessions.Backend {
 //				e := mystore.New(...) // a fresh, isolated store
 //				t.Cleanup(func() { e.Close() })
 //				return e
@@ -41,14 +41,14 @@ type Harness struct {
 	// table, key prefix, directory or database). It registers its own
 	// cleanup with t.Cleanup. The suite may call Close on it; a second
 	// Close from the cleanup must be harmless, as the contract requires.
-	New func(t *testing.T) sessions.Engine
+	New func(t *testing.T) sessions.Backend
 	// NewPair, when set, returns two separate engine instances over one
 	// shared store (two clients, two processes' worth of state), so the
 	// suite can check that a write through one is seen by the other.
-	NewPair func(t *testing.T) (sessions.Engine, sessions.Engine)
+	NewPair func(t *testing.T) (sessions.Backend, sessions.Backend)
 	// NewFaulty, when set, returns a fresh engine (as New) together with
 	// one Fault for each store the engine depends on, for [RunFaults].
-	NewFaulty func(t *testing.T) (sessions.Engine, []Fault)
+	NewFaulty func(t *testing.T) (sessions.Backend, []Fault)
 	// Caps declares what the engine can do.
 	Caps Capabilities
 	// Configure, when set, changes the settings of every Manager that
@@ -104,7 +104,8 @@ func (c Capabilities) maxValue() int {
 // env is what a case gets.
 type env struct {
 	ctx  context.Context
-	e    sessions.Engine
+	e    sessions.Engine     // nil for a client-side engine
+	c    sessions.ClientSide // nil for a server-side engine
 	caps Capabilities
 	// newEngine returns another fresh engine (for cases that need a
 	// second isolated store); nil outside testing.
@@ -143,13 +144,16 @@ func Run(t *testing.T, h Harness) {
 	ran := 0
 	for _, c := range cases {
 		ok := t.Run(c.name, func(t *testing.T) {
-			e := h.New(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			ev := &env{ctx: ctx, e: e, caps: h.Caps, logf: t.Logf,
-				newEngine: func() sessions.Engine { return h.New(t) }}
+			ev := newEnv(ctx, h.New(t))
+			ev.caps, ev.logf = h.Caps, t.Logf
+			ev.newEngine = func() sessions.Engine { return asEngine(t, h.New(t)) }
 			if h.NewPair != nil {
-				ev.pair = func() (sessions.Engine, sessions.Engine) { return h.NewPair(t) }
+				ev.pair = func() (sessions.Engine, sessions.Engine) {
+					a, b := h.NewPair(t)
+					return asEngine(t, a), asEngine(t, b)
+				}
 			}
 			err := c.run(ev)
 			var se skipError
@@ -180,7 +184,7 @@ type Result struct {
 // deleting a few sessions of its own (never touching others), and returns
 // the outcome of each. For a client-side engine it runs the seal/open
 // cases instead of the storage ones.
-func CheckResults(ctx context.Context, e sessions.Engine) []Result {
+func CheckResults(ctx context.Context, e sessions.Backend) []Result {
 	cases := engineCases()
 	if _, ok := e.(sessions.ClientSide); ok {
 		cases = clientSideCases()
@@ -190,7 +194,8 @@ func CheckResults(ctx context.Context, e sessions.Engine) []Result {
 		if !c.quick {
 			continue
 		}
-		ev := &env{ctx: ctx, e: e, logf: func(string, ...any) {}}
+		ev := newEnv(ctx, e)
+		ev.logf = func(string, ...any) {}
 		err := c.run(ev)
 		r := Result{Name: c.name, Reason: c.reason}
 		var se skipError
@@ -206,7 +211,7 @@ func CheckResults(ctx context.Context, e sessions.Engine) []Result {
 
 // Check runs CheckResults and returns every failure joined, or nil. Use
 // it to verify a deployment's configuration (the CLI's "sessions check").
-func Check(ctx context.Context, e sessions.Engine) error {
+func Check(ctx context.Context, e sessions.Backend) error {
 	var errs []error
 	for _, r := range CheckResults(ctx, e) {
 		if r.Err != nil {
@@ -225,6 +230,24 @@ func CheckNames() []string {
 		}
 	}
 	return out
+}
+
+// newEnv returns the env of a case over b.
+func newEnv(ctx context.Context, b sessions.Backend) *env {
+	ev := &env{ctx: ctx}
+	ev.e, _ = b.(sessions.Engine)
+	ev.c, _ = b.(sessions.ClientSide)
+	return ev
+}
+
+// asEngine returns b as a server-side engine, failing the test otherwise.
+func asEngine(t *testing.T, b sessions.Backend) sessions.Engine {
+	t.Helper()
+	e, ok := b.(sessions.Engine)
+	if !ok {
+		t.Fatalf("conformance: %T is not a sessions.Engine (set Capabilities.ClientSide for a client-side engine)", b)
+	}
+	return e
 }
 
 func expectErr(op string, err, want error) error {

@@ -14,7 +14,7 @@ import (
 func ExampleRun() {
 	_ = func(t *testing.T) {
 		h := conformance.Harness{
-			New: func(t *testing.T) sessions.Engine {
+			New: func(t *testing.T) sessions.Backend {
 				e := memstore.New(nil) // your engine, over a fresh isolated store
 				t.Cleanup(func() { e.Close() })
 				return e

@@ -90,7 +90,7 @@ func RunFaults(t *testing.T, h Harness) {
 // faultEnv is what a fault case gets.
 type faultEnv struct {
 	t    *testing.T
-	e    sessions.Engine
+	e    sessions.Backend
 	f    Fault
 	down func()
 	caps Capabilities
@@ -321,7 +321,8 @@ func caseFaultLoad(fe *faultEnv) {
 // a context that ends after 200 ms: each must return by the deadline plus
 // DeadlineSlack, with the context's error (or, for a store whose reads
 // survive, success).
-func runDeadline(t *testing.T, e sessions.Engine, f Fault, caps Capabilities) {
+func runDeadline(t *testing.T, b sessions.Backend, f Fault, caps Capabilities) {
+	e := asEngine(t, b)
 	ctx := context.Background()
 	key := sessions.NewKey()
 	data := []byte("deadline test data")

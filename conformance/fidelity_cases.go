@@ -214,7 +214,7 @@ func caseBufferedKeepsResponse(c *mgr) {
 func caseUndecodableDropsKey(c *mgr) {
 	m := c.manager(nil)
 	key := sessions.NewKey()
-	if err := c.engine.Create(c.ctx, key, []byte("bad:encoded:value"), time.Now().Add(time.Hour)); err != nil {
+	if err := c.eng().Create(c.ctx, key, []byte("bad:encoded:value"), time.Now().Add(time.Hour)); err != nil {
 		c.t.Fatal(err)
 	}
 	s := m.Load(c.ctx, key)

@@ -29,7 +29,7 @@ type mgr struct {
 	t      *testing.T
 	h      Harness
 	ctx    context.Context
-	engine sessions.Engine
+	engine sessions.Backend
 	client bool
 	logs   *logBuffer
 }
@@ -63,6 +63,10 @@ func (c *mgr) manager(fn func(*sessions.Settings)) *sessions.Manager {
 	}
 	return m
 }
+
+// eng returns the case's engine as a server-side engine (server-only
+// cases).
+func (c *mgr) eng() sessions.Engine { return asEngine(c.t, c.engine) }
 
 // saved returns the key (cookie value) of a saved session holding values.
 func (c *mgr) saved(m *sessions.Manager, values map[string]any) string {
@@ -382,9 +386,8 @@ func managerCases() []managerCase {
 			}
 		}},
 		{name: "CustomExpirySeconds", reason: "SetExpiry(10s): expiry date is now + 10 s and age 10 s (test_custom_expiry_seconds)", run: func(c *mgr) {
-			m := c.manager(nil)
 			now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-			m.SetClock(func() time.Time { return now })
+			m := c.manager(func(s *sessions.Settings) { s.Clock = func() time.Time { return now } })
 			s := m.NewSession(c.ctx)
 			s.SetExpiry(10 * time.Second)
 			if d := s.ExpiryDate(); !d.Equal(now.Add(10 * time.Second)) {
@@ -395,9 +398,8 @@ func managerCases() []managerCase {
 			}
 		}},
 		{name: "CustomExpiryDatetime", reason: "SetExpiryAt(now+10s): same date and age (test_custom_expiry_datetime, test_custom_expiry_timedelta)", run: func(c *mgr) {
-			m := c.manager(nil)
 			now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-			m.SetClock(func() time.Time { return now })
+			m := c.manager(func(s *sessions.Settings) { s.Clock = func() time.Time { return now } })
 			s := m.NewSession(c.ctx)
 			s.SetExpiryAt(now.Add(10 * time.Second))
 			if d := s.ExpiryDate(); !d.Equal(now.Add(10 * time.Second)) {
@@ -455,7 +457,7 @@ func managerCases() []managerCase {
 			m := c.manager(nil)
 			for _, bad := range []string{"Zmxhc2tkajphbGtkamY=", "bad:encoded:value"} {
 				key := sessions.NewKey()
-				if err := c.engine.Create(c.ctx, key, []byte(bad), time.Now().Add(time.Hour)); err != nil {
+				if err := c.eng().Create(c.ctx, key, []byte(bad), time.Now().Add(time.Hour)); err != nil {
 					c.t.Fatal(err)
 				}
 				s := m.Load(c.ctx, key)
@@ -475,7 +477,7 @@ func managerCases() []managerCase {
 				if err != nil {
 					c.t.Fatal(err)
 				}
-				if err := c.engine.Create(c.ctx, key, raw, time.Now().Add(time.Hour)); err != nil {
+				if err := c.eng().Create(c.ctx, key, raw, time.Now().Add(time.Hour)); err != nil {
 					c.t.Fatal(err)
 				}
 				if s := m.Load(c.ctx, key); s.Len() != 0 {
@@ -646,7 +648,7 @@ func managerCases() []managerCase {
 				if err := s.Save(r.Context()); err != nil {
 					c.t.Errorf("Save: %v", err)
 				}
-				if err := c.engine.Delete(r.Context(), s.Key()); err != nil {
+				if err := c.eng().Delete(r.Context(), s.Key()); err != nil {
 					c.t.Errorf("Delete: %v", err)
 				}
 				io.WriteString(w, "handler body")
@@ -665,7 +667,7 @@ func managerCases() []managerCase {
 			res := c.serve(m, func(w http.ResponseWriter, r *http.Request) {
 				s := sessions.FromContext(r.Context())
 				s.Get("x")
-				c.engine.Delete(c.ctx, key) // another request logs out
+				c.eng().Delete(c.ctx, key) // another request logs out
 				s.Set("foo", "bar")
 			}, key)
 			if res.StatusCode != 400 {

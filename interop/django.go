@@ -1,7 +1,7 @@
 // Package interop drives a real Django (Debian's python3-django) to check
 // that Go and Django read and write each other's sessions. Its tests run
 // in `make test`; `make deps` installs Django 4.2 from bookworm-backports
-// and unpacks Django 3.2 (bookworm's own) beside it.
+// and unpacks Django 3.2 (bookworm's own) and 5.2 (sid's) beside it.
 //
 // The package holds only test support: Django runs the script
 // django_helper.py with /usr/bin/python3, one batch of commands per call.
@@ -9,6 +9,7 @@ package interop
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -28,7 +29,7 @@ const Python = "/usr/bin/python3"
 
 // Django is one Django version available to the tests.
 type Django struct {
-	Version    string // "4.2.21", "3.2.25"
+	Version    string // "5.2.18", "4.2.21", "3.2.25"
 	pythonPath string
 }
 
@@ -41,8 +42,39 @@ func (d Django) Major() string {
 	return parts[0] + "." + parts[1]
 }
 
+// AtLeast reports whether this Django is version major.minor or later,
+// for example AtLeast("4.1").
+func (d Django) AtLeast(version string) bool { return majorAtLeast(d.Major(), version) }
+
 // HasFallbacks reports whether this Django knows SECRET_KEY_FALLBACKS (4.1+).
-func (d Django) HasFallbacks() bool { return d.Major() != "3.2" }
+func (d Django) HasFallbacks() bool { return d.AtLeast("4.1") }
+
+// ReadsISOExpiry reports whether this Django reads an ISO-8601 string in
+// _session_expiry, as SetExpiryAt writes (4.1+; 3.2 raises TypeError).
+func (d Django) ReadsISOExpiry() bool { return d.AtLeast("4.1") }
+
+// majorAtLeast compares "major.minor" versions.
+func majorAtLeast(have, want string) bool {
+	if want == "" {
+		return true
+	}
+	var hm, hn, wm, wn int
+	fmt.Sscanf(have, "%d.%d", &hm, &hn)
+	fmt.Sscanf(want, "%d.%d", &wm, &wn)
+	return hm > wm || hm == wm && hn >= wn
+}
+
+// Command returns a command running Debian's python3 with args under this
+// Django (its PYTHONPATH set), killed when ctx is done, for tests that
+// drive Django with their own scripts.
+func (d Django) Command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, Python, args...)
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+	if d.pythonPath != "" {
+		cmd.Env = append(cmd.Env, "PYTHONPATH="+d.pythonPath)
+	}
+	return cmd
+}
 
 // Cmd is one command for django_helper.py.
 type Cmd map[string]any
@@ -61,34 +93,46 @@ func helperPath() string {
 	return filepath.Join(filepath.Dir(file), "django_helper.py")
 }
 
-// django32Dir is where scripts/install-deps.sh unpacks Django 3.2.
-func django32Dir() string {
+// unpackedDir is where scripts/install-deps.sh unpacks the Debian
+// package of Django major.minor (3.2 from bookworm, 5.2 from sid).
+func unpackedDir(version string) string {
 	base := os.Getenv("XDG_CACHE_HOME")
 	if base == "" {
 		home, _ := os.UserHomeDir()
 		base = filepath.Join(home, ".cache")
 	}
-	return filepath.Join(base, "sessionkit", "django-3.2", "usr", "lib", "python3", "dist-packages")
+	return filepath.Join(base, "sessionkit", "django-"+version, "usr", "lib", "python3", "dist-packages")
 }
 
-// Versions returns the Django versions installed: 4.2 (Debian's python3-django
-// from bookworm-backports) and 3.2 (unpacked by make deps). A missing
-// version skips the test, or fails it when SESSIONS_REQUIRE_SERVERS=1.
+// Versions returns the Django versions installed, newest first: 5.2
+// (sid's python3-django, unpacked by make deps), 4.2 (Debian's
+// python3-django from bookworm-backports) and 3.2 (unpacked by make
+// deps). A missing or wrong version skips the test, or fails it when
+// SESSIONS_REQUIRE_SERVERS=1.
 func Versions(t testing.TB) []Django {
 	t.Helper()
 	var out []Django
-	for _, pp := range []string{"", django32Dir()} {
-		d := Django{pythonPath: pp}
+	for _, want := range []struct{ major, pythonPath string }{
+		{"5.2", unpackedDir("5.2")},
+		{"4.2", ""},
+		{"3.2", unpackedDir("3.2")},
+	} {
+		d := Django{pythonPath: want.pythonPath}
 		res, err := d.run([]Cmd{{"op": "version"}})
+		if err == nil {
+			d.Version, _ = res[0]["version"].(string)
+			if d.Major() != want.major {
+				err = fmt.Errorf("found Django %q", d.Version)
+			}
+		}
 		if err != nil {
-			msg := fmt.Sprintf("Django not available (PYTHONPATH=%q): %v; run make deps", pp, err)
+			msg := fmt.Sprintf("Django %s not available (PYTHONPATH=%q): %v; run make deps", want.major, want.pythonPath, err)
 			if requireDjango() {
 				t.Fatal(msg)
 			}
 			t.Log(msg)
 			continue
 		}
-		d.Version, _ = res[0]["version"].(string)
 		out = append(out, d)
 	}
 	if len(out) == 0 {
@@ -112,12 +156,8 @@ func (d Django) run(cmds []Cmd) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(Python, helperPath())
+	cmd := d.Command(context.Background(), helperPath())
 	cmd.Stdin = bytes.NewReader(in)
-	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
-	if d.pythonPath != "" {
-		cmd.Env = append(cmd.Env, "PYTHONPATH="+d.pythonPath)
-	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

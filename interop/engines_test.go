@@ -144,16 +144,6 @@ func (dj Django) with(t *testing.T, conf map[string]any, cmds ...Cmd) []Result {
 	return res
 }
 
-func majorAtLeast(have, want string) bool {
-	if want == "" {
-		return true
-	}
-	var hm, hn, wm, wn int
-	fmt.Sscanf(have, "%d.%d", &hm, &hn)
-	fmt.Sscanf(want, "%d.%d", &wm, &wn)
-	return hm > wm || hm == wm && hn >= wn
-}
-
 // TestEngines is the compatibility matrix: for each engine and Django
 // version, sessions cross in both directions, with changes, deletions,
 // expiry, fallback keys and Django's auth.
@@ -161,7 +151,7 @@ func TestEngines(t *testing.T) {
 	versions := Versions(t)
 	for _, es := range engineSetups() {
 		for _, dj := range versions {
-			if !majorAtLeast(dj.Major(), es.minMajor) {
+			if !dj.AtLeast(es.minMajor) {
 				continue
 			}
 			t.Run(es.name+"/django-"+dj.Major(), func(t *testing.T) {
@@ -280,10 +270,11 @@ func TestEngines(t *testing.T) {
 					g.Save(ctx)
 					cmds := []Cmd{{"op": "session_load", "key": g.Key()}}
 					var at *sessions.Session
-					if dj.Major() != "3.2" {
+					setAt := time.Now()
+					if dj.ReadsISOExpiry() {
 						at = m.NewSession(ctx)
 						at.Set("a", 1)
-						at.SetExpiryAt(time.Now().Add(2 * time.Hour))
+						at.SetExpiryAt(setAt.Add(2 * time.Hour))
 						at.Save(ctx)
 						cmds = append(cmds, Cmd{"op": "session_load", "key": at.Key()})
 					}
@@ -292,13 +283,16 @@ func TestEngines(t *testing.T) {
 						t.Errorf("Go's SetExpiry(10m): Django age %s", age)
 					}
 					if at != nil {
-						if age, _ := res[1]["expiry_age"].(int64); age < 7190 || age > 7200 {
+						// The absolute expiry counts down while Django
+						// starts, which takes seconds on a busy machine.
+						slack := int64(time.Since(setAt).Seconds()) + 2
+						if age, _ := res[1]["expiry_age"].(int64); age < 7200-slack || age > 7200 {
 							t.Errorf("Go's SetExpiryAt(+2h): Django age %v", res[1]["expiry_age"])
 						}
 					}
 					// Expired on Django's side: gone for Go.
 					past := dj.with(t, conf, Cmd{"op": "session_create", "data": map[string]any{"a": 1}, "expiry": -10})
-					if s := m.Load(ctx, past[0]["key"].(string)); s.Len() != 0 && es.name != "file" {
+					if s := m.Load(ctx, past[0]["key"].(string)); s.Len() != 0 {
 						t.Error("Go loads a session Django saved as expired")
 					}
 				})
@@ -373,7 +367,7 @@ func TestEngines(t *testing.T) {
 				})
 
 				t.Run("ClearExpired", func(t *testing.T) {
-					if _, ok := m.Engine().(sessions.ExpiredDeleter); !ok {
+					if _, ok := m.Backend().(sessions.ExpiredDeleter); !ok {
 						t.Fatal("the engine has no DeleteExpired: sessions clearsessions would fail on it")
 					}
 					r := dj.with(t, conf, Cmd{"op": "session_create", "data": map[string]any{"a": 1}, "expiry": -10})

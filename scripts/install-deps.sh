@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # install-deps.sh installs the Debian packages the test suite needs (real
 # servers, headless Chromium, Debian's python3 with Django 4.2 from
-# bookworm-backports) and downloads the Go modules.
+# bookworm-backports, Django 3.2 and 5.2 unpacked beside it) and downloads
+# the Go modules.
 #
 # Idempotent and fast when everything is already installed: packages are
 # checked with dpkg first, and apt-get update/install only run for what is
@@ -117,6 +118,63 @@ case "$dv32" in
 3.2*) log "Django $dv32 available in $dj32_dir" ;;
 *)
 	log "error: Django 3.2 in $dj32_dir reports '${dv32:-nothing}'"
+	exit 1
+	;;
+esac
+
+# 3c. Django 5.2 (Debian sid's python3-django, with the python3-asgiref
+#     3.8+ it needs) beside them, unpacked into a cache directory the same
+#     way. Both packages are architecture-independent pure Python and run
+#     on bookworm's python3 (3.11). They are fetched with a private apt
+#     state (its own sources list naming sid, lists and cache in a
+#     temporary directory, signatures checked against Debian's archive
+#     keyring), so the machine's apt sources and the installed Django 4.2
+#     are left alone.
+dj52_dir="${XDG_CACHE_HOME:-$HOME/.cache}/sessionkit/django-5.2"
+dj52_path="$dj52_dir/usr/lib/python3/dist-packages"
+django52_version() {
+	PYTHONPATH="$dj52_path" /usr/bin/python3 -c '
+import asgiref, django
+from django.contrib.sessions.backends import file  # imports asgiref.sync
+print(django.get_version())' 2>/dev/null || true
+}
+dv52=$(django52_version)
+case "$dv52" in
+5.2*) ;;
+*)
+	log "unpacking python3-django 5.2 and python3-asgiref from Debian sid into $dj52_dir"
+	uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+	uri=${uri:-http://deb.debian.org/debian}
+	keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+	tmp=$(mktemp -d)
+	chmod 755 "$tmp" # apt's download sandbox user (_apt) must reach it
+	mkdir -p "$tmp/state/lists/partial" "$tmp/cache/archives/partial" "$tmp/etc/sources.list.d" "$tmp/debs"
+	chmod 777 "$tmp/debs"
+	printf 'deb [signed-by=%s] %s sid main\n' "$keyring" "$uri" >"$tmp/etc/sources.list"
+	apt_sid=(
+		-o Dir::State="$tmp/state" -o Dir::Cache="$tmp/cache"
+		-o Dir::Etc::SourceList="$tmp/etc/sources.list"
+		-o Dir::Etc::SourceParts="$tmp/etc/sources.list.d"
+		-o Acquire::Languages=none
+		-o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false
+		-o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false
+		-o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false
+	)
+	apt-get -q "${apt_sid[@]}" update
+	(cd "$tmp/debs" && apt-get -q "${apt_sid[@]}" download python3-django python3-asgiref)
+	rm -rf "$dj52_dir"
+	mkdir -p "$dj52_dir"
+	for deb in "$tmp"/debs/*.deb; do
+		dpkg-deb -x "$deb" "$dj52_dir"
+	done
+	rm -rf "$tmp"
+	dv52=$(django52_version)
+	;;
+esac
+case "$dv52" in
+5.2*) log "Django $dv52 available in $dj52_dir" ;;
+*)
+	log "error: Django 5.2 in $dj52_dir reports '${dv52:-nothing}' (sid may have moved past 5.2)"
 	exit 1
 	;;
 esac

@@ -15,7 +15,7 @@ import (
 func TestEncrypted(t *testing.T) {
 	aeadtest.Run(t, aeadtest.Target{
 		Harness: harness,
-		Stored: func(t *testing.T, e sessions.Engine, key string) [][]byte {
+		Stored: func(t *testing.T, e sessions.Backend, key string) [][]byte {
 			var out []byte
 			err := e.(*boltstore.Store).DB().View(func(tx *bbolt.Tx) error {
 				if v := tx.Bucket([]byte(boltstore.DefaultBucket)).Get([]byte(key)); len(v) > 8 {

@@ -71,6 +71,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/sessionkit/sessions/internal/enginecheck"
+	"github.com/sessionkit/sessions/internal/textutil"
 	"log/slog"
 	"math"
 	"net/url"
@@ -116,7 +118,7 @@ func init() {
 	}, openURL)
 }
 
-func openURL(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Engine, error) {
+func openURL(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Backend, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -143,7 +145,7 @@ func openURL(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Eng
 
 func pathFromURL(u *url.URL) (string, error) {
 	if u.Host != "" && !strings.EqualFold(u.Host, "localhost") {
-		return "", fmt.Errorf("%w: bolt URL with host %s: write bolt:///absolute/file.db or bolt:relative/file.db", sessions.ErrBadConfig, sessions.Quote(u.Host))
+		return "", fmt.Errorf("%w: bolt URL with host %s: write bolt:///absolute/file.db or bolt:relative/file.db", sessions.ErrBadConfig, textutil.Quote(u.Host))
 	}
 	if u.User != nil {
 		return "", fmt.Errorf("%w: a bolt URL takes no user or password", sessions.ErrBadConfig)
@@ -382,7 +384,7 @@ func (s *Store) begin(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := sessions.CheckKey(key); err != nil {
+	if err := enginecheck.CheckKey(key); err != nil {
 		return err
 	}
 	return s.rlock()
@@ -404,7 +406,7 @@ func (s *Store) wrap(op, key string, err error) error {
 	case errors.Is(err, sessions.ErrNotFound), errors.Is(err, sessions.ErrExists), errors.Is(err, sessions.ErrConflict):
 		return err
 	}
-	return fmt.Errorf("boltstore: %s session %s: %w", op, sessions.RedactKey(key), err)
+	return fmt.Errorf("boltstore: %s session %s: %w", op, textutil.RedactKey(key), err)
 }
 
 // Load implements sessions.Engine.

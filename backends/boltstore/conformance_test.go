@@ -11,7 +11,7 @@ import (
 )
 
 var harness = conformance.Harness{
-	New: func(t *testing.T) sessions.Engine {
+	New: func(t *testing.T) sessions.Backend {
 		s, err := boltstore.Open(filepath.Join(t.TempDir(), "sessions.db"), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -20,7 +20,7 @@ var harness = conformance.Harness{
 		return s
 	},
 	// bbolt locks its file: two instances share one *bbolt.DB.
-	NewPair: func(t *testing.T) (sessions.Engine, sessions.Engine) {
+	NewPair: func(t *testing.T) (sessions.Backend, sessions.Backend) {
 		db, err := bbolt.Open(filepath.Join(t.TempDir(), "sessions.db"), 0o600, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -5,9 +5,9 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/sessionkit/sessions/internal/enginecheck"
 	"time"
 
-	"github.com/sessionkit/sessions"
 	bbolt "go.etcd.io/bbolt"
 )
 
@@ -28,7 +28,7 @@ func (s *Store) beginUser(ctx context.Context, userID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := sessions.CheckUserID(userID); err != nil {
+	if err := enginecheck.CheckUserID(userID); err != nil {
 		return err
 	}
 	return s.rlock()
@@ -36,7 +36,7 @@ func (s *Store) beginUser(ctx context.Context, userID string) error {
 
 // AddUserSession implements sessions.UserIndexer.
 func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
-	if err := sessions.CheckUserID(userID); err != nil {
+	if err := enginecheck.CheckUserID(userID); err != nil {
 		return err
 	}
 	if err := s.begin(ctx, key); err != nil {
@@ -91,7 +91,7 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, erro
 // bucket keys, so an entry added meanwhile is not touched.
 func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []string) error {
 	for _, k := range keys {
-		if err := sessions.CheckKey(k); err != nil {
+		if err := enginecheck.CheckKey(k); err != nil {
 			return err
 		}
 	}

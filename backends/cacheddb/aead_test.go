@@ -23,7 +23,7 @@ type encrypted struct {
 	db    *sqlstore.Store
 }
 
-func newEncrypted(t *testing.T) sessions.Engine {
+func newEncrypted(t *testing.T) sessions.Backend {
 	r := testservers.SharedRedis(t)
 	cache := openEngine(t, fmt.Sprintf("%s?key_prefix=aead%d&logical_prefix=%s", r.URL(), seq.Add(1), cacheddb.LogicalPrefix))
 	db := openEngine(t, "sqlite://"+filepath.ToSlash(filepath.Join(t.TempDir(), "s.sqlite3"))+"?create_table=true")
@@ -42,7 +42,7 @@ func newEncrypted(t *testing.T) sessions.Engine {
 func TestEncrypted(t *testing.T) {
 	aeadtest.Run(t, aeadtest.Target{
 		Harness: conformance.Harness{New: newEncrypted},
-		Stored: func(t *testing.T, e sessions.Engine, key string) [][]byte {
+		Stored: func(t *testing.T, e sessions.Backend, key string) [][]byte {
 			s := e.(*encrypted)
 			ctx := context.Background()
 			_, w := s.db.DB()

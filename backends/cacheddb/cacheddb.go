@@ -142,6 +142,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/sessionkit/sessions/internal/enginecheck"
+	"github.com/sessionkit/sessions/internal/textutil"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/url"
@@ -164,17 +166,15 @@ const LogicalPrefix = "django.contrib.sessions.cached_db"
 
 func init() {
 	sessions.Register(sessions.EngineInfo{
-		Scheme:  Scheme,
-		Aliases: []string{"cached_db", "cacheddb"},
-		Forms:   []string{"cached-db:?cache=<url-escaped cache URL>&db=<url-escaped database URL>", "cached_db (Settings.CacheURL and Settings.DatabaseURL)"},
-		Doc:     "Django's cached_db: a Redis or memcached cache in front of a database, write-through",
+		Scheme:     Scheme,
+		Aliases:    []string{"cached_db", "cacheddb"},
+		Forms:      []string{"cached-db:?cache=<url-escaped cache URL>&db=<url-escaped database URL>", "cached_db (Settings.CacheURL and Settings.DatabaseURL)"},
+		Doc:        "Django's cached_db: a Redis or memcached cache in front of a database, write-through",
+		NoLocation: true,
 	}, open)
 }
 
-func open(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Engine, error) {
-	if err := sessions.CheckNoLocation(u); err != nil {
-		return nil, err
-	}
+func open(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Backend, error) {
 	p := sessions.ParseParams(u)
 	cacheURL := p.String("cache", s.CacheURL)
 	dbURL := p.String("db", s.DatabaseURL)
@@ -189,7 +189,7 @@ func open(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Engine
 	}
 	cu, err := url.Parse(cacheURL)
 	if err != nil {
-		return nil, fmt.Errorf("%w: cached_db cache URL %s does not parse", sessions.ErrBadConfig, sessions.QuoteConfig(cacheURL))
+		return nil, fmt.Errorf("%w: cached_db cache URL %s does not parse", sessions.ErrBadConfig, textutil.Quote(sessions.Redact(cacheURL)))
 	}
 	// Added to the query as written, so that the cache engine sees its
 	// mistakes too (url.URL.Query would drop a malformed pair).
@@ -213,7 +213,14 @@ func open(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Engine
 		cache.Close()
 		return nil, fmt.Errorf("cached_db database: %w", err)
 	}
-	st, err := New(cache, db, &Options{Logger: s.Logger})
+	ce, ok1 := cache.(sessions.Engine)
+	de, ok2 := db.(sessions.Engine)
+	if !ok1 || !ok2 {
+		cache.Close()
+		db.Close()
+		return nil, fmt.Errorf("%w: cached_db's cache and database must be server-side engines", sessions.ErrBadConfig)
+	}
+	st, err := New(ce, de, &Options{Logger: s.Logger})
 	if err != nil {
 		cache.Close()
 		db.Close()
@@ -234,6 +241,7 @@ const (
 	DefaultWriteTimeout  = 10 * time.Second
 	DefaultClockSkew     = time.Second
 	DefaultRetryInterval = time.Second
+	DefaultReadTimeout   = 200 * time.Millisecond
 )
 
 // leaseTime is how long a reader's lease keeps other readers from
@@ -260,6 +268,12 @@ type Options struct {
 	// cache error before they try the cache again. 0 means
 	// DefaultRetryInterval; negative means never skip the cache.
 	RetryInterval time.Duration
+	// ReadTimeout bounds the cache's part of a load: a cache slower than
+	// that (a paused server, a black-holed network) counts as down and
+	// the load goes to the database, within the request's deadline. The
+	// bound is also at most half the time the load's context has left.
+	// 0 means DefaultReadTimeout.
+	ReadTimeout time.Duration
 }
 
 // Store is the cached_db engine. It implements sessions.Engine, Swapper,
@@ -274,7 +288,7 @@ type Store struct {
 	cacheDown atomic.Bool
 	retryAt   atomic.Int64 // unix ns: reads skip the cache until then
 
-	writeTimeout, skew, retry time.Duration
+	writeTimeout, skew, retry, readTimeout time.Duration
 
 	// Set by Codec: the database format (to read what the Manager writes)
 	// and the cache format.
@@ -308,7 +322,7 @@ func New(cache, db sessions.Engine, o *Options) (*Store, error) {
 		return nil, fmt.Errorf("%w: cached_db's cache must support compare-and-swap (sessions.Swapper), which %T does not", sessions.ErrBadConfig, cache)
 	}
 	s := &Store{cache: cache, db: db, cacheSw: sw, log: slog.Default(),
-		writeTimeout: DefaultWriteTimeout, skew: DefaultClockSkew, retry: DefaultRetryInterval}
+		writeTimeout: DefaultWriteTimeout, skew: DefaultClockSkew, retry: DefaultRetryInterval, readTimeout: DefaultReadTimeout}
 	if o != nil {
 		if o.Logger != nil {
 			s.log = o.Logger
@@ -321,6 +335,9 @@ func New(cache, db sessions.Engine, o *Options) (*Store, error) {
 		}
 		if o.RetryInterval != 0 {
 			s.retry = max(o.RetryInterval, 0)
+		}
+		if o.ReadTimeout > 0 {
+			s.readTimeout = o.ReadTimeout
 		}
 	}
 	return s, nil
@@ -391,7 +408,7 @@ func (d dual) Decode(b []byte) (*codec.Dict, error) {
 }
 
 func (s *Store) check(ctx context.Context, key string) error {
-	return sessions.Precheck(ctx, key, s.closed.Load())
+	return enginecheck.Precheck(ctx, key, s.closed.Load())
 }
 
 // --- cache health ------------------------------------------------------------
@@ -718,7 +735,7 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 	if s.skipCache() {
 		return s.db.Load(ctx, key)
 	}
-	b, err := s.cache.Load(ctx, key)
+	b, err := s.cacheLoad(ctx, key)
 	switch {
 	case err == nil:
 		s.cacheOK(ctx)
@@ -738,6 +755,23 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 		s.cacheFailed(ctx, "load", err)
 		return s.db.Load(ctx, key)
 	}
+}
+
+// cacheLoad reads the cache within the read budget (see
+// Options.ReadTimeout), so a stalled cache leaves the load time to read
+// the database.
+func (s *Store) cacheLoad(ctx context.Context, key string) ([]byte, error) {
+	budget := s.readTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		budget = min(budget, time.Until(dl)/2)
+	}
+	cctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	b, err := s.cache.Load(cctx, key)
+	if err != nil && ctx.Err() == nil && cctx.Err() != nil {
+		return nil, fmt.Errorf("cached_db: the cache did not answer within %v: %w", budget.Round(time.Millisecond), err)
+	}
+	return b, err
 }
 
 // refill reads the row under a lease on the cache entry, which holds seen

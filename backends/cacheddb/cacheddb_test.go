@@ -52,19 +52,19 @@ func openEngine(t *testing.T, cfg string) sessions.Engine {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close() })
-	return e
+	return e.(sessions.Engine)
 }
 
 func TestConformanceRedisSQLite(t *testing.T) {
 	// The cache holds Django's unsigned pickle.
-	h := conformance.Harness{New: func(t *testing.T) sessions.Engine { return openEngine(t, redisSQLite(t)) },
+	h := conformance.Harness{New: func(t *testing.T) sessions.Backend { return openEngine(t, redisSQLite(t)) },
 		Caps: conformance.Capabilities{Unsigned: true}}
 	conformance.Run(t, h)
 	conformance.RunManager(t, h)
 }
 
 func TestConformanceMemoryPair(t *testing.T) {
-	h := conformance.Harness{New: func(t *testing.T) sessions.Engine {
+	h := conformance.Harness{New: func(t *testing.T) sessions.Backend {
 		s, err := cacheddb.New(memstore.New(nil), memstore.New(nil), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -137,8 +137,9 @@ func TestRefillKeepsRowExpiry(t *testing.T) {
 	db := memstore.New(&memstore.Options{Now: clock})
 	cache := memstore.New(&memstore.Options{Now: clock})
 	st, _ := cacheddb.New(cache, db, nil)
-	m, _ := sessions.New(st, settings())
-	m.SetClock(clock)
+	stt := settings()
+	stt.Clock = clock
+	m, _ := sessions.New(st, stt)
 	s := m.NewSession(ctx)
 	s.Set("a", 1)
 	s.SetExpiry(time.Minute)
@@ -173,7 +174,7 @@ func TestCacheDownServesFromDatabase(t *testing.T) {
 		lastErr = err
 		http.Error(w, "unavailable", http.StatusServiceUnavailable)
 	}
-	m2, err := sessions.New(m.Engine(), st)
+	m2, err := sessions.New(m.Backend().(sessions.Engine), st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +314,7 @@ func TestCacheKeyIsDjangos(t *testing.T) {
 	s := m.NewSession(ctx)
 	s.Set("a", 1)
 	s.Save(ctx)
-	rs := m.Engine().(interface{ Describe() string }).Describe()
+	rs := m.Backend().(sessions.Engine).(interface{ Describe() string }).Describe()
 	if !strings.Contains(rs, prefix+":1:django.contrib.sessions.cached_db") {
 		t.Errorf("cache keys: %s", rs)
 	}
@@ -324,7 +325,7 @@ func TestConformanceMemcachedPostgres(t *testing.T) {
 	mc1, mc2 := testservers.SharedMemcached(t), testservers.StartMemcached(t)
 	pg := testservers.SharedPostgres(t)
 	h := conformance.Harness{
-		New: func(t *testing.T) sessions.Engine {
+		New: func(t *testing.T) sessions.Backend {
 			n := seq.Add(1)
 			cache := fmt.Sprintf("memcached://%s,%s?key_prefix=mp%d", mc1.Addr, mc2.Addr, n)
 			db := pg.URL() + fmt.Sprintf("&create_table=true&table=cdb_%d_%d", time.Now().UnixNano()%1e6, n)
@@ -335,4 +336,35 @@ func TestConformanceMemcachedPostgres(t *testing.T) {
 	}
 	conformance.Run(t, h)
 	conformance.RunManager(t, h)
+}
+
+// TestFaults cuts and stalls the cache and, separately, the database
+// behind proxies in the middle of requests (conformance.RunFaults). Reads
+// survive either outage: a cut cache sends them to the database, a cut
+// database leaves the cached copy.
+func TestFaults(t *testing.T) {
+	pg := testservers.SharedPostgres(t)
+	for _, cacheName := range []string{"redis", "memcached"} {
+		t.Run(cacheName, func(t *testing.T) {
+			h := conformance.Harness{Caps: conformance.Capabilities{Unsigned: true, TTLResolution: time.Second}}
+			h.NewFaulty = func(t *testing.T) (sessions.Backend, []conformance.Fault) {
+				n := seq.Add(1)
+				cacheURL := testservers.SharedRedis(t).URL()
+				if cacheName == "memcached" {
+					cacheURL = "memcached://" + testservers.SharedMemcached(t).Addr
+				}
+				cu, cp := testservers.Proxied(t, cacheURL)
+				du, dp := testservers.Proxied(t, pg.URL())
+				cache := fmt.Sprintf("%s?key_prefix=f%d", cu, n)
+				db := du + fmt.Sprintf("&create_table=true&table=cdbf_%d_%d", time.Now().UnixNano()%1e6, n)
+				e := openEngine(t, "cached-db:?cache="+url.QueryEscape(cache)+"&db="+url.QueryEscape(db))
+				return e, []conformance.Fault{
+					testservers.Fault("cache", true, cp...),
+					testservers.Fault("database", true, dp...),
+				}
+			}
+			h.New = func(t *testing.T) sessions.Backend { e, _ := h.NewFaulty(t); return e }
+			conformance.RunFaults(t, h)
+		})
+	}
 }

@@ -158,10 +158,10 @@ func newRig(t *testing.T, addr string, mkURL func(string) string, dbURL string, 
 	ctx := context.Background()
 	r := &rig{proxy: testservers.NewProxy(t, addr)}
 	var err error
-	if r.cache, err = sessions.OpenEngine(ctx, mkURL(r.proxy.Addr()), settings()); err != nil {
+	if r.cache, err = openAsEngine(ctx, mkURL(r.proxy.Addr()), settings()); err != nil {
 		t.Fatal(err)
 	}
-	if r.direct, err = sessions.OpenEngine(ctx, mkURL(addr), settings()); err != nil {
+	if r.direct, err = openAsEngine(ctx, mkURL(addr), settings()); err != nil {
 		t.Fatal(err)
 	}
 	db, err := sessions.OpenEngine(ctx, dbURL, settings())
@@ -871,4 +871,13 @@ func TestOverlappingWrites(t *testing.T) {
 			})
 		}
 	}
+}
+
+// openAsEngine is sessions.OpenEngine for a server-side engine.
+func openAsEngine(ctx context.Context, cfg string, st sessions.Settings) (sessions.Engine, error) {
+	b, err := sessions.OpenEngine(ctx, cfg, st)
+	if err != nil {
+		return nil, err
+	}
+	return b.(sessions.Engine), nil
 }

@@ -14,7 +14,7 @@ import (
 func TestEncrypted(t *testing.T) {
 	aeadtest.Run(t, aeadtest.Target{
 		Harness: conformance.Harness{New: newStore, Caps: conformance.Capabilities{ClientSide: true}},
-		Stored: func(t *testing.T, e sessions.Engine, key string) [][]byte {
+		Stored: func(t *testing.T, e sessions.Backend, key string) [][]byte {
 			return [][]byte{[]byte(key)}
 		},
 	})

@@ -40,14 +40,12 @@ const Salt = "django.contrib.sessions.backends.signed_cookies"
 
 func init() {
 	sessions.Register(sessions.EngineInfo{
-		Scheme:  Scheme,
-		Aliases: []string{"signed-cookie", "signedcookies"},
-		Forms:   []string{"signed-cookies:", "signed_cookies"},
-		Doc:     "the session lives in a signed cookie (Django's signed_cookies); no server state, about 4 KB at most",
-	}, func(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Engine, error) {
-		if err := sessions.CheckNoLocation(u); err != nil {
-			return nil, err
-		}
+		Scheme:     Scheme,
+		Aliases:    []string{"signed-cookie", "signedcookies"},
+		Forms:      []string{"signed-cookies:", "signed_cookies"},
+		Doc:        "the session lives in a signed cookie (Django's signed_cookies); no server state, about 4 KB at most",
+		NoLocation: true,
+	}, func(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Backend, error) {
 		if err := sessions.ParseParams(u).Err(); err != nil {
 			return nil, err
 		}
@@ -97,9 +95,6 @@ func (s *Store) Codec(st sessions.Settings) codec.Codec {
 // Seal returns the cookie value for encoded session data, or an error
 // matching sessions.ErrTooLarge when the cookie would be over MaxCookieSize.
 func (s *Store) Seal(ctx context.Context, data []byte) (string, error) {
-	if err := ctx.Err(); err != nil {
-		return "", err
-	}
 	if n := len(data); n > sessions.MaxCookieSize {
 		return "", fmt.Errorf("%w: the signed cookie would be over %d bytes, more than browsers keep; store less in the session or use a server-side engine", sessions.ErrTooLarge, sessions.MaxCookieSize)
 	}
@@ -109,27 +104,8 @@ func (s *Store) Seal(ctx context.Context, data []byte) (string, error) {
 // Open returns the encoded session data in a cookie value. The signature
 // and age are checked when the data are decoded.
 func (s *Store) Open(ctx context.Context, value string) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	return []byte(value), nil
 }
-
-// Load is not supported: a signed-cookie session has no server state.
-func (s *Store) Load(context.Context, string) ([]byte, error) { return nil, sessions.ErrUnsupported }
-
-// Create is not supported.
-func (s *Store) Create(context.Context, string, []byte, time.Time) error {
-	return sessions.ErrUnsupported
-}
-
-// Update is not supported.
-func (s *Store) Update(context.Context, string, []byte, time.Time) error {
-	return sessions.ErrUnsupported
-}
-
-// Delete does nothing: a cookie cannot be revoked from the server.
-func (s *Store) Delete(context.Context, string) error { return nil }
 
 // Close does nothing.
 func (s *Store) Close() error { return nil }

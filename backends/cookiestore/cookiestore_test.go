@@ -14,7 +14,7 @@ import (
 	"github.com/sessionkit/sessions/conformance"
 )
 
-func newStore(t *testing.T) sessions.Engine {
+func newStore(t *testing.T) sessions.Backend {
 	return cookiestore.New(nil)
 }
 
@@ -106,8 +106,8 @@ func TestOpenFromConfig(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", cfg, err)
 		}
-		if m.EngineName() != cookiestore.Scheme {
-			t.Errorf("%s opened %s", cfg, m.EngineName())
+		if m.Describe().Name != cookiestore.Scheme {
+			t.Errorf("%s opened %s", cfg, m.Describe().Name)
 		}
 	}
 	if _, err := sessions.Open(context.Background(), "signed-cookies:?x=1", settings()); !errors.Is(err, sessions.ErrBadConfig) {

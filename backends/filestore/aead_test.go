@@ -17,7 +17,7 @@ import (
 func TestEncrypted(t *testing.T) {
 	aeadtest.Run(t, aeadtest.Target{
 		Harness: harness,
-		Stored: func(t *testing.T, e sessions.Engine, key string) [][]byte {
+		Stored: func(t *testing.T, e sessions.Backend, key string) [][]byte {
 			b, err := os.ReadFile(e.(*filestore.Store).Path(key))
 			if err != nil {
 				t.Fatalf("reading the session file: %v", err)

@@ -29,8 +29,8 @@ func open(t *testing.T, dir string) *filestore.Store {
 }
 
 var harness = conformance.Harness{
-	New: func(t *testing.T) sessions.Engine { return open(t, newDir(t)) },
-	NewPair: func(t *testing.T) (sessions.Engine, sessions.Engine) {
+	New: func(t *testing.T) sessions.Backend { return open(t, newDir(t)) },
+	NewPair: func(t *testing.T) (sessions.Backend, sessions.Backend) {
 		dir := newDir(t)
 		return open(t, dir), open(t, dir)
 	},

@@ -57,25 +57,35 @@
 //
 // # Expiry
 //
-// The Manager gives the engine an absolute expiry. The engine stores it
-// as the file's modification time, set to expiry minus the cookie age (it
-// may lie in the future), so that Django's rule, expiry = the data's
-// _session_expiry or else mtime + SESSION_COOKIE_AGE, yields the same
-// date. Reading applies the same rule: an absolute (ISO-8601)
-// _session_expiry in the data wins, otherwise the expiry is the mtime plus
-// the cookie age. Both sides must therefore use the same cookie age. An
-// expired session is never returned; it is not removed on read (Load never
-// writes) but by DeleteExpired, Django's clearsessions.
+// One rule decides when a session file expires, whoever wrote it (Go or
+// Django): Django's, from backends/file.py. An absolute (ISO-8601)
+// _session_expiry in the data is the expiry; a negative one means
+// expired; otherwise the expiry is the file's modification time plus the
+// data's lifetime: SESSION_COOKIE_AGE when the data carry no
+// _session_expiry (or 0, as set_expiry(0) writes). The one difference is
+// a positive relative _session_expiry (Django's set_expiry(seconds), Go's
+// SetExpiry): Django's file engine reads it as an age that never runs
+// down, so it never expires such a session (neither does its
+// clearsessions), which would leave a stolen cookie of a 5-minute session
+// valid for ever; Go expires it that many seconds after the
+// modification time, as Django's database and cache engines do. Both
+// sides must use the same cookie age.
 //
-// DeleteExpired reads the directory in chunks, so it clears a directory
-// of any size in bounded memory. It decides by modification time first
-// and reads a file only when that says the session has expired (to keep
-// it if its data carry a later absolute expiry). A session written by
-// Django with an absolute expiry earlier than mtime + cookie age is
-// therefore refused by Load from that expiry on, but removed only once
-// mtime + cookie age has passed. Files whose names are not
-// <cookie name><valid key> are never touched, apart from this engine's and
-// Django's stale temporary files.
+// Writes set the modification time to the save time, as Django does,
+// whenever the expiry the Manager passes is the one the data imply (the
+// save time plus their lifetime). When it is sooner (an idle timeout,
+// sessions.Settings.IdleTimeout), the modification time is moved back so
+// that the rule yields exactly that expiry, for Go and, for data without
+// a custom expiry, for Django. Data with an absolute expiry are the
+// exception: the rule reads no modification time for them, so their date
+// rules on both sides and an idle timeout does not shorten them.
+//
+// An expired session is never returned; it is not removed on read (Load
+// never writes) but by DeleteExpired, Django's clearsessions, which reads
+// every session file (in chunks, so it clears a directory of any size in
+// bounded memory) and removes exactly those Load refuses. Files whose
+// names are not <cookie name><valid key> are never touched, apart from
+// this engine's and Django's stale temporary files.
 //
 // Modification times are clamped to the years 1970 to 2200, and are only
 // as precise as the file system (nanoseconds on ext4, XFS, Btrfs and
@@ -93,6 +103,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sessionkit/sessions/internal/enginecheck"
+	"github.com/sessionkit/sessions/internal/expiry"
+	"github.com/sessionkit/sessions/internal/textutil"
 	"hash/maphash"
 	"io"
 	"io/fs"
@@ -147,7 +160,7 @@ func init() {
 	}, openURL)
 }
 
-func openURL(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Engine, error) {
+func openURL(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Backend, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -183,7 +196,7 @@ func openURL(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Eng
 // dirFromURL returns the directory a file: URL names.
 func dirFromURL(u *url.URL) (string, error) {
 	if u.Host != "" && !strings.EqualFold(u.Host, "localhost") {
-		return "", fmt.Errorf("%w: file URL with host %s: write file:///absolute/dir or file:relative/dir", sessions.ErrBadConfig, sessions.Quote(u.Host))
+		return "", fmt.Errorf("%w: file URL with host %s: write file:///absolute/dir or file:relative/dir", sessions.ErrBadConfig, textutil.Quote(u.Host))
 	}
 	if u.User != nil {
 		return "", fmt.Errorf("%w: a file URL takes no user or password", sessions.ErrBadConfig)
@@ -351,7 +364,7 @@ func (s *Store) begin(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := sessions.CheckKey(key); err != nil {
+	if err := enginecheck.CheckKey(key); err != nil {
 		return err
 	}
 	s.mu.RLock()
@@ -371,6 +384,9 @@ type record struct {
 	exists bool
 	data   []byte
 	expiry time.Time
+	// absolute and life are how the data's expiry counts (see lifetimeOf).
+	absolute bool
+	life     time.Duration
 }
 
 func (r record) live(now time.Time) bool { return r.exists && r.expiry.After(now) }
@@ -422,7 +438,11 @@ func (s *Store) readFile(f *os.File) (record, error) {
 	if int64(len(data)) > s.maxSize {
 		return record{}, fmt.Errorf("%w: session file over %d bytes", sessions.ErrTooLarge, s.maxSize)
 	}
-	return record{exists: true, data: data, expiry: s.expiryOf(data, fi.ModTime())}, nil
+	r := record{exists: true, data: data}
+	var abs time.Time
+	abs, r.life, r.absolute = s.lifetimeOf(data)
+	r.expiry = expiryFrom(abs, r.life, r.absolute, fi.ModTime())
+	return r, nil
 }
 
 // lockFile opens the session file name and locks it against the writers
@@ -487,20 +507,45 @@ func (s *Store) readLocked(ctx context.Context, name string) (*os.File, record, 
 	return f, r, nil
 }
 
-// expiryOf applies Django's rule: the data's absolute _session_expiry,
-// else mtime + cookie age.
-func (s *Store) expiryOf(data []byte, mtime time.Time) time.Time {
-	if s.codec != nil && len(data) > 0 {
-		if t, ok := sessions.DataExpiry(s.codec, data); ok {
-			return t
-		}
+// lifetimeOf tells how the expiry of a file holding data counts: an
+// absolute _session_expiry (absolute true), or else a lifetime from the
+// file's mtime: the relative _session_expiry in seconds, or the cookie
+// age when there is none (or it is 0, or the data are empty or cannot be
+// decoded, which Django reads as an empty session).
+func (s *Store) lifetimeOf(data []byte) (abs time.Time, life time.Duration, absolute bool) {
+	if s.codec == nil || len(data) == 0 {
+		return time.Time{}, s.age, false
 	}
-	return mtime.Add(s.age)
+	return expiry.OfData(s.codec, data, s.age)
 }
 
-// mtimeFor returns the modification time that stands for expiry.
-func (s *Store) mtimeFor(expiry time.Time) time.Time {
-	m := expiry.Add(-s.age)
+// expiryFrom is the one expiry rule, for every file whoever wrote it (see
+// Expiry in the package documentation): the absolute date; expired for a
+// negative relative expiry, whatever the mtime (Django's expiry age is
+// then negative); else mtime + the lifetime.
+func expiryFrom(abs time.Time, life time.Duration, absolute bool, mtime time.Time) time.Time {
+	switch {
+	case absolute:
+		return abs
+	case life < 0:
+		return time.Time{}
+	}
+	return mtime.Add(life)
+}
+
+// mtimeFor returns the modification time for a file whose data count
+// their expiry as absolute and life say (lifetimeOf), when the session
+// should expire at expiry: expiry minus the lifetime, which is the save
+// time whenever expiry is what the data imply (the Manager computes it as
+// the save time plus the same lifetime), and earlier when expiry is
+// sooner (an idle timeout), so that the rule yields exactly expiry. For
+// an absolute expiry, which no mtime can move, and for a negative
+// lifetime, it is the save time.
+func (s *Store) mtimeFor(absolute bool, life time.Duration, expiry time.Time) time.Time {
+	m := expiry.Add(-life)
+	if absolute || life < 0 {
+		m = s.now()
+	}
 	if m.Before(minMtime) {
 		return minMtime
 	}
@@ -511,7 +556,8 @@ func (s *Store) mtimeFor(expiry time.Time) time.Time {
 }
 
 // writeTemp writes data to a new temporary file whose modification time
-// stands for expiry, fsyncs it and returns its name.
+// makes the rule yield expiry (see mtimeFor), fsyncs it and returns its
+// name.
 func (s *Store) writeTemp(key string, data []byte, expiry time.Time) (string, error) {
 	base := s.prefix + key + tempMarker + strconv.FormatInt(s.now().Unix(), 36) + "."
 	var (
@@ -539,7 +585,8 @@ func (s *Store) writeTemp(key string, data []byte, expiry time.Time) (string, er
 	}
 	// The time is set before the rename, so the session never shows up
 	// with another expiry, even after a crash.
-	if err := s.root.Chtimes(name, time.Time{}, s.mtimeFor(expiry)); err != nil {
+	_, life, absolute := s.lifetimeOf(data)
+	if err := s.root.Chtimes(name, time.Time{}, s.mtimeFor(absolute, life, expiry)); err != nil {
 		return fail(err)
 	}
 	if s.sync {
@@ -584,7 +631,7 @@ func (s *Store) ioErr(op, key string, err error) error {
 	case errors.Is(err, sessions.ErrExists), errors.Is(err, sessions.ErrNotFound), errors.Is(err, sessions.ErrConflict):
 		return err
 	}
-	return fmt.Errorf("filestore: %s session %s in %s: %w", op, sessions.RedactKey(key), s.dir, unwrapPath(err))
+	return fmt.Errorf("filestore: %s session %s in %s: %w", op, textutil.RedactKey(key), s.dir, unwrapPath(err))
 }
 
 func unwrapPath(err error) error {
@@ -759,8 +806,9 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 }
 
 // Touch implements sessions.Toucher: it only sets the file's modification
-// time. For data that carry an absolute _session_expiry, that date still
-// rules, as in Django.
+// time (see mtimeFor). For data that carry an absolute _session_expiry,
+// that date still rules, as in Django, and the mtime becomes the time of
+// the call.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	if err := s.begin(ctx, key); err != nil {
 		return err
@@ -781,7 +829,7 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	if !r.live(s.now()) {
 		return sessions.ErrNotFound
 	}
-	if err := s.root.Chtimes(name, time.Time{}, s.mtimeFor(expiry)); err != nil {
+	if err := s.root.Chtimes(name, time.Time{}, s.mtimeFor(r.absolute, r.life, expiry)); err != nil {
 		return s.ioErr("touch", key, err)
 	}
 	if s.sync {
@@ -884,10 +932,10 @@ var (
 )
 
 // DeleteExpired implements sessions.ExpiredDeleter (Django's
-// clearsessions). It removes expired session files, judged by
-// modification time and, for those, by the absolute expiry their data may
-// carry; it also removes temporary files older than StaleTempAge. It
-// reports the number of sessions removed.
+// clearsessions). It reads every session file, as Django's clear_expired
+// does, and removes those the expiry rule finds expired (exactly those
+// Load refuses); it also removes temporary files older than StaleTempAge.
+// It reports the number of sessions removed.
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 	var n int64
 	var firstErr error
@@ -917,7 +965,16 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 				}
 				continue
 			}
-			if fi.ModTime().Add(s.age).After(now) {
+			// A first read without locks; the file is read again under
+			// its lock before it is removed.
+			r, err := s.read(e.Name())
+			if err != nil {
+				if !errors.Is(err, errNotRegular) {
+					note(s.ioErr("delete expired", key, err))
+				}
+				continue
+			}
+			if !r.exists || r.expiry.After(now) {
 				continue
 			}
 			removed, err := s.deleteIfExpired(ctx, key, now)

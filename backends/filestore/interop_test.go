@@ -3,6 +3,7 @@ package filestore
 import (
 	"context"
 	"errors"
+	"github.com/sessionkit/sessions/internal/expiry"
 	"os"
 	"path/filepath"
 	"testing"
@@ -90,18 +91,32 @@ func TestDjangoFilesAreRead(t *testing.T) {
 }
 
 // TestFilesAreDjangos checks what Django will compute from the files the
-// Manager writes: the data decode with Django's codec, and mtime + the
-// cookie age (or the ISO expiry in the data) is the session's expiry.
+// Manager writes: the data decode with Django's codec, the mtime is the
+// save time, and mtime + the cookie age (or the ISO expiry in the data)
+// is the session's expiry.
 func TestFilesAreDjangos(t *testing.T) {
 	ctx := context.Background()
 	m, s := newManager(t)
 	age := m.Settings().CookieAge
 
+	// savedNow saves sess and checks that the file's mtime is the save time.
+	savedNow := func(sess *sessions.Session) {
+		t.Helper()
+		before := time.Now()
+		if err := sess.Save(ctx); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(s.Path(sess.Key()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mt := fi.ModTime(); mt.Before(before) || mt.After(time.Now()) {
+			t.Fatalf("mtime %v is not the save time (%v)", mt, before)
+		}
+	}
 	sess := m.NewSession(ctx)
 	sess.Set("hello", "world")
-	if err := sess.Save(ctx); err != nil {
-		t.Fatal(err)
-	}
+	savedNow(sess)
 	key := sess.Key()
 	raw, err := os.ReadFile(s.Path(key))
 	if err != nil {
@@ -119,31 +134,26 @@ func TestFilesAreDjangos(t *testing.T) {
 		t.Fatalf("mtime + cookie age is %v off the session's expiry", diff)
 	}
 
-	// A relative custom expiry: mtime moves so that mtime + age is the expiry.
+	// A relative custom expiry: mtime is still the save time, and the
+	// engine's rule gives mtime + 5 min.
 	sess = m.Load(ctx, key)
 	sess.SetExpiry(5 * time.Minute)
-	if err := sess.Save(ctx); err != nil {
-		t.Fatal(err)
-	}
+	savedNow(sess)
 	fi, _ = os.Stat(s.Path(key))
-	want := time.Now().Add(5 * time.Minute)
-	if diff := fi.ModTime().Add(age).Sub(want); diff < -2*time.Second || diff > time.Second {
-		t.Fatalf("after SetExpiry(5m), mtime + age is %v off now+5m", diff)
+	if r, err := s.read("sessionid" + key); err != nil || !r.expiry.Equal(fi.ModTime().Add(5*time.Minute)) {
+		t.Fatalf("after SetExpiry(5m), the engine's expiry is %v (%v), want mtime + 5m", r.expiry, err)
 	}
 
-	// An absolute custom expiry rules, as in Django; mtime agrees with it.
+	// An absolute custom expiry rules, as in Django; mtime is the save time.
 	at := time.Now().Add(3 * time.Hour).Truncate(time.Second)
 	sess = m.Load(ctx, key)
 	sess.SetExpiryAt(at)
-	if err := sess.Save(ctx); err != nil {
-		t.Fatal(err)
-	}
-	fi, _ = os.Stat(s.Path(key))
-	if !fi.ModTime().Add(age).Equal(at) {
-		t.Fatalf("after SetExpiryAt, mtime + age = %v, want %v", fi.ModTime().Add(age), at)
+	savedNow(sess)
+	if r, err := s.read("sessionid" + key); err != nil || !r.expiry.Equal(at) {
+		t.Fatalf("after SetExpiryAt, the engine's expiry is %v (%v), want %v", r.expiry, err, at)
 	}
 	raw, _ = os.ReadFile(s.Path(key))
-	if exp, ok := sessions.DataExpiry(testCodec, raw); !ok || !exp.Equal(at) {
+	if exp, ok := expiry.AbsoluteOfData(testCodec, raw); !ok || !exp.Equal(at) {
 		t.Fatalf("data expiry %v %v, want %v", exp, ok, at)
 	}
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/sessionkit/sessions/internal/enginecheck"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -35,7 +36,7 @@ func (s *Store) beginUser(ctx context.Context, userID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := sessions.CheckUserID(userID); err != nil {
+	if err := enginecheck.CheckUserID(userID); err != nil {
 		return err
 	}
 	s.mu.RLock()
@@ -53,7 +54,7 @@ func (s *Store) beginUser(ctx context.Context, userID string) error {
 // cannot be removed under it (by RemoveUserSessions or DeleteExpired of
 // another process, once its last entry went) while it is being written.
 func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
-	if err := sessions.CheckUserID(userID); err != nil {
+	if err := enginecheck.CheckUserID(userID); err != nil {
 		return err
 	}
 	if err := s.begin(ctx, key); err != nil {
@@ -182,7 +183,7 @@ func (s *Store) eachEntry(dir string, fn func(name string, fi fs.FileInfo)) erro
 // left it empty (rmdir fails harmlessly on an entry added meanwhile).
 func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []string) error {
 	for _, k := range keys {
-		if err := sessions.CheckKey(k); err != nil {
+		if err := enginecheck.CheckKey(k); err != nil {
 			return err
 		}
 	}

@@ -16,7 +16,7 @@ func TestEncrypted(t *testing.T) {
 	m := testservers.SharedMemcached(t)
 	aeadtest.Run(t, aeadtest.Target{
 		Harness: harness("memcached://" + m.Addr),
-		Stored: func(t *testing.T, e sessions.Engine, key string) [][]byte {
+		Stored: func(t *testing.T, e sessions.Backend, key string) [][]byte {
 			s := e.(*memcachestore.Store)
 			it, err := s.Client().Get(s.Key(key))
 			if err != nil {

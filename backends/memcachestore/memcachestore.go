@@ -120,6 +120,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/sessionkit/sessions/internal/enginecheck"
 	"io"
 	"math"
 	"net"
@@ -296,7 +297,7 @@ func (s *Store) Codec(st sessions.Settings) codec.Codec {
 }
 
 func (s *Store) check(ctx context.Context, key string) error {
-	return sessions.Precheck(ctx, key, s.closed.Load())
+	return enginecheck.Precheck(ctx, key, s.closed.Load())
 }
 
 // fail turns a gomemcache error into the engine's: the context's error
@@ -671,7 +672,7 @@ func (c *casCache) clear() {
 
 // --- opening from a URL --------------------------------------------------------
 
-func open(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Engine, error) {
+func open(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Backend, error) {
 	if u.User != nil {
 		// Not echoed: the user part may hold a password.
 		return nil, fmt.Errorf("%w: memcached takes no user name or password (it has no authentication over its text protocol); remove the part before @ from the URL", sessions.ErrBadConfig)
@@ -758,7 +759,12 @@ func noRepeats(u *url.URL) error {
 		return nil
 	}
 	slices.Sort(twice)
-	return fmt.Errorf("%w: parameter %s given more than once; give each parameter once", sessions.ErrBadConfig, strings.Join(twice, ", "))
+	q := u.Query()
+	msgs := make([]string, len(twice))
+	for i, k := range twice {
+		msgs[i] = fmt.Sprintf("%s is given %d times; give it once", k, len(q[k]))
+	}
+	return fmt.Errorf("%w: %s", sessions.ErrBadConfig, strings.Join(msgs, "; "))
 }
 
 // sizeParam reads a byte size: a number, or a number with k or m (KiB,

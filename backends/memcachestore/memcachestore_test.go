@@ -94,10 +94,10 @@ func harness(base string, params ...string) conformance.Harness {
 		}
 	}
 	return conformance.Harness{
-		New: func(t *testing.T) sessions.Engine {
+		New: func(t *testing.T) sessions.Backend {
 			return open(t, withParams(base, append([]string{"key_prefix", prefix(t)}, params...)...))
 		},
-		NewPair: func(t *testing.T) (sessions.Engine, sessions.Engine) {
+		NewPair: func(t *testing.T) (sessions.Backend, sessions.Backend) {
 			u := withParams(base, append([]string{"key_prefix", prefix(t)}, params...)...)
 			return open(t, u), open(t, u)
 		},
@@ -116,6 +116,14 @@ func TestMemcached(t *testing.T) {
 	})
 	t.Run("ManagerPickle", func(t *testing.T) { conformance.RunManager(t, harness(base)) })
 	t.Run("ManagerJSON", func(t *testing.T) { conformance.RunManager(t, harness(base, "format", "json")) })
+	t.Run("Faults", func(t *testing.T) {
+		h := harness(base)
+		h.NewFaulty = func(t *testing.T) (sessions.Backend, []conformance.Fault) {
+			u, proxies := testservers.Proxied(t, base)
+			return open(t, withParams(u, "key_prefix", prefix(t))), []conformance.Fault{testservers.Fault("memcached", false, proxies...)}
+		}
+		conformance.RunFaults(t, h)
+	})
 	t.Run("BothServersUsed", func(t *testing.T) { testBothServersUsed(t, a, b) })
 	t.Run("DjangoFormat", func(t *testing.T) { testDjangoFormat(t, base, a, b) })
 	t.Run("Django", func(t *testing.T) { testDjango(t, a, b) })
@@ -180,7 +188,7 @@ func testDjangoFormat(t *testing.T, base string, a, b *testservers.Memcached) {
 		{"key_prefix=myapp&version=3", "myapp:3:django.contrib.sessions.cache"},
 	} {
 		m := manager(t, base+"?"+tc.params, nil)
-		store := m.Engine().(*memcachestore.Store)
+		store := m.Backend().(sessions.Engine).(*memcachestore.Store)
 		key := sessions.NewKey()
 		// Django wrote this session (flags 1, 300 s) on the server
 		// pymemcache picks.
@@ -277,7 +285,7 @@ func testHostileValues(t *testing.T, base string, a, b *testservers.Memcached) {
 	m := manager(t, withParams(base, "key_prefix", prefix(t)), func(s *sessions.Settings) {
 		s.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) { called = true; w.WriteHeader(500) }
 	})
-	store := m.Engine().(*memcachestore.Store)
+	store := m.Backend().(sessions.Engine).(*memcachestore.Store)
 	marker := t.TempDir() + "/pwned"
 	cmd := "touch " + marker
 	// pickle.dumps({"x": Evil()}) where Evil.__reduce__ returns
@@ -528,7 +536,7 @@ func TestServerRestart(t *testing.T) {
 	rec := &recorder{}
 	m := manager(t, "memcached://"+a.Addr+","+b.Addr+"?timeout=250ms", func(s *sessions.Settings) { s.ErrorHandler = rec.handler })
 	sel, _ := memcachestore.NewPymemcacheSelector(a.Addr, b.Addr)
-	store := m.Engine().(*memcachestore.Store)
+	store := m.Backend().(sessions.Engine).(*memcachestore.Store)
 	var onA, onB string
 	for onA == "" || onB == "" {
 		code, k := serve(m, "")
@@ -592,10 +600,10 @@ func TestOpenErrors(t *testing.T) {
 		"memcached://user@127.0.0.1:1":                                  "memcached takes no user name or password",
 		"memcache://user:s3cr3tpass@/tmp/mc.sock":                       "memcached takes no user name or password",
 		"memcached://u:s3cr3tpass@127.0.0.1:1?x=1":                      "memcached takes no user name or password",
-		"memcached://127.0.0.1:1?timeout=1s&timeout=2s":                 "timeout given more than once",
-		"memcached://127.0.0.1:1?max_idle_conns=2&max_idle_conns=abc":   "max_idle_conns given more than once",
-		"memcached://127.0.0.1:1?key_prefix=a&format=json&key_prefix=a": "key_prefix given more than once",
-		"memcached://127.0.0.1:1?secret=s3cr3tpass&secret=s3cr3tpass":   "secret given more than once",
+		"memcached://127.0.0.1:1?timeout=1s&timeout=2s":                 "timeout is given 2 times",
+		"memcached://127.0.0.1:1?max_idle_conns=2&max_idle_conns=abc":   "max_idle_conns is given 2 times",
+		"memcached://127.0.0.1:1?key_prefix=a&format=json&key_prefix=a": "key_prefix is given 2 times",
+		"memcached://127.0.0.1:1?secret=s3cr3tpass&secret=s3cr3tpass":   "secret is given 2 times",
 	} {
 		_, err := sessions.OpenEngine(ctx, raw, settings())
 		if !errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), want) {

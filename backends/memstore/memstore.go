@@ -28,14 +28,12 @@ const Scheme = "memory"
 
 func init() {
 	sessions.Register(sessions.EngineInfo{
-		Scheme:  Scheme,
-		Aliases: []string{"mem"},
-		Forms:   []string{"memory:", "memory:?purge_interval=30s"},
-		Doc:     "in-process map; for tests and development (not shared between processes)",
-	}, func(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Engine, error) {
-		if err := sessions.CheckNoLocation(u); err != nil {
-			return nil, err
-		}
+		Scheme:     Scheme,
+		Aliases:    []string{"mem"},
+		Forms:      []string{"memory:", "memory:?purge_interval=30s"},
+		Doc:        "in-process map; for tests and development (not shared between processes)",
+		NoLocation: true,
+	}, func(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Backend, error) {
 		p := sessions.ParseParams(u)
 		o := Options{PurgeInterval: p.Duration("purge_interval", time.Minute, time.Second, 24*time.Hour)}
 		if err := p.Err(); err != nil {
@@ -59,7 +57,6 @@ type Store struct {
 	mu        sync.RWMutex
 	m         map[string]entry
 	users     map[string]map[string]time.Time // user ID -> session key -> entry expiry
-	closed    bool
 	now       func() time.Time
 	interval  time.Duration
 	lastPurge time.Time
@@ -91,17 +88,10 @@ func (s *Store) Name() string { return Scheme }
 // Describe says where the data lives.
 func (s *Store) Describe() string { return "process memory (lost on exit)" }
 
-func (s *Store) check(ctx context.Context, key string) error {
-	return sessions.Precheck(ctx, key, s.closed)
-}
-
 // Load implements sessions.Engine.
 func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if err := s.check(ctx, key); err != nil {
-		return nil, err
-	}
 	e, ok := s.m[key]
 	if !ok || !e.expiry.After(s.now()) {
 		return nil, sessions.ErrNotFound
@@ -113,9 +103,6 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 func (s *Store) LoadExpiry(ctx context.Context, key string) ([]byte, time.Time, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if err := s.check(ctx, key); err != nil {
-		return nil, time.Time{}, err
-	}
 	e, ok := s.m[key]
 	if !ok || !e.expiry.After(s.now()) {
 		return nil, time.Time{}, sessions.ErrNotFound
@@ -133,9 +120,6 @@ func (s *Store) live(key string, now time.Time) (entry, bool) {
 func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	now := s.now()
 	s.maybePurge(now)
 	if _, ok := s.live(key, now); ok {
@@ -149,9 +133,6 @@ func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time
 func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	if _, ok := s.live(key, s.now()); !ok {
 		return sessions.ErrNotFound
 	}
@@ -163,9 +144,6 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	e, ok := s.live(key, s.now())
 	if !ok {
 		return sessions.ErrNotFound
@@ -181,9 +159,6 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	e, ok := s.live(key, s.now())
 	if !ok {
 		return sessions.ErrNotFound
@@ -197,9 +172,6 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 func (s *Store) Delete(ctx context.Context, key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	delete(s.m, key)
 	return nil
 }
@@ -208,22 +180,12 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	if s.closed {
-		return 0, sessions.ErrClosed
-	}
 	return s.purge(s.now()), nil
 }
 
 // List implements sessions.Lister.
 func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return sessions.ErrClosed
-	}
 	now := s.now()
 	keys := make([]string, 0, len(s.m))
 	for k, e := range s.m {
@@ -255,7 +217,6 @@ func (s *Store) Len() int {
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.closed = true
 	s.m = map[string]entry{}
 	s.users = map[string]map[string]time.Time{}
 	return nil
@@ -265,12 +226,6 @@ func (s *Store) Close() error {
 func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
-	if err := sessions.CheckUserID(userID); err != nil {
-		return err
-	}
 	u := s.users[userID]
 	if u == nil {
 		u = make(map[string]time.Time)
@@ -284,15 +239,6 @@ func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry t
 func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if s.closed {
-		return nil, sessions.ErrClosed
-	}
-	if err := sessions.CheckUserID(userID); err != nil {
-		return nil, err
-	}
 	now := s.now()
 	keys := []string{}
 	for k, exp := range s.users[userID] {
@@ -308,20 +254,6 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, erro
 func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := sessions.CheckUserID(userID); err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if err := sessions.CheckKey(k); err != nil {
-			return err
-		}
-	}
-	if s.closed {
-		return sessions.ErrClosed
-	}
 	u := s.users[userID]
 	for _, k := range keys {
 		delete(u, k)

@@ -10,12 +10,12 @@ import (
 
 func TestConformance(t *testing.T) {
 	conformance.Run(t, conformance.Harness{
-		New: func(t *testing.T) sessions.Engine {
+		New: func(t *testing.T) sessions.Backend {
 			s := memstore.New(nil)
 			t.Cleanup(func() { s.Close() })
 			return s
 		},
-		NewPair: func(t *testing.T) (sessions.Engine, sessions.Engine) {
+		NewPair: func(t *testing.T) (sessions.Backend, sessions.Backend) {
 			s := memstore.New(nil)
 			return s, s
 		},
@@ -24,7 +24,7 @@ func TestConformance(t *testing.T) {
 
 func TestManagerConformance(t *testing.T) {
 	conformance.RunManager(t, conformance.Harness{
-		New: func(t *testing.T) sessions.Engine {
+		New: func(t *testing.T) sessions.Backend {
 			s := memstore.New(nil)
 			t.Cleanup(func() { s.Close() })
 			return s

@@ -10,7 +10,7 @@ import (
 	"github.com/sessionkit/sessions/internal/testservers"
 )
 
-func storedRedis(t *testing.T, e sessions.Engine, key string) [][]byte {
+func storedRedis(t *testing.T, e sessions.Backend, key string) [][]byte {
 	s := e.(*redisstore.Store)
 	b, err := s.Client().Get(context.Background(), s.Key(key)).Bytes()
 	if err != nil {

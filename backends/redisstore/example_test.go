@@ -48,7 +48,7 @@ func Example_djangoSettings() {
 		log.Fatal(err)
 	}
 	defer m.Close()
-	io.WriteString(os.Stdout, m.Engine().(sessions.Describer).Describe())
+	io.WriteString(os.Stdout, m.Backend().(sessions.Engine).(sessions.Describer).Describe())
 }
 
 // New wraps a client you configured yourself, here a Redis Cluster; the

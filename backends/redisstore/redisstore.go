@@ -140,6 +140,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sessionkit/sessions/internal/enginecheck"
 	"io"
 	"log/slog"
 	"net"
@@ -307,7 +308,7 @@ func (s *Store) Codec(st sessions.Settings) codec.Codec {
 }
 
 func (s *Store) check(ctx context.Context, key string) error {
-	return sessions.Precheck(ctx, key, s.closed.Load())
+	return enginecheck.Precheck(ctx, key, s.closed.Load())
 }
 
 // fail turns a go-redis error into the engine's: context errors pass
@@ -675,7 +676,7 @@ func (cp connParams) apply(poolSize, minIdle, maxIdle, maxActive, maxRetries, di
 
 const ourParams = "key_prefix, version, logical_prefix, format, pool_size, min_idle_conns, max_idle_conns, max_active_conns, max_retries, dialer_retries, dial_timeout, read_timeout, write_timeout, pool_timeout"
 
-func open(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Engine, error) {
+func open(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Backend, error) {
 	scheme := strings.ToLower(u.Scheme)
 	lists := []string(nil)
 	if strings.Contains(scheme, "+") {
@@ -698,6 +699,10 @@ func open(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Engin
 	cp := readConnParams(p)
 	rest := p.Rest()
 	for k := range rest {
+		if slices.Contains(lists, k) {
+			p.Strings(k) // a list: may be given more than once
+			continue
+		}
 		p.Has(k) // go-redis checks these
 	}
 	if err := p.Err(); err != nil {
@@ -808,7 +813,11 @@ func noRepeats(u *url.URL, lists ...string) error {
 		return nil
 	}
 	slices.Sort(twice)
-	return fmt.Errorf("%w: parameter %s given more than once; give each parameter once", sessions.ErrBadConfig, strings.Join(twice, ", "))
+	msgs := make([]string, len(twice))
+	for i, k := range twice {
+		msgs[i] = fmt.Sprintf("%s is given %d times; give it once", k, len(q[k]))
+	}
+	return fmt.Errorf("%w: %s", sessions.ErrBadConfig, strings.Join(msgs, "; "))
 }
 
 // query encodes the parameters go-redis parses, plus extra values.

@@ -83,10 +83,10 @@ func harness(base string, params ...string) conformance.Harness {
 	}
 	return conformance.Harness{
 		Caps: conformance.Capabilities{Unsigned: unsigned, NativeExpiry: true},
-		New: func(t *testing.T) sessions.Engine {
+		New: func(t *testing.T) sessions.Backend {
 			return open(t, withParams(base, append([]string{"key_prefix", prefix(t)}, params...)...))
 		},
-		NewPair: func(t *testing.T) (sessions.Engine, sessions.Engine) {
+		NewPair: func(t *testing.T) (sessions.Backend, sessions.Backend) {
 			u := withParams(base, append([]string{"key_prefix", prefix(t)}, params...)...)
 			return open(t, u), open(t, u)
 		},
@@ -112,7 +112,7 @@ func TestFaults(t *testing.T) {
 	for _, format := range []string{"pickle", "json"} {
 		t.Run(format, func(t *testing.T) {
 			h := harness(base, "format", format)
-			h.NewFaulty = func(t *testing.T) (sessions.Engine, []conformance.Fault) {
+			h.NewFaulty = func(t *testing.T) (sessions.Backend, []conformance.Fault) {
 				u, proxies := testservers.Proxied(t, base)
 				e := open(t, withParams(u, "key_prefix", prefix(t), "format", format))
 				return e, []conformance.Fault{testservers.Fault("redis", false, proxies...)}
@@ -287,7 +287,7 @@ func TestServerRestart(t *testing.T) {
 func testClusterNodeFailure(t *testing.T, c *testservers.RedisCluster) {
 	ctx := context.Background()
 	m, rec := managerWithRecorder(t, withParams(c.URL(), "key_prefix", prefix(t), "dial_timeout", "250ms", "read_timeout", "250ms", "max_retries", "1"))
-	s := m.Engine().(*redisstore.Store)
+	s := m.Backend().(sessions.Engine).(*redisstore.Store)
 	cc := s.Client().(*redis.ClusterClient)
 	// Sessions on every node.
 	byNode := map[string][]string{}
@@ -461,7 +461,7 @@ func TestHostileValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	store := m.Engine().(*redisstore.Store)
+	store := m.Backend().(sessions.Engine).(*redisstore.Store)
 	marker := t.TempDir() + "/pwned"
 	evil := func(proto string) []byte {
 		// pickle.dumps({"x": Evil()}) where Evil.__reduce__ returns
@@ -598,7 +598,7 @@ func TestPythonReads(t *testing.T) {
 	if err := s.Save(ctx); err != nil {
 		t.Fatal(err)
 	}
-	store := m.Engine().(*redisstore.Store)
+	store := m.Backend().(sessions.Engine).(*redisstore.Store)
 	b, err := rawClient(t).Get(ctx, store.Key(s.Key())).Bytes()
 	if err != nil {
 		t.Fatal(err)
@@ -700,11 +700,11 @@ func TestOpenErrors(t *testing.T) {
 		"redis+sentinel://m@127.0.0.1:1/0?master_name=other":    "given twice",
 		"redis+cluster://:s3cr3tpass@127.0.0.1:1?unknown_opt=1": "unknown_opt",
 		// A parameter given twice (go-redis would take the last one).
-		"redis://127.0.0.1:1/0?pool_size=2&pool_size=abc":               "pool_size given more than once",
-		"redis://:s3cr3tpass@127.0.0.1:1/0?client_name=a&client_name=b": "client_name given more than once",
-		"redis+cluster://127.0.0.1:1?key_prefix=a&key_prefix=b":         "key_prefix given more than once",
-		"redis+sentinel://m@127.0.0.1:1/0?version=2&version=2":          "version given more than once",
-		"redis://127.0.0.1:1/0?password=s3cr3tpass&password=s3cr3tpass": "password given more than once",
+		"redis://127.0.0.1:1/0?pool_size=2&pool_size=abc":               "pool_size is given 2 times",
+		"redis://:s3cr3tpass@127.0.0.1:1/0?client_name=a&client_name=b": "client_name is given 2 times",
+		"redis+cluster://127.0.0.1:1?key_prefix=a&key_prefix=b":         "key_prefix is given 2 times",
+		"redis+sentinel://m@127.0.0.1:1/0?version=2&version=2":          "version is given 2 times",
+		"redis://127.0.0.1:1/0?password=s3cr3tpass&password=s3cr3tpass": "password is given 2 times",
 	} {
 		_, err := sessions.OpenEngine(ctx, raw, settings())
 		if !errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), want) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/sessionkit/sessions/internal/enginecheck"
 	"strconv"
 	"time"
 
@@ -37,7 +38,7 @@ func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
 // AddUserSession implements sessions.UserIndexer.
 func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
-	if err := sessions.CheckUserID(userID); err != nil {
+	if err := enginecheck.CheckUserID(userID); err != nil {
 		return err
 	}
 	if err := s.check(ctx, key); err != nil {
@@ -57,7 +58,7 @@ func (s *Store) checkUser(ctx context.Context, userID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := sessions.CheckUserID(userID); err != nil {
+	if err := enginecheck.CheckUserID(userID); err != nil {
 		return err
 	}
 	if s.closed.Load() {
@@ -99,7 +100,7 @@ func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []st
 		return err
 	}
 	for _, k := range keys {
-		if err := sessions.CheckKey(k); err != nil {
+		if err := enginecheck.CheckKey(k); err != nil {
 			return err
 		}
 	}

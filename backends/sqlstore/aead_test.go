@@ -16,7 +16,7 @@ func TestEncryptedSQLite(t *testing.T) {
 	b := backends[0]
 	aeadtest.Run(t, aeadtest.Target{
 		Harness: harness(b),
-		Stored: func(t *testing.T, e sessions.Engine, key string) [][]byte {
+		Stored: func(t *testing.T, e sessions.Backend, key string) [][]byte {
 			s := e.(*sqlstore.Store)
 			var data string
 			q := "SELECT session_data FROM " + s.Table() + " WHERE session_key = " + ph(b.dialect, 1)

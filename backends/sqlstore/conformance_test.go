@@ -5,14 +5,15 @@ import (
 
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/conformance"
+	"github.com/sessionkit/sessions/internal/testservers"
 )
 
 // harness gives the suite a fresh table for every engine, and two stores
 // over one table for the shared-store case.
 func harness(b backend) conformance.Harness {
 	return conformance.Harness{
-		New: func(t *testing.T) sessions.Engine { return fresh(t, b) },
-		NewPair: func(t *testing.T) (sessions.Engine, sessions.Engine) {
+		New: func(t *testing.T) sessions.Backend { return fresh(t, b) },
+		NewPair: func(t *testing.T) (sessions.Backend, sessions.Backend) {
 			u := withParams(b.base(t), "table", uniqueTable("pair"), "create_table", "true")
 			return open(t, u), open(t, u)
 		},
@@ -28,3 +29,18 @@ func TestConformanceMariaDB(t *testing.T)  { conformance.Run(t, harness(backends
 func TestConformanceManagerSQLite(t *testing.T)   { conformance.RunManager(t, harness(backends[0])) }
 func TestConformanceManagerPostgres(t *testing.T) { conformance.RunManager(t, harness(backends[1])) }
 func TestConformanceManagerMariaDB(t *testing.T)  { conformance.RunManager(t, harness(backends[2])) }
+
+// faulty adds conformance.RunFaults's hook: the database server behind a
+// proxy that the suite cuts and stalls.
+func faulty(b backend) conformance.Harness {
+	h := harness(b)
+	h.NewFaulty = func(t *testing.T) (sessions.Backend, []conformance.Fault) {
+		u, proxies := testservers.Proxied(t, b.base(t))
+		e := open(t, withParams(u, "table", uniqueTable("f"), "create_table", "true"))
+		return e, []conformance.Fault{testservers.Fault(b.name, false, proxies...)}
+	}
+	return h
+}
+
+func TestFaultsPostgres(t *testing.T) { conformance.RunFaults(t, faulty(backends[1])) }
+func TestFaultsMariaDB(t *testing.T)  { conformance.RunFaults(t, faulty(backends[2])) }

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/sessionkit/sessions/internal/textutil"
 	"strings"
 	"sync"
 	"testing"
@@ -451,7 +452,7 @@ func TestListPages(t *testing.T) {
 		}
 		for k, c := range seen {
 			if !want[k] || c != 1 {
-				t.Fatalf("List reported %s %d times (live: %v)", sessions.RedactKey(k), c, want[k])
+				t.Fatalf("List reported %s %d times (live: %v)", textutil.RedactKey(k), c, want[k])
 			}
 		}
 		if got := countRows(t, b, db, s.Table()); got != 10 {

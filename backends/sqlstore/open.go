@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/sessionkit/sessions/internal/textutil"
 	"net"
 	"net/url"
 	"os"
@@ -130,7 +131,7 @@ func sqlitePath(u *url.URL) (string, error) {
 		return "", fmt.Errorf("%w: a sqlite URL has no user or password; %s", sessions.ErrBadConfig, forms)
 	}
 	if u.Host != "" {
-		return "", fmt.Errorf("%w: a sqlite URL has no host (%s): %s", sessions.ErrBadConfig, sessions.Quote(u.Host), forms)
+		return "", fmt.Errorf("%w: a sqlite URL has no host (%s): %s", sessions.ErrBadConfig, textutil.Quote(u.Host), forms)
 	}
 	if u.Fragment != "" {
 		return "", fmt.Errorf("%w: a sqlite URL has no #fragment (write # in a file name as %%23)", sessions.ErrBadConfig)
@@ -151,7 +152,7 @@ func sqlitePath(u *url.URL) (string, error) {
 	return filepath.Abs(filepath.FromSlash(p))
 }
 
-func openSQLite(ctx context.Context, u *url.URL, _ sessions.Settings) (sessions.Engine, error) {
+func openSQLite(ctx context.Context, u *url.URL, _ sessions.Settings) (sessions.Backend, error) {
 	p := sessions.ParseParams(u)
 	o := readOptions(p)
 	busy := p.Duration("busy_timeout", 5*time.Second, 0, time.Hour)
@@ -252,7 +253,7 @@ var pgParams = []string{
 	"idle_in_transaction_session_timeout", "options",
 }
 
-func openPostgres(ctx context.Context, u *url.URL, _ sessions.Settings) (sessions.Engine, error) {
+func openPostgres(ctx context.Context, u *url.URL, _ sessions.Settings) (sessions.Backend, error) {
 	p := sessions.ParseParams(u)
 	o := readOptions(p)
 	pool := readPool(p, poolConfig{maxOpen: 20, maxIdle: 10, lifetime: 30 * time.Minute, idleTime: 5 * time.Minute})
@@ -341,7 +342,7 @@ var mysqlParams = []string{
 	"checkConnLiveness",
 }
 
-func openMySQL(ctx context.Context, u *url.URL, _ sessions.Settings) (sessions.Engine, error) {
+func openMySQL(ctx context.Context, u *url.URL, _ sessions.Settings) (sessions.Backend, error) {
 	p := sessions.ParseParams(u)
 	o := readOptions(p)
 	pool := readPool(p, poolConfig{maxOpen: 20, maxIdle: 10, lifetime: 30 * time.Minute, idleTime: 5 * time.Minute})

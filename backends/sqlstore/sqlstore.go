@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/sessionkit/sessions/internal/enginecheck"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -327,7 +328,7 @@ func (s *Store) Describe() string { return fmt.Sprintf("%s, table %q", s.where, 
 
 // check runs the checks every method starts with.
 func (s *Store) check(ctx context.Context, key string) error {
-	return sessions.Precheck(ctx, key, s.closed.Load())
+	return enginecheck.Precheck(ctx, key, s.closed.Load())
 }
 
 // checkData enforces MaxDataSize.

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"github.com/sessionkit/sessions/internal/enginecheck"
 	"strings"
 	"sync"
 	"time"
@@ -99,7 +100,7 @@ func (s *Store) checkUser(ctx context.Context, userID string) error {
 	if s.closed.Load() {
 		return sessions.ErrClosed
 	}
-	return sessions.CheckUserID(userID)
+	return enginecheck.CheckUserID(userID)
 }
 
 // AddUserSession implements sessions.UserIndexer: it records key under
@@ -108,7 +109,7 @@ func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry t
 	if err := s.check(ctx, key); err != nil {
 		return err
 	}
-	if err := sessions.CheckUserID(userID); err != nil {
+	if err := enginecheck.CheckUserID(userID); err != nil {
 		return err
 	}
 	u, err := s.users(ctx)
@@ -154,7 +155,7 @@ func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []st
 		return err
 	}
 	for _, k := range keys {
-		if err := sessions.CheckKey(k); err != nil {
+		if err := enginecheck.CheckKey(k); err != nil {
 			return err
 		}
 	}

@@ -45,16 +45,16 @@ func (s *shop) aboutPage(w http.ResponseWriter, r *http.Request) {
 	sess := sessionOf(r)
 	st := s.m.Settings()
 	d := aboutData{
-		EngineName: s.m.EngineName(),
+		EngineName: s.m.Describe().Name,
 		Config:     s.info.Config,
 		DataDir:    s.info.DataDir,
 		SecretFrom: s.info.SecretFrom,
 		Codec:      fmt.Sprintf("%T", s.m.Codec()),
 	}
-	if ds, ok := s.m.Engine().(sessions.Describer); ok {
+	if ds, ok := s.m.Backend().(sessions.Describer); ok {
 		d.Describe = ds.Describe()
 	}
-	_, d.ClientSide = s.m.Engine().(sessions.ClientSide)
+	_, d.ClientSide = s.m.Backend().(sessions.ClientSide)
 	d.Settings = cookieSettings(st)
 
 	// The session as loaded for this request, before this page changes
@@ -75,7 +75,8 @@ func (s *shop) aboutPage(w http.ResponseWriter, r *http.Request) {
 			d.RawNote = "the cookie's value"
 		} else {
 			d.KeyPrefix = key[:min(8, len(key))] + "…"
-			raw, err := s.m.Engine().Load(r.Context(), key)
+			rec, err := s.m.Inspect(r.Context(), key)
+			raw := rec.Raw
 			switch {
 			case err != nil:
 				d.RawNote = "could not read it again: " + err.Error()

@@ -52,13 +52,13 @@ func setEnv(t *testing.T, kv ...string) {
 func init() {
 	// noexpire keeps sessions but cannot clear expired ones.
 	sessions.Register(sessions.EngineInfo{Scheme: "test-noexpire", Doc: "test engine without ExpiredDeleter"},
-		func(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Engine, error) {
+		func(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Backend, error) {
 			e, err := sessions.OpenEngine(ctx, "memory:", s)
-			return noExpire{e}, err
+			return noExpire{e.(sessions.Engine)}, err
 		})
 	// broken fails every operation.
 	sessions.Register(sessions.EngineInfo{Scheme: "test-broken", Doc: "test engine that always fails"},
-		func(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Engine, error) {
+		func(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Backend, error) {
 			return broken{}, nil
 		})
 }
@@ -296,7 +296,7 @@ func storeExpired(t *testing.T, config string, n int) {
 		t.Fatal(err)
 	}
 	for range n {
-		if err := m.Engine().Create(ctx, sessions.NewKey(), data, time.Now().Add(-time.Hour)); err != nil {
+		if err := m.Backend().(sessions.Engine).Create(ctx, sessions.NewKey(), data, time.Now().Add(-time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -100,10 +100,10 @@ func openConfigured(ctx context.Context, engine string, stderr io.Writer) (*sess
 // describe returns the engine's name and, if it says, where it keeps the
 // data.
 func describe(m *sessions.Manager) string {
-	if d, ok := m.Engine().(sessions.Describer); ok {
-		return m.EngineName() + " (" + d.Describe() + ")"
+	if d, ok := m.Backend().(sessions.Describer); ok {
+		return m.Describe().Name + " (" + d.Describe() + ")"
 	}
-	return m.EngineName()
+	return m.Describe().Name
 }
 
 // fail prints err for cmd and returns exit status 1.
@@ -215,7 +215,7 @@ it was signed with another SECRET_KEY).
 		return fail(stderr, "inspect", err)
 	}
 	defer m.Close()
-	_, client := m.Engine().(sessions.ClientSide)
+	_, client := m.Backend().(sessions.ClientSide)
 	if !client && !sessions.ValidKey(key) {
 		return fail(stderr, "inspect", fmt.Errorf("%q is not a session key (%d to %d characters from a-z and 0-9)", key, sessions.MinKeyLength, sessions.MaxKeyLength))
 	}
@@ -240,7 +240,7 @@ it was signed with another SECRET_KEY).
 	out.Write(data)
 	fmt.Fprintf(&out, `, "expiry_age": %d, "expiry_date": %q, "expire_at_browser_close": %t`,
 		int64(s.ExpiryAge()/time.Second), s.ExpiryDate().UTC().Format(time.RFC3339), s.ExpireAtBrowserClose())
-	if er, ok := m.Engine().(sessions.ExpiryReader); ok && !client {
+	if er, ok := m.Backend().(sessions.ExpiryReader); ok && !client {
 		// The expiry the store holds for the record (the engine's
 		// expire_date), which the session's own view cannot know.
 		if _, exp, err := er.LoadExpiry(ctx, key); err == nil {
@@ -251,8 +251,12 @@ it was signed with another SECRET_KEY).
 		var stored []byte
 		if client {
 			stored = []byte(key)
-		} else if stored, err = m.Engine().Load(ctx, key); err != nil {
-			return fail(stderr, "inspect", err)
+		} else {
+			rec, err := m.Inspect(ctx, key)
+			if err != nil {
+				return fail(stderr, "inspect", err)
+			}
+			stored = rec.Raw
 		}
 		if utf8.Valid(stored) {
 			out.WriteString(`, "raw": `)
@@ -298,10 +302,10 @@ var nativeExpirySchemes = []string{"redis", "rediss", "redis+cluster", "redis+se
 // hasNativeExpiry reports whether the engine's store expires sessions by
 // itself, so that clearsessions has nothing to do.
 func hasNativeExpiry(m *sessions.Manager, cfg string) bool {
-	if _, ok := m.Engine().(sessions.ClientSide); ok {
+	if _, ok := m.Backend().(sessions.ClientSide); ok {
 		return true
 	}
-	if slices.Contains(nativeExpirySchemes, strings.ToLower(m.EngineName())) {
+	if slices.Contains(nativeExpirySchemes, strings.ToLower(m.Describe().Name)) {
 		return true
 	}
 	if resolved, err := sessions.ResolveConfig(cfg, m.Settings()); err == nil {
@@ -338,7 +342,7 @@ shows on stderr while it runs.
 	defer m.Close()
 	var stop func()
 	if isTerminal(stderr) {
-		stop = startProgress(stderr, "Clearing expired sessions from "+m.EngineName())
+		stop = startProgress(stderr, "Clearing expired sessions from "+m.Describe().Name)
 	}
 	start := time.Now()
 	n, err := m.ClearExpired(ctx)
@@ -348,7 +352,7 @@ shows on stderr while it runs.
 	took := time.Since(start).Round(time.Millisecond)
 	switch {
 	case errors.Is(err, sessions.ErrUnsupported) && hasNativeExpiry(m, cfg):
-		fmt.Fprintf(stdout, "Removed 0 expired sessions: the %s engine expires sessions by itself.\n", m.EngineName())
+		fmt.Fprintf(stdout, "Removed 0 expired sessions: the %s engine expires sessions by itself.\n", m.Describe().Name)
 		return 0
 	case errors.Is(err, sessions.ErrUnsupported):
 		fmt.Fprintf(stderr, "Session engine '%s' doesn't support clearing expired sessions.\n", sessions.Redact(cfg))
@@ -361,7 +365,7 @@ shows on stderr while it runs.
 		return fail(stderr, "clearsessions", err)
 	}
 	if n == 0 && hasNativeExpiry(m, cfg) {
-		fmt.Fprintf(stdout, "Removed 0 expired sessions: the %s engine expires sessions by itself.\n", m.EngineName())
+		fmt.Fprintf(stdout, "Removed 0 expired sessions: the %s engine expires sessions by itself.\n", m.Describe().Name)
 		return 0
 	}
 	fmt.Fprintf(stdout, "Removed %d expired %s from %s in %s.\n", n, plural(n, "session", "sessions"), describe(m), took)
@@ -442,7 +446,7 @@ interface the engine does not have). Exit status 1 on any failure.
 	defer m.Close()
 	fmt.Fprintf(stdout, "Checking %s\n", describe(m))
 	failed, skipped := 0, 0
-	results := conformance.CheckResults(ctx, m.Engine())
+	results := conformance.CheckResults(ctx, m.Backend())
 	for _, r := range results {
 		switch {
 		case r.Err != nil:
@@ -456,7 +460,7 @@ interface the engine does not have). Exit status 1 on any failure.
 		}
 	}
 	n := len(results)
-	if c, ok := m.Engine().(sessions.ClientSide); ok {
+	if c, ok := m.Backend().(sessions.ClientSide); ok {
 		n++
 		if !checkClientSide(ctx, m, c, stdout) {
 			failed++

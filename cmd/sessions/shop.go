@@ -80,7 +80,7 @@ func newShop(m *sessions.Manager, o shopOptions) (*shop, error) {
 		s.users = demoUsers
 	}
 	if s.info.Config == "" {
-		s.info.Config = m.EngineName()
+		s.info.Config = m.Describe().Name
 	}
 	for _, name := range pageNames {
 		t, err := template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
@@ -278,7 +278,7 @@ func (s *shop) render(w http.ResponseWriter, r *http.Request, status int, name, 
 		CartCount: loadCart(sess).count(),
 		Path:      s.backPath(r),
 		Flash:     messages.Get(sess),
-		Engine:    s.m.EngineName(),
+		Engine:    s.m.Describe().Name,
 		CSRFField: csrfField(sess),
 		Languages: languages,
 		Data:      data,

@@ -540,7 +540,7 @@ func TestCart(t *testing.T) {
 		t.Error("removed line still shown")
 	}
 	// Stored as Django would: a dict of SKU to int.
-	raw, _ := m.Engine().Load(context.Background(), b.key())
+	raw, _ := m.Backend().(sessions.Engine).Load(context.Background(), b.key())
 	d, err := m.Codec().Decode(raw)
 	if err != nil {
 		t.Fatal(err)
@@ -659,7 +659,7 @@ func TestAboutShowsStoredSession(t *testing.T) {
 			b.get("/")
 			r := b.get("/about")
 			wantStatus(t, r, http.StatusOK)
-			wantBody(t, r, `id="about-engine"><b>`+m.EngineName()+`</b>`, "SESSION_COOKIE_AGE", "1209600", `&#34;Lax&#34;`,
+			wantBody(t, r, `id="about-engine"><b>`+m.Describe().Name+`</b>`, "SESSION_COOKIE_AGE", "1209600", `&#34;Lax&#34;`,
 				`&#34;_auth_user_id&#34;: &#34;1&#34;`, `&#34;cart&#34;: {`, `&#34;jar&#34;: 1`, `id="about-at-close"><code>False`)
 			raw := regexp.MustCompile(`id="about-raw">([^<]+)<`).FindStringSubmatch(r.body)
 			if raw == nil {
@@ -669,7 +669,7 @@ func TestAboutShowsStoredSession(t *testing.T) {
 			if config == "signed-cookies:" {
 				want = b.key()
 			} else {
-				b, err := m.Engine().Load(context.Background(), b.key())
+				b, err := m.Backend().(sessions.Engine).Load(context.Background(), b.key())
 				if err != nil {
 					t.Fatal(err)
 				}
