@@ -45,6 +45,9 @@ const (
 	removedKey  = attribute.Key("session.clear_expired.removed")
 )
 
+// internal is the kind of the engine calls' spans.
+var internal = trace.WithSpanKind(trace.SpanKindInternal)
+
 // An Option configures [NewObserver].
 type Option func(*config)
 
@@ -90,8 +93,10 @@ type setKey struct {
 
 // attrs are the attributes of one setKey, ready for each instrument.
 type attrs struct {
-	kvs     []attribute.KeyValue // span attributes, event attributes
-	errType string               // error.type, "" when the event did not fail
+	name    string                     // the span's or the event's name
+	kvs     []attribute.KeyValue       // span attributes, event attributes
+	withKVs trace.SpanStartEventOption // trace.WithAttributes(kvs...)
+	errType string                     // error.type, "" when the event did not fail
 	record  []metric.RecordOption
 	add     []metric.AddOption
 	retries []metric.RecordOption // session.engine, session.conflict.merged
@@ -160,11 +165,11 @@ func (o *observer) Observe(ctx context.Context, e sessions.Event) {
 			o.retries.Record(ctx, int64(e.Retries), a.retries...)
 		}
 		if span := trace.SpanFromContext(ctx); span.IsRecording() {
-			kvs := a.kvs
 			if e.Op == sessions.OpConflict {
-				kvs = append(kvs[:len(kvs):len(kvs)], retriesKey.Int(e.Retries))
+				span.AddEvent(a.name, a.withKVs, trace.WithAttributes(retriesKey.Int(e.Retries)))
+			} else {
+				span.AddEvent(a.name, a.withKVs)
 			}
-			span.AddEvent("session."+string(e.Op), trace.WithAttributes(kvs...))
 		}
 		return
 	}
@@ -173,10 +178,7 @@ func (o *observer) Observe(ctx context.Context, e sessions.Event) {
 		o.removed.Add(ctx, e.Count, a.engine...)
 	}
 	end := time.Now()
-	_, span := o.tracer.Start(ctx, "session."+string(e.Op),
-		trace.WithTimestamp(end.Add(-e.Duration)),
-		trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithAttributes(a.kvs...))
+	_, span := o.tracer.Start(ctx, a.name, trace.WithTimestamp(end.Add(-e.Duration)), internal, a.withKVs)
 	if span.IsRecording() {
 		if e.Op == sessions.OpClearExpired {
 			span.SetAttributes(removedKey.Int64(e.Count))
@@ -231,7 +233,9 @@ func newAttrs(k setKey) *attrs {
 	engine := attribute.NewSet(engineKey.String(k.engine))
 	retries := attribute.NewSet(engineKey.String(k.engine), mergedKey.Bool(k.merged))
 	return &attrs{
+		name:    "session." + string(k.op),
 		kvs:     kvs,
+		withKVs: trace.WithAttributes(kvs...),
 		errType: k.errType,
 		record:  []metric.RecordOption{metric.WithAttributeSet(set)},
 		add:     []metric.AddOption{metric.WithAttributeSet(set)},
