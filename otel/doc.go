@@ -11,7 +11,7 @@
 //
 //	st := sessions.DefaultSettings()
 //	st.Observer, err = sessionsotel.NewObserver() // the global MeterProvider and TracerProvider
-//	m, err := sessions.Open(ctx, "redis://127.0.0.1:6379/0", st)
+//	m, err = sessions.Open(ctx, "redis://127.0.0.1:6379/0", st)
 //	http.ListenAndServe(":8000", otelhttp.NewHandler(m.Handler(mux), "app"))
 //
 // # Metrics
@@ -71,9 +71,9 @@
 // or SQL client's instrumentation) are siblings of it, not children.
 //
 // Decisions become events on the request's span, named
-// session.<decision> (session.conflict, session.interrupted...), with
-// session.engine, session.outcome, error.type when it failed, and for a
-// conflict session.conflict.retries and session.conflict.merged.
+// session.<decision> (session.conflict, session.interrupted...), with the
+// attributes of session.decisions, and for a conflict
+// session.conflict.retries too.
 //
 // Neither metrics nor spans ever carry a session key or session data.
 package sessionsotel
