@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -75,5 +76,44 @@ func BenchmarkReadWriteRequest(b *testing.B) {
 				h.ServeHTTP(httptest.NewRecorder(), req)
 			}
 		})
+	}
+}
+
+// BenchmarkObserve measures one event alone: an engine call (a histogram
+// record and a span under the request's) and a decision (a counter and an
+// event on the request's span), on no-op providers and on the SDK's.
+func BenchmarkObserve(b *testing.B) {
+	call := sessions.Event{Engine: "memory", Op: sessions.OpLoad, Outcome: sessions.OutcomeHit, Duration: 20 * time.Microsecond}
+	decision := sessions.Event{Engine: "memory", Op: sessions.OpIdleRefresh, Outcome: sessions.OutcomeOK}
+	for _, providers := range []string{"noop", "sdk"} {
+		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+		opts := []sessionsotel.Option{sessionsotel.WithMeterProvider(mp), sessionsotel.WithTracerProvider(tp)}
+		if providers == "noop" {
+			opts = []sessionsotel.Option{
+				sessionsotel.WithMeterProvider(noop.NewMeterProvider()),
+				sessionsotel.WithTracerProvider(tracenoop.NewTracerProvider()),
+			}
+		}
+		obs, err := sessionsotel.NewObserver(opts...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, span := tp.Tracer("app").Start(context.Background(), "request")
+		for _, e := range []sessions.Event{call, decision} {
+			kind := "call"
+			if e.Op == sessions.OpIdleRefresh {
+				kind = "decision"
+			}
+			b.Run(kind+"/"+providers, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					obs.Observe(ctx, e)
+				}
+			})
+		}
+		span.End()
+		tp.Shutdown(context.Background())
+		mp.Shutdown(context.Background())
 	}
 }
