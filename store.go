@@ -225,8 +225,12 @@ func (st *store) write(ctx context.Context, key string, old, data []byte, exp ti
 	t0 := st.ob.start()
 	stored, retries, err := st.swapLoop(ctx, key, old, data, exp, merge)
 	st.ob.call(ctx, observe.OpUpdate, t0, err)
-	if retries > 0 {
-		st.ob.event(ctx, observe.Event{Op: observe.OpConflict, Retries: retries, Merged: err == nil})
+	if retries > 0 && st.ob != nil {
+		e := observe.Event{Op: observe.OpConflict, Retries: retries, Merged: err == nil}
+		if err != nil {
+			e.Outcome, e.Err = observe.OutcomeError, errorClass(err)
+		}
+		st.ob.event(ctx, e)
 	}
 	return stored, err
 }

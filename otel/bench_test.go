@@ -2,6 +2,7 @@ package sessionsotel_test
 
 import (
 	"context"
+	"github.com/sessionkit/sessions/observe"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -83,8 +84,8 @@ func BenchmarkReadWriteRequest(b *testing.B) {
 // record and a span under the request's) and a decision (a counter and an
 // event on the request's span), on no-op providers and on the SDK's.
 func BenchmarkObserve(b *testing.B) {
-	call := sessions.Event{Engine: "memory", Op: sessions.OpLoad, Outcome: sessions.OutcomeHit, Duration: 20 * time.Microsecond}
-	decision := sessions.Event{Engine: "memory", Op: sessions.OpIdleRefresh, Outcome: sessions.OutcomeOK}
+	call := observe.Event{Engine: "memory", Op: observe.OpLoad, Outcome: observe.OutcomeHit, Duration: 20 * time.Microsecond}
+	decision := observe.Event{Engine: "memory", Op: observe.OpIdleRefresh, Outcome: observe.OutcomeOK}
 	for _, providers := range []string{"noop", "sdk"} {
 		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
 		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
@@ -100,9 +101,9 @@ func BenchmarkObserve(b *testing.B) {
 			b.Fatal(err)
 		}
 		ctx, span := tp.Tracer("app").Start(context.Background(), "request")
-		for _, e := range []sessions.Event{call, decision} {
+		for _, e := range []observe.Event{call, decision} {
 			kind := "call"
-			if e.Op == sessions.OpIdleRefresh {
+			if e.Op == observe.OpIdleRefresh {
 				kind = "decision"
 			}
 			b.Run(kind+"/"+providers, func(b *testing.B) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sessionkit/sessions/observe"
 	"sync"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ import (
 )
 
 // providers returns an observer on SDK providers and what they record.
-func providers(t *testing.T) (sessions.Observer, *sdkmetric.ManualReader, *tracetest.InMemoryExporter, *sdktrace.TracerProvider) {
+func providers(t *testing.T) (observe.Observer, *sdkmetric.ManualReader, *tracetest.InMemoryExporter, *sdktrace.TracerProvider) {
 	t.Helper()
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
@@ -39,7 +40,7 @@ func TestSpanTimes(t *testing.T) {
 	obs, _, exp, tp := providers(t)
 	ctx, parent := tp.Tracer("app").Start(context.Background(), "request")
 	before := time.Now()
-	obs.Observe(ctx, sessions.Event{Engine: "redis", Op: sessions.OpUpdate, Outcome: sessions.OutcomeOK, Duration: 250 * time.Millisecond})
+	obs.Observe(ctx, observe.Event{Engine: "redis", Op: observe.OpUpdate, Outcome: observe.OutcomeOK, Duration: 250 * time.Millisecond})
 	after := time.Now()
 	parent.End()
 	spans := exp.GetSpans()
@@ -64,7 +65,7 @@ func TestSpanTimes(t *testing.T) {
 func TestErrorTypes(t *testing.T) {
 	obs, reader, exp, _ := providers(t)
 	cases := map[error]string{
-		sessions.ErrStore:                             "store",
+		observe.ErrStore:                              "store",
 		sessions.ErrNotFound:                          "not_found",
 		sessions.ErrExists:                            "exists",
 		sessions.ErrInvalidKey:                        "invalid_key",
@@ -81,10 +82,10 @@ func TestErrorTypes(t *testing.T) {
 	}
 	want := map[string]int64{}
 	for err, name := range cases {
-		obs.Observe(context.Background(), sessions.Event{Engine: "postgres", Op: sessions.OpLoad, Outcome: sessions.OutcomeError, Duration: time.Millisecond, Err: err})
+		obs.Observe(context.Background(), observe.Event{Engine: "postgres", Op: observe.OpLoad, Outcome: observe.OutcomeError, Duration: time.Millisecond, Err: err})
 		want[name]++
 	}
-	obs.Observe(context.Background(), sessions.Event{Engine: "postgres", Op: sessions.OpLoad, Outcome: sessions.OutcomeError, Duration: time.Millisecond})
+	obs.Observe(context.Background(), observe.Event{Engine: "postgres", Op: observe.OpLoad, Outcome: observe.OutcomeError, Duration: time.Millisecond})
 	want["_OTHER"]++
 
 	got := map[string]int64{}
@@ -129,8 +130,8 @@ func TestConcurrentObserve(t *testing.T) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := range each {
-				obs.Observe(context.Background(), sessions.Event{
-					Engine: fmt.Sprintf("engine%d", (w+i)%5), Op: sessions.OpCycle, Outcome: sessions.OutcomeOK,
+				obs.Observe(context.Background(), observe.Event{
+					Engine: fmt.Sprintf("engine%d", (w+i)%5), Op: observe.OpCycle, Outcome: observe.OutcomeOK,
 				})
 			}
 		})
@@ -157,6 +158,6 @@ func TestGlobalProviders(t *testing.T) {
 	if err != nil || obs == nil {
 		t.Fatalf("NewObserver: %v, %v", obs, err)
 	}
-	obs.Observe(context.Background(), sessions.Event{Engine: "memory", Op: sessions.OpLoad, Outcome: sessions.OutcomeHit, Duration: time.Microsecond})
-	obs.Observe(context.Background(), sessions.Event{Engine: "memory", Op: sessions.OpConflict, Outcome: sessions.OutcomeOK, Retries: 2, Merged: true})
+	obs.Observe(context.Background(), observe.Event{Engine: "memory", Op: observe.OpLoad, Outcome: observe.OutcomeHit, Duration: time.Microsecond})
+	obs.Observe(context.Background(), observe.Event{Engine: "memory", Op: observe.OpConflict, Outcome: observe.OutcomeOK, Retries: 2, Merged: true})
 }

@@ -3,6 +3,7 @@ package sessionsotel
 import (
 	"context"
 	"errors"
+	"github.com/sessionkit/sessions/observe"
 	"maps"
 	"sync"
 	"sync/atomic"
@@ -68,7 +69,7 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 	return func(c *config) { c.tp = tp }
 }
 
-// observer is the [sessions.Observer] NewObserver returns.
+// observer is the [observe.Observer] NewObserver returns.
 type observer struct {
 	tracer    trace.Tracer
 	duration  metric.Float64Histogram
@@ -85,8 +86,8 @@ type observer struct {
 
 type setKey struct {
 	engine  string
-	op      sessions.Op
-	outcome sessions.Outcome
+	op      observe.Op
+	outcome observe.Outcome
 	errType string
 	merged  bool
 }
@@ -103,14 +104,14 @@ type attrs struct {
 	engine  []metric.AddOption    // session.engine
 }
 
-// NewObserver returns a [sessions.Observer] that records the metrics and
+// NewObserver returns a [observe.Observer] that records the metrics and
 // spans described in the package documentation; set it in
 // [sessions.Settings.Observer]. Without options it uses the global
 // MeterProvider and TracerProvider (which forward to the providers set
 // later with otel.SetMeterProvider and otel.SetTracerProvider). An error
 // means an instrument could not be created; the observer returned is then
 // nil, which observes nothing.
-func NewObserver(opts ...Option) (sessions.Observer, error) {
+func NewObserver(opts ...Option) (observe.Observer, error) {
 	var c config
 	for _, opt := range opts {
 		opt(&c)
@@ -146,10 +147,10 @@ func NewObserver(opts ...Option) (sessions.Observer, error) {
 }
 
 // isCall tells the engine calls from the decisions.
-func isCall(op sessions.Op) bool {
+func isCall(op observe.Op) bool {
 	switch op {
-	case sessions.OpLoad, sessions.OpCreate, sessions.OpUpdate, sessions.OpTouch, sessions.OpDelete,
-		sessions.OpClearExpired, sessions.OpList, sessions.OpIndex:
+	case observe.OpLoad, observe.OpCreate, observe.OpUpdate, observe.OpTouch, observe.OpDelete,
+		observe.OpClearExpired, observe.OpList, observe.OpIndex:
 		return true
 	}
 	return false
@@ -157,15 +158,15 @@ func isCall(op sessions.Op) bool {
 
 // Observe records e: an engine call as a duration and a span, a decision
 // as a count and an event on the request's span.
-func (o *observer) Observe(ctx context.Context, e sessions.Event) {
+func (o *observer) Observe(ctx context.Context, e observe.Event) {
 	a := o.attrsOf(e)
 	if !isCall(e.Op) {
 		o.decisions.Add(ctx, 1, a.add...)
-		if e.Op == sessions.OpConflict {
+		if e.Op == observe.OpConflict {
 			o.retries.Record(ctx, int64(e.Retries), a.retries...)
 		}
 		if span := trace.SpanFromContext(ctx); span.IsRecording() {
-			if e.Op == sessions.OpConflict {
+			if e.Op == observe.OpConflict {
 				span.AddEvent(a.name, a.withKVs, trace.WithAttributes(retriesKey.Int(e.Retries)))
 			} else {
 				span.AddEvent(a.name, a.withKVs)
@@ -174,16 +175,16 @@ func (o *observer) Observe(ctx context.Context, e sessions.Event) {
 		return
 	}
 	o.duration.Record(ctx, e.Duration.Seconds(), a.record...)
-	if e.Op == sessions.OpClearExpired {
+	if e.Op == observe.OpClearExpired {
 		o.removed.Add(ctx, e.Count, a.engine...)
 	}
 	end := time.Now()
 	_, span := o.tracer.Start(ctx, a.name, trace.WithTimestamp(end.Add(-e.Duration)), internal, a.withKVs)
 	if span.IsRecording() {
-		if e.Op == sessions.OpClearExpired {
+		if e.Op == observe.OpClearExpired {
 			span.SetAttributes(removedKey.Int64(e.Count))
 		}
-		if e.Outcome == sessions.OutcomeError {
+		if e.Outcome == observe.OutcomeError {
 			span.SetStatus(codes.Error, a.errType)
 		}
 	}
@@ -191,12 +192,12 @@ func (o *observer) Observe(ctx context.Context, e sessions.Event) {
 }
 
 // attrsOf returns the cached attributes of e, making them on first use.
-func (o *observer) attrsOf(e sessions.Event) *attrs {
+func (o *observer) attrsOf(e observe.Event) *attrs {
 	k := setKey{engine: e.Engine, op: e.Op, outcome: e.Outcome}
-	if e.Err != nil || e.Outcome == sessions.OutcomeError {
+	if e.Err != nil || e.Outcome == observe.OutcomeError {
 		k.errType = errorTypeOf(e)
 	}
-	if e.Op == sessions.OpConflict {
+	if e.Op == observe.OpConflict {
 		k.merged = e.Merged
 	}
 	if a, ok := (*o.sets.Load())[k]; ok {
@@ -226,7 +227,7 @@ func newAttrs(k setKey) *attrs {
 	if k.errType != "" {
 		kvs = append(kvs, errorType.String(k.errType))
 	}
-	if k.op == sessions.OpConflict {
+	if k.op == observe.OpConflict {
 		kvs = append(kvs, mergedKey.Bool(k.merged))
 	}
 	set := attribute.NewSet(kvs...)
@@ -244,12 +245,12 @@ func newAttrs(k setKey) *attrs {
 	}
 }
 
-// errorClasses name the error classes of [sessions.Event.Err].
+// errorClasses name the error classes of [observe.Event.Err].
 var errorClasses = []struct {
 	err  error
 	name string
 }{
-	{sessions.ErrStore, "store"},
+	{observe.ErrStore, "store"},
 	{sessions.ErrNotFound, "not_found"},
 	{sessions.ErrExists, "exists"},
 	{sessions.ErrInvalidKey, "invalid_key"},
@@ -265,7 +266,7 @@ var errorClasses = []struct {
 
 // errorTypeOf returns the error.type of a failed event: the name of its
 // class, or _OTHER.
-func errorTypeOf(e sessions.Event) string {
+func errorTypeOf(e observe.Event) string {
 	if e.Err != nil {
 		for _, c := range errorClasses {
 			if errors.Is(e.Err, c.err) {
