@@ -185,6 +185,7 @@ type Description struct {
 	Users      bool   // BindUser and DeleteUser work (UserIndexer)
 	Expiry     bool   // Inspect reports the stored expiry (ExpiryReader)
 	Purges     bool   // ClearExpired removes expired records (ExpiredDeleter); false: the store expires them itself, or keeps none
+	Counts     bool   // Stats asks the engine (Counter); false: Stats lists every key (Lists), or cannot count
 }
 
 // Describe says what m keeps sessions with, for messages and tools.
@@ -193,6 +194,7 @@ func (m *Manager) Describe() Description {
 	if m.st != nil {
 		d.Lists, d.Users, d.Expiry = m.st.list != nil, m.st.users != nil, m.st.expiry != nil
 		d.Purges = m.st.purge != nil
+		_, d.Counts = m.st.e.(Counter)
 	}
 	return d
 }
