@@ -41,6 +41,13 @@
 //	              live session. For the signed-cookie engine, KEY is the
 //	              cookie's value.
 //
+//	stats         Print what the engine can count cheaply: live sessions,
+//	              expired ones awaiting clearsessions, users and entries
+//	              of the user index (unknown where it cannot). With
+//	              --list, an engine that cannot count (Redis) counts its
+//	              live sessions by listing every key; --json for scripts.
+//	              On a terminal, shows progress while it counts.
+//
 //	engines       List the engines compiled in and their config strings.
 //
 //	check         Open the configured engine and run the conformance
@@ -80,6 +87,7 @@ var commands = []command{
 	{"demo", "run the demo shop (login, cart, checkout, preferences) on any engine", runDemo},
 	{"clearsessions", "remove expired sessions (Django's clearsessions)", runClearSessions},
 	{"inspect", "print a stored session as JSON, with its expiry", runInspect},
+	{"stats", "count the sessions stored, the expired ones and the user index", runStats},
 	{"engines", "list the engines compiled in and their config strings", runEngines},
 	{"check", "run the conformance quick checks against the configured engine", runCheck},
 }
