@@ -36,6 +36,7 @@ type aboutData struct {
 	Binary      bool // Raw is a hex dump
 	RawNote     string
 	Codec       string
+	Metrics     bool // the live counts are served (/metrics)
 }
 
 // aboutPage shows the engine, the cookie settings, and the visitor's
@@ -53,6 +54,7 @@ func (s *shop) aboutPage(w http.ResponseWriter, r *http.Request) {
 		DataDir:    s.info.DataDir,
 		SecretFrom: s.info.SecretFrom,
 		Codec:      desc.Codec,
+		Metrics:    s.metrics != nil,
 	}
 	d.Settings = cookieSettings(st)
 

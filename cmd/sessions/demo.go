@@ -44,7 +44,7 @@ file. SIGINT or SIGTERM stops the server gracefully.
 	engine := fs.String("engine", "", "the session engine (URL or Django engine name); default $SESSION_ENGINE, else sqlite:///<data-dir>/sessions.sqlite3")
 	addr := fs.String("addr", "127.0.0.1:8000", "the address to listen on (port 0: any free port)")
 	dataDir := fs.String("data-dir", "sessionkit-demo", "the directory for the demo's data: the SQLite file, session files, the generated secret key")
-	debugAPI := fs.Bool("debug-api", false, "serve GET, POST and DELETE /api/session, to read and change the caller's session as JSON (for scripts and tests)")
+	debugAPI := fs.Bool("debug-api", false, "serve the debug tools: GET, POST and DELETE /api/session, to read and change the caller's session as JSON (for scripts and tests); /metrics, live counts of the engine's calls and the session decisions (conflicts merged, interrupts, idle refreshes) as a page, JSON or text; and a slow \"add to cart\" that holds its request, so that two tabs collide")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -59,6 +59,11 @@ file. SIGINT or SIGTERM stops the server gracefully.
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	c.settings.Logger = logger
+	var met *metrics
+	if *debugAPI {
+		met = newMetrics()
+		c.settings.Observer = met
+	}
 	m, err := sessions.Open(ctx, c.cfg, c.settings)
 	if err != nil {
 		return fail(stderr, "demo", err)
@@ -66,6 +71,7 @@ file. SIGINT or SIGTERM stops the server gracefully.
 	defer m.Close()
 	s, err := newShop(m, shopOptions{
 		DebugAPI: *debugAPI,
+		Metrics:  met,
 		Info:     shopInfo{Config: sessions.Redact(c.cfg), DataDir: c.dir, SecretFrom: c.secretFrom},
 		Logger:   logger,
 	})
@@ -158,6 +164,7 @@ func demoBanner(base string, m *sessions.Manager, c demoConfig, s *shop, debugAP
 	fmt.Fprintf(&b, "  users:    %s\n", strings.Join(users, ", "))
 	if debugAPI {
 		fmt.Fprintf(&b, "  API:      GET, POST, DELETE %sapi/session\n", base)
+		fmt.Fprintf(&b, "  metrics:  %smetrics (?format=json, ?format=text)\n", base)
 	}
 	b.WriteString("Press Ctrl+C to stop.\n")
 	return b.String()
