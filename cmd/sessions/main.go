@@ -23,7 +23,11 @@
 //	              sees it. Flags: --engine (default: an SQLite file in the
 //	              data directory), --addr (default 127.0.0.1:8000),
 //	              --data-dir (default ./sessionkit-demo), --debug-api (adds
-//	              GET/POST/DELETE /api/session). Without SECRET_KEY, the demo
+//	              GET/POST/DELETE /api/session; /metrics, live counts of
+//	              the engine's calls and the session decisions as a page,
+//	              JSON or text; and POST /debug/slow-add, an "add to cart"
+//	              that holds its request so two tabs collide and the
+//	              conflict is merged). Without SECRET_KEY, the demo
 //	              makes one and keeps it in <data-dir>/secret_key (mode 0600).
 //	              Stops gracefully on SIGINT or SIGTERM.
 //
