@@ -725,28 +725,18 @@ func (m *Manager) Exists(ctx context.Context, key string) (bool, error) {
 	return err == nil, err
 }
 
-// Record is a session as its engine keeps it, for inspection tools.
-type Record struct {
-	Key    string
-	Raw    []byte    // the stored bytes; for a client-side engine, the cookie value
-	Expiry time.Time // the stored expiry; zero when the engine does not report it
-}
-
-// Inspect returns the record stored under key, without decoding it. An
-// absent key gives an error matching [ErrNotFound]. For a client-side
-// engine the key is the cookie value, returned as it is.
-func (m *Manager) Inspect(ctx context.Context, key string) (Record, error) {
+// Inspect returns the bytes stored under key, without decoding them, and
+// the stored expiry (zero when the engine does not report it). An absent
+// key gives an error matching [ErrNotFound]. For a client-side engine the
+// key is the cookie value, returned as it is.
+func (m *Manager) Inspect(ctx context.Context, key string) (raw []byte, expiry time.Time, err error) {
 	if err := m.closedErr("load"); err != nil {
-		return Record{}, err
+		return nil, time.Time{}, err
 	}
 	if m.client != nil {
-		return Record{Key: key, Raw: []byte(key)}, nil
+		return []byte(key), time.Time{}, nil
 	}
-	raw, exp, err := m.st.loadExpiry(ctx, key)
-	if err != nil {
-		return Record{}, err
-	}
-	return Record{Key: key, Raw: raw, Expiry: exp}, nil
+	return m.st.loadExpiry(ctx, key)
 }
 
 // Keys calls fn with the key of every live session, in no particular

@@ -123,7 +123,7 @@ func resolveConfig(config string, s Settings) (string, error) {
 		c = s.Engine
 	}
 	if c == "" {
-		c = DefaultEngine
+		c = defaultEngine
 	}
 	name := strings.TrimPrefix(c, "django.contrib.sessions.backends.")
 	alias, ok := djangoAliases[name]

@@ -152,14 +152,16 @@ type Settings struct {
 const (
 	DefaultCookieName = "sessionid"
 	DefaultCookieAge  = 1209600 * time.Second
-	DefaultEngine     = "db"
 )
+
+// defaultEngine is Django's default SESSION_ENGINE.
+const defaultEngine = "db"
 
 // DefaultSettings returns Django's default session settings. SecretKey is
 // empty and must be set.
 func DefaultSettings() Settings {
 	return Settings{
-		Engine:         DefaultEngine,
+		Engine:         defaultEngine,
 		CookieName:     DefaultCookieName,
 		CookieAge:      DefaultCookieAge,
 		CookiePath:     "/",

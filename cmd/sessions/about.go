@@ -76,8 +76,7 @@ func (s *shop) aboutPage(w http.ResponseWriter, r *http.Request) {
 			d.RawNote = "the cookie's value"
 		} else {
 			d.KeyPrefix = key[:min(8, len(key))] + "…"
-			rec, err := s.m.Inspect(r.Context(), key)
-			raw := rec.Raw
+			raw, _, err := s.m.Inspect(r.Context(), key)
 			switch {
 			case err != nil:
 				d.RawNote = "could not read it again: " + err.Error()

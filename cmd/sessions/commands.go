@@ -261,14 +261,14 @@ func inspectSession(ctx context.Context, m *sessions.Manager, key string, withRa
 	if s.Key() == "" {
 		return inspectOutput{}, errNoSession
 	}
-	rec, err := m.Inspect(ctx, key)
+	raw, storedExpiry, err := m.Inspect(ctx, key)
 	if errors.Is(err, sessions.ErrNotFound) {
 		return inspectOutput{}, errNoSession // deleted meanwhile
 	}
 	if err != nil {
 		return inspectOutput{}, err
 	}
-	data, err := storedJSON(m, rec.Raw)
+	data, err := storedJSON(m, raw)
 	if err != nil {
 		return inspectOutput{}, err
 	}
@@ -278,17 +278,17 @@ func inspectSession(ctx context.Context, m *sessions.Manager, key string, withRa
 		ExpiryDate:           s.ExpiryDate().UTC().Format(time.RFC3339),
 		ExpireAtBrowserClose: s.ExpireAtBrowserClose(),
 	}
-	if !rec.Expiry.IsZero() {
+	if !storedExpiry.IsZero() {
 		// The expiry the store holds for the record (the database's
 		// expire_date), which the session's own view cannot know.
-		out.StoredExpiry = rec.Expiry.UTC().Format(time.RFC3339)
+		out.StoredExpiry = storedExpiry.UTC().Format(time.RFC3339)
 	}
 	if withRaw {
-		if utf8.Valid(rec.Raw) {
-			str := string(rec.Raw)
+		if utf8.Valid(raw) {
+			str := string(raw)
 			out.Raw = &str
 		} else {
-			out.RawBase64 = base64.StdEncoding.EncodeToString(rec.Raw)
+			out.RawBase64 = base64.StdEncoding.EncodeToString(raw)
 		}
 	}
 	return out, nil
