@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessions"
+	_ "github.com/sessionkit/sessions/backends/cookiestore"
 	_ "github.com/sessionkit/sessions/backends/filestore"
 	_ "github.com/sessionkit/sessions/backends/memstore"
 	_ "github.com/sessionkit/sessions/backends/redisstore"

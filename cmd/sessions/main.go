@@ -78,6 +78,7 @@ var commands = []command{
 	{"demo", "run the demo shop (login, cart, checkout, preferences) on any engine", runDemo},
 	{"clearsessions", "remove expired sessions (Django's clearsessions)", runClearSessions},
 	{"inspect", "print a stored session as JSON, with its expiry", runInspect},
+	{"migrate", "move every session from one engine to another (--from, --to)", runMigrate},
 	{"engines", "list the engines compiled in and their config strings", runEngines},
 	{"check", "run the conformance quick checks against the configured engine", runCheck},
 }
