@@ -66,6 +66,19 @@
 // moving; writers replace the claim with their own (the other mover's
 // swap then fails, and it reads the new store again).
 //
+// # Cost per request
+//
+// For a session the new store holds (every session, once moved): a load
+// is one read of the new store, a save (Swap) one compare-and-swap, as
+// without the migration. A new session costs a read of the old store
+// before the create (the key must be free in both stores), a logout a
+// delete in each store, Touch and Update a read and a write of the new
+// store. A key neither store holds (an expired or bogus cookie) costs
+// three reads: new, old, new again. Moving a session costs, once, a
+// claim, a second read of the old store, a compare-and-swap and a delete
+// of the old copy. While the old store is down, sessions still in it
+// cannot be read, and new sessions cannot be created.
+//
 // # Deploying
 //
 // Every process must use the migrating engine before any process uses the
@@ -201,7 +214,11 @@ type store struct {
 	// with KeepSource: the old store is retired right after).
 	keepSource bool
 	closed     atomic.Bool
-	cleanups   sync.WaitGroup // deletes of old copies retried in the background
+	// cleanups are the deletes of old copies retried in the background;
+	// Close waits for them, and none starts after it (cleanMu).
+	cleanMu  sync.Mutex
+	cleaning bool // false once Close began
+	cleanups sync.WaitGroup
 }
 
 func newStore(from, to sessions.Backend, o *Options) (*store, error) {
@@ -217,7 +234,7 @@ func newStore(from, to sessions.Backend, o *Options) (*store, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: migrate's new engine must support compare-and-swap (sessions.Swapper), which %T does not", sessions.ErrBadConfig, dst)
 	}
-	s := &store{src: src, dst: dst, dstSw: sw, log: slog.Default(), claimTTL: DefaultClaimTimeout}
+	s := &store{src: src, dst: dst, dstSw: sw, log: slog.Default(), claimTTL: DefaultClaimTimeout, cleaning: true}
 	s.srcExp, _ = src.(sessions.ExpiryReader)
 	s.dstExp, _ = dst.(sessions.ExpiryReader)
 	s.dstTouch, _ = dst.(sessions.Toucher)
@@ -398,6 +415,9 @@ func (s *store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.cleanMu.Lock()
+	s.cleaning = false
+	s.cleanMu.Unlock()
 	s.cleanups.Wait()
 	if !s.own {
 		return nil

@@ -248,16 +248,27 @@ func (s *store) dropSource(ctx context.Context, key string) {
 	if s.keepSource {
 		return
 	}
-	if err := s.src.Delete(ctx, key); err == nil {
+	err := s.src.Delete(ctx, key)
+	if err == nil {
+		return
+	}
+	s.cleanMu.Lock()
+	defer s.cleanMu.Unlock()
+	if !s.cleaning {
+		s.staleCopy(ctx, err)
 		return
 	}
 	s.cleanups.Go(func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
 		if err := s.src.Delete(ctx, key); err != nil {
-			s.log.LogAttrs(ctx, slog.LevelWarn, "migrate: deleting the old copy of a moved session failed; it is stale and could come back if the new copy expires first", slog.String("error", err.Error()))
+			s.staleCopy(ctx, err)
 		}
 	})
+}
+
+func (s *store) staleCopy(ctx context.Context, err error) {
+	s.log.LogAttrs(ctx, slog.LevelWarn, "migrate: deleting the old copy of a moved session failed; it is stale and could come back if the new copy expires first", slog.String("error", err.Error()))
 }
 
 // --- sessions.Engine -----------------------------------------------------------

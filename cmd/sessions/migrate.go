@@ -114,12 +114,12 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stdout, "Dry run from %s to %s, nothing written: %s would be copied, %s skipped (newer in the new store), %s skipped (expired), %s would fail.\n",
 			fromName, toName, thousands(sum.Copied), thousands(sum.SkippedNewer), thousands(sum.SkippedExpired), thousands(sum.Failed))
 	default:
-		verb := "Moved"
-		if *keep {
-			verb = "Copied"
-		}
-		fmt.Fprintf(stdout, "%s sessions from %s to %s in %s: %s copied, %s skipped (newer in the new store), %s skipped (expired), %s failed.\n",
-			verb, fromName, toName, took, thousands(sum.Copied), thousands(sum.SkippedNewer), thousands(sum.SkippedExpired), thousands(sum.Failed))
+		what := map[[2]bool]string{
+			{false, false}: "Moved sessions", {true, false}: "Copied sessions",
+			{false, true}: "Stopped moving sessions", {true, true}: "Stopped copying sessions",
+		}[[2]bool{*keep, err != nil}]
+		fmt.Fprintf(stdout, "%s from %s to %s in %s: %s copied, %s skipped (newer in the new store), %s skipped (expired), %s failed.\n",
+			what, fromName, toName, took, thousands(sum.Copied), thousands(sum.SkippedNewer), thousands(sum.SkippedExpired), thousands(sum.Failed))
 	}
 	switch {
 	case err != nil && ctx.Err() != nil:
