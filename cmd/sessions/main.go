@@ -41,6 +41,13 @@
 //	              live session. For the signed-cookie engine, KEY is the
 //	              cookie's value.
 //
+//	migrate       Move every session from one engine to another (--from
+//	              URL --to URL), converting between Django's formats and
+//	              keeping expiries, with a progress bar on a terminal;
+//	              --dry-run, --keep-source, --batch, --workers. Resumable:
+//	              run it again after an interruption. See
+//	              backends/migrate for the live migrating engine.
+//
 //	engines       List the engines compiled in and their config strings.
 //
 //	check         Open the configured engine and run the conformance

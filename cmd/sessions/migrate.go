@@ -108,7 +108,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	sum, err := migrate.Copy(ctx, src, dst, o)
 	bar.clear()
 	took := time.Since(start).Round(time.Millisecond)
-	fromName, toName := migrateEngineName(*from, s), migrateEngineName(*to, s)
+	fromName, toName := migrateEngineName(*from), migrateEngineName(*to)
 	switch {
 	case *dry:
 		fmt.Fprintf(stdout, "Dry run from %s to %s, nothing written: %s would be copied, %s skipped (newer in the new store), %s skipped (expired), %s would fail.\n",
@@ -135,17 +135,18 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return 0
 }
 
-// migrateEngineName names a config string for the summary: its scheme, or the
-// Django engine name, never a password.
-func migrateEngineName(config string, s sessions.Settings) string {
-	if r, err := sessions.ResolveConfig(config, s); err == nil {
-		config = r
+// migrateEngineName names a config string for the summary: its scheme,
+// or the Django engine name, never a password.
+func migrateEngineName(config string) string {
+	name := strings.TrimPrefix(strings.TrimSpace(config), "django.contrib.sessions.backends.")
+	if scheme, _, ok := strings.Cut(name, ":"); ok {
+		name = scheme
 	}
-	scheme, _, ok := strings.Cut(config, ":")
-	if !ok || scheme == "" {
-		return strconv.Quote(sessions.Redact(config))
+	name = strings.ToLower(name)
+	if name == "" || strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789+.-_") != "" {
+		return "the engine"
 	}
-	return strings.ToLower(scheme)
+	return name
 }
 
 // thousands writes n with thousands separators.
