@@ -14,6 +14,7 @@ import (
 	"github.com/sessionkit/sessions/backends/sqlstore"
 	"github.com/sessionkit/sessions/codec"
 	"github.com/sessionkit/sessions/codec/pickle"
+	"github.com/sessionkit/sessions/internal/testservers"
 )
 
 // count returns the number of live keys of a store.
@@ -345,5 +346,52 @@ func checkMoved(t testing.TB, dst sessions.Engine, n int, exp time.Time, c codec
 	}
 	if want := (n + 99) / 100; total != want {
 		t.Fatalf("the new store's user index lists %d sessions, want %d", total, want)
+	}
+}
+
+// TestMigrateRedisToCluster moves sessions from a single Redis to a Redis
+// Cluster, the third move of the issue: some through the migrating engine
+// (loads, a logout), the rest with Copy; Redis's own TTLs carry over.
+func TestMigrateRedisToCluster(t *testing.T) {
+	ctx := context.Background()
+	c := testservers.StartRedisCluster(t, 3)
+	src := openEngine(t, redisKind.url(t))
+	dst := openEngine(t, withParams(c.URL(), "key_prefix", unique(t, "c")))
+	pk := pickle.Codec{}
+	exp := time.Now().Add(time.Hour)
+	keys := make([]string, 300)
+	for i := range keys {
+		keys[i] = sessions.NewKey()
+		if err := src.Create(ctx, keys[i], encoded(t, pk, map[string]any{"i": i}), exp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := sessions.New(newMigrating(t, src, dst, nil).engine(), testSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if v, _ := sessions.Get[int](m.Load(ctx, keys[i]), "i"); v != i {
+			t.Fatalf("session %d loads i=%d", i, v)
+		}
+	}
+	if err := m.Load(ctx, keys[50]).Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Copy(ctx, src, dst, &CopyOptions{Settings: testSettings(), BatchSize: 64})
+	if err != nil || sum.Copied != 249 || sum.Failed != 0 {
+		t.Fatalf("Copy: %+v, %v; want 249 copied", sum, err)
+	}
+	if count(t, src) != 0 || count(t, dst) != 299 {
+		t.Fatalf("single Redis %d, cluster %d; want 0 and 299", count(t, src), count(t, dst))
+	}
+	for i, k := range keys {
+		v, ok := sessions.Get[int](m.Load(ctx, k), "i")
+		switch {
+		case i == 50 && ok:
+			t.Fatal("the logged-out session came back")
+		case i != 50 && v != i:
+			t.Fatalf("session %d: i=%d", i, v)
+		}
 	}
 }

@@ -185,6 +185,9 @@ func (s *store) move(ctx context.Context, key string, seen []byte, reader, index
 			return moveResult{outcome: gone}, nil
 		}
 		data, newExp, err := decide(src, exp)
+		if err == nil && index {
+			err = s.index(ctx, key, data, newExp)
+		}
 		if err != nil {
 			s.release(ctx, key, mine)
 			return moveResult{}, err
@@ -192,7 +195,7 @@ func (s *store) move(ctx context.Context, key string, seen []byte, reader, index
 		err = s.dstSw.Swap(ctx, key, mine, data, newExp)
 		switch {
 		case err == nil:
-			s.moved(ctx, key, data, newExp, index)
+			s.dropSource(ctx, key)
 			return moveResult{outcome: moved, data: data, exp: newExp}, nil
 		case raced(err):
 			// Our claim was replaced (by a writer or the bulk copy) or
@@ -221,27 +224,35 @@ func (s *store) release(ctx context.Context, key string, mine []byte) {
 	s.dstSw.Swap(ctx, key, mine, mine, time.Unix(1, 0))
 }
 
-// moved finishes a move: the new store holds the session, so the old copy
-// is deleted (were it kept, it would come back once the new record
-// expires early, is evicted or deleted), and a bound session gets its
-// entry in the new store's user index.
-func (s *store) moved(ctx context.Context, key string, data []byte, exp time.Time, index bool) {
-	s.dropSource(ctx, key)
-	if index && s.dstUsers != nil {
-		if u := s.boundUser(data); u != "" {
-			if err := s.dstUsers.AddUserSession(ctx, u, key, exp); err != nil {
-				// DeleteUser still finds the session through the old
-				// store's index entry, which stays.
-				s.log.LogAttrs(ctx, slog.LevelWarn, "migrate: recording a moved session in the new engine's user index failed", slog.String("error", err.Error()))
-			}
-		}
+// errIndex marks a move given up because the new store's user index
+// could not record the session.
+var errIndex = errors.New("migrate: recording the session in the new engine's user index failed")
+
+// index records a session about to be moved (data in the new store's
+// format) in the new store's user index when it is bound to a user. It
+// runs before the session is installed, so that a session in the new
+// store always has its entry, whatever interrupts the move (an entry
+// whose move then fails is stale, which DeleteUser recognises and drops).
+func (s *store) index(ctx context.Context, key string, data []byte, exp time.Time) error {
+	if s.dstUsers == nil {
+		return nil
 	}
+	u := s.boundUser(data)
+	if u == "" {
+		return nil
+	}
+	if err := s.dstUsers.AddUserSession(ctx, u, key, exp); err != nil {
+		return fmt.Errorf("%w: %w", errIndex, err)
+	}
+	return nil
 }
 
 // cleanupTimeout bounds a background delete of an old copy.
 const cleanupTimeout = 10 * time.Second
 
-// dropSource deletes the old copy of a session the new store holds. When
+// dropSource deletes the old copy of a session the new store holds (were
+// it kept, it would come back once the new record expires early, is
+// evicted or deleted). When
 // that fails (the request was cancelled, the old store is failing), it is
 // tried again once in the background, then logged.
 func (s *store) dropSource(ctx context.Context, key string) {
@@ -315,8 +326,8 @@ func (s *store) load(ctx context.Context, key string, withExpiry bool) ([]byte, 
 		return b, exp, err
 	})
 	switch {
-	case errors.Is(err, errConvert), errors.Is(err, errNoExpiry):
-		return conv, p.exp, nil
+	case errors.Is(err, errConvert), errors.Is(err, errNoExpiry), errors.Is(err, errIndex):
+		return conv, p.exp, nil // served from the old store, not moved
 	case err != nil:
 		return nil, time.Time{}, err
 	}

@@ -615,3 +615,54 @@ func TestMigrateConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// cancelAfterInstall is a new store that cancels the request right after
+// a move installed a session (as a client going away would), and whose
+// index, like a network store's, refuses a cancelled context.
+type cancelAfterInstall struct {
+	*memstore.Store
+	cancel context.CancelFunc
+}
+
+func (c cancelAfterInstall) Swap(ctx context.Context, key string, old, data []byte, exp time.Time) error {
+	err := c.Store.Swap(ctx, key, old, data, exp)
+	if err == nil && isClaim(old) && !isClaim(data) {
+		c.cancel()
+	}
+	return err
+}
+
+func (c cancelAfterInstall) AddUserSession(ctx context.Context, userID, key string, exp time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return c.Store.AddUserSession(ctx, userID, key, exp)
+}
+
+// TestMigrateIndexSurvivesInterruption: a bound session that a move
+// installs in the new store has its entry in the new store's index even
+// when the request ends right after the install.
+func TestMigrateIndexSurvivesInterruption(t *testing.T) {
+	src := memstore.New(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dst := cancelAfterInstall{memstore.New(nil), cancel}
+	st := newMigrating(t, src, dst, nil)
+	k := sessions.NewKey()
+	if err := src.Create(context.Background(), k, encoded(t, signed(), map[string]any{sessions.BoundUserKey: "alice"}), hour()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Load(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if !rawLive(t, dst, k) {
+		t.Fatal("the session was not moved")
+	}
+	st.cleanups.Wait()
+	if keys, _ := dst.UserSessions(context.Background(), "alice"); len(keys) != 1 {
+		t.Fatalf("the new store's index lists %d sessions of the user, want the moved one", len(keys))
+	}
+	if rawLive(t, src, k) {
+		t.Fatal("the old copy was not deleted in the background after the request ended")
+	}
+}
