@@ -252,9 +252,9 @@ const cleanupTimeout = 10 * time.Second
 
 // dropSource deletes the old copy of a session the new store holds (were
 // it kept, it would come back once the new record expires early, is
-// evicted or deleted). When
-// that fails (the request was cancelled, the old store is failing), it is
-// tried again once in the background, then logged.
+// evicted or deleted). When that fails (the request was cancelled, the
+// old store is failing), it is tried again once in the background, then
+// logged.
 func (s *store) dropSource(ctx context.Context, key string) {
 	if s.keepSource {
 		return
