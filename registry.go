@@ -101,6 +101,7 @@ var builtinPackages = map[string]string{
 	"memcached":       "backends/memcachestore",
 	"memcache":        "backends/memcachestore",
 	"cached-db":       "backends/cacheddb",
+	"migrate":         "backends/migrate",
 }
 
 // Django's engine names, resolved before URL parsing (an underscore is not

@@ -51,6 +51,12 @@
 //	              --list, an engine that cannot count (Redis) counts its
 //	              live sessions by listing every key; --json for scripts.
 //	              On a terminal, shows progress while it counts.
+//	migrate       Move every session from one engine to another (--from
+//	              URL --to URL), converting between Django's formats and
+//	              keeping expiries, with a progress bar on a terminal;
+//	              --dry-run, --keep-source, --batch, --workers. Resumable:
+//	              run it again after an interruption. See
+//	              backends/migrate for the live migrating engine.
 //
 //	engines       List the engines compiled in and their config strings.
 //
@@ -92,6 +98,7 @@ var commands = []command{
 	{"clearsessions", "remove expired sessions (Django's clearsessions)", runClearSessions},
 	{"inspect", "print a stored session as JSON, with its expiry", runInspect},
 	{"stats", "count the sessions stored, the expired ones and the user index", runStats},
+	{"migrate", "move every session from one engine to another (--from, --to)", runMigrate},
 	{"engines", "list the engines compiled in and their config strings", runEngines},
 	{"check", "run the conformance quick checks against the configured engine", runCheck},
 }
