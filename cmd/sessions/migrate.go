@@ -112,14 +112,14 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	switch {
 	case *dry:
 		fmt.Fprintf(stdout, "Dry run from %s to %s, nothing written: %s would be copied, %s skipped (newer in the new store), %s skipped (expired), %s would fail.\n",
-			fromName, toName, thousands(sum.Copied), thousands(sum.SkippedNewer), thousands(sum.SkippedExpired), thousands(sum.Failed))
+			fromName, toName, group(sum.Copied), group(sum.SkippedNewer), group(sum.SkippedExpired), group(sum.Failed))
 	default:
 		what := map[[2]bool]string{
 			{false, false}: "Moved sessions", {true, false}: "Copied sessions",
 			{false, true}: "Stopped moving sessions", {true, true}: "Stopped copying sessions",
 		}[[2]bool{*keep, err != nil}]
 		fmt.Fprintf(stdout, "%s from %s to %s in %s: %s copied, %s skipped (newer in the new store), %s skipped (expired), %s failed.\n",
-			what, fromName, toName, took, thousands(sum.Copied), thousands(sum.SkippedNewer), thousands(sum.SkippedExpired), thousands(sum.Failed))
+			what, fromName, toName, took, group(sum.Copied), group(sum.SkippedNewer), group(sum.SkippedExpired), group(sum.Failed))
 	}
 	switch {
 	case err != nil && ctx.Err() != nil:
@@ -129,7 +129,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "sessions migrate: stopped: %v\nRun the same command again once the store is back to move the rest.\n", err)
 		return 1
 	case sum.Failed > 0:
-		fmt.Fprintf(stderr, "sessions migrate: %s failed and stayed in the old store (see the warnings above)\n", thousands(sum.Failed))
+		fmt.Fprintf(stderr, "sessions migrate: %s failed and stayed in the old store (see the warnings above)\n", group(sum.Failed))
 		return 1
 	}
 	return 0
@@ -149,27 +149,12 @@ func migrateEngineName(config string) string {
 	return name
 }
 
-// thousands writes n with thousands separators.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
-
 // migrateBar draws the progress of a copy on one terminal line.
 type migrateBar struct {
 	w     io.Writer
 	start time.Time
 	shown bool
 }
-
-const barWidth = 30
 
 // show draws the bar for s (Copy's Progress callback).
 func (p *migrateBar) show(s migrate.Summary) {
@@ -192,7 +177,7 @@ func (p *migrateBar) show(s migrate.Summary) {
 		eta = " · ETA " + (time.Duration(float64(el)/frac) - el).Round(time.Second).String()
 	}
 	fmt.Fprintf(p.w, "\r\x1b[K[%s] %3d%% %s/%s · copied %s · newer %s · expired %s · failed %s · %s%s",
-		bar, int(frac*100), thousands(done), thousands(total), thousands(s.Copied), thousands(s.SkippedNewer), thousands(s.SkippedExpired), thousands(s.Failed), el.Round(time.Second), eta)
+		bar, int(frac*100), group(done), group(total), group(s.Copied), group(s.SkippedNewer), group(s.SkippedExpired), group(s.Failed), el.Round(time.Second), eta)
 	p.shown = true
 }
 

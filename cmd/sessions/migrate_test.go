@@ -107,7 +107,7 @@ func TestMigrate100k(t *testing.T) {
 	if code != 1 || !strings.Contains(term.String(), "interrupted") || !strings.Contains(out.String(), "Stopped moving sessions from postgres to redis") {
 		t.Fatalf("the interrupted run: exit %d, stderr %q", code, tail(term.String()))
 	}
-	for _, want := range []string{"[=====", "/" + thousands(int64(n)) + " · copied ", "\r\x1b[K"} {
+	for _, want := range []string{"[=====", "/" + group(int64(n)) + " · copied ", "\r\x1b[K"} {
 		if !strings.Contains(term.String(), want) {
 			t.Errorf("no progress bar on the terminal (%q missing): %q", want, tail(term.String()))
 		}
