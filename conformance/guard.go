@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 
 	"github.com/sessionkit/sessions"
 )
@@ -78,7 +77,10 @@ func (s *spy) hook(c call) error {
 
 // check reports, at the caller's line, every call that broke the guard
 // since the last check.
-func (s *spy) check(t testing.TB) {
+func (s *spy) check(t interface {
+	Helper()
+	Errorf(format string, args ...any)
+}) {
 	t.Helper()
 	s.mu.Lock()
 	bad := s.bad
