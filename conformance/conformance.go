@@ -176,11 +176,12 @@ func Run(t *testing.T, h Harness) {
 					t.Logf("rule: %s", c.reason)
 				}
 			}()
-			ev := newEnv(ctx, h.New(t))
-			ev.caps = h.Caps
+			b := h.New(t)
 			if !h.Caps.ClientSide {
-				asEngine(t, ev.e)
+				asEngine(t, b)
 			}
+			ev := newEnv(ctx, b)
+			ev.caps = h.Caps
 			if h.NewPair != nil {
 				ev.pair = func() (sessions.Engine, sessions.Engine) {
 					a, b := h.NewPair(t)
