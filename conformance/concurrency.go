@@ -16,7 +16,7 @@ func concurrencyStoreCases() []storeCase {
 	return []storeCase{
 		{name: "ConcurrentDistinctKeys", reason: "the engine is safe for concurrent use: goroutines on distinct keys never see each other's data", run: storeConcurrentDistinctKeys},
 		{name: "ConcurrentSameKey", reason: "concurrent Updates of one key never fail or tear: the record ends as one of the values written", run: storeConcurrentSameKey},
-		{name: "SwapContention", reason: "Swapper: of many concurrent swaps from the same old value exactly one wins", run: storeSwapContention},
+		{name: "SwapContention", reason: "Swapper: of many concurrent swaps from the same old value exactly one wins, round after round", run: storeSwapContention},
 	}
 }
 
@@ -107,37 +107,42 @@ func storeSwapContention(t tb, ev *env) {
 	if !ok {
 		t.Skipf("the engine does not implement Swapper")
 	}
-	k := sessions.NewKey()
-	noErr(t, "Create", ev.e.Create(ev.ctx, k, []byte("base"), future(ev)))
-	defer ev.e.Delete(ev.ctx, k)
-	const n = 10
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wins, conflicts := 0, 0
-	var other error
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := s.Swap(ev.ctx, k, []byte("base"), []byte(fmt.Sprint("winner-", i)), future(ev))
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				wins++
-			case errors.Is(err, sessions.ErrConflict):
-				conflicts++
-			default:
-				other = err
-			}
-		}()
-	}
-	wg.Wait()
-	if other != nil {
-		t.Fatalf("Swap: %v", other)
-	}
-	if wins != 1 || conflicts != n-1 {
-		t.Fatalf("%d swaps won and %d conflicted, want 1 and %d", wins, conflicts, n-1)
+	const rounds, n = 20, 12
+	for round := range rounds {
+		k := sessions.NewKey()
+		noErr(t, "Create", ev.e.Create(ev.ctx, k, []byte("base"), future(ev)))
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wins, conflicts := 0, 0
+		var other error
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				err := s.Swap(ev.ctx, k, []byte("base"), []byte(fmt.Sprint("winner-", i)), future(ev))
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					wins++
+				case errors.Is(err, sessions.ErrConflict):
+					conflicts++
+				default:
+					other = err
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		ev.e.Delete(ev.ctx, k)
+		if other != nil {
+			t.Fatalf("Swap: %v", other)
+		}
+		if wins != 1 || conflicts != n-1 {
+			t.Fatalf("round %d: %d swaps won and %d conflicted, want 1 and %d", round, wins, conflicts, n-1)
+		}
 	}
 }
 

@@ -21,7 +21,7 @@ func optionalCases() []storeCase {
 		{name: "ExpiryReaderAgrees", quick: true, reason: "ExpiryReader: LoadExpiry returns what Load returns (the data, or ErrNotFound for missing, deleted and expired records) and the expiry last stored by Create, Update, Touch or Swap", run: storeExpiryReaderAgrees},
 		{name: "ListerAgrees", reason: "Lister: List reports exactly the keys Load finds, whatever happened to them (updated, touched, swapped, deleted, expired, touched into the past, created again)", run: storeListerAgrees},
 		{name: "ToucherAgrees", quick: true, reason: "Toucher: Touch succeeds exactly on the keys Load finds (ErrNotFound on missing, deleted and expired ones, which stay gone) and never changes what Load returns", run: storeToucherAgrees},
-		{name: "SwapperAgrees", quick: true, reason: "Swapper: Swap with the bytes Load returned as old succeeds and Load then returns the new bytes; any other old (a prefix, a longer value, one byte off, empty) conflicts and changes nothing; a key Load does not find gives ErrNotFound and stays gone", run: storeSwapperAgrees},
+		{name: "SwapperAgrees", quick: true, reason: "Swapper: Swap with the bytes Load returned as old succeeds and Load then returns the new bytes; any other old (a prefix, a longer value, one byte off, another case, a trailing space, empty) conflicts and changes nothing; a key Load does not find gives ErrNotFound and stays gone", run: storeSwapperAgrees},
 	}
 }
 
@@ -280,7 +280,7 @@ func storeSwapperAgrees(t tb, ev *env) {
 	k := sessions.NewKey()
 	noErr(t, "Create", ev.e.Create(ev.ctx, k, []byte("value-1"), future(ev)))
 	defer ev.e.Delete(ev.ctx, k)
-	for _, old := range [][]byte{[]byte("value-"), []byte("value-12"), []byte("value-2"), []byte("VALUE-1"), {}, nil} {
+	for _, old := range [][]byte{[]byte("value-"), []byte("value-12"), []byte("value-2"), []byte("VALUE-1"), []byte("value-1 "), {}, nil} {
 		before, _ := loadState(t, ev, k)
 		wantErr(t, fmt.Sprintf("Swap with old %s against %s", short(old), short(before)), sw.Swap(ev.ctx, k, old, []byte("wrong"), future(ev)), sessions.ErrConflict)
 		after, found := loadState(t, ev, k)
