@@ -599,17 +599,11 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-// TestUnreachable: a server that refuses connections gives a clear error;
-// a cancelled context is honoured.
+// TestUnreachable: a server that refuses connections gives a clear error.
 func TestUnreachable(t *testing.T) {
 	s := open(t, "memcached://127.0.0.1:1?timeout=200ms")
 	_, err := s.Load(context.Background(), sessions.NewKey())
 	if err == nil || !strings.Contains(err.Error(), "memcached unreachable (127.0.0.1:1)") {
 		t.Errorf("Load = %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := s.Load(ctx, sessions.NewKey()); !errors.Is(err, context.Canceled) {
-		t.Errorf("Load with a cancelled context = %v", err)
 	}
 }
