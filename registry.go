@@ -114,10 +114,10 @@ var djangoAliases = map[string]string{
 	"memory":         "memory",
 }
 
-// ResolveConfig turns a config string into the engine URL it stands for:
+// resolveConfig turns a config string into the engine URL it stands for:
 // Django's engine names ("db", "cache", "django.contrib.sessions.backends.file"...)
 // take their location from the settings; URLs are returned unchanged.
-func ResolveConfig(config string, s Settings) (string, error) {
+func resolveConfig(config string, s Settings) (string, error) {
 	c := strings.TrimSpace(config)
 	if c == "" {
 		c = s.Engine
@@ -162,7 +162,7 @@ func ResolveConfig(config string, s Settings) (string, error) {
 // OpenEngine opens the engine a config string names (see [Open]): an
 // [Engine] or a [ClientSide] engine.
 func OpenEngine(ctx context.Context, config string, s Settings) (Backend, error) {
-	resolved, err := ResolveConfig(config, s)
+	resolved, err := resolveConfig(config, s)
 	if err != nil {
 		return nil, err
 	}

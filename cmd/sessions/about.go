@@ -44,17 +44,16 @@ type aboutData struct {
 func (s *shop) aboutPage(w http.ResponseWriter, r *http.Request) {
 	sess := sessionOf(r)
 	st := s.m.Settings()
+	desc := s.m.Describe()
 	d := aboutData{
-		EngineName: s.m.Describe().Name,
+		EngineName: desc.Name,
+		Describe:   desc.Where,
+		ClientSide: desc.ClientSide,
 		Config:     s.info.Config,
 		DataDir:    s.info.DataDir,
 		SecretFrom: s.info.SecretFrom,
-		Codec:      fmt.Sprintf("%T", s.m.Codec()),
+		Codec:      desc.Codec,
 	}
-	if ds, ok := s.m.Backend().(sessions.Describer); ok {
-		d.Describe = ds.Describe()
-	}
-	_, d.ClientSide = s.m.Backend().(sessions.ClientSide)
 	d.Settings = cookieSettings(st)
 
 	// The session as loaded for this request, before this page changes

@@ -29,12 +29,14 @@
 //
 //	clearsessions Remove expired sessions (Django's clearsessions) and print
 //	              how many were removed; on a terminal, shows progress while
-//	              it runs. Engines that expire sessions natively (Redis,
-//	              memcached, signed cookies) succeed with 0; other engines
-//	              without clean-up fail with Django's message.
+//	              it runs. Engines that expire sessions by themselves
+//	              (Redis, memcached, signed cookies: those without
+//	              clean-up) succeed with 0; an engine that reports it
+//	              cannot clear fails with Django's message.
 //
 //	inspect KEY   Print the session stored under KEY as JSON, as Django
-//	              decodes it (keys in order), with its expiry. With --raw,
+//	              decodes it (keys in stored order, nested ones too), with
+//	              its expiry. With --raw,
 //	              also the stored string. Exit status 1 if there is no such
 //	              live session. For the signed-cookie engine, KEY is the
 //	              cookie's value.
