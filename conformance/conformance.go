@@ -58,8 +58,9 @@ import (
 type Harness struct {
 	// New returns a fresh engine over an empty, isolated store (its own
 	// table, key prefix, directory or database). It registers its own
-	// cleanup with t.Cleanup. The suite may call Close on it; a second
-	// Close from the cleanup must be harmless, as the contract requires.
+	// cleanup with t.Cleanup. A case may close it through a Manager
+	// (UseAfterClose), so a Close from the cleanup comes second and must
+	// be harmless.
 	New func(t *testing.T) sessions.Backend
 	// NewPair, when set, returns two separate engine instances over one
 	// shared store (two clients, two processes' worth of state), so the
