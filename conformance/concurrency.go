@@ -12,6 +12,7 @@ import (
 	"github.com/sessionkit/sessions"
 )
 
+// concurrencyStoreCases hold an engine to concurrent use.
 func concurrencyStoreCases() []storeCase {
 	return []storeCase{
 		{name: "ConcurrentDistinctKeys", reason: "the engine is safe for concurrent use: goroutines on distinct keys never see each other's data", run: storeConcurrentDistinctKeys},
@@ -20,6 +21,7 @@ func concurrencyStoreCases() []storeCase {
 	}
 }
 
+// concurrencyCases send concurrent requests through a Manager.
 func concurrencyCases() []managerCase {
 	return []managerCase{
 		{name: "ConcurrentRequests", reason: "many concurrent requests through the middleware on the same and different sessions: no error, no race", run: caseConcurrentRequests},

@@ -7,6 +7,7 @@ import (
 	"github.com/sessionkit/sessions"
 )
 
+// expiryStoreCases check that an expired record is dead to every method.
 func expiryStoreCases() []storeCase {
 	return []storeCase{
 		{name: "PastExpiry", reason: "a record created with an expiry in the past is never returned", run: storePastExpiry},
@@ -19,6 +20,7 @@ func expiryStoreCases() []storeCase {
 	}
 }
 
+// expiryCases check a session's expiry as Django computes it.
 func expiryCases() []managerCase {
 	return []managerCase{
 		{name: "DefaultExpiry", reason: "the default expiry age is the cookie age, also after SetExpiry(0) (test_default_expiry)", run: caseDefaultExpiry},

@@ -106,6 +106,7 @@ func failing(e sessions.Engine) (sessions.Engine, *atomic.Bool) {
 	}), down
 }
 
+// guardCases drive every Manager entry point with what the guard must stop.
 func guardCases() []managerCase {
 	return []managerCase{
 		{name: "HostileKeys", serverOnly: true, reason: "a key outside [a-z0-9]{8,40} never reaches the engine (path traversal, injection, protocol smuggling): every Manager entry point answers no session, or ErrInvalidKey where a key is asked for", run: caseHostileKeys},

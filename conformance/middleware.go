@@ -13,6 +13,8 @@ import (
 	"github.com/sessionkit/sessions/codec"
 )
 
+// middlewareCases are Django's SessionMiddlewareTests and the rules this
+// module adds to the middleware.
 func middlewareCases() []managerCase {
 	return []managerCase{
 		{name: "SecureSessionCookie", reason: "CookieSecure sets Secure (test_secure_session_cookie)", run: caseSecureSessionCookie},

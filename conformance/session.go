@@ -11,6 +11,7 @@ import (
 	"github.com/sessionkit/sessions/codec"
 )
 
+// sessionCases are Django's SessionTestsMixin: a Session over the engine.
 func sessionCases() []managerCase {
 	return []managerCase{
 		{name: "NewSession", reason: "a new session is neither modified nor accessed (test_new_session)", run: caseNewSession},

@@ -8,6 +8,7 @@ import (
 	"github.com/sessionkit/sessions"
 )
 
+// storageCases are the base methods of sessions.Engine.
 func storageCases() []storeCase {
 	return []storeCase{
 		{name: "LoadUnknown", quick: true, reason: "Load of a key that was never stored returns ErrNotFound", run: storeLoadUnknown},

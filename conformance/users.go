@@ -11,6 +11,7 @@ import (
 	"github.com/sessionkit/sessions"
 )
 
+// userStoreCases check sessions.UserIndexer.
 func userStoreCases() []storeCase {
 	return []storeCase{
 		{name: "UserIndex", quick: true, reason: "UserIndexer: keys recorded per user are listed once each, users are isolated, RemoveUserSessions forgets them", run: storeUserIndex},
@@ -19,6 +20,7 @@ func userStoreCases() []storeCase {
 	}
 }
 
+// userCases check BindUser and DeleteUser through a Manager.
 func userCases() []managerCase {
 	return []managerCase{
 		{name: "LogOutEverywhere", serverOnly: true, reason: "BindUser at login, through CycleKey; DeleteUser ends every session of that user and no other (UserIndexer engines)", run: caseLogOutEverywhere},
