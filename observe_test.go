@@ -14,6 +14,7 @@ import (
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/backends/cookiestore"
 	"github.com/sessionkit/sessions/backends/memstore"
+	"github.com/sessionkit/sessions/internal/testutil"
 	"github.com/sessionkit/sessions/observe"
 )
 
@@ -60,7 +61,7 @@ func (failing) Load(context.Context, string) ([]byte, error) { return nil, errDo
 func observed(t *testing.T, e sessions.Backend, change func(*sessions.Settings)) (*sessions.Manager, *recorder) {
 	t.Helper()
 	rec := &recorder{}
-	st := settings()
+	st := testutil.Settings()
 	st.Observer = rec
 	if change != nil {
 		change(&st)
@@ -235,7 +236,7 @@ func BenchmarkObserver(b *testing.B) {
 			name = "noop"
 		}
 		b.Run(name, func(b *testing.B) {
-			st := settings()
+			st := testutil.Settings()
 			if withObserver {
 				st.Observer = observe.ObserverFunc(func(context.Context, observe.Event) {})
 			}
@@ -267,7 +268,7 @@ func TestNoObserverNoAllocation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocation counts")
 	}
-	m, err := sessions.New(memstore.New(nil), settings())
+	m, err := sessions.New(memstore.New(nil), testutil.Settings())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +281,7 @@ func TestNoObserverNoAllocation(t *testing.T) {
 	base := testing.AllocsPerRun(200, load)
 	// A load through a Manager with a no-op observer allocates nothing
 	// more (the Event is passed by value and does not escape).
-	st := settings()
+	st := testutil.Settings()
 	st.Observer = observe.ObserverFunc(func(context.Context, observe.Event) {})
 	mo, _ := sessions.New(memstore.New(nil), st)
 	so := mo.NewSession(ctx)

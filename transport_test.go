@@ -9,12 +9,13 @@ import (
 
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/backends/memstore"
+	"github.com/sessionkit/sessions/internal/testutil"
 )
 
 // tokenServer is an API whose session key travels in header h.
 func tokenServer(t *testing.T, h string) (*sessions.Manager, http.Handler) {
 	t.Helper()
-	st := settings()
+	st := testutil.Settings()
 	st.TokenHeader = h
 	m, err := sessions.New(memstore.New(nil), st)
 	if err != nil {
@@ -105,7 +106,7 @@ func TestTokenHeaderNoFixation(t *testing.T) {
 }
 
 func TestTokenHeaderSetting(t *testing.T) {
-	st := settings()
+	st := testutil.Settings()
 	st.TokenHeader = "X Bad"
 	if _, err := sessions.New(memstore.New(nil), st); err == nil {
 		t.Error("a header name with a space was accepted")

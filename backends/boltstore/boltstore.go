@@ -71,7 +71,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/sessionkit/sessions/internal/enginecheck"
 	"github.com/sessionkit/sessions/internal/textutil"
 	"log/slog"
 	"math"
@@ -200,9 +199,6 @@ type Store struct {
 	now   func() time.Time
 	log   *slog.Logger
 	batch int
-
-	mu     sync.RWMutex // held for reading by every operation, for writing by Close
-	closed bool
 
 	stopPurge context.CancelFunc
 	purgeDone sync.WaitGroup
@@ -378,27 +374,6 @@ func put(b, idx *bbolt.Bucket, key []byte, old record, exp uint64, data []byte) 
 	return idx.Put(indexKey(exp, key), []byte{})
 }
 
-// begin checks the context, the key and the store, and read-locks the
-// store. On success the caller must call s.mu.RUnlock.
-func (s *Store) begin(ctx context.Context, key string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := enginecheck.CheckKey(key); err != nil {
-		return err
-	}
-	return s.rlock()
-}
-
-func (s *Store) rlock() error {
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return sessions.ErrClosed
-	}
-	return nil
-}
-
 func (s *Store) wrap(op, key string, err error) error {
 	switch {
 	case err == nil:
@@ -411,10 +386,6 @@ func (s *Store) wrap(op, key string, err error) error {
 
 // Load implements sessions.Engine.
 func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
-	if err := s.begin(ctx, key); err != nil {
-		return nil, err
-	}
-	defer s.mu.RUnlock()
 	var out []byte
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		r, err := get(tx.Bucket(s.data), []byte(key))
@@ -436,10 +407,6 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 // update runs fn in a read-write transaction with the key's current
 // record.
 func (s *Store) update(ctx context.Context, op, key string, fn func(b, idx *bbolt.Bucket, k []byte, r record, now uint64) error) error {
-	if err := s.begin(ctx, key); err != nil {
-		return err
-	}
-	defer s.mu.RUnlock()
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		b, idx := tx.Bucket(s.data), tx.Bucket(s.index)
 		if b == nil || idx == nil {
@@ -525,9 +492,6 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
-		if err := s.rlock(); err != nil {
-			return total, err
-		}
 		var removed, seen int
 		err := s.db.Update(func(tx *bbolt.Tx) error {
 			removed, seen = 0, 0
@@ -565,7 +529,6 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 			}
 			return nil
 		})
-		s.mu.RUnlock()
 		total += int64(removed)
 		if err != nil {
 			return total, fmt.Errorf("boltstore: delete expired: %w", err)
@@ -583,9 +546,6 @@ func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 	var after []byte
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := s.rlock(); err != nil {
 			return err
 		}
 		var keys []string
@@ -615,7 +575,6 @@ func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 			}
 			return nil
 		})
-		s.mu.RUnlock()
 		if err != nil {
 			return fmt.Errorf("boltstore: list: %w", err)
 		}
@@ -641,28 +600,21 @@ func (s *Store) purgeLoop(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := s.DeleteExpired(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, sessions.ErrClosed) {
+			if _, err := s.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
 				s.log.LogAttrs(ctx, slog.LevelWarn, "boltstore: purging expired sessions failed", slog.String("error", err.Error()))
 			}
 		}
 	}
 }
 
-// Close implements sessions.Engine. It stops the background purge, waits
-// for operations in progress and, if the Store opened the database (Open,
-// sessions.Open), closes it. Afterwards every method returns an error
-// matching sessions.ErrClosed. Closing twice returns nil.
+// Close implements sessions.Engine. It stops the background purge and, if
+// the Store opened the database (Open, sessions.Open), closes it, which
+// waits for the transactions in progress. Closing twice returns nil.
 func (s *Store) Close() error {
 	if s.stopPurge != nil {
 		s.stopPurge()
 		s.purgeDone.Wait()
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	s.closed = true
 	if s.owned {
 		return s.db.Close()
 	}

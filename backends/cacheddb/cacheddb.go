@@ -142,7 +142,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/sessionkit/sessions/internal/enginecheck"
 	"github.com/sessionkit/sessions/internal/textutil"
 	"log/slog"
 	mrand "math/rand/v2"
@@ -284,7 +283,6 @@ type Store struct {
 	cacheSw   sessions.Swapper
 	own       bool // Close closes cache and db
 	log       *slog.Logger
-	closed    atomic.Bool
 	cacheDown atomic.Bool
 	retryAt   atomic.Int64 // unix ns: reads skip the cache until then
 
@@ -405,10 +403,6 @@ func (d dual) Decode(b []byte) (*codec.Dict, error) {
 		return d.cache.Decode(b)
 	}
 	return d.db.Decode(b)
-}
-
-func (s *Store) check(ctx context.Context, key string) error {
-	return enginecheck.Precheck(ctx, key, s.closed.Load())
 }
 
 // --- cache health ------------------------------------------------------------
@@ -729,9 +723,6 @@ func (s *Store) unsure(ctx context.Context, err error) error {
 // older row; a live claim means a write is under way, and the row is
 // read without caching it.
 func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
-	if err := s.check(ctx, key); err != nil {
-		return nil, err
-	}
 	if s.skipCache() {
 		return s.db.Load(ctx, key)
 	}
@@ -845,9 +836,6 @@ func (s *Store) toCache(data []byte) ([]byte, bool) {
 // Create implements sessions.Engine: a claim on the cache entry, the
 // database row, then the cache's copy.
 func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time.Time) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	c, err := s.claimKey(ctx, key, nil, true)
 	if err != nil {
 		return err
@@ -864,9 +852,6 @@ func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time
 // database row (ErrNotFound if the row is gone: never resurrected), then
 // the cache's copy.
 func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time.Time) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	c, err := s.claimKey(ctx, key, nil, false)
 	if err != nil {
 		return err
@@ -883,9 +868,6 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 // cache's copy (another format): the row is read and the two sessions
 // compared decoded.
 func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry time.Time) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	sw, ok := s.db.(sessions.Swapper)
 	if !ok {
 		return s.Update(ctx, key, data, expiry)
@@ -939,9 +921,6 @@ func (s *Store) equivalent(a, b []byte) bool {
 // Touch implements sessions.Toucher: a claim, the row's expiry, then the
 // cache's copy again with the new expiry.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	t, ok := s.db.(sessions.Toucher)
 	if !ok {
 		return fmt.Errorf("%w: the database engine cannot touch", sessions.ErrUnsupported)
@@ -962,9 +941,6 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 // Delete implements sessions.Engine: a claim on the cache entry, the
 // database row, then the claim is removed.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	c, err := s.claimKey(ctx, key, nil, false)
 	if err != nil {
 		return err
@@ -980,9 +956,6 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // DeleteExpired implements sessions.ExpiredDeleter with the database's
 // (cache entries expire by themselves).
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
-	if s.closed.Load() {
-		return 0, sessions.ErrClosed
-	}
 	d, ok := s.db.(sessions.ExpiredDeleter)
 	if !ok {
 		return 0, sessions.ErrUnsupported
@@ -992,9 +965,6 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 
 // List implements sessions.Lister with the database's.
 func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
-	if s.closed.Load() {
-		return sessions.ErrClosed
-	}
 	l, ok := s.db.(sessions.Lister)
 	if !ok {
 		return sessions.ErrUnsupported
@@ -1030,9 +1000,6 @@ func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []st
 }
 
 func (s *Store) index() (sessions.UserIndexer, error) {
-	if s.closed.Load() {
-		return nil, sessions.ErrClosed
-	}
 	ix, ok := s.db.(sessions.UserIndexer)
 	if !ok {
 		return nil, sessions.ErrUnsupported
@@ -1043,7 +1010,7 @@ func (s *Store) index() (sessions.UserIndexer, error) {
 // Close implements sessions.Engine. It closes the two engines if the
 // store opened them.
 func (s *Store) Close() error {
-	if s.closed.Swap(true) || !s.own {
+	if !s.own {
 		return nil
 	}
 	return errors.Join(s.cache.Close(), s.db.Close())

@@ -103,7 +103,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sessionkit/sessions/internal/enginecheck"
 	"github.com/sessionkit/sessions/internal/expiry"
 	"github.com/sessionkit/sessions/internal/textutil"
 	"hash/maphash"
@@ -263,9 +262,6 @@ type Store struct {
 	seed  maphash.Seed
 	locks [lockStripes]sync.Mutex
 
-	mu     sync.RWMutex // held for reading by every operation, for writing by Close
-	closed bool
-
 	noLink atomic.Bool // the file system refused hard links once
 }
 
@@ -358,21 +354,25 @@ func (s *Store) Path(key string) string {
 	return filepath.Join(s.dir, s.prefix+key)
 }
 
-// begin checks the context, the key and the store, and read-locks the
-// store. On success the caller must call s.mu.RUnlock.
-func (s *Store) begin(ctx context.Context, key string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := enginecheck.CheckKey(key); err != nil {
-		return err
-	}
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return sessions.ErrClosed
+// checkKey refuses a key that is not a valid session key. The Manager
+// never passes one, but a key becomes part of a file name here (a session
+// file, an entry of the user index), so the engine checks it again where
+// it does: whatever the caller, no key can name a file outside the
+// directory, or one of the engine's other files.
+func checkKey(key string) error {
+	if !sessions.ValidKey(key) {
+		return sessions.ErrInvalidKey
 	}
 	return nil
+}
+
+// fileName returns the name of the session file of key, relative to the
+// directory: the cookie name followed by the key, as Django names it.
+func fileName(prefix, key string) (string, error) {
+	if err := checkKey(key); err != nil {
+		return "", err
+	}
+	return prefix + key, nil
 }
 
 func (s *Store) lockKey(key string) *sync.Mutex {
@@ -649,11 +649,11 @@ func unwrapPath(err error) error {
 // Load implements sessions.Engine. It never writes, not even to remove an
 // expired file.
 func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
-	if err := s.begin(ctx, key); err != nil {
+	name, err := fileName(s.prefix, key)
+	if err != nil {
 		return nil, err
 	}
-	defer s.mu.RUnlock()
-	r, err := s.read(s.prefix + key)
+	r, err := s.read(name)
 	if err != nil {
 		return nil, s.ioErr("load", key, err)
 	}
@@ -666,18 +666,18 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 // Create implements sessions.Engine. It stores data only if no live
 // session file exists under key; an expired one is replaced.
 func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time.Time) error {
-	if err := s.begin(ctx, key); err != nil {
+	name, err := fileName(s.prefix, key)
+	if err != nil {
 		return err
 	}
-	defer s.mu.RUnlock()
 	l := s.lockKey(key)
 	l.Lock()
 	defer l.Unlock()
-	return s.ioErr("create", key, s.create(ctx, key, data, expiry))
+	return s.ioErr("create", key, s.create(ctx, key, name, data, expiry))
 }
 
-func (s *Store) create(ctx context.Context, key string, data []byte, expiry time.Time) error {
-	name := s.prefix + key
+// create stores data in the new file name for key.
+func (s *Store) create(ctx context.Context, key, name string, data []byte, expiry time.Time) error {
 	tmp, err := s.writeTemp(key, data, expiry)
 	if err != nil {
 		return err
@@ -755,14 +755,13 @@ func (s *Store) place(tmp, name string) (bool, error) {
 // Update implements sessions.Engine. It refuses a missing or expired
 // session file with an error matching sessions.ErrNotFound.
 func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time.Time) error {
-	if err := s.begin(ctx, key); err != nil {
+	name, err := fileName(s.prefix, key)
+	if err != nil {
 		return err
 	}
-	defer s.mu.RUnlock()
 	l := s.lockKey(key)
 	l.Lock()
 	defer l.Unlock()
-	name := s.prefix + key
 	f, r, err := s.readLocked(ctx, name)
 	if err != nil {
 		return s.ioErr("update", key, err)
@@ -780,14 +779,13 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 // Swap implements sessions.Swapper: it replaces the session file only if
 // its content equals old.
 func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry time.Time) error {
-	if err := s.begin(ctx, key); err != nil {
+	name, err := fileName(s.prefix, key)
+	if err != nil {
 		return err
 	}
-	defer s.mu.RUnlock()
 	l := s.lockKey(key)
 	l.Lock()
 	defer l.Unlock()
-	name := s.prefix + key
 	f, r, err := s.readLocked(ctx, name)
 	if err != nil {
 		return s.ioErr("swap", key, err)
@@ -810,14 +808,13 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 // that date still rules, as in Django, and the mtime becomes the time of
 // the call.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
-	if err := s.begin(ctx, key); err != nil {
+	name, err := fileName(s.prefix, key)
+	if err != nil {
 		return err
 	}
-	defer s.mu.RUnlock()
 	l := s.lockKey(key)
 	l.Lock()
 	defer l.Unlock()
-	name := s.prefix + key
 	f, r, err := s.readLocked(ctx, name)
 	if err != nil {
 		return s.ioErr("touch", key, err)
@@ -840,14 +837,13 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 
 // Delete implements sessions.Engine.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := s.begin(ctx, key); err != nil {
+	name, err := fileName(s.prefix, key)
+	if err != nil {
 		return err
 	}
-	defer s.mu.RUnlock()
 	l := s.lockKey(key)
 	l.Lock()
 	defer l.Unlock()
-	name := s.prefix + key
 	f, err := s.lockFile(ctx, name)
 	if err != nil {
 		return s.ioErr("delete", key, err)
@@ -882,20 +878,10 @@ func (s *Store) classify(name string) (key string, temp bool) {
 	return "", false
 }
 
-// walk reads the directory in chunks and calls fn for each chunk with the
-// store read-locked (not across chunks, so that Close is never held up
-// for long and fn's callers may call back into the store between chunks).
+// walk reads the directory in chunks and calls fn for each chunk, so that
+// a directory of any size is read in bounded memory.
 func (s *Store) walk(ctx context.Context, fn func(ents []fs.DirEntry) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return sessions.ErrClosed
-	}
 	d, err := s.root.Open(".")
-	s.mu.RUnlock()
 	if err != nil {
 		return fmt.Errorf("filestore: read directory %s: %w", s.dir, unwrapPath(err))
 	}
@@ -909,14 +895,7 @@ func (s *Store) walk(ctx context.Context, fn func(ents []fs.DirEntry) error) err
 			return fmt.Errorf("filestore: read directory %s: %w", s.dir, unwrapPath(rerr))
 		}
 		if len(ents) > 0 {
-			s.mu.RLock()
-			if s.closed {
-				s.mu.RUnlock()
-				return sessions.ErrClosed
-			}
-			err := fn(ents)
-			s.mu.RUnlock()
-			if err != nil {
+			if err := fn(ents); err != nil {
 				return err
 			}
 		}
@@ -986,7 +965,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 		return nil
 	})
 	if n > 0 {
-		note(s.syncDirLocked())
+		note(s.syncDir())
 	}
 	if err == nil {
 		note(s.purgeUsers(ctx))
@@ -995,17 +974,8 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-func (s *Store) syncDirLocked() error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return nil
-	}
-	return s.syncDir()
-}
-
 // deleteIfExpired re-reads a session under its lock and removes it if it
-// has expired. Callers hold s.mu for reading.
+// has expired.
 func (s *Store) deleteIfExpired(ctx context.Context, key string, now time.Time) (bool, error) {
 	l := s.lockKey(key)
 	l.Lock()
@@ -1067,9 +1037,6 @@ func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 				keys = append(keys, key)
 			}
 		}
-		// Call fn without the store's lock, so it may use the store.
-		s.mu.RUnlock()
-		defer s.mu.RLock()
 		for _, k := range keys {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -1086,15 +1053,7 @@ func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 	return err
 }
 
-// Close implements sessions.Engine. It waits for operations in progress;
-// afterwards every method returns an error matching sessions.ErrClosed.
-// Closing twice returns nil.
+// Close implements sessions.Engine: it closes the session directory.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	s.closed = true
 	return errors.Join(s.dirFile.Close(), s.root.Close())
 }

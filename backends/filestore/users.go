@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/sessionkit/sessions/internal/enginecheck"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -32,21 +31,6 @@ func userDir(userID string) string {
 	return path.Join(UsersDir, hex.EncodeToString(h[:]))
 }
 
-func (s *Store) beginUser(ctx context.Context, userID string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := enginecheck.CheckUserID(userID); err != nil {
-		return err
-	}
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return sessions.ErrClosed
-	}
-	return nil
-}
-
 // AddUserSession implements sessions.UserIndexer. The entry is written
 // as a temporary file in the user's directory, given its modification
 // time, then renamed into place: it never shows up with a provisional
@@ -54,13 +38,9 @@ func (s *Store) beginUser(ctx context.Context, userID string) error {
 // cannot be removed under it (by RemoveUserSessions or DeleteExpired of
 // another process, once its last entry went) while it is being written.
 func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
-	if err := enginecheck.CheckUserID(userID); err != nil {
+	if err := checkKey(key); err != nil { // it names the entry's file
 		return err
 	}
-	if err := s.begin(ctx, key); err != nil {
-		return err
-	}
-	defer s.mu.RUnlock()
 	dir := userDir(userID)
 	for attempt := 1; ; attempt++ {
 		// Another process may remove the directory, empty, at any point
@@ -137,10 +117,6 @@ func staleUserTemp(name string, now time.Time) bool {
 
 // UserSessions implements sessions.UserIndexer.
 func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, error) {
-	if err := s.beginUser(ctx, userID); err != nil {
-		return nil, err
-	}
-	defer s.mu.RUnlock()
 	keys := []string{}
 	now := s.now()
 	err := s.eachEntry(userDir(userID), func(name string, fi fs.FileInfo) {
@@ -183,14 +159,10 @@ func (s *Store) eachEntry(dir string, fn func(name string, fi fs.FileInfo)) erro
 // left it empty (rmdir fails harmlessly on an entry added meanwhile).
 func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []string) error {
 	for _, k := range keys {
-		if err := enginecheck.CheckKey(k); err != nil {
+		if err := checkKey(k); err != nil { // it names an entry's file
 			return err
 		}
 	}
-	if err := s.beginUser(ctx, userID); err != nil {
-		return err
-	}
-	defer s.mu.RUnlock()
 	dir := userDir(userID)
 	removed := false
 	for _, k := range keys {
@@ -211,11 +183,6 @@ func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []st
 // purgeUsers removes expired user-index entries and emptied user
 // directories.
 func (s *Store) purgeUsers(ctx context.Context) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return sessions.ErrClosed
-	}
 	now := s.now()
 	var users []string
 	d, err := s.root.Open(UsersDir)

@@ -91,8 +91,7 @@
 // unreachable (127.0.0.1:11211): dial tcp ...") that wraps gomemcache's
 // error; the Manager hands it to Settings.ErrorHandler, and service
 // returns by itself once the server is back. A context that ends gives
-// the context's error (see Contexts). After Close every method returns
-// sessions.ErrClosed. Opening resolves the server names but does not
+// the context's error (see Contexts). Opening resolves the server names but does not
 // connect; a connection that went stale (a restarted server) is noticed
 // and replaced on the next call, which then succeeds.
 //
@@ -120,7 +119,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/sessionkit/sessions/internal/enginecheck"
 	"io"
 	"math"
 	"net"
@@ -212,7 +210,7 @@ type Options struct {
 type Store struct {
 	c       *memcache.Client
 	own     bool
-	closed  atomic.Bool
+	closed  atomic.Bool // set by Close; see do
 	prefix  string
 	format  Format
 	flags   uint32
@@ -294,10 +292,6 @@ func (s *Store) Codec(st sessions.Settings) codec.Codec {
 		return codec.Signed{Key: st.SecretKey, Fallbacks: st.SecretKeyFallbacks, Salt: st.KeySalt, MaxSize: st.MaxDataSize}
 	}
 	return pickle.Codec{MaxSize: st.MaxDataSize}
-}
-
-func (s *Store) check(ctx context.Context, key string) error {
-	return enginecheck.Precheck(ctx, key, s.closed.Load())
 }
 
 // fail turns a gomemcache error into the engine's: the context's error
@@ -431,9 +425,6 @@ func (s *Store) expiration(expiry time.Time) (exp int32, ok bool) {
 // Load implements sessions.Engine: one gets. The CAS id is remembered
 // for a Swap that follows.
 func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
-	if err := s.check(ctx, key); err != nil {
-		return nil, err
-	}
 	k := s.Key(key)
 	var it *memcache.Item
 	err := s.call(ctx, func() (err error) { it, err = s.c.Get(k); return })
@@ -452,9 +443,6 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 // item is added already expired, so a live session still gives
 // ErrExists and nothing readable is stored.
 func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time.Time) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	k := s.Key(key)
 	if err := s.tooLarge(k, data); err != nil {
 		return err
@@ -473,9 +461,6 @@ func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time
 // Update implements sessions.Engine: replace, so a session deleted
 // meanwhile stays deleted. An expiry in the past deletes the session.
 func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time.Time) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	k := s.Key(key)
 	s.cas.forget(key)
 	exp, ok := s.expiration(expiry)
@@ -509,9 +494,6 @@ func (s *Store) del(ctx context.Context, k string) error {
 
 // Delete implements sessions.Engine.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	s.cas.forget(key)
 	if err := s.del(ctx, s.Key(key)); err != nil && !errors.Is(err, sessions.ErrNotFound) {
 		return err
@@ -522,9 +504,6 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // Touch implements sessions.Toucher: touch. An expiry in the past
 // deletes the session.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	k := s.Key(key)
 	exp, ok := s.expiration(expiry)
 	if !ok {
@@ -546,9 +525,6 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 // directly (one round trip); otherwise, or when the item changed since,
 // it reads the item with gets, compares the bytes and writes with cas.
 func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry time.Time) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	k := s.Key(key)
 	exp, _ := s.expiration(expiry) // a past expiry stores an expired item: a conditional delete
 	if exp > 0 {
@@ -597,12 +573,6 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 // DeleteExpired implements sessions.ExpiredDeleter. Memcached expires
 // sessions by itself, so there is nothing to do: it returns 0.
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	if s.closed.Load() {
-		return 0, sessions.ErrClosed
-	}
 	return 0, nil
 }
 

@@ -83,8 +83,7 @@
 // server ("redis unreachable (127.0.0.1:6379): dial tcp ...") that wraps
 // go-redis's error, which the Manager hands to Settings.ErrorHandler;
 // go-redis reconnects by itself once the server is back. A context that
-// ends gives the context's error (see Contexts). After Close every method
-// returns sessions.ErrClosed. Opening does not contact the server
+// ends gives the context's error (see Contexts). Opening does not contact the server
 // (go-redis connects on first use), so an application can start before
 // Redis does; conformance.Check or a first request shows a wrong address.
 //
@@ -140,7 +139,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sessionkit/sessions/internal/enginecheck"
 	"io"
 	"log/slog"
 	"net"
@@ -149,7 +147,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -218,8 +215,7 @@ type Options struct {
 // concurrent use.
 type Store struct {
 	c      redis.UniversalClient
-	own    bool // Close closes c
-	closed atomic.Bool
+	own    bool   // Close closes c
 	prefix string // "<KeyPrefix>:<Version>:<LogicalPrefix>"
 	users  string // "<KeyPrefix>:<Version>:sessionkit.users."
 	format Format
@@ -307,10 +303,6 @@ func (s *Store) Codec(st sessions.Settings) codec.Codec {
 	return pickle.Codec{MaxSize: st.MaxDataSize}
 }
 
-func (s *Store) check(ctx context.Context, key string) error {
-	return enginecheck.Precheck(ctx, key, s.closed.Load())
-}
-
 // fail turns a go-redis error into the engine's: context errors pass
 // through, connection errors name the server.
 func (s *Store) fail(ctx context.Context, err error) error {
@@ -357,9 +349,6 @@ func ttl(expiry time.Time) int64 {
 
 // Load implements sessions.Engine: one GET.
 func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
-	if err := s.check(ctx, key); err != nil {
-		return nil, err
-	}
 	k := s.Key(key)
 	b, err := call(ctx, func(ctx context.Context) ([]byte, error) { return s.c.Get(ctx, k).Bytes() })
 	if err == redis.Nil {
@@ -375,9 +364,6 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 // expiry in the past nothing is stored, but a live session under key
 // still gives ErrExists.
 func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time.Time) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	k := s.Key(key)
 	ms := ttl(expiry)
 	if ms <= 0 {
@@ -406,9 +392,6 @@ func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time
 // deleted meanwhile stays deleted. An expiry in the past deletes the
 // session.
 func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time.Time) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	k := s.Key(key)
 	ms := ttl(expiry)
 	if ms <= 0 {
@@ -440,9 +423,6 @@ func (s *Store) del(ctx context.Context, k string) error {
 
 // Delete implements sessions.Engine.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	k := s.Key(key)
 	if err := callErr(ctx, func(ctx context.Context) error { return s.c.Del(ctx, k).Err() }); err != nil {
 		return s.fail(ctx, err)
@@ -453,9 +433,6 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // Touch implements sessions.Toucher: PEXPIRE, which deletes the session
 // when the expiry has passed.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	k := s.Key(key)
 	ok, err := call(ctx, func(ctx context.Context) (bool, error) {
 		ms := ttl(expiry) // counted from when the command leaves
@@ -493,9 +470,6 @@ return 1
 // Swap implements sessions.Swapper with a Lua script: one round trip
 // (EVALSHA; EVAL once after a server restart).
 func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry time.Time) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	k := s.Key(key)
 	n, err := call(ctx, func(ctx context.Context) (int, error) {
 		return swapScript.Run(ctx, s.c, []string{k}, old, data, ttl(expiry)).Int() // counted from when the command leaves
@@ -515,12 +489,6 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 // DeleteExpired implements sessions.ExpiredDeleter. Redis expires
 // sessions by itself, so there is nothing to do: it returns 0.
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	if s.closed.Load() {
-		return 0, sessions.ErrClosed
-	}
 	return 0, nil
 }
 
@@ -528,12 +496,6 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 // every master of a cluster in turn. fn is called from the caller's
 // goroutine, never concurrently, and never after List returns.
 func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if s.closed.Load() {
-		return sessions.ErrClosed
-	}
 	nodes := []redis.UniversalClient{s.c}
 	if cc, ok := s.c.(*redis.ClusterClient); ok {
 		masters, err := call(ctx, func(ctx context.Context) ([]redis.UniversalClient, error) {
@@ -604,11 +566,8 @@ func globEscape(s string) string {
 }
 
 // Close implements sessions.Engine. It closes the client only when the
-// Store opened it from a URL. A second Close returns nil.
+// Store opened it from a URL.
 func (s *Store) Close() error {
-	if s.closed.Swap(true) {
-		return nil
-	}
 	if s.route != nil {
 		unregister(s.route)
 	}

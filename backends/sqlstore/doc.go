@@ -103,9 +103,9 @@
 // # Errors
 //
 // Methods return errors matching sessions.ErrNotFound, ErrExists,
-// ErrConflict, ErrInvalidKey (checked before any SQL runs; keys are
-// always passed as parameters, never spliced into SQL), ErrTooLarge,
-// ErrClosed after Close, and the context's error when it ends. Other
+// ErrConflict, ErrTooLarge, ErrClosed for a call that Close interrupts,
+// and the context's error when it ends. Keys, data and user IDs are
+// always passed as parameters, never spliced into SQL. Other
 // failures wrap the driver's error (so errors.As finds *pgconn.PgError,
 // *mysql.MySQLError or *sqlite.Error) and say which database failed, without
 // credentials. A database that goes away makes requests fail with that

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"github.com/sessionkit/sessions/internal/enginecheck"
 	"strings"
 	"sync"
 	"time"
@@ -93,25 +92,9 @@ func (s *Store) users(ctx context.Context) (*userIndex, error) {
 	return u, nil
 }
 
-func (s *Store) checkUser(ctx context.Context, userID string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if s.closed.Load() {
-		return sessions.ErrClosed
-	}
-	return enginecheck.CheckUserID(userID)
-}
-
 // AddUserSession implements sessions.UserIndexer: it records key under
 // userID in the user index table until expiry.
 func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
-	if err := enginecheck.CheckUserID(userID); err != nil {
-		return err
-	}
 	u, err := s.users(ctx)
 	if err != nil {
 		return err
@@ -124,9 +107,6 @@ func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry t
 
 // UserSessions implements sessions.UserIndexer.
 func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, error) {
-	if err := s.checkUser(ctx, userID); err != nil {
-		return nil, err
-	}
 	u, err := s.users(ctx)
 	if err != nil {
 		return nil, err
@@ -151,14 +131,6 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, erro
 // rows of keys under userID, in statements of up to 500 keys. A row
 // added meanwhile under another key is not touched.
 func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []string) error {
-	if err := s.checkUser(ctx, userID); err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if err := enginecheck.CheckKey(k); err != nil {
-			return err
-		}
-	}
 	if len(keys) == 0 {
 		return nil
 	}
