@@ -154,7 +154,7 @@ func caseHostileKeys(c *mgr) {
 		if ok, err := m.Exists(c.ctx, k); ok || err != nil {
 			c.t.Errorf("Exists(%.40q) = %v, %v; want false, nil", k, ok, err)
 		}
-		if _, err := m.Inspect(c.ctx, k); !errors.Is(err, sessions.ErrInvalidKey) {
+		if _, _, err := m.Inspect(c.ctx, k); !errors.Is(err, sessions.ErrInvalidKey) {
 			c.t.Errorf("Inspect(%.40q): %v, want ErrInvalidKey", k, err)
 		}
 		// BindUser: the session is saved under a fresh key first.
@@ -270,7 +270,7 @@ func caseCancelledContext(c *mgr) {
 	_, err = m.ClearExpired(ctx)
 	canceled("ClearExpired", err)
 	canceled("Keys", m.Keys(ctx, func(string) bool { return true }))
-	_, err = m.Inspect(ctx, key)
+	_, _, err = m.Inspect(ctx, key)
 	canceled("Inspect", err)
 	canceled("BindUser", m.BindUser(ctx, m.Load(c.ctx, key), "bob"))
 	_, err = m.DeleteUser(ctx, "alice")
@@ -345,7 +345,7 @@ func caseUseAfterClose(c *mgr) {
 	_, err = m.ClearExpired(c.ctx)
 	closed("ClearExpired", err)
 	closed("Keys", m.Keys(c.ctx, func(string) bool { return true }))
-	_, err = m.Inspect(c.ctx, key)
+	_, _, err = m.Inspect(c.ctx, key)
 	closed("Inspect", err)
 	closed("BindUser", m.BindUser(c.ctx, m.Load(c.ctx, key), "alice"))
 	_, err = m.DeleteUser(c.ctx, "alice")

@@ -12,11 +12,11 @@ import (
 // file's mtime plus the session's lifetime), so that a session moved to
 // another engine (backends/migrate) keeps exactly its lifetime.
 func (s *Store) LoadExpiry(ctx context.Context, key string) ([]byte, time.Time, error) {
-	if err := s.begin(ctx, key); err != nil {
+	name, err := fileName(s.prefix, key)
+	if err != nil {
 		return nil, time.Time{}, err
 	}
-	defer s.mu.RUnlock()
-	r, err := s.read(s.prefix + key)
+	r, err := s.read(name)
 	if err != nil {
 		return nil, time.Time{}, s.ioErr("load", key, err)
 	}

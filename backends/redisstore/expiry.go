@@ -24,9 +24,6 @@ return {v, redis.call('PTTL', KEYS[1])}
 // trip, never late (Redis keeps whole milliseconds). A key without a TTL (written by another client)
 // reports the zero time.
 func (s *Store) LoadExpiry(ctx context.Context, key string) ([]byte, time.Time, error) {
-	if err := s.check(ctx, key); err != nil {
-		return nil, time.Time{}, err
-	}
 	k := s.Key(key)
 	start := time.Now()
 	res, err := call(ctx, func(ctx context.Context) ([]any, error) {
