@@ -600,6 +600,13 @@ func (m *Manager) refreshIdle(ctx context.Context, s *Session) {
 	if m.s.IdleTimeout <= 0 || m.client != nil || s.key == "" || s.data == nil || s.raw == nil || m.closed.Load() {
 		return
 	}
+	if m.st.touch == nil && m.st.swap == nil {
+		// Without Touch or Swap the only way to move the expiry is to
+		// write back the data this request loaded, which would undo a
+		// change another request saved meanwhile (a logout by Clear):
+		// a read-only request must not. Saves still extend it.
+		return
+	}
 	now := m.now()
 	m.touchMu.Lock()
 	last, ok := m.touched[s.key]

@@ -265,8 +265,8 @@ func BenchmarkObserver(b *testing.B) {
 // TestNoObserverNoAllocation: observing costs no allocation on the
 // request path, with a no-op observer as without one.
 func TestNoObserverNoAllocation(t *testing.T) {
-	if testing.Short() {
-		t.Skip("allocation counts")
+	if testing.Short() || raceEnabled {
+		t.Skip("allocation counts: not under -short or the race detector (which allocates on its own)")
 	}
 	m, err := sessions.New(memstore.New(nil), testutil.Settings())
 	if err != nil {
