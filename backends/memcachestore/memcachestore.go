@@ -68,9 +68,10 @@
 // touch. An expiry in the past deletes the session. A read-only request
 // costs one round trip (gets); a read-write request two (gets, then cas
 // with the CAS id remembered from that gets; a third when another
-// request wrote meanwhile). DeleteExpired has nothing to do and returns
-// 0, as Django's clear_expired does for the cache engine. Memcached
-// cannot list its keys, so there is no List.
+// request wrote meanwhile). There is no DeleteExpired
+// (sessions.ExpiredDeleter): with nothing to remove, Manager.ClearExpired
+// reports 0, as Django's clear_expired does for the cache engine.
+// Memcached cannot list its keys, so there is no List.
 //
 // # Eviction
 //
@@ -205,8 +206,7 @@ type Options struct {
 }
 
 // Store is the memcached engine. It implements sessions.Engine, Swapper,
-// Toucher, ExpiredDeleter, Codecer and Describer, and is safe for
-// concurrent use.
+// Toucher, Codecer and Describer, and is safe for concurrent use.
 type Store struct {
 	c       *memcache.Client
 	own     bool
@@ -568,12 +568,6 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 		return sessions.ErrConflict
 	}
 	return s.fail(ctx, err)
-}
-
-// DeleteExpired implements sessions.ExpiredDeleter. Memcached expires
-// sessions by itself, so there is nothing to do: it returns 0.
-func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
-	return 0, nil
 }
 
 // Close implements sessions.Engine. It closes the client's connections

@@ -59,7 +59,8 @@
 // never brought back), Swap is a Lua script that compares the stored
 // bytes and writes with SET PX in one step (run with EVALSHA, falling
 // back to EVAL), Touch is PEXPIRE. An expiry in the past deletes the
-// session. DeleteExpired has nothing to do and returns 0, as Django's
+// session. There is no DeleteExpired (sessions.ExpiredDeleter): with
+// nothing to remove, Manager.ClearExpired reports 0, as Django's
 // clear_expired does for the cache engine. A read-only request costs one
 // round trip (GET), a read-write request two (GET, then EVALSHA).
 //
@@ -211,7 +212,7 @@ type Options struct {
 }
 
 // Store is the Redis engine. It implements sessions.Engine, Swapper,
-// Toucher, Lister, ExpiredDeleter, Codecer and Describer, and is safe for
+// Toucher, Lister, UserIndexer, Codecer and Describer, and is safe for
 // concurrent use.
 type Store struct {
 	c      redis.UniversalClient
@@ -484,12 +485,6 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 		return sessions.ErrNotFound
 	}
 	return sessions.ErrConflict
-}
-
-// DeleteExpired implements sessions.ExpiredDeleter. Redis expires
-// sessions by itself, so there is nothing to do: it returns 0.
-func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
-	return 0, nil
 }
 
 // List implements sessions.Lister with SCAN MATCH on the key prefix, on
