@@ -155,13 +155,16 @@ import (
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/codec"
 	"github.com/sessionkit/sessions/codec/pickle"
+	"github.com/sessionkit/sessions/internal/djcache"
 )
 
 // Scheme is the URL scheme of this engine.
 const Scheme = "cached-db"
 
-// LogicalPrefix is the cache key prefix of Django's cached_db engine.
-const LogicalPrefix = "django.contrib.sessions.cached_db"
+// LogicalPrefix is the cache key prefix of Django's cached_db engine,
+// which the cache engine given to New should use (redisstore's and
+// memcachestore's Options.LogicalPrefix).
+const LogicalPrefix = djcache.CachedDBPrefix
 
 func init() {
 	sessions.Register(sessions.EngineInfo{
@@ -388,18 +391,13 @@ func (s *Store) codecs() (db, cache codec.Codec) {
 	return s.dbCodec, s.cacheCodec
 }
 
-// isPickle reports whether b is a pickle (protocol 2 or later starts with
-// the PROTO opcode 0x80), rather than Django's signed JSON, which is
-// URL-safe base64 text.
-func isPickle(b []byte) bool { return len(b) > 0 && b[0] == 0x80 }
-
 // dual encodes in the database format and decodes either format.
 type dual struct{ db, cache codec.Codec }
 
 func (d dual) Encode(x *codec.Dict) ([]byte, error) { return d.db.Encode(x) }
 
 func (d dual) Decode(b []byte) (*codec.Dict, error) {
-	if isPickle(b) {
+	if djcache.IsPickle(b) {
 		return d.cache.Decode(b)
 	}
 	return d.db.Decode(b)
@@ -873,7 +871,7 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 		return s.Update(ctx, key, data, expiry)
 	}
 	var guess []byte
-	if isPickle(old) {
+	if djcache.IsPickle(old) {
 		guess = old // the cache's copy the request loaded
 	}
 	c, err := s.claimKey(ctx, key, guess, false)
@@ -883,7 +881,7 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 	dctx, cancel := c.dbContext(ctx)
 	defer cancel()
 	cur := old
-	if isPickle(old) {
+	if djcache.IsPickle(old) {
 		row, err := s.db.Load(dctx, key)
 		if err != nil {
 			return s.dbFailed(ctx, c, err)

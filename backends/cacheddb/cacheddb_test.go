@@ -21,7 +21,7 @@ import (
 	"github.com/sessionkit/sessions/backends/cacheddb"
 	_ "github.com/sessionkit/sessions/backends/memcachestore"
 	"github.com/sessionkit/sessions/backends/memstore"
-	"github.com/sessionkit/sessions/backends/redisstore"
+	_ "github.com/sessionkit/sessions/backends/redisstore"
 	_ "github.com/sessionkit/sessions/backends/sqlstore"
 	"github.com/sessionkit/sessions/codec/pickle"
 	"github.com/sessionkit/sessions/conformance"
@@ -318,7 +318,6 @@ func TestCacheKeyIsDjangos(t *testing.T) {
 	if !strings.Contains(rs, prefix+":1:django.contrib.sessions.cached_db") {
 		t.Errorf("cache keys: %s", rs)
 	}
-	_ = redisstore.DefaultLogicalPrefix
 }
 
 func TestConformanceMemcachedPostgres(t *testing.T) {

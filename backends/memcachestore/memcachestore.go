@@ -135,15 +135,11 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/codec"
-	"github.com/sessionkit/sessions/codec/pickle"
+	"github.com/sessionkit/sessions/internal/djcache"
 )
 
 // Scheme is the URL scheme of this engine and the name in its errors.
 const Scheme = "memcached"
-
-// DefaultLogicalPrefix is the key prefix of Django's cache session
-// engine (django.contrib.sessions.backends.cache.KEY_PREFIX).
-const DefaultLogicalPrefix = "django.contrib.sessions.cache"
 
 // FlagPickle is the memcached flags value of a pickled item, pymemcache's
 // FLAG_PICKLE, which PyMemcacheCache sets on sessions.
@@ -161,16 +157,16 @@ const MaxKeyLength = 250
 const itemOverhead = 48 + 8 + 1 + 2
 
 // Format is how session data is stored.
-type Format string
+type Format = djcache.Format
 
 const (
 	// FormatPickle is Django's: the session dict pickled with protocol 5,
 	// flags 1. The default.
-	FormatPickle Format = "pickle"
+	FormatPickle = djcache.Pickle
 	// FormatJSON is the signed JSON of Django's database engines, the
 	// Manager's default codec, flags 0: for Go-only deployments that want
 	// the data signed. Django's cache engine cannot read it.
-	FormatJSON Format = "json"
+	FormatJSON = djcache.JSON
 )
 
 func init() {
@@ -195,7 +191,7 @@ type Options struct {
 	// default.
 	Version int
 	// LogicalPrefix comes before the session key; empty means
-	// DefaultLogicalPrefix.
+	// "django.contrib.sessions.cache", Django's cache engine's.
 	LogicalPrefix string
 	// Format is the stored format; empty means FormatPickle.
 	Format Format
@@ -241,24 +237,17 @@ func newStore(o *Options) (*Store, error) {
 	if o != nil {
 		opt = *o
 	}
-	if opt.Version == 0 {
-		opt.Version = 1
-	}
-	if opt.LogicalPrefix == "" {
-		opt.LogicalPrefix = DefaultLogicalPrefix
+	l, err := djcache.Layout{KeyPrefix: opt.KeyPrefix, Version: opt.Version, LogicalPrefix: opt.LogicalPrefix, Format: opt.Format}.Resolve(Scheme)
+	if err != nil {
+		return nil, err
 	}
 	if opt.MaxItemSize <= 0 {
 		opt.MaxItemSize = DefaultMaxItemSize
 	}
-	s := &Store{format: opt.Format, maxItem: opt.MaxItemSize, now: time.Now}
-	switch opt.Format {
-	case "", FormatPickle:
-		s.format, s.flags = FormatPickle, FlagPickle
-	case FormatJSON:
-	default:
-		return nil, fmt.Errorf("%w: memcached format %q: want pickle or json", sessions.ErrBadConfig, opt.Format)
+	s := &Store{format: l.Format, maxItem: opt.MaxItemSize, now: time.Now, prefix: l.Prefix()}
+	if l.Format == FormatPickle {
+		s.flags = FlagPickle
 	}
-	s.prefix = opt.KeyPrefix + ":" + strconv.Itoa(opt.Version) + ":" + opt.LogicalPrefix
 	if n := len(s.prefix) + sessions.MaxKeyLength; n > MaxKeyLength {
 		return nil, fmt.Errorf("%w: memcached keys would be up to %d bytes (key prefix, version and logical prefix take %d, session keys up to %d), over memcached's limit of %d; shorten key_prefix",
 			sessions.ErrBadConfig, n, len(s.prefix), sessions.MaxKeyLength, MaxKeyLength)
@@ -287,12 +276,7 @@ func (s *Store) Key(sessionKey string) string { return s.prefix + sessionKey }
 
 // Codec implements sessions.Codecer: the pickle codec of Django's cache
 // engines, or with FormatJSON the Manager's default signed JSON.
-func (s *Store) Codec(st sessions.Settings) codec.Codec {
-	if s.format == FormatJSON {
-		return codec.Signed{Key: st.SecretKey, Fallbacks: st.SecretKeyFallbacks, Salt: st.KeySalt, MaxSize: st.MaxDataSize}
-	}
-	return pickle.Codec{MaxSize: st.MaxDataSize}
-}
+func (s *Store) Codec(st sessions.Settings) codec.Codec { return s.format.Codec(st) }
 
 // fail turns a gomemcache error into the engine's: the context's error
 // when the context ended, which is then the cause.
@@ -645,15 +629,12 @@ func open(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Backe
 		return nil, err
 	}
 	p := sessions.ParseParams(u)
-	version := st.CacheVersion
-	if version == 0 {
-		version = 1
-	}
+	l := djcache.FromParams(p, st)
 	o := Options{
-		KeyPrefix:     p.String("key_prefix", st.CacheKeyPrefix),
-		Version:       p.Int("version", version, 1, 1<<31-1),
-		LogicalPrefix: p.String("logical_prefix", DefaultLogicalPrefix),
-		Format:        Format(p.String("format", string(FormatPickle))),
+		KeyPrefix:     l.KeyPrefix,
+		Version:       l.Version,
+		LogicalPrefix: l.LogicalPrefix,
+		Format:        l.Format,
 		MaxItemSize:   sizeParam(p, "max_item_size", DefaultMaxItemSize),
 	}
 	timeout := p.Duration("timeout", memcache.DefaultTimeout, 10*time.Millisecond, time.Minute)

@@ -614,7 +614,7 @@ func TestOpenErrors(t *testing.T) {
 		}
 	}
 	// The longest prefix that fits: 250 - 40 (session key) - len(":1:") - len(logical prefix).
-	ok := strings.Repeat("p", 250-40-3-len(memcachestore.DefaultLogicalPrefix))
+	ok := strings.Repeat("p", 250-40-3-len("django.contrib.sessions.cache"))
 	s := open(t, "memcache://127.0.0.1?key_prefix="+ok+"&timeout=100ms&max_idle_conns=3&max_item_size=2m&version=5")
 	if c := s.Client(); c.Timeout != 100*time.Millisecond || c.MaxIdleConns != 3 {
 		t.Errorf("client timeout %v, max idle %d", c.Timeout, c.MaxIdleConns)

@@ -145,7 +145,6 @@ import (
 	"net"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -154,27 +153,23 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/codec"
-	"github.com/sessionkit/sessions/codec/pickle"
+	"github.com/sessionkit/sessions/internal/djcache"
 )
 
 // Scheme is the URL scheme of this engine and the name in its errors.
 const Scheme = "redis"
 
-// DefaultLogicalPrefix is the key prefix of Django's cache session
-// engine (django.contrib.sessions.backends.cache.KEY_PREFIX).
-const DefaultLogicalPrefix = "django.contrib.sessions.cache"
-
 // Format is how session data is stored.
-type Format string
+type Format = djcache.Format
 
 const (
 	// FormatPickle is Django's: the session dict pickled with protocol 5
 	// (codec/pickle). The default.
-	FormatPickle Format = "pickle"
+	FormatPickle = djcache.Pickle
 	// FormatJSON is the signed JSON of Django's database engines, the
 	// Manager's default codec: for Go-only deployments that want the
 	// data signed. Django's cache engine cannot read it.
-	FormatJSON Format = "json"
+	FormatJSON = djcache.JSON
 )
 
 func init() {
@@ -200,8 +195,8 @@ type Options struct {
 	// default.
 	Version int
 	// LogicalPrefix comes before the session key; empty means
-	// DefaultLogicalPrefix. Django's cached_db engine uses
-	// "django.contrib.sessions.cached_db".
+	// "django.contrib.sessions.cache", Django's cache engine's. Django's
+	// cached_db engine uses "django.contrib.sessions.cached_db".
 	LogicalPrefix string
 	// Format is the stored format; empty means FormatPickle.
 	Format Format
@@ -246,27 +241,18 @@ func New(client redis.UniversalClient, o *Options) (*Store, error) {
 }
 
 func newStore(o *Options) (*Store, error) {
-	var opt Options
+	var l djcache.Layout
 	if o != nil {
-		opt = *o
+		l = djcache.Layout{KeyPrefix: o.KeyPrefix, Version: o.Version, LogicalPrefix: o.LogicalPrefix, Format: o.Format}
 	}
-	if opt.Version == 0 {
-		opt.Version = 1
-	}
-	if opt.LogicalPrefix == "" {
-		opt.LogicalPrefix = DefaultLogicalPrefix
-	}
-	switch opt.Format {
-	case "":
-		opt.Format = FormatPickle
-	case FormatPickle, FormatJSON:
-	default:
-		return nil, fmt.Errorf("%w: redis format %q: want pickle or json", sessions.ErrBadConfig, opt.Format)
+	l, err := l.Resolve(Scheme)
+	if err != nil {
+		return nil, err
 	}
 	return &Store{
-		prefix: opt.KeyPrefix + ":" + strconv.Itoa(opt.Version) + ":" + opt.LogicalPrefix,
-		users:  opt.KeyPrefix + ":" + strconv.Itoa(opt.Version) + ":sessionkit.users." + opt.LogicalPrefix + ".",
-		format: opt.Format,
+		prefix: l.Prefix(),
+		users:  djcache.MakeKey(l.KeyPrefix, l.Version, "sessionkit.users."+l.LogicalPrefix+"."),
+		format: l.Format,
 	}, nil
 }
 
@@ -297,12 +283,7 @@ func (s *Store) Key(sessionKey string) string { return s.prefix + sessionKey }
 
 // Codec implements sessions.Codecer: the pickle codec of Django's cache
 // engines, or with FormatJSON the Manager's default signed JSON.
-func (s *Store) Codec(st sessions.Settings) codec.Codec {
-	if s.format == FormatJSON {
-		return codec.Signed{Key: st.SecretKey, Fallbacks: st.SecretKeyFallbacks, Salt: st.KeySalt, MaxSize: st.MaxDataSize}
-	}
-	return pickle.Codec{MaxSize: st.MaxDataSize}
-}
+func (s *Store) Codec(st sessions.Settings) codec.Codec { return s.format.Codec(st) }
 
 // fail turns a go-redis error into the engine's: context errors pass
 // through, connection errors name the server.
@@ -640,16 +621,8 @@ func open(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Backe
 		return nil, err
 	}
 	p := sessions.ParseParams(u)
-	version := st.CacheVersion
-	if version == 0 {
-		version = 1
-	}
-	o := Options{
-		KeyPrefix:     p.String("key_prefix", st.CacheKeyPrefix),
-		Version:       p.Int("version", version, 1, 1<<31-1),
-		LogicalPrefix: p.String("logical_prefix", DefaultLogicalPrefix),
-		Format:        Format(p.String("format", string(FormatPickle))),
-	}
+	l := djcache.FromParams(p, st)
+	o := Options{KeyPrefix: l.KeyPrefix, Version: l.Version, LogicalPrefix: l.LogicalPrefix, Format: l.Format}
 	cp := readConnParams(p)
 	rest := p.Rest()
 	for k := range rest {
