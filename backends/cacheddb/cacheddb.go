@@ -125,7 +125,20 @@
 // Swap (no lost updates) is a compare-and-swap on the database row. The
 // Manager may have loaded the session from the cache, in the cache's
 // format; Swap then reads the row and compares the decoded sessions, so
-// it costs one more database read than a plain update.
+// it costs one more database read than a plain update. Over a database
+// engine that cannot compare-and-swap the engine has no Swap at all (see
+// New), and concurrent writes of one session are last-write-wins.
+//
+// # Formats
+//
+// The Manager writes the database's format (Django's signed JSON) and
+// reads both that and the cache's (Django's pickle). The store converts a
+// row to the cache's format itself (a write's new copy, a refill), with
+// the codecs it is built with (Options.Codec, Options.CacheCodec), which
+// the URL opener takes from the settings it is given. When the Manager
+// encrypts (Settings.EncryptionKeys) or uses Settings.Codec, the cache
+// holds the rows' bytes as they are (Options.Verbatim): encrypted, never
+// a readable pickle.
 //
 // # Sharing with Django
 //
@@ -154,7 +167,6 @@ import (
 
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/codec"
-	"github.com/sessionkit/sessions/codec/pickle"
 	"github.com/sessionkit/sessions/internal/djcache"
 )
 
@@ -222,14 +234,31 @@ func open(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Backen
 		db.Close()
 		return nil, fmt.Errorf("%w: cached_db's cache and database must be server-side engines", sessions.ErrBadConfig)
 	}
-	st, err := New(ce, de, &Options{Logger: s.Logger})
+	st, err := newStore(ce, de, openOptions(ce, de, s))
 	if err != nil {
 		cache.Close()
 		db.Close()
 		return nil, err
 	}
 	st.own = true
-	return st, nil
+	return st.engine(), nil
+}
+
+// openOptions are the options of a store opened from a URL with the
+// settings s: the formats the Manager will use with the same settings.
+// The rows are in the settings' codec if they name one, else in the
+// database engine's (Django's signed JSON); the cache copies are in the
+// cache engine's format (Django's pickle), or, when the Manager's codec is
+// not the database's (Settings.Codec, or encryption), the rows' bytes.
+func openOptions(cache, db sessions.Engine, s sessions.Settings) *Options {
+	o := &Options{Logger: s.Logger, Codec: s.Codec, Verbatim: s.Codec != nil || len(s.EncryptionKeys) > 0}
+	if o.Codec == nil {
+		o.Codec = dbFormat(db, s)
+	}
+	if c, ok := cache.(sessions.Codecer); ok {
+		o.CacheCodec = c.Codec(s)
+	}
+	return o
 }
 
 // ErrCacheUnavailable reports a write or delete that was refused because
@@ -276,39 +305,95 @@ type Options struct {
 	// bound is also at most half the time the load's context has left.
 	// 0 means DefaultReadTimeout.
 	ReadTimeout time.Duration
+
+	// Codec reads the database's rows, in the format the Manager writes
+	// them: sessions.DefaultCodec(settings), Django's signed JSON, with the
+	// Manager's settings (or the database engine's own codec). The store
+	// decodes rows with it to give the cache its copy in CacheCodec's
+	// format. New needs it unless Verbatim is set.
+	Codec codec.Codec
+	// CacheCodec is the format of the cache's copies; nil means Django's
+	// pickle (package codec/pickle), what redisstore and memcachestore
+	// store by default.
+	CacheCodec codec.Codec
+	// Verbatim makes the cache hold the rows' bytes as they are instead of
+	// converting them to CacheCodec's format. Set it when the Manager's
+	// codec is not Codec: with Settings.EncryptionKeys (the cache's copies
+	// are then encrypted too, never a readable pickle) or Settings.Codec.
+	// Django's cached_db cannot read such copies.
+	Verbatim bool
 }
 
-// Store is the cached_db engine. It implements sessions.Engine, Swapper,
-// Toucher, Codecer and Describer, and ExpiredDeleter, Lister and
-// UserIndexer when the database engine does.
+// Store is the cached_db engine over a database that can compare-and-swap.
+// It implements sessions.Engine, Swapper, Toucher, Codecer and Describer,
+// and ExpiredDeleter, Lister and UserIndexer with the database engine's
+// (an error matching sessions.ErrUnsupported when it has none).
 type Store struct {
 	cache, db sessions.Engine
 	cacheSw   sessions.Swapper
-	own       bool // Close closes cache and db
+	dbSw      sessions.Swapper // nil: the database cannot swap
+	own       bool             // Close closes cache and db
 	log       *slog.Logger
 	cacheDown atomic.Bool
 	retryAt   atomic.Int64 // unix ns: reads skip the cache until then
 
 	writeTimeout, skew, retry, readTimeout time.Duration
 
-	// Set by Codec: the database format (to read what the Manager writes)
-	// and the cache format.
-	mu         sync.RWMutex
-	dbCodec    codec.Codec
-	cacheCodec codec.Codec
-	verbatim   bool // the data are encrypted: the cache stores the row's bytes
+	// The formats (see Options): the rows', in which the Manager writes,
+	// and the cache's copies'; verbatim: the copies are the rows' bytes.
+	dbCodec, cacheCodec codec.Codec
+	verbatim            bool
+	warnOnce            sync.Once
 }
 
-// New returns a Store over a cache engine (whose stored format is the
-// cache codec, Django's pickle for redisstore and memcachestore) and a
-// database engine. The cache engine must implement sessions.Swapper
+// withoutSwap is every method of a Store but Swap.
+type withoutSwap interface {
+	sessions.Engine
+	sessions.Toucher
+	sessions.ExpiredDeleter
+	sessions.Lister
+	sessions.UserIndexer
+	sessions.Codecer
+	sessions.Describer
+}
+
+var _ withoutSwap = (*Store)(nil)
+
+// noSwap is a Store over a database that cannot compare-and-swap, with
+// every method but Swap.
+type noSwap struct{ withoutSwap }
+
+// New returns the cached_db engine over a cache engine and a database
+// engine. The cache engine must implement sessions.Swapper
 // (compare-and-swap: redisstore, memcachestore and memstore do) and
 // should use the cached_db logical prefix (see LogicalPrefix). The
 // database engine should implement sessions.ExpiryReader (sqlstore
 // does), so the cache is refilled with the row's exact lifetime; without
-// it reads that miss the cache are not cached. Close does not close
-// engines given to New.
-func New(cache, db sessions.Engine, o *Options) (*Store, error) {
+// it reads that miss the cache are not cached. o must give the rows'
+// format (Options.Codec) or Verbatim. Close does not close engines given
+// to New.
+//
+// When the database engine implements sessions.Swapper, the result is a
+// *Store. Otherwise it is an engine with every method of a Store but
+// Swap: the Manager then writes with Update (the last write wins) rather
+// than trust a compare-and-swap that the database cannot do.
+func New(cache, db sessions.Engine, o *Options) (sessions.Engine, error) {
+	s, err := newStore(cache, db, o)
+	if err != nil {
+		return nil, err
+	}
+	return s.engine(), nil
+}
+
+// engine returns s, or s without Swap when the database cannot swap.
+func (s *Store) engine() sessions.Engine {
+	if s.dbSw == nil {
+		return noSwap{s}
+	}
+	return s
+}
+
+func newStore(cache, db sessions.Engine, o *Options) (*Store, error) {
 	if cache == nil || db == nil {
 		return nil, fmt.Errorf("%w: cacheddb.New needs a cache and a database engine", sessions.ErrBadConfig)
 	}
@@ -322,24 +407,30 @@ func New(cache, db sessions.Engine, o *Options) (*Store, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: cached_db's cache must support compare-and-swap (sessions.Swapper), which %T does not", sessions.ErrBadConfig, cache)
 	}
+	if o == nil || o.Codec == nil && !o.Verbatim {
+		return nil, fmt.Errorf("%w: cacheddb.New needs the database's format, Options.Codec (sessions.DefaultCodec(settings) for Django's), or Options.Verbatim", sessions.ErrBadConfig)
+	}
 	s := &Store{cache: cache, db: db, cacheSw: sw, log: slog.Default(),
-		writeTimeout: DefaultWriteTimeout, skew: DefaultClockSkew, retry: DefaultRetryInterval, readTimeout: DefaultReadTimeout}
-	if o != nil {
-		if o.Logger != nil {
-			s.log = o.Logger
-		}
-		if o.WriteTimeout > 0 {
-			s.writeTimeout = o.WriteTimeout
-		}
-		if o.ClockSkew > 0 {
-			s.skew = o.ClockSkew
-		}
-		if o.RetryInterval != 0 {
-			s.retry = max(o.RetryInterval, 0)
-		}
-		if o.ReadTimeout > 0 {
-			s.readTimeout = o.ReadTimeout
-		}
+		writeTimeout: DefaultWriteTimeout, skew: DefaultClockSkew, retry: DefaultRetryInterval, readTimeout: DefaultReadTimeout,
+		dbCodec: o.Codec, cacheCodec: o.CacheCodec, verbatim: o.Verbatim}
+	s.dbSw, _ = db.(sessions.Swapper)
+	if s.cacheCodec == nil {
+		s.cacheCodec = djcache.Pickle.Codec(sessions.Settings{})
+	}
+	if o.Logger != nil {
+		s.log = o.Logger
+	}
+	if o.WriteTimeout > 0 {
+		s.writeTimeout = o.WriteTimeout
+	}
+	if o.ClockSkew > 0 {
+		s.skew = o.ClockSkew
+	}
+	if o.RetryInterval != 0 {
+		s.retry = max(o.RetryInterval, 0)
+	}
+	if o.ReadTimeout > 0 {
+		s.readTimeout = o.ReadTimeout
 	}
 	return s, nil
 }
@@ -359,36 +450,33 @@ func describe(e sessions.Engine) string {
 	return fmt.Sprintf("%T", e)
 }
 
-// Codec returns the codec the Manager uses: it writes the database's
-// format (Django's signed JSON, or the settings' override) and reads both
-// that and the cache's format (Django's pickle), since a load may come
-// from either. With st.EncryptionKeys the Manager encrypts what this codec
-// writes, and the cache then holds the database's encrypted bytes as they
-// are, never a readable pickle.
+// Codec implements sessions.Codecer: the Manager's codec writes the
+// database's format with the Manager's settings st (the database engine's
+// codec, else sessions.DefaultCodec(st): what Options.Codec must read)
+// and reads both that and the cache's format (Options.CacheCodec), since
+// a load may come from either. It keeps nothing of st: the store converts
+// with the codecs New was given. A Manager that encrypts
+// (st.EncryptionKeys) a store built to convert the rows rather than copy
+// them (without Options.Verbatim) is logged, since the cache then stays
+// empty.
 func (s *Store) Codec(st sessions.Settings) codec.Codec {
-	dbc := st.Codec
-	if dbc == nil {
-		if c, ok := s.db.(sessions.Codecer); ok {
-			dbc = c.Codec(st)
-		} else {
-			dbc = codec.Signed{Key: st.SecretKey, Fallbacks: st.SecretKeyFallbacks, Salt: st.KeySalt, MaxSize: st.MaxDataSize}
-		}
+	if len(st.EncryptionKeys) > 0 && !s.verbatim {
+		s.warnOnce.Do(func() {
+			s.log.LogAttrs(context.Background(), slog.LevelWarn, "cached_db: the Manager encrypts sessions but the store was built without Options.Verbatim: nothing will be cached")
+		})
 	}
-	var cc codec.Codec = pickle.Codec{}
-	if c, ok := s.cache.(sessions.Codecer); ok {
-		cc = c.Codec(st)
-	}
-	s.mu.Lock()
-	s.dbCodec, s.cacheCodec = dbc, cc
-	s.verbatim = len(st.EncryptionKeys) > 0
-	s.mu.Unlock()
-	return dual{db: dbc, cache: cc}
+	return dual{db: dbFormat(s.db, st), cache: s.cacheCodec}
 }
 
-func (s *Store) codecs() (db, cache codec.Codec) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.dbCodec, s.cacheCodec
+// dbFormat is the codec of a database engine's rows with the settings st:
+// its own (Codecer), else Django's signed JSON.
+func dbFormat(db sessions.Engine, st sessions.Settings) codec.Codec {
+	if c, ok := db.(sessions.Codecer); ok {
+		if dbc := c.Codec(st); dbc != nil {
+			return dbc
+		}
+	}
+	return sessions.DefaultCodec(st)
 }
 
 // dual encodes in the database format and decodes either format.
@@ -767,7 +855,7 @@ func (s *Store) cacheLoad(ctx context.Context, key string) ([]byte, error) {
 // (nil: nothing), and caches it until the row's expiry.
 func (s *Store) refill(ctx context.Context, key string, seen []byte) ([]byte, error) {
 	er, ok := s.db.(sessions.ExpiryReader)
-	if dbc, _ := s.codecs(); !ok || dbc == nil {
+	if !ok {
 		return s.db.Load(ctx, key)
 	}
 	until := time.Now().Add(leaseTime)
@@ -811,21 +899,14 @@ func (s *Store) refill(ctx context.Context, key string, seen []byte) ([]byte, er
 
 // toCache converts database-format data to the cache's format.
 func (s *Store) toCache(data []byte) ([]byte, bool) {
-	s.mu.RLock()
-	verbatim := s.verbatim
-	s.mu.RUnlock()
-	if verbatim {
+	if s.verbatim {
 		return data, true
 	}
-	dbc, cc := s.codecs()
-	if dbc == nil || cc == nil {
-		return nil, false // no settings: the formats are unknown
-	}
-	d, err := dbc.Decode(data)
+	d, err := s.dbCodec.Decode(data)
 	if err != nil {
 		return nil, false
 	}
-	b, err := cc.Encode(d)
+	b, err := s.cacheCodec.Encode(d)
 	return b, err == nil
 }
 
@@ -866,9 +947,8 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 // cache's copy (another format): the row is read and the two sessions
 // compared decoded.
 func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry time.Time) error {
-	sw, ok := s.db.(sessions.Swapper)
-	if !ok {
-		return s.Update(ctx, key, data, expiry)
+	if s.dbSw == nil {
+		return fmt.Errorf("%w: the database engine cannot compare-and-swap", sessions.ErrUnsupported)
 	}
 	var guess []byte
 	if djcache.IsPickle(old) {
@@ -892,7 +972,7 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 		}
 		cur = row
 	}
-	if err := sw.Swap(dctx, key, cur, data, expiry); err != nil {
+	if err := s.dbSw.Swap(dctx, key, cur, data, expiry); err != nil {
 		return s.dbFailed(ctx, c, err)
 	}
 	return s.finish(ctx, c, data, expiry)
@@ -901,11 +981,10 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 // equivalent reports whether two stored forms (either format) hold the
 // same session.
 func (s *Store) equivalent(a, b []byte) bool {
-	dbc, cc := s.codecs()
-	if dbc == nil {
+	if s.dbCodec == nil {
 		return false
 	}
-	dec := dual{db: dbc, cache: cc}
+	dec := dual{db: s.dbCodec, cache: s.cacheCodec}
 	da, err1 := dec.Decode(a)
 	db, err2 := dec.Decode(b)
 	if err1 != nil || err2 != nil {

@@ -65,7 +65,7 @@ func TestConformanceRedisSQLite(t *testing.T) {
 
 func TestConformanceMemoryPair(t *testing.T) {
 	h := conformance.Harness{New: func(t *testing.T) sessions.Backend {
-		s, err := cacheddb.New(memstore.New(nil), memstore.New(nil), nil)
+		s, err := cacheddb.New(memstore.New(nil), memstore.New(nil), dbOptions())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +95,7 @@ func TestReadsHitTheCache(t *testing.T) {
 	ctx := context.Background()
 	db := &counting{Engine: memstore.New(nil)}
 	cache := memstore.New(nil)
-	st, _ := cacheddb.New(cache, db, nil)
+	st, _ := cacheddb.New(cache, db, dbOptions())
 	m, err := sessions.New(st, settings())
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func TestRefillKeepsRowExpiry(t *testing.T) {
 	clock := func() time.Time { return now }
 	db := memstore.New(&memstore.Options{Now: clock})
 	cache := memstore.New(&memstore.Options{Now: clock})
-	st, _ := cacheddb.New(cache, db, nil)
+	st, _ := cacheddb.New(cache, db, dbOptions())
 	stt := settings()
 	stt.Clock = clock
 	m, _ := sessions.New(st, stt)
@@ -264,7 +264,7 @@ func (downDB) Swap(context.Context, string, []byte, []byte, time.Time) error {
 func TestDatabaseDownWritesNothingToTheCache(t *testing.T) {
 	ctx := context.Background()
 	cache := memstore.New(nil)
-	st, _ := cacheddb.New(cache, downDB{memstore.New(nil)}, nil)
+	st, _ := cacheddb.New(cache, downDB{memstore.New(nil)}, dbOptions())
 	m, _ := sessions.New(st, settings())
 	s := m.NewSession(ctx)
 	s.Set("a", 1)
