@@ -179,12 +179,12 @@ func openURL(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Bac
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
+	if o.Codec == nil {
+		o.Codec = sessions.DefaultCodec(s)
+	}
 	maxData := s.MaxDataSize
 	if maxData == 0 {
 		maxData = 4 << 20
-	}
-	if o.Codec == nil {
-		o.Codec = codec.Signed{Key: s.SecretKey, Fallbacks: s.SecretKeyFallbacks, Salt: s.KeySalt, MaxSize: maxData}
 	}
 	if m := int64(maxData)*2 + 4096; m > DefaultMaxFileSize {
 		o.MaxFileSize = m

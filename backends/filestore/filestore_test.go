@@ -24,7 +24,7 @@ import (
 
 const testSecret = "django_tests_secret_key"
 
-var testCodec = codec.Signed{Key: testSecret}
+var testCodec = sessions.DefaultCodec(sessions.Settings{SecretKey: testSecret})
 
 // newDir returns a private directory inside a fresh parent, so tests can
 // check that nothing appears next to it either.
