@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sessionkit/sessions/internal/textutil"
 	"io/fs"
 	"net/url"
 	"os"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/codec"
+	"github.com/sessionkit/sessions/internal/textutil"
 )
 
 const testSecret = "django_tests_secret_key"
