@@ -111,7 +111,7 @@ func TestCrashSafety(t *testing.T) {
 			t.Fatalf("reopen after crash: %v", err)
 		}
 		defer s.Close()
-		checkIndex(t, s.DB(), DefaultBucket)
+		checkIndex(t, s.DB(), defaultBucket)
 		var out []string
 		for _, k := range keys {
 			got, err := s.Load(ctx, k)
@@ -183,7 +183,7 @@ func TestCrashSafety(t *testing.T) {
 	if _, err := s.DeleteExpired(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := checkIndex(t, s.DB(), DefaultBucket); n != len(keys) {
+	if n := checkIndex(t, s.DB(), defaultBucket); n != len(keys) {
 		t.Fatalf("%d records after purge, want %d", n, len(keys))
 	}
 	t.Logf("%d rounds, sessions changed in %d", rounds, changes)

@@ -30,10 +30,10 @@ var ErrCacheUnavailable = errors.New("cached_db: the cache is unreachable, so th
 
 // Defaults of Options.
 const (
-	DefaultWriteTimeout  = 10 * time.Second
-	DefaultClockSkew     = time.Second
-	DefaultRetryInterval = time.Second
-	DefaultReadTimeout   = 200 * time.Millisecond
+	defaultWriteTimeout  = 10 * time.Second
+	defaultClockSkew     = time.Second
+	defaultRetryInterval = time.Second
+	defaultReadTimeout   = 200 * time.Millisecond
 )
 
 // Options configure a Store.
@@ -42,21 +42,21 @@ type Options struct {
 	Logger *slog.Logger
 	// WriteTimeout bounds the database step of every write; it is also how
 	// long the write's claim on the cache key keeps readers from caching
-	// (plus ClockSkew). 0 means DefaultWriteTimeout. The database must not
+	// (plus ClockSkew). 0 means 10 seconds. The database must not
 	// apply a write it was given later than that (see the package doc).
 	WriteTimeout time.Duration
 	// ClockSkew is how far the clocks of the processes sharing the cache
-	// may disagree. 0 means DefaultClockSkew.
+	// may disagree. 0 means one second.
 	ClockSkew time.Duration
 	// RetryInterval is how long reads go straight to the database after a
 	// cache error before they try the cache again. 0 means
-	// DefaultRetryInterval; negative means never skip the cache.
+	// one second; negative means never skip the cache.
 	RetryInterval time.Duration
 	// ReadTimeout bounds the cache's part of a load: a cache slower than
 	// that (a paused server, a black-holed network) counts as down and
 	// the load goes to the database, within the request's deadline. The
 	// bound is also at most half the time the load's context has left.
-	// 0 means DefaultReadTimeout.
+	// 0 means 200 ms.
 	ReadTimeout time.Duration
 
 	// Codec reads the database's rows, in the format the Manager writes
@@ -164,7 +164,7 @@ func newStore(cache, db sessions.Engine, o *Options) (*Store, error) {
 		return nil, fmt.Errorf("%w: cacheddb.New needs the database's format, Options.Codec (sessions.DefaultCodec(settings) for Django's), or Options.Verbatim", sessions.ErrBadConfig)
 	}
 	s := &Store{cache: cache, db: db, cacheSw: sw, log: slog.Default(),
-		writeTimeout: DefaultWriteTimeout, skew: DefaultClockSkew, retry: DefaultRetryInterval, readTimeout: DefaultReadTimeout,
+		writeTimeout: defaultWriteTimeout, skew: defaultClockSkew, retry: defaultRetryInterval, readTimeout: defaultReadTimeout,
 		dbCodec: o.Codec, cacheCodec: o.CacheCodec, verbatim: o.Verbatim}
 	s.dbSw, _ = db.(sessions.Swapper)
 	if s.cacheCodec == nil {

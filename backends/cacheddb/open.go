@@ -17,10 +17,10 @@ func init() {
 		Forms:      []string{"cached-db:?cache=<url-escaped cache URL>&db=<url-escaped database URL>", "cached_db (Settings.CacheURL and Settings.DatabaseURL)"},
 		Doc:        "Django's cached_db: a Redis or memcached cache in front of a database, write-through",
 		NoLocation: true,
-	}, open)
+	}, openURL)
 }
 
-func open(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Backend, error) {
+func openURL(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Backend, error) {
 	p := sessions.ParseParams(u)
 	cacheURL := p.String("cache", s.CacheURL)
 	dbURL := p.String("db", s.DatabaseURL)

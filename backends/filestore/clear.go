@@ -43,7 +43,7 @@ func (s *Store) walk(ctx context.Context, fn func(ents []fs.DirEntry) error) err
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		ents, rerr := d.ReadDir(dirChunk)
+		ents, rerr := d.ReadDir(listBatch)
 		if rerr != nil && rerr != io.EOF {
 			return fmt.Errorf("filestore: read directory %s: %w", s.dir, unwrapPath(rerr))
 		}
@@ -61,7 +61,7 @@ func (s *Store) walk(ctx context.Context, fn func(ents []fs.DirEntry) error) err
 // DeleteExpired implements sessions.ExpiredDeleter (Django's
 // clearsessions). It reads every session file, as Django's clear_expired
 // does, and removes those the expiry rule finds expired (exactly those
-// Load refuses); it also removes temporary files older than StaleTempAge.
+// Load refuses); it also removes temporary files older than staleTempAge.
 // It reports the number of sessions removed.
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 	var n int64
@@ -97,7 +97,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 			r, err := s.read(e.Name())
 			if err != nil {
 				if !errors.Is(err, errNotRegular) {
-					note(s.ioErr("delete expired", key, err))
+					note(s.fail("delete expired", key, err))
 				}
 				continue
 			}
@@ -131,7 +131,7 @@ func (s *Store) deleteIfExpired(ctx context.Context, key string, now time.Time) 
 	name := s.prefix + key
 	f, r, err := s.readLocked(ctx, name)
 	if err != nil {
-		return false, s.ioErr("delete expired", key, err)
+		return false, s.fail("delete expired", key, err)
 	}
 	if f == nil {
 		return false, nil
@@ -144,7 +144,7 @@ func (s *Store) deleteIfExpired(ctx context.Context, key string, now time.Time) 
 		if errors.Is(err, fs.ErrNotExist) {
 			return false, nil
 		}
-		return false, s.ioErr("delete expired", key, err)
+		return false, s.fail("delete expired", key, err)
 	}
 	return true, nil
 }
@@ -156,9 +156,9 @@ func (s *Store) staleTemp(name string, fi fs.FileInfo, now time.Time) bool {
 	rest := name[strings.Index(name[len(s.prefix):], tempMarker)+len(s.prefix)+len(tempMarker):]
 	if ts, _, ok := strings.Cut(rest, "."); ok {
 		sec, err := strconv.ParseInt(ts, 36, 64)
-		return err == nil && now.Sub(time.Unix(sec, 0)) > StaleTempAge
+		return err == nil && now.Sub(time.Unix(sec, 0)) > staleTempAge
 	}
-	return now.Sub(fi.ModTime()) > StaleTempAge
+	return now.Sub(fi.ModTime()) > staleTempAge
 }
 
 // List implements sessions.Lister: it calls fn with the key of each live
@@ -179,7 +179,7 @@ func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 				continue
 			}
 			if err != nil {
-				return s.ioErr("list", key, err)
+				return s.fail("list", key, err)
 			}
 			if r.live(now) {
 				keys = append(keys, key)

@@ -9,7 +9,7 @@
 // holding the encoded session data as given (Django's signed string, no
 // newline). An empty file, which Django creates as a placeholder, is a
 // session with empty data. The engine implements every optional interface:
-// ExpiredDeleter, Lister, Toucher and Swapper.
+// ExpiredDeleter, Lister, Toucher, Swapper and UserIndexer.
 //
 // # URL
 //
@@ -94,6 +94,8 @@
 // # User index
 //
 // Sessions bound to a user (sessions.Manager.BindUser, for "log out
-// everywhere") are indexed under the subdirectory .sessionkit-users (see
-// UsersDir); DeleteExpired purges its expired entries.
+// everywhere") are indexed under the subdirectory .sessionkit-users: one
+// directory per user, named by the SHA-256 of the user ID, holding an
+// empty file per session key whose modification time is the entry's
+// expiry. DeleteExpired purges its expired entries.
 package filestore

@@ -166,23 +166,23 @@ func (s *Store) writeTemp(key string, data []byte, expiry time.Time) (string, er
 	if err != nil {
 		return "", err
 	}
-	fail := func(err error) (string, error) {
+	abort := func(err error) (string, error) {
 		f.Close()
 		s.root.Remove(name)
 		return "", err
 	}
 	if _, err := f.Write(data); err != nil {
-		return fail(err)
+		return abort(err)
 	}
 	// The time is set before the rename, so the session never shows up
 	// with another expiry, even after a crash.
 	_, life, absolute := s.lifetimeOf(data)
 	if err := s.root.Chtimes(name, time.Time{}, s.mtimeFor(absolute, life, expiry)); err != nil {
-		return fail(err)
+		return abort(err)
 	}
 	if s.sync {
 		if err := f.Sync(); err != nil {
-			return fail(err)
+			return abort(err)
 		}
 	}
 	if err := f.Close(); err != nil {
@@ -213,9 +213,9 @@ func (s *Store) syncDir() error {
 	return s.dirFile.Sync()
 }
 
-// ioErr turns a file-system error into one that names the operation and
+// fail turns a file-system error into one that names the operation and
 // the directory but not the whole session key (file names contain it).
-func (s *Store) ioErr(op, key string, err error) error {
+func (s *Store) fail(op, key string, err error) error {
 	switch {
 	case err == nil:
 		return nil

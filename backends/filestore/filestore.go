@@ -21,18 +21,19 @@ import (
 // Scheme is the URL scheme of this engine, and Django's engine name.
 const Scheme = "file"
 
-// DefaultMaxFileSize is the largest session file read when
+// defaultMaxFileSize is the largest session file read when
 // Options.MaxFileSize is zero.
-const DefaultMaxFileSize = 16 << 20
+const defaultMaxFileSize = 16 << 20
 
-// StaleTempAge is how old a temporary file must be before DeleteExpired
+// staleTempAge is how old a temporary file must be before DeleteExpired
 // removes it as the leftover of a crash.
-const StaleTempAge = time.Hour
+const staleTempAge = time.Hour
 
 const (
 	lockStripes = 256
-	dirChunk    = 512
 	tempMarker  = "_out_"
+	// listBatch is how many directory entries are read at a time.
+	listBatch = 512
 )
 
 // Options configure a Store. Dir is required; the other fields default to
@@ -61,7 +62,7 @@ type Options struct {
 	// or power loss (see the package documentation).
 	NoSync bool
 	// MaxFileSize is the largest session file read; a larger one is an
-	// error matching sessions.ErrTooLarge. Zero means DefaultMaxFileSize.
+	// error matching sessions.ErrTooLarge. Zero means 16 MiB.
 	MaxFileSize int64
 	// Now returns the current time; nil means time.Now. For tests.
 	Now func() time.Time
@@ -119,7 +120,7 @@ func New(o Options) (*Store, error) {
 		seed:    maphash.MakeSeed(),
 	}
 	if s.maxSize <= 0 {
-		s.maxSize = DefaultMaxFileSize
+		s.maxSize = defaultMaxFileSize
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -209,7 +210,7 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 	}
 	r, err := s.read(name)
 	if err != nil {
-		return nil, s.ioErr("load", key, err)
+		return nil, s.fail("load", key, err)
 	}
 	if !r.live(s.now()) {
 		return nil, sessions.ErrNotFound
@@ -227,7 +228,7 @@ func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time
 	l := s.lockKey(key)
 	l.Lock()
 	defer l.Unlock()
-	return s.ioErr("create", key, s.create(ctx, key, name, data, expiry))
+	return s.fail("create", key, s.create(ctx, key, name, data, expiry))
 }
 
 // create stores data in the new file name for key.
@@ -318,7 +319,7 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 	defer l.Unlock()
 	f, r, err := s.readLocked(ctx, name)
 	if err != nil {
-		return s.ioErr("update", key, err)
+		return s.fail("update", key, err)
 	}
 	if f == nil {
 		return sessions.ErrNotFound
@@ -327,7 +328,7 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 	if !r.live(s.now()) {
 		return sessions.ErrNotFound
 	}
-	return s.ioErr("update", key, s.replace(key, name, data, expiry))
+	return s.fail("update", key, s.replace(key, name, data, expiry))
 }
 
 // Swap implements sessions.Swapper: it replaces the session file only if
@@ -342,7 +343,7 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 	defer l.Unlock()
 	f, r, err := s.readLocked(ctx, name)
 	if err != nil {
-		return s.ioErr("swap", key, err)
+		return s.fail("swap", key, err)
 	}
 	if f == nil {
 		return sessions.ErrNotFound
@@ -354,7 +355,7 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 	if !bytes.Equal(r.data, old) {
 		return sessions.ErrConflict
 	}
-	return s.ioErr("swap", key, s.replace(key, name, data, expiry))
+	return s.fail("swap", key, s.replace(key, name, data, expiry))
 }
 
 // Touch implements sessions.Toucher: it only sets the file's modification
@@ -371,7 +372,7 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	defer l.Unlock()
 	f, r, err := s.readLocked(ctx, name)
 	if err != nil {
-		return s.ioErr("touch", key, err)
+		return s.fail("touch", key, err)
 	}
 	if f == nil {
 		return sessions.ErrNotFound
@@ -381,10 +382,10 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 		return sessions.ErrNotFound
 	}
 	if err := s.root.Chtimes(name, time.Time{}, s.mtimeFor(r.absolute, r.life, expiry)); err != nil {
-		return s.ioErr("touch", key, err)
+		return s.fail("touch", key, err)
 	}
 	if s.sync {
-		return s.ioErr("touch", key, f.Sync())
+		return s.fail("touch", key, f.Sync())
 	}
 	return nil
 }
@@ -400,7 +401,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	defer l.Unlock()
 	f, err := s.lockFile(ctx, name)
 	if err != nil {
-		return s.ioErr("delete", key, err)
+		return s.fail("delete", key, err)
 	}
 	if f == nil {
 		return nil
@@ -411,9 +412,9 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return nil
 	}
 	if err != nil {
-		return s.ioErr("delete", key, err)
+		return s.fail("delete", key, err)
 	}
-	return s.ioErr("delete", key, s.syncDir())
+	return s.fail("delete", key, s.syncDir())
 }
 
 // Close implements sessions.Engine: it closes the session directory.

@@ -51,7 +51,7 @@ func openURL(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Bac
 	if maxData == 0 {
 		maxData = 4 << 20
 	}
-	if m := int64(maxData)*2 + 4096; m > DefaultMaxFileSize {
+	if m := int64(maxData)*2 + 4096; m > defaultMaxFileSize {
 		o.MaxFileSize = m
 	}
 	return New(o)

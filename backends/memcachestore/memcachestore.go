@@ -18,15 +18,15 @@ import (
 // Scheme is the URL scheme of this engine and the name in its errors.
 const Scheme = "memcached"
 
-// FlagPickle is the memcached flags value of a pickled item, pymemcache's
+// flagPickle is the memcached flags value of a pickled item, pymemcache's
 // FLAG_PICKLE, which PyMemcacheCache sets on sessions.
-const FlagPickle = 1
+const flagPickle = 1
 
-// DefaultMaxItemSize is memcached's default item size limit (-I 1m).
-const DefaultMaxItemSize = 1 << 20
+// defaultMaxItemSize is memcached's default item size limit (-I 1m).
+const defaultMaxItemSize = 1 << 20
 
-// MaxKeyLength is memcached's key length limit.
-const MaxKeyLength = 250
+// maxKeyLength is memcached's key length limit.
+const maxKeyLength = 250
 
 // itemOverhead is what memcached adds to key and value when it checks an
 // item against the size limit: the item header (48 bytes), the CAS id
@@ -59,7 +59,7 @@ type Options struct {
 	// Format is the stored format; empty means FormatPickle.
 	Format Format
 	// MaxItemSize is the servers' item size limit (memcached -I); zero
-	// means DefaultMaxItemSize. Larger sessions fail with
+	// means 1 MiB, memcached's default. Larger sessions fail with
 	// sessions.ErrTooLarge without a round trip.
 	MaxItemSize int
 }
@@ -105,15 +105,15 @@ func newStore(o *Options) (*Store, error) {
 		return nil, err
 	}
 	if opt.MaxItemSize <= 0 {
-		opt.MaxItemSize = DefaultMaxItemSize
+		opt.MaxItemSize = defaultMaxItemSize
 	}
 	s := &Store{format: l.Format, maxItem: opt.MaxItemSize, now: time.Now, prefix: l.Prefix()}
 	if l.Format == FormatPickle {
-		s.flags = FlagPickle
+		s.flags = flagPickle
 	}
-	if n := len(s.prefix) + sessions.MaxKeyLength; n > MaxKeyLength {
+	if n := len(s.prefix) + sessions.MaxKeyLength; n > maxKeyLength {
 		return nil, fmt.Errorf("%w: memcached keys would be up to %d bytes (key prefix, version and logical prefix take %d, session keys up to %d), over memcached's limit of %d; shorten key_prefix",
-			sessions.ErrBadConfig, n, len(s.prefix), sessions.MaxKeyLength, MaxKeyLength)
+			sessions.ErrBadConfig, n, len(s.prefix), sessions.MaxKeyLength, maxKeyLength)
 	}
 	for i := 0; i < len(s.prefix); i++ {
 		if c := s.prefix[i]; c <= ' ' || c == 0x7f {

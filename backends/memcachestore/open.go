@@ -26,10 +26,10 @@ func init() {
 			"memcached://127.0.0.1:11211?key_prefix=app&version=2&format=pickle",
 		},
 		Doc: "memcached (one or several servers) in Django's cache format (pickle, native TTL)",
-	}, open)
+	}, openURL)
 }
 
-func open(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Backend, error) {
+func openURL(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Backend, error) {
 	if u.User != nil {
 		// Not echoed: the user part may hold a password.
 		return nil, fmt.Errorf("%w: memcached takes no user name or password (it has no authentication over its text protocol); remove the part before @ from the URL", sessions.ErrBadConfig)
@@ -44,7 +44,7 @@ func open(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Backe
 		Version:       l.Version,
 		LogicalPrefix: l.LogicalPrefix,
 		Format:        l.Format,
-		MaxItemSize:   sizeParam(p, "max_item_size", DefaultMaxItemSize),
+		MaxItemSize:   sizeParam(p, "max_item_size", defaultMaxItemSize),
 	}
 	timeout := p.Duration("timeout", memcache.DefaultTimeout, 10*time.Millisecond, time.Minute)
 	distribution := p.String("distribution", "pymemcache")

@@ -9,6 +9,10 @@ import (
 	"github.com/sessionkit/sessions"
 )
 
+// listBatch is the COUNT of each SCAN: about how many keys one round trip
+// looks at.
+const listBatch = 1000
+
 // List implements sessions.Lister with SCAN MATCH on the key prefix, on
 // every master of a cluster in turn. fn is called from the caller's
 // goroutine, never concurrently, and never after List returns.
@@ -44,7 +48,7 @@ func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 		for {
 			from := cursor
 			p, err := call(ctx, func(ctx context.Context) (page, error) {
-				keys, next, err := c.Scan(ctx, from, pattern, 1000).Result()
+				keys, next, err := c.Scan(ctx, from, pattern, listBatch).Result()
 				return page{keys, next}, err
 			})
 			if err != nil {

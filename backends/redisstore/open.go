@@ -25,7 +25,7 @@ func init() {
 			"redis://127.0.0.1:6379/0?key_prefix=app&version=2&format=pickle&pool_size=20&read_timeout=1s",
 		},
 		Doc: "Redis, Redis Cluster or Sentinel in Django's cache format (pickle, native TTL)",
-	}, open)
+	}, openURL)
 }
 
 // connParams are the pool and timeout parameters checked here.
@@ -84,7 +84,7 @@ func (cp connParams) apply(poolSize, minIdle, maxIdle, maxActive, maxRetries, di
 
 const ourParams = "key_prefix, version, logical_prefix, format, pool_size, min_idle_conns, max_idle_conns, max_active_conns, max_retries, dialer_retries, dial_timeout, read_timeout, write_timeout, pool_timeout"
 
-func open(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Backend, error) {
+func openURL(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Backend, error) {
 	scheme := strings.ToLower(u.Scheme)
 	lists := []string(nil)
 	if strings.Contains(scheme, "+") {
