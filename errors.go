@@ -90,8 +90,8 @@ func (e *Error) Error() string {
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
 
-// wrap returns err wrapped in an *Error, or nil. Context errors and errors
-// that already are an *Error are returned unchanged.
+// wrap returns err wrapped in an *Error, or nil. An error that already is
+// an *Error is returned unchanged, so an error is wrapped once.
 func wrap(op, engine string, err error) error {
 	if err == nil {
 		return nil

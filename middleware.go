@@ -83,7 +83,7 @@ func (m *Manager) BufferedHandler(next http.Handler) http.Handler {
 
 func (m *Manager) handler(next http.Handler, buffered bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, had := m.cookieValue(r)
+		key, had := m.requestKey(r)
 		s := m.Load(r.Context(), key)
 		sw := &responseWriter{ResponseWriter: w, m: m, s: s, r: r, hadCookie: had, clientKey: key, buffered: buffered}
 		r = r.WithContext(NewContext(r.Context(), s))
@@ -92,12 +92,57 @@ func (m *Manager) handler(next http.Handler, buffered bool) http.Handler {
 	})
 }
 
-func (m *Manager) cookieValue(r *http.Request) (string, bool) {
+// requestKey returns the session key the request carries (its cookie, or
+// its token header) and whether it carried one.
+func (m *Manager) requestKey(r *http.Request) (string, bool) {
+	if h := m.s.TokenHeader; h != "" {
+		vs, ok := r.Header[http.CanonicalHeaderKey(h)]
+		if !ok || len(vs) == 0 {
+			return "", false
+		}
+		v := strings.TrimSpace(vs[0])
+		if strings.EqualFold(h, "Authorization") {
+			scheme, token, found := strings.Cut(v, " ")
+			if !found || !strings.EqualFold(scheme, "Bearer") {
+				return "", false // another scheme (Basic...) is not ours
+			}
+			v = strings.TrimSpace(token)
+		}
+		return v, true
+	}
 	c, err := r.Cookie(m.s.CookieName)
 	if err != nil {
 		return "", false
 	}
 	return c.Value, true
+}
+
+// sendKey tells the client to use the key of s from now on: the cookie,
+// or the token header.
+func (m *Manager) sendKey(h http.Header, s *Session) {
+	if m.s.TokenHeader != "" {
+		h.Set(m.s.TokenHeader, s.key)
+		return
+	}
+	m.setCookie(h, s)
+}
+
+// dropKey tells the client its key names no session any more.
+func (m *Manager) dropKey(h http.Header) {
+	if m.s.TokenHeader != "" {
+		h[http.CanonicalHeaderKey(m.s.TokenHeader)] = []string{""}
+		return
+	}
+	m.deleteCookie(h)
+}
+
+// varyOn is the request header a response depends on when it reads or
+// sets the session.
+func (m *Manager) varyOn() string {
+	if m.s.TokenHeader != "" {
+		return m.s.TokenHeader
+	}
+	return "Cookie"
 }
 
 // errReplaced is returned by Write after the session could not be saved
@@ -305,16 +350,16 @@ func (m *Manager) finish(ctx context.Context, h http.Header, s *Session, hadCook
 	}
 	switch action {
 	case setCookie:
-		m.setCookie(h, s)
+		m.sendKey(h, s)
 		*clientKey = s.key
 	case deleteCookie:
-		m.deleteCookie(h)
+		m.dropKey(h)
 		*clientKey = ""
 	case storedNothing:
 		*clientKey = ""
 	}
 	if action != keepCookie || s.accessed {
-		patchVary(h, "Cookie")
+		patchVary(h, m.varyOn())
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"fmt"
+	"github.com/sessionkit/sessions/observe"
 	"log/slog"
 	"net/http"
 	"os"
@@ -48,6 +49,18 @@ type Settings struct {
 	// CookiePartitioned adds the Partitioned attribute (CHIPS). Not a
 	// Django setting; default false.
 	CookiePartitioned bool
+	// TokenHeader, when set, carries the session key in this HTTP header
+	// instead of the cookie, for API clients and mobile apps, which keep
+	// no cookies. A request sends its key in the header, or as
+	// "Authorization: Bearer <key>" when TokenHeader is "Authorization".
+	// A response that creates, cycles or renews the session returns the
+	// key in the header (TokenHeader itself; for "Authorization", in
+	// "Authorization" too, without the "Bearer " prefix), and one that
+	// ends it returns the header present and empty: the client drops its
+	// key. Every other rule (no fixation, cycling at login, expiry,
+	// Vary) is the cookie's; the cookie settings do not apply. Not a
+	// Django setting; default "" (the cookie). SESSION_TOKEN_HEADER.
+	TokenHeader string
 
 	// SaveEveryRequest is SESSION_SAVE_EVERY_REQUEST: save (and re-send the
 	// cookie) on every response whose session is not empty; default false.
@@ -126,6 +139,10 @@ type Settings struct {
 	// Logger receives security events (bad signatures) and store errors.
 	// Nil means slog.Default(). Session keys are never logged in full.
 	Logger *slog.Logger
+	// Observer, when set, receives an Event for every engine call and
+	// session decision (see package observe): metrics, traces, audit. Not a
+	// Django setting.
+	Observer observe.Observer
 	// Clock, when set, replaces time.Now for every expiry computation of
 	// the Manager. It is meant for tests.
 	Clock func() time.Time
@@ -135,14 +152,16 @@ type Settings struct {
 const (
 	DefaultCookieName = "sessionid"
 	DefaultCookieAge  = 1209600 * time.Second
-	DefaultEngine     = "db"
 )
+
+// defaultEngine is Django's default SESSION_ENGINE.
+const defaultEngine = "db"
 
 // DefaultSettings returns Django's default session settings. SecretKey is
 // empty and must be set.
 func DefaultSettings() Settings {
 	return Settings{
-		Engine:         DefaultEngine,
+		Engine:         defaultEngine,
 		CookieName:     DefaultCookieName,
 		CookieAge:      DefaultCookieAge,
 		CookiePath:     "/",
@@ -211,6 +230,7 @@ func settingsFrom(lookup func(string) (string, bool)) (Settings, error) {
 			s.CookieSameSite = ss
 		}
 	}
+	str("SESSION_TOKEN_HEADER", &s.TokenHeader)
 	boolean("SESSION_SAVE_EVERY_REQUEST", &s.SaveEveryRequest)
 	boolean("SESSION_EXPIRE_AT_BROWSER_CLOSE", &s.ExpireAtBrowserClose)
 	str("SESSION_FILE_PATH", &s.FilePath)
@@ -287,7 +307,7 @@ func (s *Settings) validate() error {
 	var errs []string
 	if s.CookieName == "" {
 		errs = append(errs, "CookieName is empty (start from sessions.DefaultSettings())")
-	} else if !validCookieName(s.CookieName) {
+	} else if (&http.Cookie{Name: s.CookieName}).Valid() != nil {
 		errs = append(errs, "CookieName is not a valid cookie name")
 	}
 	if s.CookieAge < time.Second {
@@ -298,6 +318,9 @@ func (s *Settings) validate() error {
 	}
 	if s.SecretKey == "" {
 		errs = append(errs, "SecretKey is empty (Django's SECRET_KEY)")
+	}
+	if s.TokenHeader != "" && !validHeaderName(s.TokenHeader) {
+		errs = append(errs, "TokenHeader is not a valid HTTP header name")
 	}
 	if s.CookieSameSite == http.SameSiteNoneMode && !s.CookieSecure {
 		errs = append(errs, "CookieSameSite None requires CookieSecure: browsers reject such a cookie")
@@ -327,15 +350,13 @@ func (s *Settings) validate() error {
 	return nil
 }
 
-func validCookieName(n string) bool {
+// validHeaderName reports whether n is an HTTP header name (a token).
+func validHeaderName(n string) bool {
 	for i := 0; i < len(n); i++ {
 		c := n[i]
 		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
 			return false
 		}
 	}
-	return true
+	return n != ""
 }
-
-// cookieAgeSeconds returns CookieAge in whole seconds.
-func (s *Settings) cookieAgeSeconds() int64 { return int64(s.CookieAge / time.Second) }

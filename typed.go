@@ -86,120 +86,140 @@ func finite(v any) bool {
 
 // convertNumber converts between numeric types without loss.
 func convertNumber(v any, t reflect.Type) (reflect.Value, bool) {
-	var (
-		i     int64
-		u     uint64
-		f     float64
-		isInt bool
-		isU   bool
-		isF   bool
-	)
-	switch x := v.(type) {
-	case int:
-		i, isInt = int64(x), true
-	case int8:
-		i, isInt = int64(x), true
-	case int16:
-		i, isInt = int64(x), true
-	case int32:
-		i, isInt = int64(x), true
-	case int64:
-		i, isInt = x, true
-	case uint:
-		u, isU = uint64(x), true
-	case uint8:
-		u, isU = uint64(x), true
-	case uint16:
-		u, isU = uint64(x), true
-	case uint32:
-		u, isU = uint64(x), true
-	case uint64:
-		u, isU = x, true
-	case float32:
-		f, isF = float64(x), true
-	case float64:
-		f, isF = x, true
-	case *big.Int:
-		if x.IsInt64() {
-			i, isInt = x.Int64(), true
-		} else if x.IsUint64() {
-			u, isU = x.Uint64(), true
-		} else if t == reflect.TypeFor[*big.Int]() {
+	n, ok := readNumber(v)
+	if !ok {
+		if x, isBig := v.(*big.Int); isBig && t == reflect.TypeFor[*big.Int]() {
 			return reflect.ValueOf(x), true
-		} else {
-			return reflect.Value{}, false
 		}
-	default:
 		return reflect.Value{}, false
 	}
 	if t == reflect.TypeFor[*big.Int]() {
-		switch {
-		case isInt:
-			return reflect.ValueOf(big.NewInt(i)), true
-		case isU:
-			return reflect.ValueOf(new(big.Int).SetUint64(u)), true
+		switch n.kind {
+		case numInt:
+			return reflect.ValueOf(big.NewInt(n.i)), true
+		case numUint:
+			return reflect.ValueOf(new(big.Int).SetUint64(n.u)), true
 		}
 		return reflect.Value{}, false
 	}
 	out := reflect.New(t).Elem()
 	switch t.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		switch {
-		case isInt:
-		case isU:
-			if u > math.MaxInt64 {
-				return reflect.Value{}, false
-			}
-			i = int64(u)
-		case isF:
-			if f != math.Trunc(f) || f < -(1<<63) || f >= 1<<63 {
-				return reflect.Value{}, false
-			}
-			i = int64(f)
-		}
-		if out.OverflowInt(i) {
+		i, ok := n.asInt()
+		if !ok || out.OverflowInt(i) {
 			return reflect.Value{}, false
 		}
 		out.SetInt(i)
-		return out, true
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		switch {
-		case isU:
-		case isInt:
-			if i < 0 {
-				return reflect.Value{}, false
-			}
-			u = uint64(i)
-		case isF:
-			if f != math.Trunc(f) || f < 0 || f >= 1<<64 {
-				return reflect.Value{}, false
-			}
-			u = uint64(f)
-		}
-		if out.OverflowUint(u) {
+		u, ok := n.asUint()
+		if !ok || out.OverflowUint(u) {
 			return reflect.Value{}, false
 		}
 		out.SetUint(u)
-		return out, true
 	case reflect.Float32, reflect.Float64:
-		switch {
-		case isF:
-		case isInt:
-			f = float64(i)
-			if int64(f) != i {
-				return reflect.Value{}, false
-			}
-		case isU:
-			f = float64(u)
-			if uint64(f) != u {
-				return reflect.Value{}, false
-			}
-		}
-		if t.Kind() == reflect.Float32 && float64(float32(f)) != f && !math.IsNaN(f) {
+		f, ok := n.asFloat()
+		if !ok || t.Kind() == reflect.Float32 && float64(float32(f)) != f && !math.IsNaN(f) {
 			return reflect.Value{}, false
 		}
 		out.SetFloat(f)
-		return out, true
+	default:
+		return reflect.Value{}, false
 	}
-	return reflect.Value{}, false
+	return out, true
+}
+
+// number is a stored numeric value: a signed or unsigned integer, or a
+// float.
+type number struct {
+	kind numKind
+	i    int64
+	u    uint64
+	f    float64
+}
+
+type numKind int
+
+const (
+	numInt numKind = iota
+	numUint
+	numFloat
+)
+
+// readNumber reads v as a number; a *big.Int beyond 64 bits is not one.
+func readNumber(v any) (number, bool) {
+	switch x := v.(type) {
+	case int:
+		return number{kind: numInt, i: int64(x)}, true
+	case int8:
+		return number{kind: numInt, i: int64(x)}, true
+	case int16:
+		return number{kind: numInt, i: int64(x)}, true
+	case int32:
+		return number{kind: numInt, i: int64(x)}, true
+	case int64:
+		return number{kind: numInt, i: x}, true
+	case uint:
+		return number{kind: numUint, u: uint64(x)}, true
+	case uint8:
+		return number{kind: numUint, u: uint64(x)}, true
+	case uint16:
+		return number{kind: numUint, u: uint64(x)}, true
+	case uint32:
+		return number{kind: numUint, u: uint64(x)}, true
+	case uint64:
+		return number{kind: numUint, u: x}, true
+	case float32:
+		return number{kind: numFloat, f: float64(x)}, true
+	case float64:
+		return number{kind: numFloat, f: x}, true
+	case *big.Int:
+		switch {
+		case x.IsInt64():
+			return number{kind: numInt, i: x.Int64()}, true
+		case x.IsUint64():
+			return number{kind: numUint, u: x.Uint64()}, true
+		}
+	}
+	return number{}, false
+}
+
+// asInt returns n as an int64 if it is one exactly.
+func (n number) asInt() (int64, bool) {
+	switch n.kind {
+	case numUint:
+		return int64(n.u), n.u <= math.MaxInt64
+	case numFloat:
+		if n.f != math.Trunc(n.f) || n.f < -(1<<63) || n.f >= 1<<63 {
+			return 0, false
+		}
+		return int64(n.f), true
+	}
+	return n.i, true
+}
+
+// asUint returns n as a uint64 if it is one exactly.
+func (n number) asUint() (uint64, bool) {
+	switch n.kind {
+	case numInt:
+		return uint64(n.i), n.i >= 0
+	case numFloat:
+		if n.f != math.Trunc(n.f) || n.f < 0 || n.f >= 1<<64 {
+			return 0, false
+		}
+		return uint64(n.f), true
+	}
+	return n.u, true
+}
+
+// asFloat returns n as a float64 if it is one exactly.
+func (n number) asFloat() (float64, bool) {
+	switch n.kind {
+	case numInt:
+		f := float64(n.i)
+		return f, int64(f) == n.i
+	case numUint:
+		f := float64(n.u)
+		return f, uint64(f) == n.u
+	}
+	return n.f, true
 }

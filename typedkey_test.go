@@ -275,7 +275,7 @@ func TestTypedKeySetAccepts(t *testing.T) {
 		Extra  map[int]string    `json:"extra,omitempty"`
 		Any    any               `json:"any"`
 		Nested map[string][]item `json:"nested"`
-		hidden int
+		_      int
 	}
 	key := sessions.Typed[profile]("profile")
 	seven := 7

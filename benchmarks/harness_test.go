@@ -104,7 +104,7 @@ func oursPair(b *testing.B, m *sessions.Manager, data map[string]any) {
 			if rec.Code != 200 {
 				b.Fatalf("status %d: %s", rec.Code, rec.Body)
 			}
-			if m.EngineName() == "signed-cookies" {
+			if m.Describe().Name == "signed-cookies" {
 				for _, c := range rec.Result().Cookies() {
 					cur = c.Value
 				}

@@ -221,10 +221,11 @@ func BenchmarkPaired(b *testing.B) {
 		c := redis.NewClient(&redis.Options{Addr: rs.Addr})
 		b.Cleanup(func() { c.Close() })
 		ctx := context.Background()
-		e, err := sessions.OpenEngine(ctx, "sqlite://"+filepath.Join(dir, "floor.sqlite3")+"?create_table=true", settings())
+		be, err := sessions.OpenEngine(ctx, "sqlite://"+filepath.Join(dir, "floor.sqlite3")+"?create_table=true", settings())
 		if err != nil {
 			b.Fatal(err)
 		}
+		e := be.(sessions.Engine)
 		b.Cleanup(func() { e.Close() })
 		key := sessions.NewKey()
 		ck := ":1:django.contrib.sessions.cached_db" + key

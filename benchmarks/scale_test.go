@@ -125,7 +125,7 @@ func BenchmarkClearSessions(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				fillExpired(b, e, n)
+				fillExpired(b, e.(sessions.Engine), n)
 				b.StartTimer()
 				got, err := e.(sessions.ExpiredDeleter).DeleteExpired(context.Background())
 				b.StopTimer()

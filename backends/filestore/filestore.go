@@ -218,6 +218,25 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 	return r.data, nil
 }
 
+// LoadExpiry implements sessions.ExpiryReader: Load, and the expiry the
+// file engine reads from the file (the data's absolute expiry, or the
+// file's mtime plus the session's lifetime), so that a session moved to
+// another engine (backends/migrate) keeps exactly its lifetime.
+func (s *Store) LoadExpiry(ctx context.Context, key string) ([]byte, time.Time, error) {
+	name, err := fileName(s.prefix, key)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	r, err := s.read(name)
+	if err != nil {
+		return nil, time.Time{}, s.fail("load", key, err)
+	}
+	if !r.live(s.now()) {
+		return nil, time.Time{}, sessions.ErrNotFound
+	}
+	return r.data, r.expiry, nil
+}
+
 // Create implements sessions.Engine. It stores data only if no live
 // session file exists under key; an expired one is replaced.
 func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time.Time) error {

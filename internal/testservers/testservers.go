@@ -561,15 +561,6 @@ func removeDir(d string) {
 	}
 }
 
-// dialCheck reports whether a TCP connection to addr succeeds.
-func dialCheck(a string) error {
-	c, err := net.DialTimeout("tcp", a, time.Second)
-	if err != nil {
-		return err
-	}
-	return c.Close()
-}
-
 // startOnFreePorts picks n free ports, builds the process for them with mk,
 // starts it and waits until check passes. When the start failed because a
 // port was taken in the meantime, it tries again with new ports.
