@@ -44,8 +44,10 @@ func (s *Store) fail(ctx context.Context, err error) error {
 // and gomemcache closes a connection whose command failed (a timeout is
 // not a protocol-level reply) instead of returning it to the pool, so a
 // later call never reads the reply meant for an abandoned one; a command
-// that completes returns its connection clean. A command already sent may still take effect on
-// the server, as with any request that times out.
+// that completes returns its connection clean. A command already sent
+// may still take effect on the server, as with any request that times
+// out. A context that ended before the call (between two steps of one
+// method, such as Swap's gets and cas) sends nothing.
 func (s *Store) call(ctx context.Context, op func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
