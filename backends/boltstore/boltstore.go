@@ -71,7 +71,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/sessionkit/sessions/internal/textutil"
 	"log/slog"
 	"math"
 	"net/url"
@@ -82,26 +81,28 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/internal/textutil"
 	"go.etcd.io/bbolt"
 )
 
 // Scheme is the URL scheme of this engine; "bbolt" is an alias.
 const Scheme = "bolt"
 
-// DefaultBucket is the default bucket name.
-const DefaultBucket = "sessions"
+// defaultBucket is the default bucket name.
+const defaultBucket = "sessions"
 
-// DefaultTimeout is how long Open waits for the file lock by default.
-const DefaultTimeout = time.Second
+// defaultTimeout is how long Open waits for the file lock by default.
+const defaultTimeout = time.Second
 
-// DeleteBatch is the most sessions DeleteExpired removes in one
+// deleteBatch is the most sessions DeleteExpired removes in one
 // transaction.
-const DeleteBatch = 10000
+const deleteBatch = 10000
 
 const (
 	indexSuffix = ".expiry"
-	listChunk   = 1000
 	headerLen   = 8
+	// listBatch is how many keys List reads in one transaction.
+	listBatch = 1000
 )
 
 func init() {
@@ -127,10 +128,10 @@ func openURL(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Bac
 	}
 	p := sessions.ParseParams(u)
 	o := Options{
-		Timeout:       p.Duration("timeout", DefaultTimeout, time.Millisecond, time.Hour),
+		Timeout:       p.Duration("timeout", defaultTimeout, time.Millisecond, time.Hour),
 		NoSync:        p.Bool("nosync", false),
 		PurgeInterval: p.Duration("purge_interval", 0, 0, 7*24*time.Hour),
-		Bucket:        p.String("bucket", DefaultBucket),
+		Bucket:        p.String("bucket", defaultBucket),
 		Logger:        s.Logger,
 	}
 	if err := p.Err(); err != nil {
@@ -169,7 +170,7 @@ type Options struct {
 	// Bucket + ".expiry". Default "sessions".
 	Bucket string
 	// Timeout is how long Open waits for the file lock that another
-	// process (or another open) holds; default DefaultTimeout. Open only.
+	// process (or another open) holds; default one second. Open only.
 	Timeout time.Duration
 	// NoSync skips fsync on commit: faster, but an operating system crash
 	// or power loss can lose writes or damage the file. Open only.
@@ -217,7 +218,7 @@ func Open(path string, o *Options) (*Store, error) {
 	}
 	timeout := o.Timeout
 	if timeout <= 0 {
-		timeout = DefaultTimeout
+		timeout = defaultTimeout
 	}
 	mode := o.Mode
 	if mode == 0 {
@@ -258,7 +259,7 @@ func New(db *bbolt.DB, o *Options) (*Store, error) {
 func newStore(db *bbolt.DB, o *Options, owned bool) (*Store, error) {
 	bucket := o.Bucket
 	if bucket == "" {
-		bucket = DefaultBucket
+		bucket = defaultBucket
 	}
 	if len(bucket) > 1000 {
 		return nil, fmt.Errorf("%w: boltstore: bucket name too long", sessions.ErrBadConfig)
@@ -270,7 +271,7 @@ func newStore(db *bbolt.DB, o *Options, owned bool) (*Store, error) {
 		index: []byte(bucket + indexSuffix),
 		now:   o.Now,
 		log:   o.Logger,
-		batch: DeleteBatch,
+		batch: deleteBatch,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -374,7 +375,7 @@ func put(b, idx *bbolt.Bucket, key []byte, old record, exp uint64, data []byte) 
 	return idx.Put(indexKey(exp, key), []byte{})
 }
 
-func (s *Store) wrap(op, key string, err error) error {
+func (s *Store) fail(op, key string, err error) error {
 	switch {
 	case err == nil:
 		return nil
@@ -399,7 +400,7 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, s.wrap("load", key, err)
+		return nil, s.fail("load", key, err)
 	}
 	return out, nil
 }
@@ -422,7 +423,7 @@ func (s *Store) update(ctx context.Context, op, key string, fn func(b, idx *bbol
 		}
 		return fn(b, idx, k, r, stamp(s.now()))
 	})
-	return s.wrap(op, key, err)
+	return s.fail(op, key, err)
 }
 
 // Create implements sessions.Engine. An expired record does not block it.
@@ -485,7 +486,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 
 // DeleteExpired implements sessions.ExpiredDeleter. It walks the expiry
 // index from the oldest entry and stops at the first live one, removing
-// at most DeleteBatch sessions per transaction.
+// at most deleteBatch sessions per transaction.
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 	var total int64
 	for {
@@ -564,7 +565,7 @@ func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 				k, v = c.Next()
 			}
 			for ; k != nil; k, v = c.Next() {
-				if len(keys) == listChunk {
+				if len(keys) == listBatch {
 					done = false
 					break
 				}

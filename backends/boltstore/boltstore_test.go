@@ -166,7 +166,7 @@ func TestContract(t *testing.T) {
 				if st.op == "load" && err == nil && string(got) != st.loaded {
 					t.Fatalf("step %d load: %q, want %q", i, got, st.loaded)
 				}
-				checkIndex(t, s.DB(), DefaultBucket)
+				checkIndex(t, s.DB(), defaultBucket)
 			}
 		})
 	}
@@ -234,7 +234,7 @@ func TestExpiryPassesAndClock(t *testing.T) {
 			t.Errorf("expiry %v: %v, want live=%v", tc.expiry, err, tc.live)
 		}
 	}
-	checkIndex(t, s.DB(), DefaultBucket)
+	checkIndex(t, s.DB(), defaultBucket)
 }
 
 func TestLoadCopiesOutOfTheMap(t *testing.T) {
@@ -501,7 +501,7 @@ func TestDeleteExpiredBatches(t *testing.T) {
 	if err != nil || n != int64(expired) {
 		t.Fatalf("DeleteExpired = %d, %v; want %d", n, err, expired)
 	}
-	if got := checkIndex(t, s.DB(), DefaultBucket); got != len(live) {
+	if got := checkIndex(t, s.DB(), defaultBucket); got != len(live) {
 		t.Fatalf("%d records left, want %d", got, len(live))
 	}
 	if _, err := s.Load(ctx, stale); err != nil {
@@ -520,7 +520,7 @@ func TestBackgroundPurge(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for checkIndex(t, s.DB(), DefaultBucket) != 0 {
+	for checkIndex(t, s.DB(), defaultBucket) != 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the background purge never removed the expired session")
 		}
@@ -548,7 +548,7 @@ func TestCorruptRecord(t *testing.T) {
 	if err := s.Create(ctx, key, []byte("x"), hour()); err != nil {
 		t.Fatal(err)
 	}
-	checkIndex(t, s.DB(), DefaultBucket)
+	checkIndex(t, s.DB(), defaultBucket)
 }
 
 func TestConcurrency(t *testing.T) {
@@ -627,7 +627,7 @@ func TestConcurrency(t *testing.T) {
 	for err := range errc {
 		t.Error(err)
 	}
-	checkIndex(t, s.DB(), DefaultBucket)
+	checkIndex(t, s.DB(), defaultBucket)
 }
 
 func TestSwapContention(t *testing.T) {

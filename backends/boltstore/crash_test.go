@@ -20,7 +20,7 @@ func TestCrashSafety(t *testing.T) {
 			return Open(filepath.Join(dir, "sessions.db"), &Options{Timeout: 5 * time.Second})
 		},
 		Check: func(t *testing.T, e sessions.Engine, keys []string, purged bool) {
-			n := checkIndex(t, e.(*Store).DB(), DefaultBucket)
+			n := checkIndex(t, e.(*Store).DB(), defaultBucket)
 			if purged && n != len(keys) {
 				t.Fatalf("%d records after the purge, want %d", n, len(keys))
 			}

@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
-	bbolt "go.etcd.io/bbolt"
-
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/internal/counttest"
+	bbolt "go.etcd.io/bbolt"
 )
 
 func TestCount(t *testing.T) {

@@ -21,7 +21,7 @@ import (
 	"github.com/sessionkit/sessions/backends/cacheddb"
 	_ "github.com/sessionkit/sessions/backends/memcachestore"
 	"github.com/sessionkit/sessions/backends/memstore"
-	"github.com/sessionkit/sessions/backends/redisstore"
+	_ "github.com/sessionkit/sessions/backends/redisstore"
 	_ "github.com/sessionkit/sessions/backends/sqlstore"
 	"github.com/sessionkit/sessions/codec/pickle"
 	"github.com/sessionkit/sessions/conformance"
@@ -60,7 +60,7 @@ func TestConformanceRedisSQLite(t *testing.T) {
 
 func TestConformanceMemoryPair(t *testing.T) {
 	h := conformance.Harness{New: func(t *testing.T) sessions.Backend {
-		s, err := cacheddb.New(memstore.New(nil), memstore.New(nil), nil)
+		s, err := cacheddb.New(memstore.New(nil), memstore.New(nil), dbOptions())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +90,7 @@ func TestReadsHitTheCache(t *testing.T) {
 	ctx := context.Background()
 	db := &counting{Engine: memstore.New(nil)}
 	cache := memstore.New(nil)
-	st, _ := cacheddb.New(cache, db, nil)
+	st, _ := cacheddb.New(cache, db, dbOptions())
 	m, err := sessions.New(st, testutil.Settings())
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +131,7 @@ func TestRefillKeepsRowExpiry(t *testing.T) {
 	clock := func() time.Time { return now }
 	db := memstore.New(&memstore.Options{Now: clock})
 	cache := memstore.New(&memstore.Options{Now: clock})
-	st, _ := cacheddb.New(cache, db, nil)
+	st, _ := cacheddb.New(cache, db, dbOptions())
 	stt := testutil.Settings()
 	stt.Clock = clock
 	m, _ := sessions.New(st, stt)
@@ -259,7 +259,7 @@ func (downDB) Swap(context.Context, string, []byte, []byte, time.Time) error {
 func TestDatabaseDownWritesNothingToTheCache(t *testing.T) {
 	ctx := context.Background()
 	cache := memstore.New(nil)
-	st, _ := cacheddb.New(cache, downDB{memstore.New(nil)}, nil)
+	st, _ := cacheddb.New(cache, downDB{memstore.New(nil)}, dbOptions())
 	m, _ := sessions.New(st, testutil.Settings())
 	s := m.NewSession(ctx)
 	s.Set("a", 1)
@@ -313,7 +313,6 @@ func TestCacheKeyIsDjangos(t *testing.T) {
 	if !strings.Contains(rs, prefix+":1:django.contrib.sessions.cached_db") {
 		t.Errorf("cache keys: %s", rs)
 	}
-	_ = redisstore.DefaultLogicalPrefix
 }
 
 func TestConformanceMemcachedPostgres(t *testing.T) {

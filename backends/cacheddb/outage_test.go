@@ -118,7 +118,7 @@ type rig struct {
 	cache  sessions.Engine // the store's cache engine, through the proxy
 	direct sessions.Engine // the same cache, straight to the server
 	db     *hookDB
-	st     *cacheddb.Store
+	st     sessions.Engine
 	m      *sessions.Manager
 	h      http.Handler
 }
@@ -211,7 +211,11 @@ func newRig(t *testing.T, addr string, mkURL func(string) string, dbURL string, 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // outageOptions are the store's options in the outage tests.
-func outageOptions() *cacheddb.Options { return &cacheddb.Options{Logger: quietLogger()} }
+func outageOptions() *cacheddb.Options {
+	o := dbOptions()
+	o.Logger = quietLogger()
+	return o
+}
 
 // do sends a request with the session cookie and returns the status, the
 // body and the cookie value the response sets ("" if none).

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sessionkit/sessions/internal/textutil"
 	"io/fs"
 	"net/url"
 	"os"
@@ -20,11 +19,12 @@ import (
 
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/codec"
+	"github.com/sessionkit/sessions/internal/textutil"
 )
 
 const testSecret = "django_tests_secret_key"
 
-var testCodec = codec.Signed{Key: testSecret}
+var testCodec = sessions.DefaultCodec(sessions.Settings{SecretKey: testSecret})
 
 // newDir returns a private directory inside a fresh parent, so tests can
 // check that nothing appears next to it either.

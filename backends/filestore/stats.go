@@ -18,7 +18,7 @@ import (
 // and DeleteExpired do: Count first reads the directory for the number of
 // session files (the total it reports progress against), then reads them
 // in chunks, reporting progress after each. Then it counts the user
-// index (UsersDir), whose entries' times are their modification times.
+// index, whose entries' times are their modification times.
 // Files that are not session files (other names, temporary files) are
 // not counted.
 func (s *Store) Count(ctx context.Context, progress func(done, total int64)) (sessions.Counts, error) {
@@ -50,7 +50,7 @@ func (s *Store) Count(ctx context.Context, progress func(done, total int64)) (se
 			case errors.Is(err, errNotRegular):
 				continue
 			case err != nil:
-				return s.ioErr("count", key, err)
+				return s.fail("count", key, err)
 			case !r.exists: // removed since the directory was read
 			case r.live(now):
 				n.Sessions++
@@ -76,7 +76,7 @@ func (s *Store) Count(ctx context.Context, progress func(done, total int64)) (se
 // countUsers counts the live entries of the user index, and the users
 // that have one.
 func (s *Store) countUsers(ctx context.Context, n *sessions.Counts) error {
-	d, err := s.root.Open(UsersDir)
+	d, err := s.root.Open(usersDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -89,13 +89,13 @@ func (s *Store) countUsers(ctx context.Context, n *sessions.Counts) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		ents, rerr := d.ReadDir(dirChunk)
+		ents, rerr := d.ReadDir(listBatch)
 		for _, e := range ents {
 			if !e.IsDir() {
 				continue
 			}
 			var live int64
-			err := s.eachEntry(path.Join(UsersDir, e.Name()), func(name string, fi fs.FileInfo) {
+			err := s.eachEntry(path.Join(usersDir, e.Name()), func(name string, fi fs.FileInfo) {
 				if !strings.Contains(name, tempMarker) && sessions.ValidKey(name) && fi.ModTime().After(now) {
 					live++
 				}

@@ -17,18 +17,18 @@ import (
 	"github.com/sessionkit/sessions"
 )
 
-// UsersDir is the subdirectory of the session directory holding the user
+// usersDir is the subdirectory of the session directory holding the user
 // index (sessions.UserIndexer): one directory per user, named by the
 // SHA-256 of the user ID, holding an empty file per session key whose
 // modification time is the entry's expiry (and, while an entry is being
 // written, a temporary file "entry_out_<time>.<random>"). A user's
 // directory goes when its last entry does. Its name starts with a dot, so
 // neither this engine nor Django's clearsessions takes it for a session.
-const UsersDir = ".sessionkit-users"
+const usersDir = ".sessionkit-users"
 
 func userDir(userID string) string {
 	h := sha256.Sum256([]byte(userID))
-	return path.Join(UsersDir, hex.EncodeToString(h[:]))
+	return path.Join(usersDir, hex.EncodeToString(h[:]))
 }
 
 // AddUserSession implements sessions.UserIndexer. The entry is written
@@ -77,7 +77,7 @@ const maxUserDirAttempts = 100
 // userTemp creates an empty temporary file in the user directory dir
 // with modification time expiry and returns its name. Its name is no
 // session key (UserSessions ignores it) and carries its creation time, so
-// DeleteExpired leaves it alone until it is StaleTempAge old.
+// DeleteExpired leaves it alone until it is staleTempAge old.
 func (s *Store) userTemp(dir string, expiry time.Time) (string, error) {
 	base := path.Join(dir, "entry"+tempMarker+strconv.FormatInt(s.now().Unix(), 36)+".")
 	var (
@@ -112,7 +112,7 @@ func staleUserTemp(name string, now time.Time) bool {
 	}
 	ts, _, _ := strings.Cut(rest, ".")
 	sec, err := strconv.ParseInt(ts, 36, 64)
-	return err == nil && now.Sub(time.Unix(sec, 0)) > StaleTempAge
+	return err == nil && now.Sub(time.Unix(sec, 0)) > staleTempAge
 }
 
 // UserSessions implements sessions.UserIndexer.
@@ -142,7 +142,7 @@ func (s *Store) eachEntry(dir string, fn func(name string, fi fs.FileInfo)) erro
 	}
 	defer d.Close()
 	for {
-		ents, err := d.ReadDir(256)
+		ents, err := d.ReadDir(listBatch)
 		for _, e := range ents {
 			if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() {
 				fn(e.Name(), fi)
@@ -185,7 +185,7 @@ func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []st
 func (s *Store) purgeUsers(ctx context.Context) error {
 	now := s.now()
 	var users []string
-	d, err := s.root.Open(UsersDir)
+	d, err := s.root.Open(usersDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -193,7 +193,7 @@ func (s *Store) purgeUsers(ctx context.Context) error {
 		return unwrapPath(err)
 	}
 	for {
-		ents, err := d.ReadDir(256)
+		ents, err := d.ReadDir(listBatch)
 		for _, e := range ents {
 			if e.IsDir() {
 				users = append(users, e.Name())
@@ -208,7 +208,7 @@ func (s *Store) purgeUsers(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		dir := path.Join(UsersDir, u)
+		dir := path.Join(usersDir, u)
 		live := 0
 		s.eachEntry(dir, func(name string, fi fs.FileInfo) {
 			switch {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/sessionkit/sessions/internal/textutil"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/backends/sqlstore"
+	"github.com/sessionkit/sessions/internal/textutil"
 )
 
 // TestStoredAsDjango checks the bytes in the table: session_data as given,

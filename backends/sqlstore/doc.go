@@ -3,14 +3,16 @@
 // PostgreSQL or MySQL/MariaDB, in the format Django writes, so a Go
 // service and a Django app can share them.
 //
-// The package imports no driver. Import the one your database needs
-// (or github.com/sessionkit/sessions/all, which imports all three):
+// Import the driver your database needs (or
+// github.com/sessionkit/sessions/all, which imports all three):
 //
 //	import _ "modernc.org/sqlite"               // sqlite:   (pure Go)
 //	import _ "github.com/jackc/pgx/v5/stdlib"   // postgres:
 //	import _ "github.com/go-sql-driver/mysql"   // mysql:
 //
 // Opening a URL without its driver fails with an error naming the import.
+// The package itself imports go-sql-driver/mysql, whose errors it reads
+// (*mysql.MySQLError), so the "mysql" driver is always registered.
 //
 // # URLs
 //

@@ -18,16 +18,16 @@ import (
 	"github.com/sessionkit/sessions"
 )
 
-// DefaultTable is the name of Django's session table.
-const DefaultTable = "django_session"
+// defaultTable is the name of Django's session table.
+const defaultTable = "django_session"
 
-// DefaultBatchSize is how many expired rows DeleteExpired removes per
+// deleteBatch is how many expired rows DeleteExpired removes per
 // statement unless [Options.BatchSize] says otherwise.
-const DefaultBatchSize = 10000
+const deleteBatch = 10000
 
-// listPage is how many keys List reads per query. No connection is held
+// listBatch is how many keys List reads per query. No connection is held
 // while its callback runs.
-const listPage = 1000
+const listBatch = 1000
 
 // ErrNoTable reports that the session table does not exist and the store
 // was not asked to create it. The error text names the table and says how
@@ -46,7 +46,7 @@ type Options struct {
 	// [ErrNoTable].
 	CreateTable bool
 	// BatchSize is the number of expired rows DeleteExpired removes per
-	// statement; default [DefaultBatchSize].
+	// statement; default 10,000.
 	BatchSize int
 	// MaxDataSize, when positive, makes Create, Update and Swap refuse
 	// data longer than this many bytes with an error matching
@@ -125,7 +125,7 @@ func newStore(ctx context.Context, c config, o *Options) (*Store, error) {
 		opts = *o
 	}
 	if opts.Table == "" {
-		opts.Table = DefaultTable
+		opts.Table = defaultTable
 	}
 	if err := c.d.checkTable(opts.Table); err != nil {
 		return nil, fmt.Errorf("%w: sqlstore: %v", sessions.ErrBadConfig, err)
@@ -134,7 +134,7 @@ func newStore(ctx context.Context, c config, o *Options) (*Store, error) {
 		return nil, fmt.Errorf("%w: sqlstore: BatchSize and MaxDataSize must not be negative", sessions.ErrBadConfig)
 	}
 	if opts.BatchSize == 0 {
-		opts.BatchSize = DefaultBatchSize
+		opts.BatchSize = deleteBatch
 	}
 	s := &Store{
 		d: c.d, table: opts.Table, where: c.where, r: c.r, w: c.w, owned: c.owned,
@@ -680,10 +680,10 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 // use the store.
 func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 	after := ""
-	keys := make([]string, 0, listPage)
+	keys := make([]string, 0, listBatch)
 	for {
 		keys = keys[:0]
-		rows, err := s.query(ctx, s.st.list, s.nowArg(), after, listPage)
+		rows, err := s.query(ctx, s.st.list, s.nowArg(), after, listBatch)
 		if err != nil {
 			return s.fail(ctx, err)
 		}
@@ -708,7 +708,7 @@ func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 				return nil
 			}
 		}
-		if len(keys) < listPage {
+		if len(keys) < listBatch {
 			return nil
 		}
 		after = keys[len(keys)-1]

@@ -21,7 +21,7 @@ func (s *Store) Count(ctx context.Context, progress func(done, total int64)) (se
 	if err := s.r.QueryRowContext(ctx, q, now, now).Scan(&n.Sessions, &n.Expired); err != nil {
 		return n, s.fail(ctx, fmt.Errorf("counting sessions: %w", err))
 	}
-	t := s.table + UserTableSuffix
+	t := s.table + userTableSuffix
 	exists, err := s.tableNamedExists(ctx, t)
 	if err != nil {
 		return n, s.fail(ctx, fmt.Errorf("looking up the user index table: %w", err))

@@ -10,12 +10,12 @@ import (
 	"github.com/sessionkit/sessions"
 )
 
-// UserTableSuffix is appended to the session table's name to name the
+// userTableSuffix is appended to the session table's name to name the
 // user index table of sessions.UserIndexer ("django_session_user" by
 // default). Django has no such table; it is created, beside Django's, the
 // first time a session is bound to a user, and is harmless to a Django
 // app sharing the database.
-const UserTableSuffix = "_user"
+const userTableSuffix = "_user"
 
 // userIndex holds the statements of the user index, built on first use.
 type userIndex struct {
@@ -38,10 +38,10 @@ func (d Dialect) removeSQL(t string, n int) string {
 	return buildWith(d, t, b.String())
 }
 
-// UserTableSQL returns the statements creating the user index table for a
+// userTableSQL returns the statements creating the user index table for a
 // session table named table.
-func (d Dialect) UserTableSQL(table string) []string {
-	t := table + UserTableSuffix
+func (d Dialect) userTableSQL(table string) []string {
+	t := table + userTableSuffix
 	q := d.quote
 	idx := q(indexName(t, "expire_date", "", d.maxNameLength()))
 	var ts string
@@ -68,11 +68,11 @@ func (s *Store) users(ctx context.Context) (*userIndex, error) {
 	if u.ready {
 		return u, nil
 	}
-	t := s.table + UserTableSuffix
+	t := s.table + userTableSuffix
 	if err := s.d.checkTable(t); err != nil {
 		return nil, fmt.Errorf("%w: sqlstore: user index table: %v", sessions.ErrBadConfig, err)
 	}
-	for _, ddl := range s.d.UserTableSQL(s.table) {
+	for _, ddl := range s.d.userTableSQL(s.table) {
 		if _, err := s.w.ExecContext(ctx, ddl); err != nil && !s.d.isDuplicateObject(err) {
 			return nil, s.fail(ctx, fmt.Errorf("creating the user index table %q: %w", t, err))
 		}
@@ -143,7 +143,7 @@ func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []st
 		n := min(len(rest), removeBatch)
 		q := u.remove
 		if n < removeBatch {
-			q = s.d.removeSQL(s.table+UserTableSuffix, n)
+			q = s.d.removeSQL(s.table+userTableSuffix, n)
 		}
 		args = append(args[:0], userID)
 		for _, k := range rest[:n] {
@@ -164,7 +164,7 @@ func (s *Store) deleteExpiredUsers(ctx context.Context) error {
 	ready := s.uix.ready
 	s.uix.mu.Unlock()
 	if !ready {
-		if exists, err := s.tableNamedExists(ctx, s.table+UserTableSuffix); err != nil || !exists {
+		if exists, err := s.tableNamedExists(ctx, s.table+userTableSuffix); err != nil || !exists {
 			return err
 		}
 	}
