@@ -133,9 +133,11 @@ func (m *Manager) chooseCodec(b Backend) (codec.Codec, error) {
 	return enc, nil
 }
 
-// DefaultCodec returns the codec Django's db, file and cached_db engines
-// use, with the keys and limits of s: signing.dumps(session, salt=
-// KeySalt (default "django.contrib.sessions.SessionStore"), compress=True).
+// DefaultCodec returns the codec of Django's db, file and cached_db
+// engines, with the keys and limits of s: signing.dumps(session, salt=
+// KeySalt (default "django.contrib.sessions.SessionStore")), compressed
+// only above Settings.CompressAbove (Django compresses whenever it saves
+// two bytes; it reads both forms).
 func DefaultCodec(s Settings) codec.Codec {
 	salt := s.KeySalt
 	if salt == "" {
@@ -145,7 +147,11 @@ func DefaultCodec(s Settings) codec.Codec {
 	if size == 0 {
 		size = 4 << 20
 	}
-	return codec.Signed{Key: s.SecretKey, Fallbacks: s.SecretKeyFallbacks, Salt: salt, MaxSize: size}
+	c := codec.Signed{Key: s.SecretKey, Fallbacks: s.SecretKeyFallbacks, Salt: salt, MaxSize: size}
+	if s.CompressAbove > 0 {
+		c.Compression = codec.Compression{Above: s.CompressAbove, MinSaving: 0.25}
+	}
+	return c
 }
 
 // describe returns the engine's name (its scheme, or its Go type) and
