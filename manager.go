@@ -36,6 +36,7 @@ type Manager struct {
 	clock  func() time.Time
 	closed atomic.Bool
 	ob     *observer // nil: nothing observes
+	cookie cookieParts
 
 	// touched remembers when this process last extended the idle
 	// timeout of a session, so read-only requests touch the store at most
@@ -81,6 +82,7 @@ func New(b Backend, s Settings) (*Manager, error) {
 	if s.Clock != nil {
 		m.clock = s.Clock
 	}
+	m.cookie = newCookieParts(s)
 	m.s.CookieAge = s.CookieAge.Truncate(time.Second)
 	if m.s.KeySalt == "" {
 		m.s.KeySalt = codec.DjangoSessionSalt
