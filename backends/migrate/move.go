@@ -375,6 +375,9 @@ func (s *store) Update(ctx context.Context, key string, data []byte, expiry time
 // holds the session old describes (old may be the converted copy a load
 // returned).
 func (s *store) Swap(ctx context.Context, key string, old, data []byte, expiry time.Time) error {
+	if old == nil {
+		old = []byte{} // empty data, which write compares; nil there means no comparison
+	}
 	err := s.dstSw.Swap(ctx, key, old, data, expiry)
 	if err == nil || !raced(err) {
 		return err
