@@ -146,7 +146,7 @@ func (s seededStore) Create(ctx context.Context, key string, data []byte, expiry
 	if p.where != absent {
 		return sessions.ErrExists
 	}
-	if f := s.formats.Load(); f != nil && !f.same && len(data) > 0 {
+	if f := s.formats; f != nil && !f.same && len(data) > 0 {
 		if d, err := f.dst.Decode(data); err == nil {
 			if b, err := f.src.Encode(d); err == nil {
 				data = b
@@ -172,7 +172,9 @@ func (p pairKinds) name() string { return p.from.name + "-to-" + p.to.name }
 
 // harness runs the suite over migrating engines from p.from to p.to;
 // seeded puts every session the suite creates in the old store.
-func harness(p pairKinds, seeded bool) conformance.Harness {
+// configure, when not nil, changes the settings of the suite's Managers
+// and so those the engines are built with (Options.Settings).
+func harness(p pairKinds, seeded bool, configure func(*sessions.Settings)) conformance.Harness {
 	// Where the suite's records live: the new store, or (seeded) the old
 	// one until they are moved.
 	home := p.to
@@ -193,15 +195,20 @@ func harness(p pairKinds, seeded bool) conformance.Harness {
 		// cases get more room than 20 ms on a loaded machine.
 		caps.TTLResolution = 100 * time.Millisecond
 	}
+	set := testSettings()
+	if configure != nil {
+		configure(&set)
+	}
 	open := func(t *testing.T, src, dst sessions.Engine) sessions.Backend {
-		st := newMigrating(t, src, dst, nil)
+		st := newMigrating(t, src, dst, &Options{Settings: &set})
 		if seeded {
 			return variant(seededStore{st})
 		}
 		return st.engine()
 	}
 	return conformance.Harness{
-		Caps: caps,
+		Caps:      caps,
+		Configure: configure,
 		New: func(t *testing.T) sessions.Backend {
 			return open(t, openEngine(t, p.from.url(t)), openEngine(t, p.to.url(t)))
 		},
