@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,6 +21,7 @@ import (
 	_ "github.com/sessionkit/sessions/backends/sqlstore"
 	"github.com/sessionkit/sessions/conformance"
 	"github.com/sessionkit/sessions/internal/testservers"
+	"github.com/sessionkit/sessions/internal/testutil"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // postgres:
 	_ "modernc.org/sqlite"             // sqlite:
@@ -64,10 +64,10 @@ var (
 		return "sqlite://" + filepath.ToSlash(filepath.Join(t.TempDir(), "sessions.sqlite3")) + "?create_table=true"
 	}}
 	postgresKind = kind{name: "postgres", url: func(t testing.TB) string {
-		return withParams(testservers.SharedPostgres(t).URL(), "table", unique(t, "m"), "create_table", "true")
+		return testutil.WithParams(testservers.SharedPostgres(t).URL(), "table", unique(t, "m"), "create_table", "true")
 	}}
 	redisKind = kind{name: "redis", pickle: true, native: true, url: func(t testing.TB) string {
-		return withParams(testservers.SharedRedis(t).URL(), "key_prefix", unique(t, "m"))
+		return testutil.WithParams(testservers.SharedRedis(t).URL(), "key_prefix", unique(t, "m"))
 	}}
 	fileKind = kind{name: "file", url: func(t testing.TB) string {
 		dir := filepath.Join(t.TempDir(), "sessions")
@@ -77,20 +77,6 @@ var (
 		return "file://" + filepath.ToSlash(dir)
 	}}
 )
-
-// withParams adds query parameters to a config URL.
-func withParams(raw string, kv ...string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		panic(err)
-	}
-	q := u.Query()
-	for i := 0; i+1 < len(kv); i += 2 {
-		q.Set(kv[i], kv[i+1])
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // openEngine opens a server-side engine from a config string, closed at
 // the end of the test.

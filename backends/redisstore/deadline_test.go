@@ -84,7 +84,7 @@ func TestDeadlinePausedServer(t *testing.T) {
 	defer raw.Close()
 	conns := serverConns(t, raw)
 	base := deadlinetest.Goroutines()
-	s := open(t, withParams(srv.URL(), "key_prefix", testutil.Prefix(t)))
+	s := open(t, testutil.WithParams(srv.URL(), "key_prefix", testutil.Prefix(t)))
 	values := deadlinetest.Seed(t, s, 10)
 	deadlinetest.Check(t, append(redisCalls(s), deadlinetest.LoadAll(s, values)), srv.Pause, srv.Resume)
 	deadlinetest.CheckValues(t, s, values)
@@ -119,7 +119,7 @@ func serverConns(t *testing.T, raw *redis.Client) int {
 func TestDeadlinePausedCluster(t *testing.T) {
 	c := testservers.StartRedisCluster(t, 3)
 	base := deadlinetest.Goroutines()
-	s := open(t, withParams(c.URL(), "key_prefix", testutil.Prefix(t)))
+	s := open(t, testutil.WithParams(c.URL(), "key_prefix", testutil.Prefix(t)))
 	values := deadlinetest.Seed(t, s, 10)
 	pause := func() {
 		for i := range c.Addrs {
@@ -144,7 +144,7 @@ func TestCloseWithAbandonedCalls(t *testing.T) {
 	raw := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 1})
 	defer raw.Close()
 	conns := serverConns(t, raw)
-	s := open(t, withParams(srv.URL(), "key_prefix", testutil.Prefix(t)))
+	s := open(t, testutil.WithParams(srv.URL(), "key_prefix", testutil.Prefix(t)))
 	values := deadlinetest.Seed(t, s, 8)
 	srv.Pause()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -165,5 +165,5 @@ func TestCloseWithAbandonedCalls(t *testing.T) {
 // (run inline) and one that can (run in a goroutine of its own, see the
 // package documentation, Contexts), as an HTTP request's context can.
 func BenchmarkLoadContext(b *testing.B) {
-	deadlinetest.BenchmarkLoad(b, open(b, withParams(testservers.SharedRedis(b).URL(), "key_prefix", testutil.Prefix(b))))
+	deadlinetest.BenchmarkLoad(b, open(b, testutil.WithParams(testservers.SharedRedis(b).URL(), "key_prefix", testutil.Prefix(b))))
 }

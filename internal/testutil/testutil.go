@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	neturl "net/url"
 	"regexp"
 	"sync/atomic"
 	"testing"
@@ -88,4 +89,19 @@ func Prefix(t testing.TB) string {
 		name = name[len(name)-40:]
 	}
 	return fmt.Sprintf("t%d_%s", prefixes.Add(1), name)
+}
+
+// WithParams returns the configuration URL raw with the query parameters
+// kv (name, value, name, value...) set, replacing any already there.
+func WithParams(raw string, kv ...string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		panic(err)
+	}
+	q := u.Query()
+	for i := 0; i+1 < len(kv); i += 2 {
+		q.Set(kv[i], kv[i+1])
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
