@@ -6,11 +6,13 @@ package testutil
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	neturl "net/url"
 	"regexp"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -104,4 +106,23 @@ func WithParams(raw string, kv ...string) string {
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// Refused checks err, the error of opening the configuration cfg, which
+// must fail: with an error matching sessions.ErrBadConfig that contains
+// want (any error when want is ""), at most maxLen bytes long, and
+// without "S3cr3t", the word the tests' configurations put where a
+// secret goes.
+func Refused(t testing.TB, cfg string, err error, want string, maxLen int) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%.60s: opened", cfg)
+		return
+	}
+	if want != "" && (!errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), want)) {
+		t.Errorf("%.60s: %v, want ErrBadConfig containing %q", cfg, err, want)
+	}
+	if strings.Contains(err.Error(), "S3cr3t") || len(err.Error()) > maxLen {
+		t.Errorf("%.60s: error quotes too much (%d bytes): %.*s", cfg, len(err.Error()), maxLen+100, err)
+	}
 }
