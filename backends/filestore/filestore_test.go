@@ -746,22 +746,30 @@ func TestConcurrency(t *testing.T) {
 // over the fallback for file systems without hard links, which the suite
 // does not reach.
 func TestSwapContentionWithoutLinks(t *testing.T) {
-	ctx := context.Background()
 	s := newStore(t)
 	s.noLink.Store(true)
 	for round := range 20 {
-		key := sessions.NewKey()
-		if err := s.Create(ctx, key, []byte("start"), hour()); err != nil {
-			t.Fatal(err)
-		}
-		const n = 12
-		var wins atomic.Int32
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range n {
+		contendSwap(t, round, []*Store{s}, 12)
+	}
+}
+
+// contendSwap creates a session, starts per concurrent swaps from its
+// value through each of stores, and checks that exactly one wins.
+func contendSwap(t *testing.T, round int, stores []*Store, per int) {
+	t.Helper()
+	ctx := context.Background()
+	key := sessions.NewKey()
+	if err := stores[0].Create(ctx, key, []byte("start"), hour()); err != nil {
+		t.Fatal(err)
+	}
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, s := range stores {
+		for j := range per {
 			wg.Go(func() {
 				<-start
-				err := s.Swap(ctx, key, []byte("start"), []byte(fmt.Sprint("winner", i)), hour())
+				err := s.Swap(ctx, key, []byte("start"), []byte(fmt.Sprint("winner", i, j)), hour())
 				switch {
 				case err == nil:
 					wins.Add(1)
@@ -770,11 +778,11 @@ func TestSwapContentionWithoutLinks(t *testing.T) {
 				}
 			})
 		}
-		close(start)
-		wg.Wait()
-		if wins.Load() != 1 {
-			t.Fatalf("round %d: %d swaps from the same old value won, want exactly 1", round, wins.Load())
-		}
+	}
+	close(start)
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("round %d: %d swaps from the same old value won (%d stores), want exactly 1", round, wins.Load(), len(stores))
 	}
 }
 
@@ -855,35 +863,9 @@ func sharedStores(t *testing.T, n int) []*Store {
 }
 
 func TestCrossProcessSwap(t *testing.T) {
-	ctx := context.Background()
 	stores := sharedStores(t, 4)
 	for round := range 30 {
-		key := sessions.NewKey()
-		if err := stores[0].Create(ctx, key, []byte("start"), hour()); err != nil {
-			t.Fatal(err)
-		}
-		var wins atomic.Int32
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i, s := range stores {
-			for j := range 3 {
-				wg.Go(func() {
-					<-start
-					err := s.Swap(ctx, key, []byte("start"), []byte(fmt.Sprint("winner", i, j)), hour())
-					switch {
-					case err == nil:
-						wins.Add(1)
-					case !errors.Is(err, sessions.ErrConflict):
-						t.Errorf("Swap: %v", err)
-					}
-				})
-			}
-		}
-		close(start)
-		wg.Wait()
-		if wins.Load() != 1 {
-			t.Fatalf("round %d: %d swaps from the same old value won across stores, want exactly 1", round, wins.Load())
-		}
+		contendSwap(t, round, stores, 3)
 	}
 }
 
