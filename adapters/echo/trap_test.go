@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 	"github.com/sessionkit/sessions"
 	echosessions "github.com/sessionkit/sessions/adapters/echo"
 	"github.com/sessionkit/sessions/backends/memstore"
@@ -192,5 +193,21 @@ func TestTokenHeader(t *testing.T) {
 	}
 	if res := call("GET", "/me", key); res.StatusCode != 401 {
 		t.Errorf("me after logout: %d", res.StatusCode)
+	}
+}
+
+// A handler that panics behind Echo's Recover middleware answers 500 and
+// saves nothing.
+func TestPanicRecovered(t *testing.T) {
+	m := newManager(t, "")
+	e := echo.New()
+	e.Use(middleware.Recover(), echosessions.Middleware(m))
+	e.POST("/", func(c echo.Context) error { echosessions.FromContext(c).Set("cart", "changed"); panic("bug") })
+	key := stored(t, m)
+	if res := do(e, "/", key); res.StatusCode != 500 || res.Header.Get("Set-Cookie") != "" {
+		t.Errorf("status %d, Set-Cookie %q", res.StatusCode, res.Header.Get("Set-Cookie"))
+	}
+	if v := m.Load(context.Background(), key).Get("cart"); v != "a" {
+		t.Errorf("cart = %v", v)
 	}
 }

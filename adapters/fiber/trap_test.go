@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/sessionkit/sessions"
 	fibersessions "github.com/sessionkit/sessions/adapters/fiber"
 	"github.com/sessionkit/sessions/backends/memstore"
@@ -177,5 +178,22 @@ func TestTokenHeaderListener(t *testing.T) {
 	}
 	if res := call("GET", "/me", key); res.StatusCode != 401 {
 		t.Errorf("me after logout: %d", res.StatusCode)
+	}
+}
+
+// A handler that panics behind Fiber's recover middleware answers 500
+// and saves nothing.
+func TestPanicRecovered(t *testing.T) {
+	st := testutil.QuietSettings()
+	m, _ := sessions.New(memstore.New(nil), st)
+	app := fiber.New()
+	app.Use(recover.New(), fibersessions.Middleware(m))
+	app.Post("/", func(c *fiber.Ctx) error { change(c); panic("bug") })
+	key := stored(t, m)
+	if res := do(t, app, "/", key); res.StatusCode != 500 || res.Header.Get("Set-Cookie") != "" {
+		t.Errorf("status %d, Set-Cookie %q", res.StatusCode, res.Header.Get("Set-Cookie"))
+	}
+	if v := m.Load(context.Background(), key).Get("cart"); v != "a" {
+		t.Errorf("cart = %v", v)
 	}
 }

@@ -163,3 +163,20 @@ func TestTokenHeader(t *testing.T) {
 		t.Errorf("me after logout: %q", body)
 	}
 }
+
+// A handler that panics behind gin.Recovery answers 500 and saves
+// nothing.
+func TestPanicRecovered(t *testing.T) {
+	st := testutil.QuietSettings()
+	m, _ := sessions.New(memstore.New(nil), st)
+	r := gin.New()
+	r.Use(gin.RecoveryWithWriter(io.Discard), ginsessions.Middleware(m))
+	r.POST("/", func(c *gin.Context) { ginsessions.FromContext(c).Set("cart", "changed"); panic("bug") })
+	key := stored(t, m)
+	if res := do(r, "/", key); res.StatusCode != 500 || res.Header.Get("Set-Cookie") != "" {
+		t.Errorf("status %d, Set-Cookie %q", res.StatusCode, res.Header.Get("Set-Cookie"))
+	}
+	if v := m.Load(context.Background(), key).Get("cart"); v != "a" {
+		t.Errorf("cart = %v", v)
+	}
+}
