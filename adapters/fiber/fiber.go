@@ -75,7 +75,7 @@ func Middleware(m *sessions.Manager) fiber.Handler {
 			out.Add(fiber.HeaderVary, string(v))
 		}
 		if err := m.Finish(ctx, s, c.Response().StatusCode(), out); err != nil {
-			serveError(m, c, ctx, err)
+			serveError(m, c, c.UserContext(), err) // the request carries the session, as Handler's does
 			return nil
 		}
 		for k, vs := range out {

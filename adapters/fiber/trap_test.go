@@ -197,3 +197,24 @@ func TestPanicRecovered(t *testing.T) {
 		t.Errorf("cart = %v", v)
 	}
 }
+
+// The key is found when a middleware before the session's has already
+// read a cookie (fasthttp then serves the Cookie header from its parsed
+// cookies).
+func TestCookiesReadBefore(t *testing.T) {
+	st := testutil.QuietSettings()
+	m, _ := sessions.New(memstore.New(nil), st)
+	app := fiber.New()
+	app.Use(func(c *fiber.Ctx) error { c.Cookies("theme"); return c.Next() }, fibersessions.Middleware(m))
+	app.Post("/", func(c *fiber.Ctx) error { return c.SendString(fibersessions.FromContext(c).Get("cart").(string)) })
+	key := stored(t, m)
+	req := httptest.NewRequest("POST", "/", nil)
+	req.Header.Set("Cookie", "theme=dark; sessionid="+key+"; lang=fr")
+	res, err := app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body, _ := io.ReadAll(res.Body); string(body) != "a" {
+		t.Errorf("body %q, want the session's cart", body)
+	}
+}
