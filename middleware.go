@@ -109,7 +109,7 @@ func (m *Manager) handler(next http.Handler, buffered bool) http.Handler {
 //		m.ServeError(w, r, err) // instead of the handler's response
 //	}
 //	// when the handler has returned, if it had already written:
-//	if err := m.Finish(ctx, s, status, nil); err != nil {
+//	if err := m.Finish(ctx, s, 0, nil); err != nil {
 //		m.ServeError(w, r, err)
 //	}
 func (m *Manager) Begin(ctx context.Context, h http.Header) *Session {
@@ -132,13 +132,13 @@ func (m *Manager) Begin(ctx context.Context, h http.Header) *Session {
 // failures are logged.
 //
 // Later calls are for a handler that wrote its response before it
-// returned (streaming): call Finish again when it has, with h nil. A
-// change the handler made meanwhile is saved when the client already
-// holds the session's key; otherwise (a new session, CycleKey, a
-// signed-cookie session), or when the save fails, it is not delivered,
-// and the error, logged, matches [ErrResponseStarted]. After a failed
-// first call, or one for a status of 500 or more, later calls do
-// nothing.
+// returned (streaming): call Finish again when it has, with h nil (the
+// status is then ignored). A change the handler made meanwhile is saved
+// when the client already holds the session's key; otherwise (a new
+// session, CycleKey, a signed-cookie session), or when the save fails,
+// it is not delivered, and the error, logged, matches
+// [ErrResponseStarted]. After a failed first call, or one for a status
+// of 500 or more, later calls do nothing.
 func (m *Manager) Finish(ctx context.Context, s *Session, status int, h http.Header) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
