@@ -140,7 +140,7 @@ func (r *crashRun) state() []string {
 	for i, k := range r.keys {
 		got, err := e.Load(r.ctx, k)
 		if err != nil {
-			t.Fatalf("session %d after a crash: %v", i, err)
+			t.Fatalf("session %d cannot be loaded after a crash, so it holds neither its old nor its new value (a torn write?): %v", i, err)
 		}
 		a, b := crashValues(k)
 		switch {

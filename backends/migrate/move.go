@@ -375,12 +375,12 @@ func (s *store) Update(ctx context.Context, key string, data []byte, expiry time
 // holds the session old describes (old may be the converted copy a load
 // returned).
 func (s *store) Swap(ctx context.Context, key string, old, data []byte, expiry time.Time) error {
-	if old == nil {
-		old = []byte{} // empty data, which write compares; nil there means no comparison
-	}
 	err := s.dstSw.Swap(ctx, key, old, data, expiry)
 	if err == nil || !raced(err) {
 		return err
+	}
+	if old == nil {
+		old = []byte{} // write takes nil for "no expected bytes"; a nil old expects empty bytes
 	}
 	return s.write(ctx, key, old, data, expiry)
 }
