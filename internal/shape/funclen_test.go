@@ -1,4 +1,4 @@
-package funclen
+package shape
 
 import (
 	"fmt"
