@@ -181,9 +181,10 @@ esac
 
 # 4. Go modules.
 if command -v go >/dev/null 2>&1; then
-	log "go mod download (root, otel)"
+	log "go mod download (root, otel, e2e)"
 	(cd "$repo_root" && go mod download)
 	(cd "$repo_root/otel" && go mod download)
+	(cd "$repo_root/e2e" && go mod download)
 else
 	log "warning: go not on PATH, skipping go mod download"
 fi
