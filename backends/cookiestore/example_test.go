@@ -17,7 +17,7 @@ import (
 // encrypted).
 func Example() {
 	settings := sessions.DefaultSettings()
-	settings.SecretKey = "django-insecure-example-key" // Django's SECRET_KEY
+	settings.SecretKey = "django-insecure-example-key"     // Django's SECRET_KEY
 	m, err := sessions.New(cookiestore.New(nil), settings) // or sessions.Open(ctx, "signed_cookies", settings)
 	if err != nil {
 		fmt.Println(err)
