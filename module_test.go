@@ -9,11 +9,13 @@ import (
 
 // testOnlyModules are modules that only tests need and that must never
 // enter the library's module graph, where every user's build would carry
-// them: the demo's browser tests (chromedp, cdproto) and the independent
-// pickle reader (og-rek) live in the e2e module.
+// them: the demo's browser tests (chromedp, cdproto), the independent
+// pickle reader (og-rek) and the chi router example live in the e2e
+// module.
 var testOnlyModules = []string{
 	"github.com/chromedp/",
 	"github.com/kisielk/og-rek",
+	"github.com/go-chi/",
 }
 
 // notDirect are modules this module's own code must not require: the

@@ -1,6 +1,7 @@
 // The e2e module holds the tests whose dependencies must not enter the
 // library's go.mod (chromedp for the demo's browser tests, og-rek as an
-// independent pickle reader). make test runs them.
+// independent pickle reader, chi for the router example). make test runs
+// them.
 module github.com/sessionkit/sessions/e2e
 
 go 1.26.0
@@ -10,6 +11,7 @@ replace github.com/sessionkit/sessions => ../
 require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
+	github.com/go-chi/chi/v5 v5.5.0
 	github.com/kisielk/og-rek v1.3.0
 	github.com/sessionkit/sessions v0.0.0-00010101000000-000000000000
 )
