@@ -55,7 +55,8 @@ func goCmd(t *testing.T, args ...string) []byte {
 // and every user's `go mod graph` see only what the library's packages
 // need. A go.mod that requires a test-only module again (directly, or
 // through a new dependency), requires go-isatty directly, or has a
-// replace directive (which go install @latest refuses) fails here.
+// replace or exclude directive (which go install @latest refuses) fails
+// here.
 func TestLeanModule(t *testing.T) {
 	var mod struct {
 		Require []struct {
@@ -65,6 +66,7 @@ func TestLeanModule(t *testing.T) {
 		Replace []struct {
 			Old struct{ Path string }
 		}
+		Exclude []struct{ Path string }
 	}
 	if err := json.Unmarshal(goCmd(t, "mod", "edit", "-json"), &mod); err != nil {
 		t.Fatal(err)
@@ -74,6 +76,9 @@ func TestLeanModule(t *testing.T) {
 	}
 	for _, r := range mod.Replace {
 		t.Errorf("go.mod replaces %s: go install github.com/sessionkit/sessions/cmd/sessions@latest refuses a module with replace directives", r.Old.Path)
+	}
+	for _, e := range mod.Exclude {
+		t.Errorf("go.mod excludes %s: go install github.com/sessionkit/sessions/cmd/sessions@latest refuses a module with exclude directives", e.Path)
 	}
 	for _, r := range mod.Require {
 		for _, p := range notDirect {
