@@ -87,7 +87,9 @@
 //     leave it out when the store expires records by itself.
 //   - [Lister]: every live key ([Manager.Keys], the CLI, migrations).
 //   - [Counter]: cheap counts of what the store holds ([Manager.Stats],
-//     "sessions stats"); without it Stats lists every key (with Lister).
+//     "sessions stats"); without it, or when Count returns an error
+//     matching [ErrUnsupported] (an engine that counts with another one
+//     that cannot), Stats lists every key (with Lister).
 //   - [UserIndexer]: the user index behind [Manager.BindUser] and
 //     [Manager.DeleteUser] ("log out everywhere").
 //   - [ExpiryReader]: a record with its stored expiry ([Manager.Inspect];

@@ -19,7 +19,8 @@ var (
 	ErrExists = errors.New("session already exists")
 
 	// ErrInvalidKey reports a session key outside the allowed alphabet or
-	// length. Engines reject such keys before they touch storage.
+	// length. The Manager rejects such keys before it calls the engine,
+	// which never sees one.
 	ErrInvalidKey = errors.New("invalid session key")
 
 	// ErrInterrupted reports that the session was deleted by another

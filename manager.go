@@ -194,6 +194,7 @@ type Description struct {
 	Expiry     bool   // Inspect reports the stored expiry (ExpiryReader)
 	Purges     bool   // ClearExpired removes expired records (ExpiredDeleter); false: the store expires them itself, or keeps none
 	Counts     bool   // Stats asks the engine (Counter); false: Stats lists every key (Lists), or cannot count
+	Merges     bool   // a save merges the changes of concurrent requests key by key (Swapper); false: the last writer wins, as in Django
 }
 
 // Describe says what m keeps sessions with, for messages and tools.
@@ -203,6 +204,7 @@ func (m *Manager) Describe() Description {
 		d.Lists, d.Users, d.Expiry = m.st.list != nil, m.st.users != nil, m.st.expiry != nil
 		d.Purges = m.st.purge != nil
 		_, d.Counts = m.st.e.(Counter)
+		d.Merges = m.st.swap != nil
 	}
 	return d
 }

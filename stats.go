@@ -1,6 +1,9 @@
 package sessions
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Counts are how many sessions a store holds, as [Manager.Stats] reports
 // them. A negative count is one that could not be counted cheaply
@@ -36,6 +39,10 @@ var unknownCounts = Counts{Sessions: -1, Expired: -1, Users: -1, UserEntries: -1
 // on the calling goroutine, with the records examined so far (done) out
 // of total, or a negative total when the engine does not know it in
 // advance. progress is never nil and must not call the engine.
+//
+// An engine that counts with another one (cached_db with its database)
+// returns an error matching [ErrUnsupported] when that one cannot count;
+// Stats then lists, as it does for an engine without Counter.
 //
 // Redis and memcached engines do not implement Counter. Redis can only
 // count sessions by walking its key space (SCAN by prefix: bounded, in
@@ -75,10 +82,14 @@ func (st *store) count(ctx context.Context, progress func(done, total int64)) (C
 	}
 	if c, ok := st.e.(Counter); ok {
 		n, err := c.Count(ctx, progress)
-		if err != nil {
+		if err == nil {
+			return n, nil
+		}
+		if !errors.Is(err, ErrUnsupported) {
 			return unknownCounts, st.wrap("count", err)
 		}
-		return n, nil
+		// An engine that counts with another one that cannot (cached_db
+		// over its database): list, as for an engine without Counter.
 	}
 	if st.list == nil {
 		return unknownCounts, st.wrap("count", ErrUnsupported)

@@ -75,8 +75,8 @@ func TestStatsUsesTheCounter(t *testing.T) {
 	defer m.Close()
 	saveN(t, m, 4)
 	mem.Create(ctx, sessions.NewKey(), []byte("x"), time.Now().Add(-time.Minute))
-	if !m.Describe().Counts {
-		t.Error("Describe().Counts is false for the memory engine")
+	if !m.Describe().Counts || !m.Describe().Merges {
+		t.Errorf("Describe() = %+v: Counts or Merges is false for the memory engine", m.Describe())
 	}
 	n, err := m.Stats(ctx, nil)
 	if err != nil || n != (sessions.Counts{Sessions: 4, Expired: 1}) {
@@ -93,7 +93,7 @@ func TestStatsListsWithoutACounter(t *testing.T) {
 	}
 	defer m.Close()
 	saveN(t, m, 3)
-	if d := m.Describe(); d.Counts || !d.Lists {
+	if d := m.Describe(); d.Counts || !d.Lists || d.Merges {
 		t.Fatalf("Describe: %+v", d)
 	}
 	var seen []int64

@@ -38,9 +38,12 @@
 //
 // Every case is a named subtest with a one-line reason, written as a
 // function of its own, so a failure is reported at the line of the
-// assertion that failed. Capabilities are declared, never guessed from
-// names; a case that needs a capability the engine lacks is skipped with
-// the reason.
+// assertion that failed. The engine's optional interfaces are found by
+// type assertion, as the Manager finds them; what its methods cannot show
+// (expiry resolution, expiry the store enforces itself, an unsigned
+// format) is declared in [Capabilities], never guessed from names. A case
+// that needs an interface or a capability the engine lacks is skipped
+// with the reason.
 package conformance
 
 import (

@@ -75,56 +75,13 @@ func RunCrash(t *testing.T, h CrashHarness) {
 	if rounds <= 0 {
 		rounds = 50
 	}
-	ctx := context.Background()
-	dir := t.TempDir()
-	open := func() sessions.Engine {
-		t.Helper()
-		e, err := h.Open(dir)
-		if err != nil {
-			t.Fatalf("open the store: %v", err)
-		}
-		return e
-	}
-	keys := make([]string, 6)
-	e := open()
-	for i := range keys {
-		keys[i] = sessions.NewKey()
-		a, _ := crashValues(keys[i])
-		if err := e.Create(ctx, keys[i], a, time.Now().Add(time.Hour)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e.Close()
-	state := func() []string {
-		t.Helper()
-		e := open()
-		defer e.Close()
-		var out []string
-		for i, k := range keys {
-			got, err := e.Load(ctx, k)
-			if err != nil {
-				t.Fatalf("session %d cannot be loaded after a crash, so it holds neither its old nor its new value (a torn write?): %v", i, err)
-			}
-			a, b := crashValues(k)
-			switch {
-			case bytes.Equal(got, a):
-				out = append(out, "A")
-			case bytes.Equal(got, b):
-				out = append(out, "B")
-			default:
-				t.Fatalf("session %d holds %d bytes that are neither its old nor its new value: a torn write", i, len(got))
-			}
-		}
-		if h.Check != nil {
-			h.Check(t, e, keys, false)
-		}
-		return out
-	}
+	r := &crashRun{t: t, h: h, ctx: context.Background(), dir: t.TempDir()}
+	r.seed()
 	changes := 0
-	prev := state()
+	prev := r.state()
 	for round := range rounds {
-		crashRound(t, round, dir, keys)
-		cur := state()
+		crashRound(t, round, r.dir, r.keys)
+		cur := r.state()
 		if !slices.Equal(cur, prev) {
 			changes++
 		}
@@ -133,45 +90,120 @@ func RunCrash(t *testing.T, h CrashHarness) {
 	if changes == 0 {
 		t.Fatal("the child never changed a session: the test proves nothing")
 	}
-	e = open()
+	r.afterCrashes()
+	t.Logf("%d rounds, sessions changed in %d", rounds, changes)
+}
+
+// crashRun is the parent's side of one RunCrash.
+type crashRun struct {
+	t    *testing.T
+	h    CrashHarness
+	ctx  context.Context
+	dir  string   // the store
+	keys []string // the sessions the child rewrites
+}
+
+// open opens the engine over the store.
+func (r *crashRun) open() sessions.Engine {
+	r.t.Helper()
+	e, err := r.h.Open(r.dir)
+	if err != nil {
+		r.t.Fatalf("open the store: %v", err)
+	}
+	return e
+}
+
+// seed stores the sessions, each with its first value.
+func (r *crashRun) seed() {
+	r.t.Helper()
+	r.keys = make([]string, 6)
+	e := r.open()
 	defer e.Close()
-	listed := func(when string) {
-		t.Helper()
-		l, ok := e.(sessions.Lister)
-		if !ok {
-			return
-		}
-		var got []string
-		if err := l.List(ctx, func(k string) bool { got = append(got, k); return true }); err != nil {
-			t.Fatalf("List %s: %v", when, err)
-		}
-		slices.Sort(got)
-		want := slices.Sorted(slices.Values(keys))
-		if !slices.Equal(got, want) {
-			t.Fatalf("List %s: %d keys, want the %d sessions", when, len(got), len(want))
+	for i := range r.keys {
+		r.keys[i] = sessions.NewKey()
+		a, _ := crashValues(r.keys[i])
+		if err := e.Create(r.ctx, r.keys[i], a, time.Now().Add(time.Hour)); err != nil {
+			r.t.Fatal(err)
 		}
 	}
-	listed("after the crashes")
+}
+
+// state opens the store after a crash and returns which value each
+// session holds ("A" or "B"), failing on any other; then runs the
+// harness's Check.
+func (r *crashRun) state() []string {
+	t := r.t
+	t.Helper()
+	e := r.open()
+	defer e.Close()
+	var out []string
+	for i, k := range r.keys {
+		got, err := e.Load(r.ctx, k)
+		if err != nil {
+			t.Fatalf("session %d cannot be loaded after a crash, so it holds neither its old nor its new value (a torn write?): %v", i, err)
+		}
+		a, b := crashValues(k)
+		switch {
+		case bytes.Equal(got, a):
+			out = append(out, "A")
+		case bytes.Equal(got, b):
+			out = append(out, "B")
+		default:
+			t.Fatalf("session %d holds %d bytes that are neither its old nor its new value: a torn write", i, len(got))
+		}
+	}
+	if r.h.Check != nil {
+		r.h.Check(t, e, r.keys, false)
+	}
+	return out
+}
+
+// afterCrashes checks that the store works normally after the last
+// crash: List sees exactly the sessions, before and after DeleteExpired,
+// and each can be updated and read again.
+func (r *crashRun) afterCrashes() {
+	t := r.t
+	t.Helper()
+	e := r.open()
+	defer e.Close()
+	r.listed(e, "after the crashes")
 	d, purges := e.(sessions.ExpiredDeleter)
 	if purges {
-		if _, err := d.DeleteExpired(ctx); err != nil {
+		if _, err := d.DeleteExpired(r.ctx); err != nil {
 			t.Fatalf("DeleteExpired after the crashes: %v", err)
 		}
-		listed("after DeleteExpired")
+		r.listed(e, "after DeleteExpired")
 	}
-	for i, k := range keys {
+	for i, k := range r.keys {
 		a, _ := crashValues(k)
-		if err := e.Update(ctx, k, a, time.Now().Add(time.Hour)); err != nil {
+		if err := e.Update(r.ctx, k, a, time.Now().Add(time.Hour)); err != nil {
 			t.Fatalf("Update of session %d after the crashes: %v", i, err)
 		}
-		if got, err := e.Load(ctx, k); err != nil || !bytes.Equal(got, a) {
+		if got, err := e.Load(r.ctx, k); err != nil || !bytes.Equal(got, a) {
 			t.Fatalf("Load of session %d after its Update: %s, %v", i, short(got), err)
 		}
 	}
-	if h.Check != nil {
-		h.Check(t, e, keys, purges)
+	if r.h.Check != nil {
+		r.h.Check(t, e, r.keys, purges)
 	}
-	t.Logf("%d rounds, sessions changed in %d", rounds, changes)
+}
+
+// listed checks that List, when e has it, sees exactly the sessions.
+func (r *crashRun) listed(e sessions.Engine, when string) {
+	r.t.Helper()
+	l, ok := e.(sessions.Lister)
+	if !ok {
+		return
+	}
+	var got []string
+	if err := l.List(r.ctx, func(k string) bool { got = append(got, k); return true }); err != nil {
+		r.t.Fatalf("List %s: %v", when, err)
+	}
+	slices.Sort(got)
+	want := slices.Sorted(slices.Values(r.keys))
+	if !slices.Equal(got, want) {
+		r.t.Fatalf("List %s: %d keys, want the %d sessions", when, len(got), len(want))
+	}
 }
 
 // crashValues are the two values each key alternates between: different

@@ -13,6 +13,7 @@ func expiryStoreCases() []storeCase {
 		{name: "PastExpiry", reason: "a record created with an expiry in the past is never returned", run: storePastExpiry},
 		{name: "Expiry", reason: "after its expiry has passed a record is not returned, even if not purged yet", run: storeExpiry},
 		{name: "ExpiredDoesNotBlockCreate", reason: "Create succeeds on a key whose record has expired (it is dead, not existing)", run: storeExpiredDoesNotBlockCreate},
+		{name: "WriteIntoThePast", reason: "Update, and Swap, with an expiry in the past leave no live record: Load returns ErrNotFound", run: storeWriteIntoThePast},
 		{name: "UpdateExpired", reason: "Update of an expired record returns ErrNotFound (it would resurrect a dead session)", run: storeUpdateExpired},
 		{name: "TouchExtends", reason: "Toucher: a touched record outlives its original expiry", run: storeTouchExtends},
 		{name: "SwapExpired", reason: "Swapper: an expired record is missing to Swap (ErrNotFound), never resurrected", run: storeSwapExpired},
@@ -39,6 +40,23 @@ func storePastExpiry(t tb, ev *env) {
 	noErr(t, "Create with a past expiry", err)
 	_, err = ev.e.Load(ev.ctx, k)
 	wantErr(t, "Load", err, sessions.ErrNotFound)
+}
+
+func storeWriteIntoThePast(t tb, ev *env) {
+	k := sessions.NewKey()
+	noErr(t, "Create", ev.e.Create(ev.ctx, k, []byte("v1"), future(ev)))
+	noErr(t, "Update with a past expiry", ev.e.Update(ev.ctx, k, []byte("v2"), time.Now().Add(-time.Second)))
+	_, err := ev.e.Load(ev.ctx, k)
+	wantErr(t, "Load after Update with a past expiry", err, sessions.ErrNotFound)
+	sw, ok := ev.e.(sessions.Swapper)
+	if !ok {
+		return
+	}
+	k = sessions.NewKey()
+	noErr(t, "Create", ev.e.Create(ev.ctx, k, []byte("v1"), future(ev)))
+	noErr(t, "Swap with a past expiry", sw.Swap(ev.ctx, k, []byte("v1"), []byte("v2"), time.Now().Add(-time.Second)))
+	_, err = ev.e.Load(ev.ctx, k)
+	wantErr(t, "Load after Swap with a past expiry", err, sessions.ErrNotFound)
 }
 
 func storeExpiry(t tb, ev *env) {

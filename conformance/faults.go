@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/internal/syncbuf"
 )
 
 // Fault makes one store an engine depends on unreachable while the store
@@ -72,7 +73,7 @@ func RunFaults(t *testing.T, h Harness) {
 				t.Run(fmt.Sprintf("%s/%s/%s", f.Name, mode.name, fc.name), func(t *testing.T) {
 					e, fs := h.NewFaulty(t)
 					f := fs[i]
-					fe := &faultEnv{t: t, e: e, f: f, down: func() { mode.down(f) }, caps: h.Caps, logs: &logBuffer{}, configure: h.Configure}
+					fe := &faultEnv{t: t, e: e, f: f, down: func() { mode.down(f) }, caps: h.Caps, logs: &syncbuf.Buffer{}, configure: h.Configure}
 					defer f.Restore()
 					fc.run(fe)
 					if t.Failed() {
@@ -95,7 +96,7 @@ type faultEnv struct {
 	f    Fault
 	down func()
 	caps Capabilities
-	logs *logBuffer
+	logs *syncbuf.Buffer
 	// configure is the harness's Configure hook.
 	configure func(*sessions.Settings)
 }

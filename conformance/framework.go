@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/internal/syncbuf"
 )
 
 // Framework is a web framework's session middleware, for [RunMiddleware]:
@@ -71,7 +72,7 @@ func RunMiddleware(t *testing.T, h Harness, f Framework) {
 					}
 					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 					defer cancel()
-					c := &mgr{t: t, h: h, ctx: ctx, engine: h.New(t), client: h.Caps.ClientSide, logs: &logBuffer{}, spy: &spy{},
+					c := &mgr{t: t, h: h, ctx: ctx, engine: h.New(t), client: h.Caps.ClientSide, logs: &syncbuf.Buffer{}, spy: &spy{},
 						fw: &f, token: tr.header}
 					if !c.client {
 						c.engine = wrapEngine(asEngine(t, c.engine), c.spy.hook)

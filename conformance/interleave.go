@@ -175,6 +175,9 @@ func interleaveCases() []managerCase {
 	return out
 }
 
+// runPair runs one case of the interleaving table: A loads, B does its
+// operation and finishes, A does its own; then it checks what each key
+// holds, that the store holds no other record, and the user index.
 func runPair(c *mgr, b, a ilOp) {
 	_, index := c.engine.(sessions.UserIndexer)
 	if (a.index || b.index) && !index {
@@ -183,42 +186,9 @@ func runPair(c *mgr, b, a ilOp) {
 	_, swap := c.engine.(sessions.Swapper)
 	idle := func(s *sessions.Settings) { s.IdleTimeout = 2 * time.Hour; s.IdleRefresh = time.Nanosecond }
 	mA, mB := c.manager(idle), c.manager(idle)
-	seed := mB.NewSession(c.ctx)
-	seed.Set("a", "1")
-	seed.Set("b", "2")
-	if err := seed.Save(c.ctx); err != nil {
-		c.t.Fatal(err)
-	}
-	k := seed.Key()
-	if index {
-		if err := mB.BindUser(c.ctx, seed, "alice"); err != nil {
-			c.t.Fatalf("BindUser(alice): %v", err)
-		}
-	}
+	k := seedPair(c, mB, index)
 	exp := expectPair(b.name, a.name, swap, index)
-
-	loaded, resume, finished := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	var resA *http.Response
-	go func() {
-		defer close(finished)
-		resA = c.serveQuiet(mA, func(w http.ResponseWriter, r *http.Request) {
-			s := sessions.FromContext(r.Context())
-			s.Get("a")
-			close(loaded)
-			<-resume
-			if err := a.do(r, mA, s, "carol"); err != nil {
-				c.t.Errorf("A %s: %v", a.name, err)
-			}
-		}, k)
-	}()
-	<-loaded
-	resB := c.serveQuiet(mB, func(w http.ResponseWriter, r *http.Request) {
-		if err := b.do(r, mB, sessions.FromContext(r.Context()), "bob"); err != nil {
-			c.t.Errorf("B %s: %v", b.name, err)
-		}
-	}, k)
-	close(resume)
-	<-finished
+	resA, resB := interleave(c, mA, mB, k, b, a)
 	if resB.StatusCode != 200 {
 		c.t.Errorf("B %s answered %d", b.name, resB.StatusCode)
 	}
@@ -252,26 +222,82 @@ func runPair(c *mgr, b, a ilOp) {
 	if keyA != "" {
 		live[keyA] = exp.kA
 	}
-	if l, ok := c.engine.(sessions.Lister); ok {
-		// No stray record: a refused CycleKey stores nothing anywhere.
-		var want, got []string
-		for key, st := range live {
-			if st != nil {
-				want = append(want, key)
-			}
-		}
-		if err := l.List(c.ctx, func(key string) bool { got = append(got, key); return true }); err != nil {
-			c.t.Fatalf("List: %v", err)
-		}
-		slices.Sort(want)
-		slices.Sort(got)
-		if !slices.Equal(got, want) {
-			c.t.Errorf("the store holds %v, want %v", short4(got), short4(want))
+	checkNoStray(c, live)
+	if index {
+		checkPairIndex(c, mA, live, fmt.Sprintf("keys: original %s, B's %s, A's %s", k[:4], prefix(keyB), prefix(keyA)))
+	}
+}
+
+// seedPair stores the session both requests work on, bound to alice when
+// the engine keeps a user index, and returns its key.
+func seedPair(c *mgr, m *sessions.Manager, index bool) string {
+	seed := m.NewSession(c.ctx)
+	seed.Set("a", "1")
+	seed.Set("b", "2")
+	if err := seed.Save(c.ctx); err != nil {
+		c.t.Fatal(err)
+	}
+	if index {
+		if err := m.BindUser(c.ctx, seed, "alice"); err != nil {
+			c.t.Fatalf("BindUser(alice): %v", err)
 		}
 	}
-	if !index {
+	return seed.Key()
+}
+
+// interleave serves request A through mA, which loads session k and waits
+// while request B, through mB, does b and finishes; then A does a.
+func interleave(c *mgr, mA, mB *sessions.Manager, k string, b, a ilOp) (resA, resB *http.Response) {
+	loaded, resume, finished := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		resA = c.serveQuiet(mA, func(w http.ResponseWriter, r *http.Request) {
+			s := sessions.FromContext(r.Context())
+			s.Get("a")
+			close(loaded)
+			<-resume
+			if err := a.do(r, mA, s, "carol"); err != nil {
+				c.t.Errorf("A %s: %v", a.name, err)
+			}
+		}, k)
+	}()
+	<-loaded
+	resB = c.serveQuiet(mB, func(w http.ResponseWriter, r *http.Request) {
+		if err := b.do(r, mB, sessions.FromContext(r.Context()), "bob"); err != nil {
+			c.t.Errorf("B %s: %v", b.name, err)
+		}
+	}, k)
+	close(resume)
+	<-finished
+	return resA, resB
+}
+
+// checkNoStray checks, when the engine lists, that the store holds
+// exactly the live keys: a refused CycleKey stores nothing anywhere.
+func checkNoStray(c *mgr, live map[string]ilState) {
+	l, ok := c.engine.(sessions.Lister)
+	if !ok {
 		return
 	}
+	var want, got []string
+	for key, st := range live {
+		if st != nil {
+			want = append(want, key)
+		}
+	}
+	if err := l.List(c.ctx, func(key string) bool { got = append(got, key); return true }); err != nil {
+		c.t.Fatalf("List: %v", err)
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		c.t.Errorf("the store holds %v, want %v", short4(got), short4(want))
+	}
+}
+
+// checkPairIndex checks that the user index lists, for each user, exactly
+// the live keys bound to the user; keys names the keys in a failure.
+func checkPairIndex(c *mgr, m *sessions.Manager, live map[string]ilState, keys string) {
 	for _, user := range []string{"alice", "bob", "carol"} {
 		var want []string
 		for key, st := range live {
@@ -279,14 +305,14 @@ func runPair(c *mgr, b, a ilOp) {
 				want = append(want, key)
 			}
 		}
-		got, err := mA.UserSessions(c.ctx, user)
+		got, err := m.UserSessions(c.ctx, user)
 		if err != nil {
 			c.t.Fatalf("UserSessions(%s): %v", user, err)
 		}
 		slices.Sort(want)
 		slices.Sort(got)
 		if !slices.Equal(got, want) {
-			c.t.Errorf("index of %s lists %v, want %v (keys: original %s, B's %s, A's %s)", user, short4(got), short4(want), k[:4], prefix(keyB), prefix(keyA))
+			c.t.Errorf("index of %s lists %v, want %v (%s)", user, short4(got), short4(want), keys)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -9,12 +8,12 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/codec"
+	"github.com/sessionkit/sessions/internal/syncbuf"
 	"github.com/sessionkit/sessions/signing"
 )
 
@@ -32,7 +31,7 @@ type mgr struct {
 	engine sessions.Backend
 	spy    *spy
 	client bool
-	logs   *logBuffer
+	logs   *syncbuf.Buffer
 	// fw serves the middleware cases (nil: Manager.Handler and
 	// Manager.BufferedHandler); token is the transport's header (""
 	// for the session cookie): see RunMiddleware.
@@ -218,23 +217,6 @@ func hasVary(res *http.Response, name string) bool {
 	return false
 }
 
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 type managerCase struct {
 	name   string
 	reason string
@@ -268,7 +250,7 @@ func RunManager(t *testing.T, h Harness) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			c := &mgr{t: t, h: h, ctx: ctx, engine: h.New(t), client: h.Caps.ClientSide, logs: &logBuffer{}, spy: &spy{}}
+			c := &mgr{t: t, h: h, ctx: ctx, engine: h.New(t), client: h.Caps.ClientSide, logs: &syncbuf.Buffer{}, spy: &spy{}}
 			if !c.client {
 				c.engine = wrapEngine(asEngine(t, c.engine), c.spy.hook)
 			}

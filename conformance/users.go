@@ -121,7 +121,15 @@ func storeUserIndexRemoveOnlyGiven(t tb, ev *env) {
 		t.Fatalf("removals of unrecorded keys or of another user touched the index: %d keys, %v; want k2", len(got), err)
 	}
 
-	// Logins (adds of new keys) race with removals of other keys.
+	userIndexAddsRaceRemovals(t, ev, a, b, alice, k2)
+	userIndexLastEntryRace(t, ev, a, b)
+}
+
+// userIndexAddsRaceRemovals races logins (adds of new keys to alice
+// through a) with removals of other keys (through b), and checks that
+// every key added and never removed stays listed. k2 is a key of alice's
+// that the removals take out.
+func userIndexAddsRaceRemovals(t tb, ev *env, a, b sessions.UserIndexer, alice, k2 string) {
 	const adders, perAdder, olds = 4, 25, 8
 	old := make([]string, olds)
 	for i := range old {
@@ -185,8 +193,11 @@ func storeUserIndexRemoveOnlyGiven(t tb, ev *env) {
 		t.Fatalf("after concurrent adds and removals: %d keys listed, want the %d added and never removed", len(got), len(want))
 	}
 	noErr(t, "RemoveUserSessions of many keys", b.RemoveUserSessions(ev.ctx, alice, want))
+}
 
-	// The user's last entry goes while another is added.
+// userIndexLastEntryRace removes a user's last entry (through b) while
+// another is added (through a), and checks that the added one stays.
+func userIndexLastEntryRace(t tb, ev *env, a, b sessions.UserIndexer) {
 	bob := "bob-" + sessions.NewKey()[:8]
 	for range 40 {
 		gone, kept := sessions.NewKey(), sessions.NewKey()
@@ -207,6 +218,7 @@ func storeUserIndexRemoveOnlyGiven(t tb, ev *env) {
 		}
 		noErr(t, "RemoveUserSessions", b.RemoveUserSessions(ev.ctx, bob, []string{kept}))
 	}
+
 }
 
 func caseLogOutEverywhere(c *mgr) {

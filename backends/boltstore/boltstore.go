@@ -559,12 +559,7 @@ func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 			}
 			now := stamp(s.now())
 			c := b.Cursor()
-			var k, v []byte
-			if after == nil {
-				k, v = c.First()
-			} else if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
-				k, v = c.Next()
-			}
+			k, v := seekAfter(c, after)
 			for ; k != nil; k, v = c.Next() {
 				if len(keys) == listBatch {
 					done = false

@@ -622,37 +622,6 @@ func TestConcurrency(t *testing.T) {
 	checkIndex(t, s.DB(), defaultBucket)
 }
 
-func TestSwapContention(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t, func(o *Options) { o.NoSync = true })
-	for round := range 20 {
-		key := sessions.NewKey()
-		if err := s.Create(ctx, key, []byte("start"), hour()); err != nil {
-			t.Fatal(err)
-		}
-		var wins atomic.Int32
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range 12 {
-			wg.Go(func() {
-				<-start
-				err := s.Swap(ctx, key, []byte("start"), []byte(fmt.Sprint("winner", i)), hour())
-				switch {
-				case err == nil:
-					wins.Add(1)
-				case !errors.Is(err, sessions.ErrConflict):
-					t.Errorf("Swap: %v", err)
-				}
-			})
-		}
-		close(start)
-		wg.Wait()
-		if wins.Load() != 1 {
-			t.Fatalf("round %d: %d swaps from the same old value won, want exactly 1", round, wins.Load())
-		}
-	}
-}
-
 func TestCloseWaitsForPurge(t *testing.T) {
 	// Close while the purge runs: no panic, no race, the DB is closed.
 	for range 5 {

@@ -59,6 +59,19 @@ func (s *Store) Count(ctx context.Context, progress func(done, total int64)) (se
 	return n, nil
 }
 
+// seekAfter positions c at the first entry after the key after, or at
+// the first entry when after is nil (a walk in batches resuming where the
+// previous read transaction stopped), and returns it.
+func seekAfter(c *bbolt.Cursor, after []byte) (k, v []byte) {
+	if after == nil {
+		return c.First()
+	}
+	if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
+		return c.Next()
+	}
+	return k, v
+}
+
 // walkBatches calls fn for every entry of the bucket, in key order, at
 // most countBatch per read transaction, and after each batch calls done.
 // A missing bucket has no entries.
@@ -75,12 +88,7 @@ func (s *Store) walkBatches(ctx context.Context, bucket []byte, fn func(k, v []b
 				return nil
 			}
 			c := b.Cursor()
-			var k, v []byte
-			if after == nil {
-				k, v = c.First()
-			} else if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
-				k, v = c.Next()
-			}
+			k, v := seekAfter(c, after)
 			for i := 0; k != nil; k, v = c.Next() {
 				if i == countBatch {
 					more = true

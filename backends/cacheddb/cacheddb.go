@@ -79,8 +79,8 @@ type Options struct {
 
 // Store is the cached_db engine over a database that can compare-and-swap.
 // It implements sessions.Engine, Swapper, Toucher, Codecer and Describer,
-// and ExpiredDeleter, Lister and UserIndexer with the database engine's
-// (an error matching sessions.ErrUnsupported when it has none).
+// and ExpiredDeleter, Lister, UserIndexer and Counter with the database
+// engine's (an error matching sessions.ErrUnsupported when it has none).
 type Store struct {
 	cache, db sessions.Engine
 	cacheSw   sessions.Swapper
@@ -106,6 +106,7 @@ type withoutSwap interface {
 	sessions.ExpiredDeleter
 	sessions.Lister
 	sessions.UserIndexer
+	sessions.Counter
 	sessions.Codecer
 	sessions.Describer
 }
@@ -285,6 +286,18 @@ func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 		return sessions.ErrUnsupported
 	}
 	return l.List(ctx, fn)
+}
+
+// Count implements sessions.Counter with the database's: the database
+// holds every session, the cache only copies. Over a database that
+// cannot count it returns an error matching sessions.ErrUnsupported, and
+// Manager.Stats lists the keys instead.
+func (s *Store) Count(ctx context.Context, progress func(done, total int64)) (sessions.Counts, error) {
+	c, ok := s.db.(sessions.Counter)
+	if !ok {
+		return sessions.Counts{Sessions: -1, Expired: -1, Users: -1, UserEntries: -1}, sessions.ErrUnsupported
+	}
+	return c.Count(ctx, progress)
 }
 
 // AddUserSession implements sessions.UserIndexer with the database's.

@@ -272,33 +272,29 @@ func state(d *codec.Dict) string {
 // dbState is what the database holds under key.
 func (r *rig) dbState(t *testing.T, key string) string {
 	t.Helper()
-	b, err := r.db.Store.Load(context.Background(), key)
-	if errors.Is(err, sessions.ErrNotFound) {
-		return ""
-	}
-	if err != nil {
-		t.Fatalf("database load: %v", err)
-	}
-	d, err := r.m.Codec().Decode(b)
-	if err != nil {
-		t.Fatalf("database row: %v", err)
-	}
-	return state(d)
+	return r.loadState(t, r.db.Store, key, "database load", "database row")
 }
 
 // storeState is what the cached_db store serves under key.
 func (r *rig) storeState(t *testing.T, key string) string {
 	t.Helper()
-	b, err := r.st.Load(context.Background(), key)
+	return r.loadState(t, r.st, key, "store load", "store load decodes")
+}
+
+// loadState is the session e holds under key, decoded with the Manager's
+// codec ("" for none); loading, and decoding, names what fails.
+func (r *rig) loadState(t *testing.T, e sessions.Engine, key, loading, decoding string) string {
+	t.Helper()
+	b, err := e.Load(context.Background(), key)
 	if errors.Is(err, sessions.ErrNotFound) {
 		return ""
 	}
 	if err != nil {
-		t.Fatalf("store load: %v", err)
+		t.Fatalf("%s: %v", loading, err)
 	}
 	d, err := r.m.Codec().Decode(b)
 	if err != nil {
-		t.Fatalf("store load decodes: %v", err)
+		t.Fatalf("%s: %v", decoding, err)
 	}
 	return state(d)
 }

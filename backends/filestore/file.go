@@ -150,19 +150,7 @@ func (s *Store) readLocked(ctx context.Context, name string) (*os.File, record, 
 // makes the rule yield expiry (see mtimeFor), fsyncs it and returns its
 // name.
 func (s *Store) writeTemp(key string, data []byte, expiry time.Time) (string, error) {
-	base := s.prefix + key + tempMarker + strconv.FormatInt(s.now().Unix(), 36) + "."
-	var (
-		f    *os.File
-		name string
-		err  error
-	)
-	for range 100 {
-		name = base + strconv.FormatUint(rand.Uint64(), 36)
-		f, err = s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if !errors.Is(err, fs.ErrExist) {
-			break
-		}
-	}
+	f, name, err := s.createTemp(s.prefix + key)
 	if err != nil {
 		return "", err
 	}
@@ -190,6 +178,26 @@ func (s *Store) writeTemp(key string, data []byte, expiry time.Time) (string, er
 		return "", err
 	}
 	return name, nil
+}
+
+// createTemp creates a new temporary file named for stem (a path relative
+// to the root) and the time now, which DeleteExpired reads to leave it
+// alone until it is staleTempAge old.
+func (s *Store) createTemp(stem string) (*os.File, string, error) {
+	base := stem + tempMarker + strconv.FormatInt(s.now().Unix(), 36) + "."
+	var (
+		f    *os.File
+		name string
+		err  error
+	)
+	for range 100 {
+		name = base + strconv.FormatUint(rand.Uint64(), 36)
+		f, err = s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
+	return f, name, err
 }
 
 // replace writes data over the session file name. Callers hold the key's

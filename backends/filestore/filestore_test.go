@@ -742,38 +742,47 @@ func TestConcurrency(t *testing.T) {
 	}
 }
 
-func TestSwapContention(t *testing.T) {
+// TestSwapContentionWithoutLinks runs the suite's SwapContention case
+// over the fallback for file systems without hard links, which the suite
+// does not reach.
+func TestSwapContentionWithoutLinks(t *testing.T) {
+	s := newStore(t)
+	s.noLink.Store(true)
+	for round := range 20 {
+		contendSwap(t, round, []*Store{s}, 12)
+	}
+}
+
+// contendSwap creates a session, starts per concurrent swaps from its
+// value through each of stores, and checks that exactly one wins.
+func contendSwap(t *testing.T, round int, stores []*Store, per int) {
+	t.Helper()
 	ctx := context.Background()
-	for _, noLink := range []bool{false, true} {
-		s := newStore(t)
-		s.noLink.Store(noLink)
-		for round := range 20 {
-			key := sessions.NewKey()
-			if err := s.Create(ctx, key, []byte("start"), hour()); err != nil {
-				t.Fatal(err)
-			}
-			const n = 12
-			var wins atomic.Int32
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for i := range n {
-				wg.Go(func() {
-					<-start
-					err := s.Swap(ctx, key, []byte("start"), []byte(fmt.Sprint("winner", i)), hour())
-					switch {
-					case err == nil:
-						wins.Add(1)
-					case !errors.Is(err, sessions.ErrConflict):
-						t.Errorf("Swap: %v", err)
-					}
-				})
-			}
-			close(start)
-			wg.Wait()
-			if wins.Load() != 1 {
-				t.Fatalf("round %d: %d swaps from the same old value won, want exactly 1", round, wins.Load())
-			}
+	key := sessions.NewKey()
+	if err := stores[0].Create(ctx, key, []byte("start"), hour()); err != nil {
+		t.Fatal(err)
+	}
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, s := range stores {
+		for j := range per {
+			wg.Go(func() {
+				<-start
+				err := s.Swap(ctx, key, []byte("start"), []byte(fmt.Sprint("winner", i, j)), hour())
+				switch {
+				case err == nil:
+					wins.Add(1)
+				case !errors.Is(err, sessions.ErrConflict):
+					t.Errorf("Swap: %v", err)
+				}
+			})
 		}
+	}
+	close(start)
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("round %d: %d swaps from the same old value won (%d stores), want exactly 1", round, wins.Load(), len(stores))
 	}
 }
 
@@ -812,29 +821,6 @@ func TestConcurrentCreateSameKey(t *testing.T) {
 		if wins.Load() != 1 {
 			t.Fatalf("round %d: %d creates won, want 1", round, wins.Load())
 		}
-	}
-}
-
-func TestSharedAcrossInstances(t *testing.T) {
-	ctx := context.Background()
-	a := newStore(t)
-	b, err := New(Options{Dir: a.Dir(), Codec: testCodec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	key := sessions.NewKey()
-	if err := a.Create(ctx, key, []byte("from a"), hour()); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := b.Load(ctx, key); err != nil || string(got) != "from a" {
-		t.Fatalf("b.Load = %q, %v", got, err)
-	}
-	if err := b.Delete(ctx, key); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Update(ctx, key, []byte("x"), hour()); !errors.Is(err, sessions.ErrNotFound) {
-		t.Fatalf("a.Update after b.Delete: %v", err)
 	}
 }
 
@@ -877,35 +863,9 @@ func sharedStores(t *testing.T, n int) []*Store {
 }
 
 func TestCrossProcessSwap(t *testing.T) {
-	ctx := context.Background()
 	stores := sharedStores(t, 4)
 	for round := range 30 {
-		key := sessions.NewKey()
-		if err := stores[0].Create(ctx, key, []byte("start"), hour()); err != nil {
-			t.Fatal(err)
-		}
-		var wins atomic.Int32
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i, s := range stores {
-			for j := range 3 {
-				wg.Go(func() {
-					<-start
-					err := s.Swap(ctx, key, []byte("start"), []byte(fmt.Sprint("winner", i, j)), hour())
-					switch {
-					case err == nil:
-						wins.Add(1)
-					case !errors.Is(err, sessions.ErrConflict):
-						t.Errorf("Swap: %v", err)
-					}
-				})
-			}
-		}
-		close(start)
-		wg.Wait()
-		if wins.Load() != 1 {
-			t.Fatalf("round %d: %d swaps from the same old value won across stores, want exactly 1", round, wins.Load())
-		}
+		contendSwap(t, round, stores, 3)
 	}
 }
 

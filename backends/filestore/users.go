@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
-	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -79,19 +77,7 @@ const maxUserDirAttempts = 100
 // session key (UserSessions ignores it) and carries its creation time, so
 // DeleteExpired leaves it alone until it is staleTempAge old.
 func (s *Store) userTemp(dir string, expiry time.Time) (string, error) {
-	base := path.Join(dir, "entry"+tempMarker+strconv.FormatInt(s.now().Unix(), 36)+".")
-	var (
-		f    *os.File
-		name string
-		err  error
-	)
-	for range 100 {
-		name = base + strconv.FormatUint(rand.Uint64(), 36)
-		f, err = s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if !errors.Is(err, fs.ErrExist) {
-			break
-		}
-	}
+	f, name, err := s.createTemp(path.Join(dir, "entry"))
 	if err != nil {
 		return "", err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/internal/ctxcall"
 )
 
 // fail turns a gomemcache error into the engine's: the context's error
@@ -34,7 +35,8 @@ func (s *Store) fail(ctx context.Context, err error) error {
 }
 
 // call runs op, one gomemcache call, and returns its error, or the
-// context's error as soon as ctx ends, whichever comes first.
+// context's error as soon as ctx ends, whichever comes first
+// (ctxcall.Err).
 //
 // gomemcache takes no context: each call is bounded only by the client's
 // timeout (timeout=, 500 ms by default), for the dial and again for the
@@ -52,38 +54,7 @@ func (s *Store) call(ctx context.Context, op func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if ctx.Done() == nil { // context.Background and the like never end
-		return s.do(ctx, op)
-	}
-	type result struct {
-		err    error
-		panicv any // a panic in op goes on in the caller
-	}
-	done := make(chan result, 1) // buffered: an abandoned op does not block
-	go func() {
-		var r result
-		defer func() {
-			if p := recover(); p != nil {
-				r.panicv = p
-			}
-			done <- r
-		}()
-		r.err = s.do(ctx, op)
-	}()
-	var r result
-	select {
-	case r = <-done:
-	case <-ctx.Done():
-		select {
-		case r = <-done: // finished at the same moment: keep its answer
-		default:
-			return ctx.Err()
-		}
-	}
-	if r.panicv != nil {
-		panic(r.panicv)
-	}
-	return r.err
+	return ctxcall.Err(ctx, func(ctx context.Context) error { return s.do(ctx, op) })
 }
 
 // do runs op, and once more if it failed on a connection that had gone

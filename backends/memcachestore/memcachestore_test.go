@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -24,19 +23,6 @@ import (
 	"github.com/sessionkit/sessions/internal/testservers"
 	"github.com/sessionkit/sessions/internal/testutil"
 )
-
-func withParams(raw string, kv ...string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		panic(err)
-	}
-	q := u.Query()
-	for i := 0; i < len(kv); i += 2 {
-		q.Set(kv[i], kv[i+1])
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 func open(t testing.TB, raw string) *memcachestore.Store {
 	t.Helper()
@@ -61,10 +47,10 @@ func harness(base string, params ...string) conformance.Harness {
 	}
 	return conformance.Harness{
 		New: func(t *testing.T) sessions.Backend {
-			return open(t, withParams(base, append([]string{"key_prefix", testutil.Prefix(t)}, params...)...))
+			return open(t, testutil.WithParams(base, append([]string{"key_prefix", testutil.Prefix(t)}, params...)...))
 		},
 		NewPair: func(t *testing.T) (sessions.Backend, sessions.Backend) {
-			u := withParams(base, append([]string{"key_prefix", testutil.Prefix(t)}, params...)...)
+			u := testutil.WithParams(base, append([]string{"key_prefix", testutil.Prefix(t)}, params...)...)
 			return open(t, u), open(t, u)
 		},
 		Caps: caps,
@@ -86,7 +72,7 @@ func TestMemcached(t *testing.T) {
 		h := harness(base)
 		h.NewFaulty = func(t *testing.T) (sessions.Backend, []conformance.Fault) {
 			u, proxies := testservers.Proxied(t, base)
-			return open(t, withParams(u, "key_prefix", testutil.Prefix(t))), []conformance.Fault{testservers.Fault("memcached", false, proxies...)}
+			return open(t, testutil.WithParams(u, "key_prefix", testutil.Prefix(t))), []conformance.Fault{testservers.Fault("memcached", false, proxies...)}
 		}
 		conformance.RunFaults(t, h)
 	})
@@ -97,7 +83,7 @@ func TestMemcached(t *testing.T) {
 	t.Run("TooLarge", func(t *testing.T) { testTooLarge(t, base) })
 	t.Run("RoundTrips", func(t *testing.T) { testRoundTrips(t, a) })
 	t.Run("ClearExpired", func(t *testing.T) {
-		m := testutil.Open(t, withParams(base, "key_prefix", testutil.Prefix(t)), testutil.Quiet)
+		m := testutil.Open(t, testutil.WithParams(base, "key_prefix", testutil.Prefix(t)), testutil.Quiet)
 		if n, err := m.ClearExpired(context.Background()); n != 0 || err != nil {
 			t.Errorf("ClearExpired = %d, %v; want 0, nil (memcached expires sessions itself)", n, err)
 		}
@@ -119,7 +105,7 @@ func rawGet(t testing.TB, key string, servers ...*testservers.Memcached) *memcac
 
 func testBothServersUsed(t *testing.T, a, b *testservers.Memcached) {
 	ctx := context.Background()
-	s := open(t, withParams("memcached://"+a.Addr+","+b.Addr, "key_prefix", testutil.Prefix(t)))
+	s := open(t, testutil.WithParams("memcached://"+a.Addr+","+b.Addr, "key_prefix", testutil.Prefix(t)))
 	ca, cb := memcache.New(a.Addr), memcache.New(b.Addr)
 	on := map[string]int{}
 	for range 40 {
@@ -248,7 +234,7 @@ print(s.session_key)
 func testHostileValues(t *testing.T, base string, a, b *testservers.Memcached) {
 	ctx := context.Background()
 	called := false
-	m := testutil.Open(t, withParams(base, "key_prefix", testutil.Prefix(t)), testutil.Quiet, func(s *sessions.Settings) {
+	m := testutil.Open(t, testutil.WithParams(base, "key_prefix", testutil.Prefix(t)), testutil.Quiet, func(s *sessions.Settings) {
 		s.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) { called = true; w.WriteHeader(500) }
 	})
 	store := m.Backend().(sessions.Engine).(*memcachestore.Store)
@@ -303,14 +289,14 @@ func testHostileValues(t *testing.T, base string, a, b *testservers.Memcached) {
 
 func testTooLarge(t *testing.T, base string) {
 	ctx := context.Background()
-	s := open(t, withParams(base, "key_prefix", testutil.Prefix(t)))
+	s := open(t, testutil.WithParams(base, "key_prefix", testutil.Prefix(t)))
 	big := make([]byte, 1<<20)
 	if err := s.Create(ctx, sessions.NewKey(), big, time.Now().Add(time.Hour)); !errors.Is(err, sessions.ErrTooLarge) {
 		t.Errorf("Create of 1 MiB: %v, want ErrTooLarge", err)
 	}
 	// Past the pre-check (a client that believes the limit is higher),
 	// the server's refusal maps to ErrTooLarge too.
-	loose := open(t, withParams(base, "key_prefix", testutil.Prefix(t), "max_item_size", "2m"))
+	loose := open(t, testutil.WithParams(base, "key_prefix", testutil.Prefix(t), "max_item_size", "2m"))
 	err := loose.Create(ctx, sessions.NewKey(), big, time.Now().Add(time.Hour))
 	if !errors.Is(err, sessions.ErrTooLarge) || !strings.Contains(err.Error(), "object too large for cache") {
 		t.Errorf("Create refused by the server: %v, want ErrTooLarge", err)
@@ -329,7 +315,7 @@ func testTooLarge(t *testing.T, base string) {
 	// MaxDataSize) fails to save with ErrTooLarge, reported to the error
 	// handler.
 	var got error
-	m := testutil.Open(t, withParams(base, "key_prefix", testutil.Prefix(t)), testutil.Quiet, func(s *sessions.Settings) {
+	m := testutil.Open(t, testutil.WithParams(base, "key_prefix", testutil.Prefix(t)), testutil.Quiet, func(s *sessions.Settings) {
 		s.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) { got = err; w.WriteHeader(500) }
 	})
 	rec := httptest.NewRecorder()
@@ -420,7 +406,7 @@ func testRoundTrips(t *testing.T, srv *testservers.Memcached) {
 // once another client wrote; Swap must then compare the bytes again.
 func TestSwapAfterOtherWrites(t *testing.T) {
 	ctx := context.Background()
-	u := withParams("memcached://"+testservers.SharedMemcached(t).Addr, "key_prefix", testutil.Prefix(t))
+	u := testutil.WithParams("memcached://"+testservers.SharedMemcached(t).Addr, "key_prefix", testutil.Prefix(t))
 	s, other := open(t, u), open(t, u)
 	exp := time.Now().Add(time.Hour)
 	k := sessions.NewKey()

@@ -31,7 +31,7 @@ func TestMigrateConformance(t *testing.T) {
 				if seeded {
 					mode = "old"
 				}
-				h := harness(p, seeded)
+				h := harness(p, seeded, nil)
 				t.Run(mode+"/Storage", func(t *testing.T) { conformance.Run(t, h) })
 				t.Run(mode+"/Manager", func(t *testing.T) { conformance.RunManager(t, h) })
 			}
@@ -43,15 +43,16 @@ func TestMigrateConformance(t *testing.T) {
 // rest across formats: sessions are decrypted, converted and encrypted
 // again when they move.
 func TestMigrateEncrypted(t *testing.T) {
-	h := harness(pairKinds{memoryKind, redisKind}, true)
-	h.Configure = func(s *sessions.Settings) { s.EncryptionKeys = []string{"0123456789abcdef0123456789abcdef"} }
+	h := harness(pairKinds{memoryKind, redisKind}, true, func(s *sessions.Settings) {
+		s.EncryptionKeys = []string{"0123456789abcdef0123456789abcdef"}
+	})
 	conformance.RunManager(t, h)
 }
 
 // TestMigrateFaults cuts and stalls each store of a migration between two
 // network stores (PostgreSQL to Redis) in the middle of requests.
 func TestMigrateFaults(t *testing.T) {
-	h := harness(pairKinds{postgresKind, redisKind}, false)
+	h := harness(pairKinds{postgresKind, redisKind}, false, nil)
 	h.NewFaulty = func(t *testing.T) (sessions.Backend, []conformance.Fault) {
 		fu, fp := testservers.Proxied(t, postgresKind.url(t))
 		tu, tp := testservers.Proxied(t, redisKind.url(t))

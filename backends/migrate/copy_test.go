@@ -15,6 +15,7 @@ import (
 	"github.com/sessionkit/sessions/codec"
 	"github.com/sessionkit/sessions/codec/pickle"
 	"github.com/sessionkit/sessions/internal/testservers"
+	"github.com/sessionkit/sessions/internal/testutil"
 )
 
 // count returns the number of live keys of a store.
@@ -356,7 +357,7 @@ func TestMigrateRedisToCluster(t *testing.T) {
 	ctx := context.Background()
 	c := testservers.StartRedisCluster(t, 3)
 	src := openEngine(t, redisKind.url(t))
-	dst := openEngine(t, withParams(c.URL(), "key_prefix", unique(t, "c")))
+	dst := openEngine(t, testutil.WithParams(c.URL(), "key_prefix", unique(t, "c")))
 	pk := pickle.Codec{}
 	exp := time.Now().Add(time.Hour)
 	keys := make([]string, 300)

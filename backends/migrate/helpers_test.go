@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,6 +21,7 @@ import (
 	_ "github.com/sessionkit/sessions/backends/sqlstore"
 	"github.com/sessionkit/sessions/conformance"
 	"github.com/sessionkit/sessions/internal/testservers"
+	"github.com/sessionkit/sessions/internal/testutil"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // postgres:
 	_ "modernc.org/sqlite"             // sqlite:
@@ -64,10 +64,10 @@ var (
 		return "sqlite://" + filepath.ToSlash(filepath.Join(t.TempDir(), "sessions.sqlite3")) + "?create_table=true"
 	}}
 	postgresKind = kind{name: "postgres", url: func(t testing.TB) string {
-		return withParams(testservers.SharedPostgres(t).URL(), "table", unique(t, "m"), "create_table", "true")
+		return testutil.WithParams(testservers.SharedPostgres(t).URL(), "table", unique(t, "m"), "create_table", "true")
 	}}
 	redisKind = kind{name: "redis", pickle: true, native: true, url: func(t testing.TB) string {
-		return withParams(testservers.SharedRedis(t).URL(), "key_prefix", unique(t, "m"))
+		return testutil.WithParams(testservers.SharedRedis(t).URL(), "key_prefix", unique(t, "m"))
 	}}
 	fileKind = kind{name: "file", url: func(t testing.TB) string {
 		dir := filepath.Join(t.TempDir(), "sessions")
@@ -77,20 +77,6 @@ var (
 		return "file://" + filepath.ToSlash(dir)
 	}}
 )
-
-// withParams adds query parameters to a config URL.
-func withParams(raw string, kv ...string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		panic(err)
-	}
-	q := u.Query()
-	for i := 0; i+1 < len(kv); i += 2 {
-		q.Set(kv[i], kv[i+1])
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // openEngine opens a server-side engine from a config string, closed at
 // the end of the test.
@@ -146,7 +132,7 @@ func (s seededStore) Create(ctx context.Context, key string, data []byte, expiry
 	if p.where != absent {
 		return sessions.ErrExists
 	}
-	if f := s.formats.Load(); f != nil && !f.same && len(data) > 0 {
+	if f := s.formats; f != nil && !f.same && len(data) > 0 {
 		if d, err := f.dst.Decode(data); err == nil {
 			if b, err := f.src.Encode(d); err == nil {
 				data = b
@@ -172,7 +158,9 @@ func (p pairKinds) name() string { return p.from.name + "-to-" + p.to.name }
 
 // harness runs the suite over migrating engines from p.from to p.to;
 // seeded puts every session the suite creates in the old store.
-func harness(p pairKinds, seeded bool) conformance.Harness {
+// configure, when not nil, changes the settings of the suite's Managers
+// and so those the engines are built with (Options.Settings).
+func harness(p pairKinds, seeded bool, configure func(*sessions.Settings)) conformance.Harness {
 	// Where the suite's records live: the new store, or (seeded) the old
 	// one until they are moved.
 	home := p.to
@@ -193,15 +181,20 @@ func harness(p pairKinds, seeded bool) conformance.Harness {
 		// cases get more room than 20 ms on a loaded machine.
 		caps.TTLResolution = 100 * time.Millisecond
 	}
+	set := testSettings()
+	if configure != nil {
+		configure(&set)
+	}
 	open := func(t *testing.T, src, dst sessions.Engine) sessions.Backend {
-		st := newMigrating(t, src, dst, nil)
+		st := newMigrating(t, src, dst, &Options{Settings: &set})
 		if seeded {
 			return variant(seededStore{st})
 		}
 		return st.engine()
 	}
 	return conformance.Harness{
-		Caps: caps,
+		Caps:      caps,
+		Configure: configure,
 		New: func(t *testing.T) sessions.Backend {
 			return open(t, openEngine(t, p.from.url(t)), openEngine(t, p.to.url(t)))
 		},

@@ -165,9 +165,9 @@ func open(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Backen
 type Options struct {
 	// Settings give the formats of the two stores (the secret keys, the
 	// codec, the encryption keys) so sessions can be converted from the
-	// old store's format to the new one's. A Manager over the engine
-	// sets them from its own settings when it starts (the engine is a
-	// sessions.Codecer); without either, sessions are copied as they are.
+	// old store's format to the new one's: those of the Manager that will
+	// use the engine. New learns both formats from them; without them,
+	// sessions are copied as they are.
 	Settings *sessions.Settings
 	// Logger receives the warnings (a session that cannot be converted, an
 	// old copy that could not be deleted); nil means slog.Default().
@@ -206,7 +206,7 @@ type store struct {
 	srcUsers, dstUsers sessions.UserIndexer
 	srcPurge, dstPurge sessions.ExpiredDeleter
 
-	formats  atomic.Pointer[formats]
+	formats  *formats // nil: no settings, bytes move as they are
 	log      *slog.Logger
 	claimTTL time.Duration
 	own      bool // Close closes src and dst
@@ -267,7 +267,8 @@ type formats struct {
 	same     bool // one format: bytes move as they are
 }
 
-// configure learns the stores' formats from the settings.
+// configure learns the stores' formats from the settings, once, when the
+// store is built.
 func (s *store) configure(st sessions.Settings) {
 	if st.KeySalt == "" {
 		st.KeySalt = codec.DjangoSessionSalt
@@ -296,7 +297,7 @@ func (s *store) configure(st sessions.Settings) {
 		}
 		f.src, f.dst = es, ed
 	}
-	s.formats.Store(f)
+	s.formats = f
 }
 
 // engineCodec is the codec the Manager would use over e.
@@ -310,9 +311,9 @@ func engineCodec(e sessions.Engine, st sessions.Settings) codec.Codec {
 }
 
 // Codec implements sessions.Codecer: the Manager stores sessions in the
-// new engine's format. It also learns both formats from the settings.
+// new engine's format. It keeps nothing of st: the store converts with
+// the formats New learned from Options.Settings.
 func (s *store) Codec(st sessions.Settings) codec.Codec {
-	s.configure(st)
 	return engineCodec(s.dst, st)
 }
 
@@ -324,7 +325,7 @@ var errConvert = errors.New("migrate: the session cannot be converted to the new
 // store's. Without known formats, or with one format, the bytes are
 // returned as they are.
 func (s *store) convert(b []byte) ([]byte, error) {
-	f := s.formats.Load()
+	f := s.formats
 	if f == nil || f.same || len(b) == 0 {
 		return b, nil
 	}
@@ -347,7 +348,7 @@ func (s *store) sameSession(old, src []byte) bool {
 	if string(old) == string(src) {
 		return true
 	}
-	f := s.formats.Load()
+	f := s.formats
 	if f == nil || f.same {
 		return false
 	}
@@ -373,7 +374,7 @@ func (s *store) sameSession(old, src []byte) bool {
 // boundUser returns the user a session (in the new store's format) is
 // bound to, or "".
 func (s *store) boundUser(data []byte) string {
-	f := s.formats.Load()
+	f := s.formats
 	if f == nil || len(data) == 0 {
 		return ""
 	}

@@ -16,7 +16,7 @@ import (
 // millisecond Redis keeps and never later by more, ErrNotFound for missing, deleted and
 // expired keys, and the zero time for a key written without a TTL.
 func TestLoadExpiry(t *testing.T) {
-	s := open(t, withParams(testservers.SharedRedis(t).URL(), "key_prefix", testutil.Prefix(t)))
+	s := open(t, testutil.WithParams(testservers.SharedRedis(t).URL(), "key_prefix", testutil.Prefix(t)))
 	ctx := context.Background()
 	var r sessions.ExpiryReader = s
 	check := func(step, k string, data string, exp time.Time) {

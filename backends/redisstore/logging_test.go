@@ -8,32 +8,14 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/internal/syncbuf"
 	"github.com/sessionkit/sessions/internal/testutil"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // captureStderr points file descriptor 2 at a pipe while f runs and
 // returns what was written to it: whatever writes to stderr (go-redis's
@@ -99,8 +81,8 @@ func TestGoRedisLogsToSettingsLogger(t *testing.T) {
 	const password = "s3cr3t-Pa55word"
 	ctx := context.Background()
 	addrA, addrB := refusingAddr(t), refusingAddr(t)
-	var logA, logB syncBuffer
-	open := func(addr string, log *syncBuffer) *sessions.Manager {
+	var logA, logB syncbuf.Buffer
+	open := func(addr string, log *syncbuf.Buffer) *sessions.Manager {
 		st := testutil.QuietSettings()
 		st.Logger = slog.New(slog.NewTextHandler(log, nil))
 		m, err := sessions.Open(ctx, "redis://app:"+password+"@"+addr+"/0?max_retries=-1&dialer_retries=1", st)

@@ -2,7 +2,9 @@ package redisstore
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -69,7 +71,13 @@ func set[T any](dst *T, v *T) {
 	}
 }
 
-func (cp connParams) apply(poolSize, minIdle, maxIdle, maxActive, maxRetries, dialRetries *int, dial, read, write, pool *time.Duration) {
+// configure sets the fields that the three go-redis option types share:
+// the pool and timeout parameters of the URL, ContextTimeoutEnabled (see
+// Contexts in the package documentation) and the dialer that routes the
+// client's log lines (logRoute).
+func (t *target) configure(poolSize, minIdle, maxIdle, maxActive, maxRetries, dialRetries *int, dial, read, write, pool *time.Duration,
+	ctxTimeout *bool, dialer *func(context.Context, string, string) (net.Conn, error), tlsConf *tls.Config) {
+	cp := t.cp
 	set(dialRetries, cp.dialRetries)
 	set(poolSize, cp.poolSize)
 	set(minIdle, cp.minIdle)
@@ -80,6 +88,8 @@ func (cp connParams) apply(poolSize, minIdle, maxIdle, maxActive, maxRetries, di
 	set(read, cp.readTimeout)
 	set(write, cp.writeTimeout)
 	set(pool, cp.poolTimeout)
+	*ctxTimeout = true
+	*dialer = t.route.dialer(*dial, tlsConf)
 }
 
 const ourParams = "key_prefix, version, logical_prefix, format, pool_size, min_idle_conns, max_idle_conns, max_active_conns, max_retries, dialer_retries, dial_timeout, read_timeout, write_timeout, pool_timeout"
@@ -183,10 +193,8 @@ func (t *target) single() (redis.UniversalClient, string, error) {
 		return nil, "", t.bad(err)
 	}
 	opt.Username, opt.Password = t.user, t.pass
-	t.cp.apply(&opt.PoolSize, &opt.MinIdleConns, &opt.MaxIdleConns, &opt.MaxActiveConns, &opt.MaxRetries, &opt.DialerRetries,
-		&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout)
-	opt.ContextTimeoutEnabled = true
-	opt.Dialer = t.route.dialer(opt.DialTimeout, opt.TLSConfig)
+	t.configure(&opt.PoolSize, &opt.MinIdleConns, &opt.MaxIdleConns, &opt.MaxActiveConns, &opt.MaxRetries, &opt.DialerRetries,
+		&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.ContextTimeoutEnabled, &opt.Dialer, opt.TLSConfig)
 	return redis.NewClient(opt), fmt.Sprintf("%s db %d", opt.Addr, opt.DB), nil
 }
 
@@ -201,10 +209,8 @@ func (t *target) cluster() (redis.UniversalClient, string, error) {
 		return nil, "", t.bad(err)
 	}
 	opt.Username, opt.Password = t.user, t.pass
-	t.cp.apply(&opt.PoolSize, &opt.MinIdleConns, &opt.MaxIdleConns, &opt.MaxActiveConns, &opt.MaxRetries, &opt.DialerRetries,
-		&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout)
-	opt.ContextTimeoutEnabled = true
-	opt.Dialer = t.route.dialer(opt.DialTimeout, opt.TLSConfig)
+	t.configure(&opt.PoolSize, &opt.MinIdleConns, &opt.MaxIdleConns, &opt.MaxActiveConns, &opt.MaxRetries, &opt.DialerRetries,
+		&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.ContextTimeoutEnabled, &opt.Dialer, opt.TLSConfig)
 	return redis.NewClusterClient(opt), "cluster " + strings.Join(opt.Addrs, ","), nil
 }
 
@@ -229,10 +235,8 @@ func (t *target) sentinel() (redis.UniversalClient, string, error) {
 	if t.pass != "" {
 		opt.Password = t.pass
 	}
-	t.cp.apply(&opt.PoolSize, &opt.MinIdleConns, &opt.MaxIdleConns, &opt.MaxActiveConns, &opt.MaxRetries, &opt.DialerRetries,
-		&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout)
-	opt.ContextTimeoutEnabled = true
-	opt.Dialer = t.route.dialer(opt.DialTimeout, opt.TLSConfig)
+	t.configure(&opt.PoolSize, &opt.MinIdleConns, &opt.MaxIdleConns, &opt.MaxActiveConns, &opt.MaxRetries, &opt.DialerRetries,
+		&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.ContextTimeoutEnabled, &opt.Dialer, opt.TLSConfig)
 	t.route.secrets = append(t.route.secrets, opt.Password, opt.SentinelPassword)
 	where := fmt.Sprintf("sentinel master %q via %s db %d", opt.MasterName, strings.Join(opt.SentinelAddrs, ","), opt.DB)
 	return redis.NewFailoverClient(opt), where, nil

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -25,20 +24,6 @@ import (
 	"github.com/sessionkit/sessions/internal/testservers"
 	"github.com/sessionkit/sessions/internal/testutil"
 )
-
-// withParams adds query parameters to a config URL.
-func withParams(raw string, kv ...string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		panic(err)
-	}
-	q := u.Query()
-	for i := 0; i < len(kv); i += 2 {
-		q.Set(kv[i], kv[i+1])
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 func open(t testing.TB, raw string) *redisstore.Store {
 	t.Helper()
@@ -63,10 +48,10 @@ func harness(base string, params ...string) conformance.Harness {
 	return conformance.Harness{
 		Caps: conformance.Capabilities{Unsigned: unsigned, NativeExpiry: true},
 		New: func(t *testing.T) sessions.Backend {
-			return open(t, withParams(base, append([]string{"key_prefix", testutil.Prefix(t)}, params...)...))
+			return open(t, testutil.WithParams(base, append([]string{"key_prefix", testutil.Prefix(t)}, params...)...))
 		},
 		NewPair: func(t *testing.T) (sessions.Backend, sessions.Backend) {
-			u := withParams(base, append([]string{"key_prefix", testutil.Prefix(t)}, params...)...)
+			u := testutil.WithParams(base, append([]string{"key_prefix", testutil.Prefix(t)}, params...)...)
 			return open(t, u), open(t, u)
 		},
 	}
@@ -93,7 +78,7 @@ func TestFaults(t *testing.T) {
 			h := harness(base, "format", format)
 			h.NewFaulty = func(t *testing.T) (sessions.Backend, []conformance.Fault) {
 				u, proxies := testservers.Proxied(t, base)
-				e := open(t, withParams(u, "key_prefix", testutil.Prefix(t), "format", format))
+				e := open(t, testutil.WithParams(u, "key_prefix", testutil.Prefix(t), "format", format))
 				return e, []conformance.Fault{testservers.Fault("redis", false, proxies...)}
 			}
 			conformance.RunFaults(t, h)
@@ -109,7 +94,7 @@ func TestCluster(t *testing.T) {
 		conformance.RunManager(t, h)
 	})
 	t.Run("ListEveryMaster", func(t *testing.T) {
-		s := open(t, withParams(c.URL(), "key_prefix", testutil.Prefix(t)))
+		s := open(t, testutil.WithParams(c.URL(), "key_prefix", testutil.Prefix(t)))
 		ctx := context.Background()
 		want := map[string]bool{}
 		for range 60 {
@@ -143,7 +128,7 @@ func TestSentinel(t *testing.T) {
 	s := testservers.StartRedisSentinel(t)
 	t.Run("Conformance", func(t *testing.T) { conformance.Run(t, harness(s.URL())) })
 	t.Run("MasterRestart", func(t *testing.T) {
-		testRestart(t, withParams(s.URL(), "key_prefix", testutil.Prefix(t), "dial_timeout", "250ms", "read_timeout", "250ms", "max_retries", "-1"), s.Master)
+		testRestart(t, testutil.WithParams(s.URL(), "key_prefix", testutil.Prefix(t), "dial_timeout", "250ms", "read_timeout", "250ms", "max_retries", "-1"), s.Master)
 	})
 }
 
@@ -242,12 +227,12 @@ func testRestart(t *testing.T, raw string, srv stopStarter) {
 
 func TestServerRestart(t *testing.T) {
 	srv := testservers.StartRedis(t)
-	testRestart(t, withParams(srv.URL(), "dial_timeout", "250ms", "read_timeout", "250ms", "max_retries", "-1"), srv)
+	testRestart(t, testutil.WithParams(srv.URL(), "dial_timeout", "250ms", "read_timeout", "250ms", "max_retries", "-1"), srv)
 }
 
 func testClusterNodeFailure(t *testing.T, c *testservers.RedisCluster) {
 	ctx := context.Background()
-	m, rec := managerWithRecorder(t, withParams(c.URL(), "key_prefix", testutil.Prefix(t), "dial_timeout", "250ms", "read_timeout", "250ms", "max_retries", "1"))
+	m, rec := managerWithRecorder(t, testutil.WithParams(c.URL(), "key_prefix", testutil.Prefix(t), "dial_timeout", "250ms", "read_timeout", "250ms", "max_retries", "1"))
 	s := m.Backend().(sessions.Engine).(*redisstore.Store)
 	cc := s.Client().(*redis.ClusterClient)
 	// Sessions on every node.
@@ -417,7 +402,7 @@ func TestHostileValues(t *testing.T) {
 	}), nil))
 	called := false
 	st.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) { called = true; w.WriteHeader(500) }
-	m, err := sessions.Open(ctx, withParams(testservers.SharedRedis(t).URL(), "key_prefix", p), st)
+	m, err := sessions.Open(ctx, testutil.WithParams(testservers.SharedRedis(t).URL(), "key_prefix", p), st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -550,7 +535,7 @@ func TestPythonReads(t *testing.T) {
 		t.Skip("no", python)
 	}
 	ctx := context.Background()
-	m := testutil.Open(t, withParams(testservers.SharedRedis(t).URL(), "key_prefix", testutil.Prefix(t)), testutil.Quiet)
+	m := testutil.Open(t, testutil.WithParams(testservers.SharedRedis(t).URL(), "key_prefix", testutil.Prefix(t)), testutil.Quiet)
 	s := m.NewSession(ctx)
 	s.Set("_auth_user_id", "42")
 	s.Set("cart", []any{1, 2.5, "três", nil, true})
@@ -580,7 +565,7 @@ func TestPythonReads(t *testing.T) {
 // whoever can write to Redis can write sessions.
 func TestPickleIsNotSigned(t *testing.T) {
 	ctx := context.Background()
-	u := withParams(testservers.SharedRedis(t).URL(), "key_prefix", testutil.Prefix(t))
+	u := testutil.WithParams(testservers.SharedRedis(t).URL(), "key_prefix", testutil.Prefix(t))
 	a := testutil.Open(t, u, testutil.Quiet)
 	key := func() string {
 		s := a.NewSession(ctx)
@@ -603,14 +588,14 @@ func TestPickleIsNotSigned(t *testing.T) {
 	if _, ok := b.Codec().(codec.Signed); ok {
 		t.Error("the pickle format uses the signed codec")
 	}
-	j := testutil.Open(t, withParams(u, "format", "json"), testutil.Quiet)
+	j := testutil.Open(t, testutil.WithParams(u, "format", "json"), testutil.Quiet)
 	if _, ok := j.Codec().(codec.Signed); !ok {
 		t.Errorf("format=json uses %T, want the signed JSON codec", j.Codec())
 	}
 }
 
 func TestClearExpired(t *testing.T) {
-	m := testutil.Open(t, withParams(testservers.SharedRedis(t).URL(), "key_prefix", testutil.Prefix(t)), testutil.Quiet)
+	m := testutil.Open(t, testutil.WithParams(testservers.SharedRedis(t).URL(), "key_prefix", testutil.Prefix(t)), testutil.Quiet)
 	if n, err := m.ClearExpired(context.Background()); n != 0 || err != nil {
 		t.Errorf("ClearExpired = %d, %v; want 0, nil (Redis expires sessions itself)", n, err)
 	}
@@ -618,7 +603,7 @@ func TestClearExpired(t *testing.T) {
 
 func TestTTLNeverEarly(t *testing.T) {
 	ctx := context.Background()
-	s := open(t, withParams(testservers.SharedRedis(t).URL(), "key_prefix", testutil.Prefix(t)))
+	s := open(t, testutil.WithParams(testservers.SharedRedis(t).URL(), "key_prefix", testutil.Prefix(t)))
 	raw := rawClient(t)
 	for _, d := range []time.Duration{time.Microsecond, 1500 * time.Microsecond, time.Second, 40 * 24 * time.Hour} {
 		k := sessions.NewKey()
@@ -734,7 +719,7 @@ func TestDjango(t *testing.T) {
 	ctx := context.Background()
 	srv := testservers.SharedRedis(t)
 	p := testutil.Prefix(t)
-	m := testutil.Open(t, withParams(srv.URL(), "key_prefix", p, "version", "2"), testutil.Quiet)
+	m := testutil.Open(t, testutil.WithParams(srv.URL(), "key_prefix", p, "version", "2"), testutil.Quiet)
 	var keys []string
 	for i := range 3 {
 		s := m.NewSession(ctx)

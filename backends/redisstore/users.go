@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/internal/ctxcall"
 )
 
 // The user index (sessions.UserIndexer) is one sorted set per user,
@@ -38,7 +39,7 @@ func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 // AddUserSession implements sessions.UserIndexer.
 func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
 	uk := s.userKey(userID)
-	err := callErr(ctx, func(ctx context.Context) error {
+	err := ctxcall.Err(ctx, func(ctx context.Context) error {
 		return addUserScript.Run(ctx, s.c, []string{uk}, ms(expiry), key, ms(time.Now())).Err()
 	})
 	if err != nil {
@@ -50,7 +51,7 @@ func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry t
 // UserSessions implements sessions.UserIndexer.
 func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, error) {
 	uk := s.userKey(userID)
-	keys, err := call(ctx, func(ctx context.Context) ([]string, error) {
+	keys, err := ctxcall.Call(ctx, func(ctx context.Context) ([]string, error) {
 		return s.c.ZRangeByScore(ctx, uk, &redis.ZRangeBy{Min: "(" + ms(time.Now()), Max: "+inf"}).Result()
 	})
 	if err != nil {
@@ -81,7 +82,7 @@ func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []st
 		for _, k := range rest[:n] {
 			members = append(members, k)
 		}
-		if err := callErr(ctx, func(ctx context.Context) error { return s.c.ZRem(ctx, uk, members...).Err() }); err != nil {
+		if err := ctxcall.Err(ctx, func(ctx context.Context) error { return s.c.ZRem(ctx, uk, members...).Err() }); err != nil {
 			return s.fail(ctx, err)
 		}
 		rest = rest[n:]

@@ -211,28 +211,6 @@ func TestWritesThatChangeNothing(t *testing.T) {
 	})
 }
 
-// TestSwapComparesBytes: MySQL's default collation ignores case and
-// trailing spaces; Swap must not.
-func TestSwapComparesBytes(t *testing.T) {
-	forEach(t, func(t *testing.T, b backend) {
-		s := fresh(t, b)
-		c := ctx(t)
-		k := sessions.NewKey()
-		exp := time.Now().Add(time.Hour)
-		if err := s.Create(c, k, []byte("AbC:sig"), exp); err != nil {
-			t.Fatal(err)
-		}
-		for _, old := range []string{"abc:sig", "ABC:SIG", "AbC:sig ", "AbC:si"} {
-			if err := s.Swap(c, k, []byte(old), []byte("new"), exp); !errors.Is(err, sessions.ErrConflict) {
-				t.Errorf("Swap with old %q over %q = %v, want ErrConflict", old, "AbC:sig", err)
-			}
-		}
-		if err := s.Swap(c, k, []byte("AbC:sig"), []byte("new"), exp); err != nil {
-			t.Errorf("Swap with the exact bytes: %v", err)
-		}
-	})
-}
-
 // TestHostileInput: data and table names with SQL metacharacters are
 // passed as parameters or quoted, never spliced.
 func TestHostileInput(t *testing.T) {

@@ -1,7 +1,6 @@
 package sqlstore_test
 
 import (
-	"bytes"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -18,33 +17,16 @@ import (
 
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/backends/sqlstore"
+	"github.com/sessionkit/sessions/internal/syncbuf"
 	"github.com/sessionkit/sessions/internal/testservers"
 )
-
-// syncBuffer is a log destination safe for concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // app is a Manager over a store behind an httptest server with two
 // routes: /set?k=&v= stores a value, /get?k= prints one.
 type app struct {
 	m    *sessions.Manager
 	srv  *httptest.Server
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 
 	mu      sync.Mutex
 	handled []error // errors given to Settings.ErrorHandler
@@ -52,7 +34,7 @@ type app struct {
 
 func newApp(t *testing.T, e sessions.Engine) *app {
 	t.Helper()
-	a := &app{logs: &syncBuffer{}}
+	a := &app{logs: &syncbuf.Buffer{}}
 	set := sessions.DefaultSettings()
 	set.SecretKey = "django_tests_secret_key"
 	set.Logger = slog.New(slog.NewTextHandler(a.logs, nil))

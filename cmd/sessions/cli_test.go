@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/sessionkit/sessions/backends/memstore"
 	"github.com/sessionkit/sessions/codec"
 	"github.com/sessionkit/sessions/conformance"
+	"github.com/sessionkit/sessions/internal/syncbuf"
 	"github.com/sessionkit/sessions/internal/testservers"
 )
 
@@ -455,26 +455,8 @@ func TestClearSessionsEnginesWithoutCleanup(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the progress goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestClearSessionsProgressOnTerminal(t *testing.T) {
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	oldDelay := spinnerDelay
 	spinnerDelay = 0
 	defer func() { spinnerDelay = oldDelay }()
@@ -486,7 +468,7 @@ func TestClearSessionsProgressOnTerminal(t *testing.T) {
 		t.Fatalf("progress output %q", out)
 	}
 	// A quick run shows nothing at all.
-	var quiet syncBuffer
+	var quiet syncbuf.Buffer
 	spinnerDelay = time.Hour
 	stop = startProgress(&quiet, "x")
 	time.Sleep(150 * time.Millisecond)

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/messages"
 	"github.com/sessionkit/sessions/observe"
 )
@@ -276,21 +275,13 @@ func (s *shop) metricsPage(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusBadRequest, "Bad request", "Unknown format: use json or text.", "")
 		return
 	}
-	d := metricsData{metricsSnapshot: snap, HoldSecs: int(s.hold / time.Second), Products: catalog[:2], Swaps: swaps(s.m)}
+	d := metricsData{metricsSnapshot: snap, HoldSecs: int(s.hold / time.Second), Products: catalog[:2], Swaps: s.m.Describe().Merges}
 	if v := r.URL.Query().Get("refresh"); v != "" {
 		if n, err := strconv.Atoi(v); err == nil && n >= 0 && n <= 60 {
 			d.Refresh = n
 		}
 	}
 	s.render(w, r, http.StatusOK, "metrics", "Live counts", "about", d)
-}
-
-// swaps reports whether m's engine compare-and-swaps (sessions.Swapper):
-// only then does a save merge a concurrent change; otherwise the last
-// writer wins, as in Django.
-func swaps(m *sessions.Manager) bool {
-	_, ok := m.Backend().(sessions.Swapper)
-	return ok
 }
 
 // defaultHold is how long POST /debug/slow-add holds its request.

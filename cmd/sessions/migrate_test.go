@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/sessionkit/sessions/codec"
 	"github.com/sessionkit/sessions/codec/pickle"
 	"github.com/sessionkit/sessions/internal/testservers"
+	"github.com/sessionkit/sessions/internal/testutil"
 )
 
 // interruptAt is a terminal that cancels the command once its progress bar
@@ -64,19 +64,6 @@ func keysOf(t *testing.T, config string) map[string]bool {
 	return keys
 }
 
-func withQuery(raw string, kv ...string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		panic(err)
-	}
-	q := u.Query()
-	for i := 0; i+1 < len(kv); i += 2 {
-		q.Set(kv[i], kv[i+1])
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 // TestMigrate100k moves 100,000 sessions from PostgreSQL (Django's db
 // engine: signed JSON) to Redis (Django's cache engine: pickle) with
 // "sessions migrate" on a terminal, interrupted in the middle of a batch
@@ -88,8 +75,8 @@ func TestMigrate100k(t *testing.T) {
 		n = 10_000
 	}
 	setEnv(t)
-	from := withQuery(testservers.SharedPostgres(t).URL(), "table", fmt.Sprintf("mig100k_%d", time.Now().UnixNano()%1e9), "create_table", "true")
-	to := withQuery(testservers.SharedRedis(t).URL(), "key_prefix", fmt.Sprintf("mig100k%d:", time.Now().UnixNano()%1e9))
+	from := testutil.WithParams(testservers.SharedPostgres(t).URL(), "table", fmt.Sprintf("mig100k_%d", time.Now().UnixNano()%1e9), "create_table", "true")
+	to := testutil.WithParams(testservers.SharedRedis(t).URL(), "key_prefix", fmt.Sprintf("mig100k%d:", time.Now().UnixNano()%1e9))
 	exp := seedPostgres(t, from, n)
 
 	old := migrateTerminal
@@ -284,7 +271,7 @@ func TestMigrateCommand(t *testing.T) {
 	}
 	m.Close()
 	saveSession(t, from, map[string]any{"ok": true}, 0)
-	cache := withQuery(testservers.SharedRedis(t).URL(), "key_prefix", fmt.Sprintf("migcmd%d:", time.Now().UnixNano()%1e9))
+	cache := testutil.WithParams(testservers.SharedRedis(t).URL(), "key_prefix", fmt.Sprintf("migcmd%d:", time.Now().UnixNano()%1e9))
 	code, out, errOut = cli(t, "migrate", "--from", from, "--to", cache)
 	if code != 1 || !strings.Contains(out, "1 copied") || !strings.Contains(out, "1 failed") || !strings.Contains(errOut, "1 failed and stayed in the old store") {
 		t.Fatalf("a session that cannot be converted: %d %q %q", code, out, errOut)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,12 +11,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessionkit/sessions/internal/syncbuf"
 	"github.com/sessionkit/sessions/internal/testservers"
 )
 
@@ -29,24 +28,6 @@ import (
 // engines that take none. No page (the about page needs no login), no
 // log line, no error and no output of the commands may show a password,
 // raw or encoded.
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // secretPassword returns a password for a test: core (letters and
 // digits, so that every encoding of the password contains it) and the
@@ -186,7 +167,7 @@ func (d *demoRun) add(what, s string) { fmt.Fprintf(&d.text, "\n=== %s\n%s", wha
 func runDemoAndCommands(t *testing.T, want startWant) *demoRun {
 	t.Helper()
 	run := &demoRun{}
-	var stdout, stderr lockedBuffer
+	var stdout, stderr syncbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {

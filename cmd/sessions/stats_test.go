@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/internal/syncbuf"
 	"github.com/sessionkit/sessions/internal/testservers"
 )
 
@@ -189,7 +190,7 @@ func TestStatsProgress(t *testing.T) {
 	oldDelay := spinnerDelay
 	spinnerDelay = 0
 	defer func() { spinnerDelay = oldDelay }()
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	p := &countProgress{}
 	p.start(&buf, "Counting sessions in file")
 	p.update(3, 4)

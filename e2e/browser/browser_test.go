@@ -27,6 +27,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/internal/syncbuf"
 	"github.com/sessionkit/sessions/internal/testservers"
 )
 
@@ -138,7 +139,7 @@ func (s *syncBuffer) String() string {
 type demoProcess struct {
 	cmd  *exec.Cmd
 	url  string
-	out  *syncBuffer
+	out  *syncbuf.Buffer
 	done chan error
 }
 
@@ -155,7 +156,7 @@ func startDemo(t *testing.T, bin string, args ...string) *demoProcess {
 		}
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	d := &demoProcess{cmd: cmd, out: &syncBuffer{}, done: make(chan error, 1)}
+	d := &demoProcess{cmd: cmd, out: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	pr, pw := io.Pipe()
 	cmd.Stdout = io.MultiWriter(d.out, pw)
 	cmd.Stderr = d.out

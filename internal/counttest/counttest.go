@@ -25,35 +25,81 @@ const Secret = "counttest-secret-key-0123456789-abcdefghijklmnop"
 // Stats.
 func Check(t *testing.T, e sessions.Engine) {
 	t.Helper()
-	ctx := context.Background()
 	c, ok := e.(sessions.Counter)
 	if !ok {
 		t.Fatalf("%T does not implement sessions.Counter", e)
 	}
-	count := func(when string) sessions.Counts {
-		t.Helper()
-		var last int64
-		n, err := c.Count(ctx, func(done, total int64) {
-			if done < last || (total >= 0 && done > total) {
-				t.Errorf("%s: progress %d of %d after %d", when, done, total, last)
-			}
-			last = done
-		})
-		if err != nil {
-			t.Fatalf("%s: Count: %v", when, err)
-		}
-		return n
-	}
-	want := func(when string, got, w sessions.Counts) {
-		t.Helper()
-		if got != w {
-			t.Errorf("%s: Count = %+v, want %+v", when, got, w)
-		}
-	}
-	want("empty store", count("empty store"), sessions.Counts{})
+	ck := &checker{t: t, ctx: context.Background(), e: e, c: c}
+	ck.want("empty store", ck.count("empty store"), sessions.Counts{})
 
 	s := sessions.DefaultSettings()
 	s.SecretKey = Secret
+	live, w := ck.fill(s)
+	got := ck.count("5 live, 3 expired")
+	ck.want("5 live, 3 expired", got, w)
+	agree(t, e, got)
+
+	if p, ok := e.(sessions.ExpiredDeleter); ok {
+		removed, err := p.DeleteExpired(ck.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if removed != w.Expired {
+			t.Errorf("DeleteExpired removed %d, Count said %d expired", removed, w.Expired)
+		}
+		w.Expired = 0
+		ck.want("after DeleteExpired", ck.count("after DeleteExpired"), w)
+	}
+	if err := e.Delete(ck.ctx, live[4]); err != nil {
+		t.Fatal(err)
+	}
+	w.Sessions--
+	got = ck.count("after Delete")
+	ck.want("after Delete", got, w)
+	agree(t, e, got)
+
+	ck.throughManager(s, w)
+}
+
+// checker holds what Check's steps share.
+type checker struct {
+	t   *testing.T
+	ctx context.Context
+	e   sessions.Engine
+	c   sessions.Counter
+}
+
+// count calls Count and checks that its progress never runs backwards
+// nor past its total.
+func (ck *checker) count(when string) sessions.Counts {
+	ck.t.Helper()
+	var last int64
+	n, err := ck.c.Count(ck.ctx, func(done, total int64) {
+		if done < last || (total >= 0 && done > total) {
+			ck.t.Errorf("%s: progress %d of %d after %d", when, done, total, last)
+		}
+		last = done
+	})
+	if err != nil {
+		ck.t.Fatalf("%s: Count: %v", when, err)
+	}
+	return n
+}
+
+func (ck *checker) want(when string, got, w sessions.Counts) {
+	ck.t.Helper()
+	if got != w {
+		ck.t.Errorf("%s: Count = %+v, want %+v", when, got, w)
+	}
+}
+
+// fill stores 5 live sessions and 3 expired ones, and user index entries
+// for four of the live ones (one expired) when the engine keeps the
+// index. It returns the live keys and the counts the store should now
+// report.
+func (ck *checker) fill(s sessions.Settings) ([]string, sessions.Counts) {
+	t, ctx, e := ck.t, ck.ctx, ck.e
+	t.Helper()
 	d := &codec.Dict{}
 	d.Set("counttest", true)
 	data, err := sessions.DefaultCodec(s).Encode(d)
@@ -78,57 +124,41 @@ func Check(t *testing.T, e sessions.Engine) {
 
 	w := sessions.Counts{Sessions: 5, Expired: 3}
 	u, users := e.(sessions.UserIndexer)
-	if users {
-		for _, b := range []struct {
-			user, key string
-			expiry    time.Time
-		}{
-			{"alice", live[0], hour}, {"alice", live[1], hour},
-			{"bob", live[2], hour},
-			{"carol", live[3], time.Now().Add(-time.Hour)}, // an expired entry
-		} {
-			if err := u.AddUserSession(ctx, b.user, b.key, b.expiry); err != nil {
-				t.Fatalf("AddUserSession: %v", err)
-			}
-		}
-		w.Users, w.UserEntries = 2, 3
+	if !users {
+		return live, w
 	}
-	got := count("5 live, 3 expired")
-	want("5 live, 3 expired", got, w)
-	agree(t, e, got)
+	for _, b := range []struct {
+		user, key string
+		expiry    time.Time
+	}{
+		{"alice", live[0], hour}, {"alice", live[1], hour},
+		{"bob", live[2], hour},
+		{"carol", live[3], time.Now().Add(-time.Hour)}, // an expired entry
+	} {
+		if err := u.AddUserSession(ctx, b.user, b.key, b.expiry); err != nil {
+			t.Fatalf("AddUserSession: %v", err)
+		}
+	}
+	w.Users, w.UserEntries = 2, 3
+	return live, w
+}
 
-	if p, ok := e.(sessions.ExpiredDeleter); ok {
-		removed, err := p.DeleteExpired(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if removed != w.Expired {
-			t.Errorf("DeleteExpired removed %d, Count said %d expired", removed, w.Expired)
-		}
-		w.Expired = 0
-		want("after DeleteExpired", count("after DeleteExpired"), w)
-	}
-	if err := e.Delete(ctx, live[4]); err != nil {
-		t.Fatal(err)
-	}
-	w.Sessions--
-	got = count("after Delete")
-	want("after Delete", got, w)
-	agree(t, e, got)
-
-	// Through a Manager.
-	m, err := sessions.New(e, s)
+// throughManager checks that a Manager over the engine says it counts and
+// reports w from Stats.
+func (ck *checker) throughManager(s sessions.Settings, w sessions.Counts) {
+	ck.t.Helper()
+	m, err := sessions.New(ck.e, s)
 	if err != nil {
-		t.Fatal(err)
+		ck.t.Fatal(err)
 	}
 	if !m.Describe().Counts {
-		t.Error("Describe().Counts is false")
+		ck.t.Error("Describe().Counts is false")
 	}
-	st, err := m.Stats(ctx, nil)
+	st, err := m.Stats(ck.ctx, nil)
 	if err != nil {
-		t.Fatalf("Stats: %v", err)
+		ck.t.Fatalf("Stats: %v", err)
 	}
-	want("Manager.Stats", st, w)
+	ck.want("Manager.Stats", st, w)
 }
 
 // agree checks counts against List and UserSessions.

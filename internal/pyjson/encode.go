@@ -208,71 +208,13 @@ func (e Encoder) appendValue(dst []byte, v any, outer int) ([]byte, error) {
 		}
 		return e.appendValue(dst, n, outer)
 	case []any:
-		if outer+1 > MaxDepth {
-			return dst, errDeep()
-		}
-		dst = append(dst, '[')
-		for i, el := range x {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			var err error
-			if dst, err = e.appendValue(dst, el, outer+1); err != nil {
-				return dst, at(err, indexSeg(i))
-			}
-		}
-		return append(dst, ']'), nil
+		return e.appendList(dst, x, outer)
 	case []string:
-		if outer+1 > MaxDepth {
-			return dst, errDeep()
-		}
-		dst = append(dst, '[')
-		for i, el := range x {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			var err error
-			if dst, err = AppendString(dst, el); err != nil {
-				return dst, at(err, indexSeg(i))
-			}
-		}
-		return append(dst, ']'), nil
+		return appendStrings(dst, x, outer)
 	case map[string]any:
-		if outer+1 > MaxDepth {
-			return dst, errDeep()
-		}
-		dst = append(dst, '{')
-		for i, k := range e.keys(x) {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			var err error
-			if dst, err = appendKey(dst, k); err != nil {
-				return dst, err
-			}
-			if dst, err = e.appendValue(dst, x[k], outer+1); err != nil {
-				return dst, at(err, keySeg(k))
-			}
-		}
-		return append(dst, '}'), nil
+		return e.appendObject(dst, x, outer)
 	case map[string]string:
-		if outer+1 > MaxDepth {
-			return dst, errDeep()
-		}
-		dst = append(dst, '{')
-		for i, k := range sortedKeys(x) {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			var err error
-			if dst, err = appendKey(dst, k); err != nil {
-				return dst, err
-			}
-			if dst, err = AppendString(dst, x[k]); err != nil {
-				return dst, at(err, keySeg(k))
-			}
-		}
-		return append(dst, '}'), nil
+		return appendStringMap(dst, x, outer)
 	}
 	g, order, err := Generic(v)
 	if err != nil {
@@ -288,6 +230,87 @@ func (e Encoder) appendValue(dst []byte, v any, outer int) ([]byte, error) {
 		}
 	}
 	return sub.appendValue(dst, g, outer)
+}
+
+// appendList encodes a list, found inside outer containers.
+func (e Encoder) appendList(dst []byte, x []any, outer int) ([]byte, error) {
+	if outer+1 > MaxDepth {
+		return dst, errDeep()
+	}
+	dst = append(dst, '[')
+	for i, el := range x {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var err error
+		if dst, err = e.appendValue(dst, el, outer+1); err != nil {
+			return dst, at(err, indexSeg(i))
+		}
+	}
+	return append(dst, ']'), nil
+}
+
+// appendStrings encodes a list of strings, found inside outer
+// containers.
+func appendStrings(dst []byte, x []string, outer int) ([]byte, error) {
+	if outer+1 > MaxDepth {
+		return dst, errDeep()
+	}
+	dst = append(dst, '[')
+	for i, el := range x {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var err error
+		if dst, err = AppendString(dst, el); err != nil {
+			return dst, at(err, indexSeg(i))
+		}
+	}
+	return append(dst, ']'), nil
+}
+
+// appendObject encodes an object in the Encoder's key order, found inside
+// outer containers.
+func (e Encoder) appendObject(dst []byte, x map[string]any, outer int) ([]byte, error) {
+	if outer+1 > MaxDepth {
+		return dst, errDeep()
+	}
+	dst = append(dst, '{')
+	for i, k := range e.keys(x) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var err error
+		if dst, err = appendKey(dst, k); err != nil {
+			return dst, err
+		}
+		if dst, err = e.appendValue(dst, x[k], outer+1); err != nil {
+			return dst, at(err, keySeg(k))
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// appendStringMap encodes an object of strings in sorted key order, found
+// inside outer containers.
+func appendStringMap(dst []byte, x map[string]string, outer int) ([]byte, error) {
+	if outer+1 > MaxDepth {
+		return dst, errDeep()
+	}
+	dst = append(dst, '{')
+	for i, k := range sortedKeys(x) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var err error
+		if dst, err = appendKey(dst, k); err != nil {
+			return dst, err
+		}
+		if dst, err = AppendString(dst, x[k]); err != nil {
+			return dst, at(err, keySeg(k))
+		}
+	}
+	return append(dst, '}'), nil
 }
 
 // appendKey writes an object key and its colon.

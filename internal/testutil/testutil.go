@@ -6,10 +6,13 @@ package testutil
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	neturl "net/url"
 	"regexp"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -88,4 +91,38 @@ func Prefix(t testing.TB) string {
 		name = name[len(name)-40:]
 	}
 	return fmt.Sprintf("t%d_%s", prefixes.Add(1), name)
+}
+
+// WithParams returns the configuration URL raw with the query parameters
+// kv (name, value, name, value...) set, replacing any already there.
+func WithParams(raw string, kv ...string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		panic(err)
+	}
+	q := u.Query()
+	for i := 0; i+1 < len(kv); i += 2 {
+		q.Set(kv[i], kv[i+1])
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Refused checks err, the error of opening the configuration cfg, which
+// must fail: with an error matching sessions.ErrBadConfig that contains
+// want (any error when want is ""), at most maxLen bytes long, and
+// without "S3cr3t", the word the tests' configurations put where a
+// secret goes.
+func Refused(t testing.TB, cfg string, err error, want string, maxLen int) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%.60s: opened", cfg)
+		return
+	}
+	if want != "" && (!errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), want)) {
+		t.Errorf("%.60s: %v, want ErrBadConfig containing %q", cfg, err, want)
+	}
+	if strings.Contains(err.Error(), "S3cr3t") || len(err.Error()) > maxLen {
+		t.Errorf("%.60s: error quotes too much (%d bytes): %.*s", cfg, len(err.Error()), maxLen+100, err)
+	}
 }

@@ -1,4 +1,4 @@
-package redisstore
+package ctxcall
 
 import (
 	"context"
@@ -10,12 +10,12 @@ import (
 func TestCall(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if v, err := call(ctx, func(context.Context) (int, error) { return 7, nil }); v != 7 || err != nil {
-		t.Errorf("call = %d, %v", v, err)
+	if v, err := Call(ctx, func(context.Context) (int, error) { return 7, nil }); v != 7 || err != nil {
+		t.Errorf("Call = %d, %v", v, err)
 	}
 	boom := errors.New("boom")
-	if err := callErr(context.Background(), func(context.Context) error { return boom }); err != boom {
-		t.Errorf("callErr inline = %v", err)
+	if err := Err(context.Background(), func(context.Context) error { return boom }); err != boom {
+		t.Errorf("Err inline = %v", err)
 	}
 	// A panic in f is the caller's, not the process's.
 	func() {
@@ -24,7 +24,7 @@ func TestCall(t *testing.T) {
 				t.Errorf("recovered %v, want the panic of f", p)
 			}
 		}()
-		call(ctx, func(context.Context) (int, error) { panic("hook") })
+		Call(ctx, func(context.Context) (int, error) { panic("hook") })
 	}()
 	// The context ends first: its error, at once.
 	release := make(chan struct{})
@@ -32,8 +32,8 @@ func TestCall(t *testing.T) {
 	short, stop := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer stop()
 	start := time.Now()
-	_, err := call(short, func(context.Context) (int, error) { <-release; return 1, nil })
+	_, err := Call(short, func(context.Context) (int, error) { <-release; return 1, nil })
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
-		t.Errorf("call with a context that ends first: %v after %v", err, time.Since(start))
+		t.Errorf("Call with a context that ends first: %v after %v", err, time.Since(start))
 	}
 }
