@@ -1,31 +1,63 @@
 #!/usr/bin/env bash
-# bench.sh runs the benchmarks module (every engine through the middleware,
-# the raw floors, the peers) and writes benchmarks/RESULTS.md and the chart.
-# The servers (PostgreSQL, MariaDB, Redis, Redis Cluster, memcached) are
-# started by the benchmarks themselves through internal/testservers.
+# bench.sh runs the benchmarks module and writes benchmarks/RESULTS.md and
+# its charts: every engine through the middleware beside the raw floors
+# and the peers (separately and interleaved), the network stores behind a
+# delaying proxy, the session-size sweep, parallel load, the wrk load
+# test, contention profiles and clearsessions at scale. The servers
+# (PostgreSQL, MariaDB, Redis, Redis Cluster, memcached) are started by
+# the benchmarks themselves through internal/testservers.
 #
-#   COUNT=6            runs of each benchmark (medians are reported)
+#   COUNT=5            runs of each benchmark (medians are reported)
 #   BENCHTIME=1s       go test -benchtime
+#   LOAD_COUNT=3       runs of each wrk load test
+#   LOAD_DURATION=10s  length of each wrk run (after a 2 s warm-up)
 #   CLEAR_ROWS=...     rows for the clearsessions benchmark (default 1000000)
-#   QUICK=1            a fast pass: COUNT=2, BENCHTIME=2000x, CLEAR_ROWS=20000
+#   NOTE="..."         a note printed at the top of RESULTS.md (e.g. "noisy run")
+#   QUICK=1            a fast pass: COUNT=1, BENCHTIME=300x, LOAD_COUNT=1,
+#                      LOAD_DURATION=3s, CLEAR_ROWS=20000
+#
+# With the defaults it takes about half an hour on 2 cores.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../benchmarks"
 export SESSIONS_REQUIRE_SERVERS=1
-count=${COUNT:-6}
+count=${COUNT:-5}
 benchtime=${BENCHTIME:-1s}
+load_count=${LOAD_COUNT:-3}
+export LOAD_DURATION=${LOAD_DURATION:-10s}
 clear_rows=${CLEAR_ROWS:-1000000}
 if [ "${QUICK:-0}" = 1 ]; then
-	count=2 benchtime=2000x clear_rows=20000
+	count=1 benchtime=300x load_count=1 clear_rows=20000
+	export LOAD_DURATION=3s
 fi
 out=results.txt
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 : >"$out"
-echo "== request benchmarks (count $count, benchtime $benchtime)"
-go test -run '^$' -bench '^Benchmark(Harness|Memory|SignedCookie|SQLite|Postgres|MariaDB|File|Bolt|Redis|RedisCluster|Memcached|CachedDB|Paired)$' \
-	-benchmem -count "$count" -benchtime "$benchtime" -timeout 120m . | tee -a "$out"
-echo "== size and parallel benchmarks"
-go test -run '^$' -bench '^Benchmark(Size|Parallel)$' -benchmem -count "$count" -benchtime "$benchtime" -cpu 1,2 -timeout 60m . | tee -a "$out"
+start=$(date +%s)
+bench() { # bench PATTERN COUNT BENCHTIME [go test flags...]
+	local pat=$1 n=$2 bt=$3
+	shift 3
+	go test -run '^$' -bench "$pat" -benchmem -count "$n" -benchtime "$bt" -timeout 120m "$@" . | tee -a "$out"
+}
+echo "== per-request benchmarks, each side separately (count $count, benchtime $benchtime)"
+bench '^Benchmark(Harness|Memory|SignedCookie|SQLite|Postgres|MariaDB|File|Bolt|Redis|RedisCluster|Memcached|CachedDB)$' "$count" "$benchtime"
+echo "== interleaved: ours, the floor and the peer in one loop"
+bench '^BenchmarkPaired$' "$count" "$benchtime"
+echo "== network stores behind a delaying proxy (0.2 ms and 1 ms round trips)"
+bench '^BenchmarkNetwork$' "$count" "$benchtime"
+echo "== session size sweep"
+bench '^BenchmarkSize$' "$count" "$benchtime"
+echo "== parallel load"
+bench '^BenchmarkParallel$' "$count" "$benchtime"
+echo "== HTTP load test under wrk ($load_count runs of $LOAD_DURATION)"
+bench '^BenchmarkLoad$' "$load_count" 1x
+echo "== contention profiles of the parallel benchmark (memory engine)"
+go test -run '^$' -bench '^BenchmarkParallel$/^memory$/^ours$' -benchtime 2s -count 1 \
+	-mutexprofile mutex.out -blockprofile block.out -outputdir "$tmp" -o "$tmp/bench.test" . >/dev/null
+go tool pprof -top -nodecount 40 "$tmp/bench.test" "$tmp/mutex.out" >"$tmp/mutex.txt" 2>/dev/null || true
+go tool pprof -top -nodecount 40 "$tmp/bench.test" "$tmp/block.out" >"$tmp/block.txt" 2>/dev/null || true
 echo "== clearsessions ($clear_rows expired sessions; file and bolt get a tenth)"
 CLEAR_ROWS="$clear_rows" go test -run '^$' -bench '^BenchmarkClearSessions$/^(sqlite|postgres)' -benchtime 1x -count 1 -timeout 60m . | tee -a "$out"
 CLEAR_ROWS="$((clear_rows / 10))" go test -run '^$' -bench '^BenchmarkClearSessions$/^(file|bolt)' -benchtime 1x -count 1 -timeout 60m . | tee -a "$out"
-go run ./report -in "$out" -md RESULTS.md -chart ratios.png
-echo "wrote benchmarks/RESULTS.md and benchmarks/ratios.png"
+go run ./report -in "$out" -md RESULTS.md -note "${NOTE:-}" -mutex "$tmp/mutex.txt" -block "$tmp/block.txt"
+echo "wrote benchmarks/RESULTS.md and its charts in $(($(date +%s) - start)) s"
