@@ -1,11 +1,14 @@
 package benchmarks
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
 
 	gsessions "github.com/gorilla/sessions"
+	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/internal/testservers"
 )
 
@@ -63,7 +66,7 @@ func (f fixture) interleave(b *testing.B) {
 	if f.scs != nil {
 		sr, sw = scsOps(b, f.scs, sessionData())
 	}
-	for _, kind := range []string{"read", "write"} {
+	for _, kind := range kinds {
 		b.Run(kind, func(b *testing.B) {
 			sides := []side{{"ours", or}, {"floor", f.floorRead}}
 			if sr != nil {
@@ -117,3 +120,42 @@ func BenchmarkPaired(b *testing.B) {
 	})
 	b.Run("CachedDB", func(b *testing.B) { cachedDBFixture(b, testservers.SharedRedis(b).Addr).interleave(b) })
 }
+
+// BenchmarkContext measures what honouring the request's context costs
+// the engines that watch it (Redis and memcached run each command in a
+// goroutine of their own when the context can end): our read-only and
+// read-write requests with a cancellable context, as net/http gives
+// them ("ours"), and with context.Background ("background"), interleaved.
+func BenchmarkContext(b *testing.B) {
+	for _, st := range []struct {
+		name string
+		open func(b *testing.B) *sessions.Manager
+	}{
+		{"Redis", func(b *testing.B) *sessions.Manager { return redisFixture(b, testservers.SharedRedis(b).Addr).ours }},
+		{"Memcached", func(b *testing.B) *sessions.Manager {
+			return memcachedFixture(b, testservers.SharedMemcached(b).Addr).ours
+		}},
+	} {
+		b.Run(st.name, func(b *testing.B) {
+			m := st.open(b)
+			cookie := seed(b, m, sessionData())
+			for _, kind := range kinds {
+				h := m.Handler(map[string]http.Handler{"read": readHandler, "write": writeHandler}[kind])
+				bg := func(tb testing.TB) {
+					req := httptest.NewRequest("GET", "/", nil)
+					req.AddCookie(&http.Cookie{Name: "sessionid", Value: cookie})
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != 200 {
+						tb.Fatalf("status %d", rec.Code)
+					}
+				}
+				b.Run(kind, func(b *testing.B) {
+					runInterleaved(b, side{"ours", func(tb testing.TB) { request(tb, h, "sessionid", cookie) }}, side{"background", bg})
+				})
+			}
+		})
+	}
+}
+
+var kinds = []string{"read", "write"}

@@ -37,18 +37,18 @@ start=$(date +%s)
 bench() { # bench PATTERN COUNT BENCHTIME [go test flags...]
 	local pat=$1 n=$2 bt=$3
 	shift 3
-	go test -run '^$' -bench "$pat" -benchmem -count "$n" -benchtime "$bt" -timeout 120m "$@" . | tee -a "$out"
+	go test -run '^$' -bench "$pat" -count "$n" -benchtime "$bt" -timeout 120m "$@" . | tee -a "$out"
 }
 echo "== per-request benchmarks, each side separately (count $count, benchtime $benchtime)"
-bench '^Benchmark(Harness|Memory|SignedCookie|SQLite|Postgres|MariaDB|File|Bolt|Redis|RedisCluster|Memcached|CachedDB)$' "$count" "$benchtime"
+bench '^Benchmark(Harness|Memory|SignedCookie|SQLite|Postgres|MariaDB|File|Bolt|Redis|RedisCluster|Memcached|CachedDB)$' "$count" "$benchtime" -benchmem
 echo "== interleaved: ours, the floor and the peer in one loop"
-bench '^BenchmarkPaired$' "$count" "$benchtime"
+bench '^Benchmark(Paired|Context)$' "$count" "$benchtime" -benchmem
 echo "== network stores behind a delaying proxy (0.2 ms and 1 ms round trips)"
-bench '^BenchmarkNetwork$' "$count" "$benchtime"
+bench '^BenchmarkNetwork$' "$count" "$benchtime" -benchmem
 echo "== session size sweep"
-bench '^BenchmarkSize$' "$count" "$benchtime"
+bench '^BenchmarkSize$' "$count" "$benchtime" -benchmem
 echo "== parallel load"
-bench '^BenchmarkParallel$' "$count" "$benchtime"
+bench '^BenchmarkParallel$' "$count" "$benchtime" -benchmem
 echo "== HTTP load test under wrk ($load_count runs of $LOAD_DURATION)"
 bench '^BenchmarkLoad$' "$load_count" 1x
 echo "== contention profiles of the parallel benchmark (memory engine)"

@@ -88,11 +88,12 @@ func bars(path, title, ylabel string, groups []string, ss []series, capAt float6
 		p.Legend.Add(name, l)
 	}
 	p.Add(plotter.NewGrid())
-	p.Y.Min, p.Y.Max = 0, top*1.15
+	p.Y.Min, p.Y.Max = 0, top*1.3 // room for the labels and the legend
 	p.X.Min, p.X.Max = -0.6, float64(len(groups))-0.4
 	p.Legend.Top = true
 	p.NominalX(groups...)
-	width := max(vg.Points(float64(len(groups))*float64(n)*float64(wbar)*1.5+160), 7*vg.Inch)
+	perGroup := math.Max(float64(n)*float64(wbar)*1.5, 78) // points: room for the group's name
+	width := max(vg.Points(float64(len(groups))*perGroup+100), 7*vg.Inch)
 	return true, p.Save(width, 4.5*vg.Inch, path)
 }
 

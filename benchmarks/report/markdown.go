@@ -51,6 +51,7 @@ func (w *writer) all(note, mutex, block string) {
 	}
 	w.targets()
 	w.headline()
+	w.context()
 	w.network()
 	w.parallel()
 	w.load()
@@ -183,6 +184,31 @@ func (w *writer) headline() {
 	w.p("\n")
 }
 
+// --- context ---------------------------------------------------------------
+
+func (w *writer) context() {
+	if w.r.get("Context/Redis/read") == nil {
+		return
+	}
+	w.p("## What honouring the request's context costs\n\n" +
+		"net/http cancels a request's context when the client goes away, and the Redis and memcached engines honour " +
+		"that by running each command in a goroutine of their own when the context can end. `BenchmarkContext` " +
+		"times our requests with such a context (as every benchmark here and every real server gives them) and with " +
+		"context.Background (as a plain httptest request has), interleaved.\n\n" +
+		"| store | request | cancellable context | context.Background | difference |\n| --- | --- | --- | --- | --- |\n")
+	for _, st := range []struct{ name, group string }{{"Redis", "Redis"}, {"memcached", "Memcached"}} {
+		for _, kind := range kinds {
+			s := w.r.get("Context/" + st.group + "/" + kind)
+			if s == nil {
+				continue
+			}
+			diff := s.medf(func(x map[string]float64) float64 { return side("ours")(x) - side("background")(x) })
+			w.p("| %s | %s | %s | %s | %s |\n", st.name, kindLabel(kind), us(s.medf(side("ours"))), us(s.medf(side("background"))), us(diff))
+		}
+	}
+	w.p("\n")
+}
+
 // --- network -----------------------------------------------------------------
 
 func (w *writer) network() {
@@ -230,19 +256,23 @@ func (w *writer) parallel() {
 		"store's own processes (redis-server, PostgreSQL, ...) run on the same cores, as they do for the peer.\n\n",
 		"8")
 	w.chart("parallel.png", "requests per second per core under parallel load")
-	w.p("| store | ours req/s/core | peer | peer req/s/core | ours / peer | ours allocs | peer allocs |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	w.p("\"CPU per request\" is the benchmark process's CPU time (user + system, garbage collector included, the " +
+		"store's processes not) divided by the requests: it moves much less than the throughput on a shared machine.\n\n")
+	w.p("| store | ours req/s/core | peer | peer req/s/core | ours / peer | ours CPU per request | peer CPU per request | ours allocs | peer allocs |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, st := range parallelStores {
 		o := w.r.get("Parallel/" + st.group + "/ours")
 		if o == nil {
 			continue
 		}
-		peer, pr, ratio, pa := "–", "–", "–", "–"
+		peer, pr, ratio, pa, pc := "–", "–", "–", "–", "–"
 		if p := w.r.get("Parallel/" + st.group + "/" + st.peer); p != nil && st.peer != "" {
 			peer, pr = st.peer, num(p.med("req/s/core"), 0)
 			ratio = times(o.med("req/s/core") / p.med("req/s/core"))
 			pa = num(p.med("allocs/op"), 0)
+			pc = us(p.med("cpu-us/req") * 1e3)
 		}
-		w.p("| %s | %s | %s | %s | %s | %s | %s |\n", st.name, num(o.med("req/s/core"), 0), peer, pr, ratio, num(o.med("allocs/op"), 0), pa)
+		w.p("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", st.name, num(o.med("req/s/core"), 0), peer, pr, ratio,
+			us(o.med("cpu-us/req")*1e3), pc, num(o.med("allocs/op"), 0), pa)
 	}
 	w.p("\n")
 }
