@@ -43,6 +43,8 @@ echo "== per-request benchmarks, each side separately (count $count, benchtime $
 bench '^Benchmark(Harness|Memory|SignedCookie|SQLite|Postgres|MariaDB|File|Bolt|Redis|RedisCluster|Memcached|CachedDB)$' "$count" "$benchtime" -benchmem
 echo "== interleaved: ours, the floor and the peer in one loop"
 bench '^Benchmark(Paired|Context)$' "$count" "$benchtime" -benchmem
+echo "== round trips to the store, counted"
+bench '^BenchmarkRoundTrips$' 1 1x
 echo "== network stores behind a delaying proxy (0.2 ms and 1 ms round trips)"
 bench '^BenchmarkNetwork$' "$count" "$benchtime" -benchmem
 echo "== session size sweep"

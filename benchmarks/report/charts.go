@@ -235,7 +235,7 @@ func drawSize(r *results, path string) (bool, error) {
 		return false, nil
 	}
 	p.Add(plotter.NewGrid())
-	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.Top, p.Legend.Left = false, false // bottom right: the lines rise to the top right
 	return true, p.Save(7*vg.Inch, 5*vg.Inch, path)
 }
 

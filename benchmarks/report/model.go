@@ -75,7 +75,10 @@ func (e pairedEngine) figures(r *results, kind string) (pairedFigures, bool) {
 	if e.peer != "" {
 		pf.peer = s.medf(p)
 		pf.peerBeyond = s.medf(func(x map[string]float64) float64 { return p(x) - f(x) })
-		pf.beyondRatio = s.medf(func(x map[string]float64) float64 { return (o(x) - f(x)) / (p(x) - f(x)) })
+		// The ratio of the medians of the run-by-run differences: a
+		// median of ratios would blow up in a run where the peer's
+		// difference comes out near zero.
+		pf.beyondRatio = pf.oursBeyond / pf.peerBeyond
 		pf.ratioPeer = s.medf(func(x map[string]float64) float64 { return o(x) / p(x) })
 	}
 	return pf, true
