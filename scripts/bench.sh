@@ -34,6 +34,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 : >"$out"
 start=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 bench() { # bench PATTERN COUNT BENCHTIME [go test flags...]
 	local pat=$1 n=$2 bt=$3
 	shift 3
@@ -61,5 +62,7 @@ go tool pprof -top -nodecount 40 "$tmp/bench.test" "$tmp/block.out" >"$tmp/block
 echo "== clearsessions ($clear_rows expired sessions; file and bolt get a tenth)"
 CLEAR_ROWS="$clear_rows" go test -run '^$' -bench '^BenchmarkClearSessions$/^(sqlite|postgres)' -benchtime 1x -count 1 -timeout 60m . | tee -a "$out"
 CLEAR_ROWS="$((clear_rows / 10))" go test -run '^$' -bench '^BenchmarkClearSessions$/^(file|bolt)' -benchtime 1x -count 1 -timeout 60m . | tee -a "$out"
-go run ./report -in "$out" -md RESULTS.md -note "${NOTE:-}" -mutex "$tmp/mutex.txt" -block "$tmp/block.txt"
+load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+go run ./report -in "$out" -md RESULTS.md -note "${NOTE:-}" -mutex "$tmp/mutex.txt" -block "$tmp/block.txt" \
+	-run "$(date -u +%Y-%m-%d), $(nproc) CPUs, load average (1, 5, 15 min) $load_start at the start and $load_end at the end, $((($(date +%s) - start) / 60)) min"
 echo "wrote benchmarks/RESULTS.md and its charts in $(($(date +%s) - start)) s"

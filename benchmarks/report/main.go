@@ -128,6 +128,7 @@ func main() {
 	in := flag.String("in", "results.txt", "go test -bench output")
 	md := flag.String("md", "RESULTS.md", "Markdown report to write; the charts go beside it")
 	note := flag.String("note", "", "a note printed at the top (for example: a noisy run)")
+	run := flag.String("run", "", "when and how busy: printed with the machine")
 	mutex := flag.String("mutex", "", "go tool pprof -top output of a mutex profile of the parallel benchmark")
 	block := flag.String("block", "", "go tool pprof -top output of a block profile of the parallel benchmark")
 	flag.Parse()
@@ -158,7 +159,7 @@ func main() {
 	}
 	var b strings.Builder
 	w := &writer{w: &b, r: r, drawn: drawn}
-	w.all(*note, readFile(*mutex), readFile(*block))
+	w.all(*note, *run, readFile(*mutex), readFile(*block))
 	if err := os.WriteFile(*md, []byte(b.String()), 0o644); err != nil {
 		log.Fatal(err)
 	}

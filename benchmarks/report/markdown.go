@@ -30,7 +30,7 @@ func (w *writer) runs() int {
 	return n
 }
 
-func (w *writer) all(note, mutex, block string) {
+func (w *writer) all(note, run, mutex, block string) {
 	w.p("# Benchmark results\n\n")
 	if note != "" {
 		w.p("> **%s**\n\n", note)
@@ -43,8 +43,11 @@ func (w *writer) all(note, mutex, block string) {
 		"loads the session and reads the user; a **read-write** request also increments the counter. Requests go through " +
 		"httptest with a cancellable context, as net/http's server gives them (engines that watch the context pay for it " +
 		"here too), except in the load test, which is a real server under wrk.\n\n")
-	w.p("Figures are medians over up to %d runs; machine: %s, %s/%s, GOMAXPROCS %d.\n\n",
-		w.runs(), w.r.meta["cpu"], w.r.meta["goos"], w.r.meta["goarch"], w.procs())
+	w.p("Figures are medians over up to %d runs; machine: %s, %s/%s, GOMAXPROCS %d", w.runs(), w.r.meta["cpu"], w.r.meta["goos"], w.r.meta["goarch"], w.procs())
+	if run != "" {
+		w.p("; run: %s", run)
+	}
+	w.p(".\n\n")
 	if h := w.r.get("Harness"); h != nil {
 		w.p("The bare harness (request with a cancellable context, recorder, a handler that does nothing, no session) costs "+
 			"%s, %.0f B, %.0f allocs; it is in every middleware figure and in no floor.\n\n", us(h.med("ns/op")), h.med("B/op"), h.med("allocs/op"))
