@@ -59,7 +59,14 @@ func buildLoadServer(b *testing.B) string {
 // is killed in b.Cleanup.
 func startLoadServer(b *testing.B, args ...string) string {
 	cmd := exec.Command(buildLoadServer(b), args...)
-	cmd.Stderr = os.Stderr
+	// The server's log goes to a file, not to the benchmark's output,
+	// where its lines would cut result lines in two; what it logged is
+	// summed up after the run.
+	logf, err := os.Create(filepath.Join(b.TempDir(), "loadserver.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = logf
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)
@@ -70,6 +77,11 @@ func startLoadServer(b *testing.B, args ...string) string {
 	b.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
+		logf.Close()
+		if log, err := os.ReadFile(logf.Name()); err == nil && len(log) > 0 {
+			lines := strings.Split(strings.TrimRight(string(log), "\n"), "\n")
+			b.Logf("loadserver %v logged %d lines, the first: %s", args, len(lines), lines[0])
+		}
 	})
 	line := make(chan string, 1)
 	go func() {
