@@ -1,17 +1,22 @@
 # sessionkit: Django's session framework for Go.
 #
 #   make deps    install the Debian packages and Go modules the tests need
-#   make test    deps, then every test with the race detector (what CI runs)
+#   make test    deps, then every test with the race detector (what CI runs),
+#                of the root module and of the nested MODULES
 #   make demo    run the demo shop on the embedded SQLite engine
 #   make bench   benchmarks (engines, raw floors, peers); writes benchmarks/RESULTS.md
 #   make fuzz    run every fuzz target for FUZZTIME each
 #   make soak    long fault soak (not part of make test)
-#   make check   gofmt + go vet
+#   make check   gofmt + go vet (root and MODULES)
 
 GO        ?= go
 FUZZTIME  ?= 30s
 TESTFLAGS ?=
 PKGS      ?= ./...
+# Nested modules (their own go.mod) that make test and make check cover
+# beside the root, which go test ./... does not enter; benchmarks/ is
+# make bench's.
+MODULES   ?= otel
 
 .PHONY: all deps test test-short check demo bench fuzz soak clean
 
@@ -22,13 +27,16 @@ deps:
 
 test: deps
 	$(GO) test -race -timeout 25m $(TESTFLAGS) $(PKGS)
+	@for d in $(MODULES); do echo "cd $$d && $(GO) test -race ./..."; (cd $$d && $(GO) test -race -timeout 25m $(TESTFLAGS) ./...) || exit 1; done
 
 test-short:
 	$(GO) test -race -short $(TESTFLAGS) $(PKGS)
+	@for d in $(MODULES); do (cd $$d && $(GO) test -race -short $(TESTFLAGS) ./...) || exit 1; done
 
 check:
 	@out=$$(gofmt -l . | grep -v '^benchmarks/' || true); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@for d in $(MODULES); do echo "cd $$d && $(GO) vet ./..."; (cd $$d && $(GO) vet ./...) || exit 1; done
 
 demo:
 	$(GO) run ./cmd/sessions demo

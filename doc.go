@@ -86,6 +86,8 @@
 //   - [ExpiredDeleter]: Django's clearsessions ([Manager.ClearExpired]);
 //     leave it out when the store expires records by itself.
 //   - [Lister]: every live key ([Manager.Keys], the CLI, migrations).
+//   - [Counter]: cheap counts of what the store holds ([Manager.Stats],
+//     "sessions stats"); without it Stats lists every key (with Lister).
 //   - [UserIndexer]: the user index behind [Manager.BindUser] and
 //     [Manager.DeleteUser] ("log out everywhere").
 //   - [ExpiryReader]: a record with its stored expiry ([Manager.Inspect];

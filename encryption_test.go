@@ -11,6 +11,7 @@ import (
 	"github.com/sessionkit/sessions/backends/cookiestore"
 	"github.com/sessionkit/sessions/codec"
 	"github.com/sessionkit/sessions/codec/aead"
+	"github.com/sessionkit/sessions/internal/testutil"
 )
 
 const (
@@ -31,7 +32,7 @@ func TestEncryptionKeysFromEnv(t *testing.T) {
 }
 
 func TestEncryptionKeysValidated(t *testing.T) {
-	s := settings()
+	s := testutil.Settings()
 	s.EncryptionKeys = []string{encKey1, "short-key-value"}
 	_, err := sessions.Open(context.Background(), "memory:", s)
 	if !errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), "EncryptionKeys: key 2") {
@@ -47,7 +48,7 @@ func TestEncryptionKeysValidated(t *testing.T) {
 }
 
 func memEngine(t *testing.T) sessions.Backend {
-	e, err := sessions.OpenEngine(context.Background(), "memory:", settings())
+	e, err := sessions.OpenEngine(context.Background(), "memory:", testutil.Settings())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestEncryptionWrapsTheEngineCodec(t *testing.T) {
 		{"signed-cookies:", nil, "codec.Signed salt " + cookiestore.Salt},
 		{"memory:", codec.JSON{}, "codec.JSON"},
 	} {
-		s := settings()
+		s := testutil.Settings()
 		s.EncryptionKeys = []string{encKey1}
 		s.Codec = tc.codec
 		m, err := sessions.Open(ctx, tc.config, s)
@@ -110,7 +111,7 @@ func TestEncryptedCookieSize(t *testing.T) {
 		cart = append(cart, map[string]any{"sku": fmt.Sprintf("SKU-%06d", i*7919%1000000), "qty": i%5 + 1})
 	}
 	size := func(keys ...string) (int, error) {
-		s := settings()
+		s := testutil.Settings()
 		s.EncryptionKeys = keys
 		m, err := sessions.Open(ctx, "signed-cookies:", s)
 		if err != nil {
@@ -133,7 +134,7 @@ func TestEncryptedCookieSize(t *testing.T) {
 		t.Errorf("encrypted cookie %d bytes, signed %d: want at most %d", encrypted, signed, limit)
 	}
 
-	s := settings()
+	s := testutil.Settings()
 	s.EncryptionKeys = []string{encKey1}
 	m, err := sessions.Open(ctx, "signed-cookies:", s)
 	if err != nil {

@@ -7,4 +7,5 @@ var (
 	QuoteConfig     = quoteConfig
 	Quote           = textutil.Quote
 	CheckNoLocation = checkNoLocation
+	ResolveConfig   = resolveConfig
 )

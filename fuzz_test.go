@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/internal/testutil"
 )
 
 // FuzzConfig feeds arbitrary config strings to Open: any outcome but a
@@ -19,7 +20,7 @@ func FuzzConfig(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, cfg string) {
-		m, err := sessions.Open(context.Background(), cfg, settings())
+		m, err := sessions.Open(context.Background(), cfg, testutil.Settings())
 		if err == nil {
 			m.Close()
 			return
@@ -40,7 +41,7 @@ func FuzzCookie(f *testing.F) {
 	}
 	managers := map[string]*sessions.Manager{}
 	for _, cfg := range []string{"memory:", "signed-cookies:"} {
-		m, err := sessions.Open(context.Background(), cfg, settings())
+		m, err := sessions.Open(context.Background(), cfg, testutil.Settings())
 		if err != nil {
 			f.Fatal(err)
 		}

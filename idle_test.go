@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/backends/memstore"
+	"github.com/sessionkit/sessions/internal/testutil"
 )
 
 type countingTouch struct {
@@ -32,7 +33,7 @@ func TestIdleTimeout(t *testing.T) {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	store := &countingTouch{Store: memstore.New(&memstore.Options{Now: clock})}
-	st := settings()
+	st := testutil.Settings()
 	st.IdleTimeout = 30 * time.Minute
 	st.Clock = clock
 	m, err := sessions.New(store, st)
@@ -91,7 +92,7 @@ func TestIdleTimeout(t *testing.T) {
 }
 
 func TestIdleTimeoutValidation(t *testing.T) {
-	st := settings()
+	st := testutil.Settings()
 	st.IdleTimeout = time.Millisecond
 	if _, err := sessions.New(memstore.New(nil), st); err == nil {
 		t.Error("sub-second idle timeout accepted")

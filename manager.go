@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/sessionkit/sessions/observe"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,8 @@ type Manager struct {
 	log    *slog.Logger
 	clock  func() time.Time
 	closed atomic.Bool
+	ob     *observer // nil: nothing observes
+	cookie cookieParts
 
 	// touched remembers when this process last extended the idle
 	// timeout of a session, so read-only requests touch the store at most
@@ -70,12 +73,16 @@ func New(b Backend, s Settings) (*Manager, error) {
 		return nil, err
 	}
 	m.name, m.where = describe(b)
+	if s.Observer != nil {
+		m.ob = &observer{o: s.Observer, engine: m.name}
+	}
 	if m.st != nil {
-		m.st.name = m.name
+		m.st.name, m.st.ob = m.name, m.ob
 	}
 	if s.Clock != nil {
 		m.clock = s.Clock
 	}
+	m.cookie = newCookieParts(s)
 	m.s.CookieAge = s.CookieAge.Truncate(time.Second)
 	if m.s.KeySalt == "" {
 		m.s.KeySalt = codec.DjangoSessionSalt
@@ -128,9 +135,11 @@ func (m *Manager) chooseCodec(b Backend) (codec.Codec, error) {
 	return enc, nil
 }
 
-// DefaultCodec returns the codec Django's db, file and cached_db engines
-// use, with the keys and limits of s: signing.dumps(session, salt=
-// KeySalt (default "django.contrib.sessions.SessionStore"), compress=True).
+// DefaultCodec returns the codec of Django's db, file and cached_db
+// engines, with the keys and limits of s: signing.dumps(session, salt=
+// KeySalt (default "django.contrib.sessions.SessionStore")), compressed
+// only above Settings.CompressAbove (Django compresses whenever it saves
+// two bytes; it reads both forms).
 func DefaultCodec(s Settings) codec.Codec {
 	salt := s.KeySalt
 	if salt == "" {
@@ -140,7 +149,11 @@ func DefaultCodec(s Settings) codec.Codec {
 	if size == 0 {
 		size = 4 << 20
 	}
-	return codec.Signed{Key: s.SecretKey, Fallbacks: s.SecretKeyFallbacks, Salt: salt, MaxSize: size}
+	c := codec.Signed{Key: s.SecretKey, Fallbacks: s.SecretKeyFallbacks, Salt: salt, MaxSize: size}
+	if s.CompressAbove > 0 {
+		c.Compression = codec.Compression{Above: s.CompressAbove, MinSaving: 0.25}
+	}
+	return c
 }
 
 // describe returns the engine's name (its scheme, or its Go type) and
@@ -179,6 +192,8 @@ type Description struct {
 	Lists      bool   // Keys works (the engine implements Lister)
 	Users      bool   // BindUser and DeleteUser work (UserIndexer)
 	Expiry     bool   // Inspect reports the stored expiry (ExpiryReader)
+	Purges     bool   // ClearExpired removes expired records (ExpiredDeleter); false: the store expires them itself, or keeps none
+	Counts     bool   // Stats asks the engine (Counter); false: Stats lists every key (Lists), or cannot count
 }
 
 // Describe says what m keeps sessions with, for messages and tools.
@@ -186,6 +201,8 @@ func (m *Manager) Describe() Description {
 	d := Description{Name: m.name, Where: m.where, ClientSide: m.client != nil, Codec: fmt.Sprintf("%T", m.codec)}
 	if m.st != nil {
 		d.Lists, d.Users, d.Expiry = m.st.list != nil, m.st.users != nil, m.st.expiry != nil
+		d.Purges = m.st.purge != nil
+		_, d.Counts = m.st.e.(Counter)
 	}
 	return d
 }
@@ -253,41 +270,57 @@ func (m *Manager) load(s *Session) {
 		s.loadErr = err
 		return
 	}
+	t0 := m.ob.start()
+	outcome, err := m.read(ctx, s)
+	if m.ob != nil {
+		e := observe.Event{Op: observe.OpLoad, Outcome: outcome, Duration: time.Since(t0)}
+		if err != nil {
+			e.Err = errorClass(err)
+		}
+		m.ob.event(ctx, e)
+	}
+}
+
+// read fills s from its engine and says how the load ended. Callers hold
+// s.mu.
+func (m *Manager) read(ctx context.Context, s *Session) (observe.Outcome, error) {
 	var raw []byte
 	var err error
 	if m.client != nil {
 		raw, err = m.client.Open(ctx, s.key)
 	} else {
-		raw, err = m.st.load(ctx, s.key)
+		raw, err = m.st.fetch(ctx, s.key)
 	}
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrNotFound) || m.client != nil:
 		s.key = "" // unknown, expired or bogus: never adopted
-		return
+		return observe.OutcomeMiss, nil
 	default:
 		s.loadErr = wrap("load", m.name, err)
-		return
+		return observe.OutcomeError, err
 	}
 	if len(raw) == 0 {
 		// An empty record is an empty session, not a corrupt one (Django's
 		// file engine writes such placeholders): keep the key.
 		s.loaded(raw, &codec.Dict{})
-		return
+		return observe.OutcomeHit, nil
 	}
 	d, err := m.codec.Decode(raw)
 	if err != nil {
-		m.logCorrupt(ctx, err)
 		s.key = ""
-		return
+		if errors.Is(err, signing.ErrSignatureExpired) {
+			return observe.OutcomeExpired, nil // a stale signed cookie is routine, not an attack
+		}
+		m.logCorrupt(ctx, err)
+		return observe.OutcomeCorrupt, nil
 	}
 	s.loaded(raw, d)
+	return observe.OutcomeHit, nil
 }
 
 func (m *Manager) logCorrupt(ctx context.Context, err error) {
 	switch {
-	case errors.Is(err, signing.ErrSignatureExpired):
-		// A stale signed cookie is routine, not an attack.
 	case errors.Is(err, signing.ErrBadSignature):
 		m.log.LogAttrs(ctx, slog.LevelWarn, "Session data corrupted", slog.String("engine", m.name), slog.String("reason", "bad signature"))
 	default:
@@ -324,16 +357,23 @@ func randomString(n int, alphabet string) string {
 
 func (m *Manager) encode(d *codec.Dict) ([]byte, error) {
 	b, err := m.codec.Encode(d)
+	switch {
+	case err != nil && errors.Is(err, codec.ErrTooLarge):
+		err = fmt.Errorf("%w: %w", ErrTooLarge, err)
+	case err == nil && m.s.MaxDataSize > 0 && len(b) > m.s.MaxDataSize:
+		err = fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), m.s.MaxDataSize)
+	}
 	if err != nil {
-		if errors.Is(err, codec.ErrTooLarge) {
-			return nil, wrap("encode", m.name, fmt.Errorf("%w: %w", ErrTooLarge, err))
-		}
 		return nil, wrap("encode", m.name, err)
 	}
-	if m.s.MaxDataSize > 0 && len(b) > m.s.MaxDataSize {
-		return nil, wrap("encode", m.name, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), m.s.MaxDataSize))
-	}
 	return b, nil
+}
+
+// tooLarge reports a session refused for its size to the observer.
+func (m *Manager) tooLarge(ctx context.Context, err error) {
+	if m.ob != nil && errors.Is(err, ErrTooLarge) {
+		m.ob.event(ctx, observe.Event{Op: observe.OpTooLarge, Outcome: observe.OutcomeError, Err: ErrTooLarge})
+	}
 }
 
 // Save stores the session, as Django's save: a session without a key is
@@ -382,6 +422,18 @@ const (
 // one place where the rules of Django's save and SessionMiddleware meet.
 // It returns what the response must do with the cookie. Callers hold s.mu.
 func (m *Manager) commit(ctx context.Context, s *Session, c commitCall) (cookieAction, error) {
+	action, err := m.decide(ctx, s, c)
+	if err != nil && m.ob != nil {
+		if errors.Is(err, ErrInterrupted) {
+			m.ob.event(ctx, observe.Event{Op: observe.OpInterrupted, Outcome: observe.OutcomeError, Err: ErrInterrupted})
+		}
+		m.tooLarge(ctx, err)
+	}
+	return action, err
+}
+
+// decide is commit's rules. Callers hold s.mu.
+func (m *Manager) decide(ctx context.Context, s *Session, c commitCall) (cookieAction, error) {
 	if !c.forced {
 		if m.s.SaveEveryRequest && (s.key != "" || s.bogus) && s.data == nil {
 			// Django would save a bogus key as a new empty session here
@@ -556,6 +608,13 @@ func (m *Manager) refreshIdle(ctx context.Context, s *Session) {
 	if m.s.IdleTimeout <= 0 || m.client != nil || s.key == "" || s.data == nil || s.raw == nil || m.closed.Load() {
 		return
 	}
+	if m.st.touch == nil && m.st.swap == nil {
+		// Without Touch or Swap the only way to move the expiry is to
+		// write back the data this request loaded, which would undo a
+		// change another request saved meanwhile (a logout by Clear):
+		// a read-only request must not. Saves still extend it.
+		return
+	}
 	now := m.now()
 	m.touchMu.Lock()
 	last, ok := m.touched[s.key]
@@ -571,6 +630,13 @@ func (m *Manager) refreshIdle(ctx context.Context, s *Session) {
 		// Deleted meanwhile: nothing to extend.
 	default:
 		m.log.LogAttrs(ctx, slog.LevelWarn, "session idle refresh failed", slog.String("engine", m.name), slog.String("error", err.Error()))
+	}
+	if m.ob != nil {
+		e := observe.Event{Op: observe.OpIdleRefresh}
+		if err != nil {
+			e.Outcome, e.Err = observe.OutcomeError, errorClass(err)
+		}
+		m.ob.event(ctx, e)
 	}
 }
 
@@ -609,13 +675,13 @@ func (m *Manager) cycle(ctx context.Context, s *Session) error {
 		return err
 	}
 	s.ownAll()
-	if old == "" {
-		return nil
+	if old != "" {
+		if err := m.st.delete(ctx, old); err != nil {
+			return err
+		}
+		m.unindex(ctx, oldBound, old)
 	}
-	if err := m.st.delete(ctx, old); err != nil {
-		return err
-	}
-	m.unindex(ctx, oldBound, old)
+	m.ob.event(ctx, observe.Event{Op: observe.OpCycle})
 	return nil
 }
 
@@ -674,28 +740,18 @@ func (m *Manager) Exists(ctx context.Context, key string) (bool, error) {
 	return err == nil, err
 }
 
-// Record is a session as its engine keeps it, for inspection tools.
-type Record struct {
-	Key    string
-	Raw    []byte    // the stored bytes; for a client-side engine, the cookie value
-	Expiry time.Time // the stored expiry; zero when the engine does not report it
-}
-
-// Inspect returns the record stored under key, without decoding it. An
-// absent key gives an error matching [ErrNotFound]. For a client-side
-// engine the key is the cookie value, returned as it is.
-func (m *Manager) Inspect(ctx context.Context, key string) (Record, error) {
+// Inspect returns the bytes stored under key, without decoding them, and
+// the stored expiry (zero when the engine does not report it). An absent
+// key gives an error matching [ErrNotFound]. For a client-side engine the
+// key is the cookie value, returned as it is.
+func (m *Manager) Inspect(ctx context.Context, key string) (raw []byte, expiry time.Time, err error) {
 	if err := m.closedErr("load"); err != nil {
-		return Record{}, err
+		return nil, time.Time{}, err
 	}
 	if m.client != nil {
-		return Record{Key: key, Raw: []byte(key)}, nil
+		return []byte(key), time.Time{}, nil
 	}
-	raw, exp, err := m.st.loadExpiry(ctx, key)
-	if err != nil {
-		return Record{}, err
-	}
-	return Record{Key: key, Raw: raw, Expiry: exp}, nil
+	return m.st.loadExpiry(ctx, key)
 }
 
 // Keys calls fn with the key of every live session, in no particular

@@ -9,11 +9,12 @@ import (
 
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/backends/memstore"
+	"github.com/sessionkit/sessions/internal/testutil"
 )
 
 func TestMergeOnConflict(t *testing.T) {
 	ctx := context.Background()
-	m := newManager(t)
+	m := testutil.Manager(t, memstore.New(nil))
 	base := m.NewSession(ctx)
 	base.Update(map[string]any{"keep": 1, "drop": 2, "both": "old"})
 	base.Save(ctx)
@@ -44,7 +45,7 @@ func TestMergeOnConflict(t *testing.T) {
 
 func TestClearWinsAsAWhole(t *testing.T) {
 	ctx := context.Background()
-	m := newManager(t)
+	m := testutil.Manager(t, memstore.New(nil))
 	base := m.NewSession(ctx)
 	base.Update(map[string]any{"a": 1})
 	base.Save(ctx)
@@ -73,13 +74,13 @@ func (f failingLoad) Load(ctx context.Context, key string) ([]byte, error) { ret
 func TestLoadFailureIsNotSaved(t *testing.T) {
 	ctx := context.Background()
 	store := memstore.New(nil)
-	good, _ := sessions.New(store, settings())
+	good, _ := sessions.New(store, testutil.Settings())
 	key := good.NewSession(ctx)
 	key.Set("x", 1)
 	key.Save(ctx)
 
 	down := errors.New("connection refused")
-	m, _ := sessions.New(failingLoad{store, down}, settings())
+	m, _ := sessions.New(failingLoad{store, down}, testutil.Settings())
 	s := m.Load(ctx, key.Key())
 	s.Set("y", 2)
 	if err := s.Save(ctx); !errors.Is(err, down) {
@@ -95,7 +96,7 @@ func TestLoadFailureIsNotSaved(t *testing.T) {
 
 func TestSaveWithPastExpiryDeletes(t *testing.T) {
 	ctx := context.Background()
-	m := newManager(t)
+	m := testutil.Manager(t, memstore.New(nil))
 	s := m.NewSession(ctx)
 	s.Set("x", 1)
 	s.Save(ctx)
@@ -114,7 +115,7 @@ func TestSaveWithPastExpiryDeletes(t *testing.T) {
 
 func TestClosedManager(t *testing.T) {
 	ctx := context.Background()
-	m := newManager(t)
+	m := testutil.Manager(t, memstore.New(nil))
 	s := m.NewSession(ctx)
 	s.Set("x", 1)
 	if err := m.Close(); err != nil {
@@ -135,7 +136,7 @@ func TestClearExpired(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	store := memstore.New(&memstore.Options{Now: func() time.Time { return now }})
-	st := settings()
+	st := testutil.Settings()
 	st.Clock = func() time.Time { return now }
 	m, _ := sessions.New(store, st)
 	for i := range 3 {
@@ -153,7 +154,7 @@ func TestClearExpired(t *testing.T) {
 
 func TestBindUserUnsupported(t *testing.T) {
 	ctx := context.Background()
-	m, err := sessions.Open(ctx, "signed-cookies:", settings())
+	m, err := sessions.Open(ctx, "signed-cookies:", testutil.Settings())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +164,7 @@ func TestBindUserUnsupported(t *testing.T) {
 	if _, err := m.DeleteUser(ctx, "ann"); !errors.Is(err, sessions.ErrUnsupported) {
 		t.Errorf("DeleteUser on signed cookies: %v", err)
 	}
-	mm := newManager(t)
+	mm := testutil.Manager(t, memstore.New(nil))
 	if err := mm.BindUser(ctx, mm.NewSession(ctx), ""); !errors.Is(err, sessions.ErrInvalidKey) {
 		t.Errorf("empty user ID: %v", err)
 	}
@@ -174,7 +175,7 @@ func TestEmptyRecordIsEmptySession(t *testing.T) {
 	store := memstore.New(nil)
 	key := sessions.NewKey()
 	store.Create(ctx, key, []byte{}, time.Now().Add(time.Hour))
-	m, _ := sessions.New(store, settings())
+	m, _ := sessions.New(store, testutil.Settings())
 	s := m.Load(ctx, key)
 	if s.Len() != 0 || s.Key() != key || s.Err() != nil {
 		t.Fatalf("empty record: len %d, key kept %v, err %v", s.Len(), s.Key() == key, s.Err())

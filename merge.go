@@ -2,29 +2,29 @@ package sessions
 
 import "github.com/sessionkit/sessions/codec"
 
-// MergeFunc merges one session key's concurrent changes. On engines with
-// compare-and-swap ([Swapper]), when Save finds that another request
-// saved the session after this one loaded it, it reloads the stored data
-// and re-applies this request's changes key by key. By default a key this
-// request set or deleted overwrites the other request's value for that key
-// (the other keys keep their changes). A MergeFunc set with
-// [Session.SetMerge] is called instead, with the key's value as this
-// request loaded it (base), as it is stored now (theirs) and as this
-// request wants it (ours); a missing key is passed as nil. It returns the
-// value to store, or keep false to remove the key.
-//
-// A MergeFunc may be called several times during one Save (once per
-// conflict; base is then the value of the previous round's theirs), so it
-// must be a pure function of its arguments: it must not use the session.
-// Engines without compare-and-swap never call it (the last writer wins, as
-// in Django).
-type MergeFunc func(base, theirs, ours any) (merged any, keep bool)
+// mergeFunc is a merge function set with Session.SetMerge.
+type mergeFunc = func(base, theirs, ours any) (merged any, keep bool)
 
-// SetMerge makes Save resolve a concurrent change to key with f instead of
-// overwriting it (see [MergeFunc]), for this request's Session only. A nil
-// f restores the default. Package messages uses it so that two requests
+// SetMerge makes Save resolve a concurrent change to key with merge
+// instead of overwriting it, for this request's Session only; a nil merge
+// restores the default. Package messages uses it so that two requests
 // adding flash messages at once both keep theirs.
-func (s *Session) SetMerge(key string, f MergeFunc) {
+//
+// On engines with compare-and-swap ([Swapper]), when Save finds that
+// another request saved the session after this one loaded it, it reloads
+// the stored data and re-applies this request's changes key by key. By
+// default a key this request set or deleted overwrites the other
+// request's value for that key (the other keys keep their changes). A
+// merge function is called instead, with the key's value as this request
+// loaded it (base), as it is stored now (theirs) and as this request
+// wants it (ours); a missing key is passed as nil. It returns the value
+// to store, or keep false to remove the key. It may be called several
+// times during one Save (once per conflict; base is then the value of the
+// previous round's theirs), so it must be a pure function of its
+// arguments: it must not use the session. Engines without compare-and-swap
+// never call it (the last writer wins, as in Django).
+func (s *Session) SetMerge(key string, merge func(base, theirs, ours any) (merged any, keep bool)) {
+	f := merge
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if f == nil {
@@ -32,7 +32,7 @@ func (s *Session) SetMerge(key string, f MergeFunc) {
 		return
 	}
 	if s.merges == nil {
-		s.merges = make(map[string]MergeFunc)
+		s.merges = make(map[string]mergeFunc)
 	}
 	s.merges[key] = f
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/sessionkit/sessions/backends/memstore"
+	"github.com/sessionkit/sessions/internal/testutil"
 )
 
 // sumMerge merges integer counters: theirs plus what this request added.
@@ -20,7 +23,7 @@ func sumMerge(calls *[]string) func(base, theirs, ours any) (any, bool) {
 
 func TestSetMergeResolvesAConflict(t *testing.T) {
 	ctx := context.Background()
-	m := newManager(t)
+	m := testutil.Manager(t, memstore.New(nil))
 	s := m.NewSession(ctx)
 	s.Set("n", int64(10))
 	s.Set("plain", "base")
@@ -57,7 +60,7 @@ func TestSetMergeResolvesAConflict(t *testing.T) {
 
 func TestSetMergeDeleteAndReset(t *testing.T) {
 	ctx := context.Background()
-	m := newManager(t)
+	m := testutil.Manager(t, memstore.New(nil))
 	s := m.NewSession(ctx)
 	s.Set("n", int64(1))
 	s.Save(ctx)

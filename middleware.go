@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -83,7 +84,7 @@ func (m *Manager) BufferedHandler(next http.Handler) http.Handler {
 
 func (m *Manager) handler(next http.Handler, buffered bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, had := m.cookieValue(r)
+		key, had := m.requestKey(r)
 		s := m.Load(r.Context(), key)
 		sw := &responseWriter{ResponseWriter: w, m: m, s: s, r: r, hadCookie: had, clientKey: key, buffered: buffered}
 		r = r.WithContext(NewContext(r.Context(), s))
@@ -92,12 +93,57 @@ func (m *Manager) handler(next http.Handler, buffered bool) http.Handler {
 	})
 }
 
-func (m *Manager) cookieValue(r *http.Request) (string, bool) {
+// requestKey returns the session key the request carries (its cookie, or
+// its token header) and whether it carried one.
+func (m *Manager) requestKey(r *http.Request) (string, bool) {
+	if h := m.s.TokenHeader; h != "" {
+		vs, ok := r.Header[http.CanonicalHeaderKey(h)]
+		if !ok || len(vs) == 0 {
+			return "", false
+		}
+		v := strings.TrimSpace(vs[0])
+		if strings.EqualFold(h, "Authorization") {
+			scheme, token, found := strings.Cut(v, " ")
+			if !found || !strings.EqualFold(scheme, "Bearer") {
+				return "", false // another scheme (Basic...) is not ours
+			}
+			v = strings.TrimSpace(token)
+		}
+		return v, true
+	}
 	c, err := r.Cookie(m.s.CookieName)
 	if err != nil {
 		return "", false
 	}
 	return c.Value, true
+}
+
+// sendKey tells the client to use the key of s from now on: the cookie,
+// or the token header.
+func (m *Manager) sendKey(h http.Header, s *Session) {
+	if m.s.TokenHeader != "" {
+		h.Set(m.s.TokenHeader, s.key)
+		return
+	}
+	m.setCookie(h, s)
+}
+
+// dropKey tells the client its key names no session any more.
+func (m *Manager) dropKey(h http.Header) {
+	if m.s.TokenHeader != "" {
+		h[http.CanonicalHeaderKey(m.s.TokenHeader)] = []string{""}
+		return
+	}
+	m.deleteCookie(h)
+}
+
+// varyOn is the request header a response depends on when it reads or
+// sets the session.
+func (m *Manager) varyOn() string {
+	if m.s.TokenHeader != "" {
+		return m.s.TokenHeader
+	}
+	return "Cookie"
 }
 
 // errReplaced is returned by Write after the session could not be saved
@@ -305,43 +351,69 @@ func (m *Manager) finish(ctx context.Context, h http.Header, s *Session, hadCook
 	}
 	switch action {
 	case setCookie:
-		m.setCookie(h, s)
+		m.sendKey(h, s)
 		*clientKey = s.key
 	case deleteCookie:
-		m.deleteCookie(h)
+		m.dropKey(h)
 		*clientKey = ""
 	case storedNothing:
 		*clientKey = ""
 	}
 	if action != keepCookie || s.accessed {
-		patchVary(h, "Cookie")
+		patchVary(h, m.varyOn())
 	}
 	return nil
 }
 
 func (m *Manager) setCookie(h http.Header, s *Session) {
-	c := &http.Cookie{
-		Name:        m.s.CookieName,
-		Value:       s.key,
-		Path:        m.s.CookiePath,
-		Domain:      m.s.CookieDomain,
-		Secure:      m.s.CookieSecure,
-		HttpOnly:    m.s.CookieHTTPOnly,
-		SameSite:    m.s.CookieSameSite,
-		Partitioned: m.s.CookiePartitioned,
-	}
+	var exp time.Time
+	age := time.Duration(-1) // no Max-Age, no Expires: a browser-session cookie
 	if !s.expireAtBrowserClose() {
 		now := m.now()
-		age := s.expiryAge(now)
-		if age <= 0 {
-			c.MaxAge = -1 // "Max-Age=0": expire now
-			c.Expires = time.Unix(0, 0)
+		if age = s.expiryAge(now); age <= 0 {
+			age, exp = 0, time.Unix(0, 0) // "Max-Age=0": expire now
 		} else {
-			c.MaxAge = int(age / time.Second)
-			c.Expires = now.Add(age)
+			exp = now.Add(age)
 		}
 	}
-	h.Add("Set-Cookie", c.String())
+	h["Set-Cookie"] = append(h["Set-Cookie"], m.cookieLine(s.key, age, exp))
+}
+
+// cookieParts are the constant parts of the session cookie's Set-Cookie
+// line, rendered once by net/http (so they are sanitised exactly as it
+// does) when the Manager is made.
+type cookieParts struct {
+	scope string // "; Path=/; Domain=example.com"
+	flags string // "; HttpOnly; Secure; SameSite=Lax; Partitioned"
+}
+
+func newCookieParts(s Settings) cookieParts {
+	scope := (&http.Cookie{Name: "n", Value: "v", Path: s.CookiePath, Domain: s.CookieDomain}).String()
+	flags := (&http.Cookie{Name: "n", Value: "v", HttpOnly: s.CookieHTTPOnly, Secure: s.CookieSecure,
+		SameSite: s.CookieSameSite, Partitioned: s.CookiePartitioned}).String()
+	return cookieParts{scope: scope[len("n=v"):], flags: flags[len("n=v"):]}
+}
+
+// cookieLine is what http.Cookie.String writes for the session cookie
+// with value v (a session key or a signed value: only characters a cookie
+// value takes unquoted), Max-Age age (negative: none) and Expires exp,
+// without its general-purpose validation and allocations.
+func (m *Manager) cookieLine(v string, age time.Duration, exp time.Time) string {
+	var b strings.Builder
+	b.Grow(len(m.s.CookieName) + 1 + len(v) + len(m.cookie.scope) + len(m.cookie.flags) + 60)
+	b.WriteString(m.s.CookieName)
+	b.WriteByte('=')
+	b.WriteString(v)
+	b.WriteString(m.cookie.scope)
+	if age >= 0 {
+		var buf [40]byte
+		b.WriteString("; Expires=")
+		b.Write(exp.UTC().AppendFormat(buf[:0], http.TimeFormat))
+		b.WriteString("; Max-Age=")
+		b.Write(strconv.AppendInt(buf[:0], int64(age/time.Second), 10))
+	}
+	b.WriteString(m.cookie.flags)
+	return b.String()
 }
 
 func (m *Manager) deleteCookie(h http.Header) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/internal/testutil"
 )
 
 // marker is in every password of these tests: no output may contain it,
@@ -147,7 +148,7 @@ func TestOpenErrorsHidePasswords(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range redactCases {
 		t.Run(c.name, func(t *testing.T) {
-			m, err := sessions.Open(ctx, c.config, settings())
+			m, err := sessions.Open(ctx, c.config, testutil.Settings())
 			if err == nil {
 				m.Close()
 				return
@@ -156,7 +157,7 @@ func TestOpenErrorsHidePasswords(t *testing.T) {
 		})
 	}
 	// Django's names take the URLs from the settings.
-	s := settings()
+	s := testutil.Settings()
 	s.DatabaseURL = "nosuch://app:dbS3cr3t@db/app"
 	s.CacheURL = "nosuch://:cacheS3cr3t@cache/0"
 	for _, alias := range []string{"db", "cache", "django.contrib.sessions.backends.cache"} {
@@ -174,11 +175,11 @@ func TestOpenErrorsHidePasswords(t *testing.T) {
 	wantNoLeak(t, "unparsable DatabaseURL", err.Error(), "dbS3cr3t")
 
 	long := "memory:?" + strings.Repeat("x", 5000) + "=1"
-	_, err = sessions.Open(ctx, long, settings())
+	_, err = sessions.Open(ctx, long, testutil.Settings())
 	if err == nil || len(err.Error()) > 600 {
 		t.Errorf("unknown long parameter: %d characters of error", len(err.Error()))
 	}
-	_, err = sessions.Open(ctx, "nosuch"+strings.Repeat("x", 5000)+":", settings())
+	_, err = sessions.Open(ctx, "nosuch"+strings.Repeat("x", 5000)+":", testutil.Settings())
 	if err == nil || strings.Contains(err.Error(), strings.Repeat("x", 250)) {
 		t.Errorf("long scheme quoted in full")
 	}
@@ -197,7 +198,7 @@ func init() {
 // removes the passwords (and cuts long quotes) from whatever an engine
 // returns, and errors.Is still sees the sentinel.
 func TestOpenScrubsCarelessOpeners(t *testing.T) {
-	s := settings()
+	s := testutil.Settings()
 	s.DatabaseURL = "postgres://u:dbS3cr3t@h/db"
 	s.CacheURL = "redis://:cacheS3cr3t@h/0"
 	_, err := sessions.Open(context.Background(), "test-careless://u:a%2FS3cr3t%40@h/"+strings.Repeat("p", 3000), s)
@@ -214,7 +215,7 @@ func TestOpenScrubsCarelessOpeners(t *testing.T) {
 // quoted by any error of Open.
 func TestOpenHidesHostOfSplitPassword(t *testing.T) {
 	for _, cfg := range []string{"memory://u:12?x=ab@h", "memory://:12?x=ab@h", "signed-cookies://u:98?x=ab@h"} {
-		_, err := sessions.Open(context.Background(), cfg, settings())
+		_, err := sessions.Open(context.Background(), cfg, testutil.Settings())
 		if err == nil || strings.Contains(err.Error(), "12") || strings.Contains(err.Error(), "98") || strings.Contains(err.Error(), "ab") {
 			t.Errorf("%s: %v", cfg, err)
 		}

@@ -101,6 +101,7 @@ var builtinPackages = map[string]string{
 	"memcached":       "backends/memcachestore",
 	"memcache":        "backends/memcachestore",
 	"cached-db":       "backends/cacheddb",
+	"migrate":         "backends/migrate",
 }
 
 // Django's engine names, resolved before URL parsing (an underscore is not
@@ -114,16 +115,16 @@ var djangoAliases = map[string]string{
 	"memory":         "memory",
 }
 
-// ResolveConfig turns a config string into the engine URL it stands for:
+// resolveConfig turns a config string into the engine URL it stands for:
 // Django's engine names ("db", "cache", "django.contrib.sessions.backends.file"...)
 // take their location from the settings; URLs are returned unchanged.
-func ResolveConfig(config string, s Settings) (string, error) {
+func resolveConfig(config string, s Settings) (string, error) {
 	c := strings.TrimSpace(config)
 	if c == "" {
 		c = s.Engine
 	}
 	if c == "" {
-		c = DefaultEngine
+		c = defaultEngine
 	}
 	name := strings.TrimPrefix(c, "django.contrib.sessions.backends.")
 	alias, ok := djangoAliases[name]
@@ -162,7 +163,7 @@ func ResolveConfig(config string, s Settings) (string, error) {
 // OpenEngine opens the engine a config string names (see [Open]): an
 // [Engine] or a [ClientSide] engine.
 func OpenEngine(ctx context.Context, config string, s Settings) (Backend, error) {
-	resolved, err := ResolveConfig(config, s)
+	resolved, err := resolveConfig(config, s)
 	if err != nil {
 		return nil, err
 	}

@@ -12,16 +12,11 @@ import (
 	"github.com/sessionkit/sessions"
 	_ "github.com/sessionkit/sessions/backends/cookiestore"
 	_ "github.com/sessionkit/sessions/backends/memstore"
+	"github.com/sessionkit/sessions/internal/testutil"
 )
 
-func settings() sessions.Settings {
-	s := sessions.DefaultSettings()
-	s.SecretKey = "django_tests_secret_key"
-	return s
-}
-
 func TestResolveConfigDjangoAliases(t *testing.T) {
-	s := settings()
+	s := testutil.Settings()
 	s.FilePath = "/var/lib/sessions"
 	s.CacheURL = "redis://127.0.0.1:6379/0"
 	cases := map[string]string{
@@ -47,7 +42,7 @@ func TestResolveConfigDjangoAliases(t *testing.T) {
 		t.Errorf("db with DatabaseURL = %q", got)
 	}
 	for _, alias := range []string{"file", "cache"} {
-		if _, err := sessions.ResolveConfig(alias, settings()); !errors.Is(err, sessions.ErrBadConfig) {
+		if _, err := sessions.ResolveConfig(alias, testutil.Settings()); !errors.Is(err, sessions.ErrBadConfig) {
 			t.Errorf("%s without its setting: %v", alias, err)
 		}
 	}
@@ -55,29 +50,29 @@ func TestResolveConfigDjangoAliases(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	ctx := context.Background()
-	_, err := sessions.Open(ctx, "redis://:hunter2@127.0.0.1:6379/0", settings())
+	_, err := sessions.Open(ctx, "redis://:hunter2@127.0.0.1:6379/0", testutil.Settings())
 	if !errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), "backends/redisstore") ||
 		!strings.Contains(err.Error(), "memory") || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("unregistered scheme: %v", err)
 	}
-	_, err = sessions.Open(ctx, "nonsense without scheme", settings())
+	_, err = sessions.Open(ctx, "nonsense without scheme", testutil.Settings())
 	if !errors.Is(err, sessions.ErrBadConfig) {
 		t.Errorf("no scheme: %v", err)
 	}
-	_, err = sessions.Open(ctx, "memory:?purge_intervall=1s", settings())
+	_, err = sessions.Open(ctx, "memory:?purge_intervall=1s", testutil.Settings())
 	if !errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), "purge_intervall") || !strings.Contains(err.Error(), "purge_interval") {
 		t.Errorf("typo in a parameter: %v", err)
 	}
-	_, err = sessions.Open(ctx, "memory:?purge_interval=forever", settings())
+	_, err = sessions.Open(ctx, "memory:?purge_interval=forever", testutil.Settings())
 	if !errors.Is(err, sessions.ErrBadConfig) {
 		t.Errorf("bad value: %v", err)
 	}
-	bad := settings()
+	bad := testutil.Settings()
 	bad.SecretKey = ""
 	if _, err := sessions.Open(ctx, "memory:", bad); !errors.Is(err, sessions.ErrBadConfig) {
 		t.Errorf("no secret key: %v", err)
 	}
-	m, err := sessions.Open(ctx, "MEMORY:", settings())
+	m, err := sessions.Open(ctx, "MEMORY:", testutil.Settings())
 	if err != nil || m.Describe().Name != "memory" {
 		t.Errorf("scheme case: %v", err)
 	}
@@ -155,7 +150,7 @@ func TestParamsEmptyValues(t *testing.T) {
 }
 
 func TestResolveRelativeFilePathEscaped(t *testing.T) {
-	s := settings()
+	s := testutil.Settings()
 	s.FilePath = "odd dir/50%?#x"
 	got, err := sessions.ResolveConfig("file", s)
 	if err != nil {
@@ -187,7 +182,7 @@ func TestParamsGivenTwice(t *testing.T) {
 		t.Errorf("Err = %v", err)
 	}
 	for _, cfg := range []string{"memory:?purge_interval=1s&purge_interval=abc", "memory:?purge_interval=1s&purge_interval=1s"} {
-		if _, err := sessions.Open(context.Background(), cfg, settings()); !errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), "purge_interval is given 2 times") {
+		if _, err := sessions.Open(context.Background(), cfg, testutil.Settings()); !errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), "purge_interval is given 2 times") {
 			t.Errorf("%s: %v", cfg, err)
 		}
 	}
@@ -235,7 +230,7 @@ func TestParamsMalformedQuery(t *testing.T) {
 func TestNoLocation(t *testing.T) {
 	for _, cfg := range []string{"memory://host", "memory:x", "memory:///x", "memory://u:pwS3cr3t@h", "memory://u@",
 		"signed-cookies://host/x", "signed-cookies:x", "signed-cookies://u:pwS3cr3t@", "signed-cookies:/x"} {
-		_, err := sessions.Open(context.Background(), cfg, settings())
+		_, err := sessions.Open(context.Background(), cfg, testutil.Settings())
 		if !errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), "takes no") {
 			t.Errorf("%s: %v", cfg, err)
 		}
@@ -244,7 +239,7 @@ func TestNoLocation(t *testing.T) {
 		}
 	}
 	for _, cfg := range []string{"memory:", "memory://", "memory:?purge_interval=2s", "signed-cookies:", "signed_cookies", "memory"} {
-		m, err := sessions.Open(context.Background(), cfg, settings())
+		m, err := sessions.Open(context.Background(), cfg, testutil.Settings())
 		if err != nil {
 			t.Errorf("%s: %v", cfg, err)
 			continue
@@ -260,7 +255,7 @@ func TestNoLocation(t *testing.T) {
 // character: an error for every engine, quoting nothing of it.
 func TestOpenRejectsSplitPasswords(t *testing.T) {
 	for _, cfg := range []string{"memory:?purge_interval=1s#S3cr3t", "memory://u:12#S3cr3t@h", "memory://:12/abS3cr3t@h", "memory://h/x@S3cr3t"} {
-		_, err := sessions.Open(context.Background(), cfg, settings())
+		_, err := sessions.Open(context.Background(), cfg, testutil.Settings())
 		if !errors.Is(err, sessions.ErrBadConfig) || strings.Contains(err.Error(), marker) || strings.Contains(err.Error(), "12") {
 			t.Errorf("%s: %v", cfg, err)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/backends/memstore"
+	"github.com/sessionkit/sessions/internal/testutil"
 )
 
 // failingStore fails every operation with an error from the "driver".
@@ -29,7 +30,7 @@ func (failingStore) Swap(context.Context, string, []byte, []byte, time.Time) err
 func TestNoKeyOrSecretInLogsAndErrors(t *testing.T) {
 	ctx := context.Background()
 	var logs bytes.Buffer
-	st := settings()
+	st := testutil.Settings()
 	st.SecretKey = "s3cr3t-value-that-must-not-leak"
 	st.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var handled error

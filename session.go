@@ -18,9 +18,9 @@ const (
 	// an integer number of seconds (0 = at browser close) or an ISO-8601
 	// date.
 	ExpiryKey = expiry.Key
-	// TestCookieKey and TestCookieValue are Django's test-cookie entry.
-	TestCookieKey   = "testcookie"
-	TestCookieValue = "worked"
+	// testCookieKey and testCookieValue are Django's test-cookie entry.
+	testCookieKey   = "testcookie"
+	testCookieValue = "worked"
 )
 
 // Session is the per-request view of one visitor's session, with the
@@ -63,7 +63,7 @@ type Session struct {
 	// merged (see Manager.Save).
 	cleared bool
 	changed map[string]bool // key -> true if set, false if deleted
-	merges  map[string]MergeFunc
+	merges  map[string]mergeFunc
 }
 
 // Key returns the session key, or "" when the session has none (a new
@@ -410,13 +410,13 @@ func (s *Session) Save(ctx context.Context) error {
 }
 
 // SetTestCookie stores Django's test-cookie entry.
-func (s *Session) SetTestCookie() { s.Set(TestCookieKey, TestCookieValue) }
+func (s *Session) SetTestCookie() { s.Set(testCookieKey, testCookieValue) }
 
 // TestCookieWorked reports whether the test-cookie entry came back.
-func (s *Session) TestCookieWorked() bool { return s.Get(TestCookieKey) == TestCookieValue }
+func (s *Session) TestCookieWorked() bool { return s.Get(testCookieKey) == testCookieValue }
 
 // DeleteTestCookie removes the test-cookie entry.
-func (s *Session) DeleteTestCookie() { s.Delete(TestCookieKey) }
+func (s *Session) DeleteTestCookie() { s.Delete(testCookieKey) }
 
 // SetExpiry sets a custom lifetime, as Django's set_expiry with a number
 // of seconds: the session expires after d of inactivity (counted from

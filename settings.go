@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"fmt"
+	"github.com/sessionkit/sessions/observe"
 	"log/slog"
 	"net/http"
 	"os"
@@ -48,6 +49,18 @@ type Settings struct {
 	// CookiePartitioned adds the Partitioned attribute (CHIPS). Not a
 	// Django setting; default false.
 	CookiePartitioned bool
+	// TokenHeader, when set, carries the session key in this HTTP header
+	// instead of the cookie, for API clients and mobile apps, which keep
+	// no cookies. A request sends its key in the header, or as
+	// "Authorization: Bearer <key>" when TokenHeader is "Authorization".
+	// A response that creates, cycles or renews the session returns the
+	// key in the header (TokenHeader itself; for "Authorization", in
+	// "Authorization" too, without the "Bearer " prefix), and one that
+	// ends it returns the header present and empty: the client drops its
+	// key. Every other rule (no fixation, cycling at login, expiry,
+	// Vary) is the cookie's; the cookie settings do not apply. Not a
+	// Django setting; default "" (the cookie). SESSION_TOKEN_HEADER.
+	TokenHeader string
 
 	// SaveEveryRequest is SESSION_SAVE_EVERY_REQUEST: save (and re-send the
 	// cookie) on every response whose session is not empty; default false.
@@ -104,6 +117,19 @@ type Settings struct {
 	// larger sessions fail to save with ErrTooLarge and larger stored data
 	// is treated as corrupt. Default 4 MiB.
 	MaxDataSize int
+	// CompressAbove, when positive, zlib-compresses the stored data of a
+	// server-side session larger than this many bytes (when that saves
+	// a quarter or more); zero, the default, never compresses. Django
+	// reads both forms and compresses every payload over 100 bytes;
+	// server-side stores gain little from it while every save pays a
+	// deflate and every load an inflate. Data Django wrote compressed are
+	// always read. SESSION_COMPRESS_ABOVE.
+	CompressAbove int
+	// CookieCompressSaving is the least share a signed-cookie session
+	// must shrink by to be sent compressed (a cookie that would not fit
+	// otherwise is compressed whatever it saves). Default 0.25; 0 means
+	// Django's rule (any saving of two bytes or more).
+	CookieCompressSaving float64
 
 	// IdleTimeout, when positive, ends a server-side session after this
 	// long without a request, however long CookieAge is (OWASP's idle
@@ -126,6 +152,10 @@ type Settings struct {
 	// Logger receives security events (bad signatures) and store errors.
 	// Nil means slog.Default(). Session keys are never logged in full.
 	Logger *slog.Logger
+	// Observer, when set, receives an Event for every engine call and
+	// session decision (see package observe): metrics, traces, audit. Not a
+	// Django setting.
+	Observer observe.Observer
 	// Clock, when set, replaces time.Now for every expiry computation of
 	// the Manager. It is meant for tests.
 	Clock func() time.Time
@@ -135,14 +165,16 @@ type Settings struct {
 const (
 	DefaultCookieName = "sessionid"
 	DefaultCookieAge  = 1209600 * time.Second
-	DefaultEngine     = "db"
 )
+
+// defaultEngine is Django's default SESSION_ENGINE.
+const defaultEngine = "db"
 
 // DefaultSettings returns Django's default session settings. SecretKey is
 // empty and must be set.
 func DefaultSettings() Settings {
 	return Settings{
-		Engine:         DefaultEngine,
+		Engine:         defaultEngine,
 		CookieName:     DefaultCookieName,
 		CookieAge:      DefaultCookieAge,
 		CookiePath:     "/",
@@ -151,6 +183,8 @@ func DefaultSettings() Settings {
 		CacheVersion:   1,
 		KeySalt:        codec.DjangoSessionSalt,
 		MaxDataSize:    4 << 20,
+
+		CookieCompressSaving: 0.25,
 	}
 }
 
@@ -209,6 +243,15 @@ func settingsFrom(lookup func(string) (string, bool)) (Settings, error) {
 			errs = append(errs, "SESSION_COOKIE_SAMESITE: "+err.Error())
 		} else {
 			s.CookieSameSite = ss
+		}
+	}
+	str("SESSION_TOKEN_HEADER", &s.TokenHeader)
+	if v, ok := lookup("SESSION_COMPRESS_ABOVE"); ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 0 {
+			errs = append(errs, "SESSION_COMPRESS_ABOVE: not a number of bytes")
+		} else {
+			s.CompressAbove = n
 		}
 	}
 	boolean("SESSION_SAVE_EVERY_REQUEST", &s.SaveEveryRequest)
@@ -299,6 +342,12 @@ func (s *Settings) validate() error {
 	if s.SecretKey == "" {
 		errs = append(errs, "SecretKey is empty (Django's SECRET_KEY)")
 	}
+	if s.CompressAbove < 0 || s.CookieCompressSaving < 0 || s.CookieCompressSaving >= 1 {
+		errs = append(errs, "CompressAbove must not be negative, CookieCompressSaving must be in [0, 1)")
+	}
+	if s.TokenHeader != "" && !validHeaderName(s.TokenHeader) {
+		errs = append(errs, "TokenHeader is not a valid HTTP header name")
+	}
 	if s.CookieSameSite == http.SameSiteNoneMode && !s.CookieSecure {
 		errs = append(errs, "CookieSameSite None requires CookieSecure: browsers reject such a cookie")
 	}
@@ -325,4 +374,15 @@ func (s *Settings) validate() error {
 		return fmt.Errorf("%w: %s", ErrBadConfig, strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// validHeaderName reports whether n is an HTTP header name (a token).
+func validHeaderName(n string) bool {
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return n != ""
 }

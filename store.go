@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sessionkit/sessions/observe"
 	"hash/maphash"
 	mrand "math/rand/v2"
 	"sync"
@@ -30,6 +31,7 @@ type store struct {
 	users  UserIndexer
 
 	closed atomic.Bool
+	ob     *observer // nil: nothing observes
 
 	// locks queue this process's writers of one session behind each
 	// other, so a crowd of concurrent requests on one session does not
@@ -100,7 +102,26 @@ func (st *store) close() error {
 	return st.e.Close()
 }
 
+// load reads the record under key, reporting a hit, a miss or an error.
 func (st *store) load(ctx context.Context, key string) ([]byte, error) {
+	t0 := st.ob.start()
+	b, err := st.fetch(ctx, key)
+	if st.ob != nil {
+		e := observe.Event{Op: observe.OpLoad, Outcome: observe.OutcomeHit, Duration: time.Since(t0)}
+		switch {
+		case errors.Is(err, ErrNotFound):
+			e.Outcome = observe.OutcomeMiss
+		case err != nil:
+			e.Outcome, e.Err = observe.OutcomeError, errorClass(err)
+		}
+		st.ob.event(ctx, e)
+	}
+	return b, err
+}
+
+// fetch is load for a caller that reports the outcome itself (the
+// Manager, which also knows whether the data decode).
+func (st *store) fetch(ctx context.Context, key string) ([]byte, error) {
 	if err := st.guard(ctx, "load", key); err != nil {
 		return nil, err
 	}
@@ -129,6 +150,13 @@ const maxCreateAttempts = 10
 
 // create stores data under a new random key and returns the key.
 func (st *store) create(ctx context.Context, data []byte, exp time.Time) (string, error) {
+	t0 := st.ob.start()
+	key, err := st.createNew(ctx, data, exp)
+	st.ob.call(ctx, observe.OpCreate, t0, err)
+	return key, err
+}
+
+func (st *store) createNew(ctx context.Context, data []byte, exp time.Time) (string, error) {
 	if err := st.guard(ctx, "create"); err != nil {
 		return "", err
 	}
@@ -143,10 +171,13 @@ func (st *store) create(ctx context.Context, data []byte, exp time.Time) (string
 }
 
 func (st *store) delete(ctx context.Context, key string) error {
-	if err := st.guard(ctx, "delete", key); err != nil {
-		return err
+	t0 := st.ob.start()
+	err := st.guard(ctx, "delete", key)
+	if err == nil {
+		err = st.wrap("delete", st.e.Delete(ctx, key))
 	}
-	return st.wrap("delete", st.e.Delete(ctx, key))
+	st.ob.call(ctx, observe.OpDelete, t0, err)
+	return err
 }
 
 // extend moves the expiry of the record under key, whose data this
@@ -155,6 +186,13 @@ func (st *store) delete(ctx context.Context, key string) error {
 // ErrNotFound; one changed meanwhile (by a newer write, which set its own
 // expiry) counts as extended.
 func (st *store) extend(ctx context.Context, key string, raw []byte, exp time.Time) error {
+	t0 := st.ob.start()
+	err := st.touchOnce(ctx, key, raw, exp)
+	st.ob.call(ctx, observe.OpTouch, t0, err)
+	return err
+}
+
+func (st *store) touchOnce(ctx context.Context, key string, raw []byte, exp time.Time) error {
 	if err := st.guard(ctx, "touch", key); err != nil {
 		return err
 	}
@@ -184,37 +222,64 @@ type rebase func(theirs []byte) (data []byte, exp time.Time, err error)
 // bytes stored. A record deleted meanwhile gives ErrInterrupted: a slow
 // request never brings back a session another request deleted.
 func (st *store) write(ctx context.Context, key string, old, data []byte, exp time.Time, merge rebase) ([]byte, error) {
+	t0 := st.ob.start()
+	stored, retries, err := st.swapLoop(ctx, key, old, data, exp, merge)
+	st.ob.call(ctx, observe.OpUpdate, t0, err)
+	if retries > 0 && st.ob != nil {
+		e := observe.Event{Op: observe.OpConflict, Retries: retries, Merged: err == nil}
+		if err != nil {
+			e.Outcome, e.Err = observe.OutcomeError, errorClass(err)
+		}
+		st.ob.event(ctx, e)
+	}
+	return stored, err
+}
+
+// swapLoop is write's algorithm; it also reports how many conflicts it
+// met.
+func (st *store) swapLoop(ctx context.Context, key string, old, data []byte, exp time.Time, merge rebase) ([]byte, int, error) {
 	if err := st.guard(ctx, "update", key); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if st.swap == nil || old == nil {
 		err := st.e.Update(ctx, key, data, exp)
-		return data, st.wrap("update", interrupted(err))
+		return data, 0, st.wrap("update", interrupted(err))
 	}
-	l := st.lock(key)
-	l.Lock()
-	defer l.Unlock()
+	var l *sync.Mutex
+	defer func() {
+		if l != nil {
+			l.Unlock()
+		}
+	}()
 	for attempt := 0; ; attempt++ {
 		err := st.swap.Swap(ctx, key, old, data, exp)
 		switch {
 		case err == nil:
-			return data, nil
+			return data, attempt, nil
 		case !errors.Is(err, ErrConflict):
-			return nil, st.wrap("update", interrupted(err))
+			return nil, attempt, st.wrap("update", interrupted(err))
 		case attempt >= st.maxSwapRetries:
-			return nil, st.wrap("update", fmt.Errorf("%w: gave up after %d attempts", ErrConflict, attempt+1))
+			return nil, attempt + 1, st.wrap("update", fmt.Errorf("%w: gave up after %d attempts", ErrConflict, attempt+1))
 		}
-		// Another request wrote first. After a few rounds, back off a
-		// little so a crowd of writers on one session stops colliding.
-		if attempt >= 2 {
+		// Another request wrote first. From now on queue behind this
+		// process's other writers of the session (the lock is only
+		// taken after a conflict, so it never delays a write that meets
+		// none); after a few rounds, back off a little, unlocked, so a
+		// crowd of writers on one session stops colliding.
+		if l == nil {
+			l = st.lock(key)
+			l.Lock()
+		} else if attempt >= 2 {
+			l.Unlock()
 			time.Sleep(time.Duration(mrand.Int64N(int64(attempt) * int64(time.Millisecond))))
+			l.Lock()
 		}
 		theirs, err := st.e.Load(ctx, key)
 		if err != nil {
-			return nil, st.wrap("update", interrupted(err))
+			return nil, attempt + 1, st.wrap("update", interrupted(err))
 		}
 		if data, exp, err = merge(theirs); err != nil {
-			return nil, err
+			return nil, attempt + 1, err
 		}
 		old = theirs
 	}
@@ -238,8 +303,17 @@ func (st *store) deleteExpired(ctx context.Context) (int64, error) {
 	if st.purge == nil {
 		return 0, nil
 	}
+	t0 := st.ob.start()
 	n, err := st.purge.DeleteExpired(ctx)
-	return n, st.wrap("clear expired", err)
+	err = st.wrap("clear expired", err)
+	if st.ob != nil {
+		e := observe.Event{Op: observe.OpClearExpired, Duration: time.Since(t0), Count: n}
+		if err != nil {
+			e.Outcome, e.Err = observe.OutcomeError, errorClass(err)
+		}
+		st.ob.event(ctx, e)
+	}
+	return n, err
 }
 
 func (st *store) keys(ctx context.Context, fn func(key string) bool) error {
@@ -249,27 +323,39 @@ func (st *store) keys(ctx context.Context, fn func(key string) bool) error {
 	if st.list == nil {
 		return st.wrap("list", ErrUnsupported)
 	}
-	return st.wrap("list", st.list.List(ctx, fn))
+	t0 := st.ob.start()
+	err := st.wrap("list", st.list.List(ctx, fn))
+	st.ob.call(ctx, observe.OpList, t0, err)
+	return err
 }
 
 func (st *store) addUserSession(ctx context.Context, userID, key string, exp time.Time) error {
 	if err := st.guardUser(ctx, "bind user", userID, key); err != nil {
 		return err
 	}
-	return st.wrap("bind user", st.users.AddUserSession(ctx, userID, key, exp))
+	t0 := st.ob.start()
+	err := st.wrap("bind user", st.users.AddUserSession(ctx, userID, key, exp))
+	st.ob.call(ctx, observe.OpIndex, t0, err)
+	return err
 }
 
 func (st *store) userSessions(ctx context.Context, userID string) ([]string, error) {
 	if err := st.guardUser(ctx, "user sessions", userID); err != nil {
 		return nil, err
 	}
+	t0 := st.ob.start()
 	keys, err := st.users.UserSessions(ctx, userID)
-	return keys, st.wrap("user sessions", err)
+	err = st.wrap("user sessions", err)
+	st.ob.call(ctx, observe.OpIndex, t0, err)
+	return keys, err
 }
 
 func (st *store) removeUserSessions(ctx context.Context, userID string, keys []string) error {
 	if err := st.guardUser(ctx, "unbind user", userID, keys...); err != nil {
 		return err
 	}
-	return st.wrap("unbind user", st.users.RemoveUserSessions(ctx, userID, keys))
+	t0 := st.ob.start()
+	err := st.wrap("unbind user", st.users.RemoveUserSessions(ctx, userID, keys))
+	st.ob.call(ctx, observe.OpIndex, t0, err)
+	return err
 }

@@ -7,18 +7,11 @@ import (
 
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/backends/memstore"
+	"github.com/sessionkit/sessions/internal/testutil"
 )
 
-func newManager(t testing.TB) *sessions.Manager {
-	m, err := sessions.New(memstore.New(nil), settings())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 func TestGetConversions(t *testing.T) {
-	s := newManager(t).NewSession(context.Background())
+	s := testutil.Manager(t, memstore.New(nil)).NewSession(context.Background())
 	big64, _ := new(big.Int).SetString("18446744073709551616", 10)
 	s.Update(map[string]any{"i64": int64(42), "f": 1.5, "whole": 3.0, "neg": int64(-1), "big": big64,
 		"s": "text", "list": []any{int64(1), int64(2)}, "obj": map[string]any{"name": "Ann", "age": int64(30)}})

@@ -12,6 +12,7 @@ import (
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/backends/memstore"
 	"github.com/sessionkit/sessions/codec"
+	"github.com/sessionkit/sessions/internal/testutil"
 )
 
 type item struct {
@@ -28,7 +29,7 @@ var (
 // with what Python's json.dumps writes.
 func jsonManager(t *testing.T) (*sessions.Manager, *memstore.Store) {
 	st := memstore.New(nil)
-	s := settings()
+	s := testutil.Settings()
 	s.Codec = codec.JSON{}
 	m, err := sessions.New(st, s)
 	if err != nil {
@@ -83,7 +84,7 @@ func TestTypedKeyRoundTripStoredAsDjango(t *testing.T) {
 }
 
 func TestTypedKeyAbsent(t *testing.T) {
-	s := newManager(t).NewSession(context.Background())
+	s := testutil.Manager(t, memstore.New(nil)).NewSession(context.Background())
 	got, err := cartKey.Get(s)
 	if got != nil || err != nil {
 		t.Errorf("Get = %v, %v", got, err)
@@ -102,7 +103,7 @@ func TestTypedKeyAbsent(t *testing.T) {
 // A value written by another version of the application, or by Django, is
 // a clear error that names the key and the types but never the value.
 func TestTypedKeyWrongType(t *testing.T) {
-	s := newManager(t).NewSession(context.Background())
+	s := testutil.Manager(t, memstore.New(nil)).NewSession(context.Background())
 	for _, tc := range []struct {
 		stored  any
 		key     interface{ Name() string }
@@ -150,7 +151,7 @@ func TestTypedKeyWrongType(t *testing.T) {
 }
 
 func TestTypedKeyNull(t *testing.T) {
-	s := newManager(t).NewSession(context.Background())
+	s := testutil.Manager(t, memstore.New(nil)).NewSession(context.Background())
 	s.Set("cart", nil) // Python's None
 	got, ok, err := cartKey.Lookup(s)
 	if got != nil || !ok || err != nil {
@@ -164,7 +165,7 @@ func TestTypedKeyNull(t *testing.T) {
 
 // Get[T] gave 0, true for a stored NaN.
 func TestGetNaNIsNotZero(t *testing.T) {
-	s := newManager(t).NewSession(context.Background())
+	s := testutil.Manager(t, memstore.New(nil)).NewSession(context.Background())
 	s.Set("x", math.NaN())
 	s.Set("list", []any{1.0, math.Inf(1)})
 	if v, ok := sessions.Get[int](s, "x"); ok {
@@ -179,7 +180,7 @@ func TestGetNaNIsNotZero(t *testing.T) {
 }
 
 func TestTypedKeyPop(t *testing.T) {
-	s := newManager(t).NewSession(context.Background())
+	s := testutil.Manager(t, memstore.New(nil)).NewSession(context.Background())
 	cartKey.Set(s, []item{{"apple", 1}})
 	got, ok, err := cartKey.Pop(s)
 	if !ok || err != nil || len(got) != 1 || got[0].SKU != "apple" {
@@ -189,7 +190,7 @@ func TestTypedKeyPop(t *testing.T) {
 		t.Error("Pop did not remove the key or mark the session")
 	}
 
-	fresh := newManager(t).NewSession(context.Background())
+	fresh := testutil.Manager(t, memstore.New(nil)).NewSession(context.Background())
 	fresh.Set("cart", "not a cart")
 	if _, ok, err := cartKey.Pop(fresh); !ok || !errors.Is(err, sessions.ErrWrongType) {
 		t.Fatalf("Pop of a wrong type: %v %v", ok, err)
@@ -224,7 +225,7 @@ func (l lossy) MarshalJSON() ([]byte, error) { return []byte(`"n"`), nil }
 func TestTypedKeySetRefusesWhatDoesNotRoundTrip(t *testing.T) {
 	check := func(name string, set func(*sessions.Session) error, want string) {
 		t.Helper()
-		s := newManager(t).NewSession(context.Background())
+		s := testutil.Manager(t, memstore.New(nil)).NewSession(context.Background())
 		err := set(s)
 		if !errors.Is(err, codec.ErrUnencodable) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want ErrUnencodable mentioning %q", name, err, want)
@@ -335,7 +336,7 @@ var errStoreDown = errors.New("store down")
 func (loadFailing) Load(context.Context, string) ([]byte, error) { return nil, errStoreDown }
 
 func TestTypedKeyReportsLoadFailure(t *testing.T) {
-	m, err := sessions.New(loadFailing{memstore.New(nil)}, settings())
+	m, err := sessions.New(loadFailing{memstore.New(nil)}, testutil.Settings())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/backends/memstore"
 	"github.com/sessionkit/sessions/codec"
+	"github.com/sessionkit/sessions/internal/testutil"
 	"github.com/sessionkit/sessions/signing"
 )
 
@@ -38,7 +40,7 @@ func storedJSON(t *testing.T, m *sessions.Manager, key string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := signing.LoadsBytes(string(raw), signing.Options{Key: settings().SecretKey, Salt: codec.DjangoSessionSalt})
+	b, err := signing.LoadsBytes(string(raw), signing.Options{Key: testutil.Settings().SecretKey, Salt: codec.DjangoSessionSalt})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +54,7 @@ const storedSession = `{"s":"x\ud800y","prefs":{"zebra":1,"apple":{"z":1,"a":2}}
 // included, and a nested dict read and set back keeps its order.
 func TestSessionEditKeepsOtherValues(t *testing.T) {
 	ctx := context.Background()
-	m := newManager(t)
+	m := testutil.Manager(t, memstore.New(nil))
 	key := storeJSON(t, m, storedSession)
 	s := m.Load(ctx, key)
 	prefs := s.Get("prefs").(map[string]any)
@@ -73,7 +75,7 @@ func TestSessionEditKeepsOtherValues(t *testing.T) {
 // still keeps its order.
 func TestMergeKeepsNestedOrder(t *testing.T) {
 	ctx := context.Background()
-	m := newManager(t)
+	m := testutil.Manager(t, memstore.New(nil))
 	key := storeJSON(t, m, storedSession)
 	s1 := m.Load(ctx, key)
 	s2 := m.Load(ctx, key)
@@ -98,7 +100,7 @@ func TestMergeKeepsNestedOrder(t *testing.T) {
 // being saved and then lost.
 func TestSaveFailsNamingKey(t *testing.T) {
 	ctx := context.Background()
-	m := newManager(t)
+	m := testutil.Manager(t, memstore.New(nil))
 	var deep any = "x"
 	for range codec.MaxDepth {
 		deep = []any{deep}

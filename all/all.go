@@ -7,7 +7,7 @@
 // built-in engines: memory:, signed-cookies:, file:, bolt:, sqlite:,
 // postgres: and mysql: (with modernc.org/sqlite, pgx and
 // go-sql-driver/mysql registered as database/sql drivers), redis: (and
-// its cluster and sentinel forms), memcached: and cached-db:, and with
+// its cluster and sentinel forms), memcached:, cached-db: and migrate:, and with
 // them Django's engine names db, file, cache, cached_db and
 // signed_cookies.
 //
@@ -22,6 +22,7 @@ import (
 	_ "github.com/sessionkit/sessions/backends/filestore"     // file:
 	_ "github.com/sessionkit/sessions/backends/memcachestore" // memcached:
 	_ "github.com/sessionkit/sessions/backends/memstore"      // memory:
+	_ "github.com/sessionkit/sessions/backends/migrate"       // migrate:
 	_ "github.com/sessionkit/sessions/backends/redisstore"    // redis:, rediss:, redis+cluster:, redis+sentinel:
 	_ "github.com/sessionkit/sessions/backends/sqlstore"      // sqlite:, postgres:, mysql:
 

@@ -17,7 +17,7 @@ func TestRegistered(t *testing.T) {
 		schemes = append(schemes, e.Scheme)
 		schemes = append(schemes, e.Aliases...)
 	}
-	for _, want := range []string{"memory", "signed-cookies", "file", "bolt", "sqlite", "postgres", "mysql", "redis", "rediss", "redis+cluster", "redis+sentinel", "memcached", "cached-db"} {
+	for _, want := range []string{"memory", "signed-cookies", "file", "bolt", "sqlite", "postgres", "mysql", "redis", "rediss", "redis+cluster", "redis+sentinel", "memcached", "cached-db", "migrate"} {
 		if !slices.Contains(schemes, want) {
 			t.Errorf("scheme %q not registered (have %v)", want, schemes)
 		}

@@ -1,9 +1,23 @@
 // Package conformance is the shared test suite every session engine must
-// pass: the storage contract of sessions.Engine and its optional
-// interfaces ([Run]), and the behaviour of a sessions.Manager over the
-// engine, Django's SessionTestsMixin and SessionMiddlewareTests included
-// ([RunManager]). [Check] runs the storage checks without package testing,
-// for a start-up self-test or the CLI's "sessions check".
+// pass, and the only home of the contract's tests:
+//
+//   - [Run]: the storage contract of sessions.Engine and its optional
+//     interfaces, calling the engine directly as the Manager does (valid
+//     keys, a live context, never after Close), including that every
+//     optional interface agrees with the base methods (LoadExpiry, List,
+//     Touch and Swap with Load), as package testing/fstest checks a file
+//     system;
+//   - [RunManager]: the behaviour of a sessions.Manager over the engine,
+//     Django's SessionTestsMixin and SessionMiddlewareTests included, and
+//     the Manager's guard: no hostile key, invalid user ID, cancelled
+//     context or call after Close ever reaches the engine (every engine
+//     call of every case is watched); run it over [BaseOnly] too to cover
+//     the path of an engine without optional interfaces;
+//   - [RunFaults]: outages and deadlines of engines over a network;
+//   - [RunCrash]: a process killed in the middle of writes leaves every
+//     record old or new, never torn;
+//   - [Check]: the quick storage cases without package testing, for a
+//     start-up self-test or the CLI's "sessions check".
 //
 // It uses only the standard library, so a third-party engine pays nothing
 // to run it:
@@ -19,16 +33,21 @@
 //		})
 //	}
 //
-// Every case is a named subtest with a one-line reason. Capabilities are
-// declared, never guessed from names; a case that needs a capability the
-// engine lacks is skipped with the reason.
+// Every case is a named subtest with a one-line reason, written as a
+// function of its own, so a failure is reported at the line of the
+// assertion that failed. Capabilities are declared, never guessed from
+// names; a case that needs a capability the engine lacks is skipped with
+// the reason.
 package conformance
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,8 +58,9 @@ import (
 type Harness struct {
 	// New returns a fresh engine over an empty, isolated store (its own
 	// table, key prefix, directory or database). It registers its own
-	// cleanup with t.Cleanup. The suite may call Close on it; a second
-	// Close from the cleanup must be harmless, as the contract requires.
+	// cleanup with t.Cleanup. A case may close it through a Manager
+	// (UseAfterClose), so a Close from the cleanup comes second and must
+	// be harmless.
 	New func(t *testing.T) sessions.Backend
 	// NewPair, when set, returns two separate engine instances over one
 	// shared store (two clients, two processes' worth of state), so the
@@ -70,9 +90,6 @@ type Capabilities struct {
 	// (sessions.ClientSide): the storage cases are skipped and the
 	// seal/open cases run instead.
 	ClientSide bool
-	// NoCancel marks engines whose operations cannot observe a cancelled
-	// context (pure in-process code may still check it; most should).
-	NoCancel bool
 	// NativeExpiry marks engines whose store expires records by itself
 	// (Redis, memcached): their DeleteExpired has nothing to do and may
 	// report 0; the suite then checks only that it succeeds and that
@@ -101,33 +118,42 @@ func (c Capabilities) maxValue() int {
 	return c.MaxValueSize
 }
 
-// env is what a case gets.
+// env is what a storage case gets besides its tb.
 type env struct {
 	ctx  context.Context
 	e    sessions.Engine     // nil for a client-side engine
 	c    sessions.ClientSide // nil for a server-side engine
 	caps Capabilities
-	// newEngine returns another fresh engine (for cases that need a
-	// second isolated store); nil outside testing.
-	newEngine func() sessions.Engine
-	pair      func() (sessions.Engine, sessions.Engine)
-	logf      func(format string, args ...any)
+	// pair returns two engines over one shared store; nil when the
+	// harness has no NewPair (and in Check).
+	pair func() (sessions.Engine, sessions.Engine)
 }
 
-// skipError marks a case that does not apply.
-type skipError struct{ reason string }
+// tb is the part of *testing.T a storage case uses. Run passes the
+// subtest's *testing.T, so a failure is reported at the line of the case
+// that failed; Check passes a checkT, which records it.
+type tb interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+	Logf(format string, args ...any)
+}
 
-func (s skipError) Error() string { return "skipped: " + s.reason }
-
-func skip(format string, args ...any) error { return skipError{fmt.Sprintf(format, args...)} }
-
-// engineCase is one storage rule.
-type engineCase struct {
+// storeCase is one rule of the storage contract, checked by calling the
+// engine directly (as the Manager's guard does: valid keys, a live
+// context, never after Close).
+type storeCase struct {
 	name   string
 	reason string
-	run    func(env *env) error
+	run    func(t tb, ev *env)
 	// quick cases also run in Check.
 	quick bool
+}
+
+// storeCases returns the storage cases of a server-side engine.
+func storeCases() []storeCase {
+	return slices.Concat(storageCases(), expiryStoreCases(), optionalCases(), concurrencyStoreCases(), userStoreCases())
 }
 
 // Run runs every storage case against engines from h, each as a subtest
@@ -137,7 +163,7 @@ func Run(t *testing.T, h Harness) {
 	if h.New == nil {
 		t.Fatal("conformance: Harness.New is nil")
 	}
-	cases := engineCases()
+	cases := storeCases()
 	if h.Caps.ClientSide {
 		cases = clientSideCases()
 	}
@@ -146,23 +172,24 @@ func Run(t *testing.T, h Harness) {
 		ok := t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			ev := newEnv(ctx, h.New(t))
-			ev.caps, ev.logf = h.Caps, t.Logf
-			ev.newEngine = func() sessions.Engine { return asEngine(t, h.New(t)) }
+			defer func() {
+				if t.Failed() {
+					t.Logf("rule: %s", c.reason)
+				}
+			}()
+			b := h.New(t)
+			if !h.Caps.ClientSide {
+				asEngine(t, b)
+			}
+			ev := newEnv(ctx, b)
+			ev.caps = h.Caps
 			if h.NewPair != nil {
 				ev.pair = func() (sessions.Engine, sessions.Engine) {
 					a, b := h.NewPair(t)
 					return asEngine(t, a), asEngine(t, b)
 				}
 			}
-			err := c.run(ev)
-			var se skipError
-			switch {
-			case errors.As(err, &se):
-				t.Skipf("%s: %s", c.reason, se.reason)
-			case err != nil:
-				t.Fatalf("%s\nrule: %s", err, c.reason)
-			}
+			c.run(t, ev)
 		})
 		if ok {
 			ran++
@@ -180,13 +207,13 @@ type Result struct {
 	Why     string // why it was skipped
 }
 
-// CheckResults runs the quick cases against a live engine, creating and
-// deleting a few sessions of its own (never touching others), and returns
-// the outcome of each. For a client-side engine it runs the seal/open
-// cases instead of the storage ones.
-func CheckResults(ctx context.Context, e sessions.Backend) []Result {
-	cases := engineCases()
-	if _, ok := e.(sessions.ClientSide); ok {
+// CheckResults runs the quick storage cases against a live engine,
+// creating and deleting a few sessions of its own (never touching
+// others), and returns the outcome of each. For a client-side engine it
+// runs the seal/open cases instead of the storage ones.
+func CheckResults(ctx context.Context, b sessions.Backend) []Result {
+	cases := storeCases()
+	if _, ok := b.(sessions.ClientSide); ok {
 		cases = clientSideCases()
 	}
 	var out []Result
@@ -194,15 +221,11 @@ func CheckResults(ctx context.Context, e sessions.Backend) []Result {
 		if !c.quick {
 			continue
 		}
-		ev := newEnv(ctx, e)
-		ev.logf = func(string, ...any) {}
-		err := c.run(ev)
-		r := Result{Name: c.name, Reason: c.reason}
-		var se skipError
-		if errors.As(err, &se) {
-			r.Skipped, r.Why = true, se.reason
-		} else {
-			r.Err = err
+		ct := &checkT{}
+		ct.run(func() { c.run(ct, newEnv(ctx, b)) })
+		r := Result{Name: c.name, Reason: c.reason, Skipped: ct.skipped, Why: ct.why}
+		if len(ct.errs) > 0 {
+			r.Err = errors.New(strings.Join(ct.errs, "; "))
 		}
 		out = append(out, r)
 	}
@@ -211,9 +234,9 @@ func CheckResults(ctx context.Context, e sessions.Backend) []Result {
 
 // Check runs CheckResults and returns every failure joined, or nil. Use
 // it to verify a deployment's configuration (the CLI's "sessions check").
-func Check(ctx context.Context, e sessions.Backend) error {
+func Check(ctx context.Context, b sessions.Backend) error {
 	var errs []error
-	for _, r := range CheckResults(ctx, e) {
+	for _, r := range CheckResults(ctx, b) {
 		if r.Err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w (rule: %s)", r.Name, r.Err, r.Reason))
 		}
@@ -221,16 +244,52 @@ func Check(ctx context.Context, e sessions.Backend) error {
 	return errors.Join(errs...)
 }
 
-// CheckNames returns the names of the cases Check runs, for reports.
-func CheckNames() []string {
-	var out []string
-	for _, c := range engineCases() {
-		if c.quick {
-			out = append(out, c.name)
-		}
-	}
-	return out
+// checkT is the tb of Check: it records failures and a skip, and ends
+// the case (as testing does, with runtime.Goexit) on Fatalf and Skipf.
+type checkT struct {
+	mu      sync.Mutex
+	errs    []string
+	skipped bool
+	why     string
 }
+
+// run runs a case on its own goroutine, so that Fatalf and Skipf can end
+// it, and turns a panic into a failure.
+func (c *checkT) run(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			if p := recover(); p != nil {
+				c.Errorf("panic: %v", p)
+			}
+		}()
+		f()
+	}()
+	<-done
+}
+
+func (c *checkT) Helper() {}
+
+func (c *checkT) Errorf(format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.errs = append(c.errs, fmt.Sprintf(format, args...))
+}
+
+func (c *checkT) Fatalf(format string, args ...any) {
+	c.Errorf(format, args...)
+	runtime.Goexit()
+}
+
+func (c *checkT) Skipf(format string, args ...any) {
+	c.mu.Lock()
+	c.skipped, c.why = true, fmt.Sprintf(format, args...)
+	c.mu.Unlock()
+	runtime.Goexit()
+}
+
+func (c *checkT) Logf(string, ...any) {}
 
 // newEnv returns the env of a case over b.
 func newEnv(ctx context.Context, b sessions.Backend) *env {
@@ -241,7 +300,7 @@ func newEnv(ctx context.Context, b sessions.Backend) *env {
 }
 
 // asEngine returns b as a server-side engine, failing the test otherwise.
-func asEngine(t *testing.T, b sessions.Backend) sessions.Engine {
+func asEngine(t testing.TB, b sessions.Backend) sessions.Engine {
 	t.Helper()
 	e, ok := b.(sessions.Engine)
 	if !ok {
@@ -250,25 +309,28 @@ func asEngine(t *testing.T, b sessions.Backend) sessions.Engine {
 	return e
 }
 
-func expectErr(op string, err, want error) error {
-	if !errors.Is(err, want) {
-		return fmt.Errorf("%s: got error %v, want one matching %v", op, err, want)
-	}
-	return nil
-}
-
-func expectNil(op string, err error) error {
+// noErr ends the case when err is not nil.
+func noErr(t tb, op string, err error) {
+	t.Helper()
 	if err != nil {
-		return fmt.Errorf("%s: unexpected error: %w", op, err)
+		t.Fatalf("%s: unexpected error: %v", op, err)
 	}
-	return nil
 }
 
-func expectData(op string, got, want []byte) error {
-	if string(got) != string(want) {
-		return fmt.Errorf("%s: got %s, want %s", op, short(got), short(want))
+// wantErr ends the case unless err matches want.
+func wantErr(t tb, op string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: got error %v, want one matching %v", op, err, want)
 	}
-	return nil
+}
+
+// wantData ends the case unless got equals want.
+func wantData(t tb, op string, got, want []byte) {
+	t.Helper()
+	if string(got) != string(want) {
+		t.Fatalf("%s: got %s, want %s", op, short(got), short(want))
+	}
 }
 
 func short(b []byte) string {
@@ -278,10 +340,17 @@ func short(b []byte) string {
 	return fmt.Sprintf("%q", b)
 }
 
-// hostileKeys are keys an engine must refuse before touching storage.
-var hostileKeys = []string{
-	"", "short", "../../etc/passwd", "a/b/c/d/e/f/g/h", `a\b\c\d\e\f\g`, "abcdefgh\x00ijkl",
-	"ABCDEFGHIJKLMNOP", "abcdefgh ijklmno", "abcdefgh\nijklmno", "abcdefgh:ijklmnop", "abcdefgh*",
-	"abcdefgh'; DROP TABLE django_session; --", strings.Repeat("a", 300), "..........", "abcdefgh%2f..",
-	"abcdéfghijkl", "abcdefgh\r\nset x 0 0 1",
+func future(ev *env) time.Time { return time.Now().Add(time.Hour) }
+
+func sleepUntil(t time.Time) {
+	if d := time.Until(t); d > 0 {
+		time.Sleep(d)
+	}
+}
+
+func flip(c byte) string {
+	if c == 'a' {
+		return "b"
+	}
+	return "a"
 }

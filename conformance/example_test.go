@@ -22,6 +22,25 @@ func ExampleRun() {
 		}
 		conformance.Run(t, h)        // the storage contract
 		conformance.RunManager(t, h) // Django's session and middleware behaviour
+
+		// The Manager's path for an engine without optional interfaces.
+		base := h
+		base.New = func(t *testing.T) sessions.Backend {
+			return conformance.BaseOnly(h.New(t).(sessions.Engine))
+		}
+		conformance.RunManager(t, base)
+	}
+}
+
+// An engine that keeps its sessions on disk proves that a process killed
+// in the middle of a write leaves every session old or new.
+func ExampleRunCrash() {
+	_ = func(t *testing.T) {
+		conformance.RunCrash(t, conformance.CrashHarness{
+			Open: func(dir string) (sessions.Engine, error) {
+				return memstore.New(nil), nil // your engine, over the store in dir
+			},
+		})
 	}
 }
 

@@ -4,9 +4,9 @@ import (
 	"context"
 	"testing"
 
-	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/backends/memstore"
 	"github.com/sessionkit/sessions/djangoauth"
+	"github.com/sessionkit/sessions/internal/testutil"
 )
 
 const secret = "django_tests_secret_key"
@@ -19,16 +19,6 @@ func TestSessionAuthHashVector(t *testing.T) {
 	}
 }
 
-func manager(t *testing.T) *sessions.Manager {
-	s := sessions.DefaultSettings()
-	s.SecretKey = secret
-	m, err := sessions.New(memstore.New(nil), s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 var users = map[string]string{"1": "pbkdf2_sha256$870000$abc$def=", "2": "pbkdf2_sha256$870000$xyz$uvw="}
 
 func lookup(ctx context.Context, id string) (string, bool, error) {
@@ -38,7 +28,7 @@ func lookup(ctx context.Context, id string) (string, bool, error) {
 
 func TestLoginCyclesKeyAndUserValidates(t *testing.T) {
 	ctx := context.Background()
-	m := manager(t)
+	m := testutil.Manager(t, memstore.New(nil))
 	a := &djangoauth.Auth{SecretKey: secret}
 	s := m.NewSession(ctx)
 	s.Set("cart", []any{"apple"})
@@ -66,7 +56,7 @@ func TestLoginCyclesKeyAndUserValidates(t *testing.T) {
 
 func TestLoginSameUserKeepsKeyOtherUserFlushes(t *testing.T) {
 	ctx := context.Background()
-	m := manager(t)
+	m := testutil.Manager(t, memstore.New(nil))
 	a := &djangoauth.Auth{SecretKey: secret}
 	s := m.NewSession(ctx)
 	a.Login(ctx, s, "1", users["1"], "")
@@ -85,7 +75,7 @@ func TestLoginSameUserKeepsKeyOtherUserFlushes(t *testing.T) {
 
 func TestPasswordChangeLogsOutOtherSessions(t *testing.T) {
 	ctx := context.Background()
-	m := manager(t)
+	m := testutil.Manager(t, memstore.New(nil))
 	a := &djangoauth.Auth{SecretKey: secret}
 	s := m.NewSession(ctx)
 	a.Login(ctx, s, "1", users["1"], "")
@@ -114,7 +104,7 @@ func TestPasswordChangeLogsOutOtherSessions(t *testing.T) {
 
 func TestFallbackKeyUpgradesHash(t *testing.T) {
 	ctx := context.Background()
-	m := manager(t)
+	m := testutil.Manager(t, memstore.New(nil))
 	old := &djangoauth.Auth{SecretKey: "old"}
 	s := m.NewSession(ctx)
 	old.Login(ctx, s, "1", users["1"], "")
@@ -136,7 +126,7 @@ func TestFallbackKeyUpgradesHash(t *testing.T) {
 
 func TestUnknownBackendOrUser(t *testing.T) {
 	ctx := context.Background()
-	m := manager(t)
+	m := testutil.Manager(t, memstore.New(nil))
 	a := &djangoauth.Auth{SecretKey: secret}
 	s := m.NewSession(ctx)
 	a.Login(ctx, s, "1", users["1"], "myapp.backends.Custom")

@@ -182,8 +182,9 @@ esac
 
 # 4. Go modules.
 if command -v go >/dev/null 2>&1; then
-	log "go mod download"
+	log "go mod download (root, otel)"
 	(cd "$repo_root" && go mod download)
+	(cd "$repo_root/otel" && go mod download)
 else
 	log "warning: go not on PATH, skipping go mod download"
 fi

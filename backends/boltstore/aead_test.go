@@ -18,7 +18,7 @@ func TestEncrypted(t *testing.T) {
 		Stored: func(t *testing.T, e sessions.Backend, key string) [][]byte {
 			var out []byte
 			err := e.(*boltstore.Store).DB().View(func(tx *bbolt.Tx) error {
-				if v := tx.Bucket([]byte(boltstore.DefaultBucket)).Get([]byte(key)); len(v) > 8 {
+				if v := tx.Bucket([]byte("sessions")).Get([]byte(key)); len(v) > 8 {
 					out = append(out, v[8:]...)
 				}
 				return nil

@@ -71,8 +71,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/sessionkit/sessions/internal/enginecheck"
-	"github.com/sessionkit/sessions/internal/textutil"
 	"log/slog"
 	"math"
 	"net/url"
@@ -83,26 +81,28 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/internal/textutil"
 	"go.etcd.io/bbolt"
 )
 
 // Scheme is the URL scheme of this engine; "bbolt" is an alias.
 const Scheme = "bolt"
 
-// DefaultBucket is the default bucket name.
-const DefaultBucket = "sessions"
+// defaultBucket is the default bucket name.
+const defaultBucket = "sessions"
 
-// DefaultTimeout is how long Open waits for the file lock by default.
-const DefaultTimeout = time.Second
+// defaultTimeout is how long Open waits for the file lock by default.
+const defaultTimeout = time.Second
 
-// DeleteBatch is the most sessions DeleteExpired removes in one
+// deleteBatch is the most sessions DeleteExpired removes in one
 // transaction.
-const DeleteBatch = 10000
+const deleteBatch = 10000
 
 const (
 	indexSuffix = ".expiry"
-	listChunk   = 1000
 	headerLen   = 8
+	// listBatch is how many keys List reads in one transaction.
+	listBatch = 1000
 )
 
 func init() {
@@ -128,10 +128,10 @@ func openURL(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Bac
 	}
 	p := sessions.ParseParams(u)
 	o := Options{
-		Timeout:       p.Duration("timeout", DefaultTimeout, time.Millisecond, time.Hour),
+		Timeout:       p.Duration("timeout", defaultTimeout, time.Millisecond, time.Hour),
 		NoSync:        p.Bool("nosync", false),
 		PurgeInterval: p.Duration("purge_interval", 0, 0, 7*24*time.Hour),
-		Bucket:        p.String("bucket", DefaultBucket),
+		Bucket:        p.String("bucket", defaultBucket),
 		Logger:        s.Logger,
 	}
 	if err := p.Err(); err != nil {
@@ -170,7 +170,7 @@ type Options struct {
 	// Bucket + ".expiry". Default "sessions".
 	Bucket string
 	// Timeout is how long Open waits for the file lock that another
-	// process (or another open) holds; default DefaultTimeout. Open only.
+	// process (or another open) holds; default one second. Open only.
 	Timeout time.Duration
 	// NoSync skips fsync on commit: faster, but an operating system crash
 	// or power loss can lose writes or damage the file. Open only.
@@ -201,9 +201,6 @@ type Store struct {
 	log   *slog.Logger
 	batch int
 
-	mu     sync.RWMutex // held for reading by every operation, for writing by Close
-	closed bool
-
 	stopPurge context.CancelFunc
 	purgeDone sync.WaitGroup
 }
@@ -221,7 +218,7 @@ func Open(path string, o *Options) (*Store, error) {
 	}
 	timeout := o.Timeout
 	if timeout <= 0 {
-		timeout = DefaultTimeout
+		timeout = defaultTimeout
 	}
 	mode := o.Mode
 	if mode == 0 {
@@ -262,7 +259,7 @@ func New(db *bbolt.DB, o *Options) (*Store, error) {
 func newStore(db *bbolt.DB, o *Options, owned bool) (*Store, error) {
 	bucket := o.Bucket
 	if bucket == "" {
-		bucket = DefaultBucket
+		bucket = defaultBucket
 	}
 	if len(bucket) > 1000 {
 		return nil, fmt.Errorf("%w: boltstore: bucket name too long", sessions.ErrBadConfig)
@@ -274,7 +271,7 @@ func newStore(db *bbolt.DB, o *Options, owned bool) (*Store, error) {
 		index: []byte(bucket + indexSuffix),
 		now:   o.Now,
 		log:   o.Logger,
-		batch: DeleteBatch,
+		batch: deleteBatch,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -378,28 +375,7 @@ func put(b, idx *bbolt.Bucket, key []byte, old record, exp uint64, data []byte) 
 	return idx.Put(indexKey(exp, key), []byte{})
 }
 
-// begin checks the context, the key and the store, and read-locks the
-// store. On success the caller must call s.mu.RUnlock.
-func (s *Store) begin(ctx context.Context, key string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := enginecheck.CheckKey(key); err != nil {
-		return err
-	}
-	return s.rlock()
-}
-
-func (s *Store) rlock() error {
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return sessions.ErrClosed
-	}
-	return nil
-}
-
-func (s *Store) wrap(op, key string, err error) error {
+func (s *Store) fail(op, key string, err error) error {
 	switch {
 	case err == nil:
 		return nil
@@ -411,10 +387,6 @@ func (s *Store) wrap(op, key string, err error) error {
 
 // Load implements sessions.Engine.
 func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
-	if err := s.begin(ctx, key); err != nil {
-		return nil, err
-	}
-	defer s.mu.RUnlock()
 	var out []byte
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		r, err := get(tx.Bucket(s.data), []byte(key))
@@ -428,7 +400,7 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, s.wrap("load", key, err)
+		return nil, s.fail("load", key, err)
 	}
 	return out, nil
 }
@@ -436,10 +408,6 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 // update runs fn in a read-write transaction with the key's current
 // record.
 func (s *Store) update(ctx context.Context, op, key string, fn func(b, idx *bbolt.Bucket, k []byte, r record, now uint64) error) error {
-	if err := s.begin(ctx, key); err != nil {
-		return err
-	}
-	defer s.mu.RUnlock()
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		b, idx := tx.Bucket(s.data), tx.Bucket(s.index)
 		if b == nil || idx == nil {
@@ -455,7 +423,7 @@ func (s *Store) update(ctx context.Context, op, key string, fn func(b, idx *bbol
 		}
 		return fn(b, idx, k, r, stamp(s.now()))
 	})
-	return s.wrap(op, key, err)
+	return s.fail(op, key, err)
 }
 
 // Create implements sessions.Engine. An expired record does not block it.
@@ -518,14 +486,11 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 
 // DeleteExpired implements sessions.ExpiredDeleter. It walks the expiry
 // index from the oldest entry and stops at the first live one, removing
-// at most DeleteBatch sessions per transaction.
+// at most deleteBatch sessions per transaction.
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 	var total int64
 	for {
 		if err := ctx.Err(); err != nil {
-			return total, err
-		}
-		if err := s.rlock(); err != nil {
 			return total, err
 		}
 		var removed, seen int
@@ -565,7 +530,6 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 			}
 			return nil
 		})
-		s.mu.RUnlock()
 		total += int64(removed)
 		if err != nil {
 			return total, fmt.Errorf("boltstore: delete expired: %w", err)
@@ -585,9 +549,6 @@ func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := s.rlock(); err != nil {
-			return err
-		}
 		var keys []string
 		done := true
 		err := s.db.View(func(tx *bbolt.Tx) error {
@@ -604,7 +565,7 @@ func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 				k, v = c.Next()
 			}
 			for ; k != nil; k, v = c.Next() {
-				if len(keys) == listChunk {
+				if len(keys) == listBatch {
 					done = false
 					break
 				}
@@ -615,7 +576,6 @@ func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 			}
 			return nil
 		})
-		s.mu.RUnlock()
 		if err != nil {
 			return fmt.Errorf("boltstore: list: %w", err)
 		}
@@ -641,28 +601,21 @@ func (s *Store) purgeLoop(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := s.DeleteExpired(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, sessions.ErrClosed) {
+			if _, err := s.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
 				s.log.LogAttrs(ctx, slog.LevelWarn, "boltstore: purging expired sessions failed", slog.String("error", err.Error()))
 			}
 		}
 	}
 }
 
-// Close implements sessions.Engine. It stops the background purge, waits
-// for operations in progress and, if the Store opened the database (Open,
-// sessions.Open), closes it. Afterwards every method returns an error
-// matching sessions.ErrClosed. Closing twice returns nil.
+// Close implements sessions.Engine. It stops the background purge and, if
+// the Store opened the database (Open, sessions.Open), closes it, which
+// waits for the transactions in progress. Closing twice returns nil.
 func (s *Store) Close() error {
 	if s.stopPurge != nil {
 		s.stopPurge()
 		s.purgeDone.Wait()
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	s.closed = true
 	if s.owned {
 		return s.db.Close()
 	}

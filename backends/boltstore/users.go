@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"github.com/sessionkit/sessions/internal/enginecheck"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -24,25 +23,8 @@ func userPrefix(userID string) []byte {
 
 func (s *Store) usersBucket() []byte { return append(bytes.Clone(s.data), usersSuffix...) }
 
-func (s *Store) beginUser(ctx context.Context, userID string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := enginecheck.CheckUserID(userID); err != nil {
-		return err
-	}
-	return s.rlock()
-}
-
 // AddUserSession implements sessions.UserIndexer.
 func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
-	if err := enginecheck.CheckUserID(userID); err != nil {
-		return err
-	}
-	if err := s.begin(ctx, key); err != nil {
-		return err
-	}
-	defer s.mu.RUnlock()
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(s.usersBucket())
 		if err != nil {
@@ -60,10 +42,6 @@ func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry t
 
 // UserSessions implements sessions.UserIndexer.
 func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, error) {
-	if err := s.beginUser(ctx, userID); err != nil {
-		return nil, err
-	}
-	defer s.mu.RUnlock()
 	keys := []string{}
 	now := stamp(s.now())
 	err := s.db.View(func(tx *bbolt.Tx) error {
@@ -90,15 +68,6 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, erro
 // entries of keys under userID in one transaction. Entries are separate
 // bucket keys, so an entry added meanwhile is not touched.
 func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []string) error {
-	for _, k := range keys {
-		if err := enginecheck.CheckKey(k); err != nil {
-			return err
-		}
-	}
-	if err := s.beginUser(ctx, userID); err != nil {
-		return err
-	}
-	defer s.mu.RUnlock()
 	if len(keys) == 0 {
 		return nil
 	}
@@ -127,9 +96,6 @@ func (s *Store) purgeUsers(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := s.rlock(); err != nil {
-			return err
-		}
 		full := false
 		err := s.db.Update(func(tx *bbolt.Tx) error {
 			b := tx.Bucket(s.usersBucket())
@@ -155,7 +121,6 @@ func (s *Store) purgeUsers(ctx context.Context) error {
 			}
 			return nil
 		})
-		s.mu.RUnlock()
 		if err != nil {
 			return fmt.Errorf("boltstore: purge user index: %w", err)
 		}

@@ -27,12 +27,13 @@ func newEncrypted(t *testing.T) sessions.Backend {
 	r := testservers.SharedRedis(t)
 	cache := openEngine(t, fmt.Sprintf("%s?key_prefix=aead%d&logical_prefix=%s", r.URL(), seq.Add(1), cacheddb.LogicalPrefix))
 	db := openEngine(t, "sqlite://"+filepath.ToSlash(filepath.Join(t.TempDir(), "s.sqlite3"))+"?create_table=true")
-	s, err := cacheddb.New(cache, db, nil)
+	// The Manager encrypts: the cache holds the rows' bytes.
+	s, err := cacheddb.New(cache, db, &cacheddb.Options{Verbatim: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return &encrypted{Store: s, cache: cache.(*redisstore.Store), db: db.(*sqlstore.Store)}
+	return &encrypted{Store: s.(*cacheddb.Store), cache: cache.(*redisstore.Store), db: db.(*sqlstore.Store)}
 }
 
 // TestEncrypted runs the Manager suite and the encryption cases with

@@ -21,11 +21,12 @@ import (
 	"github.com/sessionkit/sessions/backends/cacheddb"
 	_ "github.com/sessionkit/sessions/backends/memcachestore"
 	"github.com/sessionkit/sessions/backends/memstore"
-	"github.com/sessionkit/sessions/backends/redisstore"
+	_ "github.com/sessionkit/sessions/backends/redisstore"
 	_ "github.com/sessionkit/sessions/backends/sqlstore"
 	"github.com/sessionkit/sessions/codec/pickle"
 	"github.com/sessionkit/sessions/conformance"
 	"github.com/sessionkit/sessions/internal/testservers"
+	"github.com/sessionkit/sessions/internal/testutil"
 	_ "modernc.org/sqlite"
 )
 
@@ -40,14 +41,8 @@ func redisSQLite(t *testing.T) string {
 	return "cached-db:?cache=" + url.QueryEscape(cache) + "&db=" + url.QueryEscape(db)
 }
 
-func settings() sessions.Settings {
-	s := sessions.DefaultSettings()
-	s.SecretKey = conformance.SecretKey
-	return s
-}
-
 func openEngine(t *testing.T, cfg string) sessions.Engine {
-	e, err := sessions.OpenEngine(context.Background(), cfg, settings())
+	e, err := sessions.OpenEngine(context.Background(), cfg, testutil.Settings())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +60,7 @@ func TestConformanceRedisSQLite(t *testing.T) {
 
 func TestConformanceMemoryPair(t *testing.T) {
 	h := conformance.Harness{New: func(t *testing.T) sessions.Backend {
-		s, err := cacheddb.New(memstore.New(nil), memstore.New(nil), nil)
+		s, err := cacheddb.New(memstore.New(nil), memstore.New(nil), dbOptions())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,8 +90,8 @@ func TestReadsHitTheCache(t *testing.T) {
 	ctx := context.Background()
 	db := &counting{Engine: memstore.New(nil)}
 	cache := memstore.New(nil)
-	st, _ := cacheddb.New(cache, db, nil)
-	m, err := sessions.New(st, settings())
+	st, _ := cacheddb.New(cache, db, dbOptions())
+	m, err := sessions.New(st, testutil.Settings())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,8 +131,8 @@ func TestRefillKeepsRowExpiry(t *testing.T) {
 	clock := func() time.Time { return now }
 	db := memstore.New(&memstore.Options{Now: clock})
 	cache := memstore.New(&memstore.Options{Now: clock})
-	st, _ := cacheddb.New(cache, db, nil)
-	stt := settings()
+	st, _ := cacheddb.New(cache, db, dbOptions())
+	stt := testutil.Settings()
 	stt.Clock = clock
 	m, _ := sessions.New(st, stt)
 	s := m.NewSession(ctx)
@@ -160,7 +155,7 @@ func TestCacheDownServesFromDatabase(t *testing.T) {
 	r := testservers.StartRedis(t)
 	var logs bytes.Buffer
 	var mu sync.Mutex
-	st := settings()
+	st := testutil.Settings()
 	st.Logger = slog.New(slog.NewTextHandler(lockedWriter{&logs, &mu}, nil))
 	cache := r.URL() + "?max_retries=-1&dialer_retries=1&dial_timeout=200ms&logical_prefix=" + url.QueryEscape(cacheddb.LogicalPrefix)
 	db := "sqlite://" + filepath.Join(t.TempDir(), "s.sqlite3") + "?create_table=true"
@@ -264,8 +259,8 @@ func (downDB) Swap(context.Context, string, []byte, []byte, time.Time) error {
 func TestDatabaseDownWritesNothingToTheCache(t *testing.T) {
 	ctx := context.Background()
 	cache := memstore.New(nil)
-	st, _ := cacheddb.New(cache, downDB{memstore.New(nil)}, nil)
-	m, _ := sessions.New(st, settings())
+	st, _ := cacheddb.New(cache, downDB{memstore.New(nil)}, dbOptions())
+	m, _ := sessions.New(st, testutil.Settings())
 	s := m.NewSession(ctx)
 	s.Set("a", 1)
 	if err := s.Save(ctx); !errors.Is(err, errDown) {
@@ -288,11 +283,11 @@ func TestDatabaseDownWritesNothingToTheCache(t *testing.T) {
 func TestOpenErrors(t *testing.T) {
 	ctx := context.Background()
 	for _, cfg := range []string{"cached-db:", "cached-db:?cache=%zz", "cached-db:?cache=memory%3A&db=cached-db%3A", "cached-db:?cache=memory%3A&bogus=1"} {
-		if _, err := sessions.OpenEngine(ctx, cfg, settings()); err == nil {
+		if _, err := sessions.OpenEngine(ctx, cfg, testutil.Settings()); err == nil {
 			t.Errorf("%q opened", cfg)
 		}
 	}
-	s := settings()
+	s := testutil.Settings()
 	s.CacheURL = testservers.SharedRedis(t).URL()
 	s.DatabaseURL = "sqlite://" + filepath.Join(t.TempDir(), "a.db") + "?create_table=true"
 	e, err := sessions.OpenEngine(ctx, "cached_db", s)
@@ -306,7 +301,7 @@ func TestCacheKeyIsDjangos(t *testing.T) {
 	ctx := context.Background()
 	r := testservers.SharedRedis(t)
 	prefix := fmt.Sprintf("k%d", seq.Add(1))
-	m, err := sessions.Open(ctx, "cached-db:?cache="+url.QueryEscape(r.URL()+"?key_prefix="+prefix)+"&db="+url.QueryEscape("sqlite://"+filepath.Join(t.TempDir(), "s.db")+"?create_table=true"), settings())
+	m, err := sessions.Open(ctx, "cached-db:?cache="+url.QueryEscape(r.URL()+"?key_prefix="+prefix)+"&db="+url.QueryEscape("sqlite://"+filepath.Join(t.TempDir(), "s.db")+"?create_table=true"), testutil.Settings())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +313,6 @@ func TestCacheKeyIsDjangos(t *testing.T) {
 	if !strings.Contains(rs, prefix+":1:django.contrib.sessions.cached_db") {
 		t.Errorf("cache keys: %s", rs)
 	}
-	_ = redisstore.DefaultLogicalPrefix
 }
 
 func TestConformanceMemcachedPostgres(t *testing.T) {

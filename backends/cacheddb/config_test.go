@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/internal/testutil"
 )
 
 // Configuration mistakes are errors, never silently ignored, and the
@@ -41,7 +42,7 @@ func TestConfigMistakes(t *testing.T) {
 		"cached-db:?cache=" + q("redis://127.0.0.1:1/0?"+long+"=1") + "&db=" + db:                                      "",
 		"cached-db:?cache=" + rc + "&db=" + q("sqlite:///"+long+"/x.db"):                                               "",
 	} {
-		e, err := sessions.OpenEngine(context.Background(), cfg, settings())
+		e, err := sessions.OpenEngine(context.Background(), cfg, testutil.Settings())
 		if err == nil {
 			e.Close()
 			t.Errorf("%.70s: opened", cfg)
@@ -58,7 +59,7 @@ func TestConfigMistakes(t *testing.T) {
 		}
 	}
 	// Django's cached_db takes both URLs from the settings.
-	s := settings()
+	s := testutil.Settings()
 	s.CacheURL = "redis://:cacheS3cr3t@127.0.0.1:1/0?bogus=1"
 	s.DatabaseURL = "postgres://u:dbS3cr3t@127.0.0.1:1/x?sslmode=disable"
 	_, err := sessions.OpenEngine(context.Background(), "cached_db", s)

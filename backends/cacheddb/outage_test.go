@@ -30,6 +30,7 @@ import (
 	"github.com/sessionkit/sessions/codec"
 	"github.com/sessionkit/sessions/codec/pickle"
 	"github.com/sessionkit/sessions/internal/testservers"
+	"github.com/sessionkit/sessions/internal/testutil"
 )
 
 // cacheTimeout is the cache clients' timeout in these tests: short, so a
@@ -117,7 +118,7 @@ type rig struct {
 	cache  sessions.Engine // the store's cache engine, through the proxy
 	direct sessions.Engine // the same cache, straight to the server
 	db     *hookDB
-	st     *cacheddb.Store
+	st     sessions.Engine
 	m      *sessions.Manager
 	h      http.Handler
 }
@@ -158,13 +159,13 @@ func newRig(t *testing.T, addr string, mkURL func(string) string, dbURL string, 
 	ctx := context.Background()
 	r := &rig{proxy: testservers.NewProxy(t, addr)}
 	var err error
-	if r.cache, err = openAsEngine(ctx, mkURL(r.proxy.Addr()), settings()); err != nil {
+	if r.cache, err = openAsEngine(ctx, mkURL(r.proxy.Addr()), testutil.Settings()); err != nil {
 		t.Fatal(err)
 	}
-	if r.direct, err = openAsEngine(ctx, mkURL(addr), settings()); err != nil {
+	if r.direct, err = openAsEngine(ctx, mkURL(addr), testutil.Settings()); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sessions.OpenEngine(ctx, dbURL, settings())
+	db, err := sessions.OpenEngine(ctx, dbURL, testutil.Settings())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +178,7 @@ func newRig(t *testing.T, addr string, mkURL func(string) string, dbURL string, 
 	if r.st, err = cacheddb.New(r.cache, r.db, o); err != nil {
 		t.Fatal(err)
 	}
-	st := settings()
+	st := testutil.Settings()
 	st.Logger = quietLogger() // refused writes are expected here
 	if r.m, err = sessions.New(r.st, st); err != nil {
 		t.Fatal(err)
@@ -210,7 +211,11 @@ func newRig(t *testing.T, addr string, mkURL func(string) string, dbURL string, 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // outageOptions are the store's options in the outage tests.
-func outageOptions() *cacheddb.Options { return &cacheddb.Options{Logger: quietLogger()} }
+func outageOptions() *cacheddb.Options {
+	o := dbOptions()
+	o.Logger = quietLogger()
+	return o
+}
 
 // do sends a request with the session cookie and returns the status, the
 // body and the cookie value the response sets ("" if none).

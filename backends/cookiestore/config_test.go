@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/internal/testutil"
 )
 
 // Configuration mistakes are errors, never silently ignored, and the
@@ -23,7 +24,7 @@ func TestConfigMistakes(t *testing.T) {
 		"signed-cookies:?a=1;b=2":                       "';'",
 		"signed-cookies://" + strings.Repeat("h", 5000): "takes no host",
 	} {
-		m, err := sessions.Open(context.Background(), cfg, settings())
+		m, err := sessions.Open(context.Background(), cfg, testutil.Settings())
 		if err == nil {
 			m.Close()
 			t.Errorf("%.40s: opened", cfg)

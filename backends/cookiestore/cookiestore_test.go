@@ -12,6 +12,7 @@ import (
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/backends/cookiestore"
 	"github.com/sessionkit/sessions/conformance"
+	"github.com/sessionkit/sessions/internal/testutil"
 )
 
 func newStore(t *testing.T) sessions.Backend {
@@ -26,19 +27,13 @@ func TestManagerConformance(t *testing.T) {
 	conformance.RunManager(t, conformance.Harness{New: newStore, Caps: conformance.Capabilities{ClientSide: true}})
 }
 
-func settings() sessions.Settings {
-	s := sessions.DefaultSettings()
-	s.SecretKey = conformance.SecretKey
-	return s
-}
-
 // E6 from the reference: Django's signed cookie for {"cart": [1, 2, 3]}
 // signed at 1700000000 with SECRET_KEY "django_tests_secret_key".
 const djangoE6 = "eyJjYXJ0IjpbMSwyLDNdfQ:1r31eq:OwYVvZMYmBQW7_Y-9qOeI-_Id-sSxRElzWQy4V_VSaM"
 
 func managerAt(t *testing.T, now time.Time) *sessions.Manager {
 	st := cookiestore.New(&cookiestore.Options{Now: func() time.Time { return now }})
-	m, err := sessions.New(st, settings())
+	m, err := sessions.New(st, testutil.Settings())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +71,7 @@ func TestWritesDjangoFormat(t *testing.T) {
 
 func TestTooLargeThroughMiddleware(t *testing.T) {
 	var got error
-	st := settings()
+	st := testutil.Settings()
 	st.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) { got = err; w.WriteHeader(500) }
 	m, err := sessions.New(newStore(t), st)
 	if err != nil {
@@ -102,7 +97,7 @@ func TestTooLargeThroughMiddleware(t *testing.T) {
 
 func TestOpenFromConfig(t *testing.T) {
 	for _, cfg := range []string{"signed-cookies:", "signed_cookies", "django.contrib.sessions.backends.signed_cookies"} {
-		m, err := sessions.Open(context.Background(), cfg, settings())
+		m, err := sessions.Open(context.Background(), cfg, testutil.Settings())
 		if err != nil {
 			t.Fatalf("%s: %v", cfg, err)
 		}
@@ -110,7 +105,7 @@ func TestOpenFromConfig(t *testing.T) {
 			t.Errorf("%s opened %s", cfg, m.Describe().Name)
 		}
 	}
-	if _, err := sessions.Open(context.Background(), "signed-cookies:?x=1", settings()); !errors.Is(err, sessions.ErrBadConfig) {
+	if _, err := sessions.Open(context.Background(), "signed-cookies:?x=1", testutil.Settings()); !errors.Is(err, sessions.ErrBadConfig) {
 		t.Errorf("unknown parameter accepted: %v", err)
 	}
 }

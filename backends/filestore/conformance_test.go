@@ -7,7 +7,6 @@ import (
 
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/backends/filestore"
-	"github.com/sessionkit/sessions/codec"
 	"github.com/sessionkit/sessions/conformance"
 )
 
@@ -20,7 +19,7 @@ func newDir(t *testing.T) string {
 }
 
 func open(t *testing.T, dir string) *filestore.Store {
-	s, err := filestore.New(filestore.Options{Dir: dir, Codec: codec.Signed{Key: conformance.SecretKey}})
+	s, err := filestore.New(filestore.Options{Dir: dir, Codec: sessions.DefaultCodec(sessions.Settings{SecretKey: conformance.SecretKey})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package filestore
 import (
 	"context"
 	"errors"
-	"github.com/sessionkit/sessions/internal/expiry"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/codec"
+	"github.com/sessionkit/sessions/internal/expiry"
 )
 
 // E7 of the reference: a file Django wrote for {"hello": "world"} with

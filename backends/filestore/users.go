@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/sessionkit/sessions/internal/enginecheck"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -18,33 +17,18 @@ import (
 	"github.com/sessionkit/sessions"
 )
 
-// UsersDir is the subdirectory of the session directory holding the user
+// usersDir is the subdirectory of the session directory holding the user
 // index (sessions.UserIndexer): one directory per user, named by the
 // SHA-256 of the user ID, holding an empty file per session key whose
 // modification time is the entry's expiry (and, while an entry is being
 // written, a temporary file "entry_out_<time>.<random>"). A user's
 // directory goes when its last entry does. Its name starts with a dot, so
 // neither this engine nor Django's clearsessions takes it for a session.
-const UsersDir = ".sessionkit-users"
+const usersDir = ".sessionkit-users"
 
 func userDir(userID string) string {
 	h := sha256.Sum256([]byte(userID))
-	return path.Join(UsersDir, hex.EncodeToString(h[:]))
-}
-
-func (s *Store) beginUser(ctx context.Context, userID string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := enginecheck.CheckUserID(userID); err != nil {
-		return err
-	}
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return sessions.ErrClosed
-	}
-	return nil
+	return path.Join(usersDir, hex.EncodeToString(h[:]))
 }
 
 // AddUserSession implements sessions.UserIndexer. The entry is written
@@ -54,13 +38,9 @@ func (s *Store) beginUser(ctx context.Context, userID string) error {
 // cannot be removed under it (by RemoveUserSessions or DeleteExpired of
 // another process, once its last entry went) while it is being written.
 func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
-	if err := enginecheck.CheckUserID(userID); err != nil {
+	if err := checkKey(key); err != nil { // it names the entry's file
 		return err
 	}
-	if err := s.begin(ctx, key); err != nil {
-		return err
-	}
-	defer s.mu.RUnlock()
 	dir := userDir(userID)
 	for attempt := 1; ; attempt++ {
 		// Another process may remove the directory, empty, at any point
@@ -97,7 +77,7 @@ const maxUserDirAttempts = 100
 // userTemp creates an empty temporary file in the user directory dir
 // with modification time expiry and returns its name. Its name is no
 // session key (UserSessions ignores it) and carries its creation time, so
-// DeleteExpired leaves it alone until it is StaleTempAge old.
+// DeleteExpired leaves it alone until it is staleTempAge old.
 func (s *Store) userTemp(dir string, expiry time.Time) (string, error) {
 	base := path.Join(dir, "entry"+tempMarker+strconv.FormatInt(s.now().Unix(), 36)+".")
 	var (
@@ -132,15 +112,11 @@ func staleUserTemp(name string, now time.Time) bool {
 	}
 	ts, _, _ := strings.Cut(rest, ".")
 	sec, err := strconv.ParseInt(ts, 36, 64)
-	return err == nil && now.Sub(time.Unix(sec, 0)) > StaleTempAge
+	return err == nil && now.Sub(time.Unix(sec, 0)) > staleTempAge
 }
 
 // UserSessions implements sessions.UserIndexer.
 func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, error) {
-	if err := s.beginUser(ctx, userID); err != nil {
-		return nil, err
-	}
-	defer s.mu.RUnlock()
 	keys := []string{}
 	now := s.now()
 	err := s.eachEntry(userDir(userID), func(name string, fi fs.FileInfo) {
@@ -166,7 +142,7 @@ func (s *Store) eachEntry(dir string, fn func(name string, fi fs.FileInfo)) erro
 	}
 	defer d.Close()
 	for {
-		ents, err := d.ReadDir(256)
+		ents, err := d.ReadDir(listBatch)
 		for _, e := range ents {
 			if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() {
 				fn(e.Name(), fi)
@@ -183,14 +159,10 @@ func (s *Store) eachEntry(dir string, fn func(name string, fi fs.FileInfo)) erro
 // left it empty (rmdir fails harmlessly on an entry added meanwhile).
 func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []string) error {
 	for _, k := range keys {
-		if err := enginecheck.CheckKey(k); err != nil {
+		if err := checkKey(k); err != nil { // it names an entry's file
 			return err
 		}
 	}
-	if err := s.beginUser(ctx, userID); err != nil {
-		return err
-	}
-	defer s.mu.RUnlock()
 	dir := userDir(userID)
 	removed := false
 	for _, k := range keys {
@@ -211,14 +183,9 @@ func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []st
 // purgeUsers removes expired user-index entries and emptied user
 // directories.
 func (s *Store) purgeUsers(ctx context.Context) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return sessions.ErrClosed
-	}
 	now := s.now()
 	var users []string
-	d, err := s.root.Open(UsersDir)
+	d, err := s.root.Open(usersDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -226,7 +193,7 @@ func (s *Store) purgeUsers(ctx context.Context) error {
 		return unwrapPath(err)
 	}
 	for {
-		ents, err := d.ReadDir(256)
+		ents, err := d.ReadDir(listBatch)
 		for _, e := range ents {
 			if e.IsDir() {
 				users = append(users, e.Name())
@@ -241,7 +208,7 @@ func (s *Store) purgeUsers(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		dir := path.Join(UsersDir, u)
+		dir := path.Join(usersDir, u)
 		live := 0
 		s.eachEntry(dir, func(name string, fi fs.FileInfo) {
 			switch {

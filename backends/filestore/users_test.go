@@ -191,7 +191,7 @@ func TestPurgeSparesEntriesBeingAdded(t *testing.T) {
 }
 
 // TestUserTempFiles: AddUserSession leaves no temporary file behind, and
-// DeleteExpired removes one left by a crash once it is StaleTempAge old
+// DeleteExpired removes one left by a crash once it is staleTempAge old
 // but not one being written now.
 func TestUserTempFiles(t *testing.T) {
 	ctx := context.Background()
@@ -204,14 +204,14 @@ func TestUserTempFiles(t *testing.T) {
 	if names := listDir(t, udir); !slices.Equal(names, []string{k}) {
 		t.Fatalf("user directory holds %d names, want only the entry", len(names))
 	}
-	old := "entry" + tempMarker + strconv.FormatInt(time.Now().Add(-StaleTempAge-time.Minute).Unix(), 36) + ".1"
+	old := "entry" + tempMarker + strconv.FormatInt(time.Now().Add(-staleTempAge-time.Minute).Unix(), 36) + ".1"
 	fresh := "entry" + tempMarker + strconv.FormatInt(time.Now().Unix(), 36) + ".2"
 	for _, n := range []string{old, fresh} {
 		if err := os.WriteFile(path.Join(udir, n), nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		// Its provisional time looks expired.
-		past := time.Now().Add(-2 * StaleTempAge)
+		past := time.Now().Add(-2 * staleTempAge)
 		if err := os.Chtimes(path.Join(udir, n), past, past); err != nil {
 			t.Fatal(err)
 		}

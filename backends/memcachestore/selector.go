@@ -97,7 +97,11 @@ func (s *PymemcacheSelector) Each(f func(net.Addr) error) error {
 }
 
 // murmur3 is MurmurHash3 x86 32-bit with seed 0, as pymemcache's
-// murmur3_32 computes it over the characters of an ASCII string.
+// murmur3_32 computes it over the characters of an ASCII string. It is
+// written out here on purpose: the placement of a session must be exactly
+// pymemcache's, so that Go and Django look on the same server, which
+// takes this hash bit for bit; the standard library has no MurmurHash3,
+// and a seeded hash such as hash/maphash would differ between processes.
 func murmur3(s string) uint32 {
 	const c1, c2 = 0xcc9e2d51, 0x1b873593
 	var h uint32

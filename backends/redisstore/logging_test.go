@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/internal/testutil"
 )
 
 // syncBuffer is a bytes.Buffer safe for concurrent writes.
@@ -100,7 +101,7 @@ func TestGoRedisLogsToSettingsLogger(t *testing.T) {
 	addrA, addrB := refusingAddr(t), refusingAddr(t)
 	var logA, logB syncBuffer
 	open := func(addr string, log *syncBuffer) *sessions.Manager {
-		st := settings()
+		st := testutil.QuietSettings()
 		st.Logger = slog.New(slog.NewTextHandler(log, nil))
 		m, err := sessions.Open(ctx, "redis://app:"+password+"@"+addr+"/0?max_retries=-1&dialer_retries=1", st)
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"github.com/sessionkit/sessions/internal/enginecheck"
 	"strconv"
 	"time"
 
@@ -38,12 +37,6 @@ func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
 // AddUserSession implements sessions.UserIndexer.
 func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
-	if err := enginecheck.CheckUserID(userID); err != nil {
-		return err
-	}
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	uk := s.userKey(userID)
 	err := callErr(ctx, func(ctx context.Context) error {
 		return addUserScript.Run(ctx, s.c, []string{uk}, ms(expiry), key, ms(time.Now())).Err()
@@ -54,24 +47,8 @@ func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry t
 	return nil
 }
 
-func (s *Store) checkUser(ctx context.Context, userID string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := enginecheck.CheckUserID(userID); err != nil {
-		return err
-	}
-	if s.closed.Load() {
-		return sessions.ErrClosed
-	}
-	return nil
-}
-
 // UserSessions implements sessions.UserIndexer.
 func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, error) {
-	if err := s.checkUser(ctx, userID); err != nil {
-		return nil, err
-	}
 	uk := s.userKey(userID)
 	keys, err := call(ctx, func(ctx context.Context) ([]string, error) {
 		return s.c.ZRangeByScore(ctx, uk, &redis.ZRangeBy{Min: "(" + ms(time.Now()), Max: "+inf"}).Result()
@@ -96,14 +73,6 @@ const removeBatch = 1000
 // up to 1000 keys a command. A member added meanwhile stays; Redis drops
 // the set once it is empty.
 func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []string) error {
-	if err := s.checkUser(ctx, userID); err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if err := enginecheck.CheckKey(k); err != nil {
-			return err
-		}
-	}
 	uk := s.userKey(userID)
 	members := make([]any, 0, min(len(keys), removeBatch))
 	for rest := keys; len(rest) > 0; {

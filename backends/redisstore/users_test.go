@@ -9,6 +9,7 @@ import (
 
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/internal/testservers"
+	"github.com/sessionkit/sessions/internal/testutil"
 )
 
 // TestRemoveUserSessionsBatches removes more keys than one ZREM names:
@@ -16,7 +17,7 @@ import (
 // is gone once empty.
 func TestRemoveUserSessionsBatches(t *testing.T) {
 	ctx := context.Background()
-	s := open(t, withParams(testservers.SharedRedis(t).URL(), "key_prefix", prefix(t)))
+	s := open(t, withParams(testservers.SharedRedis(t).URL(), "key_prefix", testutil.Prefix(t)))
 	exp := time.Now().Add(time.Hour)
 	ann, bob := "ann-"+sessions.NewKey()[:8], "bob-"+sessions.NewKey()[:8]
 	keys := make([]string, 2345)

@@ -6,13 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // Dialect is the SQL dialect of a database: [SQLite], [Postgres] or
@@ -47,9 +48,9 @@ func (d Dialect) String() string {
 	return "Dialect(" + strconv.Itoa(int(d)) + ")"
 }
 
-// DriverName returns the database/sql driver name the URL opener uses for
+// driverName returns the database/sql driver name the URL opener uses for
 // this dialect: "sqlite", "pgx" or "mysql".
-func (d Dialect) DriverName() string {
+func (d Dialect) driverName() string {
 	switch d {
 	case SQLite:
 		return "sqlite"
@@ -228,9 +229,10 @@ func (d Dialect) timeArg(t time.Time) any {
 
 // --- errors --------------------------------------------------------------------
 
-// The driver's error values are read without importing the drivers:
-// modernc.org/sqlite's *Error has Code() int, pgconn's *PgError has
-// SQLState() string, go-sql-driver's *MySQLError has a Number field.
+// The driver's error values: modernc.org/sqlite's *Error has Code() int
+// and pgconn's *PgError has SQLState() string, read through those methods
+// without importing the two drivers; go-sql-driver's *MySQLError has only
+// fields, so the package imports it (which registers the "mysql" driver).
 
 func sqliteCode(err error) (int, bool) {
 	var c interface{ Code() int }
@@ -248,30 +250,24 @@ func sqlState(err error) string {
 	return ""
 }
 
+// mysqlNumber returns the server's error number of a MySQL error.
 func mysqlNumber(err error) (uint16, bool) {
-	for e := err; e != nil; {
-		v := reflect.ValueOf(e)
-		if v.Kind() == reflect.Pointer && !v.IsNil() && v.Elem().Kind() == reflect.Struct {
-			if f := v.Elem().FieldByName("Number"); f.IsValid() && f.Kind() == reflect.Uint16 && v.Elem().Type().Name() == "MySQLError" {
-				return uint16(f.Uint()), true
-			}
-		}
-		switch u := e.(type) {
-		case interface{ Unwrap() error }:
-			e = u.Unwrap()
-		case interface{ Unwrap() []error }:
-			for _, x := range u.Unwrap() {
-				if n, ok := mysqlNumber(x); ok {
-					return n, true
-				}
-			}
-			return 0, false
-		default:
-			e = nil
-		}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number, true
 	}
 	return 0, false
 }
+
+// MySQL's error numbers read here.
+const (
+	mysqlDupEntry       = 1062 // ER_DUP_ENTRY
+	mysqlDupKeyName     = 1061 // ER_DUP_KEYNAME
+	mysqlTableExists    = 1050 // ER_TABLE_EXISTS_ERROR
+	mysqlServerShutdown = 1053 // ER_SERVER_SHUTDOWN
+	mysqlServerGone     = 2006 // CR_SERVER_GONE_ERROR
+	mysqlServerLost     = 2013 // CR_SERVER_LOST
+)
 
 // SQLite result codes.
 const (
@@ -293,13 +289,14 @@ func (d Dialect) isUniqueViolation(err error) bool {
 		return sqlState(err) == "23505"
 	case MySQL:
 		n, ok := mysqlNumber(err)
-		return ok && n == 1062
+		return ok && n == mysqlDupEntry
 	}
 	return false
 }
 
-// isDuplicateIndex reports whether err says an index of that name exists
-// (MySQL 1061, PostgreSQL 42P07).
+// isDuplicateObject reports whether err says that a table or an index of
+// that name exists (PostgreSQL 42P07, or 23505 from a concurrent CREATE;
+// MySQL 1050 and 1061).
 func (d Dialect) isDuplicateObject(err error) bool {
 	switch d {
 	case Postgres:
@@ -307,7 +304,7 @@ func (d Dialect) isDuplicateObject(err error) bool {
 		return s == "42P07" || s == "23505"
 	case MySQL:
 		n, ok := mysqlNumber(err)
-		return ok && (n == 1061 || n == 1050)
+		return ok && (n == mysqlDupKeyName || n == mysqlTableExists)
 	case SQLite:
 		return err != nil && strings.Contains(err.Error(), "already exists")
 	}
@@ -330,12 +327,12 @@ func (d Dialect) retryable(err error) bool {
 		st := sqlState(err)
 		return st == "57P01" || st == "57P02" || st == "57P03" || strings.HasPrefix(st, "08")
 	case MySQL:
-		// server shutdown in progress, server has gone away, lost
+		// Server shutdown in progress, server has gone away, lost
 		// connection; go-sql-driver's ErrInvalidConn.
 		if n, ok := mysqlNumber(err); ok {
-			return n == 1053 || n == 2006 || n == 2013
+			return n == mysqlServerShutdown || n == mysqlServerGone || n == mysqlServerLost
 		}
-		return errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || err.Error() == "invalid connection"
+		return errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, mysql.ErrInvalidConn)
 	}
 	return false
 }

@@ -3,14 +3,16 @@
 // PostgreSQL or MySQL/MariaDB, in the format Django writes, so a Go
 // service and a Django app can share them.
 //
-// The package imports no driver. Import the one your database needs
-// (or github.com/sessionkit/sessions/all, which imports all three):
+// Import the driver your database needs (or
+// github.com/sessionkit/sessions/all, which imports all three):
 //
 //	import _ "modernc.org/sqlite"               // sqlite:   (pure Go)
 //	import _ "github.com/jackc/pgx/v5/stdlib"   // postgres:
 //	import _ "github.com/go-sql-driver/mysql"   // mysql:
 //
 // Opening a URL without its driver fails with an error naming the import.
+// The package itself imports go-sql-driver/mysql, whose errors it reads
+// (*mysql.MySQLError), so the "mysql" driver is always registered.
 //
 // # URLs
 //
@@ -103,9 +105,9 @@
 // # Errors
 //
 // Methods return errors matching sessions.ErrNotFound, ErrExists,
-// ErrConflict, ErrInvalidKey (checked before any SQL runs; keys are
-// always passed as parameters, never spliced into SQL), ErrTooLarge,
-// ErrClosed after Close, and the context's error when it ends. Other
+// ErrConflict, ErrTooLarge, ErrClosed for a call that Close interrupts,
+// and the context's error when it ends. Keys, data and user IDs are
+// always passed as parameters, never spliced into SQL. Other
 // failures wrap the driver's error (so errors.As finds *pgconn.PgError,
 // *mysql.MySQLError or *sqlite.Error) and say which database failed, without
 // credentials. A database that goes away makes requests fail with that

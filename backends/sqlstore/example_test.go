@@ -8,10 +8,9 @@ import (
 	"path/filepath"
 	"time"
 
-	_ "modernc.org/sqlite" // the SQLite driver (pure Go)
-
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/backends/sqlstore"
+	_ "modernc.org/sqlite" // the SQLite driver (pure Go)
 )
 
 // Sessions in a SQLite file, on Django's table.

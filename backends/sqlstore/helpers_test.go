@@ -13,11 +13,10 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite"
-
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/backends/sqlstore"
 	"github.com/sessionkit/sessions/internal/testservers"
+	_ "modernc.org/sqlite"
 )
 
 // backend opens stores of one dialect on a real database.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/sessionkit/sessions"
 )
 
@@ -128,15 +129,13 @@ func TestEncodeData(t *testing.T) {
 	}
 }
 
-// MySQLError mimics go-sql-driver/mysql's error type, which the package
-// reads without importing the driver.
+// MySQLError has the name and the Number field of go-sql-driver/mysql's
+// error type, and is not it: only the driver's own error is read.
 type MySQLError struct {
-	Number   uint16
-	SQLState [5]byte
-	Message  string
+	Number uint16
 }
 
-func (e *MySQLError) Error() string { return fmt.Sprintf("Error %d: %s", e.Number, e.Message) }
+func (e *MySQLError) Error() string { return fmt.Sprintf("Error %d", e.Number) }
 
 type pgError struct{ code string }
 
@@ -149,14 +148,17 @@ func (e *sqliteError) Error() string { return fmt.Sprintf("sqlite error %d", e.c
 func (e *sqliteError) Code() int     { return e.code }
 
 func TestDriverErrors(t *testing.T) {
-	dup := fmt.Errorf("wrapped: %w", &MySQLError{Number: 1062, Message: "Duplicate entry"})
+	dup := fmt.Errorf("wrapped: %w", &mysql.MySQLError{Number: 1062, Message: "Duplicate entry"})
 	if !MySQL.isUniqueViolation(dup) {
 		t.Error("MySQL 1062 not recognized through a wrapper")
 	}
-	if MySQL.isUniqueViolation(&MySQLError{Number: 1146}) || MySQL.isUniqueViolation(errors.New("Error 1062")) {
+	if MySQL.isUniqueViolation(&mysql.MySQLError{Number: 1146}) || MySQL.isUniqueViolation(errors.New("Error 1062")) {
 		t.Error("MySQL: false unique violation")
 	}
-	if !MySQL.isUniqueViolation(errors.Join(errors.New("x"), &MySQLError{Number: 1062})) {
+	if MySQL.isUniqueViolation(&MySQLError{Number: 1062}) {
+		t.Error("MySQL: another type named MySQLError taken for the driver's")
+	}
+	if !MySQL.isUniqueViolation(errors.Join(errors.New("x"), &mysql.MySQLError{Number: 1062})) {
 		t.Error("MySQL 1062 not found in a joined error")
 	}
 	if !Postgres.isUniqueViolation(fmt.Errorf("x: %w", &pgError{"23505"})) || Postgres.isUniqueViolation(&pgError{"42P01"}) {
@@ -207,7 +209,7 @@ func TestCreateTableSQLDjango(t *testing.T) {
 		},
 	}
 	for d, w := range want {
-		got := d.CreateTableSQL(DefaultTable)
+		got := d.CreateTableSQL(defaultTable)
 		if strings.Join(got, "\n") != strings.Join(w, "\n") {
 			t.Errorf("%v:\ngot  %q\nwant %q", d, got, w)
 		}
@@ -243,10 +245,11 @@ func TestRetryable(t *testing.T) {
 		{Postgres, &pgError{"23505"}, false},
 		{Postgres, &pgError{"42P01"}, false},
 		{Postgres, context.Canceled, false},
-		{MySQL, &MySQLError{Number: 2013}, true},
-		{MySQL, &MySQLError{Number: 1062}, false},
+		{MySQL, &mysql.MySQLError{Number: 2013}, true},
+		{MySQL, &mysql.MySQLError{Number: 1062}, false},
+		{MySQL, fmt.Errorf("x: %w", mysql.ErrInvalidConn), true},
 		{MySQL, fmt.Errorf("write: %w", syscall.EPIPE), true},
-		{MySQL, errors.New("invalid connection"), true},
+		{MySQL, mysql.ErrInvalidConn, true},
 		{MySQL, sql.ErrNoRows, false},
 		{SQLite, &sqliteError{sqliteBusy}, false},
 		{SQLite, driver.ErrBadConn, true},

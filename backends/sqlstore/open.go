@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/sessionkit/sessions/internal/textutil"
 	"net"
 	"net/url"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/internal/textutil"
 )
 
 func init() {
@@ -55,19 +55,19 @@ var registeredDrivers = sql.Drivers
 // needDriver reports a missing database/sql driver with the import that
 // registers it.
 func needDriver(d Dialect) error {
-	if slices.Contains(registeredDrivers(), d.DriverName()) {
+	if slices.Contains(registeredDrivers(), d.driverName()) {
 		return nil
 	}
 	return fmt.Errorf("%w: the %s engine needs the database/sql driver %q, which is not registered: add\n\timport _ %q\nto your program (or import _ \"github.com/sessionkit/sessions/all\")",
-		sessions.ErrBadConfig, d, d.DriverName(), d.driverImport())
+		sessions.ErrBadConfig, d, d.driverName(), d.driverImport())
 }
 
 // readOptions reads the parameters every dialect has.
 func readOptions(p *sessions.Params) Options {
 	return Options{
-		Table:       p.String("table", DefaultTable),
+		Table:       p.String("table", defaultTable),
 		CreateTable: p.Bool("create_table", false),
-		BatchSize:   p.Int("batch_size", DefaultBatchSize, 1, 1_000_000),
+		BatchSize:   p.Int("batch_size", deleteBatch, 1, 1_000_000),
 		MaxDataSize: p.Int("max_data_size", 0, 0, 1<<30),
 	}
 }
@@ -196,7 +196,7 @@ func openSQLite(ctx context.Context, u *url.URL, _ sessions.Settings) (sessions.
 		if !o.CreateTable {
 			table := o.Table
 			if table == "" {
-				table = DefaultTable
+				table = defaultTable
 			}
 			return nil, fmt.Errorf("sqlstore: %s: %w: the file does not exist, so neither does table %q; create it with Django (python manage.py migrate sessions), or set create_table=true in the URL to create the file and the table as Django's migration does",
 				where, ErrNoTable, table)

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/sessionkit/sessions/internal/enginecheck"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,16 +18,16 @@ import (
 	"github.com/sessionkit/sessions"
 )
 
-// DefaultTable is the name of Django's session table.
-const DefaultTable = "django_session"
+// defaultTable is the name of Django's session table.
+const defaultTable = "django_session"
 
-// DefaultBatchSize is how many expired rows DeleteExpired removes per
+// deleteBatch is how many expired rows DeleteExpired removes per
 // statement unless [Options.BatchSize] says otherwise.
-const DefaultBatchSize = 10000
+const deleteBatch = 10000
 
-// listPage is how many keys List reads per query. No connection is held
+// listBatch is how many keys List reads per query. No connection is held
 // while its callback runs.
-const listPage = 1000
+const listBatch = 1000
 
 // ErrNoTable reports that the session table does not exist and the store
 // was not asked to create it. The error text names the table and says how
@@ -47,7 +46,7 @@ type Options struct {
 	// [ErrNoTable].
 	CreateTable bool
 	// BatchSize is the number of expired rows DeleteExpired removes per
-	// statement; default [DefaultBatchSize].
+	// statement; default 10,000.
 	BatchSize int
 	// MaxDataSize, when positive, makes Create, Update and Swap refuse
 	// data longer than this many bytes with an error matching
@@ -76,7 +75,7 @@ type Store struct {
 
 	st        stmts
 	uix       userIndex
-	closed    atomic.Bool
+	closed    atomic.Bool // set by Close: a call in flight reports ErrClosed and is not retried
 	closeOnce sync.Once
 }
 
@@ -126,7 +125,7 @@ func newStore(ctx context.Context, c config, o *Options) (*Store, error) {
 		opts = *o
 	}
 	if opts.Table == "" {
-		opts.Table = DefaultTable
+		opts.Table = defaultTable
 	}
 	if err := c.d.checkTable(opts.Table); err != nil {
 		return nil, fmt.Errorf("%w: sqlstore: %v", sessions.ErrBadConfig, err)
@@ -135,7 +134,7 @@ func newStore(ctx context.Context, c config, o *Options) (*Store, error) {
 		return nil, fmt.Errorf("%w: sqlstore: BatchSize and MaxDataSize must not be negative", sessions.ErrBadConfig)
 	}
 	if opts.BatchSize == 0 {
-		opts.BatchSize = DefaultBatchSize
+		opts.BatchSize = deleteBatch
 	}
 	s := &Store{
 		d: c.d, table: opts.Table, where: c.where, r: c.r, w: c.w, owned: c.owned,
@@ -326,11 +325,6 @@ func (s *Store) Table() string { return s.table }
 // Describe says where the sessions are kept, without credentials.
 func (s *Store) Describe() string { return fmt.Sprintf("%s, table %q", s.where, s.table) }
 
-// check runs the checks every method starts with.
-func (s *Store) check(ctx context.Context, key string) error {
-	return enginecheck.Precheck(ctx, key, s.closed.Load())
-}
-
 // checkData enforces MaxDataSize.
 func (s *Store) checkData(data []byte) error {
 	if s.maxData > 0 && len(data) > s.maxData {
@@ -380,8 +374,8 @@ func decodeData(text []byte) []byte {
 }
 
 // fail turns an error from database/sql into the store's error: ErrClosed
-// after Close, the context's error when it is done, the driver's error
-// wrapped otherwise.
+// when Close closed the statements under the call, the context's error
+// when it is done, the driver's error wrapped otherwise.
 func (s *Store) fail(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
@@ -443,9 +437,6 @@ func (s *Store) nowArg() any { return s.d.timeArg(s.now()) }
 // Load implements sessions.Engine: the data of the live row under key.
 // Rows whose expire_date has passed are never returned.
 func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
-	if err := s.check(ctx, key); err != nil {
-		return nil, err
-	}
 	var data []byte
 	err := s.queryRow(ctx, s.st.load, []any{&data}, key, s.nowArg())
 	if errors.Is(err, sql.ErrNoRows) {
@@ -463,9 +454,6 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 // LoadExpiry implements sessions.ExpiryReader: Load, and the row's
 // expire_date.
 func (s *Store) LoadExpiry(ctx context.Context, key string) ([]byte, time.Time, error) {
-	if err := s.check(ctx, key); err != nil {
-		return nil, time.Time{}, err
-	}
 	var data []byte
 	var exp any
 	err := s.queryRow(ctx, s.st.loadExp, []any{&data, &exp}, key, s.nowArg())
@@ -512,9 +500,6 @@ func parseStoredTime(v any) (time.Time, error) {
 // error matching sessions.ErrExists if a live row has the key. An expired
 // row with the key is replaced.
 func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time.Time) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	if err := s.checkData(data); err != nil {
 		return err
 	}
@@ -580,9 +565,6 @@ func (s *Store) rowExists(ctx context.Context, st *sql.Stmt, args ...any) (bool,
 // the live row under key, or returns an error matching
 // sessions.ErrNotFound and writes nothing.
 func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time.Time) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	if err := s.checkData(data); err != nil {
 		return err
 	}
@@ -608,9 +590,6 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 // under key without rewriting its data, or returns an error matching
 // sessions.ErrNotFound.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	exp := s.d.timeArg(clampExpiry(expiry))
 	now := s.nowArg()
 	res, err := s.exec(ctx, s.st.touch, exp, key, now)
@@ -632,9 +611,6 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 // an error matching sessions.ErrNotFound (no live row) or
 // sessions.ErrConflict (other data) and changes nothing.
 func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry time.Time) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	if err := s.checkData(data); err != nil {
 		return err
 	}
@@ -668,9 +644,6 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 // Delete implements sessions.Engine. Deleting an absent key is not an
 // error.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
 	_, err := s.exec(ctx, s.st.del, key)
 	return s.fail(ctx, err)
 }
@@ -681,12 +654,6 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // none is left, and reports how many it deleted. On an error it reports
 // the rows deleted so far.
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	if s.closed.Load() {
-		return 0, sessions.ErrClosed
-	}
 	now := s.nowArg()
 	var total int64
 	for {
@@ -712,17 +679,11 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 // order, a page at a time; no connection is held while fn runs, so fn may
 // use the store.
 func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if s.closed.Load() {
-		return sessions.ErrClosed
-	}
 	after := ""
-	keys := make([]string, 0, listPage)
+	keys := make([]string, 0, listBatch)
 	for {
 		keys = keys[:0]
-		rows, err := s.query(ctx, s.st.list, s.nowArg(), after, listPage)
+		rows, err := s.query(ctx, s.st.list, s.nowArg(), after, listBatch)
 		if err != nil {
 			return s.fail(ctx, err)
 		}
@@ -747,7 +708,7 @@ func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 				return nil
 			}
 		}
-		if len(keys) < listPage {
+		if len(keys) < listBatch {
 			return nil
 		}
 		after = keys[len(keys)-1]
@@ -755,9 +716,9 @@ func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 }
 
 // Close implements sessions.Engine: it releases the prepared statements
-// and the connections the store opened (not a *sql.DB given to [New]).
-// Afterwards every method returns an error matching sessions.ErrClosed.
-// Closing twice returns nil.
+// and the connections the store opened (not a *sql.DB given to [New]). A
+// call in flight fails with an error matching sessions.ErrClosed. Closing
+// twice returns nil.
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {

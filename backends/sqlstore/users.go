@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"github.com/sessionkit/sessions/internal/enginecheck"
 	"strings"
 	"sync"
 	"time"
@@ -11,12 +10,12 @@ import (
 	"github.com/sessionkit/sessions"
 )
 
-// UserTableSuffix is appended to the session table's name to name the
+// userTableSuffix is appended to the session table's name to name the
 // user index table of sessions.UserIndexer ("django_session_user" by
 // default). Django has no such table; it is created, beside Django's, the
 // first time a session is bound to a user, and is harmless to a Django
 // app sharing the database.
-const UserTableSuffix = "_user"
+const userTableSuffix = "_user"
 
 // userIndex holds the statements of the user index, built on first use.
 type userIndex struct {
@@ -39,10 +38,10 @@ func (d Dialect) removeSQL(t string, n int) string {
 	return buildWith(d, t, b.String())
 }
 
-// UserTableSQL returns the statements creating the user index table for a
+// userTableSQL returns the statements creating the user index table for a
 // session table named table.
-func (d Dialect) UserTableSQL(table string) []string {
-	t := table + UserTableSuffix
+func (d Dialect) userTableSQL(table string) []string {
+	t := table + userTableSuffix
 	q := d.quote
 	idx := q(indexName(t, "expire_date", "", d.maxNameLength()))
 	var ts string
@@ -69,11 +68,11 @@ func (s *Store) users(ctx context.Context) (*userIndex, error) {
 	if u.ready {
 		return u, nil
 	}
-	t := s.table + UserTableSuffix
+	t := s.table + userTableSuffix
 	if err := s.d.checkTable(t); err != nil {
 		return nil, fmt.Errorf("%w: sqlstore: user index table: %v", sessions.ErrBadConfig, err)
 	}
-	for _, ddl := range s.d.UserTableSQL(s.table) {
+	for _, ddl := range s.d.userTableSQL(s.table) {
 		if _, err := s.w.ExecContext(ctx, ddl); err != nil && !s.d.isDuplicateObject(err) {
 			return nil, s.fail(ctx, fmt.Errorf("creating the user index table %q: %w", t, err))
 		}
@@ -93,25 +92,9 @@ func (s *Store) users(ctx context.Context) (*userIndex, error) {
 	return u, nil
 }
 
-func (s *Store) checkUser(ctx context.Context, userID string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if s.closed.Load() {
-		return sessions.ErrClosed
-	}
-	return enginecheck.CheckUserID(userID)
-}
-
 // AddUserSession implements sessions.UserIndexer: it records key under
 // userID in the user index table until expiry.
 func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
-	if err := enginecheck.CheckUserID(userID); err != nil {
-		return err
-	}
 	u, err := s.users(ctx)
 	if err != nil {
 		return err
@@ -124,9 +107,6 @@ func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry t
 
 // UserSessions implements sessions.UserIndexer.
 func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, error) {
-	if err := s.checkUser(ctx, userID); err != nil {
-		return nil, err
-	}
 	u, err := s.users(ctx)
 	if err != nil {
 		return nil, err
@@ -151,14 +131,6 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, erro
 // rows of keys under userID, in statements of up to 500 keys. A row
 // added meanwhile under another key is not touched.
 func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []string) error {
-	if err := s.checkUser(ctx, userID); err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if err := enginecheck.CheckKey(k); err != nil {
-			return err
-		}
-	}
 	if len(keys) == 0 {
 		return nil
 	}
@@ -171,7 +143,7 @@ func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []st
 		n := min(len(rest), removeBatch)
 		q := u.remove
 		if n < removeBatch {
-			q = s.d.removeSQL(s.table+UserTableSuffix, n)
+			q = s.d.removeSQL(s.table+userTableSuffix, n)
 		}
 		args = append(args[:0], userID)
 		for _, k := range rest[:n] {
@@ -192,7 +164,7 @@ func (s *Store) deleteExpiredUsers(ctx context.Context) error {
 	ready := s.uix.ready
 	s.uix.mu.Unlock()
 	if !ready {
-		if exists, err := s.tableNamedExists(ctx, s.table+UserTableSuffix); err != nil || !exists {
+		if exists, err := s.tableNamedExists(ctx, s.table+userTableSuffix); err != nil || !exists {
 			return err
 		}
 	}

@@ -36,6 +36,7 @@ type aboutData struct {
 	Binary      bool // Raw is a hex dump
 	RawNote     string
 	Codec       string
+	Metrics     bool // the live counts are served (/metrics)
 }
 
 // aboutPage shows the engine, the cookie settings, and the visitor's
@@ -44,17 +45,17 @@ type aboutData struct {
 func (s *shop) aboutPage(w http.ResponseWriter, r *http.Request) {
 	sess := sessionOf(r)
 	st := s.m.Settings()
+	desc := s.m.Describe()
 	d := aboutData{
-		EngineName: s.m.Describe().Name,
+		EngineName: desc.Name,
+		Describe:   desc.Where,
+		ClientSide: desc.ClientSide,
 		Config:     s.info.Config,
 		DataDir:    s.info.DataDir,
 		SecretFrom: s.info.SecretFrom,
-		Codec:      fmt.Sprintf("%T", s.m.Codec()),
+		Codec:      desc.Codec,
+		Metrics:    s.metrics != nil,
 	}
-	if ds, ok := s.m.Backend().(sessions.Describer); ok {
-		d.Describe = ds.Describe()
-	}
-	_, d.ClientSide = s.m.Backend().(sessions.ClientSide)
 	d.Settings = cookieSettings(st)
 
 	// The session as loaded for this request, before this page changes
@@ -75,8 +76,7 @@ func (s *shop) aboutPage(w http.ResponseWriter, r *http.Request) {
 			d.RawNote = "the cookie's value"
 		} else {
 			d.KeyPrefix = key[:min(8, len(key))] + "…"
-			rec, err := s.m.Inspect(r.Context(), key)
-			raw := rec.Raw
+			raw, _, err := s.m.Inspect(r.Context(), key)
 			switch {
 			case err != nil:
 				d.RawNote = "could not read it again: " + err.Error()

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -100,10 +99,11 @@ func openConfigured(ctx context.Context, engine string, stderr io.Writer) (*sess
 // describe returns the engine's name and, if it says, where it keeps the
 // data.
 func describe(m *sessions.Manager) string {
-	if d, ok := m.Backend().(sessions.Describer); ok {
-		return m.Describe().Name + " (" + d.Describe() + ")"
+	d := m.Describe()
+	if d.Where == "" {
+		return d.Name
 	}
-	return m.Describe().Name
+	return d.Name + " (" + d.Where + ")"
 }
 
 // fail prints err for cmd and returns exit status 1.
@@ -191,13 +191,14 @@ Print the session stored under KEY as Django decodes it, as JSON:
 
   {"data": {...}, "expiry_age": 1209600, "expiry_date": "...", "expire_at_browser_close": false}
 
-data keeps the session's keys in their stored order and is written as
-Python's json module writes it. expiry_age and expiry_date are Django's
-get_expiry_age() and get_expiry_date(): for a session without a custom
-expiry, they count from now. stored_expiry, for engines that keep one
-with the record (the database), is when the store will drop it. For the signed-cookie engine, KEY is the
-cookie's value. Exit status 1 if no live session is stored under KEY (or
-it was signed with another SECRET_KEY).
+data is the session as stored: its keys, and those of nested objects, in
+their stored order, written as Python's json module writes it. expiry_age
+and expiry_date are Django's get_expiry_age() and get_expiry_date(): for a
+session without a custom expiry, they count from now. stored_expiry, for
+engines that keep one with the record (the database), is when the store
+will drop it. For the signed-cookie engine, KEY is the cookie's value.
+Exit status 1 if no live session is stored under KEY (or it was signed
+with another SECRET_KEY).
 
 `+settingsHelp, args, stdout, stderr)
 	engine := fs.String("engine", "", engineFlagHelp)
@@ -215,65 +216,127 @@ it was signed with another SECRET_KEY).
 		return fail(stderr, "inspect", err)
 	}
 	defer m.Close()
-	_, client := m.Backend().(sessions.ClientSide)
-	if !client && !sessions.ValidKey(key) {
-		return fail(stderr, "inspect", fmt.Errorf("%q is not a session key (%d to %d characters from a-z and 0-9)", key, sessions.MinKeyLength, sessions.MaxKeyLength))
-	}
-	s := m.Load(ctx, key)
-	if err := s.Err(); err != nil {
-		return fail(stderr, "inspect", err)
-	}
-	if s.Key() == "" {
+	out, err := inspectSession(ctx, m, key, *raw)
+	if errors.Is(err, errNoSession) {
 		fmt.Fprintf(stderr, "sessions inspect: no session %s in %s: the key is unknown, expired or deleted, or the data were signed with another SECRET_KEY\n", abbreviate(key), describe(m))
 		return 1
 	}
-	d := &codec.Dict{}
-	for k, v := range s.All() {
-		d.Set(k, v)
-	}
-	data, err := codec.MarshalPython(d)
 	if err != nil {
 		return fail(stderr, "inspect", err)
 	}
-	var out bytes.Buffer
-	out.WriteString(`{"data": `)
-	out.Write(data)
-	fmt.Fprintf(&out, `, "expiry_age": %d, "expiry_date": %q, "expire_at_browser_close": %t`,
-		int64(s.ExpiryAge()/time.Second), s.ExpiryDate().UTC().Format(time.RFC3339), s.ExpireAtBrowserClose())
-	if er, ok := m.Backend().(sessions.ExpiryReader); ok && !client {
-		// The expiry the store holds for the record (the engine's
-		// expire_date), which the session's own view cannot know.
-		if _, exp, err := er.LoadExpiry(ctx, key); err == nil {
-			fmt.Fprintf(&out, `, "stored_expiry": %q`, exp.UTC().Format(time.RFC3339))
-		}
+	b, err := out.marshal()
+	if err != nil {
+		return fail(stderr, "inspect", err)
 	}
-	if *raw {
-		var stored []byte
-		if client {
-			stored = []byte(key)
-		} else {
-			rec, err := m.Inspect(ctx, key)
-			if err != nil {
-				return fail(stderr, "inspect", err)
-			}
-			stored = rec.Raw
-		}
-		if utf8.Valid(stored) {
-			out.WriteString(`, "raw": `)
-			b, _ := json.Marshal(string(stored))
-			out.Write(b)
-		} else {
-			fmt.Fprintf(&out, `, "raw_base64": %q`, base64.StdEncoding.EncodeToString(stored))
-		}
-	}
-	out.WriteString("}")
-	var pretty bytes.Buffer
-	if json.Indent(&pretty, out.Bytes(), "", "  ") == nil {
-		out = pretty
-	}
-	out.WriteString("\n")
-	stdout.Write(out.Bytes())
+	stdout.Write(b)
 	return 0
+}
+
+// errNoSession is inspectSession's answer for a key with no live session.
+var errNoSession = errors.New("no live session")
+
+// inspectOutput is what "sessions inspect" prints, its fields in this
+// order.
+type inspectOutput struct {
+	// Data is the session as Python's json module writes it.
+	Data                 json.RawMessage `json:"data"`
+	ExpiryAge            int64           `json:"expiry_age"`
+	ExpiryDate           string          `json:"expiry_date"`
+	ExpireAtBrowserClose bool            `json:"expire_at_browser_close"`
+	StoredExpiry         string          `json:"stored_expiry,omitempty"`
+	Raw                  *string         `json:"raw,omitempty"` // a pointer: an empty record prints ""
+	RawBase64            string          `json:"raw_base64,omitempty"`
+}
+
+// inspectSession reads the session stored under key and, with withRaw,
+// the stored string.
+func inspectSession(ctx context.Context, m *sessions.Manager, key string, withRaw bool) (inspectOutput, error) {
+	if !m.Describe().ClientSide && !sessions.ValidKey(key) {
+		return inspectOutput{}, fmt.Errorf("%q is not a session key (%d to %d characters from a-z and 0-9)", key, sessions.MinKeyLength, sessions.MaxKeyLength)
+	}
+	s := m.Load(ctx, key)
+	if err := s.Err(); err != nil {
+		return inspectOutput{}, err
+	}
+	if s.Key() == "" {
+		return inspectOutput{}, errNoSession
+	}
+	raw, storedExpiry, err := m.Inspect(ctx, key)
+	if errors.Is(err, sessions.ErrNotFound) {
+		return inspectOutput{}, errNoSession // deleted meanwhile
+	}
+	if err != nil {
+		return inspectOutput{}, err
+	}
+	data, err := storedJSON(m, raw)
+	if err != nil {
+		return inspectOutput{}, err
+	}
+	out := inspectOutput{
+		Data:                 data,
+		ExpiryAge:            int64(s.ExpiryAge() / time.Second),
+		ExpiryDate:           s.ExpiryDate().UTC().Format(time.RFC3339),
+		ExpireAtBrowserClose: s.ExpireAtBrowserClose(),
+	}
+	if !storedExpiry.IsZero() {
+		// The expiry the store holds for the record (the database's
+		// expire_date), which the session's own view cannot know.
+		out.StoredExpiry = storedExpiry.UTC().Format(time.RFC3339)
+	}
+	if withRaw {
+		if utf8.Valid(raw) {
+			str := string(raw)
+			out.Raw = &str
+		} else {
+			out.RawBase64 = base64.StdEncoding.EncodeToString(raw)
+		}
+	}
+	return out, nil
+}
+
+// storedJSON returns a stored record as Python's json module writes the
+// session: decoded from the stored bytes, so that nested objects keep
+// their stored key order and values their stored form (a copy of the
+// session's entries into a new dict would lose both). For the
+// signed-cookie engine the record is the cookie's value, which is the
+// encoded session itself.
+func storedJSON(m *sessions.Manager, raw []byte) ([]byte, error) {
+	d := &codec.Dict{}
+	if len(raw) > 0 { // else an empty session, as the Manager loads it
+		var err error
+		if d, err = m.Codec().Decode(raw); err != nil {
+			return nil, err
+		}
+	}
+	return codec.MarshalPython(d)
+}
+
+// marshal returns out as JSON indented with two spaces, the data as
+// Python's json module writes them (its escapes kept, nothing escaped for
+// HTML). Python writes NaN and Infinity, which JSON lacks and
+// encoding/json refuses: such data are written on one line as Python
+// wrote them.
+func (out inspectOutput) marshal() ([]byte, error) {
+	python := out.Data
+	if !json.Valid(python) {
+		out.Data = json.RawMessage("null")
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return nil, err
+	}
+	b := buf.Bytes()
+	if json.Valid(python) {
+		return b, nil
+	}
+	head := []byte("{\n  \"data\": ")
+	if !bytes.HasPrefix(b, append(head, "null"...)) {
+		return nil, errors.New("inspect: the output does not start with the data") // a changed struct
+	}
+	return slices.Concat(head, python, b[len(head)+len("null"):]), nil
 }
 
 // abbreviate shortens a session key for messages: keys are secrets.
@@ -294,27 +357,6 @@ var isTerminal = func(w io.Writer) bool {
 
 // spinnerDelay is how long clearsessions runs before it shows progress.
 var spinnerDelay = 300 * time.Millisecond
-
-// nativeExpirySchemes are the engines whose store expires sessions by
-// itself: clearsessions has nothing to do for them.
-var nativeExpirySchemes = []string{"redis", "rediss", "redis+cluster", "redis+sentinel", "memcached", "memcache", "signed-cookies"}
-
-// hasNativeExpiry reports whether the engine's store expires sessions by
-// itself, so that clearsessions has nothing to do.
-func hasNativeExpiry(m *sessions.Manager, cfg string) bool {
-	if _, ok := m.Backend().(sessions.ClientSide); ok {
-		return true
-	}
-	if slices.Contains(nativeExpirySchemes, strings.ToLower(m.Describe().Name)) {
-		return true
-	}
-	if resolved, err := sessions.ResolveConfig(cfg, m.Settings()); err == nil {
-		if u, err := url.Parse(resolved); err == nil && slices.Contains(nativeExpirySchemes, strings.ToLower(u.Scheme)) {
-			return true
-		}
-	}
-	return false
-}
 
 // runClearSessions is "sessions clearsessions".
 func runClearSessions(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -340,9 +382,16 @@ shows on stderr while it runs.
 		return fail(stderr, "clearsessions", err)
 	}
 	defer m.Close()
+	d := m.Describe()
+	if !d.Purges {
+		// Nothing to remove: the store expires sessions by itself (Redis,
+		// memcached), or the sessions live in the cookie.
+		fmt.Fprintf(stdout, "Removed 0 expired sessions: the %s engine expires sessions by itself.\n", d.Name)
+		return 0
+	}
 	var stop func()
 	if isTerminal(stderr) {
-		stop = startProgress(stderr, "Clearing expired sessions from "+m.Describe().Name)
+		stop = startProgress(stderr, "Clearing expired sessions from "+d.Name)
 	}
 	start := time.Now()
 	n, err := m.ClearExpired(ctx)
@@ -351,22 +400,14 @@ shows on stderr while it runs.
 	}
 	took := time.Since(start).Round(time.Millisecond)
 	switch {
-	case errors.Is(err, sessions.ErrUnsupported) && hasNativeExpiry(m, cfg):
-		fmt.Fprintf(stdout, "Removed 0 expired sessions: the %s engine expires sessions by itself.\n", m.Describe().Name)
-		return 0
 	case errors.Is(err, sessions.ErrUnsupported):
 		fmt.Fprintf(stderr, "Session engine '%s' doesn't support clearing expired sessions.\n", sessions.Redact(cfg))
 		return 1
+	case err != nil && n > 0:
+		fmt.Fprintf(stderr, "sessions clearsessions: removed %d expired sessions, then failed after %s: %v\n", n, took, err)
+		return 1
 	case err != nil:
-		if n > 0 {
-			fmt.Fprintf(stderr, "sessions clearsessions: removed %d expired sessions, then failed after %s: %v\n", n, took, err)
-			return 1
-		}
 		return fail(stderr, "clearsessions", err)
-	}
-	if n == 0 && hasNativeExpiry(m, cfg) {
-		fmt.Fprintf(stdout, "Removed 0 expired sessions: the %s engine expires sessions by itself.\n", m.Describe().Name)
-		return 0
 	}
 	fmt.Fprintf(stdout, "Removed %d expired %s from %s in %s.\n", n, plural(n, "session", "sessions"), describe(m), took)
 	return 0
@@ -460,9 +501,9 @@ interface the engine does not have). Exit status 1 on any failure.
 		}
 	}
 	n := len(results)
-	if c, ok := m.Backend().(sessions.ClientSide); ok {
+	if m.Describe().ClientSide {
 		n++
-		if !checkClientSide(ctx, m, c, stdout) {
+		if !checkClientSide(ctx, m, stdout) {
 			failed++
 		}
 	}
@@ -473,26 +514,18 @@ interface the engine does not have). Exit status 1 on any failure.
 	return 0
 }
 
-// checkClientSide checks a cookie engine with the settings' keys: session
-// data encoded, sealed into a cookie value and opened again decode to the
+// checkClientSide checks a cookie engine with the settings' keys: a
+// session saved into a cookie value and loaded from it again holds the
 // same data.
-func checkClientSide(ctx context.Context, m *sessions.Manager, c sessions.ClientSide, stdout io.Writer) bool {
+func checkClientSide(ctx context.Context, m *sessions.Manager, stdout io.Writer) bool {
 	want := sessions.NewKey()
-	d := &codec.Dict{}
-	d.Set("check", want)
-	b, err := m.Codec().Encode(d)
+	s := m.NewSession(ctx)
+	s.Set("check", want)
+	err := s.Save(ctx)
 	if err == nil {
-		var v string
-		if v, err = c.Seal(ctx, b); err == nil {
-			var raw []byte
-			if raw, err = c.Open(ctx, v); err == nil {
-				var got *codec.Dict
-				if got, err = m.Codec().Decode(raw); err == nil {
-					if g, _ := got.Get("check"); g != want {
-						err = errors.New("the opened cookie does not hold the sealed data")
-					}
-				}
-			}
+		got := m.Load(ctx, s.Key())
+		if err = got.Err(); err == nil && got.Get("check") != want {
+			err = errors.New("the session loaded from the cookie does not hold the saved data")
 		}
 	}
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
 	"crypto/subtle"
 	"html/template"
 	"net/http"
@@ -31,25 +30,17 @@ const (
 	reasonCSRFIncorrect = "CSRF token from POST incorrect."
 )
 
-// randomChars returns n characters drawn uniformly from alphabet.
-func randomChars(n int, alphabet string) string {
-	out := make([]byte, n)
-	limit := 256 - 256%len(alphabet)
-	var buf [64]byte
-	for i := 0; i < n; {
-		rand.Read(buf[:])
-		for _, b := range buf {
-			if int(b) >= limit {
-				continue
-			}
-			out[i] = alphabet[int(b)%len(alphabet)]
-			if i++; i == n {
-				break
-			}
-		}
-	}
-	return string(out)
+// newCSRFString returns a new CSRF secret or mask. Django draws them
+// (_get_new_csrf_string) as 32 characters of a-z, A-Z and 0-9; a session
+// key, 32 characters of a-z and 0-9 (about 165 bits), is such a string,
+// which Django's CSRF checks accept.
+func newCSRFString() string {
+	return sessions.NewKey()
 }
+
+// A session key is exactly one CSRF secret long (this fails to compile
+// otherwise).
+var _ = [1]struct{}{}[csrfSecretLength-sessions.KeyLength]
 
 // csrfSecret returns the session's CSRF secret, creating it if needed (as
 // Django's get_token).
@@ -57,7 +48,7 @@ func csrfSecret(s *sessions.Session) string {
 	if v, ok := s.Get(csrfSessionKey).(string); ok && validCSRF(v, csrfSecretLength) {
 		return v
 	}
-	v := randomChars(csrfSecretLength, csrfChars)
+	v := newCSRFString()
 	s.Set(csrfSessionKey, v)
 	return v
 }
@@ -65,13 +56,13 @@ func csrfSecret(s *sessions.Session) string {
 // rotateCSRF replaces the session's CSRF secret, as Django's rotate_token
 // does at login.
 func rotateCSRF(s *sessions.Session) {
-	s.Set(csrfSessionKey, randomChars(csrfSecretLength, csrfChars))
+	s.Set(csrfSessionKey, newCSRFString())
 }
 
 // maskCSRF returns a masked token for secret: a random mask followed by
 // the secret shifted by it, different on every page (against BREACH).
 func maskCSRF(secret string) string {
-	mask := randomChars(csrfSecretLength, csrfChars)
+	mask := newCSRFString()
 	var b strings.Builder
 	b.WriteString(mask)
 	for i := 0; i < csrfSecretLength; i++ {

@@ -19,9 +19,6 @@ import (
 	"github.com/sessionkit/sessions"
 )
 
-// djangoSecretChars is the alphabet of Django's get_random_secret_key.
-const djangoSecretChars = "abcdefghijklmnopqrstuvwxyz0123456789!@#$%^&*(-_=+)"
-
 // secretFileName is the file in the data directory that keeps the demo's
 // generated SECRET_KEY.
 const secretFileName = "secret_key"
@@ -47,7 +44,7 @@ file. SIGINT or SIGTERM stops the server gracefully.
 	engine := fs.String("engine", "", "the session engine (URL or Django engine name); default $SESSION_ENGINE, else sqlite:///<data-dir>/sessions.sqlite3")
 	addr := fs.String("addr", "127.0.0.1:8000", "the address to listen on (port 0: any free port)")
 	dataDir := fs.String("data-dir", "sessionkit-demo", "the directory for the demo's data: the SQLite file, session files, the generated secret key")
-	debugAPI := fs.Bool("debug-api", false, "serve GET, POST and DELETE /api/session, to read and change the caller's session as JSON (for scripts and tests)")
+	debugAPI := fs.Bool("debug-api", false, "serve the debug tools: GET, POST and DELETE /api/session, to read and change the caller's session as JSON (for scripts and tests); /metrics, live counts of the engine's calls and the session decisions (conflicts merged, interrupts, idle refreshes) as a page, JSON or text; and a slow \"add to cart\" that holds its request, so that two tabs collide")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -56,51 +53,26 @@ file. SIGINT or SIGTERM stops the server gracefully.
 		return 2
 	}
 
-	settings, err := sessions.SettingsFromEnv()
+	c, err := demoSettings(*engine, *dataDir, stderr)
 	if err != nil {
 		return fail(stderr, "demo", err)
-	}
-	dir, err := prepareDataDir(*dataDir, stderr)
-	if err != nil {
-		return fail(stderr, "demo", err)
-	}
-	secret, secretFrom, err := demoSecret(settings.SecretKey, dir)
-	if err != nil {
-		return fail(stderr, "demo", err)
-	}
-	settings.SecretKey = secret
-
-	defaultDB := (&url.URL{Scheme: "sqlite", Path: filepath.ToSlash(filepath.Join(dir, "sessions.sqlite3")), RawQuery: "create_table=true"}).String()
-	cfg := *engine
-	if cfg == "" {
-		cfg = os.Getenv("SESSION_ENGINE")
-	}
-	if cfg == "" {
-		cfg = defaultDB
-	}
-	settings.Engine = cfg
-	if settings.DatabaseURL == "" {
-		settings.DatabaseURL = defaultDB
-	}
-	if settings.FilePath == "" {
-		settings.FilePath = filepath.Join(dir, "sessions")
-		if resolved, err := sessions.ResolveConfig(cfg, settings); err == nil && strings.HasPrefix(resolved, "file:") {
-			if err := os.MkdirAll(settings.FilePath, 0o700); err != nil {
-				return fail(stderr, "demo", err)
-			}
-		}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	settings.Logger = logger
-
-	m, err := sessions.Open(ctx, cfg, settings)
+	c.settings.Logger = logger
+	var met *metrics
+	if *debugAPI {
+		met = newMetrics()
+		c.settings.Observer = met
+	}
+	m, err := sessions.Open(ctx, c.cfg, c.settings)
 	if err != nil {
 		return fail(stderr, "demo", err)
 	}
 	defer m.Close()
 	s, err := newShop(m, shopOptions{
 		DebugAPI: *debugAPI,
-		Info:     shopInfo{Config: sessions.Redact(cfg), DataDir: dir, SecretFrom: secretFrom},
+		Metrics:  met,
+		Info:     shopInfo{Config: sessions.Redact(c.cfg), DataDir: c.dir, SecretFrom: c.secretFrom},
 		Logger:   logger,
 	})
 	if err != nil {
@@ -120,26 +92,87 @@ file. SIGINT or SIGTERM stops the server gracefully.
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	conns := trackConns(srv)
-	base := baseURL(ln.Addr())
+	io.WriteString(stdout, demoBanner(baseURL(ln.Addr()), m, c, s, *debugAPI))
+	return serveDemo(ctx, srv, ln, conns, m, stdout, stderr)
+}
 
+// demoConfig is what the demo opens its engine with.
+type demoConfig struct {
+	settings   sessions.Settings
+	cfg        string // the engine's config string
+	dir        string // the data directory (absolute)
+	secretFrom string // where the SECRET_KEY came from
+}
+
+// demoSettings reads the settings from the environment and fills in the
+// demo's defaults: the data directory, the secret key kept there, and the
+// engine (engine, else SESSION_ENGINE, else an SQLite file in the data
+// directory; "db" and "file" without a location also use it).
+func demoSettings(engine, dataDir string, stderr io.Writer) (demoConfig, error) {
+	settings, err := sessions.SettingsFromEnv()
+	if err != nil {
+		return demoConfig{}, err
+	}
+	dir, err := prepareDataDir(dataDir, stderr)
+	if err != nil {
+		return demoConfig{}, err
+	}
+	secret, secretFrom, err := demoSecret(settings.SecretKey, dir)
+	if err != nil {
+		return demoConfig{}, err
+	}
+	settings.SecretKey = secret
+
+	defaultDB := (&url.URL{Scheme: "sqlite", Path: filepath.ToSlash(filepath.Join(dir, "sessions.sqlite3")), RawQuery: "create_table=true"}).String()
+	cfg := engine
+	if cfg == "" {
+		cfg = os.Getenv("SESSION_ENGINE")
+	}
+	if cfg == "" {
+		cfg = defaultDB
+	}
+	settings.Engine = cfg
+	if settings.DatabaseURL == "" {
+		settings.DatabaseURL = defaultDB
+	}
+	if settings.FilePath == "" {
+		settings.FilePath = filepath.Join(dir, "sessions")
+		// Django's "file" engine name takes its directory from FilePath.
+		if strings.TrimPrefix(cfg, "django.contrib.sessions.backends.") == "file" {
+			if err := os.MkdirAll(settings.FilePath, 0o700); err != nil {
+				return demoConfig{}, err
+			}
+		}
+	}
+	return demoConfig{settings: settings, cfg: cfg, dir: dir, secretFrom: secretFrom}, nil
+}
+
+// demoBanner returns the lines the demo prints when it starts: where it
+// runs, on what, and the users to log in as.
+func demoBanner(base string, m *sessions.Manager, c demoConfig, s *shop, debugAPI bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "sessionkit demo shop\n")
 	fmt.Fprintf(&b, "  URL:      %s\n", base)
 	fmt.Fprintf(&b, "  engine:   %s\n", describe(m))
-	fmt.Fprintf(&b, "  config:   %s\n", sessions.Redact(cfg))
-	fmt.Fprintf(&b, "  data dir: %s\n", dir)
-	fmt.Fprintf(&b, "  secret:   %s\n", secretFrom)
+	fmt.Fprintf(&b, "  config:   %s\n", sessions.Redact(c.cfg))
+	fmt.Fprintf(&b, "  data dir: %s\n", c.dir)
+	fmt.Fprintf(&b, "  secret:   %s\n", c.secretFrom)
 	var users []string
 	for _, u := range s.users {
 		users = append(users, u.Username+" / "+u.Plain)
 	}
 	fmt.Fprintf(&b, "  users:    %s\n", strings.Join(users, ", "))
-	if *debugAPI {
+	if debugAPI {
 		fmt.Fprintf(&b, "  API:      GET, POST, DELETE %sapi/session\n", base)
+		fmt.Fprintf(&b, "  metrics:  %smetrics (?format=json, ?format=text)\n", base)
 	}
 	b.WriteString("Press Ctrl+C to stop.\n")
-	io.WriteString(stdout, b.String())
+	return b.String()
+}
 
+// serveDemo serves srv on ln until ctx ends (SIGINT or SIGTERM), then
+// shuts down gracefully and closes m. It returns the exit status.
+func serveDemo(ctx context.Context, srv *http.Server, ln net.Listener, conns *connTracker, m *sessions.Manager, stdout, stderr io.Writer) int {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -271,7 +304,7 @@ func demoSecret(fromEnv, dir string) (secret, from string, err error) {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return "", "", fmt.Errorf("secret key file: %w", err)
 		}
-		s := randomChars(50, djangoSecretChars)
+		s := newSecretKey()
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, fs.ErrExist) {
 			continue // another demo made it meanwhile: read it
@@ -293,4 +326,18 @@ func demoSecret(fromEnv, dir string) (secret, from string, err error) {
 		return s, "no SECRET_KEY set: generated one and saved it in " + path + " (mode 0600)", nil
 	}
 	return "", "", fmt.Errorf("secret key file %s: created and removed concurrently", path)
+}
+
+// secretKeyLength is the length of Django's get_random_secret_key, which
+// its check security.W009 wants at least.
+const secretKeyLength = 50
+
+// newSecretKey returns a new SECRET_KEY: secretKeyLength characters of
+// a-z and 0-9 (about 258 bits), drawn as session keys are.
+func newSecretKey() string {
+	var b strings.Builder
+	for b.Len() < secretKeyLength {
+		b.WriteString(sessions.NewKey())
+	}
+	return b.String()[:secretKeyLength]
 }

@@ -23,21 +23,40 @@
 //	              sees it. Flags: --engine (default: an SQLite file in the
 //	              data directory), --addr (default 127.0.0.1:8000),
 //	              --data-dir (default ./sessionkit-demo), --debug-api (adds
-//	              GET/POST/DELETE /api/session). Without SECRET_KEY, the demo
+//	              GET/POST/DELETE /api/session; /metrics, live counts of
+//	              the engine's calls and the session decisions as a page,
+//	              JSON or text; and POST /debug/slow-add, an "add to cart"
+//	              that holds its request so two tabs collide and the
+//	              conflict is merged). Without SECRET_KEY, the demo
 //	              makes one and keeps it in <data-dir>/secret_key (mode 0600).
 //	              Stops gracefully on SIGINT or SIGTERM.
 //
 //	clearsessions Remove expired sessions (Django's clearsessions) and print
 //	              how many were removed; on a terminal, shows progress while
-//	              it runs. Engines that expire sessions natively (Redis,
-//	              memcached, signed cookies) succeed with 0; other engines
-//	              without clean-up fail with Django's message.
+//	              it runs. Engines that expire sessions by themselves
+//	              (Redis, memcached, signed cookies: those without
+//	              clean-up) succeed with 0; an engine that reports it
+//	              cannot clear fails with Django's message.
 //
 //	inspect KEY   Print the session stored under KEY as JSON, as Django
-//	              decodes it (keys in order), with its expiry. With --raw,
+//	              decodes it (keys in stored order, nested ones too), with
+//	              its expiry. With --raw,
 //	              also the stored string. Exit status 1 if there is no such
 //	              live session. For the signed-cookie engine, KEY is the
 //	              cookie's value.
+//
+//	stats         Print what the engine can count cheaply: live sessions,
+//	              expired ones awaiting clearsessions, users and entries
+//	              of the user index (unknown where it cannot). With
+//	              --list, an engine that cannot count (Redis) counts its
+//	              live sessions by listing every key; --json for scripts.
+//	              On a terminal, shows progress while it counts.
+//	migrate       Move every session from one engine to another (--from
+//	              URL --to URL), converting between Django's formats and
+//	              keeping expiries, with a progress bar on a terminal;
+//	              --dry-run, --keep-source, --batch, --workers. Resumable:
+//	              run it again after an interruption. See
+//	              backends/migrate for the live migrating engine.
 //
 //	engines       List the engines compiled in and their config strings.
 //
@@ -78,6 +97,8 @@ var commands = []command{
 	{"demo", "run the demo shop (login, cart, checkout, preferences) on any engine", runDemo},
 	{"clearsessions", "remove expired sessions (Django's clearsessions)", runClearSessions},
 	{"inspect", "print a stored session as JSON, with its expiry", runInspect},
+	{"stats", "count the sessions stored, the expired ones and the user index", runStats},
+	{"migrate", "move every session from one engine to another (--from, --to)", runMigrate},
 	{"engines", "list the engines compiled in and their config strings", runEngines},
 	{"check", "run the conformance quick checks against the configured engine", runCheck},
 }

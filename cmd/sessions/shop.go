@@ -41,6 +41,9 @@ type shop struct {
 	auth     *djangoauth.Auth
 	users    []user
 	debugAPI bool
+	metrics  *metrics                       // the live counts (/metrics); nil: none
+	hold     time.Duration                  // how long POST /debug/slow-add holds its request
+	pause    func(ctx context.Context) bool // holds it: holdRequest, or a test's
 	info     shopInfo
 	log      *slog.Logger
 	pages    map[string]*template.Template
@@ -57,13 +60,16 @@ type shopInfo struct {
 // shopOptions configure newShop.
 type shopOptions struct {
 	DebugAPI bool
-	Info     shopInfo
-	Users    []user       // nil: demoUsers
-	Logger   *slog.Logger // nil: no request log
+	// Metrics, the observer of m (its Settings.Observer), makes the debug
+	// API also serve /metrics and POST /debug/slow-add.
+	Metrics *metrics
+	Info    shopInfo
+	Users   []user       // nil: demoUsers
+	Logger  *slog.Logger // nil: no request log
 }
 
 // pageNames are the templates of the shop, each with the layout.
-var pageNames = []string{"home", "login", "logout", "cart", "checkout", "preferences", "about", "error"}
+var pageNames = []string{"home", "login", "logout", "cart", "checkout", "preferences", "about", "metrics", "error"}
 
 // newShop returns the shop over m.
 func newShop(m *sessions.Manager, o shopOptions) (*shop, error) {
@@ -72,6 +78,7 @@ func newShop(m *sessions.Manager, o shopOptions) (*shop, error) {
 		auth:     djangoauth.New(m.Settings()),
 		users:    o.Users,
 		debugAPI: o.DebugAPI,
+		hold:     defaultHold,
 		info:     o.Info,
 		log:      o.Logger,
 		pages:    map[string]*template.Template{},
@@ -79,6 +86,10 @@ func newShop(m *sessions.Manager, o shopOptions) (*shop, error) {
 	if s.users == nil {
 		s.users = demoUsers
 	}
+	if o.DebugAPI {
+		s.metrics = o.Metrics
+	}
+	s.pause = s.holdRequest
 	if s.info.Config == "" {
 		s.info.Config = m.Describe().Name
 	}
@@ -115,6 +126,10 @@ func (s *shop) Handler() http.Handler {
 		mux.HandleFunc("GET /api/session", s.apiGet)
 		mux.HandleFunc("POST /api/session", s.apiPost)
 		mux.HandleFunc("DELETE /api/session", s.apiDelete)
+	}
+	if s.metrics != nil {
+		mux.HandleFunc("GET /metrics", s.metricsPage)
+		mux.HandleFunc("POST /debug/slow-add", s.slowAdd)
 	}
 	mux.HandleFunc("/", s.notFound)
 

@@ -491,7 +491,11 @@ func TestCSRFRejection(t *testing.T) {
 }
 
 func TestCSRFMaskRoundTrip(t *testing.T) {
-	secret := randomChars(csrfSecretLength, csrfChars)
+	// A secret as Django draws it, upper case included.
+	secret := "kT9xQ2mZ4vB7nR1pL8wC3yH6jD5fG0sA"
+	if !validCSRF(secret, csrfSecretLength) {
+		t.Fatal("the Django-style secret is not valid")
+	}
 	seen := map[string]bool{}
 	for range 50 {
 		tok := maskCSRF(secret)
@@ -503,8 +507,13 @@ func TestCSRFMaskRoundTrip(t *testing.T) {
 	if len(seen) < 50 {
 		t.Fatal("masked tokens repeat")
 	}
-	if csrfMatches(maskCSRF(randomChars(csrfSecretLength, csrfChars)), secret) {
+	if csrfMatches(maskCSRF(newCSRFString()), secret) {
 		t.Fatal("another secret's token matched")
+	}
+	// The demo's own secrets (session keys) mask and match as well.
+	own := newCSRFString()
+	if !validCSRF(own, csrfSecretLength) || own == newCSRFString() || !csrfMatches(maskCSRF(own), own) {
+		t.Fatalf("new CSRF secret %q", own)
 	}
 	// A vector from Django: _mask_cipher_secret with a fixed mask.
 	mask := strings.Repeat("a", 32)

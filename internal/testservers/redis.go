@@ -152,9 +152,10 @@ func SharedRedis(t testing.TB) *Redis {
 // --- cluster -----------------------------------------------------------------
 
 // RedisCluster is a Redis Cluster of masters only (no replicas), each node a
-// redis-server child without persistence. Stopping a node for longer than
-// the node timeout (2 s) puts the cluster in the fail state until the node
-// is back.
+// redis-server child without persistence (with an append-only file synced
+// on every write when started with [StartRedisClusterDurable]). Stopping a
+// node for longer than the node timeout (2 s) puts the cluster in the fail
+// state until the node is back.
 type RedisCluster struct {
 	// Addrs are the nodes' "127.0.0.1:port" addresses.
 	Addrs []string
@@ -170,7 +171,7 @@ type RedisCluster struct {
 // ClusterNodeTimeout is the cluster-node-timeout the nodes run with.
 const ClusterNodeTimeout = 2 * time.Second
 
-func startRedisCluster(masters int) (*RedisCluster, error) {
+func startRedisCluster(masters int, extra ...string) (*RedisCluster, error) {
 	if masters < 1 {
 		return nil, fmt.Errorf("redis cluster: need at least 1 master, got %d", masters)
 	}
@@ -207,6 +208,7 @@ func startRedisCluster(masters int) (*RedisCluster, error) {
 				"--cluster-config-file", filepath.Join(nd, "nodes.conf"),
 				"--cluster-node-timeout", strconv.Itoa(int(ClusterNodeTimeout/time.Millisecond)),
 			)
+			args = append(args, extra...)
 			p := &process{name: "redis-server (cluster node " + strconv.Itoa(i) + ")", path: bin, args: args, dir: nd, logPath: filepath.Join(nd, "redis.log")}
 			return p, func() error { return redisReady(addr(ps[0]), p.pid()) }, nil
 		})
@@ -296,6 +298,22 @@ func StartRedisCluster(t testing.TB, masters int) *RedisCluster {
 	return c
 }
 
+// StartRedisClusterDurable is StartRedisCluster with every node keeping
+// an append-only file synced on every write (as [StartRedisDurable]), so
+// that StopNode (SIGKILL) and StartNode lose no acknowledged write: the
+// node rejoins with its slots and its data. For fault soaks that count
+// lost writes.
+func StartRedisClusterDurable(t testing.TB, masters int) *RedisCluster {
+	t.Helper()
+	c, err := startRedisCluster(masters, "--appendonly", "yes", "--appendfsync", "always")
+	if err != nil {
+		fail(t, err)
+	}
+	c.tb = t
+	t.Cleanup(c.close)
+	return c
+}
+
 // URL returns "redis+cluster://127.0.0.1:p1,127.0.0.1:p2,...".
 func (c *RedisCluster) URL() string { return "redis+cluster://" + strings.Join(c.Addrs, ",") }
 
@@ -309,7 +327,8 @@ func (c *RedisCluster) PauseNode(i int) { c.nodes[i].pause() }
 func (c *RedisCluster) ResumeNode(i int) { c.nodes[i].signal(syscall.SIGCONT) }
 
 // StartNode starts the stopped node i again on the same ports with its
-// nodes.conf (so it rejoins with its slots, but without data). It waits
+// nodes.conf (so it rejoins with its slots, but without data unless the
+// cluster is durable). It waits
 // until the node answers and, when every node is running, until every node
 // reports cluster_state:ok again. A failure fails the test.
 func (c *RedisCluster) StartNode(i int) {

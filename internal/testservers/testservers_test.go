@@ -161,6 +161,40 @@ func TestRedisCluster(t *testing.T) {
 	clusterSetGet(t, c, "after-restart", "x")
 }
 
+// TestRedisClusterDurable: a killed node of a durable cluster comes back
+// with its slots and its data.
+func TestRedisClusterDurable(t *testing.T) {
+	t.Parallel()
+	var c *RedisCluster
+	timed(t, "StartRedisClusterDurable(3)", func() { c = StartRedisClusterDurable(t, 3) })
+	for i, a := range c.Addrs {
+		if got := mustRedis(t, a, "CONFIG", "GET", "appendfsync"); got != "appendfsync\nalways" {
+			t.Errorf("node %d: CONFIG GET appendfsync = %q", i, got)
+		}
+	}
+	for i := range 20 {
+		clusterSetGet(t, c, fmt.Sprintf("key%d", i), fmt.Sprintf("v%d", i))
+	}
+	for n := range c.Addrs {
+		timed(t, fmt.Sprintf("StopNode(%d)+StartNode(%d)", n, n), func() {
+			c.StopNode(n)
+			wantRefused(t, c.Addrs[n])
+			c.StartNode(n)
+		})
+	}
+	for i := range 20 {
+		key, want := fmt.Sprintf("key%d", i), fmt.Sprintf("v%d", i)
+		a := c.Addrs[0]
+		got, err := redisDo(a, "GET", key)
+		if e, ok := err.(respError); ok && strings.HasPrefix(string(e), "MOVED ") {
+			got, err = redisDo(strings.Fields(string(e))[2], "GET", key)
+		}
+		if err != nil || got != want {
+			t.Errorf("GET %s after every node restarted = %q, %v; want %q", key, got, err, want)
+		}
+	}
+}
+
 func TestRedisClusterSmall(t *testing.T) {
 	t.Parallel()
 	var c *RedisCluster
@@ -323,6 +357,25 @@ func TestMariaDB(t *testing.T) {
 	m.CreateDatabase(t, "other")
 	if got := mustSQL(t, m.SQL, "other", "select database()"); got != "other" {
 		t.Errorf("database() = %q", got)
+	}
+}
+
+// TestMariaDBDurable: a commit survives Kill (SIGKILL) and Start.
+func TestMariaDBDurable(t *testing.T) {
+	t.Parallel()
+	var m *MariaDB
+	timed(t, "StartMariaDBDurable", func() { m = StartMariaDBDurable(t) })
+	if got := mustSQL(t, m.SQL, "sessions", "select @@innodb_flush_log_at_trx_commit"); got != "2" {
+		t.Errorf("innodb_flush_log_at_trx_commit = %q, want 2", got)
+	}
+	mustSQL(t, m.SQL, "sessions", "create table t (v varchar(10)); insert into t values ('kept')")
+	timed(t, "MariaDB.Kill+Start", func() {
+		m.Kill()
+		wantRefused(t, addr(m.Port))
+		m.Start()
+	})
+	if got := mustSQL(t, m.SQL, "sessions", "select v from t"); got != "kept" {
+		t.Errorf("after a crash: %q", got)
 	}
 }
 

@@ -22,6 +22,10 @@ import (
 //   - where the engine can compare-and-swap, B's acknowledged changes
 //     survive A's save (A re-applies only what it changed); without it the
 //     last writer wins;
+//   - A's idle refresh (Touch: A only read) moves the expiry alone, and
+//     never writes: an engine that can neither Touch nor Swap is not
+//     refreshed at all, since an Update of the data A loaded would undo
+//     B's change (a logout by Clear, say);
 //   - the user index lists exactly the live sessions bound to each user:
 //     a session is bound to at most one user, CycleKey carries its binding
 //     and drops the old key's entry.

@@ -1,0 +1,149 @@
+// Package cacheddb is Django's cached_db session engine: a cache (Redis or
+// memcached) in front of a database. The database holds the truth; the
+// cache holds copies that reads use without touching the database, so an
+// evicted or restarted cache logs nobody out.
+//
+// Both stores hold exactly what Django's cached_db engine writes: the
+// database row of the db engine (signed JSON in django_session) and, in
+// the cache, the session dict pickled under
+// "<KEY_PREFIX>:<VERSION>:django.contrib.sessions.cached_db<key>", so a Go
+// service and a Django site can share them (see "Sharing with Django"
+// below for what that costs the guarantees).
+//
+// # URLs
+//
+//	cached-db:?cache=<cache URL>&db=<database URL>
+//	cached-db:                  (Django's "cached_db": Settings.CacheURL and Settings.DatabaseURL)
+//
+// Both URLs are escaped query values, for example
+// cached-db:?cache=redis%3A%2F%2F127.0.0.1%3A6379%2F0&db=postgres%3A%2F%2Fapp%40db%2Fapp.
+// The cache URL gets logical_prefix=django.contrib.sessions.cached_db
+// unless it names one. With no database configured the "db" default
+// applies (the SQLite file db.sqlite3). Give the cache client short
+// timeouts (redis: read_timeout, write_timeout, dial_timeout; memcached:
+// timeout): a write waits for them when the cache stalls.
+//
+// # Consistency
+//
+// A cache that misses an invalidation must never serve the old copy
+// afterwards: a logout, Manager.DeleteUser or the old key of CycleKey
+// would be undone, and an acknowledged write would read back stale. The
+// cache can miss one in many ways: it is unreachable while keeping its
+// data (a partition, a restarting proxy, a paused server) from one app
+// process and not from another; a write that timed out may have been
+// applied, or may land later, after newer ones; a reader may put back a
+// copy it read from the database just before a write. This engine keeps
+// these guarantees whatever the cache does:
+//
+//   - An acknowledged delete (Delete, and so Flush, DeleteUser and
+//     CycleKey's old key) is never undone, and an acknowledged write never
+//     reads back older data, through any process sharing the cache.
+//   - A write or delete that fails after its database write does not come
+//     back either: the cache was invalidated before the database was
+//     touched.
+//
+// It does so with a claim on the cache key around every write, checked
+// with compare-and-swap, never with a read of the database on the read
+// path:
+//
+//   - A write (Create, Update, Swap, Touch, Delete) first replaces the
+//     cache entry with a claim, a small marker with a random token and the
+//     time by which the write's database step is over (WriteTimeout, plus
+//     ClockSkew). If the cache cannot take the claim, the write fails and
+//     the database is not touched: while the cache is unreachable,
+//     sessions cannot be changed, created or deleted (the middleware's save
+//     fails and Settings.ErrorHandler answers the request; Flush and
+//     CycleKey return the error).
+//   - Then it writes the database, within WriteTimeout.
+//   - Then it swaps its claim, and only its claim, for the new copy (or
+//     removes it, for a delete). If the claim is gone, it invalidates
+//     whatever replaced it; if that cannot be done, the write fails. If the
+//     cache fails at this point, the claim stays until it expires: readers
+//     go to the database meanwhile, and the write is acknowledged.
+//   - A reader that finds a copy returns it. One that finds a live claim
+//     reads the database and caches nothing. One that finds nothing (or an
+//     expired claim) takes a lease (a claim of its own), reads the
+//     database and swaps its lease for the copy; a write that comes in
+//     between replaces the lease, so the stale copy is never stored.
+//   - When two writes overlap, the one that finds the other's live claim
+//     installs nothing, since it cannot know which database write landed
+//     last; the key is then read from the database until the claims
+//     expire (at most WriteTimeout + ClockSkew).
+//
+// A copy can only enter the cache by a compare-and-swap on a token that
+// nobody else holds, so a cache write that lands late finds the token gone
+// and does nothing. This rests on two assumptions, stated here because
+// nothing in a cache can check them: the database applies a write within
+// WriteTimeout of the claim or not at all (a statement cancelled at the
+// deadline does not commit minutes later), and the clocks of the
+// processes sharing the cache agree within ClockSkew (they already must
+// for session expiry). If a claim is lost between the claim and the
+// database write (the cache evicted it or restarted empty) and a reader
+// refilled the old copy meanwhile, the writer finds its claim gone and
+// removes that copy; only if the cache fails again at that moment does the
+// write fail with a copy left that may be stale.
+//
+// The trade-off: reads keep working through an outage (from the
+// database), writes do not. A design that let writes succeed without the
+// cache would need every cached read to be checked against the database
+// (another process may still reach the cache and serve the old copy), and
+// then the cache saves nothing. Use the database engine instead if writes
+// must survive cache outages.
+//
+// # Cost per request
+//
+// Round trips, for a session in the cache; RTT is one cache round trip.
+// On memcached a swap after anything but a read of the same item costs a
+// gets as well (marked +1).
+//
+//   - Read-only request: 1 RTT (GET), as before. During a cache outage the
+//     database read instead; after a cache error, reads skip the cache
+//     for RetryInterval.
+//   - Read-write request (the Manager's Swap): the load's GET, a CAS for
+//     the claim, the database's read and CAS of the row (as before), a CAS
+//     installing the new copy: 3 RTT (+1) and 2 database round trips, one
+//     RTT more than a plain write-through.
+//   - New session (Create): an add for the claim, the database insert, a
+//     CAS installing the copy: 2 RTT (+1) and 1 database round trip.
+//   - Delete (logout), Touch, Update: a read and a CAS for the claim, the
+//     database write, a CAS installing or removing: 3 RTT (+1 on memcached
+//     for the last).
+//   - A read that misses the cache (after an eviction, a restart, or
+//     overlapping writes): GET, a lease (add or CAS), the database read,
+//     a CAS installing the copy: 3 RTT (+1) and 1 database round trip.
+//
+// # Failures
+//
+// When the cache is down, loads are served from the database; writes fail
+// with an error matching ErrCacheUnavailable and change nothing. The outage
+// is logged once, and its end once, not per request. When the database is
+// down, loads of sessions the cache holds still work, but writes fail with
+// the database's error and no copy is written to the cache.
+//
+// # Concurrent requests
+//
+// Swap (no lost updates) is a compare-and-swap on the database row. The
+// Manager may have loaded the session from the cache, in the cache's
+// format; Swap then reads the row and compares the decoded sessions, so
+// it costs one more database read than a plain update. Over a database
+// engine that cannot compare-and-swap the engine has no Swap at all (see
+// New), and concurrent writes of one session are last-write-wins.
+//
+// # Formats
+//
+// The Manager writes the database's format (Django's signed JSON) and
+// reads both that and the cache's (Django's pickle). The store converts a
+// row to the cache's format itself (a write's new copy, a refill), with
+// the codecs it is built with (Options.Codec, Options.CacheCodec), which
+// the URL opener takes from the settings it is given. When the Manager
+// encrypts (Settings.EncryptionKeys) or uses Settings.Codec, the cache
+// holds the rows' bytes as they are (Options.Verbatim): encrypted, never
+// a readable pickle.
+//
+// # Sharing with Django
+//
+// Django reads a claim as a cache miss (it is a pickled None) and reads
+// the database. But Django's own cached_db writes the cache without
+// claims: a Django process writing or refilling sessions in a cache shared
+// with this engine can put back a stale copy, as Django alone can.
+package cacheddb

@@ -1,0 +1,37 @@
+package memstore
+
+import (
+	"context"
+
+	"github.com/sessionkit/sessions"
+)
+
+// Count implements sessions.Counter: one pass over the map, under its
+// read lock. Expired counts the entries not yet purged (DeleteExpired
+// removes them; so does any write once PurgeInterval has passed).
+func (s *Store) Count(ctx context.Context, progress func(done, total int64)) (sessions.Counts, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	now := s.now()
+	var n sessions.Counts
+	for _, e := range s.m {
+		if e.expiry.After(now) {
+			n.Sessions++
+		} else {
+			n.Expired++
+		}
+	}
+	for _, u := range s.users {
+		live := int64(0)
+		for _, exp := range u {
+			if exp.After(now) {
+				live++
+			}
+		}
+		n.UserEntries += live
+		if live > 0 {
+			n.Users++
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,220 @@
+package conformance
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+
+	"github.com/sessionkit/sessions"
+)
+
+// concurrencyStoreCases hold an engine to concurrent use.
+func concurrencyStoreCases() []storeCase {
+	return []storeCase{
+		{name: "ConcurrentDistinctKeys", reason: "the engine is safe for concurrent use: goroutines on distinct keys never see each other's data", run: storeConcurrentDistinctKeys},
+		{name: "ConcurrentSameKey", reason: "concurrent Updates of one key never fail or tear: the record ends as one of the values written", run: storeConcurrentSameKey},
+		{name: "SwapContention", reason: "Swapper: of many concurrent swaps from the same old value exactly one wins, round after round", run: storeSwapContention},
+	}
+}
+
+// concurrencyCases send concurrent requests through a Manager.
+func concurrencyCases() []managerCase {
+	return []managerCase{
+		{name: "ConcurrentRequests", reason: "many concurrent requests through the middleware on the same and different sessions: no error, no race", run: caseConcurrentRequests},
+		{name: "NoLostUpdates", serverOnly: true, reason: "concurrent requests that each set a different key on one session all keep their change (Swapper engines)", run: caseNoLostUpdates},
+	}
+}
+
+func storeConcurrentDistinctKeys(t tb, ev *env) {
+	const workers, rounds = 16, 10
+	errc := make(chan error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k := sessions.NewKey()
+			for r := range rounds {
+				v := []byte(fmt.Sprintf("w%d-r%d", w, r))
+				var err error
+				if r == 0 {
+					err = ev.e.Create(ev.ctx, k, v, future(ev))
+				} else {
+					err = ev.e.Update(ev.ctx, k, v, future(ev))
+				}
+				if err != nil {
+					errc <- fmt.Errorf("write: %w", err)
+					return
+				}
+				got, err := ev.e.Load(ev.ctx, k)
+				if err != nil || !bytes.Equal(got, v) {
+					errc <- fmt.Errorf("Load after write: %s, %v; want %s", short(got), err, short(v))
+					return
+				}
+			}
+			errc <- ev.e.Delete(ev.ctx, k)
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		if err != nil {
+			t.Fatalf("%v", err)
+		}
+	}
+}
+
+func storeConcurrentSameKey(t tb, ev *env) {
+	k := sessions.NewKey()
+	noErr(t, "Create", ev.e.Create(ev.ctx, k, []byte("start"), future(ev)))
+	const workers = 12
+	vals := make([][]byte, workers)
+	var wg sync.WaitGroup
+	errc := make(chan error, workers*2)
+	for w := range workers {
+		vals[w] = bytes.Repeat([]byte{byte('a' + w)}, 1000+w)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 5 {
+				if err := ev.e.Update(ev.ctx, k, vals[w], future(ev)); err != nil {
+					errc <- err
+					return
+				}
+				got, err := ev.e.Load(ev.ctx, k)
+				if err != nil {
+					errc <- err
+					return
+				}
+				if !slices.ContainsFunc(vals, func(v []byte) bool { return bytes.Equal(v, got) }) {
+					errc <- fmt.Errorf("torn or foreign value %s", short(got))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatalf("%v", err)
+	}
+}
+
+func storeSwapContention(t tb, ev *env) {
+	s, ok := ev.e.(sessions.Swapper)
+	if !ok {
+		t.Skipf("the engine does not implement Swapper")
+	}
+	const rounds, n = 20, 12
+	for round := range rounds {
+		k := sessions.NewKey()
+		noErr(t, "Create", ev.e.Create(ev.ctx, k, []byte("base"), future(ev)))
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wins, conflicts := 0, 0
+		var other error
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				err := s.Swap(ev.ctx, k, []byte("base"), []byte(fmt.Sprint("winner-", i)), future(ev))
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					wins++
+				case errors.Is(err, sessions.ErrConflict):
+					conflicts++
+				default:
+					other = err
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		ev.e.Delete(ev.ctx, k)
+		if other != nil {
+			t.Fatalf("Swap: %v", other)
+		}
+		if wins != 1 || conflicts != n-1 {
+			t.Fatalf("round %d: %d swaps won and %d conflicted, want 1 and %d", round, wins, conflicts, n-1)
+		}
+	}
+}
+
+func caseConcurrentRequests(c *mgr) {
+	m := c.manager(nil)
+	shared := c.saved(m, map[string]any{"n": 0})
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.FromContext(r.Context())
+		s.Set(r.URL.Query().Get("k"), r.URL.Query().Get("v"))
+	}))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var bad []int
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := httptest.NewRequest("GET", fmt.Sprintf("/?k=k%d&v=%d", i%5, i), nil)
+			if i%2 == 0 {
+				req.AddCookie(&http.Cookie{Name: "sessionid", Value: shared})
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				mu.Lock()
+				bad = append(bad, rec.Code)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(bad) > 0 {
+		c.t.Errorf("statuses %v", bad)
+	}
+}
+
+func caseNoLostUpdates(c *mgr) {
+	if _, ok := c.engine.(sessions.Swapper); !ok {
+		c.t.Skip("the engine does not implement Swapper: last writer wins, as in Django")
+	}
+	m := c.manager(nil)
+	key := c.saved(m, map[string]any{"start": true})
+	const n = 12
+	var loaded, wg sync.WaitGroup
+	loaded.Add(n)
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.FromContext(r.Context())
+		s.Get("start")
+		loaded.Done()
+		loaded.Wait() // every request has loaded the same version
+		s.Set("k"+r.URL.Query().Get("i"), true)
+	}))
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := httptest.NewRequest("GET", fmt.Sprintf("/?i=%d", i), nil)
+			req.AddCookie(&http.Cookie{Name: "sessionid", Value: key})
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				c.t.Errorf("request %d: %d %s", i, rec.Code, rec.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	s := m.Load(c.ctx, key)
+	for i := range n {
+		if !s.Has(fmt.Sprintf("k%d", i)) {
+			c.t.Errorf("change of request %d lost; session has %v", i, s.Keys())
+		}
+	}
+}

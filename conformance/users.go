@@ -1,0 +1,257 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sessionkit/sessions"
+)
+
+// userStoreCases check sessions.UserIndexer.
+func userStoreCases() []storeCase {
+	return []storeCase{
+		{name: "UserIndex", quick: true, reason: "UserIndexer: keys recorded per user are listed once each, users are isolated, RemoveUserSessions forgets them", run: storeUserIndex},
+		{name: "UserIndexExpiry", reason: "UserIndexer: an entry past its expiry is not listed; odd but valid user IDs (slashes, dots, backslashes, non-ASCII) are stored safely (invalid ones never reach the engine: see InvalidUserID)", run: storeUserIndexExpiry},
+		{name: "UserIndexRemoveOnlyGiven", reason: "UserIndexer: RemoveUserSessions forgets exactly the given keys, atomically: an entry added meanwhile for the same user (even through another instance, even as the user's last entry goes) stays", run: storeUserIndexRemoveOnlyGiven},
+	}
+}
+
+// userCases check BindUser and DeleteUser through a Manager.
+func userCases() []managerCase {
+	return []managerCase{
+		{name: "LogOutEverywhere", serverOnly: true, reason: "BindUser at login, through CycleKey; DeleteUser ends every session of that user and no other (UserIndexer engines)", run: caseLogOutEverywhere},
+	}
+}
+
+func storeUserIndex(t tb, ev *env) {
+	ix, ok := ev.e.(sessions.UserIndexer)
+	if !ok {
+		t.Skipf("the engine does not implement UserIndexer")
+	}
+	alice := "alice-" + sessions.NewKey()[:8]
+	bob := "bob@example.com/../" + sessions.NewKey()[:8]
+	a1, a2, b1 := sessions.NewKey(), sessions.NewKey(), sessions.NewKey()
+	for _, p := range []struct{ u, k string }{{alice, a1}, {alice, a2}, {alice, a1}, {bob, b1}} {
+		noErr(t, "AddUserSession", ix.AddUserSession(ev.ctx, p.u, p.k, future(ev)))
+	}
+	got, err := ix.UserSessions(ev.ctx, alice)
+	noErr(t, "UserSessions", err)
+	slices.Sort(got)
+	want := []string{a1, a2}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("UserSessions(alice) = %d keys, want her 2 (each once)", len(got))
+	}
+	noErr(t, "RemoveUserSessions", ix.RemoveUserSessions(ev.ctx, alice, got))
+	if got, err := ix.UserSessions(ev.ctx, alice); err != nil || len(got) != 0 {
+		t.Fatalf("after RemoveUserSessions of all her keys: %d keys, %v", len(got), err)
+	}
+	if got, err := ix.UserSessions(ev.ctx, bob); err != nil || len(got) != 1 || got[0] != b1 {
+		t.Fatalf("bob's index was touched: %d keys, %v", len(got), err)
+	}
+	if got, err := ix.UserSessions(ev.ctx, "nobody-"+sessions.NewKey()); err != nil || len(got) != 0 {
+		t.Fatalf("unknown user: %v, %v", got, err)
+	}
+	noErr(t, "RemoveUserSessions of an unknown user", ix.RemoveUserSessions(ev.ctx, "nobody-"+sessions.NewKey(), []string{b1}))
+	if got, err := ix.UserSessions(ev.ctx, bob); err != nil || len(got) != 1 {
+		t.Fatalf("bob's index was touched by another user's removal: %d keys, %v", len(got), err)
+	}
+	noErr(t, "RemoveUserSessions", ix.RemoveUserSessions(ev.ctx, bob, []string{b1}))
+}
+
+func storeUserIndexExpiry(t tb, ev *env) {
+	ix, ok := ev.e.(sessions.UserIndexer)
+	if !ok {
+		t.Skipf("the engine does not implement UserIndexer")
+	}
+	u := "user-" + sessions.NewKey()[:8]
+	live, dead := sessions.NewKey(), sessions.NewKey()
+	noErr(t, "AddUserSession", ix.AddUserSession(ev.ctx, u, live, future(ev)))
+	noErr(t, "AddUserSession expired", ix.AddUserSession(ev.ctx, u, dead, time.Now().Add(-time.Minute)))
+	got, err := ix.UserSessions(ev.ctx, u)
+	if err != nil || len(got) != 1 || got[0] != live {
+		t.Fatalf("UserSessions = %d keys, %v; want only the live one", len(got), err)
+	}
+	odd := "../" + strings.Repeat("é/\\x00 ", 20)
+	noErr(t, "AddUserSession with an odd but valid user ID", ix.AddUserSession(ev.ctx, odd, live, future(ev)))
+	if got, err := ix.UserSessions(ev.ctx, odd); err != nil || len(got) != 1 {
+		t.Fatalf("odd user ID round trip: %v, %v", got, err)
+	}
+	noErr(t, "RemoveUserSessions with an odd but valid user ID", ix.RemoveUserSessions(ev.ctx, odd, []string{live}))
+	if got, err := ix.UserSessions(ev.ctx, odd); err != nil || len(got) != 0 {
+		t.Fatalf("odd user ID after RemoveUserSessions: %d keys, %v", len(got), err)
+	}
+	noErr(t, "RemoveUserSessions", ix.RemoveUserSessions(ev.ctx, u, []string{live, dead}))
+}
+
+func storeUserIndexRemoveOnlyGiven(t tb, ev *env) {
+	ix, ok := ev.e.(sessions.UserIndexer)
+	if !ok {
+		t.Skipf("the engine does not implement UserIndexer")
+	}
+	// Adds go through a, removals through b: two instances over
+	// one store when the harness has them.
+	a, b := ix, ix
+	if ev.pair != nil {
+		ea, eb := ev.pair()
+		a, _ = ea.(sessions.UserIndexer)
+		b, _ = eb.(sessions.UserIndexer)
+		if a == nil || b == nil {
+			t.Fatalf("NewPair returned an engine without UserIndexer")
+		}
+	}
+	alice := "alice-" + sessions.NewKey()[:8]
+	k1, k2 := sessions.NewKey(), sessions.NewKey()
+	for _, k := range []string{k1, k2} {
+		noErr(t, "AddUserSession", a.AddUserSession(ev.ctx, alice, k, future(ev)))
+	}
+	noErr(t, "RemoveUserSessions", b.RemoveUserSessions(ev.ctx, alice, []string{k1}))
+	if got, err := a.UserSessions(ev.ctx, alice); err != nil || len(got) != 1 || got[0] != k2 {
+		t.Fatalf("after RemoveUserSessions(k1): %d keys, %v; want only k2", len(got), err)
+	}
+	for _, keys := range [][]string{nil, {}, {k1, sessions.NewKey()}} {
+		noErr(t, fmt.Sprintf("RemoveUserSessions of %d unrecorded keys", len(keys)), b.RemoveUserSessions(ev.ctx, alice, keys))
+	}
+	noErr(t, "RemoveUserSessions of an unknown user", b.RemoveUserSessions(ev.ctx, "nobody-"+sessions.NewKey(), []string{k2}))
+	if got, err := a.UserSessions(ev.ctx, alice); err != nil || len(got) != 1 || got[0] != k2 {
+		t.Fatalf("removals of unrecorded keys or of another user touched the index: %d keys, %v; want k2", len(got), err)
+	}
+
+	// Logins (adds of new keys) race with removals of other keys.
+	const adders, perAdder, olds = 4, 25, 8
+	old := make([]string, olds)
+	for i := range old {
+		old[i] = sessions.NewKey()
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, adders+1)
+	added := make([][]string, adders)
+	done := make(chan struct{})
+	for w := range adders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range perAdder {
+				k := sessions.NewKey()
+				if err := a.AddUserSession(ev.ctx, alice, k, future(ev)); err != nil {
+					errc <- fmt.Errorf("concurrent AddUserSession: %w", err)
+					return
+				}
+				added[w] = append(added[w], k)
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+	var rwg sync.WaitGroup
+	rwg.Add(1)
+	go func() {
+		defer rwg.Done()
+		for stop := false; !stop; {
+			select {
+			case <-done:
+				stop = true // one last round after the adders
+			default:
+			}
+			for _, k := range old {
+				if err := b.AddUserSession(ev.ctx, alice, k, future(ev)); err != nil {
+					errc <- fmt.Errorf("AddUserSession of an old key: %w", err)
+					return
+				}
+			}
+			if err := b.RemoveUserSessions(ev.ctx, alice, append([]string{k2}, old...)); err != nil {
+				errc <- fmt.Errorf("concurrent RemoveUserSessions: %w", err)
+				return
+			}
+		}
+	}()
+	rwg.Wait()
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		if err != nil {
+			t.Fatalf("%v", err)
+		}
+	}
+	got, err := a.UserSessions(ev.ctx, alice)
+	noErr(t, "UserSessions", err)
+	want := slices.Concat(added...)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("after concurrent adds and removals: %d keys listed, want the %d added and never removed", len(got), len(want))
+	}
+	noErr(t, "RemoveUserSessions of many keys", b.RemoveUserSessions(ev.ctx, alice, want))
+
+	// The user's last entry goes while another is added.
+	bob := "bob-" + sessions.NewKey()[:8]
+	for range 40 {
+		gone, kept := sessions.NewKey(), sessions.NewKey()
+		noErr(t, "AddUserSession", b.AddUserSession(ev.ctx, bob, gone, future(ev)))
+		start := make(chan struct{})
+		var errA, errB error
+		var pwg sync.WaitGroup
+		pwg.Add(2)
+		go func() { defer pwg.Done(); <-start; errA = a.AddUserSession(ev.ctx, bob, kept, future(ev)) }()
+		go func() { defer pwg.Done(); <-start; errB = b.RemoveUserSessions(ev.ctx, bob, []string{gone}) }()
+		close(start)
+		pwg.Wait()
+		if errA != nil || errB != nil {
+			t.Fatalf("AddUserSession racing the removal of the last entry: %v; RemoveUserSessions: %v", errA, errB)
+		}
+		if got, err := a.UserSessions(ev.ctx, bob); err != nil || len(got) != 1 || got[0] != kept {
+			t.Fatalf("a key added as the user's last entry was removed: %d keys listed, %v; want the added one", len(got), err)
+		}
+		noErr(t, "RemoveUserSessions", b.RemoveUserSessions(ev.ctx, bob, []string{kept}))
+	}
+}
+
+func caseLogOutEverywhere(c *mgr) {
+	if _, ok := c.engine.(sessions.UserIndexer); !ok {
+		c.t.Skip("the engine does not implement UserIndexer")
+	}
+	m := c.manager(nil)
+	login := func(user string) *sessions.Session {
+		s := m.NewSession(c.ctx)
+		s.Set("cart", []any{"x"})
+		if err := s.Save(c.ctx); err != nil {
+			c.t.Fatal(err)
+		}
+		if err := s.CycleKey(c.ctx); err != nil {
+			c.t.Fatal(err)
+		}
+		if err := m.BindUser(c.ctx, s, user); err != nil {
+			c.t.Fatal(err)
+		}
+		return s
+	}
+	laptop, phone, other := login("ann"), login("ann"), login("bob")
+	// A bound session keeps its binding through a later CycleKey.
+	if err := phone.CycleKey(c.ctx); err != nil {
+		c.t.Fatal(err)
+	}
+	keys, err := m.UserSessions(c.ctx, "ann")
+	if err != nil || len(keys) < 2 || !slices.Contains(keys, phone.Key()) || !slices.Contains(keys, laptop.Key()) {
+		c.t.Fatalf("UserSessions(ann) = %d keys, %v", len(keys), err)
+	}
+	n, err := m.DeleteUser(c.ctx, "ann")
+	if err != nil || n < 2 {
+		c.t.Fatalf("DeleteUser = %d, %v", n, err)
+	}
+	for _, s := range []*sessions.Session{laptop, phone} {
+		if ok, _ := m.Exists(c.ctx, s.Key()); ok {
+			c.t.Error("a session of the user survived DeleteUser")
+		}
+	}
+	if ok, _ := m.Exists(c.ctx, other.Key()); !ok {
+		c.t.Error("another user's session was deleted")
+	}
+	// A request of the deleted session cannot resurrect it.
+	laptop.Set("late", true)
+	if err := laptop.Save(c.ctx); !errors.Is(err, sessions.ErrInterrupted) {
+		c.t.Errorf("saving a deleted session: %v, want ErrInterrupted", err)
+	}
+}
