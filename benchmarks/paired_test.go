@@ -1,15 +1,19 @@
 package benchmarks
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	gsessions "github.com/gorilla/sessions"
 	"github.com/sessionkit/sessions"
+	ourmem "github.com/sessionkit/sessions/backends/memstore"
 	"github.com/sessionkit/sessions/internal/testservers"
+	"github.com/sessionkit/sessions/observe"
 )
 
 // On loopback a round trip costs 10-20 µs and, on a small VM, jumps
@@ -159,3 +163,56 @@ func BenchmarkContext(b *testing.B) {
 }
 
 var kinds = []string{"read", "write"}
+
+// countingObserver is what a metrics exporter does per event: one atomic
+// add, by operation and outcome.
+type countingObserver struct{ n [64]atomic.Int64 }
+
+func (c *countingObserver) Observe(_ context.Context, e observe.Event) {
+	c.n[(len(e.Op)*7+len(e.Outcome))%len(c.n)].Add(1)
+}
+
+// BenchmarkObserver measures what Settings.Observer costs (issue 16):
+// the same requests through a Manager without an observer ("ours") and
+// through one whose observer counts every event ("observed"),
+// interleaved, on the memory engine (where the library's own cost is
+// everything) and on Redis.
+func BenchmarkObserver(b *testing.B) {
+	for _, st := range []struct {
+		name string
+		open func(b *testing.B, s sessions.Settings) *sessions.Manager
+	}{
+		{"Memory", func(b *testing.B, s sessions.Settings) *sessions.Manager {
+			m, err := sessions.New(ourmem.New(nil), s)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { m.Close() })
+			return m
+		}},
+		{"Redis", func(b *testing.B, s sessions.Settings) *sessions.Manager {
+			m, err := sessions.Open(context.Background(), "redis://"+testservers.SharedRedis(b).Addr+"/0?key_prefix=o"+suffix(), s)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { m.Close() })
+			return m
+		}},
+	} {
+		b.Run(st.name, func(b *testing.B) {
+			plain := st.open(b, settings())
+			withObs := settings()
+			withObs.Observer = &countingObserver{}
+			observed := st.open(b, withObs)
+			c1, c2 := seed(b, plain, sessionData()), seed(b, observed, sessionData())
+			for _, kind := range kinds {
+				h := map[string]http.Handler{"read": readHandler, "write": writeHandler}[kind]
+				h1, h2 := plain.Handler(h), observed.Handler(h)
+				b.Run(kind, func(b *testing.B) {
+					runInterleaved(b, side{"ours", func(tb testing.TB) { request(tb, h1, "sessionid", c1) }},
+						side{"observed", func(tb testing.TB) { request(tb, h2, "sessionid", c2) }})
+				})
+			}
+		})
+	}
+}

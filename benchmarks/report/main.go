@@ -2,7 +2,7 @@
 // (and the load test's, and the contention profiles') into RESULTS.md and
 // its charts, using the median of the repeated runs of each benchmark.
 //
-//	go run ./report -in results.txt -md RESULTS.md [-note "..."] [-mutex mutex.txt] [-block block.txt]
+//	go run ./report -in results.txt -md RESULTS.md [-note "..."] [-mutex mutex.txt] [-block block.txt] [-redesign ab.txt]
 //
 // The charts are written beside RESULTS.md: ratios.png (ours / raw floor,
 // on loopback and through the delaying proxy), overhead.png (the time
@@ -131,6 +131,7 @@ func main() {
 	run := flag.String("run", "", "when and how busy: printed with the machine")
 	mutex := flag.String("mutex", "", "go tool pprof -top output of a mutex profile of the parallel benchmark")
 	block := flag.String("block", "", "go tool pprof -top output of a block profile of the parallel benchmark")
+	redesign := flag.String("redesign", "", "scripts/abbench.sh's output comparing main at 4ab9a1e with this tree")
 	flag.Parse()
 	f, err := os.Open(*in)
 	if err != nil {
@@ -159,7 +160,7 @@ func main() {
 	}
 	var b strings.Builder
 	w := &writer{w: &b, r: r, drawn: drawn}
-	w.all(*note, *run, readFile(*mutex), readFile(*block))
+	w.all(*note, *run, readFile(*mutex), readFile(*block), abTable(readFile(*redesign)))
 	if err := os.WriteFile(*md, []byte(b.String()), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -218,3 +219,12 @@ func kindLabel(kind string) string {
 }
 
 var kinds = []string{"read", "write"}
+
+// abTable keeps the summary of scripts/abbench.sh's output: from its
+// "== A = ..." line on (the raw runs before it are in results.txt).
+func abTable(out string) string {
+	if i := strings.Index(out, "== A = "); i >= 0 {
+		return out[i:]
+	}
+	return out
+}
