@@ -64,6 +64,19 @@ type Session struct {
 	cleared bool
 	changed map[string]bool // key -> true if set, false if deleted
 	merges  map[string]mergeFunc
+
+	// The response's view (Manager.Begin and Manager.Finish).
+	resp response
+}
+
+// response is what the middleware knows of the request a Session serves
+// and of the response the Manager finished for it.
+type response struct {
+	hadKey    bool   // the request carried a session key (cookie or token header)
+	clientKey string // the key the client holds: the request's, then the response's
+	finished  bool   // Finish ran for the response's status
+	failed    bool   // ... and failed: the response was replaced
+	status    int    // the status Finish ran for
 }
 
 // Key returns the session key, or "" when the session has none (a new
