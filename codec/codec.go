@@ -75,6 +75,7 @@ import (
 	"reflect"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/sessionkit/sessions/internal/pyjson"
 	"github.com/sessionkit/sessions/signing"
@@ -551,20 +552,22 @@ func (c Signed) Encode(d *Dict) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := signing.DumpsBytes(b, c.options())
+	s, err := signing.AppendDumps(nil, b, c.options())
 	if err != nil {
 		if errors.Is(err, signing.ErrTooLarge) {
 			return nil, fmt.Errorf("%w: %w", ErrTooLarge, err)
 		}
 		return nil, err
 	}
-	return []byte(s), nil
+	return s, nil
 }
 
 // Decode implements Codec. A bad signature gives an error matching both
 // ErrCorrupt and signing.ErrBadSignature.
 func (c Signed) Decode(data []byte) (*Dict, error) {
-	b, err := signing.LoadsBytes(string(data), c.options())
+	// LoadsBytes keeps nothing of its argument (it returns new memory),
+	// so data need not be copied into a string.
+	b, err := signing.LoadsBytes(unsafe.String(unsafe.SliceData(data), len(data)), c.options())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
