@@ -20,9 +20,10 @@
 #   QUICK=1            a fast pass: COUNT=1, BENCHTIME=300x, LOAD_COUNT=1,
 #                      LOAD_DURATION=3s, CLEAR_ROWS=20000
 #
-# With the defaults it takes about 45 minutes on 2 quiet cores (the
-# clearsessions runs over a million rows and the redesign comparison, 6
-# alternating runs a side, are the longest single steps).
+# With the defaults it should take 40 to 45 minutes on 2 quiet cores
+# (an estimate from the steps' sizes; the clearsessions runs over a
+# million rows, the wrk runs and the redesign comparison, 6 alternating
+# runs a side, are the longest steps). QUICK=1 took under 3 minutes.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../benchmarks"
 export SESSIONS_REQUIRE_SERVERS=1
