@@ -2,8 +2,9 @@ package benchmarks
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
+	"errors"
+	"math/rand/v2"
+	"runtime/metrics"
 	"testing"
 	"time"
 
@@ -13,59 +14,85 @@ import (
 	ourmem "github.com/sessionkit/sessions/backends/memstore"
 )
 
+func newMemoryManager(tb testing.TB) *sessions.Manager {
+	m, err := sessions.New(ourmem.New(nil), settings())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { m.Close() })
+	return m
+}
+
+func newSCSMemory() *scs.SessionManager {
+	sm := scs.New()
+	sm.Store = memstore.NewWithCleanupInterval(time.Hour)
+	return sm
+}
+
 func BenchmarkMemory(b *testing.B) {
 	b.Run("ours", func(b *testing.B) {
-		m, err := sessions.New(ourmem.New(nil), settings())
-		if err != nil {
-			b.Fatal(err)
-		}
-		oursPair(b, m, baseData(0))
+		oursPair(b, newMemoryManager(b), sessionData())
 	})
 	b.Run("scs", func(b *testing.B) {
-		sm := scs.New()
-		sm.Store = memstore.NewWithCleanupInterval(time.Hour)
-		token := scsSeed(b, sm)
-		b.Run("read", func(b *testing.B) {
-			h := sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if sm.GetString(r.Context(), "user") == "" {
-					w.WriteHeader(500)
-				}
-			}))
-			b.ReportAllocs()
-			for b.Loop() {
-				request(b, h, sm.Cookie.Name, token)
-			}
-		})
-		b.Run("write", func(b *testing.B) {
-			h := sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				sm.Put(r.Context(), "n", sm.GetInt(r.Context(), "n")+1)
-			}))
-			b.ReportAllocs()
-			for b.Loop() {
-				request(b, h, sm.Cookie.Name, token)
-			}
-		})
+		scsPair(b, newSCSMemory())
 	})
 }
 
-// scsSeed creates an scs session with the same data and returns its token.
-func scsSeed(b *testing.B, sm *scs.SessionManager) string {
-	var token string
-	h := sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for k, v := range baseData(0) {
-			sm.Put(r.Context(), k, v)
-		}
-	}))
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
-	for _, c := range rec.Result().Cookies() {
-		if c.Name == sm.Cookie.Name {
-			token = c.Value
+// BenchmarkMemoryEngine drives the memory engine alone, without the
+// Manager or HTTP, from parallelism goroutines per core over
+// parallelSessions sessions: parallelWritePct% of the operations are a
+// Load then a Swap (a read-write request's engine calls), the rest a
+// Load. It isolates the engine's locking, which the whole request
+// dilutes: CPU time per operation and the time goroutines spent blocked
+// on a sync.Mutex or RWMutex per operation (runtime/metrics) are
+// reported.
+func BenchmarkMemoryEngine(b *testing.B) {
+	ctx := context.Background()
+	s := ourmem.New(nil)
+	defer s.Close()
+	data := encoded(b)
+	keys := make([]string, parallelSessions)
+	exp := time.Now().Add(time.Hour)
+	for i := range keys {
+		keys[i] = sessions.NewKey()
+		if err := s.Create(ctx, keys[i], data, exp); err != nil {
+			b.Fatal(err)
 		}
 	}
-	if token == "" {
-		b.Fatal("scs set no cookie")
+	b.SetParallelism(parallelism)
+	cpu0, wait0 := cpuTime(), mutexWait()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+		for pb.Next() {
+			k := keys[rng.IntN(len(keys))]
+			old, err := s.Load(ctx, k)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if rng.IntN(100) < parallelWritePct {
+				// A conflict (another goroutine swapped first) is a
+				// normal outcome under load; anything else is not.
+				if err := s.Swap(ctx, k, old, old, exp); err != nil && !errors.Is(err, sessions.ErrConflict) {
+					b.Error(err)
+					return
+				}
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((mutexWait()-wait0).Nanoseconds())/float64(b.N), "lockwait-ns/op")
+}
+
+// mutexWait is the total time this process's goroutines have spent
+// blocked on a sync.Mutex or sync.RWMutex.
+func mutexWait() time.Duration {
+	s := []metrics.Sample{{Name: "/sync/mutex/wait/total:seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64 {
+		return 0
 	}
-	_ = context.Background()
-	return token
+	return time.Duration(s[0].Value.Float64() * float64(time.Second))
 }

@@ -2,253 +2,217 @@ package benchmarks
 
 import (
 	"context"
-	"database/sql"
 	"net/http"
-	"net/url"
-	"path/filepath"
+	"net/http/httptest"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/bradfitz/gomemcache/memcache"
-	"github.com/redis/go-redis/v9"
+	gsessions "github.com/gorilla/sessions"
 	"github.com/sessionkit/sessions"
-	"github.com/sessionkit/sessions/backends/sqlstore"
+	ourmem "github.com/sessionkit/sessions/backends/memstore"
 	"github.com/sessionkit/sessions/internal/testservers"
+	"github.com/sessionkit/sessions/observe"
 )
 
 // On loopback a round trip costs 10-20 µs and, on a small VM, jumps
 // between those two levels with scheduling, so ours and the floor timed in
-// separate benchmarks can land on different levels. The paired benchmarks
-// time both in the same loop, alternating which goes first, and report
-// ours-ns/op, floor-ns/op and their ratio: both sides see the same
-// conditions.
+// separate benchmarks can land on different levels; on a shared machine
+// the same goes for any two benchmarks run a minute apart. The paired
+// benchmarks time every side (ours, the floor, the peer) in the same
+// loop, rotating which goes first, and report each side's ns/op
+// ("ours-ns/op", "floor-ns/op", "scs-ns/op", ...) and ours/floor: every
+// side sees the same conditions.
 
-type pairOps struct {
-	ours  func(b *testing.B)
-	floor func(b *testing.B)
+// side is one participant of an interleaved benchmark.
+type side struct {
+	name string
+	op   func(testing.TB)
 }
 
-func runPaired(b *testing.B, p pairOps) {
-	var to, tf time.Duration
+// runInterleaved runs one op of every side per iteration, rotating the
+// order, and reports each side's mean time as "<name>-ns/op".
+func runInterleaved(b *testing.B, sides ...side) {
+	t := make([]time.Duration, len(sides))
 	i := 0
 	b.ReportAllocs()
 	for b.Loop() {
-		if i%2 == 0 {
+		for j := range sides {
+			k := (i + j) % len(sides)
 			t0 := time.Now()
-			p.ours(b)
-			t1 := time.Now()
-			p.floor(b)
-			to += t1.Sub(t0)
-			tf += time.Since(t1)
-		} else {
-			t0 := time.Now()
-			p.floor(b)
-			t1 := time.Now()
-			p.ours(b)
-			tf += t1.Sub(t0)
-			to += time.Since(t1)
+			sides[k].op(b)
+			t[k] += time.Since(t0)
 		}
 		i++
 	}
 	n := float64(b.N)
-	b.ReportMetric(float64(to.Nanoseconds())/n, "ours-ns/op")
-	b.ReportMetric(float64(tf.Nanoseconds())/n, "floor-ns/op")
-	if tf > 0 {
-		b.ReportMetric(float64(to)/float64(tf), "ours/floor")
+	var ours, floor time.Duration
+	for k, s := range sides {
+		b.ReportMetric(float64(t[k].Nanoseconds())/n, s.name+"-ns/op")
+		switch s.name {
+		case "ours":
+			ours = t[k]
+		case "floor":
+			floor = t[k]
+		}
+	}
+	if ours > 0 && floor > 0 {
+		b.ReportMetric(float64(ours)/float64(floor), "ours/floor")
 	}
 }
 
-// pairedRequests builds the read-only and read-write pairs for a Manager
-// and the floor operations.
-func pairedRequests(b *testing.B, m *sessions.Manager, floorRead, floorWrite func(b *testing.B)) {
-	cookie := seed(b, m, baseData(0))
-	for _, kind := range []string{"read", "write"} {
-		h := m.Handler(map[string]http.Handler{"read": readHandler, "write": writeHandler}[kind])
-		floor := map[string]func(*testing.B){"read": floorRead, "write": floorWrite}[kind]
+// interleave runs the read-only and read-write interleaved benchmarks of
+// a fixture: ours, scs (if the fixture has it) and the floor.
+func (f fixture) interleave(b *testing.B) {
+	or, ow := oursOps(b, f.ours, sessionData())
+	var sr, sw func(testing.TB)
+	if f.scs != nil {
+		sr, sw = scsOps(b, f.scs, sessionData())
+	}
+	for _, kind := range kinds {
 		b.Run(kind, func(b *testing.B) {
-			runPaired(b, pairOps{
-				ours:  func(b *testing.B) { request(b, h, "sessionid", cookie) },
-				floor: floor,
-			})
+			sides := []side{{"ours", or}, {"floor", f.floorRead}}
+			if sr != nil {
+				sides = append(sides, side{"scs", sr})
+			}
+			if kind == "write" {
+				sides = []side{{"ours", ow}, {"floor", f.floorWrite}}
+				if sw != nil {
+					sides = append(sides, side{"scs", sw})
+				}
+			}
+			runInterleaved(b, sides...)
 		})
 	}
 }
 
-func redisFloorOps(b *testing.B, c redis.UniversalClient) (read, write func(*testing.B)) {
-	ctx := context.Background()
-	key := ":1:django.contrib.sessions.cache" + sessions.NewKey()
-	c.Set(ctx, key, pickled(b), time.Hour)
-	read = func(b *testing.B) {
-		if _, err := c.Get(ctx, key).Bytes(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	write = func(b *testing.B) {
-		v, err := c.Get(ctx, key).Bytes()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := c.Set(ctx, key, v, time.Hour).Err(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return read, write
-}
-
-func sqlFloorOps(b *testing.B, driver, dsn string, d sqlstore.Dialect) (read, write func(*testing.B)) {
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	if d == sqlstore.SQLite {
-		db.SetMaxOpenConns(1)
-	}
-	table := "pf_" + sessions.NewKey()[:8]
-	for _, q := range d.CreateTableSQL(table) {
-		if _, err := db.Exec(q); err != nil {
-			b.Fatal(err)
-		}
-	}
-	ph := func(n int) string {
-		if d == sqlstore.Postgres {
-			return "$" + string(rune('0'+n))
-		}
-		return "?"
-	}
-	ts := func(t time.Time) any {
-		t = t.UTC().Truncate(time.Microsecond)
-		if d == sqlstore.Postgres {
-			return t
-		}
-		return sqlstore.FormatTime(t)
-	}
-	key := sessions.NewKey()
-	if _, err := db.Exec("INSERT INTO "+table+" VALUES ("+ph(1)+", "+ph(2)+", "+ph(3)+")", key, string(encoded(b)), ts(time.Now().Add(time.Hour))); err != nil {
-		b.Fatal(err)
-	}
-	sel, err := db.Prepare("SELECT session_data FROM " + table + " WHERE session_key = " + ph(1) + " AND expire_date > " + ph(2))
-	if err != nil {
-		b.Fatal(err)
-	}
-	upd, err := db.Prepare("UPDATE " + table + " SET session_data = " + ph(1) + ", expire_date = " + ph(2) + " WHERE session_key = " + ph(3) + " AND expire_date > " + ph(4))
-	if err != nil {
-		b.Fatal(err)
-	}
-	var got string
-	read = func(b *testing.B) {
-		if err := sel.QueryRow(key, ts(time.Now())).Scan(&got); err != nil {
-			b.Fatal(err)
-		}
-	}
-	write = func(b *testing.B) {
-		now := time.Now()
-		if err := sel.QueryRow(key, ts(now)).Scan(&got); err != nil {
-			b.Fatal(err)
-		}
-		// A changed value, so MySQL cannot skip an unchanged row.
-		v := got[:len(got)-1] + string('a'+byte(now.UnixNano()%26))
-		if _, err := upd.Exec(v, ts(now.Add(time.Hour)), key, ts(now)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return read, write
-}
-
+// BenchmarkPaired is the headline measurement: every engine beside its
+// floor and its peer in one loop.
 func BenchmarkPaired(b *testing.B) {
-	b.Run("SQLite", func(b *testing.B) {
-		dir := b.TempDir()
-		m := openManager(b, "sqlite://"+filepath.Join(dir, "ours.db")+"?create_table=true")
-		r, w := sqlFloorOps(b, "sqlite", filepath.Join(dir, "floor.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)", sqlstore.SQLite)
-		pairedRequests(b, m, r, w)
+	b.Run("Memory", func(b *testing.B) {
+		// No floor: the peer (scs on its memstore) and the bare harness.
+		or, ow := oursOps(b, newMemoryManager(b), sessionData())
+		sr, sw := scsOps(b, newSCSMemory(), sessionData())
+		h := func(tb testing.TB) { request(tb, nopHandler, "sessionid", "abcdefghijklmnopqrstuvwxyz012345") }
+		b.Run("read", func(b *testing.B) { runInterleaved(b, side{"ours", or}, side{"scs", sr}, side{"harness", h}) })
+		b.Run("write", func(b *testing.B) { runInterleaved(b, side{"ours", ow}, side{"scs", sw}, side{"harness", h}) })
 	})
+	b.Run("SignedCookie", func(b *testing.B) {
+		or, ow := oursOps(b, newCookieManager(b), sessionData())
+		gr, gw := gorillaOps(b, gsessions.NewCookieStore([]byte(secret)), sessionData())
+		fr, fw := cookieFloorOps(b)
+		b.Run("read", func(b *testing.B) { runInterleaved(b, side{"ours", or}, side{"gorilla", gr}, side{"floor", fr}) })
+		b.Run("write", func(b *testing.B) { runInterleaved(b, side{"ours", ow}, side{"gorilla", gw}, side{"floor", fw}) })
+	})
+	b.Run("SQLite", func(b *testing.B) { sqliteFixture(b).interleave(b) })
+	b.Run("SQLiteMattn", func(b *testing.B) { sqliteMattnFixture(b).interleave(b) })
 	b.Run("Postgres", func(b *testing.B) {
 		pg := testservers.SharedPostgres(b)
-		m := openManager(b, pg.URL()+"&create_table=true&table=pours_"+sessions.NewKey()[:8])
-		r, w := sqlFloorOps(b, "pgx", pg.URL(), sqlstore.Postgres)
-		pairedRequests(b, m, r, w)
+		postgresFixture(b, pg, pg.Host+":"+strconv.Itoa(pg.Port)).interleave(b)
 	})
 	b.Run("MariaDB", func(b *testing.B) {
 		my := testservers.SharedMariaDB(b)
-		m := openManager(b, my.URL()+"?create_table=true&table=pours_"+sessions.NewKey()[:8])
-		r, w := sqlFloorOps(b, "mysql", "root@tcp("+my.Host+":"+itoa(my.Port)+")/"+my.Database, sqlstore.MySQL)
-		pairedRequests(b, m, r, w)
+		mariadbFixture(b, my, my.Host+":"+strconv.Itoa(my.Port)).interleave(b)
 	})
-	b.Run("Redis", func(b *testing.B) {
-		rs := testservers.SharedRedis(b)
-		m := openManager(b, rs.URL()+"?key_prefix=p"+sessions.NewKey()[:6])
-		c := redis.NewClient(&redis.Options{Addr: rs.Addr})
-		b.Cleanup(func() { c.Close() })
-		r, w := redisFloorOps(b, c)
-		pairedRequests(b, m, r, w)
-	})
+	b.Run("Redis", func(b *testing.B) { redisFixture(b, testservers.SharedRedis(b).Addr).interleave(b) })
 	b.Run("RedisCluster", func(b *testing.B) {
-		cl := testservers.StartRedisCluster(b, 3)
-		m := openManager(b, cl.URL())
-		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs})
-		b.Cleanup(func() { c.Close() })
-		r, w := redisFloorOps(b, c)
-		pairedRequests(b, m, r, w)
+		redisClusterFixture(b, testservers.StartRedisCluster(b, 3)).interleave(b)
 	})
 	b.Run("Memcached", func(b *testing.B) {
-		m1, m2 := testservers.SharedMemcached(b), testservers.StartMemcached(b)
-		m := openManager(b, "memcached://"+m1.Addr+","+m2.Addr+"?key_prefix=p"+sessions.NewKey()[:6])
-		c := memcache.New(m1.Addr, m2.Addr)
-		key := ":1:django.contrib.sessions.cache" + sessions.NewKey()
-		c.Set(&memcache.Item{Key: key, Value: pickled(b), Flags: 1, Expiration: 3600})
-		r := func(b *testing.B) {
-			if _, err := c.Get(key); err != nil {
-				b.Fatal(err)
+		memcachedFixture(b, testservers.SharedMemcached(b).Addr, testservers.StartMemcached(b).Addr).interleave(b)
+	})
+	b.Run("CachedDB", func(b *testing.B) { cachedDBFixture(b, testservers.SharedRedis(b).Addr).interleave(b) })
+}
+
+// BenchmarkContext measures what honouring the request's context costs
+// the engines that watch it (Redis and memcached run each command in a
+// goroutine of their own when the context can end): our read-only and
+// read-write requests with a cancellable context, as net/http gives
+// them ("ours"), and with context.Background ("background"), interleaved.
+func BenchmarkContext(b *testing.B) {
+	for _, st := range []struct {
+		name string
+		open func(b *testing.B) *sessions.Manager
+	}{
+		{"Redis", func(b *testing.B) *sessions.Manager { return redisFixture(b, testservers.SharedRedis(b).Addr).ours }},
+		{"Memcached", func(b *testing.B) *sessions.Manager {
+			return memcachedFixture(b, testservers.SharedMemcached(b).Addr).ours
+		}},
+	} {
+		b.Run(st.name, func(b *testing.B) {
+			m := st.open(b)
+			cookie := seed(b, m, sessionData())
+			for _, kind := range kinds {
+				h := m.Handler(map[string]http.Handler{"read": readHandler, "write": writeHandler}[kind])
+				bg := func(tb testing.TB) {
+					req := httptest.NewRequest("GET", "/", nil)
+					req.AddCookie(&http.Cookie{Name: "sessionid", Value: cookie})
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != 200 {
+						tb.Fatalf("status %d", rec.Code)
+					}
+				}
+				b.Run(kind, func(b *testing.B) {
+					runInterleaved(b, side{"ours", func(tb testing.TB) { request(tb, h, "sessionid", cookie) }}, side{"background", bg})
+				})
 			}
-		}
-		w := func(b *testing.B) {
-			it, err := c.Get(key)
+		})
+	}
+}
+
+var kinds = []string{"read", "write"}
+
+// countingObserver is what a metrics exporter does per event: one atomic
+// add, by operation and outcome.
+type countingObserver struct{ n [64]atomic.Int64 }
+
+func (c *countingObserver) Observe(_ context.Context, e observe.Event) {
+	c.n[(len(e.Op)*7+len(e.Outcome))%len(c.n)].Add(1)
+}
+
+// BenchmarkObserver measures what Settings.Observer costs (issue 16):
+// the same requests through a Manager without an observer ("ours") and
+// through one whose observer counts every event ("observed"),
+// interleaved, on the memory engine (where the library's own cost is
+// everything) and on Redis.
+func BenchmarkObserver(b *testing.B) {
+	for _, st := range []struct {
+		name string
+		open func(b *testing.B, s sessions.Settings) *sessions.Manager
+	}{
+		{"Memory", func(b *testing.B, s sessions.Settings) *sessions.Manager {
+			m, err := sessions.New(ourmem.New(nil), s)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := c.Set(&memcache.Item{Key: key, Value: it.Value, Flags: 1, Expiration: 3600}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		pairedRequests(b, m, r, w)
-	})
-	b.Run("CachedDB", func(b *testing.B) {
-		rs := testservers.SharedRedis(b)
-		dir := b.TempDir()
-		cache := rs.URL() + "?key_prefix=pc" + sessions.NewKey()[:6]
-		db := "sqlite://" + filepath.Join(dir, "cdb.sqlite3") + "?create_table=true"
-		m := openManager(b, "cached-db:?cache="+url.QueryEscape(cache)+"&db="+url.QueryEscape(db))
-		c := redis.NewClient(&redis.Options{Addr: rs.Addr})
-		b.Cleanup(func() { c.Close() })
-		ctx := context.Background()
-		be, err := sessions.OpenEngine(ctx, "sqlite://"+filepath.Join(dir, "floor.sqlite3")+"?create_table=true", settings())
-		if err != nil {
-			b.Fatal(err)
-		}
-		e := be.(sessions.Engine)
-		b.Cleanup(func() { e.Close() })
-		key := sessions.NewKey()
-		ck := ":1:django.contrib.sessions.cached_db" + key
-		data := encoded(b)
-		e.Create(ctx, key, data, time.Now().Add(time.Hour))
-		c.Set(ctx, ck, pickled(b), time.Hour)
-		r := func(b *testing.B) {
-			if _, err := c.Get(ctx, ck).Bytes(); err != nil {
-				b.Fatal(err)
-			}
-		}
-		w := func(b *testing.B) {
-			v, err := c.Get(ctx, ck).Bytes()
+			b.Cleanup(func() { m.Close() })
+			return m
+		}},
+		{"Redis", func(b *testing.B, s sessions.Settings) *sessions.Manager {
+			m, err := sessions.Open(context.Background(), "redis://"+testservers.SharedRedis(b).Addr+"/0?key_prefix=o"+suffix(), s)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := e.Update(ctx, key, data, time.Now().Add(time.Hour)); err != nil {
-				b.Fatal(err)
+			b.Cleanup(func() { m.Close() })
+			return m
+		}},
+	} {
+		b.Run(st.name, func(b *testing.B) {
+			plain := st.open(b, settings())
+			withObs := settings()
+			withObs.Observer = &countingObserver{}
+			observed := st.open(b, withObs)
+			c1, c2 := seed(b, plain, sessionData()), seed(b, observed, sessionData())
+			for _, kind := range kinds {
+				h := map[string]http.Handler{"read": readHandler, "write": writeHandler}[kind]
+				h1, h2 := plain.Handler(h), observed.Handler(h)
+				b.Run(kind, func(b *testing.B) {
+					runInterleaved(b, side{"ours", func(tb testing.TB) { request(tb, h1, "sessionid", c1) }},
+						side{"observed", func(tb testing.TB) { request(tb, h2, "sessionid", c2) }})
+				})
 			}
-			if err := c.Set(ctx, ck, v, time.Hour).Err(); err != nil {
-				b.Fatal(err)
-			}
-		}
-		pairedRequests(b, m, r, w)
-	})
+		})
+	}
 }

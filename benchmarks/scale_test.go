@@ -3,96 +3,234 @@ package benchmarks
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
+	gsessions "github.com/gorilla/sessions"
 	"github.com/sessionkit/sessions"
-	ourmem "github.com/sessionkit/sessions/backends/memstore"
 	"github.com/sessionkit/sessions/backends/sqlstore"
 	"github.com/sessionkit/sessions/internal/testservers"
 )
 
-// BenchmarkSize shows how the cost of a read-write request grows with the
-// session's size (about 100 B, 1 KB, 10 KB and 100 KB of JSON), on the
-// memory engine (codec cost alone) and on SQLite.
+// sweepSizes are the session sizes of BenchmarkSize, in bytes of JSON.
+var sweepSizes = []int{100, 1000, 10_000, 100_000}
+
+// BenchmarkSize shows how the cost of a request grows with the session's
+// size (about 100 B, 1 KB, 10 KB and 100 KB of JSON: a cart of more and
+// more items), read-only and read-write, on the memory engine (the codec
+// and the middleware alone), SQLite and Redis. b.SetBytes reports the
+// throughput in session bytes.
 func BenchmarkSize(b *testing.B) {
-	dir := b.TempDir()
-	for _, size := range []int{100, 1000, 10_000, 100_000} {
-		for _, eng := range []string{"memory", "sqlite"} {
-			b.Run(fmt.Sprintf("%s/%s", eng, human(size)), func(b *testing.B) {
-				var m *sessions.Manager
-				if eng == "memory" {
-					var err error
-					if m, err = sessions.New(ourmem.New(nil), settings()); err != nil {
-						b.Fatal(err)
-					}
-				} else {
-					m = openManager(b, "sqlite://"+filepath.Join(dir, eng+strconv.Itoa(size)+".db")+"?create_table=true")
+	engines := []struct {
+		name string
+		open func(b *testing.B) *sessions.Manager
+	}{
+		{"memory", newMemoryManagerB},
+		{"sqlite", func(b *testing.B) *sessions.Manager {
+			return openManager(b, "sqlite://"+filepath.Join(b.TempDir(), "size.db")+"?create_table=true")
+		}},
+		{"redis", func(b *testing.B) *sessions.Manager {
+			return openManager(b, testservers.SharedRedis(b).URL()+"?key_prefix=s"+suffix())
+		}},
+	}
+	for _, e := range engines {
+		b.Run(e.name, func(b *testing.B) {
+			m := e.open(b)
+			for _, size := range sweepSizes {
+				data := sizedData(size)
+				n := jsonSize(data)
+				r, w := oursOps(b, m, data)
+				for _, kind := range []string{"read", "write"} {
+					op := map[string]func(testing.TB){"read": r, "write": w}[kind]
+					b.Run(kind+"/"+human(size), func(b *testing.B) {
+						b.ReportAllocs()
+						b.SetBytes(int64(n))
+						for b.Loop() {
+							op(b)
+						}
+					})
 				}
-				// Incompressible-ish padding so the size is real after zlib.
-				cookie := seed(b, m, baseData(size-60))
-				h := m.Handler(writeHandler)
-				b.ReportAllocs()
-				b.SetBytes(int64(size))
-				for b.Loop() {
-					request(b, h, "sessionid", cookie)
-				}
-			})
-		}
+			}
+		})
 	}
 }
 
+func newMemoryManagerB(b *testing.B) *sessions.Manager { return newMemoryManager(b) }
+
 func human(n int) string {
-	switch {
-	case n >= 1000:
+	if n >= 1000 {
 		return fmt.Sprintf("%dKB", n/1000)
 	}
 	return fmt.Sprintf("%dB", n)
 }
 
-// BenchmarkParallel measures throughput with concurrent requests on
-// distinct sessions (b.RunParallel); run with -cpu 1,2.
-func BenchmarkParallel(b *testing.B) {
-	dir := b.TempDir()
-	engines := map[string]func(b *testing.B) *sessions.Manager{
-		"memory": func(b *testing.B) *sessions.Manager {
-			m, _ := sessions.New(ourmem.New(nil), settings())
-			return m
-		},
-		"sqlite": func(b *testing.B) *sessions.Manager {
-			return openManager(b, "sqlite://"+filepath.Join(dir, "par-"+sessions.NewKey()[:6]+".db")+"?create_table=true")
-		},
+// Parallel load: how many requests a core serves when many requests run
+// at once on many sessions.
+const (
+	parallelSessions = 1000 // distinct sessions, each request picks one at random
+	parallelWritePct = 20   // percentage of read-write requests; the rest read only
+	parallelism      = 8    // goroutines per GOMAXPROCS (b.SetParallelism)
+)
+
+// client is one library on one store, as the parallel benchmark drives
+// it: its two handlers, how it stores a new session, and whether the
+// cookie changes on a write (signed cookies).
+type client struct {
+	cookieName  string
+	read, write http.Handler
+	newSession  func(tb testing.TB) string
+	follow      bool
+}
+
+func oursClient(m *sessions.Manager) client {
+	return client{
+		cookieName: m.Settings().CookieName,
+		read:       m.Handler(readHandler),
+		write:      m.Handler(writeHandler),
+		newSession: func(tb testing.TB) string { return seed(tb, m, sessionData()) },
+		follow:     m.Describe().Name == "signed-cookies",
 	}
-	for _, name := range []string{"memory", "sqlite"} {
-		for _, kind := range []string{"read", "write"} {
-			b.Run(name+"/"+kind, func(b *testing.B) {
-				m := engines[name](b)
-				h := m.Handler(map[string]http.Handler{"read": readHandler, "write": writeHandler}[kind])
-				cookies := make(chan string, 64)
-				for range 64 {
-					cookies <- seed(b, m, baseData(0))
+}
+
+func scsClient(sm *scs.SessionManager) client {
+	r, w := scsHandlers(sm)
+	return client{
+		cookieName: sm.Cookie.Name,
+		read:       r,
+		write:      w,
+		newSession: func(tb testing.TB) string { return scsSeed(tb, sm, sessionData()) },
+	}
+}
+
+func gorillaClient(store gsessions.Store) client {
+	r, w := gorillaHandlers(store)
+	return client{
+		cookieName: "sessionid",
+		read:       r,
+		write:      w,
+		newSession: func(tb testing.TB) string { return gorillaCookie(tb, store, sessionData()).Value },
+		follow:     true,
+	}
+}
+
+// runParallel serves parallelWritePct% read-write and the rest read-only
+// requests from parallelism×GOMAXPROCS goroutines, each on one of
+// parallelSessions sessions picked at random, and reports requests per
+// second per core (per GOMAXPROCS).
+func runParallel(b *testing.B, c client) {
+	jar := make([]atomic.Pointer[string], parallelSessions)
+	for i := range jar {
+		v := c.newSession(b)
+		jar[i].Store(&v)
+	}
+	var seq atomic.Uint64
+	b.ReportAllocs()
+	b.SetParallelism(parallelism)
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		rng := rand.New(rand.NewPCG(seq.Add(1), 42))
+		for pb.Next() {
+			i := rng.IntN(len(jar))
+			h, write := c.read, rng.IntN(100) < parallelWritePct
+			if write {
+				h = c.write
+			}
+			rec, err := do(h, c.cookieName, *jar[i].Load())
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if write && c.follow {
+				if v := newCookie(rec, c.cookieName); v != "" {
+					jar[i].Store(&v)
 				}
-				b.ReportAllocs()
-				b.RunParallel(func(pb *testing.PB) {
-					c := <-cookies
-					for pb.Next() {
-						req := httptest.NewRequest("GET", "/", nil)
-						req.AddCookie(&http.Cookie{Name: "sessionid", Value: c})
-						rec := httptest.NewRecorder()
-						h.ServeHTTP(rec, req)
-						if rec.Code != 200 {
-							b.Errorf("status %d", rec.Code)
-							return
-						}
-					}
-				})
-			})
+			}
 		}
+	})
+	b.StopTimer()
+	cpu := cpuTime() - cpu0
+	if s := b.Elapsed().Seconds(); s > 0 {
+		b.ReportMetric(float64(b.N)/s/float64(runtime.GOMAXPROCS(0)), "req/s/core")
+	}
+	// The process's CPU time per request (user + system, every goroutine,
+	// the garbage collector included; not the store's own processes): on a
+	// shared machine it moves much less than the wall-clock throughput.
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/req")
+}
+
+// cpuTime is the CPU time (user + system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkParallel measures throughput under concurrent load (see
+// runParallel) for every engine, beside scs (gorilla for signed cookies)
+// on the same store.
+func BenchmarkParallel(b *testing.B) {
+	stores := []struct {
+		name    string
+		clients func(b *testing.B) map[string]client
+	}{
+		{"memory", func(b *testing.B) map[string]client {
+			return map[string]client{"ours": oursClient(newMemoryManager(b)), "scs": scsClient(newSCSMemory())}
+		}},
+		{"cookie", func(b *testing.B) map[string]client {
+			return map[string]client{"ours": oursClient(newCookieManager(b)), "gorilla": gorillaClient(gsessions.NewCookieStore([]byte(secret)))}
+		}},
+		{"sqlite", func(b *testing.B) map[string]client {
+			return map[string]client{"ours": oursClient(sqliteFixture(b).ours)}
+		}},
+		{"sqlite-mattn", func(b *testing.B) map[string]client {
+			f := sqliteMattnFixture(b)
+			return map[string]client{"ours": oursClient(f.ours), "scs": scsClient(f.scs)}
+		}},
+		{"bolt", func(b *testing.B) map[string]client {
+			return map[string]client{"ours": oursClient(openManager(b, "bolt://"+filepath.Join(b.TempDir(), "par.db")))}
+		}},
+		{"postgres", func(b *testing.B) map[string]client {
+			pg := testservers.SharedPostgres(b)
+			f := postgresFixture(b, pg, pg.Host+":"+strconv.Itoa(pg.Port))
+			return map[string]client{"ours": oursClient(f.ours), "scs": scsClient(f.scs)}
+		}},
+		{"mariadb", func(b *testing.B) map[string]client {
+			my := testservers.SharedMariaDB(b)
+			return map[string]client{"ours": oursClient(mariadbFixture(b, my, my.Host+":"+strconv.Itoa(my.Port)).ours)}
+		}},
+		{"redis", func(b *testing.B) map[string]client {
+			f := redisFixture(b, testservers.SharedRedis(b).Addr)
+			return map[string]client{"ours": oursClient(f.ours), "scs": scsClient(f.scs)}
+		}},
+		{"memcached", func(b *testing.B) map[string]client {
+			f := memcachedFixture(b, testservers.SharedMemcached(b).Addr, testservers.StartMemcached(b).Addr)
+			return map[string]client{"ours": oursClient(f.ours)}
+		}},
+		{"cached_db", func(b *testing.B) map[string]client {
+			return map[string]client{"ours": oursClient(cachedDBFixture(b, testservers.SharedRedis(b).Addr).ours)}
+		}},
+	}
+	for _, st := range stores {
+		b.Run(st.name, func(b *testing.B) {
+			clients := st.clients(b)
+			for _, lib := range []string{"ours", "scs", "gorilla"} {
+				if c, ok := clients[lib]; ok {
+					b.Run(lib, func(b *testing.B) { runParallel(b, c) })
+				}
+			}
+		})
 	}
 }
 
@@ -114,7 +252,7 @@ func BenchmarkClearSessions(b *testing.B) {
 				case "sqlite":
 					cfg = "sqlite://" + filepath.Join(dir, "c.db") + "?create_table=true"
 				case "postgres":
-					cfg = testservers.SharedPostgres(b).URL() + "&create_table=true&table=clear_" + sessions.NewKey()[:8]
+					cfg = testservers.SharedPostgres(b).URL() + "&create_table=true&table=clear_" + suffix()
 				case "file":
 					os.Mkdir(filepath.Join(dir, "s"), 0o700)
 					cfg = "file://" + filepath.Join(dir, "s") + "?sync=false"

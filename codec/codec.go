@@ -75,6 +75,7 @@ import (
 	"reflect"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/sessionkit/sessions/internal/pyjson"
 	"github.com/sessionkit/sessions/signing"
@@ -116,10 +117,38 @@ type Dict struct {
 	keys []string
 	m    map[string]any
 	// raw holds, for the values Decode produced and nothing has Set
-	// since, their encoded form (a subslice of the decoded data).
+	// since, their encoded form (a subslice of the decoded data). Decode
+	// checks every value but builds none: m holds undecoded{} until the
+	// value is first read (see get).
 	raw map[string][]byte
 	// order holds the key order of nested maps a codec decoded.
 	order map[uintptr]keyOrder
+}
+
+// undecoded stands in m for a value Decode checked but has not built
+// yet: a request that reads two keys of a session pays for those two,
+// and the values it never reads are written back as they were stored.
+type undecoded struct{}
+
+// get returns the value under k, building it from its stored form first
+// if needed.
+func (d *Dict) get(k string) (any, bool) {
+	v, ok := d.m[k]
+	if _, lazy := v.(undecoded); lazy {
+		v = d.build(k)
+	}
+	return v, ok
+}
+
+// build decodes the stored form of k, which Decode checked, and keeps
+// the value.
+func (d *Dict) build(k string) any {
+	v, err := pyjson.Decoder{Outer: 1, KeyOrder: d.SetKeyOrder, Alias: true}.Decode(d.raw[k])
+	if err != nil {
+		v = nil // not reached: the data passed the same checks when loaded
+	}
+	d.m[k] = v
+	return v
 }
 
 // keyOrder is the recorded key order of one map; m keeps the map alive,
@@ -148,8 +177,7 @@ func (d *Dict) Len() int { return len(d.keys) }
 
 // Get returns the value stored under k.
 func (d *Dict) Get(k string) (any, bool) {
-	v, ok := d.m[k]
-	return v, ok
+	return d.get(k)
 }
 
 // Set stores v under k. A new key goes to the end; an existing key keeps
@@ -183,7 +211,8 @@ func (d *Dict) Keys() []string { return slices.Clone(d.keys) }
 func (d *Dict) All() iter.Seq2[string, any] {
 	return func(yield func(string, any) bool) {
 		for _, k := range d.keys {
-			if !yield(k, d.m[k]) {
+			v, _ := d.get(k)
+			if !yield(k, v) {
 				return
 			}
 		}
@@ -193,8 +222,8 @@ func (d *Dict) All() iter.Seq2[string, any] {
 // Map returns the entries as a new map.
 func (d *Dict) Map() map[string]any {
 	m := make(map[string]any, len(d.keys))
-	for k, v := range d.m {
-		m[k] = v
+	for _, k := range d.keys {
+		m[k], _ = d.get(k)
 	}
 	return m
 }
@@ -202,6 +231,9 @@ func (d *Dict) Map() map[string]any {
 // Clone returns a shallow copy: nested maps and slices are shared, and
 // so are the stored forms and key orders Decode recorded.
 func (d *Dict) Clone() *Dict {
+	for _, k := range d.keys {
+		d.get(k) // so that the copies share the values
+	}
 	c := &Dict{keys: slices.Clone(d.keys), m: make(map[string]any, len(d.keys)), raw: maps.Clone(d.raw), order: maps.Clone(d.order)}
 	for k, v := range d.m {
 		c.m[k] = v
@@ -350,6 +382,10 @@ func MarshalPython(d *Dict) ([]byte, error) {
 			return nil, NewKeyError(k, err)
 		}
 		out = append(out, ':')
+		if _, lazy := d.m[k].(undecoded); lazy {
+			out = append(out, d.raw[k]...) // never read: as stored
+			continue
+		}
 		start := len(out)
 		if out, err = enc.Append(out, d.m[k], 1); err != nil {
 			return nil, NewEncodeError(k, err)
@@ -400,15 +436,13 @@ func UnmarshalPython(data []byte) (*Dict, error) {
 }
 
 // unmarshalOwned is UnmarshalPython for data nothing else will modify:
-// the Dict keeps subslices of it.
+// the Dict keeps subslices of it, and so do the keys and the strings
+// written without escapes (pyjson's Alias). The data are checked whole
+// here; each value is built when first read.
 func unmarshalOwned(data []byte) (*Dict, error) {
-	d := &Dict{}
-	dec := pyjson.Decoder{Outer: 0, KeyOrder: d.SetKeyOrder}
-	err := dec.DecodeObject(data, func(k string, v any, raw []byte) {
-		d.Set(k, v)
-		if d.raw == nil {
-			d.raw = make(map[string][]byte)
-		}
+	d := &Dict{keys: make([]string, 0, 8), m: make(map[string]any, 8), raw: make(map[string][]byte, 8)}
+	err := pyjson.Decoder{Outer: 0, Alias: true}.ScanObject(data, func(k string, raw []byte) {
+		d.Set(k, undecoded{})
 		d.raw[k] = raw
 	})
 	if err != nil {
@@ -518,20 +552,22 @@ func (c Signed) Encode(d *Dict) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := signing.DumpsBytes(b, c.options())
+	s, err := signing.AppendDumps(nil, b, c.options())
 	if err != nil {
 		if errors.Is(err, signing.ErrTooLarge) {
 			return nil, fmt.Errorf("%w: %w", ErrTooLarge, err)
 		}
 		return nil, err
 	}
-	return []byte(s), nil
+	return s, nil
 }
 
 // Decode implements Codec. A bad signature gives an error matching both
 // ErrCorrupt and signing.ErrBadSignature.
 func (c Signed) Decode(data []byte) (*Dict, error) {
-	b, err := signing.LoadsBytes(string(data), c.options())
+	// LoadsBytes keeps nothing of its argument (it returns new memory),
+	// so data need not be copied into a string.
+	b, err := signing.LoadsBytes(unsafe.String(unsafe.SliceData(data), len(data)), c.options())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}

@@ -1,31 +1,83 @@
 #!/usr/bin/env bash
-# bench.sh runs the benchmarks module (every engine through the middleware,
-# the raw floors, the peers) and writes benchmarks/RESULTS.md and the chart.
-# The servers (PostgreSQL, MariaDB, Redis, Redis Cluster, memcached) are
-# started by the benchmarks themselves through internal/testservers.
+# bench.sh runs the benchmarks module and writes benchmarks/RESULTS.md and
+# its charts: every engine through the middleware beside the raw floors
+# and the peers (separately and interleaved), the network stores behind a
+# delaying proxy, the session-size sweep, parallel load, the wrk load
+# test, contention profiles, the observer's cost, the redesign's
+# before/after (main at 4ab9a1e against this tree, through
+# scripts/abbench.sh) and clearsessions at scale. The servers
+# (PostgreSQL, MariaDB, Redis, Redis Cluster, memcached) are started by
+# the benchmarks themselves through internal/testservers.
 #
-#   COUNT=6            runs of each benchmark (medians are reported)
+#   COUNT=5            runs of each benchmark (medians are reported)
 #   BENCHTIME=1s       go test -benchtime
+#   LOAD_COUNT=3       runs of each wrk load test
+#   LOAD_DURATION=10s  length of each wrk run (after a 2 s warm-up)
 #   CLEAR_ROWS=...     rows for the clearsessions benchmark (default 1000000)
-#   QUICK=1            a fast pass: COUNT=2, BENCHTIME=2000x, CLEAR_ROWS=20000
+#   NOTE="..."         a note printed at the top of RESULTS.md (e.g. "noisy run")
+#   REDESIGN_BASE=4ab9a1e  the "before" commit of the redesign comparison
+#                      (empty: skip it)
+#   QUICK=1            a fast pass: COUNT=1, BENCHTIME=300x, LOAD_COUNT=1,
+#                      LOAD_DURATION=3s, CLEAR_ROWS=20000
+#
+# With the defaults it should take 40 to 45 minutes on 2 quiet cores
+# (an estimate from the steps' sizes; the clearsessions runs over a
+# million rows, the wrk runs and the redesign comparison, 6 alternating
+# runs a side, are the longest steps). QUICK=1 took under 3 minutes.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../benchmarks"
 export SESSIONS_REQUIRE_SERVERS=1
-count=${COUNT:-6}
+count=${COUNT:-5}
 benchtime=${BENCHTIME:-1s}
+load_count=${LOAD_COUNT:-3}
+export LOAD_DURATION=${LOAD_DURATION:-10s}
 clear_rows=${CLEAR_ROWS:-1000000}
 if [ "${QUICK:-0}" = 1 ]; then
-	count=2 benchtime=2000x clear_rows=20000
+	count=1 benchtime=300x load_count=1 clear_rows=20000
+	export LOAD_DURATION=3s
 fi
 out=results.txt
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 : >"$out"
-echo "== request benchmarks (count $count, benchtime $benchtime)"
-go test -run '^$' -bench '^Benchmark(Harness|Memory|SignedCookie|SQLite|Postgres|MariaDB|File|Bolt|Redis|RedisCluster|Memcached|CachedDB|Paired)$' \
-	-benchmem -count "$count" -benchtime "$benchtime" -timeout 120m . | tee -a "$out"
-echo "== size and parallel benchmarks"
-go test -run '^$' -bench '^Benchmark(Size|Parallel)$' -benchmem -count "$count" -benchtime "$benchtime" -cpu 1,2 -timeout 60m . | tee -a "$out"
+start=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+bench() { # bench PATTERN COUNT BENCHTIME [go test flags...]
+	local pat=$1 n=$2 bt=$3
+	shift 3
+	go test -run '^$' -bench "$pat" -count "$n" -benchtime "$bt" -timeout 120m "$@" . | tee -a "$out"
+}
+echo "== per-request benchmarks, each side separately (count $count, benchtime $benchtime)"
+bench '^Benchmark(Harness|Memory|SignedCookie|SQLite|Postgres|MariaDB|File|Bolt|Redis|RedisCluster|Memcached|CachedDB)$' "$count" "$benchtime" -benchmem
+echo "== interleaved: ours, the floor and the peer in one loop"
+bench '^Benchmark(Paired|Context|Observer)$' "$count" "$benchtime" -benchmem
+echo "== round trips to the store, counted"
+bench '^BenchmarkRoundTrips$' 1 1x
+echo "== network stores behind a delaying proxy (0.2 ms and 1 ms round trips)"
+bench '^BenchmarkNetwork$' "$count" "$benchtime" -benchmem
+echo "== session size sweep"
+bench '^BenchmarkSize$' "$count" "$benchtime" -benchmem
+echo "== parallel load"
+bench '^BenchmarkParallel$' "$count" "$benchtime" -benchmem
+echo "== HTTP load test under wrk ($load_count runs of $LOAD_DURATION)"
+bench '^BenchmarkLoad$' "$load_count" 1x
+echo "== contention profiles of the parallel benchmark (memory engine)"
+go test -run '^$' -bench '^BenchmarkParallel$/^memory$/^ours$' -benchtime 2s -count 1 \
+	-mutexprofile mutex.out -blockprofile block.out -outputdir "$tmp" -o "$tmp/bench.test" . >/dev/null
+go tool pprof -top -nodecount 40 "$tmp/bench.test" "$tmp/mutex.out" >"$tmp/mutex.txt" 2>/dev/null || true
+go tool pprof -top -nodecount 40 "$tmp/bench.test" "$tmp/block.out" >"$tmp/block.txt" 2>/dev/null || true
+redesign_base=${REDESIGN_BASE-4ab9a1e}
+: >"$tmp/redesign.txt"
+if [ -n "$redesign_base" ]; then
+	echo "== before and after the redesign: $redesign_base against this tree (alternating)"
+	ab_count=$((count > 6 ? count : 6))
+	[ "${QUICK:-0}" = 1 ] && ab_count=1
+	COUNT=$ab_count BENCHTIME=$benchtime PKG=./redesign bash ../scripts/abbench.sh "$redesign_base" . '^BenchmarkRedesign$' | tee "$tmp/redesign.txt"
+fi
 echo "== clearsessions ($clear_rows expired sessions; file and bolt get a tenth)"
 CLEAR_ROWS="$clear_rows" go test -run '^$' -bench '^BenchmarkClearSessions$/^(sqlite|postgres)' -benchtime 1x -count 1 -timeout 60m . | tee -a "$out"
 CLEAR_ROWS="$((clear_rows / 10))" go test -run '^$' -bench '^BenchmarkClearSessions$/^(file|bolt)' -benchtime 1x -count 1 -timeout 60m . | tee -a "$out"
-go run ./report -in "$out" -md RESULTS.md -chart ratios.png
-echo "wrote benchmarks/RESULTS.md and benchmarks/ratios.png"
+load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+go run ./report -in "$out" -md RESULTS.md -note "${NOTE:-}" -mutex "$tmp/mutex.txt" -block "$tmp/block.txt" -redesign "$tmp/redesign.txt" \
+	-run "$(date -u +%Y-%m-%d), $(nproc) CPUs, load average (1, 5, 15 min) $load_start at the start and $load_end at the end, $((($(date +%s) - start) / 60)) min"
+echo "wrote benchmarks/RESULTS.md and its charts in $(($(date +%s) - start)) s"

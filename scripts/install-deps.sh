@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # install-deps.sh installs the Debian packages the test suite needs (real
 # servers, headless Chromium, Debian's python3 with Django 4.2 from
-# bookworm-backports, Django 3.2 and 5.2 unpacked beside it) and downloads
-# the Go modules.
+# bookworm-backports, Django 3.2 and 5.2 unpacked beside it), wrk for the
+# HTTP load test of make bench, and downloads the Go modules.
 #
 # Idempotent and fast when everything is already installed: packages are
 # checked with dpkg first, and apt-get update/install only run for what is
@@ -52,6 +52,7 @@ packages=(
 	python3
 	python3-tz
 	python3-psycopg2 python3-redis python3-pymemcache python3-mysqldb
+	wrk
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -277,8 +278,15 @@ func (o *Options) maxSize() int {
 // after serializing: optional compression, URL-safe base64, timestamp,
 // signature.
 func DumpsBytes(data []byte, o Options) (string, error) {
+	b, err := AppendDumps(nil, data, o)
+	return string(b), err
+}
+
+// AppendDumps is DumpsBytes appending the signed value to dst: the value
+// is built in place, in one buffer, with no intermediate string.
+func AppendDumps(dst, data []byte, o Options) ([]byte, error) {
 	if m := o.maxSize(); m > 0 && len(data) > m {
-		return "", fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), m)
+		return dst, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), m)
 	}
 	compressed := false
 	if o.Compress && len(data) > o.compressAbove() {
@@ -293,13 +301,22 @@ func DumpsBytes(data []byte, o Options) (string, error) {
 		}
 		compressors.Put(c)
 	}
+	// payload:timestamp:signature, the signature over payload:timestamp
+	// (TimestampSigner.Sign, without its copies).
 	n := base64.RawURLEncoding.EncodedLen(len(data))
-	buf := make([]byte, 0, n+1)
+	dst = slices.Grow(dst, 1+n+1+12+1+base64.RawURLEncoding.EncodedLen(sha256.Size))
+	start := len(dst)
 	if compressed {
-		buf = append(buf, '.')
+		dst = append(dst, '.')
 	}
-	buf = base64.RawURLEncoding.AppendEncode(buf, data)
-	return o.signer().Sign(string(buf)), nil
+	dst = base64.RawURLEncoding.AppendEncode(dst, data)
+	s := o.signer()
+	dst = append(dst, Sep...)
+	dst = appendB62(dst, s.now().Unix())
+	value := dst[start:]
+	k := keyFor(s.salt(tsSalt), s.Key)
+	dst = append(dst, Sep...)
+	return k.signature(dst, unsafe.String(unsafe.SliceData(value), len(value))), nil
 }
 
 func (o *Options) compressAbove() int {
@@ -458,6 +475,15 @@ func B62Encode(n int64) string {
 	if n == 0 {
 		return "0"
 	}
+	var buf [12]byte
+	return string(appendB62(buf[:0], n))
+}
+
+// appendB62 appends B62Encode(n) to dst.
+func appendB62(dst []byte, n int64) []byte {
+	if n == 0 {
+		return append(dst, '0')
+	}
 	neg := n < 0
 	u := uint64(n)
 	if neg {
@@ -474,7 +500,7 @@ func B62Encode(n int64) string {
 		i--
 		buf[i] = '-'
 	}
-	return string(buf[i:])
+	return append(dst, buf[i:]...)
 }
 
 // B62Decode parses Django's base62.

@@ -16,9 +16,12 @@ package memstore
 import (
 	"bytes"
 	"context"
+	"hash/maphash"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/sessionkit/sessions"
 )
@@ -53,13 +56,35 @@ type Options struct {
 }
 
 // Store is the in-memory engine. The zero value is not usable; call New.
+//
+// The sessions are spread over shardCount maps by a hash of the key, each
+// under its own lock, so requests on different sessions do not queue
+// behind each other (one map under one lock made every write stall every
+// other request of the process). The user index has a lock of its own.
 type Store struct {
-	mu        sync.RWMutex
-	m         map[string]entry
-	users     map[string]map[string]time.Time // user ID -> session key -> entry expiry
-	now       func() time.Time
-	interval  time.Duration
-	lastPurge time.Time
+	shards [shardCount]shard
+	seed   maphash.Seed
+
+	umu   sync.RWMutex
+	users map[string]map[string]time.Time // user ID -> session key -> entry expiry
+
+	now      func() time.Time
+	interval time.Duration
+	// lastPurge is when the last sweep started (Unix nanoseconds);
+	// purging is set while one runs, so writers never queue for it.
+	lastPurge atomic.Int64
+	purging   atomic.Bool
+}
+
+// shardCount is the number of maps the sessions are spread over: enough
+// that two requests rarely meet on one lock, few enough that a sweep or a
+// listing stays cheap.
+const shardCount = 64
+
+type shard struct {
+	mu sync.RWMutex
+	m  map[string]entry
+	_  [64 - (unsafe.Sizeof(sync.RWMutex{})+8)%64]byte // a cache line of its own: no false sharing between neighbours' locks
 }
 
 type entry struct {
@@ -69,7 +94,10 @@ type entry struct {
 
 // New returns an empty Store. A nil o means default options.
 func New(o *Options) *Store {
-	s := &Store{m: make(map[string]entry), users: make(map[string]map[string]time.Time), now: time.Now, interval: time.Minute}
+	s := &Store{users: make(map[string]map[string]time.Time), now: time.Now, interval: time.Minute, seed: maphash.MakeSeed()}
+	for i := range s.shards {
+		s.shards[i].m = make(map[string]entry)
+	}
 	if o != nil {
 		if o.Now != nil {
 			s.now = o.Now
@@ -78,8 +106,13 @@ func New(o *Options) *Store {
 			s.interval = o.PurgeInterval
 		}
 	}
-	s.lastPurge = s.now()
+	s.lastPurge.Store(s.now().UnixNano())
 	return s
+}
+
+// shard returns the shard that holds key.
+func (s *Store) shard(key string) *shard {
+	return &s.shards[maphash.String(s.seed, key)%shardCount]
 }
 
 // Name returns the engine's scheme.
@@ -90,9 +123,10 @@ func (s *Store) Describe() string { return "process memory (lost on exit)" }
 
 // Load implements sessions.Engine.
 func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	e, ok := s.m[key]
+	sh := s.shard(key)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	e, ok := sh.m[key]
 	if !ok || !e.expiry.After(s.now()) {
 		return nil, sessions.ErrNotFound
 	}
@@ -101,99 +135,111 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 
 // LoadExpiry implements sessions.ExpiryReader.
 func (s *Store) LoadExpiry(ctx context.Context, key string) ([]byte, time.Time, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	e, ok := s.m[key]
+	sh := s.shard(key)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	e, ok := sh.m[key]
 	if !ok || !e.expiry.After(s.now()) {
 		return nil, time.Time{}, sessions.ErrNotFound
 	}
 	return bytes.Clone(e.data), e.expiry, nil
 }
 
-// live reports whether a live entry is stored under key. Callers hold mu.
-func (s *Store) live(key string, now time.Time) (entry, bool) {
-	e, ok := s.m[key]
+// live reports whether a live entry is stored under key. Callers hold
+// sh.mu.
+func (sh *shard) live(key string, now time.Time) (entry, bool) {
+	e, ok := sh.m[key]
 	return e, ok && e.expiry.After(now)
 }
 
 // Create implements sessions.Engine.
 func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := s.now()
 	s.maybePurge(now)
-	if _, ok := s.live(key, now); ok {
+	data = bytes.Clone(data) // outside the lock
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if _, ok := sh.live(key, now); ok {
 		return sessions.ErrExists
 	}
-	s.m[key] = entry{data: bytes.Clone(data), expiry: expiry}
+	sh.m[key] = entry{data: data, expiry: expiry}
 	return nil
 }
 
 // Update implements sessions.Engine.
 func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.live(key, s.now()); !ok {
+	data = bytes.Clone(data)
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if _, ok := sh.live(key, s.now()); !ok {
 		return sessions.ErrNotFound
 	}
-	s.m[key] = entry{data: bytes.Clone(data), expiry: expiry}
+	sh.m[key] = entry{data: data, expiry: expiry}
 	return nil
 }
 
 // Swap implements sessions.Swapper.
 func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.live(key, s.now())
+	data = bytes.Clone(data)
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.live(key, s.now())
 	if !ok {
 		return sessions.ErrNotFound
 	}
 	if !bytes.Equal(e.data, old) {
 		return sessions.ErrConflict
 	}
-	s.m[key] = entry{data: bytes.Clone(data), expiry: expiry}
+	sh.m[key] = entry{data: data, expiry: expiry}
 	return nil
 }
 
 // Touch implements sessions.Toucher.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.live(key, s.now())
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.live(key, s.now())
 	if !ok {
 		return sessions.ErrNotFound
 	}
 	e.expiry = expiry
-	s.m[key] = e
+	sh.m[key] = e
 	return nil
 }
 
 // Delete implements sessions.Engine.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, key)
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	delete(sh.m, key)
 	return nil
 }
 
 // DeleteExpired implements sessions.ExpiredDeleter.
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return s.purge(s.now()), nil
 }
 
-// List implements sessions.Lister.
+// List implements sessions.Lister. It lists shard by shard: a session
+// created during the listing may or may not be seen.
 func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
-	s.mu.RLock()
 	now := s.now()
-	keys := make([]string, 0, len(s.m))
-	for k, e := range s.m {
-		if e.expiry.After(now) {
-			keys = append(keys, k)
+	var keys []string
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		for k, e := range sh.m {
+			if e.expiry.After(now) {
+				keys = append(keys, k)
+			}
 		}
+		sh.mu.RUnlock()
 	}
-	s.mu.RUnlock()
 	for _, k := range keys {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -208,24 +254,34 @@ func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 // Len returns the number of entries held, expired ones not yet purged
 // included.
 func (s *Store) Len() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return len(s.m)
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		n += len(sh.m)
+		sh.mu.RUnlock()
+	}
+	return n
 }
 
 // Close implements sessions.Engine. It drops every session.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m = map[string]entry{}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		sh.m = map[string]entry{}
+		sh.mu.Unlock()
+	}
+	s.umu.Lock()
+	defer s.umu.Unlock()
 	s.users = map[string]map[string]time.Time{}
 	return nil
 }
 
 // AddUserSession implements sessions.UserIndexer.
 func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.umu.Lock()
+	defer s.umu.Unlock()
 	u := s.users[userID]
 	if u == nil {
 		u = make(map[string]time.Time)
@@ -237,8 +293,8 @@ func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry t
 
 // UserSessions implements sessions.UserIndexer.
 func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	s.umu.RLock()
+	defer s.umu.RUnlock()
 	now := s.now()
 	keys := []string{}
 	for k, exp := range s.users[userID] {
@@ -252,8 +308,8 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, erro
 // RemoveUserSessions implements sessions.UserIndexer: it forgets the
 // entries of keys under userID, and the user once none is left.
 func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.umu.Lock()
+	defer s.umu.Unlock()
 	u := s.users[userID]
 	for _, k := range keys {
 		delete(u, k)
@@ -264,20 +320,36 @@ func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []st
 	return nil
 }
 
+// maybePurge sweeps expired entries when PurgeInterval has passed since
+// the last sweep, unless one is running: the caller that starts it pays
+// for it, no other request waits for it.
 func (s *Store) maybePurge(now time.Time) {
-	if now.Sub(s.lastPurge) >= s.interval {
-		s.purge(now)
+	if now.UnixNano()-s.lastPurge.Load() < int64(s.interval) || !s.purging.CompareAndSwap(false, true) {
+		return
 	}
+	defer s.purging.Store(false)
+	s.purge(now)
 }
 
+// purge removes the entries expired at now, one shard at a time (each
+// shard is locked only while it is swept), then the expired entries of
+// the user index, and reports how many sessions it removed.
 func (s *Store) purge(now time.Time) int64 {
+	s.lastPurge.Store(now.UnixNano())
 	var n int64
-	for k, e := range s.m {
-		if !e.expiry.After(now) {
-			delete(s.m, k)
-			n++
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for k, e := range sh.m {
+			if !e.expiry.After(now) {
+				delete(sh.m, k)
+				n++
+			}
 		}
+		sh.mu.Unlock()
 	}
+	s.umu.Lock()
+	defer s.umu.Unlock()
 	for id, u := range s.users {
 		for k, exp := range u {
 			if !exp.After(now) {
@@ -288,6 +360,5 @@ func (s *Store) purge(now time.Time) int64 {
 			delete(s.users, id)
 		}
 	}
-	s.lastPurge = now
 	return n
 }

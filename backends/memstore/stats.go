@@ -6,21 +6,26 @@ import (
 	"github.com/sessionkit/sessions"
 )
 
-// Count implements sessions.Counter: one pass over the map, under its
-// read lock. Expired counts the entries not yet purged (DeleteExpired
+// Count implements sessions.Counter: one pass over the maps, each under
+// its read lock in turn. Expired counts the entries not yet purged (DeleteExpired
 // removes them; so does any write once PurgeInterval has passed).
 func (s *Store) Count(ctx context.Context, progress func(done, total int64)) (sessions.Counts, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	now := s.now()
 	var n sessions.Counts
-	for _, e := range s.m {
-		if e.expiry.After(now) {
-			n.Sessions++
-		} else {
-			n.Expired++
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		for _, e := range sh.m {
+			if e.expiry.After(now) {
+				n.Sessions++
+			} else {
+				n.Expired++
+			}
 		}
+		sh.mu.RUnlock()
 	}
+	s.umu.RLock()
+	defer s.umu.RUnlock()
 	for _, u := range s.users {
 		live := int64(0)
 		for _, exp := range u {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // MaxIntDigits is CPython's default int_max_str_digits: json.loads refuses
@@ -34,6 +35,11 @@ type Decoder struct {
 	// map[string]any with two keys or more, with its keys in the order
 	// they first appear.
 	KeyOrder func(m map[string]any, keys []string)
+	// Alias lets decoded strings share the input's memory when they are
+	// written without escapes and in ASCII (most keys and values), instead
+	// of each being copied: for input that nothing will ever modify, and
+	// that may then stay in memory as long as any such string does.
+	Alias bool
 }
 
 // Decode parses one JSON value from b, which is read as Latin-1 (every
@@ -83,6 +89,67 @@ func (o Decoder) DecodeObject(b []byte, fn func(key string, value any, raw []byt
 	err := d.object(o.Outer+1, func(k string, v any, start, end int) { fn(k, v, d.b[start:end:end]) })
 	if err != nil {
 		return err
+	}
+	d.skipWS()
+	if d.i != len(d.b) {
+		return d.errf("extra data")
+	}
+	return nil
+}
+
+// ScanObject checks that b is a JSON object that DecodeObject would
+// accept (a container at level Outer+1) and calls fn for each member in
+// the order they appear, with its key and raw, its value as written in b
+// (a subslice of b, without the whitespace around it). The values are
+// checked (syntax, nesting, integer length, UTF-8 when asked) but not
+// built: decode raw with Decoder{Outer: Outer+1} when it is needed.
+func (o Decoder) ScanObject(b []byte, fn func(key string, raw []byte)) error {
+	d := decoder{b: b, o: o}
+	d.skipWS()
+	if d.i >= len(d.b) || d.b[d.i] != '{' {
+		return d.errf("expected an object")
+	}
+	if o.Outer+1 > MaxDepth {
+		return d.depthErr()
+	}
+	d.i++ // '{'
+	d.skipWS()
+	if d.i < len(d.b) && d.b[d.i] == '}' {
+		d.i++
+	} else {
+		for {
+			d.skipWS()
+			if d.i >= len(d.b) || d.b[d.i] != '"' {
+				return d.errf("expected a property name in double quotes")
+			}
+			k, err := d.str()
+			if err != nil {
+				return err
+			}
+			d.skipWS()
+			if d.i >= len(d.b) || d.b[d.i] != ':' {
+				return d.errf("expected ':'")
+			}
+			d.i++
+			d.skipWS()
+			start := d.i
+			if err := d.skip(o.Outer + 1); err != nil {
+				return err
+			}
+			fn(k, d.b[start:d.i:d.i])
+			d.skipWS()
+			if d.i >= len(d.b) {
+				return d.errf("unexpected end of input in object")
+			}
+			if d.b[d.i] == '}' {
+				d.i++
+				break
+			}
+			if d.b[d.i] != ',' {
+				return d.errf("expected ',' or '}'")
+			}
+			d.i++
+		}
 	}
 	d.skipWS()
 	if d.i != len(d.b) {
@@ -177,6 +244,76 @@ func (d *decoder) value(outer int) (any, error) {
 	return nil, d.errf("unexpected character %q", d.b[d.i])
 }
 
+// skip checks a value inside outer containers as value would parse it,
+// without building it.
+func (d *decoder) skip(outer int) error {
+	if d.i >= len(d.b) {
+		return d.errf("unexpected end of input")
+	}
+	switch c := d.b[d.i]; {
+	case c == '{' || c == '[':
+		if outer+1 > MaxDepth {
+			return d.depthErr()
+		}
+		end, what := byte('}'), "object"
+		if c == '[' {
+			end, what = ']', "array"
+		}
+		d.i++
+		d.skipWS()
+		if d.i < len(d.b) && d.b[d.i] == end {
+			d.i++
+			return nil
+		}
+		for {
+			d.skipWS()
+			if c == '{' {
+				if d.i >= len(d.b) || d.b[d.i] != '"' {
+					return d.errf("expected a property name in double quotes")
+				}
+				if _, _, err := d.strBytes(); err != nil {
+					return err
+				}
+				d.skipWS()
+				if d.i >= len(d.b) || d.b[d.i] != ':' {
+					return d.errf("expected ':'")
+				}
+				d.i++
+				d.skipWS()
+			}
+			if err := d.skip(outer + 1); err != nil {
+				return err
+			}
+			d.skipWS()
+			if d.i >= len(d.b) {
+				return d.errf("unexpected end of input in %s", what)
+			}
+			switch d.b[d.i] {
+			case ',':
+				d.i++
+			case end:
+				d.i++
+				return nil
+			default:
+				return d.errf("expected ',' or '%c'", end)
+			}
+		}
+	case c == '"':
+		_, _, err := d.strBytes()
+		return err
+	case c == 'n' && d.literal("null"), c == 't' && d.literal("true"), c == 'f' && d.literal("false"),
+		c == 'N' && d.literal("NaN"), c == 'I' && d.literal("Infinity"), c == '-' && d.literal("-Infinity"):
+		return nil
+	case c == '-' || isDigit(c):
+		lit, isFloat, err := d.numberLit()
+		if err != nil || isFloat {
+			return err
+		}
+		return d.checkInt(lit)
+	}
+	return d.errf("unexpected character %q", d.b[d.i])
+}
+
 // object parses an object at nesting level level, reporting each member
 // with the offsets of its value.
 func (d *decoder) object(level int, fn func(k string, v any, start, end int)) error {
@@ -256,20 +393,48 @@ func (d *decoder) array(level int) (any, error) {
 }
 
 func (d *decoder) str() (string, error) {
+	b, inInput, err := d.strBytes()
+	switch {
+	case err != nil:
+		return "", err
+	case len(b) == 0:
+		return "", nil
+	case d.o.Alias && inInput:
+		return unsafe.String(&b[0], len(b)), nil
+	}
+	return string(b), nil
+}
+
+// strBytes parses a string and returns its decoded bytes: a subslice of
+// the input when the string has no escapes and only ASCII, else of d.buf
+// (valid until the next call); inInput tells which.
+func (d *decoder) strBytes() (b []byte, inInput bool, err error) {
 	d.i++ // opening quote
-	d.buf = d.buf[:0]
+	start := d.i
+	for d.i < len(d.b) {
+		c := d.b[d.i]
+		if c == '"' {
+			d.i++
+			return d.b[start : d.i-1], true, nil
+		}
+		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			break
+		}
+		d.i++
+	}
+	d.buf = append(d.buf[:0], d.b[start:d.i]...)
 	for {
 		if d.i >= len(d.b) {
-			return "", d.errf("unterminated string")
+			return nil, false, d.errf("unterminated string")
 		}
 		c := d.b[d.i]
 		switch {
 		case c == '"':
 			d.i++
-			return string(d.buf), nil
+			return d.buf, false, nil
 		case c == '\\':
 			if d.i+1 >= len(d.b) {
-				return "", d.errf("unterminated escape")
+				return nil, false, d.errf("unterminated escape")
 			}
 			e := d.b[d.i+1]
 			d.i += 2
@@ -289,7 +454,7 @@ func (d *decoder) str() (string, error) {
 			case 'u':
 				r, ok := d.hex4()
 				if !ok {
-					return "", d.errf("invalid \\u escape")
+					return nil, false, d.errf("invalid \\u escape")
 				}
 				if utf16.IsSurrogate(r) {
 					// A high surrogate followed by an escaped low one is
@@ -312,17 +477,17 @@ func (d *decoder) str() (string, error) {
 				}
 				d.buf = utf8.AppendRune(d.buf, r)
 			default:
-				return "", d.errf("invalid escape")
+				return nil, false, d.errf("invalid escape")
 			}
 		case c < 0x20:
-			return "", d.errf("invalid control character in string")
+			return nil, false, d.errf("invalid control character in string")
 		case c < utf8.RuneSelf:
 			d.buf = append(d.buf, c)
 			d.i++
 		case d.o.UTF8:
 			r, size := utf8.DecodeRune(d.b[d.i:])
 			if r == utf8.RuneError && size == 1 {
-				return "", d.errf("invalid UTF-8")
+				return nil, false, d.errf("invalid UTF-8")
 			}
 			d.buf = append(d.buf, d.b[d.i:d.i+size]...)
 			d.i += size
@@ -357,12 +522,56 @@ func (d *decoder) hex4() (rune, bool) {
 }
 
 func (d *decoder) number() (any, error) {
+	b, isFloat, err := d.numberLit()
+	if err != nil {
+		return nil, err
+	}
+	lit := string(b)
+	if isFloat {
+		f, err := strconv.ParseFloat(lit, 64)
+		if err != nil {
+			var ne *strconv.NumError
+			if errors.As(err, &ne) && ne.Err == strconv.ErrRange {
+				return f, nil // ±Inf or 0, as Python's float() gives
+			}
+			return nil, d.errf("invalid number")
+		}
+		return f, nil
+	}
+	if n, err := strconv.ParseInt(lit, 10, 64); err == nil {
+		return n, nil
+	}
+	if err := d.checkInt(b); err != nil {
+		return nil, err
+	}
+	n, ok := new(big.Int).SetString(lit, 10)
+	if !ok {
+		return nil, d.errf("invalid number")
+	}
+	return n, nil
+}
+
+// checkInt refuses an integer literal longer than MaxIntDigits digits.
+func (d *decoder) checkInt(lit []byte) error {
+	digits := len(lit)
+	if lit[0] == '-' {
+		digits--
+	}
+	if digits > MaxIntDigits {
+		return d.errf("integer longer than %d digits", MaxIntDigits)
+	}
+	return nil
+}
+
+// numberLit scans a number as Python's scanner does and returns its
+// literal and whether it is a float.
+func (d *decoder) numberLit() ([]byte, bool, error) {
 	start := d.i
 	if d.b[d.i] == '-' {
 		d.i++
 	}
 	if d.i >= len(d.b) {
-		return nil, d.errf("invalid number")
+		return nil, false, d.errf("invalid number")
 	}
 	if d.b[d.i] == '0' {
 		d.i++
@@ -371,7 +580,7 @@ func (d *decoder) number() (any, error) {
 			d.i++
 		}
 	} else {
-		return nil, d.errf("invalid number")
+		return nil, false, d.errf("invalid number")
 	}
 	isFloat := false
 	// Python's scanner takes a fraction or exponent only when digits
@@ -397,31 +606,5 @@ func (d *decoder) number() (any, error) {
 			d.i = j
 		}
 	}
-	lit := string(d.b[start:d.i])
-	if isFloat {
-		f, err := strconv.ParseFloat(lit, 64)
-		if err != nil {
-			var ne *strconv.NumError
-			if errors.As(err, &ne) && ne.Err == strconv.ErrRange {
-				return f, nil // ±Inf or 0, as Python's float() gives
-			}
-			return nil, d.errf("invalid number")
-		}
-		return f, nil
-	}
-	if n, err := strconv.ParseInt(lit, 10, 64); err == nil {
-		return n, nil
-	}
-	digits := len(lit)
-	if lit[0] == '-' {
-		digits--
-	}
-	if digits > MaxIntDigits {
-		return nil, d.errf("integer longer than %d digits", MaxIntDigits)
-	}
-	n, ok := new(big.Int).SetString(lit, 10)
-	if !ok {
-		return nil, d.errf("invalid number")
-	}
-	return n, nil
+	return d.b[start:d.i], isFloat, nil
 }

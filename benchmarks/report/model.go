@@ -1,0 +1,189 @@
+package main
+
+import (
+	"fmt"
+	"math"
+)
+
+// targetKind is how issue 17 judges an engine against its floor and peer.
+type targetKind int
+
+const (
+	noTarget       targetKind = iota
+	quarterBeyond             // (ours − floor) ≤ ¼ (peer − floor)
+	thirdOfPeer               // ours ≤ ⅓ peer
+	tenMicros                 // ours − floor ≤ 10 µs (no peer on this store)
+	cachedDBTarget            // read-write: ours ≤ 1.5× floor
+)
+
+// pairedEngine is one group of BenchmarkPaired: ours, the floor and the
+// peer timed in one loop.
+type pairedEngine struct {
+	name   string
+	group  string // BenchmarkPaired/<group>/{read,write}
+	peer   string // side name of the peer, "" for none
+	floor  string // side name of the floor ("harness" for memory)
+	target targetKind
+}
+
+var pairedEngines = []pairedEngine{
+	{"memory", "Memory", "scs", "harness", quarterBeyond},
+	{"signed cookies", "SignedCookie", "gorilla", "floor", thirdOfPeer},
+	{"SQLite (mattn, scs's driver)", "SQLiteMattn", "scs", "floor", quarterBeyond},
+	{"SQLite (modernc, our default)", "SQLite", "", "floor", noTarget},
+	{"PostgreSQL", "Postgres", "scs", "floor", quarterBeyond},
+	{"MariaDB", "MariaDB", "", "floor", noTarget},
+	{"Redis", "Redis", "scs", "floor", quarterBeyond},
+	{"Redis Cluster", "RedisCluster", "", "floor", noTarget},
+	{"memcached", "Memcached", "", "floor", tenMicros},
+	{"cached_db", "CachedDB", "", "floor", cachedDBTarget},
+}
+
+// side returns the per-run function reading a side's ns/op.
+func side(name string) func(map[string]float64) float64 {
+	return func(r map[string]float64) float64 {
+		if v, ok := r[name+"-ns/op"]; ok {
+			return v
+		}
+		return math.NaN()
+	}
+}
+
+// pairedFigures are the medians of one interleaved benchmark.
+type pairedFigures struct {
+	ours, floor, peer       float64
+	oursBeyond, peerBeyond  float64 // beyond the floor
+	ratioFloor, beyondRatio float64 // ours/floor; (ours − floor)/(peer − floor)
+	ratioPeer               float64 // ours/peer
+}
+
+func (e pairedEngine) figures(r *results, kind string) (pairedFigures, bool) {
+	s := r.get("Paired/" + e.group + "/" + kind)
+	if s == nil {
+		return pairedFigures{}, false
+	}
+	o, f := side("ours"), side(e.floor)
+	p := side(e.peer)
+	pf := pairedFigures{
+		ours:       s.medf(o),
+		floor:      s.medf(f),
+		peer:       math.NaN(),
+		oursBeyond: s.medf(func(x map[string]float64) float64 { return o(x) - f(x) }),
+		peerBeyond: math.NaN(), beyondRatio: math.NaN(), ratioPeer: math.NaN(),
+		ratioFloor: s.medf(func(x map[string]float64) float64 { return o(x) / f(x) }),
+	}
+	if e.peer != "" {
+		pf.peer = s.medf(p)
+		pf.peerBeyond = s.medf(func(x map[string]float64) float64 { return p(x) - f(x) })
+		// The ratio of the medians of the run-by-run differences: a
+		// median of ratios would blow up in a run where the peer's
+		// difference comes out near zero.
+		pf.beyondRatio = pf.oursBeyond / pf.peerBeyond
+		pf.ratioPeer = s.medf(func(x map[string]float64) float64 { return o(x) / p(x) })
+	}
+	return pf, true
+}
+
+// verdict judges one engine's request against its target: the target's
+// text, the measured figure, and whether it is met. ok is false when
+// there is no target for it.
+func (e pairedEngine) verdict(f pairedFigures, kind string) (target, measured string, met, ok bool) {
+	switch e.target {
+	case quarterBeyond:
+		what := "floor"
+		if e.floor == "harness" {
+			what = "harness"
+		}
+		return fmt.Sprintf("ours beyond the %s ≤ ¼ of %s's", what, e.peer),
+			fmt.Sprintf("%s vs %s: %.2f", us(f.oursBeyond), us(f.peerBeyond), f.beyondRatio),
+			f.beyondRatio <= 0.25, !math.IsNaN(f.beyondRatio)
+	case thirdOfPeer:
+		return fmt.Sprintf("ours ≤ ⅓ of %s's time", e.peer),
+			fmt.Sprintf("%s vs %s: %.2f", us(f.ours), us(f.peer), f.ratioPeer),
+			f.ratioPeer <= 1.0/3, !math.IsNaN(f.ratioPeer)
+	case tenMicros:
+		return "ours ≤ 10 µs beyond the floor (scs has no store)",
+			fmt.Sprintf("%s beyond %s", us(f.oursBeyond), us(f.floor)),
+			f.oursBeyond <= 10e3, !math.IsNaN(f.oursBeyond)
+	case cachedDBTarget:
+		if kind != "write" {
+			return "", "", false, false
+		}
+		return "ours ≤ 1.5× the floor (cache GET, database write, cache SET)",
+			fmt.Sprintf("%s vs %s: %.2f×", us(f.ours), us(f.floor), f.ratioFloor),
+			f.ratioFloor <= 1.5, !math.IsNaN(f.ratioFloor)
+	}
+	return "", "", false, false
+}
+
+// Network stores of BenchmarkNetwork.
+var networkStores = []struct{ name, group, peer string }{
+	{"Redis", "Redis", "scs"},
+	{"memcached", "Memcached", ""},
+	{"PostgreSQL", "Postgres", "scs"},
+	{"MariaDB", "MariaDB", ""},
+	{"cached_db", "CachedDB", ""},
+}
+
+var networkRTTs = []struct {
+	name string
+	ns   float64
+}{{"rtt=200us", 200e3}, {"rtt=1ms", 1e6}}
+
+// Stores of BenchmarkParallel, with the peer measured beside ours.
+var parallelStores = []struct {
+	name, group, peer string
+	target            bool // issue 17: ours ≥ 2× the peer
+}{
+	{"memory", "memory", "scs", true},
+	{"signed cookies", "cookie", "gorilla", false},
+	{"SQLite (modernc, our default)", "sqlite", "", false},
+	{"SQLite (mattn, scs's driver)", "sqlite-mattn", "scs", true},
+	{"bolt", "bolt", "", false},
+	{"PostgreSQL", "postgres", "scs", true},
+	{"MariaDB", "mariadb", "", false},
+	{"Redis", "redis", "scs", true},
+	{"memcached", "memcached", "", false},
+	{"cached_db", "cached_db", "", false},
+}
+
+// Stores of BenchmarkLoad.
+var loadStores = []struct{ name, group string }{
+	{"memory", "memory"},
+	{"Redis", "redis"},
+	{"SQLite (each library's usual driver)", "sqlite"},
+	{"SQLite (mattn, scs's driver)", "sqlite-mattn"},
+}
+
+// Engines and sizes of BenchmarkSize.
+var sizeEngines = []string{"memory", "sqlite", "redis"}
+
+var sizes = []struct {
+	name  string
+	bytes float64
+}{{"100B", 100}, {"1KB", 1000}, {"10KB", 10_000}, {"100KB", 100_000}}
+
+// linearSlack is the noise allowed on "no faster than linearly": each
+// tenfold step in size may cost at most 10× (+10%).
+const linearSlack = 1.10
+
+// sizeSlope returns, for one engine and request, the times at each size
+// and the largest growth exponent between consecutive sizes
+// (log(t2/t1) / log(s2/s1); 1 is linear).
+func sizeSlope(r *results, eng, kind string) ([]float64, float64) {
+	var ts []float64
+	worst := math.NaN()
+	for i, sz := range sizes {
+		t := r.get("Size/" + eng + "/" + kind + "/" + sz.name).med("ns/op")
+		ts = append(ts, t)
+		if i > 0 && !math.IsNaN(t) && !math.IsNaN(ts[i-1]) {
+			// Use the session's actual bytes when reported (b.SetBytes).
+			s1, s2 := sizes[i-1].bytes, sz.bytes
+			slope := math.Log(t/ts[i-1]) / math.Log(s2/s1)
+			if math.IsNaN(worst) || slope > worst {
+				worst = slope
+			}
+		}
+	}
+	return ts, worst
+}

@@ -1,0 +1,89 @@
+package pyjson
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+var scanCases = []string{
+	`{}`, ` { } `, `{"a":1}`, `{"a":1,"a":2}`, `{"a" : [1, 2.5, -0, 1e5, -1E-2, "x\u00e9\ud800y", null, true, false, NaN, Infinity, -Infinity], "b":{"c":{"d":[]}}}`,
+	`{"k":"caf\xe9"}`, `{"k":"\ud83d\ude00"}`, `{"k":"a\"b\\c\/d\b\f\n\r\t"}`,
+	`{"n":` + strings.Repeat("9", MaxIntDigits) + `}`, `{"n":-` + strings.Repeat("9", MaxIntDigits) + `}`,
+	`{"n":` + strings.Repeat("9", MaxIntDigits+1) + `}`, `{"f":1` + strings.Repeat("0", 5000) + `.5}`,
+	`{"deep":` + strings.Repeat("[", MaxDepth-1) + strings.Repeat("]", MaxDepth-1) + `}`,
+	`{"deep":` + strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth) + `}`,
+	`{"deep":` + strings.Repeat(`{"a":`, MaxDepth) + "1" + strings.Repeat("}", MaxDepth) + `}`,
+	``, `[]`, `{`, `{"a"}`, `{"a":}`, `{"a":1,}`, `{"a":[1,]}`, `{"a":[1 2]}`, `{"a":01}`, `{"a":1.}`, `{"a":.5}`,
+	`{"a":-}`, `{"a":tru}`, `{"a":"x}`, `{"a":"\x01"}`, `{"a":"\q"}`, `{"a":"\u12"}`, `{a:1}`, `{"a":1}x`, `{"a":1} `,
+	`{"a":{"b":1,}}`, `{"a":{"b" 1}}`, `{"a":{1:1}}`, `{"a":[}`, `{"a":{]}`, `{"a":1e}`, `{"a":1e+}`, `{"a":-Infinityx}`,
+}
+
+// ScanObject accepts exactly what DecodeObject accepts, reports the same
+// members with the same raw spans, and each raw value decodes alone.
+func TestScanAgreesWithDecode(t *testing.T) {
+	for _, utf := range []bool{false, true} {
+		for _, c := range append(scanCases, "{\"k\":\"\xff\"}", "{\"k\":\"\xc3\xa9\"}") {
+			checkScan(t, Decoder{UTF8: utf}, []byte(c))
+		}
+	}
+}
+
+func FuzzScanAgreesWithDecode(f *testing.F) {
+	for _, c := range scanCases {
+		f.Add([]byte(c), false)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, utf bool) {
+		checkScan(t, Decoder{UTF8: utf}, b)
+	})
+}
+
+func checkScan(t *testing.T, o Decoder, b []byte) {
+	t.Helper()
+	type member struct {
+		k   string
+		raw []byte
+	}
+	var dec, scan []member
+	derr := o.DecodeObject(b, func(k string, v any, raw []byte) { dec = append(dec, member{k, raw}) })
+	serr := o.ScanObject(b, func(k string, raw []byte) { scan = append(scan, member{k, raw}) })
+	if (derr == nil) != (serr == nil) {
+		t.Fatalf("%.80q (UTF8 %v): DecodeObject %v, ScanObject %v", b, o.UTF8, derr, serr)
+	}
+	if derr != nil {
+		return
+	}
+	if len(dec) != len(scan) {
+		t.Fatalf("%.80q: %d members decoded, %d scanned", b, len(dec), len(scan))
+	}
+	for i := range dec {
+		if dec[i].k != scan[i].k || !bytes.Equal(dec[i].raw, scan[i].raw) {
+			t.Fatalf("%.80q: member %d: %q %q decoded, %q %q scanned", b, i, dec[i].k, dec[i].raw, scan[i].k, scan[i].raw)
+		}
+		if _, err := (Decoder{UTF8: o.UTF8, Outer: o.Outer + 1}).Decode(scan[i].raw); err != nil {
+			t.Fatalf("%.80q: member %q does not decode alone: %v", b, scan[i].k, err)
+		}
+	}
+}
+
+// Alias shares the input's memory only for strings written plainly.
+func TestAliasStrings(t *testing.T) {
+	in := []byte(`{"plain":"abc","esc":"a\nb","latin":"caf` + "\xe9" + `"}`)
+	var keys, vals []string
+	err := Decoder{Alias: true}.DecodeObject(in, func(k string, v any, _ []byte) {
+		keys, vals = append(keys, k), append(vals, v.(string))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"abc", "a\nb", "café"}; strings.Join(vals, "|") != strings.Join(want, "|") {
+		t.Fatalf("decoded %q, want %q", vals, want)
+	}
+	copy(in, bytes.Repeat([]byte("#"), len(in)))
+	if keys[0] != "#####" || vals[0] != "###" {
+		t.Errorf("plain strings copied: %q %q (Alias should share the input)", keys[0], vals[0])
+	}
+	if vals[1] != "a\nb" || vals[2] != "café" {
+		t.Errorf("escaped or Latin-1 strings changed with the input: %q", vals[1:])
+	}
+}
