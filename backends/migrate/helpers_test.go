@@ -175,10 +175,13 @@ func harness(p pairKinds, seeded bool, configure func(*sessions.Settings)) confo
 		// seeded sessions are read first in the old store's.
 		Unsigned: p.to.pickle || home.pickle,
 	}
-	if seeded && p.from.name != "memory" {
-		// A session in the old store takes several round trips to each
-		// store before a call is done (find, claim, move): the expiry
-		// cases get more room than 20 ms on a loaded machine.
+	if p.from.name != "memory" || p.to.name != "memory" {
+		// A call on a migrating engine makes several round trips (a load
+		// that misses the new store asks the old one; a session in the
+		// old store is found, claimed and moved): the expiry cases get
+		// more room than 20 ms on a loaded machine (a redis-to-sqlite
+		// run with the sessions in the new store missed 20 ms at a load
+		// average of 17).
 		caps.TTLResolution = 100 * time.Millisecond
 	}
 	set := testSettings()
