@@ -85,6 +85,9 @@ func (m *Manager) handler(next http.Handler, buffered bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, had := m.requestKey(r)
 		s := m.Load(r.Context(), key)
+		if m.s.Devices.Enabled {
+			s.req = r
+		}
 		sw := &responseWriter{ResponseWriter: w, m: m, s: s, r: r, hadCookie: had, clientKey: key, buffered: buffered}
 		r = r.WithContext(NewContext(r.Context(), s))
 		next.ServeHTTP(sw, r)
