@@ -36,6 +36,7 @@ type Manager struct {
 	clock  func() time.Time
 	closed atomic.Bool
 	ob     *observer // nil: nothing observes
+	cookie cookieParts
 
 	// touched remembers when this process last extended the idle
 	// timeout of a session, so read-only requests touch the store at most
@@ -105,6 +106,7 @@ func New(b Backend, s Settings) (*Manager, error) {
 	if s.Clock != nil {
 		m.clock = s.Clock
 	}
+	m.cookie = newCookieParts(s)
 	m.s.CookieAge = s.CookieAge.Truncate(time.Second)
 	if m.s.KeySalt == "" {
 		m.s.KeySalt = codec.DjangoSessionSalt
@@ -157,9 +159,11 @@ func (m *Manager) chooseCodec(b Backend) (codec.Codec, error) {
 	return enc, nil
 }
 
-// DefaultCodec returns the codec Django's db, file and cached_db engines
-// use, with the keys and limits of s: signing.dumps(session, salt=
-// KeySalt (default "django.contrib.sessions.SessionStore"), compress=True).
+// DefaultCodec returns the codec of Django's db, file and cached_db
+// engines, with the keys and limits of s: signing.dumps(session, salt=
+// KeySalt (default "django.contrib.sessions.SessionStore")), compressed
+// only above Settings.CompressAbove (Django compresses whenever it saves
+// two bytes; it reads both forms).
 func DefaultCodec(s Settings) codec.Codec {
 	salt := s.KeySalt
 	if salt == "" {
@@ -169,7 +173,11 @@ func DefaultCodec(s Settings) codec.Codec {
 	if size == 0 {
 		size = 4 << 20
 	}
-	return codec.Signed{Key: s.SecretKey, Fallbacks: s.SecretKeyFallbacks, Salt: salt, MaxSize: size}
+	c := codec.Signed{Key: s.SecretKey, Fallbacks: s.SecretKeyFallbacks, Salt: salt, MaxSize: size}
+	if s.CompressAbove > 0 {
+		c.Compression = codec.Compression{Above: s.CompressAbove, MinSaving: 0.25}
+	}
+	return c
 }
 
 // describe returns the engine's name (its scheme, or its Go type) and

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -368,28 +369,54 @@ func (m *Manager) finish(ctx context.Context, h http.Header, s *Session, hadCook
 }
 
 func (m *Manager) setCookie(h http.Header, s *Session) {
-	c := &http.Cookie{
-		Name:        m.s.CookieName,
-		Value:       s.key,
-		Path:        m.s.CookiePath,
-		Domain:      m.s.CookieDomain,
-		Secure:      m.s.CookieSecure,
-		HttpOnly:    m.s.CookieHTTPOnly,
-		SameSite:    m.s.CookieSameSite,
-		Partitioned: m.s.CookiePartitioned,
-	}
+	var exp time.Time
+	age := time.Duration(-1) // no Max-Age, no Expires: a browser-session cookie
 	if !s.expireAtBrowserClose() {
 		now := m.now()
-		age := s.expiryAge(now)
-		if age <= 0 {
-			c.MaxAge = -1 // "Max-Age=0": expire now
-			c.Expires = time.Unix(0, 0)
+		if age = s.expiryAge(now); age <= 0 {
+			age, exp = 0, time.Unix(0, 0) // "Max-Age=0": expire now
 		} else {
-			c.MaxAge = int(age / time.Second)
-			c.Expires = now.Add(age)
+			exp = now.Add(age)
 		}
 	}
-	h.Add("Set-Cookie", c.String())
+	h["Set-Cookie"] = append(h["Set-Cookie"], m.cookieLine(s.key, age, exp))
+}
+
+// cookieParts are the constant parts of the session cookie's Set-Cookie
+// line, rendered once by net/http (so they are sanitised exactly as it
+// does) when the Manager is made.
+type cookieParts struct {
+	scope string // "; Path=/; Domain=example.com"
+	flags string // "; HttpOnly; Secure; SameSite=Lax; Partitioned"
+}
+
+func newCookieParts(s Settings) cookieParts {
+	scope := (&http.Cookie{Name: "n", Value: "v", Path: s.CookiePath, Domain: s.CookieDomain}).String()
+	flags := (&http.Cookie{Name: "n", Value: "v", HttpOnly: s.CookieHTTPOnly, Secure: s.CookieSecure,
+		SameSite: s.CookieSameSite, Partitioned: s.CookiePartitioned}).String()
+	return cookieParts{scope: scope[len("n=v"):], flags: flags[len("n=v"):]}
+}
+
+// cookieLine is what http.Cookie.String writes for the session cookie
+// with value v (a session key or a signed value: only characters a cookie
+// value takes unquoted), Max-Age age (negative: none) and Expires exp,
+// without its general-purpose validation and allocations.
+func (m *Manager) cookieLine(v string, age time.Duration, exp time.Time) string {
+	var b strings.Builder
+	b.Grow(len(m.s.CookieName) + 1 + len(v) + len(m.cookie.scope) + len(m.cookie.flags) + 60)
+	b.WriteString(m.s.CookieName)
+	b.WriteByte('=')
+	b.WriteString(v)
+	b.WriteString(m.cookie.scope)
+	if age >= 0 {
+		var buf [40]byte
+		b.WriteString("; Expires=")
+		b.Write(exp.UTC().AppendFormat(buf[:0], http.TimeFormat))
+		b.WriteString("; Max-Age=")
+		b.Write(strconv.AppendInt(buf[:0], int64(age/time.Second), 10))
+	}
+	b.WriteString(m.cookie.flags)
+	return b.String()
 }
 
 func (m *Manager) deleteCookie(h http.Header) {

@@ -117,6 +117,19 @@ type Settings struct {
 	// larger sessions fail to save with ErrTooLarge and larger stored data
 	// is treated as corrupt. Default 4 MiB.
 	MaxDataSize int
+	// CompressAbove, when positive, zlib-compresses the stored data of a
+	// server-side session larger than this many bytes (when that saves
+	// a quarter or more); zero, the default, never compresses. Django
+	// reads both forms and compresses every payload over 100 bytes;
+	// server-side stores gain little from it while every save pays a
+	// deflate and every load an inflate. Data Django wrote compressed are
+	// always read. SESSION_COMPRESS_ABOVE.
+	CompressAbove int
+	// CookieCompressSaving is the least share a signed-cookie session
+	// must shrink by to be sent compressed (a cookie that would not fit
+	// otherwise is compressed whatever it saves). Default 0.25; 0 means
+	// Django's rule (any saving of two bytes or more).
+	CookieCompressSaving float64
 
 	// IdleTimeout, when positive, ends a server-side session after this
 	// long without a request, however long CookieAge is (OWASP's idle
@@ -176,6 +189,8 @@ func DefaultSettings() Settings {
 		CacheVersion:   1,
 		KeySalt:        codec.DjangoSessionSalt,
 		MaxDataSize:    4 << 20,
+
+		CookieCompressSaving: 0.25,
 	}
 }
 
@@ -238,6 +253,14 @@ func settingsFrom(lookup func(string) (string, bool)) (Settings, error) {
 		}
 	}
 	str("SESSION_TOKEN_HEADER", &s.TokenHeader)
+	if v, ok := lookup("SESSION_COMPRESS_ABOVE"); ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 0 {
+			errs = append(errs, "SESSION_COMPRESS_ABOVE: not a number of bytes")
+		} else {
+			s.CompressAbove = n
+		}
+	}
 	boolean("SESSION_SAVE_EVERY_REQUEST", &s.SaveEveryRequest)
 	boolean("SESSION_EXPIRE_AT_BROWSER_CLOSE", &s.ExpireAtBrowserClose)
 	str("SESSION_FILE_PATH", &s.FilePath)
@@ -327,6 +350,9 @@ func (s *Settings) validate() error {
 	}
 	if s.SecretKey == "" {
 		errs = append(errs, "SecretKey is empty (Django's SECRET_KEY)")
+	}
+	if s.CompressAbove < 0 || s.CookieCompressSaving < 0 || s.CookieCompressSaving >= 1 {
+		errs = append(errs, "CompressAbove must not be negative, CookieCompressSaving must be in [0, 1)")
 	}
 	if s.TokenHeader != "" && !validHeaderName(s.TokenHeader) {
 		errs = append(errs, "TokenHeader is not a valid HTTP header name")

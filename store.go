@@ -245,9 +245,12 @@ func (st *store) swapLoop(ctx context.Context, key string, old, data []byte, exp
 		err := st.e.Update(ctx, key, data, exp)
 		return data, 0, st.wrap("update", interrupted(err))
 	}
-	l := st.lock(key)
-	l.Lock()
-	defer l.Unlock()
+	var l *sync.Mutex
+	defer func() {
+		if l != nil {
+			l.Unlock()
+		}
+	}()
 	for attempt := 0; ; attempt++ {
 		err := st.swap.Swap(ctx, key, old, data, exp)
 		switch {
@@ -258,10 +261,18 @@ func (st *store) swapLoop(ctx context.Context, key string, old, data []byte, exp
 		case attempt >= st.maxSwapRetries:
 			return nil, attempt + 1, st.wrap("update", fmt.Errorf("%w: gave up after %d attempts", ErrConflict, attempt+1))
 		}
-		// Another request wrote first. After a few rounds, back off a
-		// little so a crowd of writers on one session stops colliding.
-		if attempt >= 2 {
+		// Another request wrote first. From now on queue behind this
+		// process's other writers of the session (the lock is only
+		// taken after a conflict, so it never delays a write that meets
+		// none); after a few rounds, back off a little, unlocked, so a
+		// crowd of writers on one session stops colliding.
+		if l == nil {
+			l = st.lock(key)
+			l.Lock()
+		} else if attempt >= 2 {
+			l.Unlock()
 			time.Sleep(time.Duration(mrand.Int64N(int64(attempt) * int64(time.Millisecond))))
+			l.Lock()
 		}
 		theirs, err := st.e.Load(ctx, key)
 		if err != nil {

@@ -473,14 +473,42 @@ type Signed struct {
 	MaxSize int
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Compression says when the payload is zlib-compressed. The zero
+	// value never compresses: Django reads both forms, and a
+	// server-side store gains little from it while every save pays a
+	// deflate and every load an inflate. Reading compressed data is
+	// always supported.
+	Compression Compression
 }
+
+// Compression is when [Signed] compresses a payload (Django's compress
+// flag, with a policy). The zero value never compresses.
+type Compression struct {
+	// Above: payloads larger than this many bytes are compressed (when
+	// that saves at least MinSaving); zero never compresses.
+	Above int
+	// MinSaving, between 0 and 1, keeps the compressed form only when it
+	// is at least this share smaller; zero keeps it when it saves two
+	// bytes, as Django does.
+	MinSaving float64
+	// ToFit, when positive, keeps the compressed form of payloads longer
+	// than this many bytes whenever it is smaller, whatever MinSaving
+	// says: for a cookie that must fit in the browser's limit.
+	ToFit int
+}
+
+// DjangoCompression is what Django's own engines do: try every payload
+// over 100 bytes, keep the compressed form when it saves two bytes.
+var DjangoCompression = Compression{Above: 100}
 
 func (c Signed) options() signing.Options {
 	salt := c.Salt
 	if salt == "" {
 		salt = DjangoSessionSalt
 	}
-	return signing.Options{Key: c.Key, Fallbacks: c.Fallbacks, Salt: salt, Compress: true,
+	return signing.Options{Key: c.Key, Fallbacks: c.Fallbacks, Salt: salt,
+		Compress: c.Compression.Above > 0, CompressAbove: c.Compression.Above,
+		CompressMinSaving: c.Compression.MinSaving, CompressToFit: c.Compression.ToFit,
 		MaxAge: c.MaxAge, MaxSize: c.MaxSize, Now: c.Now}
 }
 

@@ -233,8 +233,20 @@ type Options struct {
 	Salt string
 	// Compress zlib-compresses the payload when that saves at least two
 	// bytes (Django's rule: len(compressed) < len(data) - 1). Payloads
-	// under 100 bytes are left uncompressed without trying.
+	// of CompressAbove bytes or fewer are left uncompressed without
+	// trying.
 	Compress bool
+	// CompressAbove is the size a payload must pass for Compress to try
+	// it; zero means 100 bytes (JSON this short almost never shrinks).
+	CompressAbove int
+	// CompressMinSaving, between 0 and 1, keeps the compressed form only
+	// when it is at least this share smaller than the payload; zero
+	// means Django's two bytes.
+	CompressMinSaving float64
+	// CompressToFit, when positive, keeps the compressed form of a
+	// payload longer than this many bytes whenever it is smaller at all,
+	// whatever CompressMinSaving says (a cookie that must fit).
+	CompressToFit int
 	// MaxAge, when positive, makes Loads refuse values signed longer ago
 	// (ErrSignatureExpired).
 	MaxAge time.Duration
@@ -269,13 +281,13 @@ func DumpsBytes(data []byte, o Options) (string, error) {
 		return "", fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), m)
 	}
 	compressed := false
-	if o.Compress && len(data) > minCompress {
+	if o.Compress && len(data) > o.compressAbove() {
 		c := compressors.Get().(*compressor)
 		c.buf.Reset()
 		c.w.Reset(&c.buf)
 		c.w.Write(data)
 		c.w.Close()
-		if c.buf.Len() < len(data)-1 {
+		if o.keepCompressed(len(data), c.buf.Len()) {
 			data = bytes.Clone(c.buf.Bytes())
 			compressed = true
 		}
@@ -288,6 +300,27 @@ func DumpsBytes(data []byte, o Options) (string, error) {
 	}
 	buf = base64.RawURLEncoding.AppendEncode(buf, data)
 	return o.signer().Sign(string(buf)), nil
+}
+
+func (o *Options) compressAbove() int {
+	if o.CompressAbove > 0 {
+		return o.CompressAbove
+	}
+	return minCompress
+}
+
+// keepCompressed decides whether the compressed form (packed bytes) of a
+// payload of n bytes is kept.
+func (o *Options) keepCompressed(n, packed int) bool {
+	switch {
+	case packed >= n-1:
+		return false // Django's rule: save at least two bytes
+	case o.CompressToFit > 0 && n > o.CompressToFit:
+		return true
+	case o.CompressMinSaving > 0:
+		return float64(n-packed) >= o.CompressMinSaving*float64(n)
+	}
+	return true
 }
 
 // minCompress is the size below which compression is not tried. A zlib

@@ -84,12 +84,28 @@ func (s *Store) Describe() string { return "signed cookies in the browser (no se
 
 // Codec returns Django's signed-cookie format for the settings: signed
 // JSON with the engine's salt, SECRET_KEY and its fallbacks, and a maximum
-// age of SESSION_COOKIE_AGE.
+// age of SESSION_COOKIE_AGE. The payload is compressed when the cookie
+// would not fit otherwise, or when that saves CookieCompressSaving of it
+// (a quarter by default): a cookie travels with every request.
 func (s *Store) Codec(st sessions.Settings) codec.Codec {
+	name := st.CookieName
+	if name == "" {
+		name = sessions.DefaultCookieName
+	}
 	return codec.Signed{
 		Key: st.SecretKey, Fallbacks: st.SecretKeyFallbacks, Salt: Salt,
 		MaxAge: st.CookieAge, MaxSize: st.MaxDataSize, Now: s.now,
+		Compression: codec.Compression{Above: 100, MinSaving: st.CookieCompressSaving, ToFit: fitPayload(name)},
 	}
+}
+
+// fitPayload is the largest payload whose uncompressed signed cookie
+// fits in sessions.MaxCookieSize: the value is the payload in base64 (4
+// characters per 3 bytes), a timestamp (6 base62 digits for centuries to
+// come) and a 43-character signature, with two colons.
+func fitPayload(cookieName string) int {
+	value := sessions.MaxCookieSize - len(cookieName) - 1
+	return (value - 6 - 43 - 2) * 3 / 4
 }
 
 // Seal returns the cookie value for encoded session data, or an error
