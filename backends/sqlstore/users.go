@@ -29,7 +29,7 @@ const userTableSuffix = "_user"
 type userIndex struct {
 	mu                         sync.Mutex
 	ready                      bool
-	meta                       bool // the table has the meta column
+	meta                       bool   // the table has the meta column
 	add, list, remove, expired string // remove takes removeBatch keys
 }
 
