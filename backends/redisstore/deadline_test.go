@@ -55,7 +55,7 @@ func redisCalls(s *redisstore.Store) []engineCall {
 		{name: "TouchExpired", fn: func(ctx context.Context) error { return s.Touch(ctx, key, past) }},
 		{name: "Swap", fn: func(ctx context.Context) error { return s.Swap(ctx, key, []byte("x"), []byte("y"), exp) }},
 		{name: "List", fn: func(ctx context.Context) error { return s.List(ctx, func(string) bool { return true }) }},
-		{name: "AddUserSession", fn: func(ctx context.Context) error { return s.AddUserSession(ctx, "user-1", key, exp) }},
+		{name: "AddUserSession", fn: func(ctx context.Context) error { return s.AddUserSession(ctx, "user-1", key, []byte(`{"c":1}`), exp) }},
 		{name: "UserSessions", fn: func(ctx context.Context) error { _, err := s.UserSessions(ctx, "user-1"); return err }},
 		{name: "RemoveUserSessions", fn: func(ctx context.Context) error { return s.RemoveUserSessions(ctx, "user-1", []string{key}) }},
 	}
