@@ -21,9 +21,15 @@ import (
 // engine with a [UserIndexer]; sessions no user is bound to get none.
 //
 // Privacy: a browser summary and an address are personal data in many
-// jurisdictions. They are kept no longer than the session (the index
-// entry expires with it), shown only to their user, and the address is
-// truncated by default. Say in your privacy notice what you keep.
+// jurisdictions. The trade-off is between what a user can recognise and
+// what the store reveals: a full address lets a user spot a login that
+// is not theirs, and tells whoever reads the store (a leak, an operator,
+// a subpoena) where each user was; a truncated one still tells home from
+// abroad while naming a network rather than a line; a hash only says
+// "same address as before"; none keeps nothing. The metadata are kept no
+// longer than the session (the index entry expires with it), shown only
+// to their user, and the address is truncated by default. Say in your
+// privacy notice what you keep.
 type DeviceSettings struct {
 	// Enabled turns the metadata on. Default false.
 	Enabled bool
@@ -49,10 +55,11 @@ type DeviceSettings struct {
 	// an n it would choose its own address.
 	ForwardedHops int
 	// Refresh is the least time between two updates of a session's "last
-	// seen" by one process. Zero means IdleRefresh when IdleTimeout is
-	// set, else five minutes. An update writes the index entry only,
-	// never the session data, and only on a request that uses the
-	// session.
+	// seen" by one process, at least one second. Zero means IdleRefresh
+	// when IdleTimeout is set, else five minutes; with IdleTimeout, a
+	// Refresh shorter than IdleRefresh counts as IdleRefresh. An update
+	// writes the index entry only, never the session data, and only on
+	// a request that uses the session: never a write per request.
 	Refresh time.Duration
 }
 
@@ -73,6 +80,9 @@ func (d DeviceSettings) validate() []string {
 	}
 	if d.ForwardedHops < 0 || d.Refresh < 0 {
 		errs = append(errs, "Devices.ForwardedHops and Devices.Refresh must not be negative")
+	}
+	if d.Refresh > 0 && d.Refresh < time.Second {
+		errs = append(errs, "Devices.Refresh must be at least one second (or zero for the default)")
 	}
 	return errs
 }

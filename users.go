@@ -85,15 +85,20 @@ func (m *Manager) index(ctx context.Context, s *Session, key string, exp time.Ti
 	return nil
 }
 
-// seenRefresh is how often "last seen" is recorded (DeviceSettings.Refresh).
+// seenRefresh is how often "last seen" is recorded: DeviceSettings.Refresh,
+// never more often than the idle refresh.
 func (m *Manager) seenRefresh() time.Duration {
-	switch {
-	case m.s.Devices.Refresh > 0:
-		return m.s.Devices.Refresh
-	case m.s.IdleTimeout > 0:
-		return m.s.IdleRefresh
+	d := m.s.Devices.Refresh
+	if d <= 0 {
+		d = defaultSeenRefresh
+		if m.s.IdleTimeout > 0 {
+			d = m.s.IdleRefresh
+		}
 	}
-	return defaultSeenRefresh
+	if m.s.IdleTimeout > 0 {
+		d = max(d, m.s.IdleRefresh)
+	}
+	return d
 }
 
 // seenDue reports whether the "last seen" of key should be recorded now.
