@@ -122,6 +122,9 @@ func demoSettings(engine, dataDir string, stderr io.Writer) (demoConfig, error) 
 		return demoConfig{}, err
 	}
 	settings.SecretKey = secret
+	if _, set := os.LookupEnv("SESSION_DEVICES"); !set {
+		settings.Devices.Enabled = true // the devices page shows the metadata
+	}
 
 	defaultDB := (&url.URL{Scheme: "sqlite", Path: filepath.ToSlash(filepath.Join(dir, "sessions.sqlite3")), RawQuery: "create_table=true"}).String()
 	cfg := engine
