@@ -16,7 +16,7 @@ PKGS      ?= ./...
 # Nested modules (their own go.mod) that make test and make check cover
 # beside the root, which go test ./... does not enter; benchmarks/ is
 # make bench's.
-MODULES   ?= otel
+MODULES   ?= otel adapters/gin adapters/echo adapters/fiber
 
 .PHONY: all deps test test-short check demo bench fuzz soak clean
 

@@ -52,7 +52,9 @@ type DeviceSettings struct {
 	// to X-Forwarded-For, set n: the address is then the n-th entry from
 	// the right, the one the outermost proxy saw. Set it only behind such
 	// proxies: any client can send X-Forwarded-For, and with too large
-	// an n it would choose its own address.
+	// an n it would choose its own address. A session from
+	// [Manager.Begin] alone (a framework adapter) has no TCP peer: its
+	// address comes from X-Forwarded-For, or is not recorded.
 	ForwardedHops int
 	// Refresh is the least time between two updates of a session's "last
 	// seen" by one process, at least one second. Zero means IdleRefresh
@@ -167,22 +169,22 @@ type client struct {
 }
 
 // client returns what the request of s tells about the client, read
-// once, as the device settings say; nil outside the middleware. Callers
-// hold s.mu.
+// once, as the device settings say; nil for a session that did not come
+// from Begin or the middleware. Callers hold s.mu.
 func (s *Session) client() *client {
-	if s.cl == nil && s.req != nil {
+	if s.cl == nil && s.hdr != nil {
 		m := s.m
-		s.cl = &client{ua: summarizeUA(s.req.UserAgent()), ip: m.keepIP(requestAddr(s.req, m.s.Devices.ForwardedHops))}
+		s.cl = &client{ua: summarizeUA(s.hdr.Get("User-Agent")), ip: m.keepIP(requestAddr(s.hdr, s.peer, m.s.Devices.ForwardedHops))}
 	}
 	return s.cl
 }
 
 // requestAddr returns the client's address: the TCP peer, or the hops-th
 // entry from the right of X-Forwarded-For.
-func requestAddr(r *http.Request, hops int) netip.Addr {
+func requestAddr(h http.Header, peer string, hops int) netip.Addr {
 	if hops > 0 {
 		var hopsSeen []string
-		for _, v := range r.Header.Values("X-Forwarded-For") {
+		for _, v := range h.Values("X-Forwarded-For") {
 			for _, f := range strings.Split(v, ",") {
 				hopsSeen = append(hopsSeen, strings.TrimSpace(f))
 			}
@@ -194,10 +196,10 @@ func requestAddr(r *http.Request, hops int) netip.Addr {
 		}
 		return netip.Addr{}
 	}
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+	if ap, err := netip.ParseAddrPort(peer); err == nil {
 		return ap.Addr().Unmap().WithZone("")
 	}
-	if a, err := netip.ParseAddr(r.RemoteAddr); err == nil {
+	if a, err := netip.ParseAddr(peer); err == nil {
 		return a.Unmap().WithZone("")
 	}
 	return netip.Addr{}

@@ -28,10 +28,11 @@ var (
 	ErrInterrupted = errors.New("the request's session was deleted before the request completed; the user may have logged out in a concurrent request, for example")
 
 	// ErrResponseStarted reports a change to a session made after the
-	// middleware had sent the response's headers, when the change needed
-	// a new cookie (a new session, a cycled key, a signed-cookie session)
-	// and so could not reach the client. See [Manager.Handler].
-	ErrResponseStarted = errors.New("session changed after the response started, too late to send its cookie")
+	// middleware had sent the response's headers that was not delivered:
+	// it needed a new cookie (a new session, a cycled key, a signed-cookie
+	// session), which could not reach the client, or saving it failed
+	// (the error then matches the cause too). See [Manager.Handler].
+	ErrResponseStarted = errors.New("session changed after the response started")
 
 	// ErrConflict reports that a compare-and-swap found other bytes than
 	// the ones expected: another request changed the session meanwhile.

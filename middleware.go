@@ -84,28 +84,129 @@ func (m *Manager) BufferedHandler(next http.Handler) http.Handler {
 
 func (m *Manager) handler(next http.Handler, buffered bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, had := m.requestKey(r)
-		s := m.Load(r.Context(), key)
+		s := m.Begin(r.Context(), r.Header)
 		if m.s.Devices.Enabled {
-			s.req = r
+			s.peer = r.RemoteAddr // the address Begin cannot know
 		}
-		sw := &responseWriter{ResponseWriter: w, m: m, s: s, r: r, hadCookie: had, clientKey: key, buffered: buffered}
 		r = r.WithContext(NewContext(r.Context(), s))
+		sw := &responseWriter{ResponseWriter: w, m: m, s: s, r: r, buffered: buffered}
 		next.ServeHTTP(sw, r)
 		sw.end()
 	})
 }
 
-// requestKey returns the session key the request carries (its cookie, or
-// its token header) and whether it carried one.
-func (m *Manager) requestKey(r *http.Request) (string, bool) {
-	if h := m.s.TokenHeader; h != "" {
-		vs, ok := r.Header[http.CanonicalHeaderKey(h)]
-		if !ok || len(vs) == 0 {
+// Begin returns the session of a request whose header is h, as
+// [Manager.Handler] does: its key comes from the session cookie
+// (Settings.CookieName) or, with Settings.TokenHeader, from that header.
+// Nothing is loaded until the session is used.
+//
+// Begin, [Manager.Finish] and [Manager.ServeError] are Handler's own
+// steps, for framework adapters that cannot wrap an http.Handler (a
+// server that is not net/http, or a framework that decides the status
+// after the middleware returns). Handler is
+//
+//	s := m.Begin(ctx, r.Header)
+//	// ... the handler runs with NewContext(ctx, s) ...
+//	// just before the status line: h is the response's header
+//	if err := m.Finish(ctx, s, status, h); err != nil {
+//		m.ServeError(w, r, err) // instead of the handler's response
+//	}
+//	// when the handler has returned, if it had already written:
+//	if err := m.Finish(ctx, s, 0, nil); err != nil {
+//		m.ServeError(w, r, err)
+//	}
+func (m *Manager) Begin(ctx context.Context, h http.Header) *Session {
+	key, had := m.headerKey(h)
+	s := m.Load(ctx, key)
+	s.resp = response{hadKey: had, clientKey: key}
+	if m.s.Devices.Enabled {
+		s.hdr = h // the browser and forwarded address, for the metadata
+	}
+	return s
+}
+
+// Finish applies the middleware's rules to the response of a session
+// from [Manager.Begin]; status is the response's final status.
+//
+// The first call must come when that status is known and before the
+// response's header is sent: it saves the session if needed (never for
+// a status of 500 or more) and adds to h what the response must carry:
+// the session cookie or the deletion cookie (Set-Cookie), or the token
+// header, and Vary. An error means the handler's response must not be
+// sent: answer with [Manager.ServeError] instead (400 for
+// [ErrInterrupted], the error handler for a store failure). Store
+// failures are logged.
+//
+// Later calls are for a handler that wrote its response before it
+// returned (streaming): call Finish again when it has, with h nil (the
+// status is then ignored). A change the handler made meanwhile is saved
+// when the client already holds the session's key; otherwise (a new
+// session, CycleKey, a signed-cookie session), or when the save fails,
+// it is not delivered, and the error, logged, matches
+// [ErrResponseStarted]. After a failed first call, or one for a status
+// of 500 or more, later calls do nothing.
+func (m *Manager) Finish(ctx context.Context, s *Session, status int, h http.Header) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.resp.finished {
+		if s.resp.failed || s.resp.status >= 500 {
+			return nil
+		}
+		err := m.finishLate(ctx, s)
+		if err != nil {
+			m.log.ErrorContext(ctx, "session change after the response started", "engine", m.name, "error", err)
+		}
+		return err
+	}
+	s.resp.finished, s.resp.status = true, status
+	if h == nil {
+		h = http.Header{}
+	}
+	err := m.finish(ctx, h, s, status)
+	if err != nil {
+		s.resp.failed = true
+		if !errors.Is(err, ErrInterrupted) {
+			m.log.ErrorContext(ctx, "session store failed", "engine", m.name, "error", err)
+		}
+	}
+	return err
+}
+
+// ServeError answers a request whose [Manager.Finish] failed, as
+// [Manager.Handler] does. For an error of the first call, which comes
+// before anything was sent, it clears the header of w and answers 400
+// for [ErrInterrupted], or calls Settings.ErrorHandler (by default a
+// plain 500). For an error matching [ErrResponseStarted] the response is
+// under way: it only calls Settings.ErrorHandler, if set, whose writes go
+// to the body.
+func (m *Manager) ServeError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, ErrResponseStarted) {
+		if m.s.ErrorHandler != nil {
+			m.s.ErrorHandler(w, r, err)
+		}
+		return
+	}
+	clear(w.Header())
+	switch {
+	case errors.Is(err, ErrInterrupted):
+		http.Error(w, "Bad Request: "+ErrInterrupted.Error(), http.StatusBadRequest)
+	case m.s.ErrorHandler != nil:
+		m.s.ErrorHandler(w, r, err)
+	default:
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+	}
+}
+
+// headerKey returns the session key a request header carries (its
+// cookie, or its token header) and whether it carried one.
+func (m *Manager) headerKey(h http.Header) (string, bool) {
+	if name := m.s.TokenHeader; name != "" {
+		vs := h[http.CanonicalHeaderKey(name)]
+		if len(vs) == 0 {
 			return "", false
 		}
 		v := strings.TrimSpace(vs[0])
-		if strings.EqualFold(h, "Authorization") {
+		if strings.EqualFold(name, "Authorization") {
 			scheme, token, found := strings.Cut(v, " ")
 			if !found || !strings.EqualFold(scheme, "Bearer") {
 				return "", false // another scheme (Basic...) is not ours
@@ -114,7 +215,7 @@ func (m *Manager) requestKey(r *http.Request) (string, bool) {
 		}
 		return v, true
 	}
-	c, err := r.Cookie(m.s.CookieName)
+	c, err := (&http.Request{Header: h}).Cookie(m.s.CookieName)
 	if err != nil {
 		return "", false
 	}
@@ -158,12 +259,9 @@ type responseWriter struct {
 	m         *Manager
 	s         *Session
 	r         *http.Request
-	hadCookie bool
-	committed bool // the session rules ran (and the cookie was written)
+	committed bool // Finish ran (and the cookie was written)
 	failed    bool // the response was replaced by an error response
 	hijacked  bool
-	status    int    // the final status the rules ran for
-	clientKey string // the cookie value the client holds after this response
 
 	// Buffered mode: until the rules run, the status and body are held.
 	buffered bool
@@ -278,50 +376,31 @@ func (w *responseWriter) end() {
 		w.release()
 		return
 	}
-	if w.failed || w.hijacked || w.status >= 500 {
+	if w.failed || w.hijacked {
 		return
 	}
-	if err := w.m.finishLate(w.r.Context(), w.s, w.clientKey); err != nil {
-		w.m.log.ErrorContext(w.r.Context(), "session change after the response started", "engine", w.m.name, "error", err)
-		if w.m.s.ErrorHandler != nil {
-			w.m.s.ErrorHandler(w.ResponseWriter, w.r, err)
-		}
+	if err := w.m.Finish(w.r.Context(), w.s, 0, nil); err != nil {
+		w.m.ServeError(w.ResponseWriter, w.r, err)
 	}
 }
 
 // commit runs Django's process_response for the final status code.
 func (w *responseWriter) commit(status int) {
 	w.committed = true
-	w.status = status
-	err := w.m.finish(w.r.Context(), w.Header(), w.s, w.hadCookie, status, &w.clientKey)
+	err := w.m.Finish(w.r.Context(), w.s, status, w.Header())
 	if err == nil {
 		return
 	}
 	w.failed = true
 	w.body = nil
-	h := w.Header()
-	for k := range h {
-		delete(h, k)
-	}
-	if errors.Is(err, ErrInterrupted) {
-		http.Error(w.ResponseWriter, "Bad Request: "+ErrInterrupted.Error(), http.StatusBadRequest)
-		return
-	}
-	w.m.log.ErrorContext(w.r.Context(), "session store failed", "engine", w.m.name, "error", err)
-	if w.m.s.ErrorHandler != nil {
-		w.m.s.ErrorHandler(w.ResponseWriter, w.r, err)
-		return
-	}
-	http.Error(w.ResponseWriter, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+	w.m.ServeError(w.ResponseWriter, w.r, err)
 }
 
-// finishLate handles a change made to s after the response started:
-// clientKey is the key the client holds. A server-side session still
-// under that key is saved; a change that needed a new cookie is reported
-// with ErrResponseStarted and not saved.
-func (m *Manager) finishLate(ctx context.Context, s *Session, clientKey string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// finishLate handles a change made to s after the response started. A
+// server-side session still under the key the client holds is saved; a
+// change that needed a new cookie, or whose save failed, gives an error
+// matching ErrResponseStarted. Callers hold s.mu.
+func (m *Manager) finishLate(ctx context.Context, s *Session) error {
 	if !s.dirty {
 		return nil
 	}
@@ -335,32 +414,40 @@ func (m *Manager) finishLate(ctx context.Context, s *Session, clientKey string) 
 		return wrap("save", m.name, fmt.Errorf("%w: a signed-cookie session lives in its cookie", ErrResponseStarted))
 	case s.key == "":
 		return wrap("save", m.name, fmt.Errorf("%w: a new session needs a cookie", ErrResponseStarted))
-	case s.key != clientKey:
+	case s.key != s.resp.clientKey:
 		return wrap("save", m.name, fmt.Errorf("%w: the session key changed (CycleKey) and the client keeps the old one", ErrResponseStarted))
 	}
-	return m.save(ctx, s)
+	err := m.save(ctx, s)
+	if err == nil {
+		return nil
+	}
+	// The client is not told (its response is under way): the error says
+	// so, so that an error handler does not try to answer with a status.
+	var e *Error
+	if errors.As(err, &e) {
+		return &Error{Op: e.Op, Engine: e.Engine, Err: fmt.Errorf("%w, and saving it failed: %w", ErrResponseStarted, e.Err)}
+	}
+	return wrap("save", m.name, fmt.Errorf("%w, and saving it failed: %w", ErrResponseStarted, err))
 }
 
 // finish applies Django's process_response to a response header: the
 // Manager decides whether and how to save (commit), finish sets the
-// cookie and Vary. clientKey receives the cookie value the client will
-// hold.
-func (m *Manager) finish(ctx context.Context, h http.Header, s *Session, hadCookie bool, status int, clientKey *string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	action, err := m.commit(ctx, s, commitCall{hadCookie: hadCookie, status: status})
+// cookie and Vary, and records the key the client will hold. Callers
+// hold s.mu.
+func (m *Manager) finish(ctx context.Context, h http.Header, s *Session, status int) error {
+	action, err := m.commit(ctx, s, commitCall{hadCookie: s.resp.hadKey, status: status})
 	if err != nil {
 		return err
 	}
 	switch action {
 	case setCookie:
 		m.sendKey(h, s)
-		*clientKey = s.key
+		s.resp.clientKey = s.key
 	case deleteCookie:
 		m.dropKey(h)
-		*clientKey = ""
+		s.resp.clientKey = ""
 	case storedNothing:
-		*clientKey = ""
+		s.resp.clientKey = ""
 	}
 	if action != keepCookie || s.accessed {
 		patchVary(h, m.varyOn())

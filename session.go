@@ -54,10 +54,12 @@ type Session struct {
 	loadErr error       // a store failure while loading
 	bound   string      // the user the index records for key ("" if none)
 
-	// For DeviceSettings: the request the session came with (nil outside
-	// the middleware), what it tells about the client once read, and the
-	// creation time (Unix ms) CycleKey carries to the new key's entry.
-	req     *http.Request
+	// For DeviceSettings: the request's header and TCP peer address (nil
+	// and "" outside Begin and the middleware), what they tell about the
+	// client once read, and the creation time (Unix ms) CycleKey carries
+	// to the new key's entry.
+	hdr     http.Header
+	peer    string
 	cl      *client
 	created int64
 
@@ -72,6 +74,19 @@ type Session struct {
 	cleared bool
 	changed map[string]bool // key -> true if set, false if deleted
 	merges  map[string]mergeFunc
+
+	// The response's view (Manager.Begin and Manager.Finish).
+	resp response
+}
+
+// response is what the middleware knows of the request a Session serves
+// and of the response the Manager finished for it.
+type response struct {
+	hadKey    bool   // the request carried a session key (cookie or token header)
+	clientKey string // the key the client holds: the request's, then the response's
+	finished  bool   // Finish ran for the response's status
+	failed    bool   // ... and failed: the response was replaced
+	status    int    // the status Finish ran for
 }
 
 // Key returns the session key, or "" when the session has none (a new

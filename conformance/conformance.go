@@ -13,6 +13,9 @@
 //     context or call after Close ever reaches the engine (every engine
 //     call of every case is watched); run it over [BaseOnly] too to cover
 //     the path of an engine without optional interfaces;
+//   - [RunMiddleware]: RunManager's middleware cases through a web
+//     framework's session middleware (a [Framework]: Gin, Echo, Fiber),
+//     over the cookie and the token-header transports;
 //   - [RunFaults]: outages and deadlines of engines over a network;
 //   - [RunCrash]: a process killed in the middle of writes leaves every
 //     record old or new, never torn;

@@ -79,3 +79,21 @@ func TestCheckResultsClientSide(t *testing.T) {
 		t.Errorf("memstore skipped %d quick cases", skipped)
 	}
 }
+
+// The middleware cases pass through Manager.Handler and
+// Manager.BufferedHandler over each transport, for a server-side and a
+// signed-cookie engine.
+func TestRunMiddleware(t *testing.T) {
+	harnesses := map[string]conformance.Harness{
+		"memstore": {New: func(t *testing.T) sessions.Backend {
+			e := memstore.New(nil)
+			t.Cleanup(func() { e.Close() })
+			return e
+		}},
+		"cookiestore": {New: func(t *testing.T) sessions.Backend { return cookiestore.New(nil) }, Caps: conformance.Capabilities{ClientSide: true}},
+	}
+	for name, h := range harnesses {
+		t.Run(name+"/Handler", func(t *testing.T) { conformance.RunMiddleware(t, h, conformance.Framework{}) })
+		t.Run(name+"/BufferedHandler", func(t *testing.T) { conformance.RunMiddleware(t, h, conformance.Framework{Buffered: true}) })
+	}
+}

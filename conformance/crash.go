@@ -103,7 +103,7 @@ func RunCrash(t *testing.T, h CrashHarness) {
 		for i, k := range keys {
 			got, err := e.Load(ctx, k)
 			if err != nil {
-				t.Fatalf("session %d after a crash: %v", i, err)
+				t.Fatalf("session %d cannot be loaded after a crash, so it holds neither its old nor its new value (a torn write?): %v", i, err)
 			}
 			a, b := crashValues(k)
 			switch {

@@ -93,7 +93,9 @@ func TestTornWriteHelper(t *testing.T) {
 	})
 }
 
-// RunCrash fails on an engine whose writes a crash can tear.
+// RunCrash fails on an engine whose writes a crash can tear, whether the
+// crash leaves a session's file with other bytes or unreadable (a torn
+// header).
 func TestRunCrashCatchesTornWrites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test skipped in -short mode")

@@ -19,14 +19,14 @@ func fidelityCases() []managerCase {
 	return []managerCase{
 		{name: "ExplicitSaveSendsCookie", reason: "Save of a new session marks it modified, so the middleware sends its cookie (Django's create())", run: caseExplicitSaveSendsCookie},
 		{name: "ExplicitSaveNoOrphans", serverOnly: true, reason: "'save to get a key' on every request reuses the key the client got, leaving no orphan record", run: caseExplicitSaveNoOrphans},
-		{name: "LateChangeSaved", serverOnly: true, reason: "a change made after the response started, to a session whose key the client holds, is saved when the handler returns", run: caseLateChangeSaved},
-		{name: "LateChangeNeedingCookieReported", reason: "a change after the response started that needs a new cookie is not saved and is reported with ErrResponseStarted to the error handler and the log", run: caseLateChangeReported},
-		{name: "LateCycleKeyReported", serverOnly: true, reason: "CycleKey after the response started cannot reach the client: reported with ErrResponseStarted", run: caseLateCycleReported},
-		{name: "LateFlushSilent", serverOnly: true, reason: "Flush after the response started deletes the record; the client's stale cookie names nothing, so nothing is reported", run: caseLateFlush},
-		{name: "BufferedLateChange", reason: "BufferedHandler holds the response, so a change after Write still sets the cookie, as in Django", run: caseBufferedLateChange},
+		{name: "LateChangeSaved", streaming: true, serverOnly: true, reason: "a change made after the response started, to a session whose key the client holds, is saved when the handler returns", run: caseLateChangeSaved},
+		{name: "LateChangeNeedingCookieReported", streaming: true, reason: "a change after the response started that needs a new cookie is not saved and is reported with ErrResponseStarted to the error handler and the log", run: caseLateChangeReported},
+		{name: "LateCycleKeyReported", streaming: true, serverOnly: true, reason: "CycleKey after the response started cannot reach the client: reported with ErrResponseStarted", run: caseLateCycleReported},
+		{name: "LateFlushSilent", streaming: true, serverOnly: true, reason: "Flush after the response started deletes the record; the client's stale cookie names nothing, so nothing is reported", run: caseLateFlush},
+		{name: "BufferedLateChange", buffered: true, reason: "BufferedHandler holds the response, so a change after Write still sets the cookie, as in Django", run: caseBufferedLateChange},
 		{name: "UndecodableDataDropsKey", serverOnly: true, reason: "stored data that cannot be decoded give an empty session without its key, so a save goes under a new key instead of overwriting the record (a deliberate difference: Django keeps the key)", run: caseUndecodableDropsKey},
-		{name: "DeletionCookieKeepsSecure", reason: "the deletion cookie carries Secure when CookieSecure is set (a deliberate difference: Django adds it only for __Secure-/__Host- names and SameSite=None)", run: caseDeletionCookieSecure},
-		{name: "BufferedKeepsResponse", reason: "BufferedHandler sends the handler's status, headers and body unchanged, after the cookie rules", run: caseBufferedKeepsResponse},
+		{name: "DeletionCookieKeepsSecure", cookieOnly: true, reason: "the deletion cookie carries Secure when CookieSecure is set (a deliberate difference: Django adds it only for __Secure-/__Host- names and SameSite=None)", run: caseDeletionCookieSecure},
+		{name: "BufferedKeepsResponse", buffered: true, reason: "BufferedHandler sends the handler's status, headers and body unchanged, after the cookie rules", run: caseBufferedKeepsResponse},
 	}
 }
 
@@ -43,11 +43,11 @@ func caseExplicitSaveSendsCookie(c *mgr) {
 		}
 		key = s.Key()
 	}, "")
-	ck := sessionCookie(res, "sessionid")
+	ck := c.sent(res)
 	// A client-side session is sealed again at the end of the request
 	// (a new nonce or timestamp): any value will do.
 	if ck == nil || ck.Value == "" || (!c.client && ck.Value != key) {
-		c.t.Fatalf("Set-Cookie %q, want the saved key", rawSetCookie(res, "sessionid"))
+		c.t.Fatalf("Set-Cookie %q, want the saved key", c.raw(res))
 	}
 	if !c.client {
 		if ok, err := m.Exists(c.ctx, key); !ok || err != nil {
@@ -69,9 +69,9 @@ func caseExplicitSaveNoOrphans(c *mgr) {
 	}
 	res := c.serve(m, h, "")
 	first, _ := io.ReadAll(res.Body)
-	ck := sessionCookie(res, "sessionid")
+	ck := c.sent(res)
 	if ck == nil || ck.Value != string(first) {
-		c.t.Fatalf("first request: Set-Cookie %q, body %q", rawSetCookie(res, "sessionid"), first)
+		c.t.Fatalf("first request: Set-Cookie %q, body %q", c.raw(res), first)
 	}
 	for range 3 {
 		res = c.serve(m, h, ck.Value)
@@ -171,15 +171,15 @@ func caseBufferedLateChange(c *mgr) {
 	m, errs := c.lateManager()
 	req := httptest.NewRequest("GET", "http://example.com/", nil)
 	rec := httptest.NewRecorder()
-	m.BufferedHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c.handler(m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := sessions.FromContext(r.Context())
 		io.WriteString(w, "body first")
 		s.Set("cart", "a")
-	})).ServeHTTP(rec, req)
+	}), true).ServeHTTP(rec, req)
 	res := rec.Result()
-	ck := sessionCookie(res, "sessionid")
+	ck := c.sent(res)
 	if ck == nil || ck.Value == "" || len(*errs) != 0 {
-		c.t.Fatalf("Set-Cookie %q, errors %v: want the session's cookie", rawSetCookie(res, "sessionid"), *errs)
+		c.t.Fatalf("Set-Cookie %q, errors %v: want the session's cookie", c.raw(res), *errs)
 	}
 	if v := m.Load(c.ctx, ck.Value).Get("cart"); v != "a" {
 		c.t.Errorf("stored cart = %v", v)
@@ -193,20 +193,20 @@ func caseBufferedKeepsResponse(c *mgr) {
 	m := c.manager(nil)
 	req := httptest.NewRequest("GET", "http://example.com/", nil)
 	rec := httptest.NewRecorder()
-	m.BufferedHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c.handler(m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Before", "1")
 		w.WriteHeader(http.StatusTeapot)
 		io.WriteString(w, "part 1, ")
 		w.Header().Set("X-After", "2") // still in time: nothing was sent
 		io.Copy(w, strings.NewReader("part 2"))
 		sessions.FromContext(r.Context()).Set("k", "v")
-	})).ServeHTTP(rec, req)
+	}), true).ServeHTTP(rec, req)
 	res := rec.Result()
 	body, _ := io.ReadAll(res.Body)
 	if res.StatusCode != http.StatusTeapot || string(body) != "part 1, part 2" || res.Header.Get("X-Before") != "1" || res.Header.Get("X-After") != "2" {
 		c.t.Errorf("status %d body %q headers %v", res.StatusCode, body, res.Header)
 	}
-	if sessionCookie(res, "sessionid") == nil || !hasVaryCookie(res) {
+	if c.sent(res) == nil || !c.varies(res) {
 		c.t.Errorf("no session cookie or Vary: %v", res.Header)
 	}
 }
@@ -236,8 +236,8 @@ func caseDeletionCookieSecure(c *mgr) {
 	res := c.serve(m, func(w http.ResponseWriter, r *http.Request) {
 		sessions.FromContext(r.Context()).Flush(r.Context())
 	}, key)
-	ck := sessionCookie(res, "sessionid")
+	ck := c.sent(res)
 	if ck == nil || ck.MaxAge >= 0 || !ck.Secure {
-		c.t.Errorf("deletion cookie %q, want one with Secure", rawSetCookie(res, "sessionid"))
+		c.t.Errorf("deletion cookie %q, want one with Secure", c.raw(res))
 	}
 }

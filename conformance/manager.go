@@ -33,6 +33,11 @@ type mgr struct {
 	spy    *spy
 	client bool
 	logs   *logBuffer
+	// fw serves the middleware cases (nil: Manager.Handler and
+	// Manager.BufferedHandler); token is the transport's header (""
+	// for the session cookie): see RunMiddleware.
+	fw    *Framework
+	token string
 }
 
 // settings returns the default settings of the suite.
@@ -40,6 +45,7 @@ func (c *mgr) settings() sessions.Settings {
 	s := sessions.DefaultSettings()
 	s.SecretKey = SecretKey
 	s.Logger = newLogger(c.logs)
+	s.TokenHeader = c.token
 	if c.h.Configure != nil {
 		c.h.Configure(&s)
 	}
@@ -91,17 +97,93 @@ func (c *mgr) saved(m *sessions.Manager, values map[string]any) string {
 	return s.Key()
 }
 
-// serve runs one request through m.Handler(h) with an optional session
-// cookie.
-func (c *mgr) serve(m *sessions.Manager, h http.HandlerFunc, cookie string) *http.Response {
+// serve runs one request through m's middleware (see handler) with an
+// optional session key, sent as the transport sends it.
+func (c *mgr) serve(m *sessions.Manager, h http.HandlerFunc, key string) *http.Response {
 	c.t.Helper()
-	req := httptest.NewRequest("GET", "http://example.com/", nil)
-	if cookie != "" {
-		req.AddCookie(&http.Cookie{Name: m.Settings().CookieName, Value: cookie})
-	}
+	return c.serveReq(m, h, httptest.NewRequest("GET", "http://example.com/", nil), key)
+}
+
+// serveReq is serve for a request of the case's own.
+func (c *mgr) serveReq(m *sessions.Manager, h http.HandlerFunc, req *http.Request, key string) *http.Response {
+	c.t.Helper()
+	c.sendKey(m, req, key)
 	rec := httptest.NewRecorder()
-	m.Handler(h).ServeHTTP(rec, req)
+	c.handler(m, h, false).ServeHTTP(rec, req)
 	return rec.Result()
+}
+
+// sendKey adds key to req as the transport carries it.
+func (c *mgr) sendKey(m *sessions.Manager, req *http.Request, key string) {
+	switch {
+	case key == "":
+	case c.token == "":
+		req.AddCookie(&http.Cookie{Name: m.Settings().CookieName, Value: key})
+	case strings.EqualFold(c.token, "Authorization"):
+		req.Header.Set(c.token, "Bearer "+key)
+	default:
+		req.Header.Set(c.token, key)
+	}
+}
+
+// handler returns h behind m's middleware: the framework's under test,
+// or else Manager.Handler (Manager.BufferedHandler if buffered).
+func (c *mgr) handler(m *sessions.Manager, h http.Handler, buffered bool) http.Handler {
+	switch {
+	case c.fw != nil && c.fw.Serve != nil:
+		return c.fw.Serve(m, h)
+	case buffered || c.fw != nil && c.fw.Buffered:
+		return m.BufferedHandler(h)
+	}
+	return m.Handler(h)
+}
+
+// sent returns what the response told the client of its session key, as
+// a cookie: the session cookie, or for a token transport the header's
+// value (Max-Age -1 when the header is present and empty: drop the key);
+// nil if it told nothing.
+func (c *mgr) sent(res *http.Response) *http.Cookie {
+	if c.token == "" {
+		return sessionCookie(res, "sessionid")
+	}
+	vs := res.Header.Values(c.token)
+	if len(vs) == 0 {
+		return nil
+	}
+	ck := &http.Cookie{Name: c.token, Value: vs[0]}
+	if ck.Value == "" {
+		ck.MaxAge = -1
+	}
+	return ck
+}
+
+// raw returns the transport's response header ("" if absent).
+func (c *mgr) raw(res *http.Response) string {
+	if c.token == "" {
+		return rawSetCookie(res, "sessionid")
+	}
+	vs := res.Header.Values(c.token)
+	if len(vs) == 0 {
+		return ""
+	}
+	return c.token + ": " + strings.Join(vs, ", ")
+}
+
+// varyName is the request header the transport's responses vary on.
+func (c *mgr) varyName() string {
+	if c.token == "" {
+		return "Cookie"
+	}
+	return c.token
+}
+
+// varies reports whether the response's Vary names the transport's
+// request header.
+func (c *mgr) varies(res *http.Response) bool {
+	if c.token == "" {
+		return hasVaryCookie(res)
+	}
+	return hasVary(res, c.token)
 }
 
 // sessionCookie returns the Set-Cookie for the session cookie, or nil.
@@ -123,10 +205,12 @@ func rawSetCookie(res *http.Response, name string) string {
 	return ""
 }
 
-func hasVaryCookie(res *http.Response) bool {
+func hasVaryCookie(res *http.Response) bool { return hasVary(res, "Cookie") }
+
+func hasVary(res *http.Response, name string) bool {
 	for _, v := range res.Header.Values("Vary") {
 		for _, f := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(f), "Cookie") {
+			if strings.EqualFold(strings.TrimSpace(f), name) {
 				return true
 			}
 		}
@@ -156,7 +240,12 @@ type managerCase struct {
 	reason string
 	// serverOnly cases need server-side storage (skipped for ClientSide).
 	serverOnly bool
-	run        func(c *mgr)
+	// cookieOnly cases check the cookie's attributes (skipped over a
+	// token transport); streaming cases, a response sent while the
+	// handler runs, and buffered cases, one held until it returns (each
+	// skipped by RunMiddleware for the other kind of framework).
+	cookieOnly, streaming, buffered bool
+	run                             func(c *mgr)
 }
 
 // RunManager runs the Manager, Session and middleware cases over engines

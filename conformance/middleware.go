@@ -17,15 +17,15 @@ import (
 // module adds to the middleware.
 func middlewareCases() []managerCase {
 	return []managerCase{
-		{name: "SecureSessionCookie", reason: "CookieSecure sets Secure (test_secure_session_cookie)", run: caseSecureSessionCookie},
-		{name: "HTTPOnlySessionCookie", reason: "HttpOnly is set by default (test_httponly_session_cookie)", run: caseHTTPOnlySessionCookie},
-		{name: "SameSiteSessionCookie", reason: "CookieSameSite Strict renders SameSite=Strict (test_samesite_session_cookie)", run: caseSameSiteSessionCookie},
-		{name: "NoHTTPOnlySessionCookie", reason: "CookieHTTPOnly false omits HttpOnly (test_no_httponly_session_cookie)", run: caseNoHTTPOnlySessionCookie},
+		{name: "SecureSessionCookie", cookieOnly: true, reason: "CookieSecure sets Secure (test_secure_session_cookie)", run: caseSecureSessionCookie},
+		{name: "HTTPOnlySessionCookie", cookieOnly: true, reason: "HttpOnly is set by default (test_httponly_session_cookie)", run: caseHTTPOnlySessionCookie},
+		{name: "SameSiteSessionCookie", cookieOnly: true, reason: "CookieSameSite Strict renders SameSite=Strict (test_samesite_session_cookie)", run: caseSameSiteSessionCookie},
+		{name: "NoHTTPOnlySessionCookie", cookieOnly: true, reason: "CookieHTTPOnly false omits HttpOnly (test_no_httponly_session_cookie)", run: caseNoHTTPOnlySessionCookie},
 		{name: "SessionSaveOn5xx", reason: "a 500 or 503 response saves nothing and sets no cookie (test_session_save_on_500, test_session_save_on_5xx)", run: caseSessionSaveOn5xx},
 		{name: "SessionUpdateErrorRedirect", serverOnly: true, reason: "a view that creates a session with Save and then deletes its record gets 400 with Django's message (test_session_update_error_redirect, ported literally)", run: caseSessionUpdateErrorRedirect},
 		{name: "SessionDeletedDuringRequest", serverOnly: true, reason: "a loaded session deleted by another request and then changed answers 400", run: caseSessionDeletedDuringRequest},
 		{name: "SessionDeleteOnEnd", reason: "Flush with an incoming cookie sends the deletion cookie and Vary: Cookie (test_session_delete_on_end)", run: caseSessionDeleteOnEnd},
-		{name: "SessionDeleteOnEndCustomDomainPath", reason: "the deletion cookie carries the configured Domain and Path (test_session_delete_on_end_with_custom_domain_and_path)", run: caseSessionDeleteOnEndCustomDomainPath},
+		{name: "SessionDeleteOnEndCustomDomainPath", cookieOnly: true, reason: "the deletion cookie carries the configured Domain and Path (test_session_delete_on_end_with_custom_domain_and_path)", run: caseSessionDeleteOnEndCustomDomainPath},
 		{name: "FlushEmptyWithoutCookie", reason: "Flush without an incoming cookie sets no cookie but adds Vary: Cookie (test_flush_empty_without_session_cookie_doesnt_set_cookie)", run: caseFlushEmptyWithoutCookie},
 		{name: "SaveEveryRequestRenews", reason: "SaveEveryRequest re-sends the cookie of an untouched non-empty session, with Vary: Cookie (CVE-2026-35192)", run: caseSaveEveryRequestRenews},
 		{name: "EmptySessionSaved", serverOnly: true, reason: "a session emptied with Delete keeps its key, is saved empty and its cookie re-sent (test_empty_session_saved)", run: caseEmptySessionSaved},
@@ -37,10 +37,10 @@ func middlewareCases() []managerCase {
 		{name: "BadCookieUntouched", reason: "a bogus cookie of 8 or more characters on a request that never touches the session changes nothing", run: caseBadCookieUntouched},
 		{name: "ShortCookieIsNoKey", reason: "a cookie shorter than 8 characters is no key at all (Django's _validate_session_key): an untouched request gets the deletion cookie and Vary: Cookie", run: caseShortCookieIsNoKey},
 		{name: "SaveEveryRequestBogusCookie", reason: "with SaveEveryRequest a bogus or unknown cookie creates no stored empty session (Django's bug, ticket #25489) and is deleted", run: caseSaveEveryRequestBogusCookie},
-		{name: "BrowserCloseCookie", reason: "a browser-close session's cookie has neither Max-Age nor Expires", run: caseBrowserCloseCookie},
-		{name: "CustomExpiryCookie", reason: "a custom expiry sets the cookie's Max-Age", run: caseCustomExpiryCookie},
+		{name: "BrowserCloseCookie", cookieOnly: true, reason: "a browser-close session's cookie has neither Max-Age nor Expires", run: caseBrowserCloseCookie},
+		{name: "CustomExpiryCookie", cookieOnly: true, reason: "a custom expiry sets the cookie's Max-Age", run: caseCustomExpiryCookie},
 		{name: "CookieBeforeBody", reason: "the cookie is written before the body even when the handler never calls WriteHeader", run: caseCookieBeforeBody},
-		{name: "ResponseControllerFlush", reason: "http.ResponseController flushing works through the middleware and commits the cookie first", run: caseResponseControllerFlush},
+		{name: "ResponseControllerFlush", streaming: true, reason: "http.ResponseController flushing works through the middleware and commits the cookie first", run: caseResponseControllerFlush},
 		{name: "VaryMerged", reason: "Vary: Cookie is appended to an existing Vary, once", run: caseVaryMerged},
 		{name: "UnencodableValue", reason: "a value JSON cannot encode fails the save with a clear error to the error handler, not a silent loss", run: caseUnencodableValue},
 		{name: "StoreFailureErrorHandler", serverOnly: true, reason: "a store that fails sends the request to Settings.ErrorHandler, with the handler's own response discarded", run: caseStoreFailureErrorHandler},
@@ -52,30 +52,30 @@ func middlewareCases() []managerCase {
 func caseSecureSessionCookie(c *mgr) {
 	m := c.manager(func(s *sessions.Settings) { s.CookieSecure = true })
 	res := c.serve(m, func(w http.ResponseWriter, r *http.Request) { sessions.FromContext(r.Context()).Set("hello", "world") }, "")
-	if ck := sessionCookie(res, "sessionid"); ck == nil || !ck.Secure {
-		c.t.Errorf("cookie %v", rawSetCookie(res, "sessionid"))
+	if ck := c.sent(res); ck == nil || !ck.Secure {
+		c.t.Errorf("cookie %v", c.raw(res))
 	}
 }
 
 func caseHTTPOnlySessionCookie(c *mgr) {
 	res := c.serve(c.manager(nil), func(w http.ResponseWriter, r *http.Request) { sessions.FromContext(r.Context()).Set("hello", "world") }, "")
-	if ck := sessionCookie(res, "sessionid"); ck == nil || !ck.HttpOnly {
-		c.t.Errorf("cookie %v", rawSetCookie(res, "sessionid"))
+	if ck := c.sent(res); ck == nil || !ck.HttpOnly {
+		c.t.Errorf("cookie %v", c.raw(res))
 	}
 }
 
 func caseSameSiteSessionCookie(c *mgr) {
 	m := c.manager(func(s *sessions.Settings) { s.CookieSameSite = http.SameSiteStrictMode })
 	res := c.serve(m, func(w http.ResponseWriter, r *http.Request) { sessions.FromContext(r.Context()).Set("hello", "world") }, "")
-	if !strings.Contains(rawSetCookie(res, "sessionid"), "SameSite=Strict") {
-		c.t.Errorf("cookie %v", rawSetCookie(res, "sessionid"))
+	if !strings.Contains(c.raw(res), "SameSite=Strict") {
+		c.t.Errorf("cookie %v", c.raw(res))
 	}
 }
 
 func caseNoHTTPOnlySessionCookie(c *mgr) {
 	m := c.manager(func(s *sessions.Settings) { s.CookieHTTPOnly = false })
 	res := c.serve(m, func(w http.ResponseWriter, r *http.Request) { sessions.FromContext(r.Context()).Set("hello", "world") }, "")
-	if raw := rawSetCookie(res, "sessionid"); raw == "" || strings.Contains(raw, "HttpOnly") {
+	if raw := c.raw(res); raw == "" || strings.Contains(raw, "HttpOnly") {
 		c.t.Errorf("cookie %v", raw)
 	}
 }
@@ -88,7 +88,7 @@ func caseSessionSaveOn5xx(c *mgr) {
 			sessions.FromContext(r.Context()).Set("hello", "world")
 			w.WriteHeader(code)
 		}, key)
-		if rawSetCookie(res, "sessionid") != "" {
+		if c.raw(res) != "" {
 			c.t.Errorf("%d: cookie set", code)
 		}
 		if !c.client && m.Load(c.ctx, key).Has("hello") {
@@ -137,13 +137,18 @@ func caseSessionDeleteOnEnd(c *mgr) {
 	m := c.manager(nil)
 	key := c.saved(m, map[string]any{"x": 1})
 	res := c.serve(m, func(w http.ResponseWriter, r *http.Request) { sessions.FromContext(r.Context()).Flush(r.Context()) }, key)
-	raw := rawSetCookie(res, "sessionid")
-	for _, want := range []string{"sessionid=;", "Path=/", "Expires=Thu, 01 Jan 1970 00:00:00 GMT", "Max-Age=0", "SameSite=Lax"} {
-		if !strings.Contains(raw+";", want) {
-			c.t.Errorf("deletion cookie %q lacks %q", raw, want)
+	if ck := c.sent(res); ck == nil || ck.Value != "" || ck.MaxAge >= 0 {
+		c.t.Errorf("%q, want the key dropped", c.raw(res))
+	}
+	if c.token == "" {
+		raw := c.raw(res)
+		for _, want := range []string{"sessionid=;", "Path=/", "Expires=Thu, 01 Jan 1970 00:00:00 GMT", "Max-Age=0", "SameSite=Lax"} {
+			if !strings.Contains(raw+";", want) {
+				c.t.Errorf("deletion cookie %q lacks %q", raw, want)
+			}
 		}
 	}
-	if !hasVaryCookie(res) {
+	if !c.varies(res) {
 		c.t.Error("no Vary: Cookie")
 	}
 }
@@ -152,10 +157,8 @@ func caseSessionDeleteOnEndCustomDomainPath(c *mgr) {
 	m := c.manager(func(s *sessions.Settings) { s.CookieDomain = ".example.local"; s.CookiePath = "/example/" })
 	key := c.saved(m, map[string]any{"x": 1})
 	req := httptest.NewRequest("GET", "http://www.example.local/example/", nil)
-	req.AddCookie(&http.Cookie{Name: "sessionid", Value: key})
-	rec := httptest.NewRecorder()
-	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { sessions.FromContext(r.Context()).Flush(r.Context()) })).ServeHTTP(rec, req)
-	raw := rawSetCookie(rec.Result(), "sessionid")
+	res := c.serveReq(m, func(w http.ResponseWriter, r *http.Request) { sessions.FromContext(r.Context()).Flush(r.Context()) }, req, key)
+	raw := c.raw(res)
 	if !strings.Contains(raw, "Domain=example.local") || !strings.Contains(raw, "Path=/example/") || !strings.Contains(raw, "Max-Age=0") {
 		c.t.Errorf("deletion cookie %q", raw)
 	}
@@ -163,8 +166,8 @@ func caseSessionDeleteOnEndCustomDomainPath(c *mgr) {
 
 func caseFlushEmptyWithoutCookie(c *mgr) {
 	res := c.serve(c.manager(nil), func(w http.ResponseWriter, r *http.Request) { sessions.FromContext(r.Context()).Flush(r.Context()) }, "")
-	if rawSetCookie(res, "sessionid") != "" || !hasVaryCookie(res) {
-		c.t.Errorf("Set-Cookie %q Vary %v", rawSetCookie(res, "sessionid"), res.Header.Values("Vary"))
+	if c.raw(res) != "" || !c.varies(res) {
+		c.t.Errorf("Set-Cookie %q Vary %v", c.raw(res), res.Header.Values("Vary"))
 	}
 }
 
@@ -172,9 +175,9 @@ func caseSaveEveryRequestRenews(c *mgr) {
 	m := c.manager(func(s *sessions.Settings) { s.SaveEveryRequest = true })
 	key := c.saved(m, map[string]any{"x": 1})
 	res := c.serve(m, func(w http.ResponseWriter, r *http.Request) {}, key)
-	ck := sessionCookie(res, "sessionid")
-	if ck == nil || !hasVaryCookie(res) {
-		c.t.Fatalf("cookie %q vary %v", rawSetCookie(res, "sessionid"), res.Header.Values("Vary"))
+	ck := c.sent(res)
+	if ck == nil || !c.varies(res) {
+		c.t.Fatalf("cookie %q vary %v", c.raw(res), res.Header.Values("Vary"))
 	}
 	if !c.client && ck.Value != key {
 		c.t.Error("SaveEveryRequest changed the key")
@@ -188,9 +191,9 @@ func caseEmptySessionSaved(c *mgr) {
 	m := c.manager(nil)
 	key := c.saved(m, map[string]any{"foo": "bar"})
 	res := c.serve(m, func(w http.ResponseWriter, r *http.Request) { sessions.FromContext(r.Context()).Delete("foo") }, key)
-	ck := sessionCookie(res, "sessionid")
-	if ck == nil || ck.Value != key || !hasVaryCookie(res) {
-		c.t.Fatalf("cookie %q", rawSetCookie(res, "sessionid"))
+	ck := c.sent(res)
+	if ck == nil || ck.Value != key || !c.varies(res) {
+		c.t.Fatalf("cookie %q", c.raw(res))
 	}
 	if ok, _ := m.Exists(c.ctx, key); !ok {
 		c.t.Error("emptied session not stored")
@@ -199,7 +202,7 @@ func caseEmptySessionSaved(c *mgr) {
 
 func caseUntouchedNoCookieNoVary(c *mgr) {
 	res := c.serve(c.manager(nil), func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }, "")
-	if len(res.Header.Values("Set-Cookie")) > 0 || hasVaryCookie(res) {
+	if len(res.Header.Values("Set-Cookie")) > 0 || c.raw(res) != "" || c.varies(res) {
 		c.t.Errorf("headers %v", res.Header)
 	}
 }
@@ -208,7 +211,7 @@ func caseReadOnlyVaryOnly(c *mgr) {
 	m := c.manager(nil)
 	key := c.saved(m, map[string]any{"x": 1})
 	res := c.serve(m, func(w http.ResponseWriter, r *http.Request) { sessions.FromContext(r.Context()).Get("x") }, key)
-	if rawSetCookie(res, "sessionid") != "" || !hasVaryCookie(res) {
+	if c.raw(res) != "" || !c.varies(res) {
 		c.t.Errorf("headers %v", res.Header)
 	}
 }
@@ -216,12 +219,12 @@ func caseReadOnlyVaryOnly(c *mgr) {
 func caseNewSessionCookie(c *mgr) {
 	m := c.manager(nil)
 	res := c.serve(m, func(w http.ResponseWriter, r *http.Request) { sessions.FromContext(r.Context()).Set("hello", "world") }, "")
-	ck := sessionCookie(res, "sessionid")
+	ck := c.sent(res)
 	if ck == nil {
 		c.t.Fatal("no cookie")
 	}
-	if ck.MaxAge != int(sessions.DefaultCookieAge/time.Second) || ck.Expires.IsZero() || ck.Path != "/" || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode {
-		c.t.Errorf("cookie %q", rawSetCookie(res, "sessionid"))
+	if c.token == "" && (ck.MaxAge != int(sessions.DefaultCookieAge/time.Second) || ck.Expires.IsZero() || ck.Path != "/" || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode) {
+		c.t.Errorf("cookie %q", c.raw(res))
 	}
 	if !c.client && (len(ck.Value) != sessions.KeyLength || !sessions.ValidKey(ck.Value)) {
 		c.t.Errorf("key %q is not 32 characters of [a-z0-9]", ck.Value)
@@ -235,9 +238,9 @@ func caseUnknownKeyNotAdopted(c *mgr) {
 	m := c.manager(nil)
 	planted := sessions.NewKey()
 	res := c.serve(m, func(w http.ResponseWriter, r *http.Request) { sessions.FromContext(r.Context()).Set("user", "alice") }, planted)
-	ck := sessionCookie(res, "sessionid")
+	ck := c.sent(res)
 	if ck == nil || ck.Value == planted || ck.Value == "" {
-		c.t.Fatalf("cookie %q", rawSetCookie(res, "sessionid"))
+		c.t.Fatalf("cookie %q", c.raw(res))
 	}
 	if ok, _ := m.Exists(c.ctx, planted); ok {
 		c.t.Error("the planted key was stored")
@@ -258,16 +261,16 @@ func caseBadCookieReadDeletesCookie(c *mgr) {
 		if res.StatusCode != 200 {
 			c.t.Errorf("cookie %.20q: status %d", v, res.StatusCode)
 		}
-		ck := sessionCookie(res, "sessionid")
+		ck := c.sent(res)
 		if ck == nil || ck.Value != "" || ck.MaxAge >= 0 {
-			c.t.Errorf("cookie %.20q: Set-Cookie %q, want a deletion", v, rawSetCookie(res, "sessionid"))
+			c.t.Errorf("cookie %.20q: Set-Cookie %q, want a deletion", v, c.raw(res))
 		}
 	}
 }
 
 func caseBadCookieUntouched(c *mgr) {
 	res := c.serve(c.manager(nil), func(w http.ResponseWriter, r *http.Request) {}, "garbage!garbage")
-	if len(res.Header.Values("Set-Cookie")) > 0 || hasVaryCookie(res) {
+	if len(res.Header.Values("Set-Cookie")) > 0 || c.raw(res) != "" || c.varies(res) {
 		c.t.Errorf("headers %v", res.Header)
 	}
 }
@@ -279,9 +282,9 @@ func caseShortCookieIsNoKey(c *mgr) {
 			c.t.Errorf("Load(%q).Key() = %q, want none", v, k)
 		}
 		res := c.serve(m, func(w http.ResponseWriter, r *http.Request) {}, v)
-		ck := sessionCookie(res, "sessionid")
-		if ck == nil || ck.Value != "" || ck.MaxAge >= 0 || !hasVaryCookie(res) {
-			c.t.Errorf("cookie %q: Set-Cookie %q, Vary %q; want a deletion and Vary: Cookie", v, rawSetCookie(res, "sessionid"), res.Header.Values("Vary"))
+		ck := c.sent(res)
+		if ck == nil || ck.Value != "" || ck.MaxAge >= 0 || !c.varies(res) {
+			c.t.Errorf("cookie %q: Set-Cookie %q, Vary %q; want a deletion and Vary: Cookie", v, c.raw(res), res.Header.Values("Vary"))
 		}
 	}
 }
@@ -290,9 +293,9 @@ func caseSaveEveryRequestBogusCookie(c *mgr) {
 	m := c.manager(func(s *sessions.Settings) { s.SaveEveryRequest = true })
 	for _, v := range []string{sessions.NewKey(), "garbage"} {
 		res := c.serve(m, func(w http.ResponseWriter, r *http.Request) {}, v)
-		ck := sessionCookie(res, "sessionid")
+		ck := c.sent(res)
 		if ck != nil && ck.Value != "" {
-			c.t.Errorf("cookie %.20q: a new session was created: %q", v, rawSetCookie(res, "sessionid"))
+			c.t.Errorf("cookie %.20q: a new session was created: %q", v, c.raw(res))
 		}
 	}
 	if l, ok := c.engine.(sessions.Lister); ok && !c.client {
@@ -307,13 +310,13 @@ func caseSaveEveryRequestBogusCookie(c *mgr) {
 func caseBrowserCloseCookie(c *mgr) {
 	m := c.manager(func(s *sessions.Settings) { s.ExpireAtBrowserClose = true })
 	res := c.serve(m, func(w http.ResponseWriter, r *http.Request) { sessions.FromContext(r.Context()).Set("a", 1) }, "")
-	raw := rawSetCookie(res, "sessionid")
+	raw := c.raw(res)
 	if raw == "" || strings.Contains(raw, "Max-Age") || strings.Contains(raw, "Expires") {
 		c.t.Errorf("cookie %q", raw)
 	}
 	m2 := c.manager(nil)
 	res = c.serve(m2, func(w http.ResponseWriter, r *http.Request) { sessions.FromContext(r.Context()).SetExpiry(0) }, "")
-	raw = rawSetCookie(res, "sessionid")
+	raw = c.raw(res)
 	if raw == "" || strings.Contains(raw, "Max-Age") {
 		c.t.Errorf("SetExpiry(0) cookie %q", raw)
 	}
@@ -323,17 +326,17 @@ func caseCustomExpiryCookie(c *mgr) {
 	res := c.serve(c.manager(nil), func(w http.ResponseWriter, r *http.Request) {
 		sessions.FromContext(r.Context()).SetExpiry(3600 * time.Second)
 	}, "")
-	if ck := sessionCookie(res, "sessionid"); ck == nil || ck.MaxAge != 3600 {
-		c.t.Errorf("cookie %q", rawSetCookie(res, "sessionid"))
+	if ck := c.sent(res); ck == nil || ck.MaxAge != 3600 {
+		c.t.Errorf("cookie %q", c.raw(res))
 	}
 }
 
 func caseCookieBeforeBody(c *mgr) {
 	m := c.manager(nil)
-	srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(c.handler(m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sessions.FromContext(r.Context()).Set("a", 1)
 		io.WriteString(w, "body")
-	})))
+	}), false))
 	defer srv.Close()
 	res, err := srv.Client().Get(srv.URL)
 	if err != nil {
@@ -341,39 +344,39 @@ func caseCookieBeforeBody(c *mgr) {
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
-	if sessionCookie(res, "sessionid") == nil || string(body) != "body" {
-		c.t.Errorf("cookie %q body %q", rawSetCookie(res, "sessionid"), body)
+	if c.sent(res) == nil || string(body) != "body" {
+		c.t.Errorf("cookie %q body %q", c.raw(res), body)
 	}
 }
 
 func caseResponseControllerFlush(c *mgr) {
 	m := c.manager(nil)
 	rec := httptest.NewRecorder()
-	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c.handler(m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sessions.FromContext(r.Context()).Set("a", 1)
 		if err := http.NewResponseController(w).Flush(); err != nil {
 			c.t.Errorf("Flush: %v", err)
 		}
 		io.WriteString(w, "after flush")
-	})).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
-	if !rec.Flushed || sessionCookie(rec.Result(), "sessionid") == nil {
-		c.t.Errorf("flushed=%v cookie %q", rec.Flushed, rawSetCookie(rec.Result(), "sessionid"))
+	}), false).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if res := rec.Result(); !rec.Flushed || c.sent(res) == nil {
+		c.t.Errorf("flushed=%v %q", rec.Flushed, c.raw(res))
 	}
 }
 
 func caseVaryMerged(c *mgr) {
 	res := c.serve(c.manager(nil), func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Vary", "Accept-Encoding, cookie")
+		w.Header().Set("Vary", "Accept-Encoding, "+strings.ToLower(c.varyName()))
 		sessions.FromContext(r.Context()).Set("a", 1)
 	}, "")
-	if v := res.Header.Values("Vary"); len(v) != 1 || v[0] != "Accept-Encoding, cookie" {
+	if v := res.Header.Values("Vary"); len(v) != 1 || v[0] != "Accept-Encoding, "+strings.ToLower(c.varyName()) {
 		c.t.Errorf("Vary %v", v)
 	}
 	res = c.serve(c.manager(nil), func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Vary", "Accept-Encoding")
 		sessions.FromContext(r.Context()).Set("a", 1)
 	}, "")
-	if v := res.Header.Values("Vary"); len(v) != 1 || v[0] != "Accept-Encoding, Cookie" {
+	if v := res.Header.Values("Vary"); len(v) != 1 || v[0] != "Accept-Encoding, "+c.varyName() {
 		c.t.Errorf("Vary %v", v)
 	}
 }
@@ -412,7 +415,7 @@ func caseStoreFailureErrorHandler(c *mgr) {
 func caseLoginCycle(c *mgr) {
 	m := c.manager(nil)
 	res := c.serve(m, func(w http.ResponseWriter, r *http.Request) { sessions.FromContext(r.Context()).Set("cart", []any{1}) }, "")
-	first := sessionCookie(res, "sessionid").Value
+	first := c.sent(res).Value
 	res = c.serve(m, func(w http.ResponseWriter, r *http.Request) {
 		s := sessions.FromContext(r.Context())
 		if err := s.CycleKey(r.Context()); err != nil {
@@ -420,9 +423,9 @@ func caseLoginCycle(c *mgr) {
 		}
 		s.Set("_auth_user_id", "1")
 	}, first)
-	second := sessionCookie(res, "sessionid")
+	second := c.sent(res)
 	if second == nil || second.Value == first {
-		c.t.Fatalf("cookie %q", rawSetCookie(res, "sessionid"))
+		c.t.Fatalf("cookie %q", c.raw(res))
 	}
 	if m.Load(c.ctx, first).Len() != 0 {
 		c.t.Error("old key still loads")

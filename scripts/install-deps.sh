@@ -184,6 +184,7 @@ if command -v go >/dev/null 2>&1; then
 	log "go mod download (root, otel)"
 	(cd "$repo_root" && go mod download)
 	(cd "$repo_root/otel" && go mod download)
+	for d in gin echo fiber; do (cd "$repo_root/adapters/$d" && go mod download); done
 else
 	log "warning: go not on PATH, skipping go mod download"
 fi

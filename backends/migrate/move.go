@@ -380,6 +380,9 @@ func (s *store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 	if err == nil || !raced(err) {
 		return err
 	}
+	if old == nil {
+		old = []byte{} // write takes nil for "no expected bytes"; a nil old expects empty bytes
+	}
 	return s.write(ctx, key, old, data, expiry)
 }
 
