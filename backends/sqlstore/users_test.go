@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/backends/sqlstore"
+	"github.com/sessionkit/sessions/internal/testservers"
 	_ "modernc.org/sqlite"
 )
 
@@ -179,4 +181,48 @@ func TestUserIndexTableWithoutMeta(t *testing.T) {
 			t.Errorf("an old row given metadata: %q", e.Meta)
 		}
 	})
+}
+
+// TestUserIndexWithoutAlterPrivilege: on MariaDB, a user who may read
+// and write an old user index table (and create tables and indexes) but
+// not alter it keeps a working index, without metadata.
+func TestUserIndexWithoutAlterPrivilege(t *testing.T) {
+	ctx := context.Background()
+	my := testservers.SharedMariaDB(t)
+	table := uniqueTable("noalter")
+	owner := open(t, withParams(my.URL(), "create_table", "true", "table", table))
+	db := raw(owner)
+	user := "r_" + table
+	ut := quote(sqlstore.MySQL, table+"_user")
+	for _, q := range []string{
+		"CREATE TABLE " + ut + " (user_id varchar(255) NOT NULL, session_key varchar(40) NOT NULL, expire_date datetime(6) NOT NULL, PRIMARY KEY (user_id, session_key))",
+		"CREATE USER '" + user + "'@'%'",
+		"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, INDEX ON `" + my.Database + "`.* TO '" + user + "'@'%'",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() {
+		db.Exec("DROP TABLE " + ut)
+		db.Exec("DROP USER '" + user + "'@'%'")
+	})
+	u := strings.Replace(my.URL(), "mysql://"+my.User+"@", "mysql://"+user+"@", 1)
+	s := open(t, withParams(u, "table", table))
+	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	k := sessions.NewKey()
+	if err := s.AddUserSession(ctx, "ann", k, []byte(`{"c":1}`), exp); err != nil {
+		t.Fatalf("AddUserSession without the meta column: %v", err)
+	}
+	got, err := s.UserSessions(ctx, "ann")
+	if err != nil || len(got) != 1 || got[0].Key != k || got[0].Meta != nil || !got[0].Expiry.Equal(exp) {
+		t.Fatalf("UserSessions without the meta column: %+v, %v; want the entry without metadata", got, err)
+	}
+	if err := s.RemoveUserSessions(ctx, "ann", []string{k}); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name = 'meta'", table+"_user").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the meta column: %d, %v; want none (the user cannot add it)", n, err)
+	}
 }
