@@ -7,7 +7,7 @@
 #   make bench   benchmarks (engines, raw floors, peers); writes benchmarks/RESULTS.md
 #   make fuzz    run every fuzz target for FUZZTIME each
 #   make soak    long fault soak (not part of make test)
-#   make check   gofmt + go vet (root and MODULES)
+#   make check   gofmt + go vet + staticcheck (root and MODULES)
 
 GO        ?= go
 FUZZTIME  ?= 30s
@@ -16,7 +16,10 @@ PKGS      ?= ./...
 # Nested modules (their own go.mod) that make test and make check cover
 # beside the root, which go test ./... does not enter; benchmarks/ is
 # make bench's.
-MODULES   ?= otel adapters/gin adapters/echo adapters/fiber
+MODULES   ?= otel e2e adapters/gin adapters/echo adapters/fiber
+# staticcheck, at the version scripts/install-deps.sh installs (make deps).
+STATICCHECK_VERSION := $(shell sed -n 's/^staticcheck_version=//p' scripts/install-deps.sh)
+STATICCHECK ?= $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)/staticcheck
 
 .PHONY: all deps test test-short check demo bench fuzz soak clean
 
@@ -37,6 +40,9 @@ check:
 	@out=$$(gofmt -l . | grep -v '^benchmarks/' || true); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	@for d in $(MODULES); do echo "cd $$d && $(GO) vet ./..."; (cd $$d && $(GO) vet ./...) || exit 1; done
+	@v=$$($(STATICCHECK) -version 2>/dev/null); case "$$v" in *"($(STATICCHECK_VERSION:v%=%))"*) ;; *) echo "staticcheck $(STATICCHECK_VERSION) is not at $(STATICCHECK) (found: $${v:-nothing}): run make deps"; exit 1;; esac
+	$(STATICCHECK) -tags soak ./...
+	@for d in $(MODULES); do echo "cd $$d && staticcheck ./..."; (cd $$d && $(STATICCHECK) ./...) || exit 1; done
 
 demo:
 	$(GO) run ./cmd/sessions demo

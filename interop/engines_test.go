@@ -135,13 +135,13 @@ func goManager(t *testing.T, config string, fn func(*sessions.Settings)) *sessio
 }
 
 // session is a batch of Django commands run under one configuration.
-func (dj Django) with(t *testing.T, conf map[string]any, cmds ...Cmd) []Result {
+func (d Django) with(t *testing.T, conf map[string]any, cmds ...Cmd) []Result {
 	t.Helper()
 	all := append([]Cmd{{"op": "configure", "settings": conf}}, cmds...)
-	res := dj.Run(t, all...)[1:]
+	res := d.Run(t, all...)[1:]
 	for i, r := range res {
 		if e := r.Err(); e != "" && cmds[i]["expect_error"] == nil {
-			t.Fatalf("Django %s %v: %s: %v", dj.Version, cmds[i]["op"], e, r["message"])
+			t.Fatalf("Django %s %v: %s: %v", d.Version, cmds[i]["op"], e, r["message"])
 		}
 	}
 	return res

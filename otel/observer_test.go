@@ -219,7 +219,7 @@ func (h *harness) metrics() []string {
 func attrs(kvs []attribute.KeyValue) string {
 	s := make([]string, len(kvs))
 	for i, kv := range kvs {
-		s[i] = string(kv.Key) + "=" + kv.Value.Emit()
+		s[i] = string(kv.Key) + "=" + kv.Value.String()
 	}
 	sort.Strings(s)
 	return "{" + strings.Join(s, ",") + "}"

@@ -179,12 +179,22 @@ case "$dv52" in
 	;;
 esac
 
-# 4. Go modules.
+# 4. Go modules, and staticcheck (make check) at a pinned version.
+staticcheck_version=v0.8.2
 if command -v go >/dev/null 2>&1; then
-	log "go mod download (root, otel)"
+	log "go mod download (root, otel, e2e, adapters)"
 	(cd "$repo_root" && go mod download)
 	(cd "$repo_root/otel" && go mod download)
+	(cd "$repo_root/e2e" && go mod download)
 	for d in gin echo fiber; do (cd "$repo_root/adapters/$d" && go mod download); done
+	gobin=$(go env GOBIN)
+	gobin=${gobin:-$(go env GOPATH)/bin}
+	if "$gobin/staticcheck" -version 2>/dev/null | grep -qF "(${staticcheck_version#v})"; then
+		log "already installed: staticcheck $staticcheck_version"
+	else
+		log "go install honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
+		go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
+	fi
 else
 	log "warning: go not on PATH, skipping go mod download"
 fi

@@ -84,6 +84,7 @@ import (
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/internal/textutil"
 	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Scheme is the URL scheme of this engine; "bbolt" is an alias.
@@ -231,7 +232,7 @@ func Open(path string, o *Options) (*Store, error) {
 		FreelistType: bbolt.FreelistMapType,
 	})
 	if err != nil {
-		if errors.Is(err, bbolt.ErrTimeout) {
+		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("boltstore: %s is locked by another process, or opened twice in this one; gave up after %s (parameter timeout): %w", path, timeout, err)
 		}
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
@@ -571,7 +572,7 @@ func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 					break
 				}
 				after = bytes.Clone(k)
-				if v != nil && len(v) >= headerLen && binary.BigEndian.Uint64(v) > now && sessions.ValidKey(string(k)) {
+				if len(v) >= headerLen && binary.BigEndian.Uint64(v) > now && sessions.ValidKey(string(k)) {
 					keys = append(keys, string(k))
 				}
 			}

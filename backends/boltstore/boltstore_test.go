@@ -18,6 +18,7 @@ import (
 
 	"github.com/sessionkit/sessions"
 	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 func newPath(t *testing.T) string {
@@ -257,15 +258,6 @@ func TestLoadCopiesOutOfTheMap(t *testing.T) {
 	}
 }
 
-func listTree(t *testing.T, root string) []string {
-	var out []string
-	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		out = append(out, p)
-		return nil
-	})
-	return out
-}
-
 func TestOpenTimeout(t *testing.T) {
 	path := newPath(t)
 	first, err := Open(path, nil)
@@ -280,8 +272,8 @@ func TestOpenTimeout(t *testing.T) {
 		second.Close()
 		t.Fatal("a second open of a locked file succeeded")
 	}
-	if !errors.Is(err, bbolt.ErrTimeout) || !strings.Contains(err.Error(), "locked") || !strings.Contains(err.Error(), "timeout") {
-		t.Fatalf("error %q, want a clear one matching bbolt.ErrTimeout", err)
+	if !errors.Is(err, bolterrors.ErrTimeout) || !strings.Contains(err.Error(), "locked") || !strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("error %q, want a clear one matching bolterrors.ErrTimeout", err)
 	}
 	// bbolt retries every 50ms and gives up when the next retry would
 	// pass the timeout.
@@ -293,7 +285,7 @@ func TestOpenTimeout(t *testing.T) {
 	settings.SecretKey = "k"
 	start = time.Now()
 	_, err = sessions.OpenEngine(context.Background(), "bolt://"+path, settings)
-	if !errors.Is(err, bbolt.ErrTimeout) {
+	if !errors.Is(err, bolterrors.ErrTimeout) {
 		t.Fatalf("OpenEngine on a locked file: %v", err)
 	}
 	if took := time.Since(start); took < 900*time.Millisecond || took > 5*time.Second {
@@ -672,8 +664,8 @@ func TestCloseWaitsForPurge(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DB().View(func(*bbolt.Tx) error { return nil }); !errors.Is(err, bbolt.ErrDatabaseNotOpen) {
-			t.Fatalf("the database after Close: %v, want bbolt.ErrDatabaseNotOpen", err)
+		if err := s.DB().View(func(*bbolt.Tx) error { return nil }); !errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+			t.Fatalf("the database after Close: %v, want bolterrors.ErrDatabaseNotOpen", err)
 		}
 	}
 }

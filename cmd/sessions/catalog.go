@@ -2,8 +2,6 @@ package main
 
 import (
 	"html/template"
-	"maps"
-	"slices"
 )
 
 // product is an article of the demo shop. Name and Blurb are English and
@@ -89,9 +87,6 @@ func (c cart) clean() cart {
 	}
 	return out
 }
-
-// skus returns the SKUs in c, sorted.
-func (c cart) skus() []string { return slices.Sorted(maps.Keys(c)) }
 
 // The product pictures: small inline SVGs, so the demo needs no external
 // asset.

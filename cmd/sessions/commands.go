@@ -18,8 +18,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/mattn/go-isatty"
-
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/codec"
 	"github.com/sessionkit/sessions/conformance"
@@ -350,9 +348,18 @@ func abbreviate(key string) string {
 // --- clearsessions -------------------------------------------------------------
 
 // isTerminal reports whether w is a terminal, where progress is shown.
-var isTerminal = func(w io.Writer) bool {
+var isTerminal = terminal
+
+// terminal reports whether w is a character device: a terminal, or (the
+// one false positive, harmless for progress output) /dev/null. Pipes,
+// regular files and buffers are not.
+func terminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // spinnerDelay is how long clearsessions runs before it shows progress.

@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
-
-	"github.com/mattn/go-isatty"
 
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/backends/migrate"
@@ -49,10 +46,7 @@ SESSION_COOKIE_AGE, SESSION_FILE_PATH (for "file"), SESSION_DATABASE_URL
 
 // migrateTerminal reports whether w is a terminal, where the progress
 // bar is shown.
-var migrateTerminal = func(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
-}
+var migrateTerminal = terminal
 
 // runMigrate is "sessions migrate".
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {

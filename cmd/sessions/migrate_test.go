@@ -250,9 +250,8 @@ func TestMigrateCommand(t *testing.T) {
 	dir := t.TempDir()
 	from := "sqlite://" + dir + "/old.sqlite3?create_table=true"
 	to := "sqlite://" + dir + "/new.sqlite3?create_table=true"
-	var keys []string
 	for i := range 5 {
-		keys = append(keys, saveSession(t, from, map[string]any{"i": i}, 0))
+		saveSession(t, from, map[string]any{"i": i}, 0)
 	}
 	code, out, errOut := cli(t, "migrate", "--from", from, "--to", to, "--dry-run")
 	if code != 0 || !strings.Contains(out, "nothing written: 5 would be copied") {

@@ -84,7 +84,8 @@
 // # Why not a pickle library
 //
 // The decoder and encoder are small and written here, and
-// github.com/kisielk/og-rek serves the tests as an independent reader.
+// github.com/kisielk/og-rek serves as an independent reader in the tests
+// of the e2e module (e2e/pickle), which keeps it out of this module.
 // og-rek v1.3.0 cannot be the codec: it decodes dicts into Go maps (the
 // session's key order is lost), reads the second reference to a list as
 // the empty list it was when memoized ({"a": x, "b": x} comes back with

@@ -4,6 +4,8 @@ package soak
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -34,4 +36,12 @@ func TestSoak(t *testing.T) {
 	tbl := table(reports)
 	fmt.Print("\n" + tbl)
 	writeReport(t, fmt.Sprintf("Soak (make soak): %s per engine, %d clients and %d on a shared session", duration, opt.clients, opt.shared), reports)
+}
+
+// envInt reads a positive integer from the environment, or gives def.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
 }

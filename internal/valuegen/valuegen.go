@@ -194,7 +194,7 @@ func (g *Gen) Value(outer int, allowInvalid bool) any {
 		// A chain of containers ending exactly at, just under or just
 		// over the deepest level allowed.
 		levels := g.Limits.MaxDepth - outer - 1 + r.IntN(4)
-		var v any = g.scalar(allowInvalid)
+		v := g.scalar(allowInvalid)
 		if r.IntN(2) == 0 {
 			v = []any{}
 		}

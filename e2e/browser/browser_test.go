@@ -1,10 +1,12 @@
 //go:build linux
 
-package main
+package browser
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -13,9 +15,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -58,20 +60,78 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-// buildDemo builds the command into dir and returns the binary's path.
+// buildDemo builds the demo (cmd/sessions) into dir with the root
+// module's own go.mod, as "go install" and "go run ./cmd/sessions" build
+// it, and returns the binary's path.
 func buildDemo(t *testing.T, dir string) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Fatalf("the go command is needed to build the demo: %v", err)
+	}
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "cmd", "sessions", "main.go")); err != nil {
+		t.Fatalf("the demo's source is not at ../../cmd/sessions: %v", err)
 	}
 	bin := filepath.Join(dir, "sessions")
-	cmd := exec.Command(goBin, "build", "-o", bin, ".")
+	cmd := exec.Command(goBin, "build", "-o", bin, "./cmd/sessions")
+	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// demoEngines returns the engine schemes and aliases compiled into the
+// demo binary (sessions engines --json).
+func demoEngines(t *testing.T, bin string) map[string]bool {
+	t.Helper()
+	out, err := exec.Command(bin, "engines", "--json").Output()
+	if err != nil {
+		t.Fatalf("%s engines --json: %v", bin, err)
+	}
+	var list []struct {
+		Scheme  string   `json:"scheme"`
+		Aliases []string `json:"aliases"`
+	}
+	if err := json.Unmarshal(out, &list); err != nil {
+		t.Fatalf("%s engines --json: %v\n%s", bin, err, out)
+	}
+	names := make(map[string]bool)
+	for _, e := range list {
+		names[e.Scheme] = true
+		for _, a := range e.Aliases {
+			names[a] = true
+		}
+	}
+	return names
+}
+
+// secretFileName is where the demo keeps the secret key it generates in
+// its data directory (cmd/sessions/demo.go).
+const secretFileName = "secret_key"
+
+// syncBuffer is a bytes.Buffer safe for the goroutine copying the demo's
+// output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // demoProcess is a running "sessions demo".
@@ -330,14 +390,15 @@ func TestBrowser(t *testing.T) {
 	}
 	chromium := chromiumPath(t)
 	bin := buildDemo(t, t.TempDir())
+	engines := demoEngines(t, bin)
 	artifacts := os.Getenv("SESSIONS_ARTIFACTS")
 	if artifacts == "" {
 		artifacts = t.TempDir()
 	}
 	for _, e := range browserEngines() {
 		t.Run(e.name, func(t *testing.T) {
-			if !registered(e.scheme) {
-				t.Fatalf("the %s engine is not registered: all/ must import it", e.scheme)
+			if !engines[e.scheme] {
+				t.Fatalf("the %s engine is not in the demo: cmd/sessions imports all/, which must import it", e.scheme)
 			}
 			shots := filepath.Join(artifacts, e.name)
 			if err := os.MkdirAll(shots, 0o755); err != nil {

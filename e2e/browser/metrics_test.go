@@ -1,13 +1,16 @@
 //go:build linux
 
-package main
+package browser
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +20,9 @@ import (
 
 	"github.com/sessionkit/sessions/internal/testservers"
 )
+
+// csrfTokenRE finds the demo's CSRF token in a page's form.
+var csrfTokenRE = regexp.MustCompile(`name="csrfmiddlewaretoken" value="([A-Za-z0-9]+)"`)
 
 // The demo's slow add (--debug-api) collides with a second request on
 // the same session: the browser's tab holds its request for a few
@@ -79,18 +85,31 @@ func TestBrowserSlowAddMerges(t *testing.T) {
 	if c == nil {
 		t.Fatal("no session cookie")
 	}
-	other := newTabClient(t, base)
+	jar, _ := cookiejar.New(nil)
 	u, _ := url.Parse(base)
-	other.c.Jar.SetCookies(u, []*http.Cookie{{Name: c.Name, Value: c.Value, Path: "/"}})
-	if code, _ := other.get("/cart"); code != http.StatusOK || other.token == "" {
-		t.Fatalf("the second client: %d, token %q", code, other.token)
+	jar.SetCookies(u, []*http.Cookie{{Name: c.Name, Value: c.Value, Path: "/"}})
+	other := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := other.Get(base + "/cart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	token := csrfTokenRE.FindSubmatch(page)
+	if res.StatusCode != http.StatusOK || token == nil {
+		t.Fatalf("the second client: %d, no CSRF token in\n%s", res.StatusCode, page)
 	}
 
 	// The click runs in the page, so the test does not wait for it.
 	eval[bool](b, "document.querySelector('#slow-add-mug').click(), true")
 	time.Sleep(time.Second) // the slow add has loaded the session and holds
-	if res, err := other.post("/cart/add", other.token, url.Values{"sku": {"tee"}}); err != nil || res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("the second client's add: %v %v", res, err)
+	res, err = other.PostForm(base+"/cart/add", url.Values{"sku": {"tee"}, "csrfmiddlewaretoken": {string(token[1])}})
+	if err != nil {
+		t.Fatalf("the second client's add: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the second client's add: %s", res.Status)
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for b.location() != base+"/cart" {
