@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package browser
 
 import (
 	"context"
@@ -20,14 +20,14 @@ import (
 // contexts (incognito profiles: cookie jars of their own, as two
 // browsers): each sees both sessions with its own marked, one ends the
 // other, which is logged out on its next request; then "log out my other
-// devices" ends every other session and keeps this one. It uses the
-// helpers of browser_test.go.
+// devices" ends every other session and keeps this one.
 func TestBrowserDevices(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the browser test is not short")
 	}
 	chromium := chromiumPath(t)
 	bin := buildDemo(t, t.TempDir())
+	engines := demoEngines(t, bin)
 	artifacts := os.Getenv("SESSIONS_ARTIFACTS")
 	if artifacts == "" {
 		artifacts = t.TempDir()
@@ -37,6 +37,9 @@ func TestBrowserDevices(t *testing.T) {
 			continue
 		}
 		t.Run(e.name, func(t *testing.T) {
+			if !engines[e.scheme] {
+				t.Fatalf("the %s engine is not in the demo", e.scheme)
+			}
 			shots := filepath.Join(artifacts, "devices-"+e.name)
 			if err := os.MkdirAll(shots, 0o755); err != nil {
 				t.Fatal(err)
