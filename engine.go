@@ -107,25 +107,41 @@ type Swapper interface {
 // UserIndexer is implemented by engines that keep, in their own store, an
 // index from a user ID to the keys of that user's sessions, so that every
 // session of a user can be ended at once ([Manager.DeleteUser], "log out
-// everywhere", for example after a password change).
+// everywhere", for example after a password change), and listed with
+// their metadata ([Manager.UserSessions], a "your devices" page).
 //
-//   - AddUserSession records key under userID until expiry; calling it
-//     again for the same pair moves the expiry.
-//   - UserSessions returns the keys recorded for userID whose entries have
-//     not expired, each once, in no particular order. A user with no
-//     entries gives an empty list and no error.
+//   - AddUserSession records key under userID until expiry, with meta, a
+//     metadata blob the Manager encodes (when, from which browser). Calling
+//     it again for the same pair moves the expiry and replaces the
+//     metadata; an empty (or nil) meta keeps the metadata the entry has (a
+//     new entry then has none). Meta is printable ASCII (JSON the Manager
+//     writes) of at most 512 bytes; the engine stores it as it is.
+//   - UserSessions returns the entries recorded for userID that have not
+//     expired, each key once, in no particular order, with their metadata
+//     (nil when none) and expiry (at the engine's resolution). A user with
+//     no entries gives an empty list and no error.
 //   - RemoveUserSessions forgets the entries of the given keys under
-//     userID, and only those: an entry added meanwhile (a concurrent
-//     login of the same user) stays. Keys not recorded, or an unknown
-//     user, are no error.
-//   - Entries are removed as they expire (native TTL or DeleteExpired).
+//     userID, metadata included, and only those: an entry added meanwhile
+//     (a concurrent login of the same user) stays. Keys not recorded, or
+//     an unknown user, are no error.
+//   - Entries are removed, with their metadata, as they expire (native
+//     TTL or DeleteExpired).
 //   - A user ID is any string of 1 to [MaxUserIDLength] bytes (the
 //     Manager checks); engines store it safely (hashed where it would
 //     become a file name).
 type UserIndexer interface {
-	AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error
-	UserSessions(ctx context.Context, userID string) ([]string, error)
+	AddUserSession(ctx context.Context, userID, key string, meta []byte, expiry time.Time) error
+	UserSessions(ctx context.Context, userID string) ([]UserEntry, error)
 	RemoveUserSessions(ctx context.Context, userID string, keys []string) error
+}
+
+// UserEntry is one entry of a [UserIndexer]: a session key recorded
+// under a user, with the metadata the Manager stored beside it and the
+// entry's expiry.
+type UserEntry struct {
+	Key    string
+	Meta   []byte
+	Expiry time.Time
 }
 
 // MaxUserIDLength is the longest user ID a [UserIndexer] accepts.

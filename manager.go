@@ -40,14 +40,38 @@ type Manager struct {
 
 	// touched remembers when this process last extended the idle
 	// timeout of a session, so read-only requests touch the store at most
-	// once per IdleRefresh.
-	touchMu sync.Mutex
-	touched map[string]time.Time
+	// once per IdleRefresh; seen, when it last recorded a session's "last
+	// seen" (DeviceSettings), at most once per DeviceSettings.Refresh.
+	touched, seen recent
 }
 
-// maxTouched bounds the idle-refresh memory; past it the map starts over
-// (the cost is one extra Touch per active session).
+// recent remembers when this process last did something to a session.
+type recent struct {
+	mu sync.Mutex
+	m  map[string]time.Time
+}
+
+// maxTouched bounds a recent's memory; past it the map starts over (the
+// cost is one extra refresh per active session).
 const maxTouched = 100_000
+
+// note records that key was refreshed at now.
+func (r *recent) note(key string, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil || len(r.m) >= maxTouched {
+		r.m = make(map[string]time.Time)
+	}
+	r.m[key] = now
+}
+
+// due reports whether key was not refreshed in the last every.
+func (r *recent) due(key string, now time.Time, every time.Duration) bool {
+	r.mu.Lock()
+	last, ok := r.m[key]
+	r.mu.Unlock()
+	return !ok || now.Sub(last) >= every
+}
 
 // maxCookieValue bounds the cookie value a client-side engine will try to
 // open: browsers send at most about 4 KB per cookie.
@@ -595,36 +619,46 @@ func (m *Manager) noteTouched(key string, now time.Time) {
 	if m.s.IdleTimeout <= 0 || key == "" {
 		return
 	}
-	m.touchMu.Lock()
-	defer m.touchMu.Unlock()
-	if m.touched == nil || len(m.touched) >= maxTouched {
-		m.touched = make(map[string]time.Time)
-	}
-	m.touched[key] = now
+	m.touched.note(key, now)
 }
 
-// refreshIdle extends the idle timeout of a session that a request used
-// without changing it, at most once per IdleRefresh. Failures are logged,
-// never fatal: the session simply expires on time. Callers hold s.mu.
+// refreshIdle runs when a request used a session without changing it: it
+// extends the idle timeout, at most once per IdleRefresh, and records
+// "last seen" (DeviceSettings), at most once per Devices.Refresh; the
+// user index entry follows both. Failures are logged, never fatal: the
+// session simply expires on time. Callers hold s.mu.
 func (m *Manager) refreshIdle(ctx context.Context, s *Session) {
-	if m.s.IdleTimeout <= 0 || m.client != nil || s.key == "" || s.data == nil || s.raw == nil || m.closed.Load() {
+	if m.client != nil || s.key == "" || s.data == nil || s.raw == nil || m.closed.Load() {
 		return
+	}
+	now := m.now()
+	exp, extended := m.extendIdle(ctx, s, now)
+	if s.bound == "" || m.st.users == nil || (!extended && !m.seenDue(s.key, now)) {
+		return
+	}
+	// The index entry lives as long as the session: it moves with the
+	// extension, and carries the new "last seen" when that is due.
+	m.reindex(ctx, s, exp, extended, now)
+}
+
+// extendIdle extends the idle timeout of s if due, and returns the new
+// expiry and whether the record got it. Callers hold s.mu.
+func (m *Manager) extendIdle(ctx context.Context, s *Session, now time.Time) (time.Time, bool) {
+	if m.s.IdleTimeout <= 0 {
+		return time.Time{}, false
 	}
 	if m.st.touch == nil && m.st.swap == nil {
 		// Without Touch or Swap the only way to move the expiry is to
 		// write back the data this request loaded, which would undo a
 		// change another request saved meanwhile (a logout by Clear):
 		// a read-only request must not. Saves still extend it.
-		return
+		return time.Time{}, false
 	}
-	now := m.now()
-	m.touchMu.Lock()
-	last, ok := m.touched[s.key]
-	m.touchMu.Unlock()
-	if ok && now.Sub(last) < m.s.IdleRefresh {
-		return
+	if !m.touched.due(s.key, now, m.s.IdleRefresh) {
+		return time.Time{}, false
 	}
-	err := m.st.extend(ctx, s.key, s.raw, m.storeExpiry(s, now))
+	exp := m.storeExpiry(s, now)
+	err := m.st.extend(ctx, s.key, s.raw, exp)
 	switch {
 	case err == nil:
 		m.noteTouched(s.key, now)
@@ -640,6 +674,7 @@ func (m *Manager) refreshIdle(ctx context.Context, s *Session) {
 		}
 		m.ob.event(ctx, e)
 	}
+	return exp, err == nil
 }
 
 // refresh reads the stored record of s again and re-bases this request's
@@ -673,7 +708,15 @@ func (m *Manager) cycle(ctx context.Context, s *Session) error {
 		}
 	}
 	oldBound := s.bound
-	if err := m.create(ctx, s, m.storeExpiry(s, m.now())); err != nil {
+	if oldBound != "" && m.s.Devices.Enabled && m.st.users != nil {
+		// The new key's entry keeps the old one's creation time.
+		if e, ok := m.entry(ctx, oldBound, old); ok {
+			s.created = decodeMeta(e.Meta).Created
+		}
+	}
+	err := m.create(ctx, s, m.storeExpiry(s, m.now()))
+	s.created = 0
+	if err != nil {
 		return err
 	}
 	s.ownAll()

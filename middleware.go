@@ -85,6 +85,9 @@ func (m *Manager) BufferedHandler(next http.Handler) http.Handler {
 func (m *Manager) handler(next http.Handler, buffered bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := m.Begin(r.Context(), r.Header)
+		if m.s.Devices.Enabled {
+			s.peer = r.RemoteAddr // the address Begin cannot know
+		}
 		r = r.WithContext(NewContext(r.Context(), s))
 		sw := &responseWriter{ResponseWriter: w, m: m, s: s, r: r, buffered: buffered}
 		next.ServeHTTP(sw, r)
@@ -116,6 +119,9 @@ func (m *Manager) Begin(ctx context.Context, h http.Header) *Session {
 	key, had := m.headerKey(h)
 	s := m.Load(ctx, key)
 	s.resp = response{hadKey: had, clientKey: key}
+	if m.s.Devices.Enabled {
+		s.hdr = h // the browser and forwarded address, for the metadata
+	}
 	return s
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"iter"
 	"math"
+	"net/http"
 	"sync"
 	"time"
 
@@ -52,6 +53,15 @@ type Session struct {
 	raw     []byte      // the stored bytes as loaded, nil if none
 	loadErr error       // a store failure while loading
 	bound   string      // the user the index records for key ("" if none)
+
+	// For DeviceSettings: the request's header and TCP peer address (nil
+	// and "" outside Begin and the middleware), what they tell about the
+	// client once read, and the creation time (Unix ms) CycleKey carries
+	// to the new key's entry.
+	hdr     http.Header
+	peer    string
+	cl      *client
+	created int64
 
 	accessed bool
 	modified bool

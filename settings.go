@@ -145,6 +145,12 @@ type Settings struct {
 	// (at least one second).
 	IdleRefresh time.Duration
 
+	// Devices turns on session metadata for a "your devices" page
+	// (creation, last seen, browser, address, beside each entry of the
+	// user index); off by default. See [DeviceSettings] for what is kept
+	// and the privacy trade-off. Not a Django setting.
+	Devices DeviceSettings
+
 	// ErrorHandler answers a request whose session could not be loaded or
 	// saved because the store failed. Nil means a plain 500 response.
 	// (A session deleted concurrently is answered 400 without it.)
@@ -198,7 +204,8 @@ func DefaultSettings() Settings {
 // DATABASE_URL), SESSION_CACHE_KEY_PREFIX, SESSION_CACHE_VERSION,
 // SECRET_KEY and SECRET_KEY_FALLBACKS (comma-separated), and
 // SESSION_ENCRYPTION_KEYS (comma-separated, the encrypting key first; see
-// EncryptionKeys). Booleans accept
+// EncryptionKeys), and SESSION_DEVICES and SESSION_DEVICES_IP
+// (Devices.Enabled and Devices.IP). Booleans accept
 // 1/0, true/false, True/False, yes/no. An unparsable value is an error
 // naming the variable (never its value, which may be a secret).
 func SettingsFromEnv() (Settings, error) {
@@ -281,6 +288,8 @@ func settingsFrom(lookup func(string) (string, bool)) (Settings, error) {
 	if v, ok := lookup("SESSION_ENCRYPTION_KEYS"); ok {
 		s.EncryptionKeys = splitList(v)
 	}
+	boolean("SESSION_DEVICES", &s.Devices.Enabled)
+	str("SESSION_DEVICES_IP", &s.Devices.IP)
 	if len(errs) > 0 {
 		return s, fmt.Errorf("%w: %s", ErrBadConfig, strings.Join(errs, "; "))
 	}
@@ -365,6 +374,7 @@ func (s *Settings) validate() error {
 	if s.MaxDataSize < 0 {
 		errs = append(errs, "MaxDataSize is negative")
 	}
+	errs = append(errs, s.Devices.validate()...)
 	for i, k := range s.EncryptionKeys {
 		if len(k) < aead.MinKeySize {
 			errs = append(errs, fmt.Sprintf("EncryptionKeys: key %d is shorter than %d bytes (generate one with \"openssl rand -base64 32\")", i+1, aead.MinKeySize))

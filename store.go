@@ -329,25 +329,28 @@ func (st *store) keys(ctx context.Context, fn func(key string) bool) error {
 	return err
 }
 
-func (st *store) addUserSession(ctx context.Context, userID, key string, exp time.Time) error {
+func (st *store) addUserSession(ctx context.Context, userID, key string, meta []byte, exp time.Time) error {
 	if err := st.guardUser(ctx, "bind user", userID, key); err != nil {
 		return err
 	}
+	if len(meta) > maxMeta {
+		return st.wrap("bind user", fmt.Errorf("%w: %d bytes of session metadata, limit %d", ErrTooLarge, len(meta), maxMeta))
+	}
 	t0 := st.ob.start()
-	err := st.wrap("bind user", st.users.AddUserSession(ctx, userID, key, exp))
+	err := st.wrap("bind user", st.users.AddUserSession(ctx, userID, key, meta, exp))
 	st.ob.call(ctx, observe.OpIndex, t0, err)
 	return err
 }
 
-func (st *store) userSessions(ctx context.Context, userID string) ([]string, error) {
+func (st *store) userSessions(ctx context.Context, userID string) ([]UserEntry, error) {
 	if err := st.guardUser(ctx, "user sessions", userID); err != nil {
 		return nil, err
 	}
 	t0 := st.ob.start()
-	keys, err := st.users.UserSessions(ctx, userID)
+	entries, err := st.users.UserSessions(ctx, userID)
 	err = st.wrap("user sessions", err)
 	st.ob.call(ctx, observe.OpIndex, t0, err)
-	return keys, err
+	return entries, err
 }
 
 func (st *store) removeUserSessions(ctx context.Context, userID string, keys []string) error {

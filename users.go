@@ -2,8 +2,12 @@ package sessions
 
 import (
 	"context"
+	"crypto/hmac"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sessionkit/sessions/codec"
@@ -50,15 +54,28 @@ func (m *Manager) BindUser(ctx context.Context, s *Session, userID string) error
 // index brings the user index in line with s, just stored under key with
 // expiry exp: the entry of its user lives as long as the session, and the
 // user the index recorded for key before (s.bound) loses its entry if the
-// binding moved. Callers hold s.mu.
+// binding moved. With DeviceSettings, a new entry gets its metadata and
+// an existing one a new "last seen" when due. Callers hold s.mu.
 func (m *Manager) index(ctx context.Context, s *Session, key string, exp time.Time) error {
 	if m.st.users == nil {
 		return nil
 	}
 	prev, cur := s.bound, boundUser(s.data)
 	if cur != "" {
-		if err := m.st.addUserSession(ctx, cur, key, exp); err != nil {
+		now := m.now()
+		var meta []byte
+		switch {
+		case !m.s.Devices.Enabled:
+		case cur != prev:
+			meta = m.freshMeta(s, now)
+		case m.seenDue(key, now):
+			meta = m.seenMeta(ctx, s, cur, key, now)
+		}
+		if err := m.st.addUserSession(ctx, cur, key, meta, exp); err != nil {
 			return err
+		}
+		if meta != nil {
+			m.seen.note(key, now)
 		}
 	}
 	s.bound = cur
@@ -66,6 +83,113 @@ func (m *Manager) index(ctx context.Context, s *Session, key string, exp time.Ti
 		m.unindex(ctx, prev, key)
 	}
 	return nil
+}
+
+// seenRefresh is how often "last seen" is recorded: DeviceSettings.Refresh,
+// never more often than the idle refresh.
+func (m *Manager) seenRefresh() time.Duration {
+	d := m.s.Devices.Refresh
+	if d <= 0 {
+		d = defaultSeenRefresh
+		if m.s.IdleTimeout > 0 {
+			d = m.s.IdleRefresh
+		}
+	}
+	if m.s.IdleTimeout > 0 {
+		d = max(d, m.s.IdleRefresh)
+	}
+	return d
+}
+
+// seenDue reports whether the "last seen" of key should be recorded now.
+func (m *Manager) seenDue(key string, now time.Time) bool {
+	return m.s.Devices.Enabled && m.seen.due(key, now, m.seenRefresh())
+}
+
+// freshMeta is the metadata of a new index entry: created and seen now
+// (created when the old key was, after CycleKey), with the browser and
+// address of the request s came with.
+func (m *Manager) freshMeta(s *Session, now time.Time) []byte {
+	d := deviceMeta{Created: now.UnixMilli(), Seen: now.UnixMilli()}
+	if s.created != 0 {
+		d.Created = s.created
+	}
+	if c := s.client(); c != nil {
+		d.UA, d.IP = c.ua, c.ip
+	}
+	return d.encode()
+}
+
+// seenMeta is the metadata of the existing entry of key under userID with
+// "last seen" now, and the browser and address of this request (a
+// browser updates, a phone changes networks). It returns nil (keep the
+// stored metadata) when the entry cannot be read.
+func (m *Manager) seenMeta(ctx context.Context, s *Session, userID, key string, now time.Time) []byte {
+	e, ok := m.entry(ctx, userID, key)
+	if !ok {
+		return nil
+	}
+	return m.touchMeta(s, e.Meta, now)
+}
+
+// touchMeta returns old with "last seen" now and the request's client.
+func (m *Manager) touchMeta(s *Session, old []byte, now time.Time) []byte {
+	d := decodeMeta(old)
+	d.Seen = now.UnixMilli()
+	if c := s.client(); c != nil {
+		if c.ua != "" {
+			d.UA = c.ua
+		}
+		if c.ip != "" {
+			d.IP = c.ip
+		}
+	}
+	return d.encode()
+}
+
+// entry returns the index entry of key under userID. A failure is
+// logged: metadata are never worth failing a request.
+func (m *Manager) entry(ctx context.Context, userID, key string) (UserEntry, bool) {
+	entries, err := m.st.userSessions(ctx, userID)
+	if err != nil {
+		m.log.LogAttrs(ctx, slog.LevelWarn, "session user index: reading an entry failed", slog.String("engine", m.name), slog.String("error", err.Error()))
+		return UserEntry{}, false
+	}
+	for _, e := range entries {
+		if e.Key == key {
+			return e, true
+		}
+	}
+	return UserEntry{}, false
+}
+
+// reindex updates the index entry of s after a request that used it
+// without saving: its expiry moves to exp if the record was extended,
+// and its "last seen" is recorded if due. An entry no longer listed (the
+// session was logged out, cleared or moved by another request since this
+// one loaded it) is left alone: a read-only request never brings one
+// back. Failures are logged. Callers hold s.mu.
+func (m *Manager) reindex(ctx context.Context, s *Session, exp time.Time, extended bool, now time.Time) {
+	seen := m.seenDue(s.key, now)
+	if seen {
+		// Noted even if the entry cannot be updated, so that a session
+		// without one costs one index read per Refresh, not per request.
+		m.seen.note(s.key, now)
+	}
+	e, ok := m.entry(ctx, s.bound, s.key)
+	if !ok {
+		return
+	}
+	var meta []byte
+	if seen {
+		meta = m.touchMeta(s, e.Meta, now)
+	}
+	if !extended {
+		exp = e.Expiry
+	}
+	if err := m.st.addUserSession(ctx, s.bound, s.key, meta, exp); err != nil {
+		m.log.LogAttrs(ctx, slog.LevelWarn, "session user index: refreshing an entry failed", slog.String("engine", m.name), slog.String("error", err.Error()))
+	}
 }
 
 // storedBinding returns the user the record under key is bound to now,
@@ -109,31 +233,41 @@ func (m *Manager) unindex(ctx context.Context, userID, key string) {
 // DeleteUser again finds them. It returns how many sessions it ended.
 // Use it after a password change or to log a user out everywhere.
 func (m *Manager) DeleteUser(ctx context.Context, userID string) (int, error) {
+	return m.deleteUser(ctx, "delete user", userID, "")
+}
+
+// DeleteUserExcept is [Manager.DeleteUser] sparing the session under
+// keep, the one the user is using: "log out my other devices". A session
+// of the user bound concurrently is either ended or still listed, as
+// with DeleteUser.
+func (m *Manager) DeleteUserExcept(ctx context.Context, userID, keep string) (int, error) {
+	return m.deleteUser(ctx, "delete user", userID, keep)
+}
+
+func (m *Manager) deleteUser(ctx context.Context, op, userID, keep string) (int, error) {
 	if m.client != nil {
-		return 0, wrap("delete user", m.name, ErrUnsupported)
+		return 0, wrap(op, m.name, ErrUnsupported)
 	}
-	keys, err := m.st.userSessions(ctx, userID)
+	entries, err := m.st.userSessions(ctx, userID)
 	if err != nil {
 		return 0, err
 	}
 	var errs []error
-	done := make([]string, 0, len(keys))
+	done := make([]string, 0, len(entries))
 	ended := 0
-	for _, k := range keys {
-		switch err := m.ownedBy(ctx, k, userID); {
-		case errors.Is(err, errGone):
-			done = append(done, k) // a stale entry: gone, or moved to another user
+	for _, e := range entries {
+		if e.Key == keep {
 			continue
+		}
+		switch err := m.end(ctx, e.Key, userID); {
+		case errors.Is(err, errGone):
+			done = append(done, e.Key) // a stale entry: gone, or moved to another user
 		case err != nil:
 			errs = append(errs, err)
-			continue
+		default:
+			ended++
+			done = append(done, e.Key)
 		}
-		if err := m.st.delete(ctx, k); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		ended++
-		done = append(done, k)
 	}
 	if len(done) > 0 {
 		if err := m.st.removeUserSessions(ctx, userID, done); err != nil {
@@ -141,6 +275,15 @@ func (m *Manager) DeleteUser(ctx context.Context, userID string) (int, error) {
 		}
 	}
 	return ended, errors.Join(errs...)
+}
+
+// end deletes the session under key if it is bound to userID; errGone
+// when it is gone or bound to another user.
+func (m *Manager) end(ctx context.Context, key, userID string) error {
+	if err := m.ownedBy(ctx, key, userID); err != nil {
+		return err
+	}
+	return m.st.delete(ctx, key)
 }
 
 // errGone reports an index entry whose session is gone or bound to
@@ -164,10 +307,79 @@ func (m *Manager) ownedBy(ctx context.Context, key, userID string) error {
 	return nil
 }
 
-// UserSessions returns the keys of the live sessions bound to userID.
-func (m *Manager) UserSessions(ctx context.Context, userID string) ([]string, error) {
+// UserSessions returns the live sessions bound to userID, newest first
+// (by CreatedAt; sessions without metadata last), with the metadata
+// DeviceSettings recorded. Each is checked against its record, so a
+// session logged out by other means (Django's logout, a Flush) or moved
+// to another user is not listed: the cost is one load per entry.
+// Sessions are identified by [Device].ID, never by their key.
+func (m *Manager) UserSessions(ctx context.Context, userID string) ([]Device, error) {
 	if m.client != nil {
 		return nil, wrap("user sessions", m.name, ErrUnsupported)
 	}
-	return m.st.userSessions(ctx, userID)
+	entries, err := m.st.userSessions(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Device, 0, len(entries))
+	for _, e := range entries {
+		switch err := m.ownedBy(ctx, e.Key, userID); {
+		case errors.Is(err, errGone):
+			continue
+		case err != nil:
+			return nil, err
+		}
+		d := decodeMeta(e.Meta)
+		out = append(out, Device{
+			ID:        m.DeviceID(e.Key),
+			CreatedAt: msTime(d.Created),
+			LastSeen:  msTime(d.Seen),
+			UserAgent: d.UA,
+			IP:        d.IP,
+			Expires:   e.Expiry,
+		})
+	}
+	slices.SortFunc(out, func(a, b Device) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		if c := b.LastSeen.Compare(a.LastSeen); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// DeleteSession ends the session of userID whose [Device].ID is id (one
+// line of a "your devices" page): the record and its index entry go, as
+// with any delete, and the session's next request finds no session. An
+// id that names none of the user's live sessions (already ended, another
+// user's, made up) gives an error matching [ErrNotFound]: a user can end
+// only their own sessions.
+func (m *Manager) DeleteSession(ctx context.Context, userID, id string) error {
+	if m.client != nil {
+		return wrap("delete session", m.name, ErrUnsupported)
+	}
+	entries, err := m.st.userSessions(ctx, userID)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if id == "" || !hmac.Equal([]byte(m.DeviceID(e.Key)), []byte(id)) {
+			continue
+		}
+		err := m.end(ctx, e.Key, userID)
+		if err != nil && !errors.Is(err, errGone) {
+			return err
+		}
+		if rerr := m.st.removeUserSessions(ctx, userID, []string{e.Key}); rerr != nil {
+			return rerr
+		}
+		if errors.Is(err, errGone) {
+			break
+		}
+		return nil
+	}
+	return wrap("delete session", m.name, fmt.Errorf("%w: no such session of this user", ErrNotFound))
 }

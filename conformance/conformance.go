@@ -159,7 +159,7 @@ type storeCase struct {
 
 // storeCases returns the storage cases of a server-side engine.
 func storeCases() []storeCase {
-	return slices.Concat(storageCases(), expiryStoreCases(), optionalCases(), concurrencyStoreCases(), userStoreCases())
+	return slices.Concat(storageCases(), expiryStoreCases(), optionalCases(), concurrencyStoreCases(), userStoreCases(), deviceStoreCases())
 }
 
 // Run runs every storage case against engines from h, each as a subtest

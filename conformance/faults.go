@@ -360,7 +360,7 @@ func runDeadline(t *testing.T, b sessions.Backend, f Fault, caps Capabilities) {
 			struct {
 				name string
 				call func(ctx context.Context) error
-			}{"AddUserSession", func(ctx context.Context) error { return ix.AddUserSession(ctx, "alice", key, exp) }},
+			}{"AddUserSession", func(ctx context.Context) error { return ix.AddUserSession(ctx, "alice", key, []byte(`{"c":1}`), exp) }},
 			struct {
 				name string
 				call func(ctx context.Context) error

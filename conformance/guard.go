@@ -206,6 +206,12 @@ func caseInvalidUserID(c *mgr) {
 		if _, err := m.UserSessions(c.ctx, bad); !errors.Is(err, sessions.ErrInvalidKey) {
 			c.t.Errorf("UserSessions with a %d-byte user ID: %v, want ErrInvalidKey", len(bad), err)
 		}
+		if _, err := m.DeleteUserExcept(c.ctx, bad, key); !errors.Is(err, sessions.ErrInvalidKey) {
+			c.t.Errorf("DeleteUserExcept with a %d-byte user ID: %v, want ErrInvalidKey", len(bad), err)
+		}
+		if err := m.DeleteSession(c.ctx, bad, m.DeviceID(key)); !errors.Is(err, sessions.ErrInvalidKey) {
+			c.t.Errorf("DeleteSession with a %d-byte user ID: %v, want ErrInvalidKey", len(bad), err)
+		}
 		c.spy.check(c.t)
 	}
 	// Nothing changed: the session and its binding.
@@ -214,8 +220,8 @@ func caseInvalidUserID(c *mgr) {
 		c.t.Errorf("after the refused calls the session holds %v", r.Keys())
 	}
 	if index {
-		if got, err := m.UserSessions(c.ctx, "alice"); err != nil || !slices.Equal(got, []string{key}) {
-			c.t.Errorf("after the refused calls UserSessions(alice) = %d keys, %v; want her session", len(got), err)
+		if got, err := m.UserSessions(c.ctx, "alice"); err != nil || !slices.Equal(deviceIDs(got), []string{m.DeviceID(key)}) {
+			c.t.Errorf("after the refused calls UserSessions(alice) = %d sessions, %v; want her session", len(got), err)
 		}
 	}
 	// The longest valid user ID passes the guard.
@@ -228,8 +234,8 @@ func caseInvalidUserID(c *mgr) {
 		c.t.Errorf("BindUser without a user index: %v, want ErrUnsupported", err)
 	}
 	if index {
-		if got, err := m.UserSessions(c.ctx, longest); err != nil || !slices.Equal(got, []string{key}) {
-			c.t.Errorf("UserSessions of a %d-byte user ID = %d keys, %v", len(longest), len(got), err)
+		if got, err := m.UserSessions(c.ctx, longest); err != nil || !slices.Equal(deviceIDs(got), []string{m.DeviceID(key)}) {
+			c.t.Errorf("UserSessions of a %d-byte user ID = %d sessions, %v", len(longest), len(got), err)
 		}
 	}
 }
@@ -277,6 +283,9 @@ func caseCancelledContext(c *mgr) {
 	canceled("DeleteUser", err)
 	_, err = m.UserSessions(ctx, "alice")
 	canceled("UserSessions", err)
+	_, err = m.DeleteUserExcept(ctx, "alice", key)
+	canceled("DeleteUserExcept", err)
+	canceled("DeleteSession", m.DeleteSession(ctx, "alice", m.DeviceID(key)))
 	// The middleware: a request whose context is gone gets the error
 	// handler, and its change is not saved.
 	var got error
@@ -297,8 +306,8 @@ func caseCancelledContext(c *mgr) {
 		c.t.Errorf("after the cancelled calls the session holds x = %v, bound to %v; want 1, alice", r.Get("x"), r.Get(sessions.BoundUserKey))
 	}
 	if index {
-		if keys, err := m.UserSessions(c.ctx, "alice"); err != nil || !slices.Equal(keys, []string{key}) {
-			c.t.Errorf("after the cancelled calls UserSessions(alice) = %d keys, %v; want her session", len(keys), err)
+		if got, err := m.UserSessions(c.ctx, "alice"); err != nil || !slices.Equal(deviceIDs(got), []string{m.DeviceID(key)}) {
+			c.t.Errorf("after the cancelled calls UserSessions(alice) = %d sessions, %v; want her session", len(got), err)
 		}
 	}
 	if l, ok := c.engine.(sessions.Lister); ok {

@@ -305,14 +305,23 @@ func checkPairIndex(c *mgr, m *sessions.Manager, live map[string]ilState, keys s
 				want = append(want, key)
 			}
 		}
-		got, err := m.UserSessions(c.ctx, user)
+		// The index itself, not only the Manager's checked listing.
+		entries, err := c.eng().(sessions.UserIndexer).UserSessions(c.ctx, user)
 		if err != nil {
 			c.t.Fatalf("UserSessions(%s): %v", user, err)
 		}
+		got := entryKeys(entries)
 		slices.Sort(want)
 		slices.Sort(got)
 		if !slices.Equal(got, want) {
 			c.t.Errorf("index of %s lists %v, want %v (%s)", user, short4(got), short4(want), keys)
+		}
+		devs, err := m.UserSessions(c.ctx, user)
+		if err != nil {
+			c.t.Fatalf("Manager.UserSessions(%s): %v", user, err)
+		}
+		if len(devs) != len(want) {
+			c.t.Errorf("Manager.UserSessions(%s) lists %d sessions, want %d", user, len(devs), len(want))
 		}
 	}
 }

@@ -161,7 +161,7 @@ func TestSpyCatchesWhatTheGuardMustStop(t *testing.T) {
 		{"a cancelled context", func(e sessions.Engine) error { return e.Delete(cancelled, sessions.NewKey()) }},
 		{"an empty user ID", func(e sessions.Engine) error { _, err := e.(sessions.UserIndexer).UserSessions(ctx, ""); return err }},
 		{"a user ID too long", func(e sessions.Engine) error {
-			return e.(sessions.UserIndexer).AddUserSession(ctx, strings.Repeat("u", sessions.MaxUserIDLength+1), sessions.NewKey(), exp)
+			return e.(sessions.UserIndexer).AddUserSession(ctx, strings.Repeat("u", sessions.MaxUserIDLength+1), sessions.NewKey(), nil, exp)
 		}},
 		{"a call after Close", func(e sessions.Engine) error {
 			e.Close()
@@ -187,7 +187,7 @@ func TestSpyCatchesWhatTheGuardMustStop(t *testing.T) {
 	if err := e.Create(ctx, k, []byte("x"), exp); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.(sessions.UserIndexer).AddUserSession(ctx, strings.Repeat("u", sessions.MaxUserIDLength), k, exp); err != nil {
+	if err := e.(sessions.UserIndexer).AddUserSession(ctx, strings.Repeat("u", sessions.MaxUserIDLength), k, nil, exp); err != nil {
 		t.Fatal(err)
 	}
 	r := &reports{}

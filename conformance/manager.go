@@ -269,7 +269,7 @@ func RunManager(t *testing.T, h Harness) {
 // managerCases returns every case of RunManager.
 func managerCases() []managerCase {
 	return slices.Concat(sessionCases(), expiryCases(), middlewareCases(), fidelityCases(),
-		concurrencyCases(), userCases(), guardCases(), interleaveCases())
+		concurrencyCases(), userCases(), deviceCases(), guardCases(), interleaveCases())
 }
 
 // signedPayload signs an arbitrary payload with the suite's key and

@@ -36,10 +36,11 @@ func storeUserIndex(t tb, ev *env) {
 	bob := "bob@example.com/../" + sessions.NewKey()[:8]
 	a1, a2, b1 := sessions.NewKey(), sessions.NewKey(), sessions.NewKey()
 	for _, p := range []struct{ u, k string }{{alice, a1}, {alice, a2}, {alice, a1}, {bob, b1}} {
-		noErr(t, "AddUserSession", ix.AddUserSession(ev.ctx, p.u, p.k, future(ev)))
+		noErr(t, "AddUserSession", ix.AddUserSession(ev.ctx, p.u, p.k, nil, future(ev)))
 	}
-	got, err := ix.UserSessions(ev.ctx, alice)
+	entries, err := ix.UserSessions(ev.ctx, alice)
 	noErr(t, "UserSessions", err)
+	got := entryKeys(entries)
 	slices.Sort(got)
 	want := []string{a1, a2}
 	slices.Sort(want)
@@ -50,7 +51,7 @@ func storeUserIndex(t tb, ev *env) {
 	if got, err := ix.UserSessions(ev.ctx, alice); err != nil || len(got) != 0 {
 		t.Fatalf("after RemoveUserSessions of all her keys: %d keys, %v", len(got), err)
 	}
-	if got, err := ix.UserSessions(ev.ctx, bob); err != nil || len(got) != 1 || got[0] != b1 {
+	if got, err := ix.UserSessions(ev.ctx, bob); err != nil || len(got) != 1 || got[0].Key != b1 {
 		t.Fatalf("bob's index was touched: %d keys, %v", len(got), err)
 	}
 	if got, err := ix.UserSessions(ev.ctx, "nobody-"+sessions.NewKey()); err != nil || len(got) != 0 {
@@ -70,14 +71,14 @@ func storeUserIndexExpiry(t tb, ev *env) {
 	}
 	u := "user-" + sessions.NewKey()[:8]
 	live, dead := sessions.NewKey(), sessions.NewKey()
-	noErr(t, "AddUserSession", ix.AddUserSession(ev.ctx, u, live, future(ev)))
-	noErr(t, "AddUserSession expired", ix.AddUserSession(ev.ctx, u, dead, time.Now().Add(-time.Minute)))
+	noErr(t, "AddUserSession", ix.AddUserSession(ev.ctx, u, live, nil, future(ev)))
+	noErr(t, "AddUserSession expired", ix.AddUserSession(ev.ctx, u, dead, nil, time.Now().Add(-time.Minute)))
 	got, err := ix.UserSessions(ev.ctx, u)
-	if err != nil || len(got) != 1 || got[0] != live {
+	if err != nil || len(got) != 1 || got[0].Key != live {
 		t.Fatalf("UserSessions = %d keys, %v; want only the live one", len(got), err)
 	}
 	odd := "../" + strings.Repeat("é/\\x00 ", 20)
-	noErr(t, "AddUserSession with an odd but valid user ID", ix.AddUserSession(ev.ctx, odd, live, future(ev)))
+	noErr(t, "AddUserSession with an odd but valid user ID", ix.AddUserSession(ev.ctx, odd, live, nil, future(ev)))
 	if got, err := ix.UserSessions(ev.ctx, odd); err != nil || len(got) != 1 {
 		t.Fatalf("odd user ID round trip: %v, %v", got, err)
 	}
@@ -107,17 +108,17 @@ func storeUserIndexRemoveOnlyGiven(t tb, ev *env) {
 	alice := "alice-" + sessions.NewKey()[:8]
 	k1, k2 := sessions.NewKey(), sessions.NewKey()
 	for _, k := range []string{k1, k2} {
-		noErr(t, "AddUserSession", a.AddUserSession(ev.ctx, alice, k, future(ev)))
+		noErr(t, "AddUserSession", a.AddUserSession(ev.ctx, alice, k, nil, future(ev)))
 	}
 	noErr(t, "RemoveUserSessions", b.RemoveUserSessions(ev.ctx, alice, []string{k1}))
-	if got, err := a.UserSessions(ev.ctx, alice); err != nil || len(got) != 1 || got[0] != k2 {
+	if got, err := a.UserSessions(ev.ctx, alice); err != nil || len(got) != 1 || got[0].Key != k2 {
 		t.Fatalf("after RemoveUserSessions(k1): %d keys, %v; want only k2", len(got), err)
 	}
 	for _, keys := range [][]string{nil, {}, {k1, sessions.NewKey()}} {
 		noErr(t, fmt.Sprintf("RemoveUserSessions of %d unrecorded keys", len(keys)), b.RemoveUserSessions(ev.ctx, alice, keys))
 	}
 	noErr(t, "RemoveUserSessions of an unknown user", b.RemoveUserSessions(ev.ctx, "nobody-"+sessions.NewKey(), []string{k2}))
-	if got, err := a.UserSessions(ev.ctx, alice); err != nil || len(got) != 1 || got[0] != k2 {
+	if got, err := a.UserSessions(ev.ctx, alice); err != nil || len(got) != 1 || got[0].Key != k2 {
 		t.Fatalf("removals of unrecorded keys or of another user touched the index: %d keys, %v; want k2", len(got), err)
 	}
 
@@ -145,7 +146,7 @@ func userIndexAddsRaceRemovals(t tb, ev *env, a, b sessions.UserIndexer, alice, 
 			defer wg.Done()
 			for range perAdder {
 				k := sessions.NewKey()
-				if err := a.AddUserSession(ev.ctx, alice, k, future(ev)); err != nil {
+				if err := a.AddUserSession(ev.ctx, alice, k, nil, future(ev)); err != nil {
 					errc <- fmt.Errorf("concurrent AddUserSession: %w", err)
 					return
 				}
@@ -165,7 +166,7 @@ func userIndexAddsRaceRemovals(t tb, ev *env, a, b sessions.UserIndexer, alice, 
 			default:
 			}
 			for _, k := range old {
-				if err := b.AddUserSession(ev.ctx, alice, k, future(ev)); err != nil {
+				if err := b.AddUserSession(ev.ctx, alice, k, nil, future(ev)); err != nil {
 					errc <- fmt.Errorf("AddUserSession of an old key: %w", err)
 					return
 				}
@@ -184,8 +185,9 @@ func userIndexAddsRaceRemovals(t tb, ev *env, a, b sessions.UserIndexer, alice, 
 			t.Fatalf("%v", err)
 		}
 	}
-	got, err := a.UserSessions(ev.ctx, alice)
+	listed, err := a.UserSessions(ev.ctx, alice)
 	noErr(t, "UserSessions", err)
+	got := entryKeys(listed)
 	want := slices.Concat(added...)
 	slices.Sort(got)
 	slices.Sort(want)
@@ -201,19 +203,19 @@ func userIndexLastEntryRace(t tb, ev *env, a, b sessions.UserIndexer) {
 	bob := "bob-" + sessions.NewKey()[:8]
 	for range 40 {
 		gone, kept := sessions.NewKey(), sessions.NewKey()
-		noErr(t, "AddUserSession", b.AddUserSession(ev.ctx, bob, gone, future(ev)))
+		noErr(t, "AddUserSession", b.AddUserSession(ev.ctx, bob, gone, nil, future(ev)))
 		start := make(chan struct{})
 		var errA, errB error
 		var pwg sync.WaitGroup
 		pwg.Add(2)
-		go func() { defer pwg.Done(); <-start; errA = a.AddUserSession(ev.ctx, bob, kept, future(ev)) }()
+		go func() { defer pwg.Done(); <-start; errA = a.AddUserSession(ev.ctx, bob, kept, nil, future(ev)) }()
 		go func() { defer pwg.Done(); <-start; errB = b.RemoveUserSessions(ev.ctx, bob, []string{gone}) }()
 		close(start)
 		pwg.Wait()
 		if errA != nil || errB != nil {
 			t.Fatalf("AddUserSession racing the removal of the last entry: %v; RemoveUserSessions: %v", errA, errB)
 		}
-		if got, err := a.UserSessions(ev.ctx, bob); err != nil || len(got) != 1 || got[0] != kept {
+		if got, err := a.UserSessions(ev.ctx, bob); err != nil || len(got) != 1 || got[0].Key != kept {
 			t.Fatalf("a key added as the user's last entry was removed: %d keys listed, %v; want the added one", len(got), err)
 		}
 		noErr(t, "RemoveUserSessions", b.RemoveUserSessions(ev.ctx, bob, []string{kept}))
@@ -245,9 +247,10 @@ func caseLogOutEverywhere(c *mgr) {
 	if err := phone.CycleKey(c.ctx); err != nil {
 		c.t.Fatal(err)
 	}
-	keys, err := m.UserSessions(c.ctx, "ann")
-	if err != nil || len(keys) < 2 || !slices.Contains(keys, phone.Key()) || !slices.Contains(keys, laptop.Key()) {
-		c.t.Fatalf("UserSessions(ann) = %d keys, %v", len(keys), err)
+	devs, err := m.UserSessions(c.ctx, "ann")
+	ids := deviceIDs(devs)
+	if err != nil || len(ids) < 2 || !slices.Contains(ids, m.DeviceID(phone.Key())) || !slices.Contains(ids, m.DeviceID(laptop.Key())) {
+		c.t.Fatalf("UserSessions(ann) = %d sessions, %v", len(ids), err)
 	}
 	n, err := m.DeleteUser(c.ctx, "ann")
 	if err != nil || n < 2 {

@@ -210,14 +210,14 @@ func (x hookedList) List(ctx context.Context, fn func(key string) bool) error {
 
 type hookedUsers struct{ h *hooked }
 
-func (x hookedUsers) AddUserSession(ctx context.Context, userID, key string, exp time.Time) error {
+func (x hookedUsers) AddUserSession(ctx context.Context, userID, key string, meta []byte, exp time.Time) error {
 	if err := x.h.hook(call{op: "AddUserSession", ctx: ctx, keys: []string{key}, user: userID, hasUser: true}); err != nil {
 		return err
 	}
-	return x.h.users.AddUserSession(ctx, userID, key, exp)
+	return x.h.users.AddUserSession(ctx, userID, key, meta, exp)
 }
 
-func (x hookedUsers) UserSessions(ctx context.Context, userID string) ([]string, error) {
+func (x hookedUsers) UserSessions(ctx context.Context, userID string) ([]sessions.UserEntry, error) {
 	if err := x.h.hook(call{op: "UserSessions", ctx: ctx, user: userID, hasUser: true}); err != nil {
 		return nil, err
 	}

@@ -61,8 +61,9 @@
 // # User index
 //
 // Sessions bound to a user (sessions.Manager.BindUser, for "log out
-// everywhere") are indexed in the bucket "<bucket>.users"; DeleteExpired
-// purges its expired entries.
+// everywhere") are indexed in the bucket "<bucket>.users", each entry with
+// its metadata (sessions.DeviceSettings; entries written before metadata
+// existed have none); DeleteExpired purges its expired entries.
 package boltstore
 
 import (

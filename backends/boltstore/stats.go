@@ -44,7 +44,7 @@ func (s *Store) Count(ctx context.Context, progress func(done, total int64)) (se
 	var last []byte
 	err = s.walkBatches(ctx, s.usersBucket(), func(k, v []byte) {
 		seen++
-		if len(k) < 1 || len(k) < 1+int(k[0]) || len(v) != headerLen || binary.BigEndian.Uint64(v) <= now {
+		if len(k) < 1 || len(k) < 1+int(k[0]) || len(v) < headerLen || binary.BigEndian.Uint64(v) <= now {
 			return
 		}
 		n.UserEntries++

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sessionkit/sessions"
 	bbolt "go.etcd.io/bbolt"
 )
 
 // usersSuffix names the bucket of the user index (sessions.UserIndexer):
 // "<bucket>.users", keyed by len(user ID) ‖ user ID ‖ session key, each
-// value the 8-byte expiry of the entry.
+// value the 8-byte expiry of the entry followed by its metadata (none in
+// entries written before metadata existed).
 const usersSuffix = ".users"
 
 func userPrefix(userID string) []byte {
@@ -24,15 +26,22 @@ func userPrefix(userID string) []byte {
 func (s *Store) usersBucket() []byte { return append(bytes.Clone(s.data), usersSuffix...) }
 
 // AddUserSession implements sessions.UserIndexer.
-func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
+func (s *Store) AddUserSession(ctx context.Context, userID, key string, meta []byte, expiry time.Time) error {
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(s.usersBucket())
 		if err != nil {
 			return err
 		}
-		var v [headerLen]byte
-		binary.BigEndian.PutUint64(v[:], stamp(expiry))
-		return b.Put(append(userPrefix(userID), key...), v[:])
+		k := append(userPrefix(userID), key...)
+		if len(meta) == 0 {
+			if old := b.Get(k); len(old) > headerLen {
+				meta = bytes.Clone(old[headerLen:]) // kept
+			}
+		}
+		v := make([]byte, headerLen+len(meta))
+		binary.BigEndian.PutUint64(v, stamp(expiry))
+		copy(v[headerLen:], meta)
+		return b.Put(k, v)
 	})
 	if err != nil {
 		return fmt.Errorf("boltstore: bind user: %w", err)
@@ -41,8 +50,8 @@ func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry t
 }
 
 // UserSessions implements sessions.UserIndexer.
-func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, error) {
-	keys := []string{}
+func (s *Store) UserSessions(ctx context.Context, userID string) ([]sessions.UserEntry, error) {
+	entries := []sessions.UserEntry{}
 	now := stamp(s.now())
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(s.usersBucket())
@@ -52,16 +61,25 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, erro
 		p := userPrefix(userID)
 		c := b.Cursor()
 		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
-			if len(v) == headerLen && binary.BigEndian.Uint64(v) > now {
-				keys = append(keys, string(k[len(p):]))
+			if len(v) < headerLen {
+				continue
 			}
+			exp := binary.BigEndian.Uint64(v)
+			if exp <= now {
+				continue
+			}
+			e := sessions.UserEntry{Key: string(k[len(p):]), Expiry: time.Unix(0, int64(exp))}
+			if len(v) > headerLen {
+				e.Meta = bytes.Clone(v[headerLen:])
+			}
+			entries = append(entries, e)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: user sessions: %w", err)
 	}
-	return keys, nil
+	return entries, nil
 }
 
 // RemoveUserSessions implements sessions.UserIndexer: it deletes the
@@ -106,7 +124,7 @@ func (s *Store) purgeUsers(ctx context.Context) error {
 			var dead [][]byte
 			c := b.Cursor()
 			for k, v := c.First(); k != nil; k, v = c.Next() {
-				if len(v) != headerLen || binary.BigEndian.Uint64(v) <= now {
+				if len(v) < headerLen || binary.BigEndian.Uint64(v) <= now {
 					dead = append(dead, bytes.Clone(k))
 					if len(dead) >= s.batch {
 						full = true

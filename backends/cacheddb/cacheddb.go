@@ -301,16 +301,17 @@ func (s *Store) Count(ctx context.Context, progress func(done, total int64)) (se
 }
 
 // AddUserSession implements sessions.UserIndexer with the database's.
-func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
+// The index and its metadata live in the database only.
+func (s *Store) AddUserSession(ctx context.Context, userID, key string, meta []byte, expiry time.Time) error {
 	ix, err := s.index()
 	if err != nil {
 		return err
 	}
-	return ix.AddUserSession(ctx, userID, key, expiry)
+	return ix.AddUserSession(ctx, userID, key, meta, expiry)
 }
 
 // UserSessions implements sessions.UserIndexer with the database's.
-func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, error) {
+func (s *Store) UserSessions(ctx context.Context, userID string) ([]sessions.UserEntry, error) {
 	ix, err := s.index()
 	if err != nil {
 		return nil, err

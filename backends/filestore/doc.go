@@ -95,7 +95,8 @@
 //
 // Sessions bound to a user (sessions.Manager.BindUser, for "log out
 // everywhere") are indexed under the subdirectory .sessionkit-users: one
-// directory per user, named by the SHA-256 of the user ID, holding an
-// empty file per session key whose modification time is the entry's
-// expiry. DeleteExpired purges its expired entries.
+// directory per user, named by the SHA-256 of the user ID, holding a file
+// per session key whose modification time is the entry's expiry and whose
+// content is its metadata (sessions.DeviceSettings; empty when none).
+// DeleteExpired purges its expired entries.
 package filestore

@@ -324,7 +324,7 @@ func TestHostileKeys(t *testing.T) {
 			"Swap":           func() error { return s.Swap(ctx, key, []byte("secret"), []byte("x"), hour()) },
 			"Touch":          func() error { return s.Touch(ctx, key, hour()) },
 			"Delete":         func() error { return s.Delete(ctx, key) },
-			"AddUserSession": func() error { return s.AddUserSession(ctx, "user", key, hour()) },
+			"AddUserSession": func() error { return s.AddUserSession(ctx, "user", key, nil, hour()) },
 			"RemoveUserSessions": func() error {
 				return s.RemoveUserSessions(ctx, "user", []string{sessions.NewKey(), key})
 			},

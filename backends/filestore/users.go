@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"strconv"
@@ -17,8 +18,10 @@ import (
 
 // usersDir is the subdirectory of the session directory holding the user
 // index (sessions.UserIndexer): one directory per user, named by the
-// SHA-256 of the user ID, holding an empty file per session key whose
-// modification time is the entry's expiry (and, while an entry is being
+// SHA-256 of the user ID, holding a file per session key whose
+// modification time is the entry's expiry and whose content is the
+// entry's metadata (empty when it has none, as every entry written before
+// metadata existed) (and, while an entry is being
 // written, a temporary file "entry_out_<time>.<random>"). A user's
 // directory goes when its last entry does. Its name starts with a dot, so
 // neither this engine nor Django's clearsessions takes it for a session.
@@ -35,11 +38,22 @@ func userDir(userID string) string {
 // time that DeleteExpired would take for expired, and the directory
 // cannot be removed under it (by RemoveUserSessions or DeleteExpired of
 // another process, once its last entry went) while it is being written.
-func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
+//
+// An empty meta keeps the metadata of the entry in place: it is read
+// and written again into the new file (an update racing it from another
+// process may be lost, as any two writes of one entry: last wins).
+func (s *Store) AddUserSession(ctx context.Context, userID, key string, meta []byte, expiry time.Time) error {
 	if err := checkKey(key); err != nil { // it names the entry's file
 		return err
 	}
 	dir := userDir(userID)
+	if len(meta) == 0 {
+		old, err := s.readEntry(path.Join(dir, key))
+		if err != nil {
+			return fmt.Errorf("filestore: bind user: %w", err)
+		}
+		meta = old
+	}
 	for attempt := 1; ; attempt++ {
 		// Another process may remove the directory, empty, at any point
 		// until the temporary file is in it: MkdirAll then fails with
@@ -53,7 +67,7 @@ func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry t
 		if err != nil {
 			return fmt.Errorf("filestore: bind user: %w", unwrapPath(err))
 		}
-		tmp, err := s.userTemp(dir, expiry)
+		tmp, err := s.userTemp(dir, meta, expiry)
 		if errors.Is(err, fs.ErrNotExist) && again {
 			continue
 		}
@@ -72,16 +86,23 @@ func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry t
 // directory that keeps being removed under it.
 const maxUserDirAttempts = 100
 
-// userTemp creates an empty temporary file in the user directory dir
-// with modification time expiry and returns its name. Its name is no
+// userTemp creates a temporary file holding meta in the user directory
+// dir with modification time expiry and returns its name. Its name is no
 // session key (UserSessions ignores it) and carries its creation time, so
 // DeleteExpired leaves it alone until it is staleTempAge old.
-func (s *Store) userTemp(dir string, expiry time.Time) (string, error) {
+func (s *Store) userTemp(dir string, meta []byte, expiry time.Time) (string, error) {
 	f, name, err := s.createTemp(path.Join(dir, "entry"))
 	if err != nil {
 		return "", err
 	}
-	f.Close()
+	_, werr := f.Write(meta)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		s.root.Remove(name)
+		return "", werr
+	}
 	if err := s.root.Chtimes(name, expiry, expiry); err != nil {
 		s.root.Remove(name)
 		return "", err
@@ -101,19 +122,59 @@ func staleUserTemp(name string, now time.Time) bool {
 	return err == nil && now.Sub(time.Unix(sec, 0)) > staleTempAge
 }
 
+// maxEntry bounds the metadata read from an index entry's file (the
+// Manager writes at most 512 bytes).
+const maxEntry = 4096
+
+// readEntry returns the content of the index entry file name: its
+// metadata, nil for none (an empty file, or no file).
+func (s *Store) readEntry(name string) ([]byte, error) {
+	f, err := s.root.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, unwrapPath(err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxEntry))
+	if err != nil {
+		return nil, unwrapPath(err)
+	}
+	if len(b) == 0 {
+		return nil, nil
+	}
+	return b, nil
+}
+
 // UserSessions implements sessions.UserIndexer.
-func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, error) {
-	keys := []string{}
+func (s *Store) UserSessions(ctx context.Context, userID string) ([]sessions.UserEntry, error) {
+	entries := []sessions.UserEntry{}
 	now := s.now()
-	err := s.eachEntry(userDir(userID), func(name string, fi fs.FileInfo) {
-		if sessions.ValidKey(name) && fi.ModTime().After(now) {
-			keys = append(keys, name)
+	dir := userDir(userID)
+	var rerr error
+	err := s.eachEntry(dir, func(name string, fi fs.FileInfo) {
+		if rerr != nil || !sessions.ValidKey(name) || !fi.ModTime().After(now) {
+			return
 		}
+		e := sessions.UserEntry{Key: name, Expiry: fi.ModTime()}
+		if fi.Size() > 0 {
+			meta, err := s.readEntry(path.Join(dir, name))
+			if err != nil {
+				rerr = err
+				return
+			}
+			e.Meta = meta
+		}
+		entries = append(entries, e)
 	})
+	if err == nil {
+		err = rerr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("filestore: user sessions: %w", err)
 	}
-	return keys, nil
+	return entries, nil
 }
 
 // eachEntry calls fn for each file in dir (relative to the root); a

@@ -32,14 +32,14 @@ func churnUser(s *Store, userID string, stop <-chan struct{}) error {
 		default:
 		}
 		k := sessions.NewKey()
-		if err := s.AddUserSession(ctx, userID, k, time.Now().Add(time.Hour)); err != nil {
+		if err := s.AddUserSession(ctx, userID, k, nil, time.Now().Add(time.Hour)); err != nil {
 			return fmt.Errorf("AddUserSession: %w", err)
 		}
 		got, err := s.UserSessions(ctx, userID)
 		if err != nil {
 			return fmt.Errorf("UserSessions: %w", err)
 		}
-		if !slices.Contains(got, k) {
+		if !slices.Contains(entryKeys(got), k) {
 			return fmt.Errorf("a key added while the user's directory was being removed is not listed (%d keys listed)", len(got))
 		}
 		if err := s.RemoveUserSessions(ctx, userID, []string{k}); err != nil {
@@ -168,7 +168,7 @@ func TestPurgeSparesEntriesBeingAdded(t *testing.T) {
 	var added []string
 	for range 400 {
 		k := sessions.NewKey()
-		if err := a.AddUserSession(ctx, "bob", k, hour()); err != nil {
+		if err := a.AddUserSession(ctx, "bob", k, nil, hour()); err != nil {
 			t.Errorf("AddUserSession during DeleteExpired: %v", err)
 			break
 		}
@@ -179,10 +179,11 @@ func TestPurgeSparesEntriesBeingAdded(t *testing.T) {
 	if purgeErr != nil {
 		t.Fatal("DeleteExpired:", purgeErr)
 	}
-	got, err := a.UserSessions(ctx, "bob")
+	entries, err := a.UserSessions(ctx, "bob")
 	if err != nil {
 		t.Fatal(err)
 	}
+	got := entryKeys(entries)
 	slices.Sort(got)
 	slices.Sort(added)
 	if !slices.Equal(got, added) {
@@ -197,7 +198,7 @@ func TestUserTempFiles(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	k := sessions.NewKey()
-	if err := s.AddUserSession(ctx, "cy", k, hour()); err != nil {
+	if err := s.AddUserSession(ctx, "cy", k, nil, hour()); err != nil {
 		t.Fatal(err)
 	}
 	udir := path.Join(s.Dir(), userDir("cy"))
@@ -224,7 +225,16 @@ func TestUserTempFiles(t *testing.T) {
 	if names := listDir(t, udir); !slices.Equal(names, want) {
 		t.Errorf("after DeleteExpired the user directory holds %q, want the entry and the fresh temporary file", names)
 	}
-	if got, err := s.UserSessions(ctx, "cy"); err != nil || len(got) != 1 || got[0] != k {
+	if got, err := s.UserSessions(ctx, "cy"); err != nil || len(got) != 1 || got[0].Key != k {
 		t.Errorf("UserSessions = %d keys, %v; want the entry only", len(got), err)
 	}
+}
+
+// entryKeys returns the keys of index entries.
+func entryKeys(entries []sessions.UserEntry) []string {
+	out := make([]string, len(entries))
+	for i, e := range entries {
+		out[i] = e.Key
+	}
+	return out
 }

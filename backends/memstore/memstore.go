@@ -66,7 +66,7 @@ type Store struct {
 	seed   maphash.Seed
 
 	umu   sync.RWMutex
-	users map[string]map[string]time.Time // user ID -> session key -> entry expiry
+	users map[string]map[string]userEntry // user ID -> session key -> entry expiry
 
 	now      func() time.Time
 	interval time.Duration
@@ -92,9 +92,15 @@ type entry struct {
 	expiry time.Time
 }
 
+// userEntry is an entry of the user index.
+type userEntry struct {
+	meta   []byte
+	expiry time.Time
+}
+
 // New returns an empty Store. A nil o means default options.
 func New(o *Options) *Store {
-	s := &Store{users: make(map[string]map[string]time.Time), now: time.Now, interval: time.Minute, seed: maphash.MakeSeed()}
+	s := &Store{users: make(map[string]map[string]userEntry), now: time.Now, interval: time.Minute, seed: maphash.MakeSeed()}
 	for i := range s.shards {
 		s.shards[i].m = make(map[string]entry)
 	}
@@ -274,35 +280,40 @@ func (s *Store) Close() error {
 	}
 	s.umu.Lock()
 	defer s.umu.Unlock()
-	s.users = map[string]map[string]time.Time{}
+	s.users = map[string]map[string]userEntry{}
 	return nil
 }
 
 // AddUserSession implements sessions.UserIndexer.
-func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
+func (s *Store) AddUserSession(ctx context.Context, userID, key string, meta []byte, expiry time.Time) error {
 	s.umu.Lock()
 	defer s.umu.Unlock()
 	u := s.users[userID]
 	if u == nil {
-		u = make(map[string]time.Time)
+		u = make(map[string]userEntry)
 		s.users[userID] = u
 	}
-	u[key] = expiry
+	e := u[key]
+	if len(meta) > 0 {
+		e.meta = bytes.Clone(meta)
+	}
+	e.expiry = expiry
+	u[key] = e
 	return nil
 }
 
 // UserSessions implements sessions.UserIndexer.
-func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, error) {
+func (s *Store) UserSessions(ctx context.Context, userID string) ([]sessions.UserEntry, error) {
 	s.umu.RLock()
 	defer s.umu.RUnlock()
 	now := s.now()
-	keys := []string{}
-	for k, exp := range s.users[userID] {
-		if exp.After(now) {
-			keys = append(keys, k)
+	out := []sessions.UserEntry{}
+	for k, e := range s.users[userID] {
+		if e.expiry.After(now) {
+			out = append(out, sessions.UserEntry{Key: k, Meta: bytes.Clone(e.meta), Expiry: e.expiry})
 		}
 	}
-	return keys, nil
+	return out, nil
 }
 
 // RemoveUserSessions implements sessions.UserIndexer: it forgets the
@@ -351,8 +362,8 @@ func (s *Store) purge(now time.Time) int64 {
 	s.umu.Lock()
 	defer s.umu.Unlock()
 	for id, u := range s.users {
-		for k, exp := range u {
-			if !exp.After(now) {
+		for k, e := range u {
+			if !e.expiry.After(now) {
 				delete(u, k)
 			}
 		}

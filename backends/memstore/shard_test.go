@@ -33,7 +33,7 @@ func TestPurgeSweepsEveryShard(t *testing.T) {
 		if err := s.Create(ctx, key, []byte("v"), exp); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.AddUserSession(ctx, "u"+strconv.Itoa(i%10), key, exp); err != nil {
+		if err := s.AddUserSession(ctx, "u"+strconv.Itoa(i%10), key, nil, exp); err != nil {
 			t.Fatal(err)
 		}
 	}

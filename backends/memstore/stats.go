@@ -28,8 +28,8 @@ func (s *Store) Count(ctx context.Context, progress func(done, total int64)) (se
 	defer s.umu.RUnlock()
 	for _, u := range s.users {
 		live := int64(0)
-		for _, exp := range u {
-			if exp.After(now) {
+		for _, e := range u {
+			if e.expiry.After(now) {
 				live++
 			}
 		}

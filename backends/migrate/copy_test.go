@@ -291,7 +291,7 @@ func seedSQLite(t testing.TB, s *sqlstore.Store, n int) time.Time {
 		t.Fatal(err)
 	}
 	for _, k := range bound {
-		if err := s.AddUserSession(ctx, fmt.Sprint("user-", seedIndex(k)%7), k, exp); err != nil {
+		if err := s.AddUserSession(ctx, fmt.Sprint("user-", seedIndex(k)%7), k, nil, exp); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -334,9 +334,13 @@ func checkMoved(t testing.TB, dst sessions.Engine, n int, exp time.Time, c codec
 	ix := dst.(sessions.UserIndexer)
 	total := 0
 	for u := range 7 {
-		keys, err := ix.UserSessions(ctx, fmt.Sprint("user-", u))
+		entries, err := ix.UserSessions(ctx, fmt.Sprint("user-", u))
 		if err != nil {
 			t.Fatal(err)
+		}
+		keys := make([]string, 0, len(entries))
+		for _, e := range entries {
+			keys = append(keys, e.Key)
 		}
 		for _, k := range keys {
 			if seedIndex(k)%100 != 0 || seedIndex(k)%7 != u {

@@ -144,11 +144,11 @@ func (s seededStore) Create(ctx context.Context, key string, data []byte, expiry
 
 // AddUserSession records the entry in the old store's index, when it has
 // one.
-func (s seededStore) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
+func (s seededStore) AddUserSession(ctx context.Context, userID, key string, meta []byte, expiry time.Time) error {
 	if s.srcUsers != nil {
-		return s.srcUsers.AddUserSession(ctx, userID, key, expiry)
+		return s.srcUsers.AddUserSession(ctx, userID, key, meta, expiry)
 	}
-	return s.store.AddUserSession(ctx, userID, key, expiry)
+	return s.store.AddUserSession(ctx, userID, key, meta, expiry)
 }
 
 // pairKinds are the migrations the conformance suite runs over.

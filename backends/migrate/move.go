@@ -233,6 +233,7 @@ var errIndex = errors.New("migrate: recording the session in the new engine's us
 // runs before the session is installed, so that a session in the new
 // store always has its entry, whatever interrupts the move (an entry
 // whose move then fails is stale, which DeleteUser recognises and drops).
+// The entry takes the metadata of the old store's entry, if any.
 func (s *store) index(ctx context.Context, key string, data []byte, exp time.Time) error {
 	if s.dstUsers == nil {
 		return nil
@@ -241,7 +242,7 @@ func (s *store) index(ctx context.Context, key string, data []byte, exp time.Tim
 	if u == "" {
 		return nil
 	}
-	if err := s.dstUsers.AddUserSession(ctx, u, key, exp); err != nil {
+	if err := s.dstUsers.AddUserSession(ctx, u, key, s.srcMeta(ctx, u, key), exp); err != nil {
 		return fmt.Errorf("%w: %w", errIndex, err)
 	}
 	return nil
@@ -524,35 +525,60 @@ func (s *store) List(ctx context.Context, fn func(key string) bool) error {
 	})
 }
 
-// AddUserSession implements sessions.UserIndexer with the new store's
-// index.
-func (s *store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
-	return s.dstUsers.AddUserSession(ctx, userID, key, expiry)
+// srcMeta returns the metadata of the old store's index entry of key
+// under userID; nil when there is none or it cannot be read (metadata
+// are never worth failing a move).
+func (s *store) srcMeta(ctx context.Context, userID, key string) []byte {
+	if s.srcUsers == nil {
+		return nil
+	}
+	entries, err := s.srcUsers.UserSessions(ctx, userID)
+	if err != nil {
+		return nil
+	}
+	for _, e := range entries {
+		if e.Key == key {
+			return e.Meta
+		}
+	}
+	return nil
 }
 
-// UserSessions implements sessions.UserIndexer: the keys the new store's
-// index records, and those the old store's index still records (sessions
-// not yet moved), each once.
-func (s *store) UserSessions(ctx context.Context, userID string) ([]string, error) {
-	keys, err := s.dstUsers.UserSessions(ctx, userID)
+// AddUserSession implements sessions.UserIndexer with the new store's
+// index.
+func (s *store) AddUserSession(ctx context.Context, userID, key string, meta []byte, expiry time.Time) error {
+	return s.dstUsers.AddUserSession(ctx, userID, key, meta, expiry)
+}
+
+// UserSessions implements sessions.UserIndexer: the entries the new
+// store's index records, and those the old store's index still records
+// (sessions not yet moved), each key once. An entry of the new store
+// without metadata takes the old store's (an entry the new store got
+// before the session moved, from an update that kept its metadata).
+func (s *store) UserSessions(ctx context.Context, userID string) ([]sessions.UserEntry, error) {
+	entries, err := s.dstUsers.UserSessions(ctx, userID)
 	if err != nil || s.srcUsers == nil {
-		return keys, err
+		return entries, err
 	}
 	old, err := s.srcUsers.UserSessions(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	have := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		have[k] = true
+	have := make(map[string]int, len(entries))
+	for i, e := range entries {
+		have[e.Key] = i
 	}
-	for _, k := range old {
-		if !have[k] {
-			have[k] = true
-			keys = append(keys, k)
+	for _, e := range old {
+		i, ok := have[e.Key]
+		switch {
+		case !ok:
+			have[e.Key] = len(entries)
+			entries = append(entries, e)
+		case entries[i].Meta == nil:
+			entries[i].Meta = e.Meta
 		}
 	}
-	return keys, nil
+	return entries, nil
 }
 
 // RemoveUserSessions implements sessions.UserIndexer on both indexes.

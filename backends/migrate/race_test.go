@@ -445,15 +445,15 @@ func TestMigrateUserIndex(t *testing.T) {
 		if err := src.Create(ctx, k, bound, hour()); err != nil {
 			t.Fatal(err)
 		}
-		if err := src.AddUserSession(ctx, "alice", k, hour()); err != nil {
+		if err := src.AddUserSession(ctx, "alice", k, []byte(`{"c":`+fmt.Sprint(len(k))+`}`), hour()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if m.Load(ctx, moved).Get("v") == nil {
 		t.Fatal("the session did not load")
 	}
-	if keys, _ := dst.UserSessions(ctx, "alice"); len(keys) != 1 || keys[0] != moved {
-		t.Fatalf("the new store's index after the move: %d keys, want the moved session", len(keys))
+	if keys, _ := dst.UserSessions(ctx, "alice"); len(keys) != 1 || keys[0].Key != moved || string(keys[0].Meta) != `{"c":32}` {
+		t.Fatalf("the new store's index after the move: %+v, want the moved session with its metadata", keys)
 	}
 	// A session of the user created after the migration started.
 	s := m.NewSession(ctx)
@@ -632,11 +632,11 @@ func (c cancelAfterInstall) Swap(ctx context.Context, key string, old, data []by
 	return err
 }
 
-func (c cancelAfterInstall) AddUserSession(ctx context.Context, userID, key string, exp time.Time) error {
+func (c cancelAfterInstall) AddUserSession(ctx context.Context, userID, key string, meta []byte, exp time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return c.Store.AddUserSession(ctx, userID, key, exp)
+	return c.Store.AddUserSession(ctx, userID, key, meta, exp)
 }
 
 // TestMigrateIndexSurvivesInterruption: a bound session that a move

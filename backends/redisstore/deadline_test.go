@@ -33,7 +33,7 @@ func redisCalls(s *redisstore.Store) []deadlinetest.Call {
 	exp := time.Now().Add(time.Hour)
 	return append(deadlinetest.Calls(s, key),
 		deadlinetest.Call{Name: "List", Fn: func(ctx context.Context) error { return s.List(ctx, func(string) bool { return true }) }},
-		deadlinetest.Call{Name: "AddUserSession", Fn: func(ctx context.Context) error { return s.AddUserSession(ctx, "user-1", key, exp) }},
+		deadlinetest.Call{Name: "AddUserSession", Fn: func(ctx context.Context) error { return s.AddUserSession(ctx, "user-1", key, []byte(`{"c":1}`), exp) }},
 		deadlinetest.Call{Name: "UserSessions", Fn: func(ctx context.Context) error { _, err := s.UserSessions(ctx, "user-1"); return err }},
 		deadlinetest.Call{Name: "RemoveUserSessions", Fn: func(ctx context.Context) error { return s.RemoveUserSessions(ctx, "user-1", []string{key}) }},
 	)

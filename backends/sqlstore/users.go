@@ -1,7 +1,9 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"sync"
@@ -14,15 +16,26 @@ import (
 // user index table of sessions.UserIndexer ("django_session_user" by
 // default). Django has no such table; it is created, beside Django's, the
 // first time a session is bound to a user, and is harmless to a Django
-// app sharing the database.
+// app sharing the database. Its columns: user_id, session_key,
+// expire_date and meta, the entry's metadata (sessions.DeviceSettings;
+// NULL when none). A table created before meta existed gets the column
+// on first use (ALTER TABLE ... ADD COLUMN, nullable, so its rows read as
+// entries without metadata and older processes keep writing it); where
+// the column cannot be added (no ALTER privilege), the index works as
+// before, without metadata.
 const userTableSuffix = "_user"
 
 // userIndex holds the statements of the user index, built on first use.
 type userIndex struct {
 	mu                         sync.Mutex
 	ready                      bool
+	meta                       bool   // the table has the meta column
 	add, list, remove, expired string // remove takes removeBatch keys
 }
+
+// metaColumnType is the type of the meta column: at most 512 printable
+// ASCII bytes (sessions.UserIndexer), nullable.
+const metaColumnType = "varchar(512) NULL"
 
 // removeBatch is the most keys one RemoveUserSessions statement names
 // (with the user ID, 501 parameters: within every dialect's limit).
@@ -55,7 +68,7 @@ func (d Dialect) userTableSQL(table string) []string {
 	}
 	return []string{
 		"CREATE TABLE IF NOT EXISTS " + q(t) + " (" + q("user_id") + " varchar(255) NOT NULL, " + q("session_key") + " varchar(40) NOT NULL, " +
-			q("expire_date") + " " + ts + " NOT NULL, PRIMARY KEY (" + q("user_id") + ", " + q("session_key") + "))",
+			q("expire_date") + " " + ts + " NOT NULL, " + q("meta") + " " + metaColumnType + ", PRIMARY KEY (" + q("user_id") + ", " + q("session_key") + "))",
 		"CREATE INDEX IF NOT EXISTS " + idx + " ON " + q(t) + " (" + q("expire_date") + ")",
 	}
 }
@@ -78,35 +91,96 @@ func (s *Store) users(ctx context.Context) (*userIndex, error) {
 		}
 	}
 	mk := func(tmpl string) string { return buildWith(s.d, t, tmpl) }
-	switch s.d {
-	case MySQL:
+	meta, err := s.metaColumn(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	u.meta = meta
+	switch {
+	case s.d == MySQL && meta:
+		// A NULL meta (none given) keeps the stored one.
+		u.add = mk("INSERT INTO {t} (user_id, session_key, expire_date, meta) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE expire_date = VALUES(expire_date), meta = COALESCE(VALUES(meta), meta)")
+	case s.d == MySQL:
 		u.add = mk("INSERT INTO {t} (user_id, session_key, expire_date) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE expire_date = VALUES(expire_date)")
-		u.expired = mk("DELETE FROM {t} WHERE expire_date <= ? ORDER BY expire_date LIMIT ?")
+	case meta:
+		u.add = mk("INSERT INTO {t} (user_id, session_key, expire_date, meta) VALUES (?, ?, ?, ?) ON CONFLICT (user_id, session_key) DO UPDATE SET expire_date = excluded.expire_date, meta = COALESCE(excluded.meta, {t}.meta)")
 	default:
 		u.add = mk("INSERT INTO {t} (user_id, session_key, expire_date) VALUES (?, ?, ?) ON CONFLICT (user_id, session_key) DO UPDATE SET expire_date = excluded.expire_date")
+	}
+	if s.d == MySQL {
+		u.expired = mk("DELETE FROM {t} WHERE expire_date <= ? ORDER BY expire_date LIMIT ?")
+	} else {
 		u.expired = mk("DELETE FROM {t} WHERE (user_id, session_key) IN (SELECT user_id, session_key FROM {t} WHERE expire_date <= ? LIMIT ?)")
 	}
-	u.list = mk("SELECT session_key FROM {t} WHERE user_id = ? AND expire_date > ?")
+	if meta {
+		u.list = mk("SELECT session_key, expire_date, meta FROM {t} WHERE user_id = ? AND expire_date > ?")
+	} else {
+		u.list = mk("SELECT session_key, expire_date, NULL FROM {t} WHERE user_id = ? AND expire_date > ?")
+	}
 	u.remove = s.d.removeSQL(t, removeBatch)
 	u.ready = true
 	return u, nil
 }
 
+// metaColumn reports whether the user index table t has the meta
+// column, adding it to a table created before it existed. It answers
+// false, without error, only when the column is missing, cannot be
+// added, and the table itself reads fine (no ALTER privilege): the index
+// then works without metadata.
+func (s *Store) metaColumn(ctx context.Context, t string) (bool, error) {
+	probe := buildWith(s.d, t, "SELECT meta FROM {t} WHERE 1 = 0")
+	hasMeta := func() bool {
+		rows, err := s.w.QueryContext(ctx, probe)
+		if err != nil {
+			return false
+		}
+		rows.Close()
+		return true
+	}
+	if hasMeta() {
+		return true, nil
+	}
+	// Its error says nothing the probes below do not: a concurrent
+	// process may have added the column first (a duplicate column), or
+	// the user may not alter tables.
+	_, _ = s.w.ExecContext(ctx, "ALTER TABLE "+s.d.quote(t)+" ADD COLUMN "+s.d.quote("meta")+" "+metaColumnType)
+	if hasMeta() { // added, by this process or a concurrent one
+		return true, nil
+	}
+	rows, err := s.w.QueryContext(ctx, buildWith(s.d, t, "SELECT session_key FROM {t} WHERE 1 = 0"))
+	if err != nil {
+		return false, s.fail(ctx, fmt.Errorf("reading the user index table %q: %w", t, err))
+	}
+	rows.Close()
+	return false, nil // the table reads, the column cannot be added: no metadata
+}
+
 // AddUserSession implements sessions.UserIndexer: it records key under
-// userID in the user index table until expiry.
-func (s *Store) AddUserSession(ctx context.Context, userID, key string, expiry time.Time) error {
+// userID in the user index table until expiry, with meta (NULL, which
+// keeps the stored meta, when empty).
+func (s *Store) AddUserSession(ctx context.Context, userID, key string, meta []byte, expiry time.Time) error {
 	u, err := s.users(ctx)
 	if err != nil {
 		return err
 	}
-	if _, err := s.w.ExecContext(ctx, u.add, userID, key, s.d.timeArg(expiry)); err != nil {
+	args := []any{userID, key, s.d.timeArg(expiry)}
+	if u.meta {
+		var m any // NULL
+		if len(meta) > 0 {
+			m = string(meta)
+		}
+		args = append(args, m)
+	}
+	if _, err := s.w.ExecContext(ctx, u.add, args...); err != nil {
 		return s.fail(ctx, err)
 	}
 	return nil
 }
 
-// UserSessions implements sessions.UserIndexer.
-func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, error) {
+// UserSessions implements sessions.UserIndexer. Rows without metadata
+// (NULL meta: written before it existed, or without it) are entries
+// without metadata.
+func (s *Store) UserSessions(ctx context.Context, userID string) ([]sessions.UserEntry, error) {
 	u, err := s.users(ctx)
 	if err != nil {
 		return nil, err
@@ -116,15 +190,27 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]string, erro
 		return nil, s.fail(ctx, err)
 	}
 	defer rows.Close()
-	keys := []string{}
+	entries := []sessions.UserEntry{}
 	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
+		var (
+			k    string
+			exp  any
+			meta sql.RawBytes
+		)
+		if err := rows.Scan(&k, &exp, &meta); err != nil {
 			return nil, s.fail(ctx, err)
 		}
-		keys = append(keys, k)
+		t, err := parseStoredTime(exp)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: %s: user index expire_date: %w", s.where, err)
+		}
+		e := sessions.UserEntry{Key: k, Expiry: t}
+		if len(meta) > 0 {
+			e.Meta = bytes.Clone(meta)
+		}
+		entries = append(entries, e)
 	}
-	return keys, s.fail(ctx, rows.Err())
+	return entries, s.fail(ctx, rows.Err())
 }
 
 // RemoveUserSessions implements sessions.UserIndexer: it deletes the

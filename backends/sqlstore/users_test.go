@@ -4,12 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/sessions"
-	_ "github.com/sessionkit/sessions/backends/sqlstore"
+	"github.com/sessionkit/sessions/backends/sqlstore"
+	"github.com/sessionkit/sessions/internal/testservers"
 	_ "modernc.org/sqlite"
 )
 
@@ -23,8 +26,8 @@ func TestUserIndexPurgedByDeleteExpired(t *testing.T) {
 	defer e.Close()
 	ix := e.(sessions.UserIndexer)
 	live, dead := sessions.NewKey(), sessions.NewKey()
-	ix.AddUserSession(ctx, "ann", live, time.Now().Add(time.Hour))
-	ix.AddUserSession(ctx, "ann", dead, time.Now().Add(-time.Hour))
+	ix.AddUserSession(ctx, "ann", live, nil, time.Now().Add(time.Hour))
+	ix.AddUserSession(ctx, "ann", dead, nil, time.Now().Add(-time.Hour))
 	if _, err := e.(sessions.ExpiredDeleter).DeleteExpired(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +78,7 @@ func TestRemoveUserSessionsBatches(t *testing.T) {
 			keys[i] = sessions.NewKey()
 		}
 		kept := sessions.NewKey()
-		if err := s.AddUserSession(ctx, "ann", kept, exp); err != nil {
+		if err := s.AddUserSession(ctx, "ann", kept, nil, exp); err != nil {
 			t.Fatal(err)
 		}
 		// Every 100th key is recorded for ann, and for bob too.
@@ -83,7 +86,7 @@ func TestRemoveUserSessionsBatches(t *testing.T) {
 		for i := 0; i < len(keys); i += 100 {
 			recorded = append(recorded, keys[i])
 			for _, u := range []string{"ann", "bob"} {
-				if err := s.AddUserSession(ctx, u, keys[i], exp); err != nil {
+				if err := s.AddUserSession(ctx, u, keys[i], nil, exp); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -91,7 +94,7 @@ func TestRemoveUserSessionsBatches(t *testing.T) {
 		if err := s.RemoveUserSessions(ctx, "ann", keys); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := s.UserSessions(ctx, "ann"); err != nil || len(got) != 1 || got[0] != kept {
+		if got, err := s.UserSessions(ctx, "ann"); err != nil || len(got) != 1 || got[0].Key != kept {
 			t.Errorf("ann after removal: %d keys, %v; want only the kept one", len(got), err)
 		}
 		if got, err := s.UserSessions(ctx, "bob"); err != nil || len(got) != len(recorded) {
@@ -104,4 +107,122 @@ func TestRemoveUserSessionsBatches(t *testing.T) {
 			t.Errorf("bob after a hostile user ID's removal: %d keys, %v; want %d", len(got), err, len(recorded))
 		}
 	})
+}
+
+// TestUserIndexTableWithoutMeta: a user index table created before
+// metadata existed (no meta column) keeps its rows, read as entries
+// without metadata; the store adds the column on first use, and rows an
+// older process writes after that (naming no meta) read the same way.
+func TestUserIndexTableWithoutMeta(t *testing.T) {
+	ctx := context.Background()
+	forEach(t, func(t *testing.T, b backend) {
+		table := uniqueTable("old")
+		s := open(t, withParams(b.base(t), "create_table", "true", "table", table))
+		db := raw(s)
+		ts := map[sqlstore.Dialect]string{sqlstore.SQLite: "datetime", sqlstore.Postgres: "timestamp with time zone", sqlstore.MySQL: "datetime(6)"}[b.dialect]
+		ut := quote(b.dialect, table+"_user")
+		ddl := "CREATE TABLE " + ut + " (user_id varchar(255) NOT NULL, session_key varchar(40) NOT NULL, expire_date " + ts + " NOT NULL, PRIMARY KEY (user_id, session_key))"
+		if _, err := db.Exec(ddl); err != nil {
+			t.Fatal(err)
+		}
+		exp := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+		insertOld := func(key string) {
+			t.Helper()
+			var arg any = sqlstore.FormatTime(exp)
+			if b.dialect == sqlstore.Postgres {
+				arg = exp
+			}
+			q := fmt.Sprintf("INSERT INTO %s (user_id, session_key, expire_date) VALUES (%s, %s, %s)", ut, ph(b.dialect, 1), ph(b.dialect, 2), ph(b.dialect, 3))
+			if _, err := db.Exec(q, "ann", key, arg); err != nil {
+				t.Fatalf("an old row by hand: %v", err)
+			}
+		}
+		find := func(key string) sessions.UserEntry {
+			t.Helper()
+			entries, err := s.UserSessions(ctx, "ann")
+			if err != nil {
+				t.Fatalf("UserSessions: %v", err)
+			}
+			for _, e := range entries {
+				if e.Key == key {
+					return e
+				}
+			}
+			t.Fatalf("%d entries listed, not the one wanted", len(entries))
+			return sessions.UserEntry{}
+		}
+		old := sessions.NewKey()
+		insertOld(old)
+		if e := find(old); e.Meta != nil || !e.Expiry.Equal(exp) {
+			t.Errorf("a row of the old table: meta %q, expiry %v; want none, %v", e.Meta, e.Expiry, exp)
+		}
+		k := sessions.NewKey()
+		if err := s.AddUserSession(ctx, "ann", k, []byte(`{"c":1}`), exp); err != nil {
+			t.Fatalf("AddUserSession with metadata on an old table: %v", err)
+		}
+		if e := find(k); string(e.Meta) != `{"c":1}` {
+			t.Errorf("metadata on an old table: %q", e.Meta)
+		}
+		later := sessions.NewKey()
+		insertOld(later) // an older process, after the column was added
+		if e := find(later); e.Meta != nil {
+			t.Errorf("a row written without meta: meta %q, want none", e.Meta)
+		}
+		if err := s.AddUserSession(ctx, "ann", old, nil, exp.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if e := find(old); e.Meta != nil || !e.Expiry.Equal(exp.Add(time.Hour)) {
+			t.Errorf("an old row moved: meta %q, expiry %v", e.Meta, e.Expiry)
+		}
+		if err := s.AddUserSession(ctx, "ann", old, []byte(`{"c":2}`), exp); err != nil {
+			t.Fatal(err)
+		}
+		if e := find(old); string(e.Meta) != `{"c":2}` {
+			t.Errorf("an old row given metadata: %q", e.Meta)
+		}
+	})
+}
+
+// TestUserIndexWithoutAlterPrivilege: on MariaDB, a user who may read
+// and write an old user index table (and create tables and indexes) but
+// not alter it keeps a working index, without metadata.
+func TestUserIndexWithoutAlterPrivilege(t *testing.T) {
+	ctx := context.Background()
+	my := testservers.SharedMariaDB(t)
+	table := uniqueTable("noalter")
+	owner := open(t, withParams(my.URL(), "create_table", "true", "table", table))
+	db := raw(owner)
+	user := "r_" + table
+	ut := quote(sqlstore.MySQL, table+"_user")
+	for _, q := range []string{
+		"CREATE TABLE " + ut + " (user_id varchar(255) NOT NULL, session_key varchar(40) NOT NULL, expire_date datetime(6) NOT NULL, PRIMARY KEY (user_id, session_key))",
+		"CREATE USER '" + user + "'@'%'",
+		"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, INDEX ON `" + my.Database + "`.* TO '" + user + "'@'%'",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() {
+		db.Exec("DROP TABLE " + ut)
+		db.Exec("DROP USER '" + user + "'@'%'")
+	})
+	u := strings.Replace(my.URL(), "mysql://"+my.User+"@", "mysql://"+user+"@", 1)
+	s := open(t, withParams(u, "table", table))
+	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	k := sessions.NewKey()
+	if err := s.AddUserSession(ctx, "ann", k, []byte(`{"c":1}`), exp); err != nil {
+		t.Fatalf("AddUserSession without the meta column: %v", err)
+	}
+	got, err := s.UserSessions(ctx, "ann")
+	if err != nil || len(got) != 1 || got[0].Key != k || got[0].Meta != nil || !got[0].Expiry.Equal(exp) {
+		t.Fatalf("UserSessions without the meta column: %+v, %v; want the entry without metadata", got, err)
+	}
+	if err := s.RemoveUserSessions(ctx, "ann", []string{k}); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name = 'meta'", table+"_user").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the meta column: %d, %v; want none (the user cannot add it)", n, err)
+	}
 }

@@ -30,7 +30,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 Run the demo shop: a small web shop that keeps everything a session is for
 in the session (who is logged in, a cart, a three-step checkout, theme and
 language, "remember me"), on any engine. The about page shows the stored
-session as Django sees it.
+session as Django sees it; "Your devices" lists where you are logged in
+and ends those sessions (on engines with a user index; the demo records
+session metadata unless SESSION_DEVICES says otherwise).
 
 The engine is --engine, else SESSION_ENGINE, else an SQLite file in the
 data directory. The data directory (created with mode 0700) also holds the
@@ -122,6 +124,9 @@ func demoSettings(engine, dataDir string, stderr io.Writer) (demoConfig, error) 
 		return demoConfig{}, err
 	}
 	settings.SecretKey = secret
+	if _, set := os.LookupEnv("SESSION_DEVICES"); !set {
+		settings.Devices.Enabled = true // the devices page shows the metadata
+	}
 
 	defaultDB := (&url.URL{Scheme: "sqlite", Path: filepath.ToSlash(filepath.Join(dir, "sessions.sqlite3")), RawQuery: "create_table=true"}).String()
 	cfg := engine

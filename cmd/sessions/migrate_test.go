@@ -178,7 +178,7 @@ func seedPostgres(t *testing.T, config string, n int) time.Time {
 		}
 	}
 	for i := 0; i < n; i += 100 {
-		if err := s.AddUserSession(ctx, fmt.Sprint("user-", i%7), seedKey(i), exp); err != nil {
+		if err := s.AddUserSession(ctx, fmt.Sprint("user-", i%7), seedKey(i), nil, exp); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -140,6 +140,10 @@ func (s *shop) login(w http.ResponseWriter, r *http.Request) {
 	} else {
 		sess.SetExpiry(0)
 	}
+	if err := s.bindLogin(r, sess, u); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	messages.Success(sess, fmt.Sprintf(translate(lang, "Welcome, %s!"), u.Name))
 	redirect(w, r, d.Next)
 }

@@ -69,7 +69,7 @@ type shopOptions struct {
 }
 
 // pageNames are the templates of the shop, each with the layout.
-var pageNames = []string{"home", "login", "logout", "cart", "checkout", "preferences", "about", "metrics", "error"}
+var pageNames = []string{"home", "login", "logout", "cart", "checkout", "preferences", "about", "metrics", "error", "devices"}
 
 // newShop returns the shop over m.
 func newShop(m *sessions.Manager, o shopOptions) (*shop, error) {
@@ -122,6 +122,9 @@ func (s *shop) Handler() http.Handler {
 	mux.HandleFunc("GET /preferences", s.preferencesPage)
 	mux.HandleFunc("POST /preferences", s.preferencesSave)
 	mux.HandleFunc("GET /about", s.aboutPage)
+	mux.HandleFunc("GET /devices", s.requireLogin(s.devicesPage))
+	mux.HandleFunc("POST /devices/end", s.requireLogin(s.devicesEnd))
+	mux.HandleFunc("POST /devices/others", s.requireLogin(s.devicesEndOthers))
 	if s.debugAPI {
 		mux.HandleFunc("GET /api/session", s.apiGet)
 		mux.HandleFunc("POST /api/session", s.apiPost)

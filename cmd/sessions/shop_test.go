@@ -875,7 +875,9 @@ func TestTranslationsComplete(t *testing.T) {
 		"Preferences saved.", "Thank you! Order %s is on its way.", "Please complete the step “%s”.",
 		"when you close your browser", "on %s (in %s)", "%d days", "%d hours", "%d minutes", "%d seconds",
 		"Forbidden", "CSRF verification failed. Request aborted.", "Page not found", "There is nothing at this address.",
-		"Bad request", "the cookie's value", "session_data as stored")
+		"Bad request", "the cookie's value", "session_data as stored",
+		"Devices", "Your devices", "Unknown browser", "unknown", "That session had already ended.",
+		"The session was ended: that device is logged out.", "Logged out %d other device.", "Logged out %d other devices.")
 	for _, lang := range []string{"fr", "de"} {
 		for _, k := range keys {
 			if _, ok := translations[lang][k]; !ok {

@@ -135,7 +135,7 @@ func (ck *checker) fill(s sessions.Settings) ([]string, sessions.Counts) {
 		{"bob", live[2], hour},
 		{"carol", live[3], time.Now().Add(-time.Hour)}, // an expired entry
 	} {
-		if err := u.AddUserSession(ctx, b.user, b.key, b.expiry); err != nil {
+		if err := u.AddUserSession(ctx, b.user, b.key, []byte(`{"c":1}`), b.expiry); err != nil {
 			t.Fatalf("AddUserSession: %v", err)
 		}
 	}
