@@ -4,7 +4,6 @@ package browser
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -115,25 +113,6 @@ func demoEngines(t *testing.T, bin string) map[string]bool {
 // secretFileName is where the demo keeps the secret key it generates in
 // its data directory (cmd/sessions/demo.go).
 const secretFileName = "secret_key"
-
-// syncBuffer is a bytes.Buffer safe for the goroutine copying the demo's
-// output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // demoProcess is a running "sessions demo".
 type demoProcess struct {
