@@ -129,6 +129,9 @@ func openURL(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Ba
 	case "redis", "rediss":
 		s.c, s.where, err = t.single()
 	case "redis+cluster", "rediss+cluster":
+		if err := s.checkSlots(); err != nil {
+			return nil, err
+		}
 		s.c, s.where, err = t.cluster()
 	case "redis+sentinel", "rediss+sentinel":
 		s.c, s.where, err = t.sentinel()

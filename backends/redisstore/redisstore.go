@@ -74,6 +74,11 @@ func New(client redis.UniversalClient, o *Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := client.(*redis.ClusterClient); ok {
+		if err := s.checkSlots(); err != nil {
+			return nil, err
+		}
+	}
 	s.c = client
 	s.where = describeClient(client)
 	if o != nil && o.Logger != nil {

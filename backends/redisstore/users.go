@@ -83,17 +83,39 @@ func (s *Store) userKey(userID string) string {
 // it when ".meta" is appended; one without is made the tag of
 // "{<uk>}.meta", unless it holds a '}' (from a key prefix), which no tag
 // can enclose: its hash then lives in another slot, which a single
-// server or Sentinel does not mind and a Cluster refuses (CROSSSLOT).
+// server or Sentinel does not mind and a Cluster refuses (CROSSSLOT), so
+// a Cluster store refuses such a prefix when it opens (checkSlots).
 func metaKey(uk string) string {
-	if i := strings.IndexByte(uk, '{'); i >= 0 {
-		if j := strings.IndexByte(uk[i+1:], '}'); j > 0 {
-			return uk + ".meta"
-		}
+	if hashTag(uk) {
+		return uk + ".meta"
 	}
 	if strings.IndexByte(uk, '}') >= 0 {
 		return uk + ".meta"
 	}
 	return "{" + uk + "}.meta"
+}
+
+// hashTag reports whether key has a Cluster hash tag: a '{' followed,
+// later, by a '}' with text between them.
+func hashTag(key string) bool {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSlots refuses, for a Cluster, a key prefix that would put a
+// user's index set and its metadata hash in different slots (a '}'
+// outside a hash tag: see metaKey), where every BindUser would fail with
+// CROSSSLOT.
+func (s *Store) checkSlots() error {
+	uk := s.users + "0" // a user's set: the prefix and a hex digest
+	if !hashTag(uk) && strings.IndexByte(uk, '}') >= 0 {
+		return fmt.Errorf("%w: on a Redis Cluster the key prefix must not hold a '}' outside a hash tag: a user's index and its metadata would land in different slots (CROSSSLOT); drop the '}' or use a tag such as {sessions}", sessions.ErrBadConfig)
+	}
+	return nil
 }
 
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
