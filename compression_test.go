@@ -65,3 +65,32 @@ func TestCookieCompressesToFit(t *testing.T) {
 		t.Error("a tiny cookie was compressed")
 	}
 }
+
+// A signed cookie of up to a kilobyte of data is sent as it is, however
+// well it would compress (a deflate per save and an inflate per load cost
+// more than the few hundred bytes it saves on the wire); above that it is
+// compressed when that saves CookieCompressSaving.
+func TestCookieCompressesAboveAKilobyte(t *testing.T) {
+	ctx := context.Background()
+	m, err := sessions.New(cookiestore.New(nil), testutil.Settings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		size       int
+		compressed bool
+	}{{300, false}, {900, false}, {2000, true}} {
+		s := m.NewSession(ctx)
+		v := strings.Repeat("apple,pear,", c.size/11)
+		s.Set("cart", v)
+		if err := s.Save(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.HasPrefix(s.Key(), "."); got != c.compressed {
+			t.Errorf("%d bytes of repetitive data: compressed %v, want %v", c.size, got, c.compressed)
+		}
+		if got := m.Load(ctx, s.Key()).Get("cart"); got != v {
+			t.Errorf("%d bytes: did not read back", c.size)
+		}
+	}
+}

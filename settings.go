@@ -125,8 +125,9 @@ type Settings struct {
 	// deflate and every load an inflate. Data Django wrote compressed are
 	// always read. SESSION_COMPRESS_ABOVE.
 	CompressAbove int
-	// CookieCompressSaving is the least share a signed-cookie session
-	// must shrink by to be sent compressed (a cookie that would not fit
+	// CookieCompressSaving is the least share a signed-cookie session of
+	// more than a kilobyte of data must shrink by to be sent compressed
+	// (smaller ones are sent as they are; a cookie that would not fit
 	// otherwise is compressed whatever it saves). Default 0.25; 0 means
 	// Django's rule (any saving of two bytes or more).
 	CookieCompressSaving float64
