@@ -30,6 +30,9 @@ deps:
 
 test: deps
 	$(GO) test -race -timeout 25m $(TESTFLAGS) $(PKGS)
+	@# The allocation budgets skip under the race detector (it allocates on
+	@# its own): run them once without it, so CI checks them too.
+	$(GO) test -count=1 -run 'Allocation' $(TESTFLAGS) .
 	@for d in $(MODULES); do echo "cd $$d && $(GO) test -race ./..."; (cd $$d && $(GO) test -race -timeout 25m $(TESTFLAGS) ./...) || exit 1; done
 
 test-short:
