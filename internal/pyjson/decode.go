@@ -112,44 +112,16 @@ func (o Decoder) ScanObject(b []byte, fn func(key string, raw []byte)) error {
 	if o.Outer+1 > MaxDepth {
 		return d.depthErr()
 	}
-	d.i++ // '{'
-	d.skipWS()
-	if d.i < len(d.b) && d.b[d.i] == '}' {
-		d.i++
-	} else {
-		for {
-			d.skipWS()
-			if d.i >= len(d.b) || d.b[d.i] != '"' {
-				return d.errf("expected a property name in double quotes")
-			}
-			k, err := d.str()
-			if err != nil {
-				return err
-			}
-			d.skipWS()
-			if d.i >= len(d.b) || d.b[d.i] != ':' {
-				return d.errf("expected ':'")
-			}
-			d.i++
-			d.skipWS()
-			start := d.i
-			if err := d.skip(o.Outer + 1); err != nil {
-				return err
-			}
-			fn(k, d.b[start:d.i:d.i])
-			d.skipWS()
-			if d.i >= len(d.b) {
-				return d.errf("unexpected end of input in object")
-			}
-			if d.b[d.i] == '}' {
-				d.i++
-				break
-			}
-			if d.b[d.i] != ',' {
-				return d.errf("expected ',' or '}'")
-			}
-			d.i++
+	err := d.members(func(k string) error {
+		start := d.i
+		if err := d.skip(o.Outer + 1); err != nil {
+			return err
 		}
+		fn(k, d.b[start:d.i:d.i])
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	d.skipWS()
 	if d.i != len(d.b) {
@@ -317,6 +289,21 @@ func (d *decoder) skip(outer int) error {
 // object parses an object at nesting level level, reporting each member
 // with the offsets of its value.
 func (d *decoder) object(level int, fn func(k string, v any, start, end int)) error {
+	return d.members(func(k string) error {
+		start := d.i
+		v, err := d.value(level)
+		if err != nil {
+			return err
+		}
+		fn(k, v, start, d.i)
+		return nil
+	})
+}
+
+// members walks the object at d.i ('{'): for each member it reads the
+// key and the ':' and calls value with d.i at the start of the member's
+// value, which value must consume.
+func (d *decoder) members(value func(k string) error) error {
 	d.i++ // '{'
 	d.skipWS()
 	if d.i < len(d.b) && d.b[d.i] == '}' {
@@ -338,12 +325,9 @@ func (d *decoder) object(level int, fn func(k string, v any, start, end int)) er
 		}
 		d.i++
 		d.skipWS()
-		start := d.i
-		v, err := d.value(level)
-		if err != nil {
+		if err := value(k); err != nil {
 			return err
 		}
-		fn(k, v, start, d.i)
 		d.skipWS()
 		if d.i >= len(d.b) {
 			return d.errf("unexpected end of input in object")
