@@ -2,12 +2,15 @@ package conformance
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/sessionkit/sessions"
 )
@@ -18,6 +21,7 @@ func concurrencyStoreCases() []storeCase {
 		{name: "ConcurrentDistinctKeys", reason: "the engine is safe for concurrent use: goroutines on distinct keys never see each other's data", run: storeConcurrentDistinctKeys},
 		{name: "ConcurrentSameKey", reason: "concurrent Updates of one key never fail or tear: the record ends as one of the values written", run: storeConcurrentSameKey},
 		{name: "SwapContention", reason: "Swapper: of many concurrent swaps from the same old value exactly one wins, round after round", run: storeSwapContention},
+		{name: "CancelledMidCall", reason: "calls whose contexts are cancelled at random moments while they run answer their own result or an error matching context.Canceled, never another call's reply or a store error; a cancelled write is applied whole or not at all, and the calls after them are unharmed", run: storeCancelledMidCall},
 	}
 }
 
@@ -217,4 +221,84 @@ func caseNoLostUpdates(c *mgr) {
 			c.t.Errorf("change of request %d lost; session has %v", i, s.Keys())
 		}
 	}
+}
+
+// storeCancelledMidCall cancels the contexts of concurrent Loads and
+// Updates at random moments, most of them while the call is on its way
+// to the store or back (an HTTP client that goes away mid-request). A
+// write whose context was cancelled may still land later (the store may
+// have received it), so the values a key may hold are all those written
+// to it; each worker alternates two keys, so a reply meant for the
+// worker's previous call (on the other key) is seen as foreign.
+func storeCancelledMidCall(t tb, ev *env) {
+	const workers, rounds = 4, 40
+	errc := make(chan error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errc <- cancelledMidCallWorker(ev, w, rounds)
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		if err != nil {
+			t.Fatalf("%v", err)
+		}
+	}
+}
+
+// cancelledMidCallWorker runs one worker's rounds and returns its first
+// finding.
+func cancelledMidCallWorker(ev *env, w, rounds int) error {
+	var keys [2]string
+	var written [2][][]byte // what each key may hold
+	value := func(i int, what string) []byte {
+		// Large enough to tear, if a cancelled write could tear.
+		return []byte(fmt.Sprintf("w%d-k%d-%s-%s", w, i, what, bytes.Repeat([]byte{'x'}, 2000)))
+	}
+	for i := range keys {
+		keys[i] = sessions.NewKey()
+		written[i] = [][]byte{value(i, "start")}
+		if err := ev.e.Create(ev.ctx, keys[i], written[i][0], future(ev)); err != nil {
+			return fmt.Errorf("Create: %w", err)
+		}
+		defer ev.e.Delete(ev.ctx, keys[i])
+	}
+	mayHold := func(i int, got []byte) bool {
+		return slices.ContainsFunc(written[i], func(v []byte) bool { return bytes.Equal(v, got) })
+	}
+	for r := range rounds {
+		i := r / 2 % 2
+		ctx, cancel := context.WithCancel(ev.ctx)
+		// From at once to a few hundred microseconds: a loopback round
+		// trip, or a part of one.
+		time.AfterFunc(time.Duration(mrand.IntN(400))*time.Microsecond, cancel)
+		var err error
+		if r%2 == 0 {
+			var got []byte
+			got, err = ev.e.Load(ctx, keys[i])
+			if err == nil && !mayHold(i, got) {
+				cancel()
+				return fmt.Errorf("round %d: Load answered %s, a value never written to that key (another call's reply?)", r, short(got))
+			}
+		} else {
+			v := value(i, fmt.Sprint("r", r))
+			written[i] = append(written[i], v)
+			err = ev.e.Update(ctx, keys[i], v, future(ev))
+		}
+		cancel()
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("round %d: a call whose context was cancelled: %v, want context.Canceled", r, err)
+		}
+	}
+	for i, k := range keys {
+		got, err := ev.e.Load(ev.ctx, k)
+		if err != nil || !mayHold(i, got) {
+			return fmt.Errorf("Load after the cancelled calls: %s, %v; want one of the values written", short(got), err)
+		}
+	}
+	return nil
 }

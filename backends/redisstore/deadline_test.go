@@ -52,7 +52,9 @@ func settleAll(t *testing.T, s *redisstore.Store, base int) {
 
 // TestDeadlineSilentServer: a server that accepts and never answers. The
 // read timeout is go-redis's default (5 s), which the calls must not wait
-// for.
+// for. A Store that opens its own client interrupts the connection of a
+// cancelled call, so no goroutine outlives a call; one over a client given
+// to New leaves its command behind in a goroutine until the read timeout.
 func TestDeadlineSilentServer(t *testing.T) {
 	for _, tc := range []struct{ name, url string }{
 		{"Single", "redis://%s/0"},
@@ -64,14 +66,31 @@ func TestDeadlineSilentServer(t *testing.T) {
 			base := deadlinetest.Goroutines()
 			s := open(t, fmt.Sprintf(tc.url, addr))
 			deadlinetest.Check(t, redisCalls(s), deadlinetest.Nothing, deadlinetest.Nothing)
-			if tc.name == "Single" && abandoned() == 0 { // the cancelled calls' reads wait for the read timeout
-				t.Error("no abandoned call seen: the leak check below could not see one either")
+			if n := abandoned(); n != 0 {
+				t.Errorf("%d calls left running in goroutines of their own; the Store's connections should have been interrupted", n)
 			}
-			// An abandoned call ends by the client's read timeout at the
-			// latest, and its connection is closed.
 			settleAll(t, s, base)
 		})
 	}
+	t.Run("GivenClient", func(t *testing.T) {
+		addr := testservers.Silent(t)
+		base := deadlinetest.Goroutines()
+		c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+		s, err := redisstore.New(c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadlinetest.Check(t, redisCalls(s), deadlinetest.Nothing, deadlinetest.Nothing)
+		if abandoned() == 0 { // the cancelled calls' reads wait for the read timeout
+			t.Error("no abandoned call seen: the leak check below could not see one either")
+		}
+		// An abandoned call ends by the client's read timeout at the
+		// latest; closing the client ends the rest.
+		deadlinetest.Settle(t, "abandoned calls", abandoned, 0, 5*time.Second+2*time.Second)
+		s.Close()
+		c.Close()
+		deadlinetest.Settle(t, "goroutines after Close", deadlinetest.Goroutines, base, 10*time.Second)
+	})
 }
 
 // TestDeadlinePausedServer: a real redis-server frozen with SIGSTOP.
@@ -136,29 +155,48 @@ func TestDeadlinePausedCluster(t *testing.T) {
 	settleAll(t, s, base)
 }
 
-// TestCloseWithAbandonedCalls: calls abandoned on a frozen server, then
+// TestCloseWithAbandonedCalls: calls cancelled on a frozen server, then
 // Close, then the server comes back and answers them: no connection of
-// the closed Store may stay open.
+// the closed Store may stay open. The Store's own client leaves nothing
+// running once the calls returned; a client given to New leaves their
+// commands running until it is closed.
 func TestCloseWithAbandonedCalls(t *testing.T) {
-	srv := testservers.StartRedis(t)
-	raw := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 1})
-	defer raw.Close()
-	conns := serverConns(t, raw)
-	s := open(t, testutil.WithParams(srv.URL(), "key_prefix", testutil.Prefix(t)))
-	values := deadlinetest.Seed(t, s, 8)
-	srv.Pause()
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(100*time.Millisecond, cancel)
-	if err := deadlinetest.LoadAll(s, values).Fn(ctx); !errors.Is(err, context.Canceled) {
-		t.Errorf("Loads on a frozen server: %v", err)
+	for _, given := range []bool{false, true} {
+		t.Run(map[bool]string{false: "Opened", true: "GivenClient"}[given], func(t *testing.T) {
+			srv := testservers.StartRedis(t)
+			raw := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 1})
+			defer raw.Close()
+			conns := serverConns(t, raw)
+			var s *redisstore.Store
+			var c *redis.Client
+			if given {
+				c = redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
+				var err error
+				if s, err = redisstore.New(c, &redisstore.Options{KeyPrefix: testutil.Prefix(t)}); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				s = open(t, testutil.WithParams(srv.URL(), "key_prefix", testutil.Prefix(t)))
+			}
+			values := deadlinetest.Seed(t, s, 8)
+			srv.Pause()
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(100*time.Millisecond, cancel)
+			if err := deadlinetest.LoadAll(s, values).Fn(ctx); !errors.Is(err, context.Canceled) {
+				t.Errorf("Loads on a frozen server: %v", err)
+			}
+			if n := abandoned(); given != (n > 0) {
+				t.Errorf("%d abandoned calls (given client: %v)", n, given)
+			}
+			s.Close()
+			if c != nil {
+				c.Close()
+			}
+			srv.Resume()
+			deadlinetest.Settle(t, "abandoned calls", abandoned, 0, 5*time.Second)
+			deadlinetest.Settle(t, "connections to the server after Close", func() int { return serverConns(t, raw) }, conns, 5*time.Second)
+		})
 	}
-	if abandoned() == 0 {
-		t.Fatal("no abandoned call")
-	}
-	s.Close()
-	srv.Resume()
-	deadlinetest.Settle(t, "abandoned calls", abandoned, 0, 5*time.Second)
-	deadlinetest.Settle(t, "connections to the server after Close", func() int { return serverConns(t, raw) }, conns, 5*time.Second)
 }
 
 // BenchmarkLoadContext compares a Load with a context that never ends

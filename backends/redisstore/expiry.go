@@ -7,7 +7,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/sessionkit/sessions"
-	"github.com/sessionkit/sessions/internal/ctxcall"
 )
 
 // loadExpiryScript returns the value of KEYS[1] and its time to live in
@@ -27,7 +26,7 @@ return {v, redis.call('PTTL', KEYS[1])}
 func (s *Store) LoadExpiry(ctx context.Context, key string) ([]byte, time.Time, error) {
 	k := s.Key(key)
 	start := time.Now()
-	res, err := ctxcall.Call(ctx, func(ctx context.Context) ([]any, error) {
+	res, err := watched(ctx, s, func(ctx context.Context) ([]any, error) {
 		return loadExpiryScript.Run(ctx, s.c, []string{k}).Slice()
 	})
 	if err == redis.Nil {

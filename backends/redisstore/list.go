@@ -7,7 +7,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/sessionkit/sessions"
-	"github.com/sessionkit/sessions/internal/ctxcall"
 )
 
 // listBatch is the COUNT of each SCAN: about how many keys one round trip
@@ -20,7 +19,7 @@ const listBatch = 1000
 func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 	nodes := []redis.UniversalClient{s.c}
 	if cc, ok := s.c.(*redis.ClusterClient); ok {
-		masters, err := ctxcall.Call(ctx, func(ctx context.Context) ([]redis.UniversalClient, error) {
+		masters, err := watched(ctx, s, func(ctx context.Context) ([]redis.UniversalClient, error) {
 			var (
 				mu  sync.Mutex
 				out []redis.UniversalClient
@@ -48,7 +47,7 @@ func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 		var cursor uint64
 		for {
 			from := cursor
-			p, err := ctxcall.Call(ctx, func(ctx context.Context) (page, error) {
+			p, err := watched(ctx, s, func(ctx context.Context) (page, error) {
 				keys, next, err := c.Scan(ctx, from, pattern, listBatch).Result()
 				return page{keys, next}, err
 			})

@@ -124,8 +124,9 @@ func (e *dialError) Error() string { return e.err.Error() }
 func (e *dialError) Unwrap() error { return e.err }
 
 // dialer returns go-redis's default dialer (TCP keep-alive, TLS when
-// tlsConf is set), whose errors are marked as r's.
-func (r *logRoute) dialer(timeout time.Duration, tlsConf *tls.Config) func(context.Context, string, string) (net.Conn, error) {
+// tlsConf is set), whose errors are marked as r's and whose connections w
+// watches.
+func (r *logRoute) dialer(timeout time.Duration, tlsConf *tls.Config, w *watcher) func(context.Context, string, string) (net.Conn, error) {
 	if timeout == 0 {
 		timeout = 5 * time.Second // go-redis's default
 	}
@@ -135,6 +136,6 @@ func (r *logRoute) dialer(timeout time.Duration, tlsConf *tls.Config) func(conte
 		if err != nil {
 			return nil, &dialError{err: err, route: r}
 		}
-		return c, nil
+		return w.wrap(c), nil
 	}
 }

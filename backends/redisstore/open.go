@@ -74,7 +74,8 @@ func set[T any](dst *T, v *T) {
 // configure sets the fields that the three go-redis option types share:
 // the pool and timeout parameters of the URL, ContextTimeoutEnabled (see
 // Contexts in the package documentation) and the dialer that routes the
-// client's log lines (logRoute).
+// client's log lines (logRoute) and lets cancellation interrupt a call
+// (watcher).
 func (t *target) configure(poolSize, minIdle, maxIdle, maxActive, maxRetries, dialRetries *int, dial, read, write, pool *time.Duration,
 	ctxTimeout *bool, dialer *func(context.Context, string, string) (net.Conn, error), tlsConf *tls.Config) {
 	cp := t.cp
@@ -89,7 +90,8 @@ func (t *target) configure(poolSize, minIdle, maxIdle, maxActive, maxRetries, di
 	set(write, cp.writeTimeout)
 	set(pool, cp.poolTimeout)
 	*ctxTimeout = true
-	*dialer = t.route.dialer(*dial, tlsConf)
+	t.watch = newWatcher(*read, *write)
+	*dialer = t.route.dialer(*dial, tlsConf, t.watch)
 }
 
 const ourParams = "key_prefix, version, logical_prefix, format, pool_size, min_idle_conns, max_idle_conns, max_active_conns, max_retries, dialer_retries, dial_timeout, read_timeout, write_timeout, pool_timeout"
@@ -141,7 +143,7 @@ func openURL(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Ba
 	if err != nil {
 		return nil, err
 	}
-	s.own = true
+	s.own, s.watch = true, t.watch
 	t.route.where = s.where
 	s.route = t.route
 	register(t.route)
@@ -159,6 +161,7 @@ type target struct {
 	hosts      []string
 	user, pass string
 	route      *logRoute
+	watch      *watcher // set by configure
 }
 
 // parse reads the hosts and the credentials of the URL.

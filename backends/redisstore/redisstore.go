@@ -10,7 +10,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/codec"
-	"github.com/sessionkit/sessions/internal/ctxcall"
 	"github.com/sessionkit/sessions/internal/djcache"
 )
 
@@ -60,6 +59,7 @@ type Store struct {
 	format Format
 	where  string // servers, for errors and Describe
 	route  *logRoute
+	watch  *watcher // nil for a client given to New
 }
 
 // New returns a Store over an existing client: a *redis.Client (one
@@ -154,7 +154,7 @@ func ttl(expiry time.Time) int64 {
 // Load implements sessions.Engine: one GET.
 func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 	k := s.Key(key)
-	b, err := ctxcall.Call(ctx, func(ctx context.Context) ([]byte, error) { return s.c.Get(ctx, k).Bytes() })
+	b, err := watched(ctx, s, func(ctx context.Context) ([]byte, error) { return s.c.Get(ctx, k).Bytes() })
 	if err == redis.Nil {
 		return nil, sessions.ErrNotFound
 	}
@@ -171,7 +171,7 @@ func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time
 	k := s.Key(key)
 	ms := ttl(expiry)
 	if ms <= 0 {
-		n, err := ctxcall.Call(ctx, func(ctx context.Context) (int64, error) { return s.c.Exists(ctx, k).Result() })
+		n, err := watched(ctx, s, func(ctx context.Context) (int64, error) { return s.c.Exists(ctx, k).Result() })
 		if err != nil {
 			return s.fail(ctx, err)
 		}
@@ -180,7 +180,7 @@ func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time
 		}
 		return nil
 	}
-	err := ctxcall.Err(ctx, func(ctx context.Context) error {
+	err := watchedErr(ctx, s, func(ctx context.Context) error {
 		return s.c.SetArgs(ctx, k, data, redis.SetArgs{Mode: "NX", TTL: sendTTL(expiry)}).Err()
 	})
 	if err == redis.Nil {
@@ -201,7 +201,7 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 	if ms <= 0 {
 		return s.del(ctx, k)
 	}
-	err := ctxcall.Err(ctx, func(ctx context.Context) error {
+	err := watchedErr(ctx, s, func(ctx context.Context) error {
 		return s.c.SetArgs(ctx, k, data, redis.SetArgs{Mode: "XX", TTL: sendTTL(expiry)}).Err()
 	})
 	if err == redis.Nil {
@@ -215,7 +215,7 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 
 // del deletes k and reports ErrNotFound when it was absent.
 func (s *Store) del(ctx context.Context, k string) error {
-	n, err := ctxcall.Call(ctx, func(ctx context.Context) (int64, error) { return s.c.Del(ctx, k).Result() })
+	n, err := watched(ctx, s, func(ctx context.Context) (int64, error) { return s.c.Del(ctx, k).Result() })
 	if err != nil {
 		return s.fail(ctx, err)
 	}
@@ -228,7 +228,7 @@ func (s *Store) del(ctx context.Context, k string) error {
 // Delete implements sessions.Engine.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	k := s.Key(key)
-	if err := ctxcall.Err(ctx, func(ctx context.Context) error { return s.c.Del(ctx, k).Err() }); err != nil {
+	if err := watchedErr(ctx, s, func(ctx context.Context) error { return s.c.Del(ctx, k).Err() }); err != nil {
 		return s.fail(ctx, err)
 	}
 	return nil
@@ -238,7 +238,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // when the expiry has passed.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	k := s.Key(key)
-	ok, err := ctxcall.Call(ctx, func(ctx context.Context) (bool, error) {
+	ok, err := watched(ctx, s, func(ctx context.Context) (bool, error) {
 		ms := ttl(expiry) // counted from when the command leaves
 		if ms <= 0 {
 			ms = -1 // PEXPIRE with a negative TTL deletes the key
@@ -275,7 +275,7 @@ return 1
 // (EVALSHA; EVAL once after a server restart).
 func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry time.Time) error {
 	k := s.Key(key)
-	n, err := ctxcall.Call(ctx, func(ctx context.Context) (int, error) {
+	n, err := watched(ctx, s, func(ctx context.Context) (int, error) {
 		return swapScript.Run(ctx, s.c, []string{k}, old, data, ttl(expiry)).Int() // counted from when the command leaves
 	})
 	if err != nil {

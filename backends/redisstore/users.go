@@ -12,7 +12,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/sessionkit/sessions"
-	"github.com/sessionkit/sessions/internal/ctxcall"
 )
 
 // The user index (sessions.UserIndexer) is one sorted set per user,
@@ -123,7 +122,7 @@ func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 // AddUserSession implements sessions.UserIndexer.
 func (s *Store) AddUserSession(ctx context.Context, userID, key string, meta []byte, expiry time.Time) error {
 	uk := s.userKey(userID)
-	err := ctxcall.Err(ctx, func(ctx context.Context) error {
+	err := watchedErr(ctx, s, func(ctx context.Context) error {
 		return addUserScript.Run(ctx, s.c, []string{uk, metaKey(uk)}, ms(expiry), key, ms(time.Now()), string(meta)).Err()
 	})
 	if err != nil {
@@ -135,7 +134,7 @@ func (s *Store) AddUserSession(ctx context.Context, userID, key string, meta []b
 // UserSessions implements sessions.UserIndexer.
 func (s *Store) UserSessions(ctx context.Context, userID string) ([]sessions.UserEntry, error) {
 	uk := s.userKey(userID)
-	res, err := ctxcall.Call(ctx, func(ctx context.Context) ([]any, error) {
+	res, err := watched(ctx, s, func(ctx context.Context) ([]any, error) {
 		return listUserScript.Run(ctx, s.c, []string{uk, metaKey(uk)}, ms(time.Now())).Slice()
 	})
 	if err != nil {
@@ -183,7 +182,7 @@ func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []st
 		for _, k := range rest[:n] {
 			members = append(members, k)
 		}
-		err := ctxcall.Err(ctx, func(ctx context.Context) error {
+		err := watchedErr(ctx, s, func(ctx context.Context) error {
 			return removeUserScript.Run(ctx, s.c, []string{uk, metaKey(uk)}, members...).Err()
 		})
 		if err != nil {
