@@ -110,15 +110,23 @@
 // context.Canceled), however the server behaves, even one that accepts
 // connections and never answers. The clients a Store opens run with
 // go-redis's ContextTimeoutEnabled, so socket reads and writes end at the
-// context's deadline. go-redis does not watch for cancellation, so with a
-// context that can end each command runs in a goroutine of its own, which
-// the method leaves behind when the context ends; that goroutine ends at
-// the context's deadline or, without one, by read_timeout at the latest,
-// and go-redis closes its connection rather than return it to the pool, so
-// a later command never reads the reply meant for an abandoned one. A
-// command already sent may still take effect on the server, as with any
-// request that times out. A client given to [New] without
-// ContextTimeoutEnabled leaves such goroutines until its read timeout.
+// context's deadline. go-redis does not watch for cancellation, so a
+// Store that opens its own client watches its connections: each call runs
+// in the caller's goroutine, and its context's cancellation sets an
+// expired deadline on the connection it is using, which ends a blocked
+// read or write at once; go-redis then closes that connection rather than
+// return it to the pool, so a later command never reads the reply meant
+// for the interrupted one. (The call hands go-redis a deadline that only
+// it uses, which tells the connection which call it serves; so a call as a
+// whole, retries included, ends by the shorter of read_timeout and
+// write_timeout, counted from its start.) A command already sent may
+// still take effect on the server, as with any request that times out. A
+// client given to [New] is not watched: with a context that can end, each
+// command runs in a goroutine of its own, which the method leaves behind
+// when the context ends, and which ends at the context's deadline or,
+// without one, by the client's read timeout (turn on its
+// ContextTimeoutEnabled, or it waits for the read timeout even past a
+// deadline).
 //
 // # Logging
 //
