@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -123,9 +124,14 @@ type (
 	pyDict  struct {
 		keys []any
 		vals []any
-		idx  map[dictKey]int
+		dks  []dictKey       // keyOf(keys[i])
+		idx  map[dictKey]int // index of dks, once the dict outgrows a scan
 	}
 )
+
+// dictScan is the size up to which a dict finds its keys by scanning
+// (a session's dicts are small: a map would cost more than it saves).
+const dictScan = 8
 
 // dictKey is a comparable form of a hashable key, equal for keys Python
 // considers equal (1, 1.0 and True; a str and its copy).
@@ -165,17 +171,43 @@ func (d *pyDict) set(k, v any) error {
 	if err != nil {
 		return err
 	}
-	if i, ok := d.idx[dk]; ok {
+	i := -1
+	if d.idx != nil {
+		if j, ok := d.idx[dk]; ok {
+			i = j
+		}
+	} else {
+		for j := range d.dks {
+			if d.dks[j] == dk {
+				i = j
+				break
+			}
+		}
+	}
+	if i >= 0 {
 		d.vals[i] = v // Python keeps the first key and the last value
 		return nil
 	}
-	if d.idx == nil {
-		d.idx = make(map[dictKey]int)
-	}
-	d.idx[dk] = len(d.keys)
 	d.keys = append(d.keys, k)
 	d.vals = append(d.vals, v)
+	d.dks = append(d.dks, dk)
+	switch {
+	case d.idx != nil:
+		d.idx[dk] = len(d.dks) - 1
+	case len(d.dks) > dictScan:
+		d.idx = make(map[dictKey]int, 2*len(d.dks))
+		for j, x := range d.dks {
+			d.idx[x] = j
+		}
+	}
 	return nil
+}
+
+// grow makes room for n more entries.
+func (d *pyDict) grow(n int) {
+	d.keys = slices.Grow(d.keys, n)
+	d.vals = slices.Grow(d.vals, n)
+	d.dks = slices.Grow(d.dks, n)
 }
 
 func typeName(v any) string {
@@ -209,11 +241,44 @@ type decoder struct {
 	op    int // position of the current opcode, for errors
 	stack []any
 	meta  [][]any // stacks saved by MARK
-	memo  map[int64]any
+	memo  memo
 }
 
+// memo is the unpickler's memo. Pickles memoize in order (MEMOIZE, and
+// the PUT indices that Python's pickler writes count up from zero), so the
+// entries live in a slice; an index out of order (a hand-made pickle)
+// moves every later one to a map. Its length is Python's len(memo).
+type memo struct {
+	dense  []any         // entries 0 .. len(dense)-1
+	sparse map[int64]any // entries put out of order, all >= len(dense)
+}
+
+func (m *memo) get(n int64) (any, bool) {
+	if n >= 0 && n < int64(len(m.dense)) {
+		return m.dense[n], true
+	}
+	v, ok := m.sparse[n]
+	return v, ok
+}
+
+func (m *memo) put(n int64, v any) {
+	switch {
+	case n < int64(len(m.dense)):
+		m.dense[n] = v
+	case n == int64(len(m.dense)) && m.sparse == nil:
+		m.dense = append(m.dense, v)
+	default:
+		if m.sparse == nil {
+			m.sparse = make(map[int64]any)
+		}
+		m.sparse[n] = v
+	}
+}
+
+func (m *memo) len() int { return len(m.dense) + len(m.sparse) }
+
 func load(data []byte) (v any, err error) {
-	d := &decoder{b: data, memo: make(map[int64]any)}
+	d := &decoder{b: data}
 	defer func() {
 		// The decoder is written not to panic; this is a last line of
 		// defence for a Codec that must never panic.
@@ -300,7 +365,7 @@ func (d *decoder) popMark() ([]any, error) {
 }
 
 func (d *decoder) memoIndex(n int64) (any, error) {
-	v, ok := d.memo[n]
+	v, ok := d.memo.get(n)
 	if !ok {
 		return nil, d.errf("memo value %d not found", n)
 	}
@@ -315,7 +380,7 @@ func (d *decoder) memoPut(n int64) error {
 	if err != nil {
 		return err
 	}
-	d.memo[n] = v
+	d.memo.put(n, v)
 	return nil
 }
 
@@ -532,6 +597,7 @@ func (d *decoder) run() (any, error) {
 				return nil, d.errf("odd number of items for DICT")
 			}
 			m := &pyDict{}
+			m.grow(len(items) / 2)
 			for k := 0; k < len(items); k += 2 {
 				if err := m.set(items[k], items[k+1]); err != nil {
 					return nil, err
@@ -602,6 +668,7 @@ func (d *decoder) run() (any, error) {
 			if !ok {
 				return nil, d.errf("SETITEMS on a %s", typeName(t))
 			}
+			m.grow(len(items) / 2)
 			for k := 0; k < len(items); k += 2 {
 				if err := m.set(items[k], items[k+1]); err != nil {
 					return nil, err
@@ -660,7 +727,7 @@ func (d *decoder) run() (any, error) {
 				return nil, err
 			}
 		case opMemoize:
-			if err := d.memoPut(int64(len(d.memo))); err != nil {
+			if err := d.memoPut(int64(d.memo.len())); err != nil {
 				return nil, err
 			}
 		default:

@@ -461,3 +461,14 @@ func TestSizeLimit(t *testing.T) {
 		t.Errorf("Decode with the default limit: %v", err)
 	}
 }
+
+// TestMemoOutOfOrder: a hand-made pickle that puts memo entries out of
+// order and then MEMOIZEs (which takes Python's len(memo) as its index).
+// CPython 3 loads it as ['a', 'a', 'b', 'b'].
+func TestMemoOutOfOrder(t *testing.T) {
+	data := []byte("\x80\x05]q\x05\x8c\x01a\x94ah\x01a\x8c\x01bq\x01ah\x01a.")
+	v, err := Unmarshal(data)
+	if err != nil || !equalValue(v, []any{"a", "a", "b", "b"}) {
+		t.Errorf("Unmarshal = %#v, %v; want [a a b b] as CPython", v, err)
+	}
+}

@@ -1,0 +1,47 @@
+package pickle
+
+import (
+	"testing"
+
+	"github.com/sessionkit/sessions/codec"
+)
+
+// benchSession is the benchmarks' standard session (benchmarks/internal/
+// workload): a logged-in Django user with a two-item cart and a theme.
+func benchSession() *codec.Dict {
+	return codec.NewDict(map[string]any{
+		"_auth_user_id":      "1042",
+		"_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+		"_auth_user_hash":    "9f4b2c1e7a3d5f60b8e2d4c6a1f3e5d7c9b0a2e4f6d8c1b3a5e7f9d0c2b4a6e8",
+		"cart": []any{
+			map[string]any{"sku": "BK-1042", "qty": int64(2)},
+			map[string]any{"sku": "MG-0007", "qty": int64(1)},
+		},
+		"theme": "dark",
+		"n":     int64(0),
+	})
+}
+
+func BenchmarkDecodeSession(b *testing.B) {
+	data, err := Codec{}.Encode(benchSession())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := (Codec{}).Decode(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeSession(b *testing.B) {
+	d := benchSession()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := (Codec{}).Encode(d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
