@@ -21,6 +21,7 @@ package redisstore
 import (
 	"context"
 	"net"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -51,39 +52,37 @@ func newWatcher(read, write time.Duration) *watcher {
 	return &watcher{budget: min(read, write), calls: make(map[int64]*watchedCall)}
 }
 
-// watchedCall is one call of a Store, between begin and end.
-type watchedCall struct {
-	ctx   context.Context // the caller's
-	tag   int64
-	conns []*watchedConn // the connections that served it; under watcher.mu
-}
-
-// taggedContext is the caller's context with the call's tag as its
+// watchedCall is one call of a Store, between begin and end. It is the
+// context handed to go-redis: the caller's, with the call's tag as its
 // deadline.
-type taggedContext struct {
-	context.Context
-	tag time.Time
+type watchedCall struct {
+	context.Context           // the caller's
+	deadline        time.Time // the tag
+	tag             int64     // deadline in Unix nanoseconds
+	// The connections that served it, under watcher.mu: nearly always one.
+	conn *watchedConn
+	more []*watchedConn
 }
 
-func (c *taggedContext) Deadline() (time.Time, bool) { return c.tag, true }
+func (c *watchedCall) Deadline() (time.Time, bool) { return c.deadline, true }
 
 // begin registers a call with ctx, which must be able to end, and returns
 // the context to hand to go-redis.
-func (w *watcher) begin(ctx context.Context) (context.Context, *watchedCall) {
+func (w *watcher) begin(ctx context.Context) *watchedCall {
 	d := time.Now().Add(w.budget)
 	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
 		d = cd
 	}
-	call := &watchedCall{ctx: ctx}
+	call := &watchedCall{Context: ctx}
 	w.mu.Lock()
 	n := d.UnixNano()
 	for w.calls[n] != nil { // taken by a call that began in the same nanosecond
 		n--
 	}
 	w.calls[n] = call
-	call.tag = n
 	w.mu.Unlock()
-	return &taggedContext{Context: ctx, tag: d.Add(time.Duration(n - d.UnixNano()))}, call
+	call.tag, call.deadline = n, d.Add(time.Duration(n-d.UnixNano()))
+	return call
 }
 
 // end forgets call: a later cancellation of its context touches none of
@@ -91,10 +90,13 @@ func (w *watcher) begin(ctx context.Context) (context.Context, *watchedCall) {
 func (w *watcher) end(call *watchedCall) {
 	w.mu.Lock()
 	delete(w.calls, call.tag)
-	conns := call.conns
-	call.conns = nil
+	first, more := call.conn, call.more
+	call.conn, call.more = nil, nil
 	w.mu.Unlock()
-	for _, c := range conns {
+	if first != nil {
+		first.release(call)
+	}
+	for _, c := range more {
 		c.release(call)
 	}
 }
@@ -108,8 +110,12 @@ func (w *watcher) attach(t time.Time, c *watchedConn) *watchedCall {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	call := w.calls[t.UnixNano()]
-	if call != nil && (len(call.conns) == 0 || call.conns[len(call.conns)-1] != c) {
-		call.conns = append(call.conns, c)
+	switch {
+	case call == nil || call.conn == c || slices.Contains(call.more, c):
+	case call.conn == nil:
+		call.conn = c
+	default:
+		call.more = append(call.more, c)
 	}
 	return call
 }
@@ -157,10 +163,10 @@ func (c *watchedConn) set(t time.Time, apply func(time.Time) error) error {
 		c.detach()
 		if call != nil {
 			c.call = call
-			c.stop = context.AfterFunc(call.ctx, func() { c.interrupt(call) })
+			c.stop = context.AfterFunc(call.Context, func() { c.interrupt(call) })
 		}
 	}
-	if call != nil && call.ctx.Err() != nil {
+	if call != nil && call.Context.Err() != nil {
 		t = expired
 	}
 	return apply(t)
@@ -214,9 +220,9 @@ func watched[T any](ctx context.Context, s *Store, f func(context.Context) (T, e
 		var zero T
 		return zero, err
 	}
-	tctx, call := s.watch.begin(ctx)
+	call := s.watch.begin(ctx)
 	defer s.watch.end(call)
-	return f(tctx)
+	return f(call)
 }
 
 // watchedErr is watched for an f that returns only an error.
