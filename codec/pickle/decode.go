@@ -237,8 +237,9 @@ func typeName(v any) string {
 // pushes at most one value, and copies at most its own argument bytes.
 type decoder struct {
 	b     []byte
-	i     int // read position
-	op    int // position of the current opcode, for errors
+	s     string // b as a string: the strs decoded are parts of it, one allocation for all
+	i     int    // read position
+	op    int    // position of the current opcode, for errors
 	stack []any
 	meta  [][]any // stacks saved by MARK
 	memo  memo
@@ -278,7 +279,7 @@ func (m *memo) put(n int64, v any) {
 func (m *memo) len() int { return len(m.dense) + len(m.sparse) }
 
 func load(data []byte) (v any, err error) {
-	d := &decoder{b: data}
+	d := &decoder{b: data, s: string(data)}
 	defer func() {
 		// The decoder is written not to panic; this is a last line of
 		// defence for a Codec that must never panic.
@@ -545,8 +546,9 @@ func (d *decoder) run() (any, error) {
 			if n > uint64(len(d.b)-d.i) {
 				return nil, d.truncated()
 			}
-			s, _ := d.read(int(n))
-			str, err := decodeUTF8(s)
+			start := d.i
+			d.read(int(n))
+			str, err := decodeUTF8(d.s[start:d.i])
 			if err != nil {
 				return nil, d.errf("%v", err)
 			}
@@ -825,11 +827,10 @@ func parseFloat(s []byte) (float64, error) {
 // A surrogate code point is kept in its 3-byte form, the form codec
 // strings use for lone surrogates (see pyjson.AppendSurrogate), so it is
 // written back unchanged; any other invalid byte is an error.
-func decodeUTF8(s []byte) (string, error) {
-	if utf8.Valid(s) {
-		return string(s), nil
+func decodeUTF8(str string) (string, error) {
+	if utf8.ValidString(str) {
+		return str, nil
 	}
-	str := string(s)
 	for k := 0; k < len(str); {
 		r, size := utf8.DecodeRuneInString(str[k:])
 		if r != utf8.RuneError || size > 1 {
