@@ -131,7 +131,11 @@ func (s *Store) Describe() string {
 	return fmt.Sprintf("memcached %s, keys %q + session key, %s format", s.where, s.prefix, s.format)
 }
 
-// Client returns the gomemcache client the Store uses.
+// Client returns the gomemcache client the Store uses: the one given to
+// New, or for a Store opened from a URL a client with its servers,
+// timeout and max_idle_conns, which its own calls do not use (they run on
+// lanes, see Contexts in the package documentation); Close closes its
+// idle connections.
 func (s *Store) Client() *memcache.Client { return s.c }
 
 // Key returns the memcached key of a session: "<key_prefix>:<version>:<logical_prefix><key>".
