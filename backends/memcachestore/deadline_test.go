@@ -164,8 +164,8 @@ func TestCloseAfterCancelledCalls(t *testing.T) {
 }
 
 // BenchmarkLoadContext compares a Load with a context that never ends
-// (run inline) and one that can (run in a goroutine of its own, see the
-// package documentation, Contexts), as an HTTP request's context can.
+// and one that can end, as an HTTP request's context can (which a
+// context.AfterFunc watches, see the package documentation, Contexts).
 func BenchmarkLoadContext(b *testing.B) {
 	deadlinetest.BenchmarkLoad(b, open(b, "memcached://"+testservers.SharedMemcached(b).Addr+"?key_prefix="+testutil.Prefix(b)))
 }
