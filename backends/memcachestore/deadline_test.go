@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -238,4 +239,30 @@ func TestCancelledThenOwnReply(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestIdleConnsBounded: max_idle_conns bounds the connections a Store
+// keeps open per server once a burst of concurrent calls is over (one per
+// idle lane).
+func TestIdleConnsBounded(t *testing.T) {
+	srv := testservers.StartMemcached(t)
+	conns := serverConns(t, srv.Addr)
+	s := open(t, "memcached://"+srv.Addr+"?key_prefix="+testutil.Prefix(t)+"&max_idle_conns=2")
+	values := deadlinetest.Seed(t, s, 4)
+	var wg sync.WaitGroup
+	for range 24 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k, v := range values {
+				if got, err := s.Load(context.Background(), k); err != nil || string(got) != string(v) {
+					t.Errorf("Load: %q, %v; want %q", got, err, v)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	deadlinetest.Settle(t, "connections kept after the burst", func() int { return serverConns(t, srv.Addr) }, conns+2, 5*time.Second)
+	s.Close()
+	deadlinetest.Settle(t, "connections after Close", func() int { return serverConns(t, srv.Addr) }, conns, 5*time.Second)
 }
