@@ -325,8 +325,10 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 	return s.fail(ctx, err)
 }
 
-// Close implements sessions.Engine. It closes the client's connections
-// only when the Store opened it from a URL. A second Close returns nil.
+// Close implements sessions.Engine. A Store opened from a URL closes its
+// idle connections (its lanes', and Client's), and those of calls still
+// running as they end; a Store over a client given to New leaves that
+// client open. A second Close returns nil.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
