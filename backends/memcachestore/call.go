@@ -34,45 +34,50 @@ func (s *Store) fail(ctx context.Context, err error) error {
 	return fmt.Errorf("memcached (%s): %w", s.where, err)
 }
 
-// call runs op, one gomemcache call, and returns its error, or the
-// context's error as soon as ctx ends, whichever comes first
-// (ctxcall.Err).
+// call runs op, one gomemcache call on the client it is given, and
+// returns its error; when ctx ends first, op is stopped and the caller
+// gets the context's error from fail.
 //
 // gomemcache takes no context: each call is bounded only by the client's
 // timeout (timeout=, 500 ms by default), for the dial and again for the
-// command. So, with a context that can end, op runs in a goroutine of its
-// own, which call leaves behind when the context ends. That goroutine ends
-// within twice the client's timeout (dial, then command) at the latest,
-// and gomemcache closes a connection whose command failed (a timeout is
-// not a protocol-level reply) instead of returning it to the pool, so a
-// later call never reads the reply meant for an abandoned one; a command
-// that completes returns its connection clean. A command already sent
-// may still take effect on the server, as with any request that times
-// out. A context that ended before the call (between two steps of one
-// method, such as Swap's gets and cas) sends nothing.
-func (s *Store) call(ctx context.Context, op func() error) error {
+// command. A Store opened from a URL runs op inline on a lane of its own
+// (see lane), which ctx's end interrupts. A Store over a caller's client
+// (New) cannot reach that client's connections: with a context that can
+// end, op runs in a goroutine of its own, which call leaves behind when
+// the context ends (ctxcall.Err); that goroutine ends within twice the
+// client's timeout (dial, then command) at the latest, and gomemcache
+// closes a connection whose command failed (a timeout is not a
+// protocol-level reply) instead of returning it to the pool, so a later
+// call never reads the reply meant for an abandoned one. Either way a
+// command already sent may still take effect on the server, as with any
+// request that times out, and a context that ended before the call
+// (between two steps of one method, such as Swap's gets and cas) sends
+// nothing.
+func (s *Store) call(ctx context.Context, op func(*memcache.Client) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return ctxcall.Err(ctx, func(ctx context.Context) error { return s.do(ctx, op) })
+	if s.lanes == nil {
+		return ctxcall.Err(ctx, func(ctx context.Context) error { return s.do(ctx, s.c, op) })
+	}
+	l := s.lanes.get()
+	err := l.run(ctx, func() error { return s.do(ctx, l.c, op) })
+	s.lanes.put(l)
+	return err
 }
 
-// do runs op, and once more if it failed on a connection that had gone
-// stale (the server restarted, or something dropped the idle
-// connection) and ctx has not ended: it first drops the client's idle
+// do runs op on c, and once more if it failed on a connection that had
+// gone stale (the server restarted, or something dropped the idle
+// connection) and ctx has not ended: it first drops c's idle
 // connections, so the retry dials afresh. A retried write is safe: add
 // and cas report that the first attempt took effect (ErrExists,
 // ErrConflict), which the Manager handles, and replace, touch and delete
-// are idempotent. A connection that an op abandoned by call returns to
-// the pool after Close is closed here.
-func (s *Store) do(ctx context.Context, op func() error) error {
-	err := op()
+// are idempotent.
+func (s *Store) do(ctx context.Context, c *memcache.Client, op func(*memcache.Client) error) error {
+	err := op(c)
 	if err != nil && staleConn(err) && ctx.Err() == nil {
-		s.c.Close() // idle connections only; the client stays usable
-		err = op()
-	}
-	if s.own && s.closed.Load() {
-		s.c.Close()
+		c.Close() // idle connections only; the client stays usable
+		err = op(c)
 	}
 	return err
 }

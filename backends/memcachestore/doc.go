@@ -19,14 +19,14 @@
 //	logical_prefix=...   default "django.contrib.sessions.cache"
 //	format=pickle|json   see Format (default pickle)
 //	timeout=500ms        socket read/write timeout (10ms-1m; default gomemcache's 500ms)
-//	max_idle_conns=16    idle connections kept per server (1-10000; default 16)
+//	max_idle_conns=16    idle connections kept per server (1-10000; default 16; see Contexts)
 //	max_item_size=1m     the servers' item size limit, memcached's -I (default 1 MiB)
 //	distribution=...     pymemcache (default, as Django) or crc32 (gomemcache's ServerList)
 //
 // An unknown parameter is an error, and so is a parameter given twice. A
 // user name or password in the URL is an error: memcached takes no
 // credentials. [New] wraps a *memcache.Client you built yourself; the
-// Store does not close it.
+// Store does not close it, and runs its calls as Contexts says.
 //
 // A session lives on one server, chosen from its key. By default the
 // choice is pymemcache's (the client of Django's PyMemcacheCache):
@@ -103,13 +103,35 @@
 // (errors.Is(err, context.DeadlineExceeded) or context.Canceled), even
 // against a server that accepts connections and never answers. gomemcache
 // takes no context and bounds each call by its timeout (timeout=, 500 ms
-// by default), for the dial and again for the command; so with a context
-// that can end each gomemcache call runs in a goroutine of its own, which
-// the method leaves behind when the context ends. That goroutine ends
-// within twice the timeout (dial, then command) at the latest; gomemcache closes the connection of a command
-// that failed rather than return it to the pool, so a later call never
-// reads the reply meant for an abandoned one, and a command that completes
-// returns its connection clean (closed, if the Store was closed
-// meanwhile). A command already sent may still take effect on the server,
-// as with any request that times out.
+// by default), for the dial and again for the command.
+//
+// A Store opened from a URL runs each gomemcache call inline, on a lane:
+// a gomemcache client of its own (the same servers and timeout) that
+// serves one call at a time, taken from the Store's free list and given
+// back after the call. When the context ends during the call, the lane's
+// connections get an expired deadline (and keep one until the call
+// returns), so the blocked read or write fails at once, and the dial of
+// a new connection stops; gomemcache then closes that connection rather
+// than return it to the pool, so a later call never reads the reply
+// meant for the interrupted one. Nothing is left running. A lane keeps at
+// most one idle connection per server, and max_idle_conns bounds the idle
+// lanes, so at most max_idle_conns idle connections per server are kept,
+// as before; lanes beyond it are closed as their calls end. A burst of
+// more concurrent requests opens more connections, as any gomemcache
+// client does. Close closes the idle lanes, and each busy one when its
+// call ends. [Store.Client] returns a client with the Store's servers and
+// settings, which the Store's own calls do not use.
+//
+// A Store over your own client ([New]) cannot reach that client's
+// connections: with a context that can end, each gomemcache call runs in
+// a goroutine of its own, which the method leaves behind when the context
+// ends. That goroutine ends within twice the timeout (dial, then command)
+// at the latest; gomemcache closes the connection of a command that
+// failed rather than return it to the pool, so a later call never reads
+// the reply meant for an abandoned one. That goroutine costs some tens of
+// microseconds a call; open the Store from a URL to avoid it.
+//
+// Either way, a command already sent may still take effect on the
+// server, as with any request that times out. A context that can never
+// end (context.Background) runs the call inline with nothing to watch it.
 package memcachestore

@@ -68,8 +68,8 @@ type Options struct {
 // Toucher, Codecer and Describer, and is safe for concurrent use.
 type Store struct {
 	c       *memcache.Client
-	own     bool
-	closed  atomic.Bool // set by Close; see do
+	lanes   *lanes // a Store opened from a URL: its calls' clients (see call)
+	closed  atomic.Bool
 	prefix  string
 	format  Format
 	flags   uint32
@@ -131,7 +131,11 @@ func (s *Store) Describe() string {
 	return fmt.Sprintf("memcached %s, keys %q + session key, %s format", s.where, s.prefix, s.format)
 }
 
-// Client returns the gomemcache client the Store uses.
+// Client returns the gomemcache client the Store uses: the one given to
+// New, or for a Store opened from a URL a client with its servers,
+// timeout and max_idle_conns, which its own calls do not use (they run on
+// lanes, see Contexts in the package documentation); Close closes its
+// idle connections.
 func (s *Store) Client() *memcache.Client { return s.c }
 
 // Key returns the memcached key of a session: "<key_prefix>:<version>:<logical_prefix><key>".
@@ -174,7 +178,7 @@ func (s *Store) expiration(expiry time.Time) (exp int32, ok bool) {
 func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 	k := s.Key(key)
 	var it *memcache.Item
-	err := s.call(ctx, func() (err error) { it, err = s.c.Get(k); return })
+	err := s.call(ctx, func(c *memcache.Client) (err error) { it, err = c.Get(k); return })
 	if errors.Is(err, memcache.ErrCacheMiss) {
 		s.cas.forget(key)
 		return nil, sessions.ErrNotFound
@@ -195,7 +199,9 @@ func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time
 		return err
 	}
 	exp, _ := s.expiration(expiry)
-	err := s.call(ctx, func() error { return s.c.Add(&memcache.Item{Key: k, Value: data, Flags: s.flags, Expiration: exp}) })
+	err := s.call(ctx, func(c *memcache.Client) error {
+		return c.Add(&memcache.Item{Key: k, Value: data, Flags: s.flags, Expiration: exp})
+	})
 	if errors.Is(err, memcache.ErrNotStored) {
 		return sessions.ErrExists
 	}
@@ -217,7 +223,9 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 	if err := s.tooLarge(k, data); err != nil {
 		return err
 	}
-	err := s.call(ctx, func() error { return s.c.Replace(&memcache.Item{Key: k, Value: data, Flags: s.flags, Expiration: exp}) })
+	err := s.call(ctx, func(c *memcache.Client) error {
+		return c.Replace(&memcache.Item{Key: k, Value: data, Flags: s.flags, Expiration: exp})
+	})
 	if errors.Is(err, memcache.ErrNotStored) {
 		return sessions.ErrNotFound
 	}
@@ -229,7 +237,7 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 
 // del deletes k and reports ErrNotFound when it was absent.
 func (s *Store) del(ctx context.Context, k string) error {
-	err := s.call(ctx, func() error { return s.c.Delete(k) })
+	err := s.call(ctx, func(c *memcache.Client) error { return c.Delete(k) })
 	if errors.Is(err, memcache.ErrCacheMiss) {
 		return sessions.ErrNotFound
 	}
@@ -257,7 +265,7 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 		s.cas.forget(key)
 		return s.del(ctx, k)
 	}
-	err := s.call(ctx, func() error { return s.c.Touch(k, exp) })
+	err := s.call(ctx, func(c *memcache.Client) error { return c.Touch(k, exp) })
 	if errors.Is(err, memcache.ErrCacheMiss) {
 		return sessions.ErrNotFound
 	}
@@ -282,7 +290,7 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 	item := &memcache.Item{Key: k, Value: data, Flags: s.flags, Expiration: exp}
 	if id, ok := s.cas.take(key, old); ok {
 		item.CasID = id
-		err := s.call(ctx, func() error { return s.c.CompareAndSwap(item) })
+		err := s.call(ctx, func(c *memcache.Client) error { return c.CompareAndSwap(item) })
 		switch {
 		case err == nil:
 			return nil
@@ -294,7 +302,7 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 		// Written since our load, perhaps with the same bytes: look.
 	}
 	var cur *memcache.Item
-	err := s.call(ctx, func() (err error) { cur, err = s.c.Get(k); return })
+	err := s.call(ctx, func(c *memcache.Client) (err error) { cur, err = c.Get(k); return })
 	if errors.Is(err, memcache.ErrCacheMiss) {
 		return sessions.ErrNotFound
 	}
@@ -305,7 +313,7 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 		return sessions.ErrConflict
 	}
 	item = &memcache.Item{Key: k, Value: data, Flags: s.flags, Expiration: exp, CasID: cur.CasID}
-	err = s.call(ctx, func() error { return s.c.CompareAndSwap(item) })
+	err = s.call(ctx, func(c *memcache.Client) error { return c.CompareAndSwap(item) })
 	switch {
 	case err == nil:
 		return nil
@@ -317,15 +325,17 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 	return s.fail(ctx, err)
 }
 
-// Close implements sessions.Engine. It closes the client's connections
-// only when the Store opened it from a URL. A second Close returns nil.
+// Close implements sessions.Engine. A Store opened from a URL closes its
+// idle connections (its lanes', and Client's), and those of calls still
+// running as they end; a Store over a client given to New leaves that
+// client open. A second Close returns nil.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
 	s.cas.clear()
-	if s.own {
-		return s.c.Close()
+	if s.lanes != nil {
+		return errors.Join(s.lanes.close(), s.c.Close())
 	}
 	return nil
 }

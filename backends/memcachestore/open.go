@@ -96,7 +96,8 @@ func openURL(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Ba
 	c := memcache.NewFromSelector(sel)
 	c.Timeout = timeout
 	c.MaxIdleConns = maxIdle
-	s.c, s.own, s.where = c, true, strings.Join(servers, ",")
+	s.c, s.where = c, strings.Join(servers, ",")
+	s.lanes = &lanes{sel: sel, timeout: timeout, max: maxIdle}
 	return s, nil
 }
 

@@ -1,0 +1,207 @@
+package memcachestore
+
+import (
+	"context"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+)
+
+// A lane is a gomemcache client that serves one call at a time, so that
+// the call, run inline on its caller's goroutine, can be stopped when its
+// context ends: gomemcache takes no context and sets its connections'
+// deadlines itself (now plus its timeout, before each command and each
+// line of a reply), and a connection cannot tell which call it serves,
+// but every connection of a lane serves that lane's current call. The
+// lane's client dials through the lane, which wraps each connection:
+// while a call runs, a context.AfterFunc on its context interrupts it
+// (sets every connection of the lane to an expired deadline, and keeps
+// the deadlines gomemcache sets afterwards expired until the call ends),
+// so the blocked read or write returns at once with a timeout, and
+// gomemcache closes that connection rather than pool it (a timeout is not
+// a protocol-level reply): a later call never reads the reply meant for
+// the interrupted one. A dial runs under the call's context, so it stops
+// too.
+//
+// gen tells the calls of a lane apart: an interruption scheduled for one
+// call that comes late (its context ended as the call returned) finds a
+// newer generation and does nothing.
+type lane struct {
+	c *memcache.Client
+	// ctx is the context of the call running now, for dials; it is set
+	// and read only by the goroutine that holds the lane.
+	ctx context.Context
+
+	mu          sync.Mutex
+	gen         uint64
+	interrupted bool // the call of generation gen was interrupted
+	conns       []*laneConn
+}
+
+// expired is a deadline in the past: I/O on a connection with it fails at
+// once with os.ErrDeadlineExceeded.
+var expired = time.Unix(1, 0)
+
+// run calls f, which uses l.c, with ctx: inline, interrupted if ctx ends.
+func (l *lane) run(ctx context.Context, f func() error) error {
+	if ctx.Done() == nil { // context.Background and the like never end
+		return f()
+	}
+	l.ctx = ctx
+	gen := l.gen // only the holder changes gen
+	stop := context.AfterFunc(ctx, func() { l.interrupt(gen) })
+	err := f()
+	if !stop() { // the interruption ran or is on its way: make it stale
+		l.mu.Lock()
+		l.gen++
+		l.interrupted = false
+		l.mu.Unlock()
+	}
+	l.ctx = nil
+	return err
+}
+
+// interrupt expires the deadlines of every connection of l, if the call
+// of generation gen is still running.
+func (l *lane) interrupt(gen uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.gen != gen {
+		return
+	}
+	l.interrupted = true
+	for _, c := range l.conns {
+		c.Conn.SetDeadline(expired)
+	}
+}
+
+// dial is the lane client's DialContext. ctx is gomemcache's, bounded by
+// the client's timeout; the dial also stops when the call's context ends.
+func (l *lane) dial(ctx context.Context, network, address string) (net.Conn, error) {
+	if call := l.ctx; call != nil {
+		if d, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(call, d)
+			defer cancel()
+		}
+	}
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	c := &laneConn{Conn: nc, l: l}
+	l.mu.Lock()
+	l.conns = append(l.conns, c)
+	if l.interrupted {
+		nc.SetDeadline(expired)
+	}
+	l.mu.Unlock()
+	return c, nil
+}
+
+// laneConn is a connection of a lane. Once the lane's call is
+// interrupted, the deadlines gomemcache sets stay expired.
+type laneConn struct {
+	net.Conn
+	l *lane
+}
+
+func (c *laneConn) SetDeadline(t time.Time) error {
+	c.l.mu.Lock()
+	defer c.l.mu.Unlock()
+	if c.l.interrupted {
+		t = expired
+	}
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *laneConn) SetReadDeadline(t time.Time) error {
+	c.l.mu.Lock()
+	defer c.l.mu.Unlock()
+	if c.l.interrupted {
+		t = expired
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *laneConn) SetWriteDeadline(t time.Time) error {
+	c.l.mu.Lock()
+	defer c.l.mu.Unlock()
+	if c.l.interrupted {
+		t = expired
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *laneConn) Close() error {
+	c.l.mu.Lock()
+	if i := slices.Index(c.l.conns, c); i >= 0 {
+		c.l.conns = slices.Delete(c.l.conns, i, i+1)
+	}
+	c.l.mu.Unlock()
+	return c.Conn.Close()
+}
+
+// lanes is a Store's free list of lanes. A call takes the lane used last
+// (its connections are the likeliest to be open) or a new one; at most
+// max idle lanes are kept, each with at most one idle connection per
+// server, and a lane beyond that, or given back after Close, is closed
+// (its idle connections).
+type lanes struct {
+	sel     memcache.ServerSelector
+	timeout time.Duration
+	max     int
+
+	mu     sync.Mutex
+	free   []*lane
+	closed bool
+}
+
+func (p *lanes) get() *lane {
+	p.mu.Lock()
+	if n := len(p.free); n > 0 {
+		l := p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+		p.mu.Unlock()
+		return l
+	}
+	p.mu.Unlock()
+	l := &lane{}
+	l.c = memcache.NewFromSelector(p.sel)
+	l.c.Timeout = p.timeout
+	l.c.MaxIdleConns = 1 // one call at a time uses one connection at a time
+	l.c.DialContext = l.dial
+	return l
+}
+
+func (p *lanes) put(l *lane) {
+	p.mu.Lock()
+	if !p.closed && len(p.free) < p.max {
+		p.free = append(p.free, l)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	l.c.Close()
+}
+
+// close closes the idle lanes, and makes put close the others as their
+// calls end.
+func (p *lanes) close() error {
+	p.mu.Lock()
+	free := p.free
+	p.free, p.closed = nil, true
+	p.mu.Unlock()
+	var first error
+	for _, l := range free {
+		if err := l.c.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
