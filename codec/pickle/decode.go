@@ -280,6 +280,10 @@ func (m *memo) len() int { return len(m.dense) + len(m.sparse) }
 
 func load(data []byte) (v any, err error) {
 	d := &decoder{b: data, s: string(data)}
+	// CPython memoizes every str, list and dict, each of which takes at
+	// least 3 bytes with its MEMOIZE: room for a typical session's memo at
+	// once.
+	d.memo.dense = make([]any, 0, min(len(data)/8, 1024))
 	defer func() {
 		// The decoder is written not to panic; this is a last line of
 		// defence for a Codec that must never panic.
