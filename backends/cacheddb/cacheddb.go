@@ -240,7 +240,7 @@ func (d dual) Encode(x *codec.Dict) ([]byte, error) { return d.db.Encode(x) }
 
 func (d dual) Decode(b []byte) (*codec.Dict, error) {
 	if djcache.IsPickle(b) {
-		return d.cache.Decode(b)
+		return d.cache.Decode(djcache.StripRow(b))
 	}
 	return d.db.Decode(b)
 }
