@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/sessionkit/sessions/backends/cacheddb"
 	"github.com/sessionkit/sessions/codec"
 	"github.com/sessionkit/sessions/codec/pickle"
+	"github.com/sessionkit/sessions/internal/djcache"
 	"github.com/sessionkit/sessions/internal/testservers"
 	"github.com/sessionkit/sessions/internal/testutil"
 )
@@ -184,4 +186,74 @@ func TestReadWriteWithoutTheRowsBytes(t *testing.T) {
 	if n, m := r.get(t, key, "n"), r.get(t, key, "m"); n != "2" || m != "7" {
 		t.Errorf("after a concurrent change: n = %v, m = %v, want 2 and 7", n, m)
 	}
+}
+
+// A copy that fits in the cache only without the row's bytes is stored
+// without them, by a write and by a refill: the session stays cached,
+// and its writes read the row first.
+func TestCopyTooLargeWithTheRow(t *testing.T) {
+	ctx := context.Background()
+	big := strings.Repeat("0123456789abcdefghijklmnopqrstuvwxyz", 100) // 3,600 bytes
+	d := codec.NewDict(map[string]any{"big": big})
+	p, err := pickle.Codec{}.Encode(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, err := sessions.DefaultCodec(testutil.Settings()).Encode(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Room for the pickle and its key (under 200 bytes), not for the row.
+	limit := len(p) + 300
+	if len(row) < 400 {
+		t.Fatalf("the row is only %d bytes", len(row))
+	}
+	mc := testservers.SharedMemcached(t)
+	cache := openEngine(t, fmt.Sprintf("memcached://%s?key_prefix=tl%d&max_item_size=%d&logical_prefix=%s", mc.Addr, seq.Add(1), limit, url.QueryEscape(cacheddb.LogicalPrefix)))
+	db := &dbCalls{Engine: openEngine(t, sqliteURL(t))}
+	st, err := cacheddb.New(cache, db, dbOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := sessions.New(st, testutil.Settings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	r := &tripRig{cache: cache, db: db, m: m}
+	s := m.NewSession(ctx)
+	s.Set("big", big)
+	if err := s.Save(ctx); err != nil {
+		t.Fatal(err)
+	}
+	key := s.Key()
+	cached := func(what string) {
+		t.Helper()
+		b, err := cache.Load(ctx, key)
+		if err != nil {
+			t.Fatalf("%s: nothing cached: %v", what, err)
+		}
+		if _, _, ok := djcache.SplitRow(b); ok {
+			t.Errorf("%s: the copy holds the row, over the limit", what)
+		}
+		if d, err := (pickle.Codec{}).Decode(b); err != nil || d.Map()["big"] != big {
+			t.Errorf("%s: the copy reads as %v, %v", what, d, err)
+		}
+	}
+	cached("create")
+	for i := 1; i <= 2; i++ {
+		db.reset()
+		r.readWrite(t, key, "n", i)
+		if l, w := db.loads.Load(), db.swaps.Load(); l != 1 || w != 1 {
+			t.Errorf("read-write %d: %d database reads and %d swaps, want 1 and 1", i, l, w)
+		}
+		cached("read-write")
+	}
+	if err := cache.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.get(t, key, "n"); got != "2" {
+		t.Fatalf("after the eviction: n = %v", got)
+	}
+	cached("refill")
 }
