@@ -238,11 +238,22 @@ type dual struct{ db, cache codec.Codec }
 
 func (d dual) Encode(x *codec.Dict) ([]byte, error) { return d.db.Encode(x) }
 
+// Decode reads a row, or a copy from the cache. A copy with the row's
+// bytes (see Store.Swap) is read from the row, which decodes several
+// times faster than the pickle (and gives the values a cache miss would);
+// the pickle serves when the row does not decode (a secret key rotated
+// since, for example), as it does for a copy without the row.
 func (d dual) Decode(b []byte) (*codec.Dict, error) {
-	if djcache.IsPickle(b) {
-		return d.cache.Decode(djcache.StripRow(b))
+	if !djcache.IsPickle(b) {
+		return d.db.Decode(b)
 	}
-	return d.db.Decode(b)
+	p, row, ok := djcache.SplitRow(b)
+	if ok {
+		if x, err := d.db.Decode(row); err == nil {
+			return x, nil
+		}
+	}
+	return d.cache.Decode(p)
 }
 
 // cacheFailed records a cache error: logged when the cache goes down,

@@ -145,7 +145,9 @@
 // (internal/djcache.AppendRow); pickle readers ignore what follows STOP
 // (Python's pickle.loads, so Django, and this module's pickle codec of
 // the cache engines), so the copy reads as the session alone; it is
-// larger by the row's size. A copy too large for the cache with the row
+// larger by the row's size. The Manager reads such a copy from the row,
+// which decodes faster than the pickle (the pickle serves if the row does
+// not decode, after a secret key was rotated, for example). A copy too large for the cache with the row
 // is stored without it. When the Manager encrypts
 // (Settings.EncryptionKeys) or uses Settings.Codec, the cache holds the
 // rows' bytes as they are (Options.Verbatim): encrypted, never a

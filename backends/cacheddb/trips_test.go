@@ -257,3 +257,35 @@ func TestCopyTooLargeWithTheRow(t *testing.T) {
 	}
 	cached("refill")
 }
+
+// A copy whose row's bytes are not the row's (it was rewritten since with
+// the same session, or they do not verify) still reads, from the pickle,
+// and its write compares the decoded sessions instead.
+func TestCopyWithOtherRowBytes(t *testing.T) {
+	ctx := context.Background()
+	r := newTripRig(t)
+	s := r.m.NewSession(ctx)
+	s.Set("n", 5)
+	if err := s.Save(ctx); err != nil {
+		t.Fatal(err)
+	}
+	key := s.Key()
+	p, err := pickle.Codec{}.Encode(codec.NewDict(map[string]any{"n": 5}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.cache.Update(ctx, key, djcache.AppendRow(p, []byte("e30:1tQxyz:bogus")), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.get(t, key, "n"); got != "5" {
+		t.Fatalf("n = %v, want 5", got)
+	}
+	r.db.reset()
+	r.readWrite(t, key, "n", 6)
+	if l, w := r.db.loads.Load(), r.db.swaps.Load(); l != 1 || w != 2 {
+		t.Errorf("%d database reads and %d swaps, want 1 and 2 (the swap against the copy's row, then against the row read)", l, w)
+	}
+	if got := r.get(t, key, "n"); got != "6" {
+		t.Errorf("n = %v, want 6", got)
+	}
+}
