@@ -75,6 +75,12 @@ type Options struct {
 	// are then encrypted too, never a readable pickle) or Settings.Codec.
 	// Django's cached_db cannot read such copies.
 	Verbatim bool
+	// PlainCopies makes the cache hold the pickle alone, without the
+	// row's bytes after it (see Formats in the package doc), as v0.1.0
+	// did: set it while processes of v0.1.0, which read such copies as
+	// corrupt sessions, share the cache. A read-write request then reads
+	// the row before swapping it, one database round trip more.
+	PlainCopies bool
 }
 
 // Store is the cached_db engine over a database that can compare-and-swap.
@@ -96,6 +102,7 @@ type Store struct {
 	// and the cache's copies'; verbatim: the copies are the rows' bytes.
 	dbCodec, cacheCodec codec.Codec
 	verbatim            bool
+	plain               bool // Options.PlainCopies
 	warnOnce            sync.Once
 }
 
@@ -166,7 +173,7 @@ func newStore(cache, db sessions.Engine, o *Options) (*Store, error) {
 	}
 	s := &Store{cache: cache, db: db, cacheSw: sw, log: slog.Default(),
 		writeTimeout: defaultWriteTimeout, skew: defaultClockSkew, retry: defaultRetryInterval, readTimeout: defaultReadTimeout,
-		dbCodec: o.Codec, cacheCodec: o.CacheCodec, verbatim: o.Verbatim}
+		dbCodec: o.Codec, cacheCodec: o.CacheCodec, verbatim: o.Verbatim, plain: o.PlainCopies}
 	s.dbSw, _ = db.(sessions.Swapper)
 	if s.cacheCodec == nil {
 		s.cacheCodec = djcache.Pickle.Codec(sessions.Settings{})

@@ -14,6 +14,7 @@
 //
 //	cached-db:?cache=<cache URL>&db=<database URL>
 //	cached-db:                  (Django's "cached_db": Settings.CacheURL and Settings.DatabaseURL)
+//	cached-db:?...&plain_copies=true   (Options.PlainCopies: while v0.1.0 processes share the cache)
 //
 // Both URLs are escaped query values, for example
 // cached-db:?cache=redis%3A%2F%2F127.0.0.1%3A6379%2F0&db=postgres%3A%2F%2Fapp%40db%2Fapp.
@@ -143,15 +144,17 @@
 // the URL opener takes from the settings it is given. After the pickle's
 // STOP opcode, a copy holds the row's stored bytes and a trailer
 // (internal/djcache.AppendRow); pickle readers ignore what follows STOP
-// (Python's pickle.loads, so Django, and this module's pickle codec of
-// the cache engines), so the copy reads as the session alone; it is
-// larger by the row's size. The Manager reads such a copy from the row,
-// which decodes faster than the pickle (the pickle serves if the row does
-// not decode, after a secret key was rotated, for example). A copy too large for the cache with the row
-// is stored without it. When the Manager encrypts
-// (Settings.EncryptionKeys) or uses Settings.Codec, the cache holds the
-// rows' bytes as they are (Options.Verbatim): encrypted, never a
-// readable pickle.
+// (Python's pickle.loads, so Django, and this module's pickle codec of the
+// cache engines), so the copy reads as the session alone; it is larger by
+// the row's size. (v0.1.0 of this module reads such a copy as a corrupt
+// session: while its processes share the cache, set Options.PlainCopies,
+// plain_copies=true in the URL.) The Manager reads such a copy from the
+// row, which decodes faster than the pickle (the pickle serves if the row
+// does not decode, after a secret key was rotated, for example). A copy
+// too large for the cache with the row is stored without it. When the
+// Manager encrypts (Settings.EncryptionKeys) or uses Settings.Codec, the
+// cache holds the rows' bytes as they are (Options.Verbatim): encrypted,
+// never a readable pickle.
 //
 // # Sharing with Django
 //

@@ -111,9 +111,9 @@ func (s *Store) refill(ctx context.Context, key string, seen []byte) ([]byte, er
 // withRow returns the cache's copy cb of the row data with data in a
 // trailer (djcache.AppendRow), so that a write of the session can
 // compare-and-swap the row without reading it (see Swap). Verbatim copies
-// are the row already.
+// are the row already; Options.PlainCopies leaves the row out.
 func (s *Store) withRow(cb, data []byte) []byte {
-	if s.verbatim || !djcache.IsPickle(cb) {
+	if s.verbatim || s.plain || !djcache.IsPickle(cb) {
 		return cb
 	}
 	return djcache.AppendRow(cb, data)

@@ -289,3 +289,57 @@ func TestCopyWithOtherRowBytes(t *testing.T) {
 		t.Errorf("n = %v, want 6", got)
 	}
 }
+
+// With Options.PlainCopies (plain_copies=true), for a cache shared with
+// v0.1.0 processes, the copies are the pickle alone, and a read-write
+// request reads the row first.
+func TestPlainCopies(t *testing.T) {
+	ctx := context.Background()
+	r := testservers.SharedRedis(t)
+	cacheURL := r.URL() + fmt.Sprintf("?key_prefix=pc%d&logical_prefix=", seq.Add(1)) + url.QueryEscape(cacheddb.LogicalPrefix)
+	cache := openEngine(t, cacheURL)
+	m, err := sessions.Open(ctx, "cached-db:?cache="+url.QueryEscape(cacheURL)+"&db="+url.QueryEscape(sqliteURL(t))+"&plain_copies=true", testutil.Settings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	s := m.NewSession(ctx)
+	s.Set("n", 1)
+	if err := s.Save(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, err := cache.Load(ctx, s.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (pickle.Codec{}).Decode(b); err != nil {
+		t.Errorf("the copy is not a pickle alone: %v", err)
+	}
+
+	db := &dbCalls{Engine: openEngine(t, sqliteURL(t))}
+	o := dbOptions()
+	o.PlainCopies = true
+	st, err := cacheddb.New(cache, db, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := sessions.New(st, testutil.Settings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rig := &tripRig{cache: cache, db: db, m: pm}
+	s = pm.NewSession(ctx)
+	s.Set("n", 1)
+	if err := s.Save(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db.reset()
+	rig.readWrite(t, s.Key(), "n", 2)
+	if l, w := db.loads.Load(), db.swaps.Load(); l != 1 || w != 1 {
+		t.Errorf("read-write: %d database reads and %d swaps, want 1 and 1", l, w)
+	}
+	b, _ = cache.Load(ctx, s.Key())
+	if _, _, ok := djcache.SplitRow(b); ok {
+		t.Error("the copy holds the row")
+	}
+}
