@@ -75,6 +75,12 @@ type Options struct {
 	// are then encrypted too, never a readable pickle) or Settings.Codec.
 	// Django's cached_db cannot read such copies.
 	Verbatim bool
+	// PlainCopies makes the cache hold the pickle alone, without the
+	// row's bytes after it (see Formats in the package doc), as v0.1.0
+	// did: set it while processes of v0.1.0, which read such copies as
+	// corrupt sessions, share the cache. A read-write request then reads
+	// the row before swapping it, one database round trip more.
+	PlainCopies bool
 }
 
 // Store is the cached_db engine over a database that can compare-and-swap.
@@ -96,6 +102,7 @@ type Store struct {
 	// and the cache's copies'; verbatim: the copies are the rows' bytes.
 	dbCodec, cacheCodec codec.Codec
 	verbatim            bool
+	plain               bool // Options.PlainCopies
 	warnOnce            sync.Once
 }
 
@@ -166,7 +173,7 @@ func newStore(cache, db sessions.Engine, o *Options) (*Store, error) {
 	}
 	s := &Store{cache: cache, db: db, cacheSw: sw, log: slog.Default(),
 		writeTimeout: defaultWriteTimeout, skew: defaultClockSkew, retry: defaultRetryInterval, readTimeout: defaultReadTimeout,
-		dbCodec: o.Codec, cacheCodec: o.CacheCodec, verbatim: o.Verbatim}
+		dbCodec: o.Codec, cacheCodec: o.CacheCodec, verbatim: o.Verbatim, plain: o.PlainCopies}
 	s.dbSw, _ = db.(sessions.Swapper)
 	if s.cacheCodec == nil {
 		s.cacheCodec = djcache.Pickle.Codec(sessions.Settings{})
@@ -238,11 +245,22 @@ type dual struct{ db, cache codec.Codec }
 
 func (d dual) Encode(x *codec.Dict) ([]byte, error) { return d.db.Encode(x) }
 
+// Decode reads a row, or a copy from the cache. A copy with the row's
+// bytes (see Store.Swap) is read from the row, which decodes several
+// times faster than the pickle (and gives the values a cache miss would);
+// the pickle serves when the row does not decode (a secret key rotated
+// since, for example), as it does for a copy without the row.
 func (d dual) Decode(b []byte) (*codec.Dict, error) {
-	if djcache.IsPickle(b) {
-		return d.cache.Decode(b)
+	if !djcache.IsPickle(b) {
+		return d.db.Decode(b)
 	}
-	return d.db.Decode(b)
+	p, row, ok := djcache.SplitRow(b)
+	if ok {
+		if x, err := d.db.Decode(row); err == nil {
+			return x, nil
+		}
+	}
+	return d.cache.Decode(p)
 }
 
 // cacheFailed records a cache error: logged when the cache goes down,

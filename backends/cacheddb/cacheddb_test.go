@@ -25,6 +25,7 @@ import (
 	_ "github.com/sessionkit/sessions/backends/sqlstore"
 	"github.com/sessionkit/sessions/codec/pickle"
 	"github.com/sessionkit/sessions/conformance"
+	"github.com/sessionkit/sessions/internal/djcache"
 	"github.com/sessionkit/sessions/internal/testservers"
 	"github.com/sessionkit/sessions/internal/testutil"
 	_ "modernc.org/sqlite"
@@ -270,7 +271,7 @@ func TestDatabaseDownWritesNothingToTheCache(t *testing.T) {
 	// no session is cached.
 	cache.List(ctx, func(k string) bool {
 		b, _ := cache.Load(ctx, k)
-		if _, err := (pickle.Codec{}).Decode(b); err == nil {
+		if _, err := (pickle.Codec{}).Decode(djcache.StripRow(b)); err == nil {
 			t.Errorf("a session was written to the cache alone")
 		}
 		return true

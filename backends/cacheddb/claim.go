@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/internal/djcache"
 )
 
 // leaseTime is how long a reader's lease keeps other readers from
@@ -203,7 +204,9 @@ func (s *Store) dbFailed(ctx context.Context, c *claim, err error) error {
 func (s *Store) finish(ctx context.Context, c *claim, data []byte, expiry time.Time) error {
 	var cb []byte
 	if data != nil && !c.contended {
-		cb, _ = s.toCache(data)
+		if cb, _ = s.toCache(data); cb != nil {
+			cb = s.withRow(cb, data)
+		}
 	}
 	return s.install(ctx, c, cb, expiry)
 }
@@ -215,6 +218,11 @@ func (s *Store) install(ctx context.Context, c *claim, cb []byte, expiry time.Ti
 		return s.release(ctx, c, true)
 	}
 	err := s.cacheSw.Swap(ctx, c.key, c.marker, cb, expiry)
+	if p, _, ok := djcache.SplitRow(cb); ok && errors.Is(err, sessions.ErrTooLarge) {
+		// Too big with the row: the pickle alone (writes then read the row).
+		cb = p
+		err = s.cacheSw.Swap(ctx, c.key, c.marker, cb, expiry)
+	}
 	switch {
 	case err == nil:
 		s.cacheOK(ctx)

@@ -14,6 +14,7 @@
 //
 //	cached-db:?cache=<cache URL>&db=<database URL>
 //	cached-db:                  (Django's "cached_db": Settings.CacheURL and Settings.DatabaseURL)
+//	cached-db:?...&plain_copies=true   (Options.PlainCopies: while v0.1.0 processes share the cache)
 //
 // Both URLs are escaped query values, for example
 // cached-db:?cache=redis%3A%2F%2F127.0.0.1%3A6379%2F0&db=postgres%3A%2F%2Fapp%40db%2Fapp.
@@ -100,9 +101,10 @@
 //     database read instead; after a cache error, reads skip the cache
 //     for RetryInterval.
 //   - Read-write request (the Manager's Swap): the load's GET, a CAS for
-//     the claim, the database's read and CAS of the row (as before), a CAS
-//     installing the new copy: 3 RTT (+1) and 2 database round trips, one
-//     RTT more than a plain write-through.
+//     the claim, the database's CAS of the row, a CAS installing the new
+//     copy: 3 RTT (+1) and 1 database round trip, one RTT more than
+//     Django's cached_db (GET, UPDATE, SET). On a copy Django wrote, the
+//     row is read first: 2 database round trips.
 //   - New session (Create): an add for the claim, the database insert, a
 //     CAS installing the copy: 2 RTT (+1) and 1 database round trip.
 //   - Delete (logout), Touch, Update: a read and a CAS for the claim, the
@@ -124,8 +126,12 @@
 //
 // Swap (no lost updates) is a compare-and-swap on the database row. The
 // Manager may have loaded the session from the cache, in the cache's
-// format; Swap then reads the row and compares the decoded sessions, so
-// it costs one more database read than a plain update. Over a database
+// format. The copies this store writes carry, after the pickle, the
+// row's bytes they were made from (see Formats): Swap compares the row
+// with those, at the cost of a plain update. For a copy without them (one
+// Django wrote), or when the row no longer holds them (perhaps
+// rewritten with the same session), Swap reads the row and compares the
+// decoded sessions: one more database read. Over a database
 // engine that cannot compare-and-swap the engine has no Swap at all (see
 // New), and concurrent writes of one session are last-write-wins.
 //
@@ -135,10 +141,20 @@
 // reads both that and the cache's (Django's pickle). The store converts a
 // row to the cache's format itself (a write's new copy, a refill), with
 // the codecs it is built with (Options.Codec, Options.CacheCodec), which
-// the URL opener takes from the settings it is given. When the Manager
-// encrypts (Settings.EncryptionKeys) or uses Settings.Codec, the cache
-// holds the rows' bytes as they are (Options.Verbatim): encrypted, never
-// a readable pickle.
+// the URL opener takes from the settings it is given. After the pickle's
+// STOP opcode, a copy holds the row's stored bytes and a trailer
+// (internal/djcache.AppendRow); pickle readers ignore what follows STOP
+// (Python's pickle.loads, so Django, and this module's pickle codec of the
+// cache engines), so the copy reads as the session alone; it is larger by
+// the row's size. (v0.1.0 of this module reads such a copy as a corrupt
+// session: while its processes share the cache, set Options.PlainCopies,
+// plain_copies=true in the URL.) The Manager reads such a copy from the
+// row, which decodes faster than the pickle (the pickle serves if the row
+// does not decode, after a secret key was rotated, for example). A copy
+// too large for the cache with the row is stored without it. When the
+// Manager encrypts (Settings.EncryptionKeys) or uses Settings.Codec, the
+// cache holds the rows' bytes as they are (Options.Verbatim): encrypted,
+// never a readable pickle.
 //
 // # Sharing with Django
 //

@@ -24,6 +24,7 @@ func openURL(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Bac
 	p := sessions.ParseParams(u)
 	cacheURL := p.String("cache", s.CacheURL)
 	dbURL := p.String("db", s.DatabaseURL)
+	plain := p.Bool("plain_copies", false)
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
@@ -66,7 +67,9 @@ func openURL(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Bac
 		db.Close()
 		return nil, fmt.Errorf("%w: cached_db's cache and database must be server-side engines", sessions.ErrBadConfig)
 	}
-	st, err := newStore(ce, de, openOptions(ce, de, s))
+	o := openOptions(ce, de, s)
+	o.PlainCopies = plain
+	st, err := newStore(ce, de, o)
 	if err != nil {
 		cache.Close()
 		db.Close()

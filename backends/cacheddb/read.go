@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/internal/djcache"
 )
 
 // Load implements sessions.Engine: the cache's copy when it has one (in
@@ -93,7 +94,11 @@ func (s *Store) refill(ctx context.Context, key string, seen []byte) ([]byte, er
 		s.dropEntry(ctx, key, lease)
 		return data, nil
 	}
-	switch err := s.cacheSw.Swap(ctx, key, lease, cb, exp); {
+	err = s.cacheSw.Swap(ctx, key, lease, s.withRow(cb, data), exp)
+	if errors.Is(err, sessions.ErrTooLarge) && !s.verbatim {
+		err = s.cacheSw.Swap(ctx, key, lease, cb, exp) // without the row
+	}
+	switch {
 	case err == nil, raced(err):
 	case errors.Is(err, sessions.ErrTooLarge):
 		s.dropEntry(ctx, key, lease)
@@ -101,6 +106,17 @@ func (s *Store) refill(ctx context.Context, key string, seen []byte) ([]byte, er
 		s.cacheFailed(ctx, "refill", err)
 	}
 	return data, nil
+}
+
+// withRow returns the cache's copy cb of the row data with data in a
+// trailer (djcache.AppendRow), so that a write of the session can
+// compare-and-swap the row without reading it (see Swap). Verbatim copies
+// are the row already; Options.PlainCopies leaves the row out.
+func (s *Store) withRow(cb, data []byte) []byte {
+	if s.verbatim || s.plain || !djcache.IsPickle(cb) {
+		return cb
+	}
+	return djcache.AppendRow(cb, data)
 }
 
 // toCache converts database-format data to the cache's format.

@@ -3,6 +3,7 @@ package cacheddb
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -43,14 +44,18 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 }
 
 // Swap implements sessions.Swapper on the database row. old may be the
-// cache's copy (another format): the row is read and the two sessions
-// compared decoded.
+// cache's copy (another format). A copy this store installed carries the
+// row's bytes it was made from (djcache.AppendRow): the row is swapped
+// against them, without reading it. Otherwise (a copy Django wrote), or
+// when the row no longer holds them, the row is read and the two
+// sessions compared decoded.
 func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry time.Time) error {
 	if s.dbSw == nil {
 		return fmt.Errorf("%w: the database engine cannot compare-and-swap", sessions.ErrUnsupported)
 	}
 	var guess []byte
-	if djcache.IsPickle(old) {
+	pickled := djcache.IsPickle(old)
+	if pickled {
 		guess = old // the cache's copy the request loaded
 	}
 	c, err := s.claimKey(ctx, key, guess, false)
@@ -60,12 +65,24 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 	dctx, cancel := c.dbContext(ctx)
 	defer cancel()
 	cur := old
-	if djcache.IsPickle(old) {
+	if pickled {
+		p, row, ok := djcache.SplitRow(old)
+		if ok {
+			err := s.dbSw.Swap(dctx, key, row, data, expiry)
+			if err == nil {
+				return s.finish(ctx, c, data, expiry)
+			}
+			if !errors.Is(err, sessions.ErrConflict) {
+				return s.dbFailed(ctx, c, err)
+			}
+			// The row was rewritten since the copy was made, perhaps
+			// with the same session (Django re-signs what it saves).
+		}
 		row, err := s.db.Load(dctx, key)
 		if err != nil {
 			return s.dbFailed(ctx, c, err)
 		}
-		if !bytes.Equal(row, old) && !s.equivalent(row, old) {
+		if !bytes.Equal(row, p) && !s.equivalent(row, p) {
 			// The row changed since this request loaded.
 			return s.dbFailed(ctx, c, sessions.ErrConflict)
 		}

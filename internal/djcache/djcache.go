@@ -7,6 +7,7 @@
 package djcache
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strconv"
 
@@ -45,7 +46,61 @@ func (f Format) Codec(st sessions.Settings) codec.Codec {
 	if f == JSON {
 		return sessions.DefaultCodec(st)
 	}
-	return pickle.Codec{MaxSize: st.MaxDataSize}
+	return pickleCodec{pickle.Codec{MaxSize: st.MaxDataSize}}
+}
+
+// pickleCodec is the pickle codec that also reads copies with a row
+// trailer (see AppendRow), as Python's pickle.loads does.
+type pickleCodec struct{ pickle.Codec }
+
+func (c pickleCodec) Decode(b []byte) (*codec.Dict, error) { return c.Codec.Decode(StripRow(b)) }
+
+// rowMagic ends a row trailer. Its last byte is not STOP ('.'), with which
+// every pickle ends, so a pickle without a trailer is never mistaken for
+// one with.
+const rowMagic = "\x00sessionkit-row\x01"
+
+// rowTrailerSize is the trailer's size beyond the row: the row's length
+// (4 bytes, big-endian) and rowMagic.
+const rowTrailerSize = 4 + len(rowMagic)
+
+// AppendRow returns pickled followed by a trailer holding row, the
+// database row's stored bytes the pickle was made from (package cacheddb
+// compares-and-swaps the row with them without reading it first).
+// Pickle readers ignore what follows the STOP opcode (Python's
+// pickle.loads and Unpickler.load, so Django; SplitRow here), so a copy
+// with a trailer reads as the pickle alone.
+func AppendRow(pickled, row []byte) []byte {
+	b := make([]byte, 0, len(pickled)+len(row)+rowTrailerSize)
+	b = append(b, pickled...)
+	b = append(b, row...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(row)))
+	return append(b, rowMagic...)
+}
+
+// SplitRow splits a copy written by AppendRow into the pickle and the
+// row; ok is false (and pickled is b) for anything else, such as a
+// pickle Django wrote.
+func SplitRow(b []byte) (pickled, row []byte, ok bool) {
+	n := len(b) - rowTrailerSize
+	if n < 2 || string(b[n+4:]) != rowMagic {
+		return b, nil, false
+	}
+	rl := int64(binary.BigEndian.Uint32(b[n:]))
+	if rl > int64(n-2) {
+		return b, nil, false
+	}
+	p := n - int(rl)
+	if !IsPickle(b[:p]) || b[p-1] != '.' {
+		return b, nil, false
+	}
+	return b[:p:p], b[p:n:n], true
+}
+
+// StripRow returns the pickle of a copy with a row trailer, else b.
+func StripRow(b []byte) []byte {
+	p, _, _ := SplitRow(b)
+	return p
 }
 
 // IsPickle reports whether b is a pickle, which from protocol 2 on starts

@@ -62,3 +62,51 @@ func TestCodec(t *testing.T) {
 		t.Error("IsPickle(nil)")
 	}
 }
+
+func TestRowTrailer(t *testing.T) {
+	p, err := Pickle.Codec(sessions.Settings{}).Encode(codec.NewDict(map[string]any{"a": 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := []byte("eyJhIjoxfQ:1tQ:sig")
+	b := AppendRow(p, row)
+	gp, gr, ok := SplitRow(b)
+	if !ok || string(gp) != string(p) || string(gr) != string(row) {
+		t.Fatalf("SplitRow = %q, %q, %v", gp, gr, ok)
+	}
+	if _, gr, ok := SplitRow(AppendRow(p, nil)); !ok || len(gr) != 0 {
+		t.Errorf("empty row: %q, %v", gr, ok)
+	}
+	// The pickle codec reads the copy as the pickle alone.
+	d, err := Pickle.Codec(sessions.Settings{}).Decode(b)
+	if err != nil || d.Len() != 1 {
+		t.Fatalf("Decode = %v, %v", d, err)
+	}
+	// Anything else is left whole: a pickle alone (Django's), a claim
+	// marker, a trailer whose length runs past the start or whose pickle
+	// part does not end with STOP, truncated copies.
+	bad := [][]byte{p, nil, []byte("\x80\x05N.sessionkit-cached_db:w:1:x"), []byte(rowMagic), b[:len(b)-1], b[1:]}
+	long := append([]byte{}, b...)
+	long[len(long)-rowTrailerSize] = 0xff
+	bad = append(bad, long)
+	noStop := AppendRow(p[:len(p)-1], row)
+	bad = append(bad, noStop)
+	for _, x := range bad {
+		if gp, _, ok := SplitRow(x); ok || string(gp) != string(x) {
+			t.Errorf("SplitRow(%q) = %q, %v", x, gp, ok)
+		}
+	}
+}
+
+func FuzzSplitRow(f *testing.F) {
+	f.Add([]byte("\x80\x05}.row\x00\x00\x00\x03" + rowMagic))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, row, ok := SplitRow(b)
+		if !ok {
+			return
+		}
+		if got := AppendRow(p, row); string(got) != string(b) {
+			t.Fatalf("AppendRow(SplitRow(%q)) = %q", b, got)
+		}
+	})
+}
