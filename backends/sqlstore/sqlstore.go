@@ -493,7 +493,7 @@ func (s *Store) LoadExpiry(ctx context.Context, key string) ([]byte, time.Time, 
 	if err != nil {
 		return nil, time.Time{}, s.fail(ctx, err)
 	}
-	t, err := parseStoredTime(exp)
+	t, err := s.d.parseStoredTime(exp)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("sqlstore: %s: expire_date: %w", s.where, err)
 	}
@@ -505,16 +505,19 @@ func (s *Store) LoadExpiry(ctx context.Context, key string) ([]byte, time.Time, 
 
 // parseStoredTime reads expire_date as a driver returns it: a time.Time,
 // or Django's naive UTC text.
-func parseStoredTime(v any) (time.Time, error) {
+func (d Dialect) parseStoredTime(v any) (time.Time, error) {
 	switch x := v.(type) {
 	case time.Time:
-		if x.Location() == time.Local && x.Location().String() != "UTC" {
-			// A naive datetime read with loc=Local: it is UTC.
+		if d != Postgres && x.Location() == time.Local && x.Location().String() != "UTC" {
+			// A naive datetime (SQLite's text, MySQL's datetime) read
+			// in local time (MySQL's loc=Local, mattn's _loc=auto): it
+			// is UTC. PostgreSQL's timestamptz is an instant, which pgx
+			// gives in local time.
 			return time.Date(x.Year(), x.Month(), x.Day(), x.Hour(), x.Minute(), x.Second(), x.Nanosecond(), time.UTC), nil
 		}
 		return x.UTC(), nil
 	case []byte:
-		return parseStoredTime(string(x))
+		return d.parseStoredTime(string(x))
 	case string:
 		for _, layout := range []string{"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999"} {
 			if t, err := time.Parse(layout, x); err == nil {
