@@ -53,6 +53,12 @@
 // read-only connections that WAL lets read while the writer writes. Every
 // statement is prepared once.
 //
+// On PostgreSQL through pgx (the URL opener's driver, or a pool opened
+// with github.com/jackc/pgx/v5/stdlib), a request's statements go to pgx
+// on a connection of the pool, prepared and cached per connection by
+// pgx, rather than through database/sql's statements, whose rows cost a
+// goroutine per query under a cancellable context.
+//
 // [New] wraps a *sql.DB the application already has.
 //
 // # Table
