@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -79,11 +80,14 @@ func (s *Store) withPgx(ctx context.Context, f func(*pgx.Conn) error) error {
 	return err
 }
 
-// pgxExec runs query and returns the rows it affected.
+// pgxExec runs query and returns the rows it affected. (It copies args,
+// and pgxQueryRow dest and args, so that the callers' slices, shared
+// with the database/sql path, stay on their stack.)
 func (s *Store) pgxExec(ctx context.Context, query string, args []any) (int64, error) {
 	var n int64
+	a := slices.Clone(args)
 	err := s.withPgx(ctx, func(c *pgx.Conn) error {
-		tag, err := c.Exec(ctx, query, args...)
+		tag, err := c.Exec(ctx, query, a...)
 		n = tag.RowsAffected()
 		return err
 	})
@@ -93,7 +97,8 @@ func (s *Store) pgxExec(ctx context.Context, query string, args []any) (int64, e
 // pgxQueryRow runs query and scans its first row into dest; no row is an
 // error matching sql.ErrNoRows.
 func (s *Store) pgxQueryRow(ctx context.Context, query string, dest, args []any) error {
+	d, a := slices.Clone(dest), slices.Clone(args)
 	return s.withPgx(ctx, func(c *pgx.Conn) error {
-		return c.QueryRow(ctx, query, args...).Scan(dest...)
+		return c.QueryRow(ctx, query, a...).Scan(d...)
 	})
 }
