@@ -503,6 +503,18 @@ func TestNewWithApplicationPool(t *testing.T) {
 		if err := db.PingContext(c); err != nil {
 			t.Errorf("Close closed the application's pool: %v", err)
 		}
+		// The pool is open, the store is not: its calls fail with
+		// ErrClosed (on PostgreSQL they do not go through the closed
+		// prepared statements).
+		if _, err := s.Load(c, k); !errors.Is(err, sessions.ErrClosed) {
+			t.Errorf("Load after Close = %v, want ErrClosed", err)
+		}
+		if err := s.Swap(c, k, []byte("shared"), []byte("after"), time.Now().Add(time.Hour)); !errors.Is(err, sessions.ErrClosed) {
+			t.Errorf("Swap after Close = %v, want ErrClosed", err)
+		}
+		if got, err := base.Load(c, k); err != nil || string(got) != "shared" {
+			t.Errorf("after a Swap on a closed store the row holds %q, %v", got, err)
+		}
 		if s.Name() != b.dialect.String() || s.Dialect() != b.dialect {
 			t.Errorf("Name %q Dialect %v", s.Name(), s.Dialect())
 		}

@@ -34,7 +34,8 @@
 //	batch_size=10000        rows per DELETE in DeleteExpired
 //	max_data_size=0         refuse data over this many bytes (ErrTooLarge); 0: no engine limit
 //	max_open_conns, max_idle_conns, conn_max_lifetime, conn_max_idle_time
-//	                        the database/sql pool (SQLite: the pool of readers)
+//	                        the database/sql pool (SQLite: the pool of readers;
+//	                        PostgreSQL and MySQL: 20 open, 20 idle, 30m, 5m)
 //
 // SQLite also takes busy_timeout (default 5s). PostgreSQL passes on pgx's
 // connection parameters (sslmode, sslrootcert, sslcert, sslkey, host,
@@ -51,6 +52,12 @@
 // queue for it instead of failing with "database is locked", and a pool of
 // read-only connections that WAL lets read while the writer writes. Every
 // statement is prepared once.
+//
+// On PostgreSQL through pgx (the URL opener's driver, or a pool opened
+// with github.com/jackc/pgx/v5/stdlib), a request's statements go to pgx
+// on a connection of the pool, prepared and cached per connection by
+// pgx, rather than through database/sql's statements, whose rows cost a
+// goroutine per query under a cancellable context.
 //
 // [New] wraps a *sql.DB the application already has.
 //

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"syscall"
 	"testing"
@@ -96,6 +97,37 @@ func TestFormatTimeIsPythonStr(t *testing.T) {
 	c := FormatTime(time.Date(2030, 1, 2, 3, 4, 6, 0, time.UTC))
 	if !(a < b && b < c) {
 		t.Errorf("text order broken: %q %q %q", a, b, c)
+	}
+}
+
+// TestFormatTimeAgreesWithTimeFormat checks the hand-written formatting
+// against time.Format's over random instants, years 0 to 9999 and
+// beyond.
+func TestFormatTimeAgreesWithTimeFormat(t *testing.T) {
+	ref := func(t time.Time) string {
+		t = t.UTC()
+		if t.Nanosecond()/1000 == 0 {
+			return t.Format("2006-01-02 15:04:05")
+		}
+		return t.Format("2006-01-02 15:04:05.000000")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	lo := time.Date(-20, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	hi := time.Date(10020, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	zones := []*time.Location{time.UTC, time.FixedZone("A", 5*3600+1800), time.FixedZone("B", -11*3600)}
+	for i := range 200000 {
+		sec := lo + rng.Int64N(hi-lo)
+		nsec := rng.Int64N(1e9)
+		switch i % 4 {
+		case 0:
+			nsec = 0
+		case 1:
+			nsec -= nsec % 1000
+		}
+		tm := time.Unix(sec, nsec).In(zones[i%len(zones)])
+		if got, want := FormatTime(tm), ref(tm); got != want {
+			t.Fatalf("FormatTime(%v) = %q, time.Format gives %q", tm, got, want)
+		}
 	}
 }
 

@@ -256,7 +256,11 @@ var pgParams = []string{
 func openPostgres(ctx context.Context, u *url.URL, _ sessions.Settings) (sessions.Backend, error) {
 	p := sessions.ParseParams(u)
 	o := readOptions(p)
-	pool := readPool(p, poolConfig{maxOpen: 20, maxIdle: 10, lifetime: 30 * time.Minute, idleTime: 5 * time.Minute})
+	// As many idle connections as open ones: under load, a connection
+	// given back while the idle list is full is closed, and the next
+	// request opens (and prepares) a new one; idle connections still go
+	// after conn_max_idle_time.
+	pool := readPool(p, poolConfig{maxOpen: 20, maxIdle: 20, lifetime: 30 * time.Minute, idleTime: 5 * time.Minute})
 	pass := passThrough(p, u, pgParams)
 	if err := p.Err(); err != nil {
 		return nil, err
@@ -345,7 +349,7 @@ var mysqlParams = []string{
 func openMySQL(ctx context.Context, u *url.URL, _ sessions.Settings) (sessions.Backend, error) {
 	p := sessions.ParseParams(u)
 	o := readOptions(p)
-	pool := readPool(p, poolConfig{maxOpen: 20, maxIdle: 10, lifetime: 30 * time.Minute, idleTime: 5 * time.Minute})
+	pool := readPool(p, poolConfig{maxOpen: 20, maxIdle: 20, lifetime: 30 * time.Minute, idleTime: 5 * time.Minute})
 	socket := p.String("socket", "")
 	pass := passThrough(p, u, mysqlParams)
 	if err := p.Err(); err != nil {

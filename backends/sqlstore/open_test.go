@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -289,5 +290,32 @@ func TestEnginesRegistered(t *testing.T) {
 	}
 	if len(want) > 0 {
 		t.Errorf("not registered: %v", want)
+	}
+}
+
+// TestServerPoolKeepsItsConnections: on PostgreSQL and MySQL the pool
+// keeps as many idle connections as it may open, so that a burst of
+// requests does not close connections it gives back only to open (and
+// prepare statements on) new ones for the next.
+func TestServerPoolKeepsItsConnections(t *testing.T) {
+	for _, b := range backends[1:] {
+		t.Run(b.name, func(t *testing.T) {
+			db := raw(fresh(t, b))
+			c := ctx(t)
+			var conns []*sql.Conn
+			for range 20 {
+				conn, err := db.Conn(c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				conns = append(conns, conn)
+			}
+			for _, conn := range conns {
+				conn.Close()
+			}
+			if st := db.Stats(); st.Idle != 20 || st.MaxIdleClosed != 0 {
+				t.Errorf("after 20 connections in use: %d idle, %d closed as surplus; want 20 idle", st.Idle, st.MaxIdleClosed)
+			}
+		})
 	}
 }

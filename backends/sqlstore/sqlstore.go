@@ -74,15 +74,23 @@ type Store struct {
 	maxData int
 
 	st        stmts
+	pgx       bool // PostgreSQL through pgx: statements go to pgx directly (pgx.go)
 	uix       userIndex
 	closed    atomic.Bool // set by Close: a call in flight reports ErrClosed and is not retried
 	closeOnce sync.Once
 }
 
 type stmts struct {
-	load, loadExp, insert, deleteExpKey, update, touch, swap, del *sql.Stmt
-	holds, holdsExpiry, deleteExpired, list                       *sql.Stmt
+	load, loadExp, insert, deleteExpKey, update, touch, swap, del stmt
+	holds, holdsExpiry, deleteExpired, list                       stmt
 	all                                                           []*sql.Stmt
+}
+
+// stmt is a prepared statement and its text: on PostgreSQL through pgx,
+// the text is sent on a connection of the pool directly (see pgx.go).
+type stmt struct {
+	*sql.Stmt
+	q string
 }
 
 // New returns a Store over a pool the application already has. d is the
@@ -149,6 +157,13 @@ func newStore(ctx context.Context, c config, o *Options) (*Store, error) {
 	if err := s.prepare(ctx); err != nil {
 		s.closeStmts()
 		return nil, err
+	}
+	if s.d == Postgres {
+		var err error
+		if s.pgx, err = usesPgx(ctx, s.w); err != nil {
+			s.closeStmts()
+			return nil, fmt.Errorf("sqlstore: %s: %w", s.where, err)
+		}
 	}
 	return s, nil
 }
@@ -276,7 +291,7 @@ func (s *Store) runDDL(ctx context.Context) error {
 
 func (s *Store) prepare(ctx context.Context) error {
 	q := buildQueries(s.d, s.table)
-	p := func(db *sql.DB, query string, dst **sql.Stmt) error {
+	p := func(db *sql.DB, query string, dst *stmt) error {
 		if query == "" {
 			return nil
 		}
@@ -285,13 +300,13 @@ func (s *Store) prepare(ctx context.Context) error {
 			return fmt.Errorf("sqlstore: %s: preparing %q: %w", s.where, query, err)
 		}
 		s.st.all = append(s.st.all, st)
-		*dst = st
+		*dst = stmt{st, query}
 		return nil
 	}
 	for _, x := range []struct {
 		db  *sql.DB
 		q   string
-		dst **sql.Stmt
+		dst *stmt
 	}{
 		{s.r, q.load, &s.st.load},
 		{s.r, q.loadExp, &s.st.loadExp},
@@ -405,25 +420,40 @@ func (s *Store) again(ctx context.Context, attempt int, err error) bool {
 	return err != nil && attempt < maxAttempts && s.d.retryable(err) && ctx.Err() == nil && !s.closed.Load()
 }
 
-func (s *Store) exec(ctx context.Context, st *sql.Stmt, args ...any) (sql.Result, error) {
+// exec runs st and returns the number of rows it affected.
+func (s *Store) exec(ctx context.Context, st stmt, args ...any) (int64, error) {
 	for attempt := 1; ; attempt++ {
-		res, err := st.ExecContext(ctx, args...)
+		var n int64
+		var err error
+		if s.pgx {
+			n, err = s.pgxExec(ctx, st.q, args)
+		} else {
+			var res sql.Result
+			if res, err = st.ExecContext(ctx, args...); err == nil {
+				n, err = res.RowsAffected()
+			}
+		}
 		if !s.again(ctx, attempt, err) {
-			return res, err
+			return n, err
 		}
 	}
 }
 
-func (s *Store) queryRow(ctx context.Context, st *sql.Stmt, dest []any, args ...any) error {
+func (s *Store) queryRow(ctx context.Context, st stmt, dest []any, args ...any) error {
 	for attempt := 1; ; attempt++ {
-		err := st.QueryRowContext(ctx, args...).Scan(dest...)
+		var err error
+		if s.pgx {
+			err = s.pgxQueryRow(ctx, st.q, dest, args)
+		} else {
+			err = st.QueryRowContext(ctx, args...).Scan(dest...)
+		}
 		if !s.again(ctx, attempt, err) {
 			return err
 		}
 	}
 }
 
-func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) (*sql.Rows, error) {
+func (s *Store) query(ctx context.Context, st stmt, args ...any) (*sql.Rows, error) {
 	for attempt := 1; ; attempt++ {
 		rows, err := st.QueryContext(ctx, args...)
 		if !s.again(ctx, attempt, err) {
@@ -463,7 +493,7 @@ func (s *Store) LoadExpiry(ctx context.Context, key string) ([]byte, time.Time, 
 	if err != nil {
 		return nil, time.Time{}, s.fail(ctx, err)
 	}
-	t, err := parseStoredTime(exp)
+	t, err := s.d.parseStoredTime(exp)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("sqlstore: %s: expire_date: %w", s.where, err)
 	}
@@ -475,16 +505,19 @@ func (s *Store) LoadExpiry(ctx context.Context, key string) ([]byte, time.Time, 
 
 // parseStoredTime reads expire_date as a driver returns it: a time.Time,
 // or Django's naive UTC text.
-func parseStoredTime(v any) (time.Time, error) {
+func (d Dialect) parseStoredTime(v any) (time.Time, error) {
 	switch x := v.(type) {
 	case time.Time:
-		if x.Location() == time.Local && x.Location().String() != "UTC" {
-			// A naive datetime read with loc=Local: it is UTC.
+		if d != Postgres && x.Location() == time.Local && x.Location().String() != "UTC" {
+			// A naive datetime (SQLite's text, MySQL's datetime) read
+			// in local time (MySQL's loc=Local, mattn's _loc=auto): it
+			// is UTC. PostgreSQL's timestamptz is an instant, which pgx
+			// gives in local time.
 			return time.Date(x.Year(), x.Month(), x.Day(), x.Hour(), x.Minute(), x.Second(), x.Nanosecond(), time.UTC), nil
 		}
 		return x.UTC(), nil
 	case []byte:
-		return parseStoredTime(string(x))
+		return d.parseStoredTime(string(x))
 	case string:
 		for _, layout := range []string{"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999"} {
 			if t, err := time.Parse(layout, x); err == nil {
@@ -505,14 +538,14 @@ func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time
 	}
 	exp := s.d.timeArg(clampExpiry(expiry))
 	if s.d != MySQL {
-		res, err := s.exec(ctx, s.st.insert, key, encodeData(data), exp, s.nowArg())
+		n, err := s.exec(ctx, s.st.insert, key, encodeData(data), exp, s.nowArg())
 		if err != nil {
 			if s.d.isUniqueViolation(err) {
 				return sessions.ErrExists
 			}
 			return s.fail(ctx, err)
 		}
-		return s.affected(ctx, res, sessions.ErrExists)
+		return affected(n, sessions.ErrExists)
 	}
 	// MySQL has no conditional upsert whose row count can be trusted
 	// (clientFoundRows changes it): insert, and on a duplicate key remove
@@ -525,23 +558,19 @@ func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time
 		if !s.d.isUniqueViolation(err) {
 			return s.fail(ctx, err)
 		}
-		res, err := s.exec(ctx, s.st.deleteExpKey, key, s.nowArg())
+		n, err := s.exec(ctx, s.st.deleteExpKey, key, s.nowArg())
 		if err != nil {
 			return s.fail(ctx, err)
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
+		if n == 0 {
 			return sessions.ErrExists // the row is live
 		}
 	}
 	return sessions.ErrExists
 }
 
-// affected returns nil if res reports a row, else none.
-func (s *Store) affected(ctx context.Context, res sql.Result, none error) error {
-	n, err := res.RowsAffected()
-	if err != nil {
-		return s.fail(ctx, err)
-	}
+// affected returns nil if a statement affected n > 0 rows, else none.
+func affected(n int64, none error) error {
 	if n == 0 {
 		return none
 	}
@@ -549,7 +578,7 @@ func (s *Store) affected(ctx context.Context, res sql.Result, none error) error 
 }
 
 // rowExists runs a SELECT 1 statement.
-func (s *Store) rowExists(ctx context.Context, st *sql.Stmt, args ...any) (bool, error) {
+func (s *Store) rowExists(ctx context.Context, st stmt, args ...any) (bool, error) {
 	var one int
 	err := s.queryRow(ctx, st, []any{&one}, args...)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -570,11 +599,11 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 	}
 	exp := s.d.timeArg(clampExpiry(expiry))
 	now := s.nowArg()
-	res, err := s.exec(ctx, s.st.update, encodeData(data), exp, key, now)
+	n, err := s.exec(ctx, s.st.update, encodeData(data), exp, key, now)
 	if err != nil {
 		return s.fail(ctx, err)
 	}
-	err = s.affected(ctx, res, sessions.ErrNotFound)
+	err = affected(n, sessions.ErrNotFound)
 	if errors.Is(err, sessions.ErrNotFound) && s.d == MySQL {
 		// MySQL counts changed rows, not matched ones, unless the
 		// connection set clientFoundRows: a row already holding these
@@ -592,11 +621,11 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	exp := s.d.timeArg(clampExpiry(expiry))
 	now := s.nowArg()
-	res, err := s.exec(ctx, s.st.touch, exp, key, now)
+	n, err := s.exec(ctx, s.st.touch, exp, key, now)
 	if err != nil {
 		return s.fail(ctx, err)
 	}
-	err = s.affected(ctx, res, sessions.ErrNotFound)
+	err = affected(n, sessions.ErrNotFound)
 	if errors.Is(err, sessions.ErrNotFound) && s.d == MySQL {
 		if ok, herr := s.rowExists(ctx, s.st.holdsExpiry, key, now, exp); herr != nil || ok {
 			return herr
@@ -616,11 +645,7 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 	}
 	exp := s.d.timeArg(clampExpiry(expiry))
 	now := s.nowArg()
-	res, err := s.exec(ctx, s.st.swap, encodeData(data), exp, key, now, s.dataArg(old))
-	if err != nil {
-		return s.fail(ctx, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := s.exec(ctx, s.st.swap, encodeData(data), exp, key, now, s.dataArg(old))
 	if err != nil {
 		return s.fail(ctx, err)
 	}
@@ -660,11 +685,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
-		res, err := s.exec(ctx, s.st.deleteExpired, now, s.batch)
-		if err != nil {
-			return total, s.fail(ctx, err)
-		}
-		n, err := res.RowsAffected()
+		n, err := s.exec(ctx, s.st.deleteExpired, now, s.batch)
 		if err != nil {
 			return total, s.fail(ctx, err)
 		}

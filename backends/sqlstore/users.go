@@ -200,7 +200,7 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]sessions.Use
 		if err := rows.Scan(&k, &exp, &meta); err != nil {
 			return nil, s.fail(ctx, err)
 		}
-		t, err := parseStoredTime(exp)
+		t, err := s.d.parseStoredTime(exp)
 		if err != nil {
 			return nil, fmt.Errorf("sqlstore: %s: user index expire_date: %w", s.where, err)
 		}
