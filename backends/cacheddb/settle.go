@@ -6,6 +6,7 @@ package cacheddb
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -72,7 +73,7 @@ func (s *Store) later(ctx context.Context, c *claim, install func(context.Contex
 	go func() {
 		defer b.wg.Done()
 		ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.writeTimeout)
-		err := install(ictx)
+		err := s.runInstall(ictx, install)
 		cancel()
 		if err != nil {
 			// The write was acknowledged; what the synchronous install
@@ -90,6 +91,17 @@ func (s *Store) later(ctx context.Context, c *claim, install func(context.Contex
 		b.mu.Unlock()
 	}()
 	return nil
+}
+
+// runInstall runs install, turning a panic into an error: in the
+// background no handler recovers it, and it would end the process.
+func (s *Store) runInstall(ctx context.Context, install func(context.Context) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("cached_db: the install panicked: %v", p)
+		}
+	}()
+	return install(ctx)
 }
 
 // awaitInstalls waits for this process's pending installs of key, within
