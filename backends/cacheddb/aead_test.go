@@ -46,6 +46,7 @@ func TestEncrypted(t *testing.T) {
 		Stored: func(t *testing.T, e sessions.Backend, key string) [][]byte {
 			s := e.(*encrypted)
 			ctx := context.Background()
+			cacheddb.WaitInstalls(t, s.Store) // the write's copy, installed after it returned
 			_, w := s.db.DB()
 			var row string
 			if err := w.QueryRowContext(ctx, "SELECT session_data FROM "+s.db.Table()+" WHERE session_key = ?", key).Scan(&row); err != nil {

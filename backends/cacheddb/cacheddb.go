@@ -81,6 +81,14 @@ type Options struct {
 	// corrupt sessions, share the cache. A read-write request then reads
 	// the row before swapping it, one database round trip more.
 	PlainCopies bool
+	// SyncInstall makes a write (Create, Update, Swap, Touch) swap its
+	// claim for the new copy before it returns, as v0.1.0 did, rather
+	// than in the background after it returns (see Consistency in the
+	// package doc): one cache round trip more in the request's path, and
+	// an error for the request, not only a log message, in the rare case
+	// that the cache cannot be checked for an older copy after the
+	// database write. Delete always removes its claim before it returns.
+	SyncInstall bool
 }
 
 // Store is the cached_db engine over a database that can compare-and-swap.
@@ -103,6 +111,8 @@ type Store struct {
 	dbCodec, cacheCodec codec.Codec
 	verbatim            bool
 	plain               bool // Options.PlainCopies
+	syncInstall         bool // Options.SyncInstall
+	bg                  installs
 	warnOnce            sync.Once
 }
 
@@ -173,7 +183,7 @@ func newStore(cache, db sessions.Engine, o *Options) (*Store, error) {
 	}
 	s := &Store{cache: cache, db: db, cacheSw: sw, log: slog.Default(),
 		writeTimeout: defaultWriteTimeout, skew: defaultClockSkew, retry: defaultRetryInterval, readTimeout: defaultReadTimeout,
-		dbCodec: o.Codec, cacheCodec: o.CacheCodec, verbatim: o.Verbatim, plain: o.PlainCopies}
+		dbCodec: o.Codec, cacheCodec: o.CacheCodec, verbatim: o.Verbatim, plain: o.PlainCopies, syncInstall: o.SyncInstall}
 	s.dbSw, _ = db.(sessions.Swapper)
 	if s.cacheCodec == nil {
 		s.cacheCodec = djcache.Pickle.Codec(sessions.Settings{})
@@ -354,9 +364,12 @@ func (s *Store) index() (sessions.UserIndexer, error) {
 	return ix, nil
 }
 
-// Close implements sessions.Engine. It closes the two engines if the
-// store opened them.
+// Close implements sessions.Engine. It waits for the writes' copies
+// being installed in the background (each within WriteTimeout), then
+// closes the two engines if the store opened them. Engines given to New
+// must stay open until Close returns.
 func (s *Store) Close() error {
+	s.closeInstalls()
 	if !s.own {
 		return nil
 	}

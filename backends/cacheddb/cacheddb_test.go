@@ -99,6 +99,7 @@ func TestReadsHitTheCache(t *testing.T) {
 	s := m.NewSession(ctx)
 	s.Set("user", "ann")
 	s.Save(ctx)
+	cacheddb.WaitInstalls(t, st)
 	for range 5 {
 		if m.Load(ctx, s.Key()).Get("user") != "ann" {
 			t.Fatal("not loaded")
@@ -140,6 +141,7 @@ func TestRefillKeepsRowExpiry(t *testing.T) {
 	s.Set("a", 1)
 	s.SetExpiry(time.Minute)
 	s.Save(ctx)
+	cacheddb.WaitInstalls(t, st)
 	cache.Delete(ctx, s.Key())
 	m.Load(ctx, s.Key()).Get("a") // refill
 	now = now.Add(61 * time.Second)

@@ -105,6 +105,7 @@ type claim struct {
 // a read. It fails, and the write must not touch the database, when the
 // cache cannot be reached.
 func (s *Store) claimKey(ctx context.Context, key string, guess []byte, absent bool) (*claim, error) {
+	s.awaitInstalls(ctx, key)
 	now := time.Now()
 	c := &claim{key: key, token: newToken(), deadline: now.Add(s.writeTimeout)}
 	own := c.deadline.Add(s.skew)

@@ -27,6 +27,7 @@ func TestConfigMistakes(t *testing.T) {
 		"cached-db:?cache=memory%3A&cache=memory%3A&db=" + db:                                                          "cache is given 2 times",
 		"cached-db:?cache=memory%3A&db=" + db + "&db=" + db:                                                            "db is given 2 times",
 		"cached-db:?cache=memory%3A&db=" + db + "#S3cr3t":                                                              "'#'",
+		"cached-db:?cache=memory%3A&db=" + db + "&sync_install=maybe":                                                  "sync_install",
 		"cached-db:?cache=" + q("memory:?purge_interval=1s&purge_interval=2s") + "&db=" + db:                           "purge_interval is given 2 times",
 		"cached-db:?cache=" + q("redis://:12#S3cr3t@127.0.0.1:1/0") + "&db=" + db:                                      "'#'",
 		"cached-db:?cache=" + q("redis://127.0.0.1:1/0?pool_size=1;x=S3cr3t") + "&db=" + db:                            "';'",

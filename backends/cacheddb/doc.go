@@ -15,6 +15,7 @@
 //	cached-db:?cache=<cache URL>&db=<database URL>
 //	cached-db:                  (Django's "cached_db": Settings.CacheURL and Settings.DatabaseURL)
 //	cached-db:?...&plain_copies=true   (Options.PlainCopies: while v0.1.0 processes share the cache)
+//	cached-db:?...&sync_install=true   (Options.SyncInstall: install a write's copy before it returns)
 //
 // Both URLs are escaped query values, for example
 // cached-db:?cache=redis%3A%2F%2F127.0.0.1%3A6379%2F0&db=postgres%3A%2F%2Fapp%40db%2Fapp.
@@ -58,9 +59,11 @@
 //   - Then it writes the database, within WriteTimeout.
 //   - Then it swaps its claim, and only its claim, for the new copy (or
 //     removes it, for a delete). If the claim is gone, it invalidates
-//     whatever replaced it; if that cannot be done, the write fails. If the
-//     cache fails at this point, the claim stays until it expires: readers
-//     go to the database meanwhile, and the write is acknowledged.
+//     whatever replaced it. If the cache fails at this point, the claim
+//     stays until it expires: readers go to the database meanwhile. A
+//     write (Create, Update, Swap, Touch) does this step after it has
+//     returned, in the background (see below); a delete before it
+//     returns.
 //   - A reader that finds a copy returns it. One that finds a live claim
 //     reads the database and caches nothing. One that finds nothing (or an
 //     expired claim) takes a lease (a claim of its own), reads the
@@ -81,8 +84,46 @@
 // for session expiry). If a claim is lost between the claim and the
 // database write (the cache evicted it or restarted empty) and a reader
 // refilled the old copy meanwhile, the writer finds its claim gone and
-// removes that copy; only if the cache fails again at that moment does the
-// write fail with a copy left that may be stale.
+// removes that copy; only if the cache fails again at that moment is a
+// copy left that may be stale (the write then fails, or, installed in the
+// background, is logged: see below).
+//
+// The install in the background. The write's claim is in the cache from
+// before its database step until the install replaces it, so whatever
+// reads the key meanwhile, in any process, reads the database, which
+// holds the acknowledged write; a write that follows, in another
+// process, finds a live claim and takes the overlapping writes' path. If
+// the install never happens (the process dies, the cache fails), the
+// claim expires and readers refill the cache from the database, which
+// holds the write. A claim lost after the database step (evicted, or the
+// cache restarted empty) is harmless too: any refill reads the write.
+// So the response need not wait for the install, and neither guarantee
+// above changes, with one exception, a double fault: if the claim is
+// lost before the database step and a reader puts back the old copy
+// meanwhile (see above), the install finds its claim gone and removes
+// that copy; should the cache fail at that very moment too, the write
+// has already been acknowledged, so the failure is only logged, and the
+// old copy may be served until it expires. Synchronous installs
+// (Options.SyncInstall, sync_install=true in the URL) return that
+// failure to the request instead (when the cache answers the install's
+// swap and then fails; when the swap itself fails they too take it for
+// an outage that left the claim in place). That is why a delete (a
+// logout, DeleteUser, CycleKey's old key) always installs before it
+// returns. The background install is the default: it takes a cache
+// round trip and the conversion to the cache's format out of every
+// write's response.
+//
+// Background installs run one goroutine per write, on a context detached
+// from the request's (context.WithoutCancel) and bounded by
+// WriteTimeout; their errors are logged, as a failed request's would be
+// by the Manager's error handler. Close waits for them. A load or a
+// write of the same key in the same process first waits for the key's
+// pending install (at most ReadTimeout), so that a request that follows
+// a write finds the new copy. A request in another process that comes
+// within a cache round trip of the response reads the database instead,
+// and a write there finds the claim and installs nothing: the key is
+// then read from the database until the claims expire (at most
+// WriteTimeout + ClockSkew).
 //
 // The trade-off: reads keep working through an outage (from the
 // database), writes do not. A design that let writes succeed without the
@@ -101,15 +142,19 @@
 //     database read instead; after a cache error, reads skip the cache
 //     for RetryInterval.
 //   - Read-write request (the Manager's Swap): the load's GET, a CAS for
-//     the claim, the database's CAS of the row, a CAS installing the new
-//     copy: 3 RTT (+1) and 1 database round trip, one RTT more than
-//     Django's cached_db (GET, UPDATE, SET). On a copy Django wrote, the
-//     row is read first: 2 database round trips.
-//   - New session (Create): an add for the claim, the database insert, a
-//     CAS installing the copy: 2 RTT (+1) and 1 database round trip.
-//   - Delete (logout), Touch, Update: a read and a CAS for the claim, the
-//     database write, a CAS installing or removing: 3 RTT (+1 on memcached
-//     for the last).
+//     the claim, the database's CAS of the row: 2 RTT and 1 database
+//     round trip before the response, as Django's cached_db (GET, UPDATE,
+//     SET); then, in the background, a CAS installing the new copy (+1 on
+//     memcached). On a copy Django wrote, the row is read first: 2
+//     database round trips. With Options.SyncInstall the install is in
+//     the response's path: 3 RTT (+1).
+//   - New session (Create): an add for the claim, the database insert:
+//     1 RTT and 1 database round trip; then the install (+1 on memcached).
+//   - Touch, Update: a read and a CAS for the claim, the database write: 2
+//     RTT; then the install (+1 on memcached).
+//   - Delete (logout): a read and a CAS for the claim, the database
+//     delete, a CAS removing the claim: 3 RTT (+1 on memcached for the
+//     last), all before it returns.
 //   - A read that misses the cache (after an eviction, a restart, or
 //     overlapping writes): GET, a lease (add or CAS), the database read,
 //     a CAS installing the copy: 3 RTT (+1) and 1 database round trip.

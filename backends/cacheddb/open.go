@@ -25,6 +25,7 @@ func openURL(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Bac
 	cacheURL := p.String("cache", s.CacheURL)
 	dbURL := p.String("db", s.DatabaseURL)
 	plain := p.Bool("plain_copies", false)
+	syncInstall := p.Bool("sync_install", false)
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
@@ -69,6 +70,7 @@ func openURL(ctx context.Context, u *url.URL, s sessions.Settings) (sessions.Bac
 	}
 	o := openOptions(ce, de, s)
 	o.PlainCopies = plain
+	o.SyncInstall = syncInstall
 	st, err := newStore(ce, de, o)
 	if err != nil {
 		cache.Close()

@@ -255,6 +255,7 @@ func (r *rig) login(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
+	cacheddb.WaitInstalls(t, r.st) // the copy is in the cache before what follows
 	return s.Key()
 }
 

@@ -19,6 +19,7 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 	if s.skipCache() {
 		return s.db.Load(ctx, key)
 	}
+	s.awaitInstalls(ctx, key)
 	b, err := s.cacheLoad(ctx, key)
 	switch {
 	case err == nil:

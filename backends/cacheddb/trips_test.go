@@ -49,6 +49,7 @@ func (c *dbCalls) reset() { c.loads.Store(0); c.swaps.Store(0) }
 // tripRig is a Manager over cached_db with Redis in front of SQLite, the
 // database's calls counted.
 type tripRig struct {
+	st    sessions.Engine
 	cache sessions.Engine
 	db    *dbCalls
 	m     *sessions.Manager
@@ -67,7 +68,7 @@ func newTripRig(t *testing.T) *tripRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	return &tripRig{cache: cache, db: db, m: m}
+	return &tripRig{st: st, cache: cache, db: db, m: m}
 }
 
 // readWrite is one read-write request: load, change, save.
@@ -82,6 +83,7 @@ func (r *tripRig) readWrite(t *testing.T, key, k string, v int) {
 	if err := s.Save(ctx); err != nil {
 		t.Fatalf("save: %v", err)
 	}
+	cacheddb.WaitInstalls(t, r.st) // its copy, installed after Save returned
 }
 
 func (r *tripRig) get(t *testing.T, key, k string) string {
@@ -101,6 +103,7 @@ func TestReadWriteSkipsTheRowRead(t *testing.T) {
 	if err := s.Save(ctx); err != nil {
 		t.Fatal(err)
 	}
+	cacheddb.WaitInstalls(t, r.st)
 	key := s.Key()
 	for i := 1; i <= 3; i++ {
 		r.db.reset()
@@ -149,6 +152,7 @@ func TestReadWriteWithoutTheRowsBytes(t *testing.T) {
 	if err := s.Save(ctx); err != nil {
 		t.Fatal(err)
 	}
+	cacheddb.WaitInstalls(t, r.st)
 	key := s.Key()
 	d := codec.NewDict(map[string]any{"n": 0})
 	plain, err := pickle.Codec{}.Encode(d)
@@ -220,12 +224,13 @@ func TestCopyTooLargeWithTheRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	r := &tripRig{cache: cache, db: db, m: m}
+	r := &tripRig{st: st, cache: cache, db: db, m: m}
 	s := m.NewSession(ctx)
 	s.Set("big", big)
 	if err := s.Save(ctx); err != nil {
 		t.Fatal(err)
 	}
+	cacheddb.WaitInstalls(t, st)
 	key := s.Key()
 	cached := func(what string) {
 		t.Helper()
@@ -269,6 +274,7 @@ func TestCopyWithOtherRowBytes(t *testing.T) {
 	if err := s.Save(ctx); err != nil {
 		t.Fatal(err)
 	}
+	cacheddb.WaitInstalls(t, r.st)
 	key := s.Key()
 	p, err := pickle.Codec{}.Encode(codec.NewDict(map[string]any{"n": 5}))
 	if err != nil {
@@ -308,6 +314,7 @@ func TestPlainCopies(t *testing.T) {
 	if err := s.Save(ctx); err != nil {
 		t.Fatal(err)
 	}
+	m.Close() // waits for the copy's install
 	b, err := cache.Load(ctx, s.Key())
 	if err != nil {
 		t.Fatal(err)
@@ -327,12 +334,13 @@ func TestPlainCopies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rig := &tripRig{cache: cache, db: db, m: pm}
+	rig := &tripRig{st: st, cache: cache, db: db, m: pm}
 	s = pm.NewSession(ctx)
 	s.Set("n", 1)
 	if err := s.Save(ctx); err != nil {
 		t.Fatal(err)
 	}
+	cacheddb.WaitInstalls(t, st)
 	db.reset()
 	rig.readWrite(t, s.Key(), "n", 2)
 	if l, w := db.loads.Load(), db.swaps.Load(); l != 1 || w != 1 {

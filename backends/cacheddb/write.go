@@ -24,7 +24,7 @@ func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time
 	if err := s.db.Create(dctx, key, data, expiry); err != nil {
 		return s.dbFailed(ctx, c, err)
 	}
-	return s.finish(ctx, c, data, expiry)
+	return s.settle(ctx, c, data, expiry)
 }
 
 // Update implements sessions.Engine: a claim on the cache entry, the
@@ -40,7 +40,7 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 	if err := s.db.Update(dctx, key, data, expiry); err != nil {
 		return s.dbFailed(ctx, c, err)
 	}
-	return s.finish(ctx, c, data, expiry)
+	return s.settle(ctx, c, data, expiry)
 }
 
 // Swap implements sessions.Swapper on the database row. old may be the
@@ -70,7 +70,7 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 		if ok {
 			err := s.dbSw.Swap(dctx, key, row, data, expiry)
 			if err == nil {
-				return s.finish(ctx, c, data, expiry)
+				return s.settle(ctx, c, data, expiry)
 			}
 			if !errors.Is(err, sessions.ErrConflict) {
 				return s.dbFailed(ctx, c, err)
@@ -91,7 +91,7 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry t
 	if err := s.dbSw.Swap(dctx, key, cur, data, expiry); err != nil {
 		return s.dbFailed(ctx, c, err)
 	}
-	return s.finish(ctx, c, data, expiry)
+	return s.settle(ctx, c, data, expiry)
 }
 
 // equivalent reports whether two stored forms (either format) hold the
@@ -128,7 +128,7 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 		return s.dbFailed(ctx, c, err)
 	}
 	// The copy we replaced is the row's data, which Touch left alone.
-	return s.install(ctx, c, c.seen, expiry)
+	return s.later(ctx, c, func(ctx context.Context) error { return s.install(ctx, c, c.seen, expiry) }, nil)
 }
 
 // Delete implements sessions.Engine: a claim on the cache entry, the

@@ -1,0 +1,139 @@
+package cacheddb
+
+// Installs after the response: how a write's last cache step leaves the
+// request's path (see Consistency in the package documentation).
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// installs tracks the writes whose copy is being installed in the
+// background: at most one goroutine per write, each bounded by the write
+// timeout, so there is no queue to grow.
+type installs struct {
+	n      atomic.Int64 // pending installs, so loads skip the lock when none
+	mu     sync.Mutex
+	keys   map[string]*keyInstalls
+	wg     sync.WaitGroup
+	closed bool
+}
+
+// keyInstalls are the pending installs of one key; done is closed when
+// the last one ends.
+type keyInstalls struct {
+	n    int
+	done chan struct{}
+}
+
+// settle ends a write whose database step succeeded by swapping its claim
+// for the new copy (data in the database's format; nil: none, the claim
+// is released): after the write returns, unless Options.SyncInstall is
+// set or the store is closing. The claim keeps readers on the database
+// until then, so they see the write.
+func (s *Store) settle(ctx context.Context, c *claim, data []byte, expiry time.Time) error {
+	return s.later(ctx, c, func(ctx context.Context) error { return s.finish(ctx, c, data, expiry) }, func() { data = bytes.Clone(data) })
+}
+
+// later runs install, the last cache step of the write claimed by c: now
+// with ctx when installs are synchronous, else in a goroutine on a
+// context detached from the request's, bounded by the write timeout.
+// keep is called first in that case, to copy what install uses of the
+// caller's.
+func (s *Store) later(ctx context.Context, c *claim, install func(context.Context) error, keep func()) error {
+	if s.syncInstall {
+		return install(ctx)
+	}
+	b := &s.bg
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return install(ctx)
+	}
+	if b.keys == nil {
+		b.keys = make(map[string]*keyInstalls)
+	}
+	k := b.keys[c.key]
+	if k == nil {
+		k = &keyInstalls{done: make(chan struct{})}
+		b.keys[c.key] = k
+	}
+	k.n++
+	b.n.Add(1)
+	b.wg.Add(1)
+	b.mu.Unlock()
+	if keep != nil {
+		keep()
+	}
+	go func() {
+		defer b.wg.Done()
+		ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.writeTimeout)
+		err := s.runInstall(ictx, install)
+		cancel()
+		if err != nil {
+			// The write was acknowledged; what the synchronous install
+			// would have returned to the request is logged (never the
+			// key). The claim keeps readers on the database until it
+			// expires, unless it was lost (see Consistency).
+			s.log.LogAttrs(ictx, slog.LevelError, "cached_db: after a write, its copy could not be installed in the cache", slog.String("error", err.Error()))
+		}
+		b.mu.Lock()
+		if k.n--; k.n == 0 {
+			delete(b.keys, c.key)
+			close(k.done)
+		}
+		b.n.Add(-1)
+		b.mu.Unlock()
+	}()
+	return nil
+}
+
+// runInstall runs install, turning a panic into an error: in the
+// background no handler recovers it, and it would end the process.
+func (s *Store) runInstall(ctx context.Context, install func(context.Context) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("cached_db: the install panicked: %v", p)
+		}
+	}()
+	return install(ctx)
+}
+
+// awaitInstalls waits for this process's pending installs of key, within
+// ctx and at most ReadTimeout (a stalled cache must not hold up loads): a
+// request that follows a write of the same session then finds the new
+// copy, not the write's claim, which would send a load to the database
+// and make a write take the overlapping writes' path.
+func (s *Store) awaitInstalls(ctx context.Context, key string) {
+	b := &s.bg
+	if b.n.Load() == 0 {
+		return
+	}
+	b.mu.Lock()
+	k := b.keys[key]
+	b.mu.Unlock()
+	if k == nil {
+		return
+	}
+	t := time.NewTimer(s.readTimeout)
+	defer t.Stop()
+	select {
+	case <-k.done:
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// closeInstalls makes later installs synchronous and waits for the
+// pending ones (each bounded by the write timeout).
+func (s *Store) closeInstalls() {
+	s.bg.mu.Lock()
+	s.bg.closed = true
+	s.bg.mu.Unlock()
+	s.bg.wg.Wait()
+}
