@@ -74,8 +74,9 @@ type Store struct {
 	maxData int
 
 	st        stmts
-	pgx       bool // PostgreSQL through pgx: statements go to pgx directly (pgx.go)
-	cached    bool // SQLite pools the store opened: statements run on the driver's, cached per connection (stmtcache.go)
+	pgx       bool          // PostgreSQL through pgx: statements go to pgx directly (pgx.go)
+	cached    bool          // SQLite pools the store opened: statements run on the driver's, cached per connection (stmtcache.go)
+	openStmts *atomic.Int64 // the driver statements their connections hold (for tests)
 	uix       userIndex
 	closed    atomic.Bool // set by Close: a call in flight reports ErrClosed and is not retried
 	closeOnce sync.Once
@@ -130,7 +131,7 @@ type config struct {
 	r, w   *sql.DB
 	owned  []*sql.DB
 	where  string
-	cached bool // r and w were opened with openCachedDB
+	cached *atomic.Int64 // r and w were opened with openCachedDB; their statement count
 }
 
 func newStore(ctx context.Context, c config, o *Options) (*Store, error) {
@@ -153,7 +154,7 @@ func newStore(ctx context.Context, c config, o *Options) (*Store, error) {
 	s := &Store{
 		d: c.d, table: opts.Table, where: c.where, r: c.r, w: c.w, owned: c.owned,
 		now: opts.Now, batch: opts.BatchSize, maxData: opts.MaxDataSize,
-		cached: c.cached,
+		cached: c.cached != nil, openStmts: c.cached,
 	}
 	if s.now == nil {
 		s.now = time.Now

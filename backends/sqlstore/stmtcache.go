@@ -36,15 +36,16 @@ import (
 // leaves a zombie connection until the last statement is finalized).
 
 // openCachedDB opens a pool of the registered driver driverName over dsn
-// whose connections keep their statements (cachedConn).
-func openCachedDB(driverName, dsn string) (*sql.DB, error) {
+// whose connections keep their statements (cachedConn); open counts the
+// statements they hold.
+func openCachedDB(driverName, dsn string, open *atomic.Int64) (*sql.DB, error) {
 	probe, err := sql.Open(driverName, "")
 	if err != nil {
 		return nil, err
 	}
 	drv := probe.Driver()
 	probe.Close()
-	c := &cachingConnector{drv: drv, dsn: dsn}
+	c := &cachingConnector{drv: drv, dsn: dsn, open: open}
 	if dc, ok := drv.(driver.DriverContext); ok {
 		if c.conn, err = dc.OpenConnector(dsn); err != nil {
 			return nil, err
@@ -58,6 +59,7 @@ type cachingConnector struct {
 	drv  driver.Driver
 	dsn  string
 	conn driver.Connector // the driver's, if it has one
+	open *atomic.Int64
 }
 
 func (c *cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -71,14 +73,10 @@ func (c *cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cachedConn{Conn: dc}, nil
+	return &cachedConn{Conn: dc, open: c.open}, nil
 }
 
 func (c *cachingConnector) Driver() driver.Driver { return c.drv }
-
-// openCachedStmts counts the driver statements held by cachedConns, for
-// the tests that check that none is left behind.
-var openCachedStmts atomic.Int64
 
 // cachedConn is a driver connection that keeps the store's prepared
 // statements, indexed by stmt.id, and finalizes them when it closes.
@@ -87,6 +85,7 @@ var openCachedStmts atomic.Int64
 type cachedConn struct {
 	driver.Conn
 	stmts []driver.Stmt
+	open  *atomic.Int64 // the statements of the store's connections, for the tests
 }
 
 // stmt returns the connection's statement for st, preparing it on first
@@ -103,7 +102,7 @@ func (c *cachedConn) stmt(ctx context.Context, st stmt) (driver.Stmt, error) {
 		c.stmts = append(c.stmts, make([]driver.Stmt, st.id+1-len(c.stmts))...)
 	}
 	c.stmts[st.id] = ds
-	openCachedStmts.Add(1)
+	c.open.Add(1)
 	return ds, nil
 }
 
@@ -113,7 +112,7 @@ func (c *cachedConn) Close() error {
 	for i, ds := range c.stmts {
 		if ds != nil {
 			errs = append(errs, ds.Close())
-			openCachedStmts.Add(-1)
+			c.open.Add(-1)
 			c.stmts[i] = nil
 		}
 	}
