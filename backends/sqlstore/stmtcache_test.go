@@ -100,7 +100,11 @@ func TestCachedStatementsGoWithTheirConnections(t *testing.T) {
 	if max := int64(conns * len(s.st.all)); stmts > max {
 		t.Errorf("%d driver statements held by %d connections (at most %d): statements of closed connections were left behind", stmts, conns, max)
 	}
-	if files > conns {
+	// SQLite may keep the descriptor of a closed connection a moment
+	// longer, while another connection holds a POSIX lock on the file
+	// (unixClose's pending descriptors); a few, not one per connection
+	// replaced.
+	if files > conns+10 {
 		t.Errorf("%d files open on the database for %d connections: closed connections were kept alive", files, conns)
 	}
 	if err := s.Close(); err != nil {
