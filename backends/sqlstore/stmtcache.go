@@ -86,6 +86,10 @@ type cachedConn struct {
 	driver.Conn
 	stmts []driver.Stmt
 	open  *atomic.Int64 // the statements of the store's connections, for the tests
+	// Buffers for a statement's arguments and a row's values, reused:
+	// they are used only while the connection is (Raw).
+	args [maxArgs]driver.NamedValue
+	vals [maxArgs]driver.Value
 }
 
 // stmt returns the connection's statement for st, preparing it on first
@@ -193,7 +197,7 @@ var errNotCached = errors.New("the pool's connection does not cache statements")
 // database/sql would run it: driver.ErrBadConn from the driver drops the
 // connection (and its statements) and is returned for the caller to
 // retry on another.
-func (s *Store) withCached(ctx context.Context, st stmt, f func(driver.Stmt) error) error {
+func (s *Store) withCached(ctx context.Context, st stmt, f func(*cachedConn, driver.Stmt) error) error {
 	if s.closed.Load() {
 		return fmt.Errorf("%w (statement after Close)", sessions.ErrClosed)
 	}
@@ -210,7 +214,7 @@ func (s *Store) withCached(ctx context.Context, st stmt, f func(driver.Stmt) err
 		if err != nil {
 			return err
 		}
-		return f(ds)
+		return f(cc, ds)
 	})
 	c.Close()
 	return err
@@ -247,9 +251,8 @@ func namedValues(buf *[maxArgs]driver.NamedValue, args []any) ([]driver.NamedVal
 // cachedExec runs st and returns the rows it affected.
 func (s *Store) cachedExec(ctx context.Context, st stmt, args []any) (int64, error) {
 	var n int64
-	err := s.withCached(ctx, st, func(ds driver.Stmt) error {
-		var buf [maxArgs]driver.NamedValue
-		nv, err := namedValues(&buf, args)
+	err := s.withCached(ctx, st, func(cc *cachedConn, ds driver.Stmt) error {
+		nv, err := namedValues(&cc.args, args)
 		if err != nil {
 			return err
 		}
@@ -258,6 +261,7 @@ func (s *Store) cachedExec(ctx context.Context, st stmt, args []any) (int64, err
 			return errNotCached
 		}
 		res, err := e.ExecContext(ctx, nv)
+		clear(cc.args[:])
 		if err != nil {
 			return err
 		}
@@ -270,9 +274,8 @@ func (s *Store) cachedExec(ctx context.Context, st stmt, args []any) (int64, err
 // cachedQueryRow runs st and scans its first row into dest; no row is
 // sql.ErrNoRows.
 func (s *Store) cachedQueryRow(ctx context.Context, st stmt, dest, args []any) error {
-	return s.withCached(ctx, st, func(ds driver.Stmt) error {
-		var buf [maxArgs]driver.NamedValue
-		nv, err := namedValues(&buf, args)
+	return s.withCached(ctx, st, func(cc *cachedConn, ds driver.Stmt) error {
+		nv, err := namedValues(&cc.args, args)
 		if err != nil {
 			return err
 		}
@@ -284,12 +287,11 @@ func (s *Store) cachedQueryRow(ctx context.Context, st stmt, dest, args []any) e
 		if err != nil {
 			return err
 		}
-		var vbuf [maxArgs]driver.Value
-		if len(dest) > len(vbuf) || len(rows.Columns()) != len(dest) {
+		if len(dest) > len(cc.vals) || len(rows.Columns()) != len(dest) {
 			rows.Close()
 			return fmt.Errorf("sqlstore: %d columns for %d destinations", len(rows.Columns()), len(dest))
 		}
-		vals := vbuf[:len(dest)]
+		vals := cc.vals[:len(dest)]
 		err = rows.Next(vals)
 		if err == io.EOF {
 			err = sql.ErrNoRows
@@ -302,6 +304,8 @@ func (s *Store) cachedQueryRow(ctx context.Context, st stmt, dest, args []any) e
 		if cerr := rows.Close(); err == nil {
 			err = cerr
 		}
+		clear(cc.args[:])
+		clear(vals) // let the collector have what they pointed to
 		if err == nil && ctx.Err() != nil {
 			// As database/sql's rows: a context that ended while the
 			// row was read gives its error.
