@@ -36,7 +36,11 @@ func filesOpen(t *testing.T, path string) int {
 // counted, so both the store's count and the process's open files of
 // the database would grow with every connection the pools replaced.
 func TestCachedStatementsGoWithTheirConnections(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "churn.sqlite3")
+	dir, err := filepath.EvalSymlinks(t.TempDir()) // as /proc/self/fd names it
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "churn.sqlite3")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	be, err := openSQLite(ctx, &url.URL{Scheme: "sqlite", Path: path, RawQuery: "create_table=true"}, sessions.Settings{})
@@ -45,6 +49,9 @@ func TestCachedStatementsGoWithTheirConnections(t *testing.T) {
 	}
 	s := be.(*Store)
 	defer s.Close()
+	if filesOpen(t, path) == 0 {
+		t.Fatal("no open file found for the database in /proc/self/fd")
+	}
 	if !s.cached {
 		t.Fatal("a SQLite store opened from a URL does not cache its statements")
 	}
