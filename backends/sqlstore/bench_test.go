@@ -1,11 +1,13 @@
 package sqlstore_test
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -67,4 +69,70 @@ func BenchmarkDeleteExpired(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/total.Seconds(), "rows/s")
 	b.ReportMetric(float64(n), "rows/op")
+}
+
+// BenchmarkSQLiteCalls times the engine's calls of a request on a SQLite
+// file opened from a URL: Load, and Load then Swap (a read-write
+// request), with a cancellable context as a request's ("request") and
+// with context.Background ("background"), whose difference is what
+// watching the context costs.
+func BenchmarkSQLiteCalls(b *testing.B) {
+	s := open(b, "sqlite://"+filepath.ToSlash(filepath.Join(b.TempDir(), "calls.sqlite3"))+"?create_table=true")
+	c := ctx(b)
+	key := sessions.NewKey()
+	data := []byte(`e30:1r31eq:4jUc7d6K4SjljzmCBMRybFprOH2S1lYgEeb3CCv8FJw` + fmt.Sprintf("%0200d", 0))
+	if err := s.Create(c, key, data, time.Now().Add(time.Hour)); err != nil {
+		b.Fatal(err)
+	}
+	for _, kind := range []string{"request", "background"} {
+		newCtx := func() (context.Context, context.CancelFunc) {
+			if kind == "background" {
+				return context.Background(), func() {}
+			}
+			return context.WithCancel(c)
+		}
+		b.Run("load/"+kind, func(b *testing.B) {
+			b.ReportAllocs()
+			defer reportCPU(b)()
+			for b.Loop() {
+				rc, cancel := newCtx()
+				if _, err := s.Load(rc, key); err != nil {
+					b.Fatal(err)
+				}
+				cancel()
+			}
+		})
+		b.Run("swap/"+kind, func(b *testing.B) {
+			b.ReportAllocs()
+			defer reportCPU(b)()
+			for b.Loop() {
+				rc, cancel := newCtx()
+				old, err := s.Load(rc, key)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := s.Swap(rc, key, old, old, time.Now().Add(time.Hour)); err != nil {
+					b.Fatal(err)
+				}
+				cancel()
+			}
+		})
+	}
+}
+
+// reportCPU reports the process's CPU time per op (every goroutine's:
+// the driver's, database/sql's, the collector's), steadier than wall
+// time on a loaded machine. Use it as defer reportCPU(b)().
+func reportCPU(b *testing.B) func() {
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			b.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	start := cpu()
+	return func() {
+		b.ReportMetric(float64(cpu()-start)/float64(b.N), "cpu-ns/op")
+	}
 }

@@ -51,7 +51,22 @@
 // pools: one connection that does every write, so concurrent requests
 // queue for it instead of failing with "database is locked", and a pool of
 // read-only connections that WAL lets read while the writer writes. Every
-// statement is prepared once.
+// statement is prepared once per connection, and a request's statements
+// run on the driver's statements directly (through sql.Conn.Raw), not
+// through database/sql's *sql.Stmt, whose rows cost a goroutine and a
+// context.WithCancel per query under a cancellable context (about as much
+// CPU as the rest of a Load); modernc.org/sqlite watches the context
+// itself while a statement runs (sqlite3_interrupt, and the end of a
+// wait for a lock), so cancellation and deadlines hold as before. Each
+// connection of these pools owns its statements and finalizes them when
+// database/sql closes it (after conn_max_lifetime or conn_max_idle_time,
+// when the pool has too many idle connections, when the connection went
+// bad, on Close). That is why this is done only for pools the store
+// opens: a pool given to [New] keeps *sql.Stmt, because nothing tells the
+// store when database/sql closes one of that pool's connections, and a
+// statement left on a closed SQLite connection keeps the database file
+// open and its memory allocated until it is finalized. The pools'
+// sql.Conn.Raw gives the store's connection, not the driver's.
 //
 // On PostgreSQL through pgx (the URL opener's driver, or a pool opened
 // with github.com/jackc/pgx/v5/stdlib), a request's statements go to pgx

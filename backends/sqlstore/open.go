@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessionkit/sessions"
@@ -171,7 +172,8 @@ func openSQLite(ctx context.Context, u *url.URL, _ sessions.Settings) (sessions.
 	if path == ":memory:" {
 		// One connection, kept forever: each connection to :memory: is
 		// a database of its own.
-		db, err := sql.Open("sqlite", ":memory:?_pragma=foreign_keys(1)")
+		open := new(atomic.Int64)
+		db, err := openCachedDB("sqlite", ":memory:?_pragma=foreign_keys(1)", open)
 		if err != nil {
 			return nil, err
 		}
@@ -180,7 +182,7 @@ func openSQLite(ctx context.Context, u *url.URL, _ sessions.Settings) (sessions.
 		db.SetConnMaxLifetime(0)
 		db.SetConnMaxIdleTime(0)
 		o.CreateTable = true
-		s, err := newStore(ctx, config{d: SQLite, r: db, w: db, owned: []*sql.DB{db}, where: "sqlite in-memory database (lost on Close)"}, &o)
+		s, err := newStore(ctx, config{d: SQLite, r: db, w: db, owned: []*sql.DB{db}, where: "sqlite in-memory database (lost on Close)", cached: open}, &o)
 		if err != nil {
 			db.Close()
 			return nil, err
@@ -210,7 +212,8 @@ func openSQLite(ctx context.Context, u *url.URL, _ sessions.Settings) (sessions.
 	// The writer: one connection, so that writers queue in the pool
 	// instead of fighting over SQLite's lock; BEGIN IMMEDIATE for the
 	// table creation.
-	w, err := sql.Open("sqlite", file+"?"+common+"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+	open := new(atomic.Int64) // the statements of both pools' connections
+	w, err := openCachedDB("sqlite", file+"?"+common+"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate", open)
 	if err != nil {
 		return nil, err
 	}
@@ -226,13 +229,13 @@ func openSQLite(ctx context.Context, u *url.URL, _ sessions.Settings) (sessions.
 	}
 	// The readers: a pool of read-only connections; in WAL mode they
 	// never block the writer nor wait for it.
-	r, err := sql.Open("sqlite", file+"?"+common+"&_pragma=query_only(1)")
+	r, err := openCachedDB("sqlite", file+"?"+common+"&_pragma=query_only(1)", open)
 	if err != nil {
 		w.Close()
 		return nil, err
 	}
 	pool.apply(r)
-	s, err := newStore(ctx, config{d: SQLite, r: r, w: w, owned: []*sql.DB{r, w}, where: where}, &o)
+	s, err := newStore(ctx, config{d: SQLite, r: r, w: w, owned: []*sql.DB{r, w}, where: where, cached: open}, &o)
 	if err != nil {
 		r.Close()
 		w.Close()

@@ -74,7 +74,9 @@ type Store struct {
 	maxData int
 
 	st        stmts
-	pgx       bool // PostgreSQL through pgx: statements go to pgx directly (pgx.go)
+	pgx       bool          // PostgreSQL through pgx: statements go to pgx directly (pgx.go)
+	cached    bool          // SQLite pools the store opened: statements run on the driver's, cached per connection (stmtcache.go)
+	openStmts *atomic.Int64 // the driver statements their connections hold (for tests)
 	uix       userIndex
 	closed    atomic.Bool // set by Close: a call in flight reports ErrClosed and is not retried
 	closeOnce sync.Once
@@ -87,10 +89,14 @@ type stmts struct {
 }
 
 // stmt is a prepared statement and its text: on PostgreSQL through pgx,
-// the text is sent on a connection of the pool directly (see pgx.go).
+// the text is sent on a connection of the pool directly (see pgx.go); on
+// SQLite pools the store opened, the driver's statement for id is taken
+// from the connection's cache (see stmtcache.go).
 type stmt struct {
 	*sql.Stmt
-	q string
+	q  string
+	db *sql.DB // the pool it runs on
+	id int     // its index in the connections' statement caches
 }
 
 // New returns a Store over a pool the application already has. d is the
@@ -121,10 +127,11 @@ func New(db *sql.DB, d Dialect, o *Options) (*Store, error) {
 
 // config is what the openers and New hand to newStore.
 type config struct {
-	d     Dialect
-	r, w  *sql.DB
-	owned []*sql.DB
-	where string
+	d      Dialect
+	r, w   *sql.DB
+	owned  []*sql.DB
+	where  string
+	cached *atomic.Int64 // r and w were opened with openCachedDB; their statement count
 }
 
 func newStore(ctx context.Context, c config, o *Options) (*Store, error) {
@@ -147,6 +154,7 @@ func newStore(ctx context.Context, c config, o *Options) (*Store, error) {
 	s := &Store{
 		d: c.d, table: opts.Table, where: c.where, r: c.r, w: c.w, owned: c.owned,
 		now: opts.Now, batch: opts.BatchSize, maxData: opts.MaxDataSize,
+		cached: c.cached != nil, openStmts: c.cached,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -299,8 +307,8 @@ func (s *Store) prepare(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("sqlstore: %s: preparing %q: %w", s.where, query, err)
 		}
+		*dst = stmt{Stmt: st, q: query, db: db, id: len(s.st.all)}
 		s.st.all = append(s.st.all, st)
-		*dst = stmt{st, query}
 		return nil
 	}
 	for _, x := range []struct {
@@ -425,9 +433,12 @@ func (s *Store) exec(ctx context.Context, st stmt, args ...any) (int64, error) {
 	for attempt := 1; ; attempt++ {
 		var n int64
 		var err error
-		if s.pgx {
+		switch {
+		case s.cached:
+			n, err = s.cachedExec(ctx, st, args)
+		case s.pgx:
 			n, err = s.pgxExec(ctx, st.q, args)
-		} else {
+		default:
 			var res sql.Result
 			if res, err = st.ExecContext(ctx, args...); err == nil {
 				n, err = res.RowsAffected()
@@ -442,9 +453,12 @@ func (s *Store) exec(ctx context.Context, st stmt, args ...any) (int64, error) {
 func (s *Store) queryRow(ctx context.Context, st stmt, dest []any, args ...any) error {
 	for attempt := 1; ; attempt++ {
 		var err error
-		if s.pgx {
+		switch {
+		case s.cached:
+			err = s.cachedQueryRow(ctx, st, dest, args)
+		case s.pgx:
 			err = s.pgxQueryRow(ctx, st.q, dest, args)
-		} else {
+		default:
 			err = st.QueryRowContext(ctx, args...).Scan(dest...)
 		}
 		if !s.again(ctx, attempt, err) {
