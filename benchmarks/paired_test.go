@@ -126,8 +126,8 @@ func BenchmarkPaired(b *testing.B) {
 }
 
 // BenchmarkContext measures what honouring the request's context costs
-// the engines that watch it (Redis and memcached run each command in a
-// goroutine of their own when the context can end): our read-only and
+// the engines that watch it (Redis and memcached interrupt the connection
+// a call is using when its context ends): our read-only and
 // read-write requests with a cancellable context, as net/http gives
 // them ("ours"), and with context.Background ("background"), interleaved.
 func BenchmarkContext(b *testing.B) {
