@@ -57,7 +57,11 @@ type tripRig struct {
 
 func newTripRig(t *testing.T) *tripRig {
 	r := testservers.SharedRedis(t)
-	cache := openEngine(t, r.URL()+fmt.Sprintf("?key_prefix=rt%d&logical_prefix=", seq.Add(1))+url.QueryEscape(cacheddb.LogicalPrefix))
+	return newTripRigOver(t, openEngine(t, r.URL()+fmt.Sprintf("?key_prefix=rt%d&logical_prefix=", seq.Add(1))+url.QueryEscape(cacheddb.LogicalPrefix)))
+}
+
+// newTripRigOver is newTripRig over the cache engine given.
+func newTripRigOver(t *testing.T, cache sessions.Engine) *tripRig {
 	db := &dbCalls{Engine: openEngine(t, sqliteURL(t))}
 	st, err := cacheddb.New(cache, db, dbOptions())
 	if err != nil {
@@ -213,18 +217,8 @@ func TestCopyTooLargeWithTheRow(t *testing.T) {
 		t.Fatalf("the row is only %d bytes", len(row))
 	}
 	mc := testservers.SharedMemcached(t)
-	cache := openEngine(t, fmt.Sprintf("memcached://%s?key_prefix=tl%d&max_item_size=%d&logical_prefix=%s", mc.Addr, seq.Add(1), limit, url.QueryEscape(cacheddb.LogicalPrefix)))
-	db := &dbCalls{Engine: openEngine(t, sqliteURL(t))}
-	st, err := cacheddb.New(cache, db, dbOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := sessions.New(st, testutil.Settings())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	r := &tripRig{st: st, cache: cache, db: db, m: m}
+	r := newTripRigOver(t, openEngine(t, fmt.Sprintf("memcached://%s?key_prefix=tl%d&max_item_size=%d&logical_prefix=%s", mc.Addr, seq.Add(1), limit, url.QueryEscape(cacheddb.LogicalPrefix))))
+	m, st, cache, db := r.m, r.st, r.cache, r.db
 	s := m.NewSession(ctx)
 	s.Set("big", big)
 	if err := s.Save(ctx); err != nil {

@@ -110,31 +110,21 @@ type laneConn struct {
 	l *lane
 }
 
-func (c *laneConn) SetDeadline(t time.Time) error {
-	c.l.mu.Lock()
-	defer c.l.mu.Unlock()
-	if c.l.interrupted {
-		t = expired
-	}
-	return c.Conn.SetDeadline(t)
-}
+func (c *laneConn) SetDeadline(t time.Time) error { return c.set(t, c.Conn.SetDeadline) }
 
-func (c *laneConn) SetReadDeadline(t time.Time) error {
-	c.l.mu.Lock()
-	defer c.l.mu.Unlock()
-	if c.l.interrupted {
-		t = expired
-	}
-	return c.Conn.SetReadDeadline(t)
-}
+func (c *laneConn) SetReadDeadline(t time.Time) error { return c.set(t, c.Conn.SetReadDeadline) }
 
-func (c *laneConn) SetWriteDeadline(t time.Time) error {
+func (c *laneConn) SetWriteDeadline(t time.Time) error { return c.set(t, c.Conn.SetWriteDeadline) }
+
+// set applies the deadline t, or an expired one once the lane's call is
+// interrupted.
+func (c *laneConn) set(t time.Time, apply func(time.Time) error) error {
 	c.l.mu.Lock()
 	defer c.l.mu.Unlock()
 	if c.l.interrupted {
 		t = expired
 	}
-	return c.Conn.SetWriteDeadline(t)
+	return apply(t)
 }
 
 func (c *laneConn) Close() error {
