@@ -20,10 +20,10 @@
 #   QUICK=1            a fast pass: COUNT=1, BENCHTIME=300x, LOAD_COUNT=1,
 #                      LOAD_DURATION=3s, CLEAR_ROWS=20000
 #
-# With the defaults it should take 40 to 45 minutes on 2 quiet cores
-# (an estimate from the steps' sizes; the clearsessions runs over a
-# million rows, the wrk runs and the redesign comparison, 6 alternating
-# runs a side, are the longest steps). QUICK=1 took under 3 minutes.
+# With the defaults it took 25 minutes on 2 quiet cores (2026-12-01,
+# clearsessions over a million rows, the wrk runs and the redesign
+# comparison, 6 alternating runs a side, are the longest steps);
+# COUNT=3 LOAD_COUNT=2 took 17 minutes, QUICK=1 under 3.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../benchmarks"
 export SESSIONS_REQUIRE_SERVERS=1
