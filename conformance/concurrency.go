@@ -34,33 +34,39 @@ func concurrencyCases() []managerCase {
 }
 
 func storeConcurrentDistinctKeys(t tb, ev *env) {
-	const workers, rounds = 16, 10
-	errc := make(chan error, workers)
+	const rounds = 10
+	inParallel(t, 16, func(w int) error {
+		k := sessions.NewKey()
+		for r := range rounds {
+			v := []byte(fmt.Sprintf("w%d-r%d", w, r))
+			var err error
+			if r == 0 {
+				err = ev.e.Create(ev.ctx, k, v, future(ev))
+			} else {
+				err = ev.e.Update(ev.ctx, k, v, future(ev))
+			}
+			if err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+			got, err := ev.e.Load(ev.ctx, k)
+			if err != nil || !bytes.Equal(got, v) {
+				return fmt.Errorf("Load after write: %s, %v; want %s", short(got), err, short(v))
+			}
+		}
+		return ev.e.Delete(ev.ctx, k)
+	})
+}
+
+// inParallel runs f for workers 0..n-1 at once and fails t with the
+// first error any of them returns.
+func inParallel(t tb, n int, f func(w int) error) {
+	errc := make(chan error, n)
 	var wg sync.WaitGroup
-	for w := range workers {
+	for w := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			k := sessions.NewKey()
-			for r := range rounds {
-				v := []byte(fmt.Sprintf("w%d-r%d", w, r))
-				var err error
-				if r == 0 {
-					err = ev.e.Create(ev.ctx, k, v, future(ev))
-				} else {
-					err = ev.e.Update(ev.ctx, k, v, future(ev))
-				}
-				if err != nil {
-					errc <- fmt.Errorf("write: %w", err)
-					return
-				}
-				got, err := ev.e.Load(ev.ctx, k)
-				if err != nil || !bytes.Equal(got, v) {
-					errc <- fmt.Errorf("Load after write: %s, %v; want %s", short(got), err, short(v))
-					return
-				}
-			}
-			errc <- ev.e.Delete(ev.ctx, k)
+			errc <- f(w)
 		}()
 	}
 	wg.Wait()
@@ -231,23 +237,7 @@ func caseNoLostUpdates(c *mgr) {
 // to it; each worker alternates two keys, so a reply meant for the
 // worker's previous call (on the other key) is seen as foreign.
 func storeCancelledMidCall(t tb, ev *env) {
-	const workers, rounds = 4, 40
-	errc := make(chan error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errc <- cancelledMidCallWorker(ev, w, rounds)
-		}()
-	}
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		if err != nil {
-			t.Fatalf("%v", err)
-		}
-	}
+	inParallel(t, 4, func(w int) error { return cancelledMidCallWorker(ev, w, 40) })
 }
 
 // cancelledMidCallWorker runs one worker's rounds and returns its first

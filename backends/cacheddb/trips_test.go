@@ -102,13 +102,7 @@ func (r *tripRig) get(t *testing.T, key, k string) string {
 func TestReadWriteSkipsTheRowRead(t *testing.T) {
 	ctx := context.Background()
 	r := newTripRig(t)
-	s := r.m.NewSession(ctx)
-	s.Set("n", 0)
-	if err := s.Save(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cacheddb.WaitInstalls(t, r.st)
-	key := s.Key()
+	key := r.savedSession(t, ctx)
 	for i := 1; i <= 3; i++ {
 		r.db.reset()
 		r.readWrite(t, key, "n", i)
@@ -151,13 +145,7 @@ func TestReadWriteSkipsTheRowRead(t *testing.T) {
 func TestReadWriteWithoutTheRowsBytes(t *testing.T) {
 	ctx := context.Background()
 	r := newTripRig(t)
-	s := r.m.NewSession(ctx)
-	s.Set("n", 0)
-	if err := s.Save(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cacheddb.WaitInstalls(t, r.st)
-	key := s.Key()
+	key := r.savedSession(t, ctx)
 	d := codec.NewDict(map[string]any{"n": 0})
 	plain, err := pickle.Codec{}.Encode(d)
 	if err != nil {
@@ -344,4 +332,17 @@ func TestPlainCopies(t *testing.T) {
 	if _, _, ok := djcache.SplitRow(b); ok {
 		t.Error("the copy holds the row")
 	}
+}
+
+// savedSession saves a new session {"n": 0} and waits for its copy to be
+// in the cache, and returns its key.
+func (r *tripRig) savedSession(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	s := r.m.NewSession(ctx)
+	s.Set("n", 0)
+	if err := s.Save(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cacheddb.WaitInstalls(t, r.st)
+	return s.Key()
 }
