@@ -172,6 +172,45 @@ func NewDict(m map[string]any) *Dict {
 	return d
 }
 
+// SetOrdered makes d hold exactly the entries of m, in the order keys
+// lists them, for a codec that built the session's map itself. d takes
+// ownership of keys and m: the caller must not use them afterwards. The
+// key orders d recorded ([Dict.SetKeyOrder]) stay. keys must list every
+// key of m once; when it does not, SetOrdered reports false and leaves d
+// unchanged.
+func (d *Dict) SetOrdered(keys []string, m map[string]any) bool {
+	if len(keys) != len(m) {
+		return false
+	}
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			return false
+		}
+	}
+	// Every key is in m and there are as many: a repeated key would leave
+	// one of m's out.
+	if len(keys) <= 16 {
+		for i := 1; i < len(keys); i++ {
+			if slices.Contains(keys[:i], keys[i]) {
+				return false // a scan costs less than a set here
+			}
+		}
+	} else {
+		seen := make(map[string]struct{}, len(keys))
+		for _, k := range keys {
+			seen[k] = struct{}{}
+		}
+		if len(seen) != len(keys) {
+			return false
+		}
+	}
+	if len(keys) == 0 {
+		keys, m = nil, nil // as the zero Dict
+	}
+	d.keys, d.m, d.raw = keys, m, nil
+	return true
+}
+
 // Len returns the number of entries.
 func (d *Dict) Len() int { return len(d.keys) }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -420,5 +422,52 @@ func TestCopyKeyOrders(t *testing.T) {
 	dst.CopyKeyOrders(src)
 	if b, _ := codec.MarshalPython(dst); string(b) != `{"other":1,"m":{"z":1,"a":2}}` {
 		t.Errorf("with CopyKeyOrders: %s", b)
+	}
+}
+
+func TestSetOrdered(t *testing.T) {
+	d := codec.NewDict(map[string]any{"old": 1})
+	nested := map[string]any{"b": 1, "a": 2}
+	d.SetKeyOrder(nested, []string{"b", "a"})
+	if !d.SetOrdered([]string{"z", "n", "a"}, map[string]any{"a": 1, "n": nested, "z": "x"}) {
+		t.Fatal("SetOrdered refused a key list that names every key once")
+	}
+	if got := d.Keys(); !slices.Equal(got, []string{"z", "n", "a"}) {
+		t.Errorf("keys %v, want [z n a]", got)
+	}
+	if _, ok := d.Get("old"); ok {
+		t.Error("an entry from before SetOrdered is still there")
+	}
+	if got := d.KeyOrder(nested); !slices.Equal(got, []string{"b", "a"}) {
+		t.Errorf("the key order recorded before SetOrdered was lost: %v", got)
+	}
+	many := map[string]any{}
+	var manyKeys []string
+	for i := range 40 {
+		k := strconv.Itoa(i)
+		many[k] = i
+		manyKeys = append(manyKeys, k)
+	}
+	dupMany := slices.Clone(manyKeys)
+	dupMany[39] = "0"
+	for name, c := range map[string]struct {
+		keys []string
+		m    map[string]any
+	}{
+		"missing key":        {[]string{"a"}, map[string]any{"a": 1, "b": 2}},
+		"extra key":          {[]string{"a", "b"}, map[string]any{"a": 1}},
+		"unknown key":        {[]string{"a", "c"}, map[string]any{"a": 1, "b": 2}},
+		"repeated key":       {[]string{"a", "a"}, map[string]any{"a": 1, "b": 2}},
+		"repeated key, many": {dupMany, many},
+	} {
+		if d.SetOrdered(c.keys, c.m) {
+			t.Errorf("%s: SetOrdered accepted keys %v for %v", name, c.keys, c.m)
+		}
+		if got := d.Keys(); !slices.Equal(got, []string{"z", "n", "a"}) {
+			t.Errorf("%s: a refused SetOrdered changed the Dict: %v", name, got)
+		}
+	}
+	if !d.SetOrdered(manyKeys, many) || d.Len() != 40 {
+		t.Error("SetOrdered refused 40 distinct keys")
 	}
 }

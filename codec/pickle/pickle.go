@@ -165,6 +165,9 @@ func (c Codec) Decode(data []byte) (*codec.Dict, error) {
 	if m := c.limit(); m > 0 && len(data) > m {
 		return nil, fmt.Errorf("%w: %w: %d bytes, limit %d", codec.ErrCorrupt, codec.ErrTooLarge, len(data), m)
 	}
+	if d, ok := fastSession(data); ok {
+		return d, nil
+	}
 	v, err := load(data)
 	if err != nil {
 		return nil, err

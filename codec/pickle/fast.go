@@ -1,0 +1,468 @@
+package pickle
+
+import (
+	"encoding/binary"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/sessionkit/sessions/codec"
+)
+
+// The fast path decodes what CPython's pickler writes for a session dict
+// of plain data (protocols 2 to 5: the binary opcodes, MEMOIZE or BINPUT
+// in order, BINGET of a str or a number) in one pass, straight into the
+// codec's Go values: no Python object model in between, no second walk.
+// Every other input (text opcodes, a reference to a list or dict, a
+// non-str dict key, DUP or POP, an error of any kind) makes it give up,
+// and Decode runs the general decoder, which decodes it or says why not.
+//
+// The fast path returns a result only where the general decoder returns
+// the same one: FuzzFastPath holds the two to that, byte for byte of
+// their re-encodings, and TestFastPathTaken checks that CPython's own
+// pickles of sessions take it.
+
+// fastKind tells what a slot of the fast decoder's stack holds.
+type fastKind uint8
+
+const (
+	fastValue fastKind = iota // a finished value: v, or s when isStr
+	fastList                  // a list being built: items
+	fastDict                  // a dict being built: m and keys
+)
+
+// slot is one entry of the fast decoder's stack (and of its memo). A str
+// stays unboxed until it is stored in a container, so that dict keys are
+// never boxed at all.
+type slot struct {
+	kind  fastKind
+	isStr bool
+	h     int32 // nesting height: 0 for a scalar, 1 + the highest item for a container
+	s     string
+	v     any
+	items []any          // fastList
+	m     map[string]any // fastDict, nil until its first item
+	keys  []string       // fastDict: m's keys, in Python's order
+}
+
+// memoEntry is an entry of the fast decoder's memo: a str, a number, or
+// (ref) a container, which the fast path does not look up.
+type memoEntry struct {
+	ref   bool
+	isStr bool
+	s     string
+	v     any
+}
+
+// fastDecoder is the state of one fast decode. Decoders are pooled: their
+// stack, marks and memo are reused, emptied.
+type fastDecoder struct {
+	b     []byte
+	s     string // b as a string: decoded strs are parts of it
+	i     int
+	stack []slot
+	marks []int // stack heights at each MARK
+	memo  []memoEntry
+	out   *codec.Dict
+	// Budgets, as the converter's: the fast path gives up where the
+	// general decoder might refuse a value too large for its pickle.
+	nodes, strBytes int
+}
+
+// fastSession decodes data as a session dict on the fast path; ok is
+// false when data is anything the fast path does not take.
+func fastSession(data []byte) (d *codec.Dict, ok bool) {
+	f := fastDecoders.Get().(*fastDecoder)
+	f.b, f.s, f.i = data, string(data), 0
+	f.nodes, f.strBytes = nodeBudget(len(data)), strBudget(len(data))
+	f.out = &codec.Dict{}
+	defer func() {
+		// Not reached: a panic here would be a bug, and the general
+		// decoder is the one that answers for it.
+		if recover() != nil {
+			d, ok = nil, false
+		}
+		f.release()
+	}()
+	return f.run()
+}
+
+var fastDecoders = sync.Pool{New: func() any {
+	return &fastDecoder{stack: make([]slot, 0, 16), marks: make([]int, 0, 8), memo: make([]memoEntry, 0, 64)}
+}}
+
+// release empties f, so that it keeps no decoded value alive, and pools
+// it unless its buffers grew large.
+func (f *fastDecoder) release() {
+	clear(f.stack[:cap(f.stack)])
+	clear(f.memo[:cap(f.memo)])
+	if cap(f.stack) > 256 || cap(f.memo) > 4096 {
+		return
+	}
+	*f = fastDecoder{stack: f.stack[:0], marks: f.marks[:0], memo: f.memo[:0]}
+	fastDecoders.Put(f)
+}
+
+// charge counts one decoded node holding n bytes of str.
+func (f *fastDecoder) charge(n int) bool {
+	f.nodes--
+	f.strBytes -= n
+	return f.nodes >= 0 && f.strBytes >= 0
+}
+
+// uint reads an n-byte little-endian unsigned integer.
+func (f *fastDecoder) uint(n int) (uint64, bool) {
+	if n > len(f.b)-f.i {
+		return 0, false
+	}
+	var u uint64
+	for k := n - 1; k >= 0; k-- {
+		u = u<<8 | uint64(f.b[f.i+k])
+	}
+	f.i += n
+	return u, true
+}
+
+func (f *fastDecoder) push(s slot) bool {
+	if !f.charge(len(s.s)) {
+		return false
+	}
+	f.stack = append(f.stack, s)
+	return true
+}
+
+// value finishes the slot as the Go value a container stores. A finished
+// dict records its key order.
+func (f *fastDecoder) value(s *slot) any {
+	switch s.kind {
+	case fastList:
+		if s.items == nil {
+			return make([]any, 0)
+		}
+		return s.items
+	case fastDict:
+		if s.m == nil {
+			return make(map[string]any)
+		}
+		if len(s.keys) > 1 {
+			f.out.SetKeyOrder(s.m, s.keys)
+		}
+		return s.m
+	}
+	if s.isStr {
+		return s.s
+	}
+	return s.v
+}
+
+// fromMark finishes the slots pushed since the last MARK, as a list, and
+// drops the MARK; their height is the highest of theirs.
+func (f *fastDecoder) fromMark() (items []any, h int32, ok bool) {
+	n := len(f.marks)
+	if n == 0 {
+		return nil, 0, false
+	}
+	base := f.marks[n-1]
+	f.marks = f.marks[:n-1]
+	items = make([]any, len(f.stack)-base)
+	for k := range items {
+		s := &f.stack[base+k]
+		items[k] = f.value(s)
+		h = max(h, s.h)
+	}
+	clear(f.stack[base:])
+	f.stack = f.stack[:base]
+	return items, h, true
+}
+
+// underMark returns the slot just under the last MARK (the list or dict
+// APPENDS and SETITEMS add the items since the MARK to), or nil if there
+// is none above the MARK before it.
+func (f *fastDecoder) underMark() *slot {
+	n := len(f.marks)
+	if n == 0 {
+		return nil
+	}
+	base := f.marks[n-1]
+	if base == 0 || (n > 1 && f.marks[n-2] >= base) {
+		return nil
+	}
+	return &f.stack[base-1]
+}
+
+// below returns the slot n below the top (the list or dict APPEND and
+// SETITEM add the slots above it to), or nil if there is none or a MARK
+// lies between it and the top.
+func (f *fastDecoder) below(n int) *slot {
+	if len(f.stack) < n+1 {
+		return nil
+	}
+	if m := len(f.marks); m > 0 && f.marks[m-1] > len(f.stack)-n-1 {
+		return nil // a MARK between the container and its items
+	}
+	return &f.stack[len(f.stack)-n-1]
+}
+
+// setItems stores the key/value slots from the stack position base on
+// into the dict slot d.
+func (f *fastDecoder) setItems(d *slot, base int) bool {
+	if d.kind != fastDict || (len(f.stack)-base)%2 != 0 {
+		return false
+	}
+	if n := (len(f.stack) - base) / 2; d.m == nil {
+		d.m = make(map[string]any, n)
+		d.keys = make([]string, 0, n)
+	} else {
+		d.keys = slices.Grow(d.keys, n)
+	}
+	for k := base; k < len(f.stack); k += 2 {
+		key, val := &f.stack[k], &f.stack[k+1]
+		if key.kind != fastValue || !key.isStr {
+			return false // a non-str key: the general decoder's job
+		}
+		v := f.value(val)
+		d.h = max(d.h, val.h+1)
+		if _, dup := d.m[key.s]; !dup {
+			d.keys = append(d.keys, key.s) // Python keeps the first key and the last value
+		}
+		d.m[key.s] = v
+	}
+	clear(f.stack[base:])
+	f.stack = f.stack[:base]
+	return d.h <= MaxDepth
+}
+
+func (f *fastDecoder) run() (*codec.Dict, bool) {
+	for f.i < len(f.b) {
+		c := f.b[f.i]
+		f.i++
+		switch c {
+		case opProto:
+			p, ok := f.uint(1)
+			if !ok || p > Protocol {
+				return nil, false
+			}
+		case opFrame:
+			n, ok := f.uint(8)
+			if !ok || n > uint64(len(f.b)-f.i) {
+				return nil, false
+			}
+		case opStop:
+			if len(f.stack) != 1 || len(f.marks) != 0 || f.i != len(f.b) {
+				return nil, false
+			}
+			root := &f.stack[0]
+			if root.kind != fastDict || root.h > MaxDepth {
+				return nil, false
+			}
+			if root.m == nil {
+				return f.out, true // {}
+			}
+			if !f.out.SetOrdered(root.keys, root.m) {
+				return nil, false // not reached: keys lists m's keys
+			}
+			return f.out, true
+		case opMark:
+			f.marks = append(f.marks, len(f.stack))
+		case opNone:
+			if !f.push(slot{}) {
+				return nil, false
+			}
+		case opNewTrue, opNewFalse:
+			if !f.push(slot{v: c == opNewTrue}) {
+				return nil, false
+			}
+		case opBinInt:
+			u, ok := f.uint(4)
+			if !ok || !f.push(slot{v: int64(int32(uint32(u)))}) {
+				return nil, false
+			}
+		case opBinInt1, opBinInt2:
+			w := 1
+			if c == opBinInt2 {
+				w = 2
+			}
+			u, ok := f.uint(w)
+			if !ok || !f.push(slot{v: int64(u)}) {
+				return nil, false
+			}
+		case opLong1, opLong4:
+			w := 1
+			if c == opLong4 {
+				w = 4
+			}
+			n, ok := f.uint(w)
+			if !ok || n > MaxIntBytes || n > uint64(len(f.b)-f.i) {
+				return nil, false
+			}
+			v := decodeLong(f.b[f.i : f.i+int(n)])
+			f.i += int(n)
+			if !f.push(slot{v: v}) {
+				return nil, false
+			}
+		case opBinFloat:
+			if len(f.b)-f.i < 8 {
+				return nil, false
+			}
+			x := math.Float64frombits(binary.BigEndian.Uint64(f.b[f.i:]))
+			f.i += 8
+			if !f.push(slot{v: x}) {
+				return nil, false
+			}
+		case opShortBinUnicode, opBinUnicode, opBinUnicode8:
+			w := 1
+			switch c {
+			case opBinUnicode:
+				w = 4
+			case opBinUnicode8:
+				w = 8
+			}
+			n, ok := f.uint(w)
+			if !ok || n > uint64(len(f.b)-f.i) {
+				return nil, false
+			}
+			str, err := decodeUTF8(f.s[f.i : f.i+int(n)])
+			f.i += int(n)
+			if err != nil || !f.push(slot{isStr: true, s: str}) {
+				return nil, false
+			}
+		case opEmptyList:
+			if !f.push(slot{kind: fastList, h: 1}) {
+				return nil, false
+			}
+		case opEmptyDict:
+			if !f.push(slot{kind: fastDict, h: 1}) { // m is made with its size, at the first SETITEMS
+				return nil, false
+			}
+		case opEmptyTuple:
+			if !f.push(slot{v: make([]any, 0), h: 1}) {
+				return nil, false
+			}
+		case opTuple1, opTuple2, opTuple3:
+			n := int(c-opTuple1) + 1
+			if f.below(n-1) == nil {
+				return nil, false
+			}
+			base := len(f.stack) - n
+			items := make([]any, n)
+			var h int32
+			for k := range items {
+				s := &f.stack[base+k]
+				items[k] = f.value(s)
+				h = max(h, s.h)
+			}
+			clear(f.stack[base:])
+			f.stack = f.stack[:base]
+			if !f.push(slot{v: items, h: h + 1}) {
+				return nil, false
+			}
+		case opTuple, opList:
+			items, h, ok := f.fromMark()
+			if !ok {
+				return nil, false
+			}
+			s := slot{v: items, h: h + 1}
+			if c == opList {
+				s = slot{kind: fastList, items: items, h: h + 1}
+			}
+			if !f.push(s) {
+				return nil, false
+			}
+		case opAppend:
+			l := f.below(1)
+			if l == nil || l.kind != fastList {
+				return nil, false
+			}
+			top := &f.stack[len(f.stack)-1]
+			l.items = append(l.items, f.value(top))
+			l.h = max(l.h, top.h+1)
+			*top = slot{}
+			f.stack = f.stack[:len(f.stack)-1]
+		case opAppends:
+			l := f.underMark()
+			if l == nil || l.kind != fastList {
+				return nil, false
+			}
+			items, h, _ := f.fromMark()
+			if l.items == nil {
+				l.items = items
+			} else {
+				l.items = append(l.items, items...)
+			}
+			if len(items) > 0 {
+				l.h = max(l.h, h+1)
+			}
+		case opSetItem:
+			d := f.below(2)
+			if d == nil || !f.setItems(d, len(f.stack)-2) {
+				return nil, false
+			}
+		case opSetItems:
+			d := f.underMark()
+			if d == nil {
+				return nil, false
+			}
+			base := f.marks[len(f.marks)-1]
+			f.marks = f.marks[:len(f.marks)-1]
+			if !f.setItems(d, base) {
+				return nil, false
+			}
+		case opDict:
+			n := len(f.marks)
+			if n == 0 {
+				return nil, false
+			}
+			base := f.marks[n-1]
+			f.marks = f.marks[:n-1]
+			d := slot{kind: fastDict, h: 1}
+			if !f.setItems(&d, base) || !f.push(d) {
+				return nil, false
+			}
+		case opMemoize, opBinPut, opLongBinPut:
+			if len(f.stack) == 0 || (len(f.marks) > 0 && f.marks[len(f.marks)-1] == len(f.stack)) {
+				return nil, false
+			}
+			n := uint64(len(f.memo))
+			if c != opMemoize {
+				w := 1
+				if c == opLongBinPut {
+					w = 4
+				}
+				var ok bool
+				if n, ok = f.uint(w); !ok {
+					return nil, false
+				}
+			}
+			top := &f.stack[len(f.stack)-1]
+			e := memoEntry{isStr: top.isStr, s: top.s, v: top.v}
+			if top.kind != fastValue || top.h > 0 {
+				// A list, dict or tuple: a reference to it shares it,
+				// which only the general decoder does.
+				e = memoEntry{ref: true}
+			}
+			switch {
+			case n < uint64(len(f.memo)):
+				f.memo[n] = e
+			case n == uint64(len(f.memo)):
+				f.memo = append(f.memo, e)
+			default:
+				return nil, false // out of order: the general decoder's job
+			}
+		case opBinGet, opLongBinGet:
+			w := 1
+			if c == opLongBinGet {
+				w = 4
+			}
+			n, ok := f.uint(w)
+			if !ok || n >= uint64(len(f.memo)) || f.memo[n].ref {
+				return nil, false
+			}
+			if e := &f.memo[n]; !f.push(slot{isStr: e.isStr, s: e.s, v: e.v}) {
+				return nil, false
+			}
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
+}
