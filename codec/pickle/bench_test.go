@@ -1,6 +1,7 @@
 package pickle
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/sessionkit/sessions/codec"
@@ -41,6 +42,26 @@ func BenchmarkEncodeSession(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := (Codec{}).Encode(d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeLarge decodes a session of about 100 KB: a cart of 2,000
+// items, as the benchmarks' size sweep stores it.
+func BenchmarkDecodeLarge(b *testing.B) {
+	var cart []any
+	for i := range 2000 {
+		cart = append(cart, map[string]any{"sku": fmt.Sprintf("SKU-%06d", i*7919%1000000), "qty": int64(1 + i%5), "price": fmt.Sprintf("%d.%02d", 3+i*13%97, i*37%100)})
+	}
+	data, err := Codec{}.Encode(codec.NewDict(map[string]any{"_auth_user_id": "1042", "theme": "dark", "cart": cart}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := (Codec{}).Decode(data); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -31,15 +31,22 @@ const (
 	fastDict                  // a dict being built: m and keys
 )
 
-// slot is one entry of the fast decoder's stack (and of its memo). A str
-// stays unboxed until it is stored in a container, so that dict keys are
-// never boxed at all.
+// slot is one entry of the fast decoder's stack. A str stays unboxed
+// until it is stored in a container, so that dict keys are never boxed at
+// all. Slots are small (a session's lists are pushed 1,000 items at a
+// time): a list or dict being built lives in a builder.
 type slot struct {
 	kind  fastKind
 	isStr bool
 	h     int32 // nesting height: 0 for a scalar, 1 + the highest item for a container
 	s     string
 	v     any
+	b     *builder // fastList, fastDict
+}
+
+// builder is a list or dict being built. Builders are reused within a
+// decode and pooled with their decoder, always emptied.
+type builder struct {
 	items []any          // fastList
 	m     map[string]any // fastDict, nil until its first item
 	keys  []string       // fastDict: m's keys, in Python's order
@@ -63,6 +70,7 @@ type fastDecoder struct {
 	stack []slot
 	marks []int // stack heights at each MARK
 	memo  []memoEntry
+	free  []*builder // emptied builders
 	out   *codec.Dict
 	// Budgets, as the converter's: the fast path gives up where the
 	// general decoder might refuse a value too large for its pickle.
@@ -76,6 +84,11 @@ func fastSession(data []byte) (d *codec.Dict, ok bool) {
 	f.b, f.s, f.i = data, string(data), 0
 	f.nodes, f.strBytes = nodeBudget(len(data)), strBudget(len(data))
 	f.out = &codec.Dict{}
+	if n := min(len(data)/16, 1<<16); cap(f.memo) < n {
+		// CPython memoizes every str, list and dict: room for the memo
+		// of a session of small values at once.
+		f.memo = make([]memoEntry, 0, n)
+	}
 	defer func() {
 		// Not reached: a panic here would be a bug, and the general
 		// decoder is the one that answers for it.
@@ -96,10 +109,10 @@ var fastDecoders = sync.Pool{New: func() any {
 func (f *fastDecoder) release() {
 	clear(f.stack[:cap(f.stack)])
 	clear(f.memo[:cap(f.memo)])
-	if cap(f.stack) > 256 || cap(f.memo) > 4096 {
-		return
+	if cap(f.stack) > 4096 || cap(f.memo) > 8192 {
+		return // a rare large session: its buffers are not kept
 	}
-	*f = fastDecoder{stack: f.stack[:0], marks: f.marks[:0], memo: f.memo[:0]}
+	*f = fastDecoder{stack: f.stack[:0], marks: f.marks[:0], memo: f.memo[:0], free: f.free[:min(len(f.free), 1024)]}
 	fastDecoders.Put(f)
 }
 
@@ -131,28 +144,43 @@ func (f *fastDecoder) push(s slot) bool {
 	return true
 }
 
+// builder returns an empty builder.
+func (f *fastDecoder) builder() *builder {
+	if n := len(f.free); n > 0 {
+		b := f.free[n-1]
+		f.free = f.free[:n-1]
+		return b
+	}
+	return new(builder)
+}
+
 // value finishes the slot as the Go value a container stores. A finished
 // dict records its key order.
 func (f *fastDecoder) value(s *slot) any {
+	var v any
 	switch s.kind {
 	case fastList:
-		if s.items == nil {
-			return make([]any, 0)
+		v = s.b.items
+		if s.b.items == nil {
+			v = make([]any, 0)
 		}
-		return s.items
 	case fastDict:
-		if s.m == nil {
-			return make(map[string]any)
+		v = s.b.m
+		if s.b.m == nil {
+			v = make(map[string]any)
+		} else if len(s.b.keys) > 1 {
+			f.out.SetKeyOrder(s.b.m, s.b.keys)
 		}
-		if len(s.keys) > 1 {
-			f.out.SetKeyOrder(s.m, s.keys)
+	default:
+		if s.isStr {
+			return s.s
 		}
-		return s.m
+		return s.v
 	}
-	if s.isStr {
-		return s.s
-	}
-	return s.v
+	*s.b = builder{}
+	f.free = append(f.free, s.b)
+	s.b = nil
+	return v
 }
 
 // fromMark finishes the slots pushed since the last MARK, as a list, and
@@ -205,10 +233,11 @@ func (f *fastDecoder) below(n int) *slot {
 
 // setItems stores the key/value slots from the stack position base on
 // into the dict slot d.
-func (f *fastDecoder) setItems(d *slot, base int) bool {
-	if d.kind != fastDict || (len(f.stack)-base)%2 != 0 {
+func (f *fastDecoder) setItems(ds *slot, base int) bool {
+	if ds.kind != fastDict || (len(f.stack)-base)%2 != 0 {
 		return false
 	}
+	d := ds.b
 	if n := (len(f.stack) - base) / 2; d.m == nil {
 		d.m = make(map[string]any, n)
 		d.keys = make([]string, 0, n)
@@ -221,7 +250,7 @@ func (f *fastDecoder) setItems(d *slot, base int) bool {
 			return false // a non-str key: the general decoder's job
 		}
 		v := f.value(val)
-		d.h = max(d.h, val.h+1)
+		ds.h = max(ds.h, val.h+1)
 		if _, dup := d.m[key.s]; !dup {
 			d.keys = append(d.keys, key.s) // Python keeps the first key and the last value
 		}
@@ -229,7 +258,7 @@ func (f *fastDecoder) setItems(d *slot, base int) bool {
 	}
 	clear(f.stack[base:])
 	f.stack = f.stack[:base]
-	return d.h <= MaxDepth
+	return ds.h <= MaxDepth
 }
 
 func (f *fastDecoder) run() (*codec.Dict, bool) {
@@ -255,12 +284,11 @@ func (f *fastDecoder) run() (*codec.Dict, bool) {
 			if root.kind != fastDict || root.h > MaxDepth {
 				return nil, false
 			}
-			if root.m == nil {
-				return f.out, true // {}
-			}
-			if !f.out.SetOrdered(root.keys, root.m) {
+			if root.b.m != nil && !f.out.SetOrdered(root.b.keys, root.b.m) {
 				return nil, false // not reached: keys lists m's keys
 			}
+			*root.b = builder{}
+			f.free = append(f.free, root.b)
 			return f.out, true
 		case opMark:
 			f.marks = append(f.marks, len(f.stack))
@@ -327,11 +355,11 @@ func (f *fastDecoder) run() (*codec.Dict, bool) {
 				return nil, false
 			}
 		case opEmptyList:
-			if !f.push(slot{kind: fastList, h: 1}) {
+			if !f.push(slot{kind: fastList, h: 1, b: f.builder()}) {
 				return nil, false
 			}
 		case opEmptyDict:
-			if !f.push(slot{kind: fastDict, h: 1}) { // m is made with its size, at the first SETITEMS
+			if !f.push(slot{kind: fastDict, h: 1, b: f.builder()}) { // m is made with its size, at the first SETITEMS
 				return nil, false
 			}
 		case opEmptyTuple:
@@ -363,7 +391,8 @@ func (f *fastDecoder) run() (*codec.Dict, bool) {
 			}
 			s := slot{v: items, h: h + 1}
 			if c == opList {
-				s = slot{kind: fastList, items: items, h: h + 1}
+				s = slot{kind: fastList, b: f.builder(), h: h + 1}
+				s.b.items = items
 			}
 			if !f.push(s) {
 				return nil, false
@@ -374,7 +403,7 @@ func (f *fastDecoder) run() (*codec.Dict, bool) {
 				return nil, false
 			}
 			top := &f.stack[len(f.stack)-1]
-			l.items = append(l.items, f.value(top))
+			l.b.items = append(l.b.items, f.value(top))
 			l.h = max(l.h, top.h+1)
 			*top = slot{}
 			f.stack = f.stack[:len(f.stack)-1]
@@ -384,10 +413,10 @@ func (f *fastDecoder) run() (*codec.Dict, bool) {
 				return nil, false
 			}
 			items, h, _ := f.fromMark()
-			if l.items == nil {
-				l.items = items
+			if l.b.items == nil {
+				l.b.items = items
 			} else {
-				l.items = append(l.items, items...)
+				l.b.items = append(l.b.items, items...)
 			}
 			if len(items) > 0 {
 				l.h = max(l.h, h+1)
@@ -414,7 +443,7 @@ func (f *fastDecoder) run() (*codec.Dict, bool) {
 			}
 			base := f.marks[n-1]
 			f.marks = f.marks[:n-1]
-			d := slot{kind: fastDict, h: 1}
+			d := slot{kind: fastDict, h: 1, b: f.builder()}
 			if !f.setItems(&d, base) || !f.push(d) {
 				return nil, false
 			}
