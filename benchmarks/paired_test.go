@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"context"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -21,7 +22,7 @@ import (
 // separate benchmarks can land on different levels; on a shared machine
 // the same goes for any two benchmarks run a minute apart. The paired
 // benchmarks time every side (ours, the floor, the peer) in the same
-// loop, rotating which goes first, and report each side's ns/op
+// loop, in a shuffled order, and report each side's ns/op
 // ("ours-ns/op", "floor-ns/op", "scs-ns/op", ...) and ours/floor: every
 // side sees the same conditions.
 
@@ -31,20 +32,29 @@ type side struct {
 	op   func(testing.TB)
 }
 
-// runInterleaved runs one op of every side per iteration, rotating the
-// order, and reports each side's mean time as "<name>-ns/op".
+// runInterleaved runs one op of every side per iteration, in an order
+// shuffled anew each iteration, and reports each side's mean time as
+// "<name>-ns/op". A side's time depends on the side before it (one with
+// a large footprint leaves the caches cold for the next): rotating a
+// fixed order would give every side the same place but not the same
+// predecessors (with three sides, one of them would follow the same
+// neighbour two times out of three), so the order is shuffled, with a
+// fixed seed.
 func runInterleaved(b *testing.B, sides ...side) {
 	t := make([]time.Duration, len(sides))
-	i := 0
+	order := make([]int, len(sides))
+	for k := range order {
+		order[k] = k
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
 	b.ReportAllocs()
 	for b.Loop() {
-		for j := range sides {
-			k := (i + j) % len(sides)
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, k := range order {
 			t0 := time.Now()
 			sides[k].op(b)
 			t[k] += time.Since(t0)
 		}
-		i++
 	}
 	n := float64(b.N)
 	var ours, floor time.Duration

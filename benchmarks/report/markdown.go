@@ -161,7 +161,7 @@ func (w *writer) headline() {
 	w.p("## Per request, interleaved (the headline)\n\n" +
 		"On loopback a round trip costs 10–20 µs and jumps between levels with scheduling, and a shared machine drifts " +
 		"between benchmarks run a minute apart, so `BenchmarkPaired` times ours, the floor and the peer **in the same " +
-		"loop**, rotating which goes first; each figure is the median over the runs, and the ratios are taken run by run. " +
+		"loop**, in an order shuffled anew each iteration (so that every side follows every other equally often: a side runs slower after one that leaves the caches cold); each figure is the median over the runs, and the ratios are taken run by run. " +
 		"\"Beyond the floor\" is what the library adds to the store's own work (for memory, beyond the bare harness), " +
 		"which is what the targets compare.\n\n")
 	w.chart("overhead.png", "time beyond the floor, ours and the peer")
