@@ -29,6 +29,67 @@ type installs struct {
 type keyInstalls struct {
 	n    int
 	done chan struct{}
+	// copies maps the claim of a pending install (its marker, as stored)
+	// to the copy it installs, from just before its swap until the swap
+	// loses its claim or the install ends. While the cache still holds
+	// that claim, untouched, no other write has begun its database step
+	// since (it would have replaced the claim first), so the database
+	// holds this write, of which the copy is the cache's form: a load
+	// that finds the claim returns the copy (see Store.Load) until it
+	// expires.
+	copies map[string]pendingCopy
+}
+
+// pendingCopy is the copy a pending install swaps in, and its expiry.
+type pendingCopy struct {
+	cb     []byte
+	expiry time.Time
+}
+
+// publish records cb, expiring at expiry, as the copy that c's install
+// is about to swap in, when c's install runs in the background.
+func (b *installs) publish(c *claim, cb []byte, expiry time.Time) {
+	if !c.background {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if k := b.keys[c.key]; k != nil {
+		if k.copies == nil {
+			k.copies = make(map[string]pendingCopy)
+		}
+		k.copies[string(c.marker)] = pendingCopy{cb: cb, expiry: expiry}
+	}
+}
+
+// retract forgets c's copy: its claim was replaced, or its install is
+// over.
+func (b *installs) retract(c *claim) {
+	if !c.background {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if k := b.keys[c.key]; k != nil {
+		delete(k.copies, string(c.marker))
+	}
+}
+
+// copyFor returns a copy of the copy being installed over the claim
+// found in the cache entry of key, or nil when found is not the claim of
+// one of this process's pending installs or the copy has expired.
+func (b *installs) copyFor(key string, found []byte) []byte {
+	if b.n.Load() == 0 {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if k := b.keys[key]; k != nil {
+		if p, ok := k.copies[string(found)]; ok && time.Now().Before(p.expiry) {
+			return bytes.Clone(p.cb)
+		}
+	}
+	return nil
 }
 
 // settle ends a write whose database step succeeded by swapping its claim
@@ -66,6 +127,7 @@ func (s *Store) later(ctx context.Context, c *claim, install func(context.Contex
 	k.n++
 	b.n.Add(1)
 	b.wg.Add(1)
+	c.background = true
 	b.mu.Unlock()
 	if keep != nil {
 		keep()
@@ -75,6 +137,7 @@ func (s *Store) later(ctx context.Context, c *claim, install func(context.Contex
 		ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.writeTimeout)
 		err := s.runInstall(ictx, install)
 		cancel()
+		b.retract(c)
 		if err != nil {
 			// The write was acknowledged; what the synchronous install
 			// would have returned to the request is logged (never the
@@ -108,17 +171,18 @@ func (s *Store) runInstall(ctx context.Context, install func(context.Context) er
 // ctx and at most ReadTimeout (a stalled cache must not hold up loads): a
 // request that follows a write of the same session then finds the new
 // copy, not the write's claim, which would send a load to the database
-// and make a write take the overlapping writes' path.
-func (s *Store) awaitInstalls(ctx context.Context, key string) {
+// and make a write take the overlapping writes' path. It reports whether
+// there were any.
+func (s *Store) awaitInstalls(ctx context.Context, key string) bool {
 	b := &s.bg
 	if b.n.Load() == 0 {
-		return
+		return false
 	}
 	b.mu.Lock()
 	k := b.keys[key]
 	b.mu.Unlock()
 	if k == nil {
-		return
+		return false
 	}
 	t := time.NewTimer(s.readTimeout)
 	defer t.Stop()
@@ -127,6 +191,7 @@ func (s *Store) awaitInstalls(ctx context.Context, key string) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+	return true
 }
 
 // closeInstalls makes later installs synchronous and waits for the
