@@ -232,14 +232,16 @@ func (s *Store) install(ctx context.Context, c *claim, cb []byte, expiry time.Ti
 	switch {
 	case err == nil:
 		s.cacheOK(ctx)
+		s.bg.installed(c)
 		return nil
 	case errors.Is(err, sessions.ErrTooLarge):
 		// Too big for the cache: serve it from the database.
+		s.bg.lose(c)
 		return s.release(ctx, c, true)
 	case raced(err):
 		// Our claim was replaced: what replaced it is checked, and loads
 		// must not take the claim verify may put back for ours.
-		s.bg.retract(c)
+		s.bg.lose(c)
 		return s.verify(ctx, c, cb)
 	default:
 		// Our claim, or the new copy if the swap landed after all, is in

@@ -23,9 +23,10 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 	if s.skipCache() {
 		return s.db.Load(ctx, key)
 	}
+	pending := s.bg.pendingCopies(key)
 	b, err := s.cacheLoad(ctx, key)
 	if err == nil && isMarker(b) {
-		if cb := s.bg.copyFor(key, b); cb != nil {
+		if cb := s.bg.copyFor(key, b, pending); cb != nil {
 			s.cacheOK(ctx)
 			return cb, nil
 		}
