@@ -16,7 +16,7 @@ import (
 // older row; a live claim means a write is under way, and the row is
 // read without caching it. A claim of this process's own write, whose
 // install is on its way, gives the copy being installed: the load does
-// not wait for the install (see installs.copies); with any other claim,
+// not wait for the install (see pendingCopy); with any other claim,
 // the load waits for the process's pending installs of key, if any, and
 // reads the cache again.
 func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {

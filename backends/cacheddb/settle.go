@@ -118,9 +118,9 @@ func (b *installs) pendingCopies(key string) []*pendingCopy {
 
 // copyFor returns a copy of the copy being installed over the claim
 // found in the cache entry of key (one of seen, taken before the cache
-// was read, one published since, or the last installed), or nil when found is not the claim
-// of one of this process's pending installs, or the copy was lost or has
-// expired.
+// was read, one published since, or the last installed), or nil when
+// found is not the claim of one of this process's installs, or the copy
+// was lost or has expired.
 func (b *installs) copyFor(key string, found []byte, seen []*pendingCopy) []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
