@@ -3,6 +3,7 @@ package cacheddb_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -295,4 +296,117 @@ func TestInstallAfterTheClaimIsLost(t *testing.T) {
 			t.Errorf("after the late install n = %s", got)
 		}
 	}
+}
+
+// A load in the writer's own process, while the write's install is on
+// its way, does not wait for it: the cache still holds the write's
+// claim, untouched, so the database holds the write, and the load
+// returns the copy being installed. A write from that load then finds
+// the copy installed and installs its own (it took no overlapping
+// writes' path).
+func TestLoadDuringItsProcessInstall(t *testing.T) {
+	ctx := context.Background()
+	h := newHeldRig(t, func(o *cacheddb.Options) { o.ReadTimeout = 5 * time.Second })
+	s := h.a.NewSession(ctx)
+	s.Set("n", 1)
+	if err := s.Save(ctx); err != nil {
+		t.Fatal(err)
+	}
+	key := s.Key()
+	cacheddb.WaitInstalls(t, h.sta)
+	h.cache.hold()
+	s = h.a.Load(ctx, key)
+	s.Set("n", 2)
+	saveWithin(t, s, 5*time.Second)
+	<-h.cache.waiting
+	start := time.Now()
+	s = h.a.Load(ctx, key)
+	got := fmt.Sprint(s.Get("n")) // loads
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("a load in the writer's process took %v: it waited for the write's install", d)
+	}
+	if got != "2" {
+		t.Fatalf("the writer's process reads n = %s while the install is on its way", got)
+	}
+	h.cache.letGo()
+	s.Set("n", 3)
+	if err := s.Save(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cacheddb.WaitInstalls(t, h.sta)
+	b, err := h.cache.Engine.Load(ctx, key)
+	if err != nil || strings.Contains(string(b), "sessionkit-cached_db:") {
+		t.Fatalf("after the next write the cache holds %q (%v), not its copy", b, err)
+	}
+	for _, m := range []*sessions.Manager{h.a, h.b} {
+		if got := getN(t, m, key); got != "3" {
+			t.Errorf("after the next write n = %s", got)
+		}
+	}
+}
+
+// Another process's write replaces the claim of a write whose install
+// is on its way: the writer's process must then read the later write,
+// not the copy it is installing, before and after its install runs.
+func TestLoadAfterAnOverlappingWriteElsewhere(t *testing.T) {
+	ctx := context.Background()
+	h := newHeldRig(t, nil)
+	s := h.a.NewSession(ctx)
+	s.Set("n", 1)
+	if err := s.Save(ctx); err != nil {
+		t.Fatal(err)
+	}
+	key := s.Key()
+	cacheddb.WaitInstalls(t, h.sta)
+	h.cache.hold()
+	s = h.a.Load(ctx, key)
+	s.Set("n", 2)
+	saveWithin(t, s, 5*time.Second)
+	<-h.cache.waiting
+	sb := h.b.Load(ctx, key)
+	if got := fmt.Sprint(sb.Get("n")); got != "2" {
+		t.Fatalf("the other process reads n = %s after the write", got)
+	}
+	sb.Set("n", 3)
+	if err := sb.Save(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := getN(t, h.a, key); got != "3" {
+		t.Errorf("while its install is held back, the writer's process reads n = %s after a later write elsewhere", got)
+	}
+	h.cache.letGo()
+	cacheddb.WaitInstalls(t, h.sta)
+	for _, m := range []*sessions.Manager{h.a, h.b, h.a} {
+		if got := getN(t, m, key); got != "3" {
+			t.Errorf("after the late install n = %s", got)
+		}
+	}
+}
+
+// The copy of an install that is on its way serves loads only until the
+// session's expiry, even while the write's claim outlives it.
+func TestLoadDuringItsProcessInstallExpires(t *testing.T) {
+	ctx := context.Background()
+	h := newHeldRig(t, nil)
+	s := h.a.NewSession(ctx)
+	s.Set("n", 1)
+	if err := s.Save(ctx); err != nil {
+		t.Fatal(err)
+	}
+	key := s.Key()
+	cacheddb.WaitInstalls(t, h.sta)
+	h.cache.hold()
+	expiry := time.Now().Add(300 * time.Millisecond)
+	if err := h.sta.(sessions.Toucher).Touch(ctx, key, expiry); err != nil {
+		t.Fatal(err)
+	}
+	<-h.cache.waiting
+	if _, err := h.sta.Load(ctx, key); err != nil {
+		t.Fatalf("before its expiry: %v", err)
+	}
+	time.Sleep(time.Until(expiry) + 50*time.Millisecond)
+	if b, err := h.sta.Load(ctx, key); !errors.Is(err, sessions.ErrNotFound) {
+		t.Fatalf("after its expiry the load gives %q, %v; want ErrNotFound", b, err)
+	}
+	h.cache.letGo()
 }

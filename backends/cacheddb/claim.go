@@ -97,6 +97,9 @@ type claim struct {
 	others    time.Time // the latest end of the claims we replaced
 	seen      []byte    // the copy we replaced, when not contended
 	deadline  time.Time // our database step ends by then
+	// background: the install runs after the write returned (see
+	// installs.publish); set under installs.mu before it starts.
+	background bool
 }
 
 // claimKey replaces the cache entry of key with a claim of a new write.
@@ -218,20 +221,27 @@ func (s *Store) install(ctx context.Context, c *claim, cb []byte, expiry time.Ti
 	if cb == nil || c.contended {
 		return s.release(ctx, c, true)
 	}
+	s.bg.publish(c, cb, expiry)
 	err := s.cacheSw.Swap(ctx, c.key, c.marker, cb, expiry)
 	if p, _, ok := djcache.SplitRow(cb); ok && errors.Is(err, sessions.ErrTooLarge) {
 		// Too big with the row: the pickle alone (writes then read the row).
 		cb = p
+		s.bg.publish(c, cb, expiry)
 		err = s.cacheSw.Swap(ctx, c.key, c.marker, cb, expiry)
 	}
 	switch {
 	case err == nil:
 		s.cacheOK(ctx)
+		s.bg.installed(c)
 		return nil
 	case errors.Is(err, sessions.ErrTooLarge):
 		// Too big for the cache: serve it from the database.
+		s.bg.lose(c)
 		return s.release(ctx, c, true)
 	case raced(err):
+		// Our claim was replaced: what replaced it is checked, and loads
+		// must not take the claim verify may put back for ours.
+		s.bg.lose(c)
 		return s.verify(ctx, c, cb)
 	default:
 		// Our claim, or the new copy if the swap landed after all, is in

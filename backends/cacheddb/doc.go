@@ -116,10 +116,15 @@
 // Background installs run one goroutine per write, on a context detached
 // from the request's (context.WithoutCancel) and bounded by
 // WriteTimeout; their errors are logged, as a failed request's would be
-// by the Manager's error handler. Close waits for them. A load or a
-// write of the same key in the same process first waits for the key's
-// pending install (at most ReadTimeout), so that a request that follows
-// a write finds the new copy. A request in another process that comes
+// by the Manager's error handler. Close waits for them. A write of the
+// same key in the same process first waits for the key's pending install
+// (at most ReadTimeout), so that it finds the new copy. A load there
+// does not wait: while the cache holds the pending write's claim as the
+// write left it, no other write has begun its database step since, so
+// the load returns the copy being installed (until the session's
+// expiry), and the row is not read; finding another claim, it waits for
+// the key's pending installs, as a write does, and reads the cache
+// again. A request in another process that comes
 // within a cache round trip of the response reads the database instead,
 // and a write there finds the claim and installs nothing: the key is
 // then read from the database until the claims expire (at most

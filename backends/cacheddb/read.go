@@ -14,13 +14,26 @@ import (
 // the cache's format), else the database row. A miss refills the cache
 // under a lease, so that a write in between cannot be overwritten by the
 // older row; a live claim means a write is under way, and the row is
-// read without caching it.
+// read without caching it. A claim of this process's own write, whose
+// install is on its way, gives the copy being installed: the load does
+// not wait for the install (see pendingCopy); with any other claim,
+// the load waits for the process's pending installs of key, if any, and
+// reads the cache again.
 func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 	if s.skipCache() {
 		return s.db.Load(ctx, key)
 	}
-	s.awaitInstalls(ctx, key)
+	pending := s.bg.pendingCopies(key)
 	b, err := s.cacheLoad(ctx, key)
+	if err == nil && isMarker(b) {
+		if cb := s.bg.copyFor(key, b, pending); cb != nil {
+			s.cacheOK(ctx)
+			return cb, nil
+		}
+		if s.awaitInstalls(ctx, key) {
+			b, err = s.cacheLoad(ctx, key)
+		}
+	}
 	switch {
 	case err == nil:
 		s.cacheOK(ctx)

@@ -22,6 +22,11 @@ type installs struct {
 	keys   map[string]*keyInstalls
 	wg     sync.WaitGroup
 	closed bool
+	// last is the copy of the latest install that succeeded, of the key
+	// lastKey: a load that found its claim just before the swap landed
+	// returns it (see pendingCopy).
+	last    *pendingCopy
+	lastKey string
 }
 
 // keyInstalls are the pending installs of one key; done is closed when
@@ -29,6 +34,137 @@ type installs struct {
 type keyInstalls struct {
 	n    int
 	done chan struct{}
+	// copies maps the claim of a pending install (its marker, as stored)
+	// to the copy it installs, from just before its swap until the
+	// install ends (see pendingCopy).
+	copies map[string]*pendingCopy
+}
+
+// pendingCopy is the copy that a write's install swaps for its claim.
+// While the cache holds that claim as the write stored it, no other write
+// has begun its database step since (it would have replaced the claim
+// first), so the database holds this write, of which the copy is the
+// cache's form: a load that finds the claim returns the copy (see
+// Store.Load), until the session's expiry. Only the install itself puts
+// its token back after its claim was replaced or removed (verify,
+// release), in a claim that may be byte for byte the same: lost is set
+// before it can, and a copy lost is never returned. Its fields are
+// guarded by installs.mu.
+type pendingCopy struct {
+	marker []byte
+	cb     []byte
+	expiry time.Time
+	lost   bool
+}
+
+// publish records cb, expiring at expiry, as the copy that c's install
+// is about to swap in, when c's install runs in the background.
+func (b *installs) publish(c *claim, cb []byte, expiry time.Time) {
+	if !c.background {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k := b.keys[c.key]
+	if k == nil {
+		return
+	}
+	if p := k.copies[string(c.marker)]; p != nil {
+		p.cb, p.expiry = cb, expiry
+		return
+	}
+	if k.copies == nil {
+		k.copies = make(map[string]*pendingCopy)
+	}
+	k.copies[string(c.marker)] = &pendingCopy{marker: c.marker, cb: cb, expiry: expiry}
+}
+
+// lose marks c's copy lost, before the install puts anything else in the
+// cache (see pendingCopy).
+func (b *installs) lose(c *claim) {
+	if !c.background {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if k := b.keys[c.key]; k != nil {
+		if p := k.copies[string(c.marker)]; p != nil {
+			p.lost = true
+			delete(k.copies, string(c.marker))
+		}
+	}
+}
+
+// pendingCopies returns the copies of key's pending installs, for a load
+// to match the claim it may find against (see copyFor): taken before the
+// load reads the cache, they serve it even if their installs end
+// meanwhile.
+func (b *installs) pendingCopies(key string) []*pendingCopy {
+	if b.n.Load() == 0 {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k := b.keys[key]
+	if k == nil || len(k.copies) == 0 {
+		return nil
+	}
+	ps := make([]*pendingCopy, 0, len(k.copies))
+	for _, p := range k.copies {
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// copyFor returns a copy of the copy being installed over the claim
+// found in the cache entry of key (one of seen, taken before the cache
+// was read, one published since, or the last installed), or nil when
+// found is not the claim of one of this process's installs, or the copy
+// was lost or has expired.
+func (b *installs) copyFor(key string, found []byte, seen []*pendingCopy) []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p := (*pendingCopy)(nil)
+	for _, q := range seen {
+		if bytes.Equal(q.marker, found) {
+			p = q
+		}
+	}
+	if k := b.keys[key]; p == nil && k != nil {
+		p = k.copies[string(found)]
+	}
+	if p == nil && b.last != nil && b.lastKey == key && bytes.Equal(b.last.marker, found) {
+		p = b.last
+	}
+	if p == nil || p.lost || !time.Now().Before(p.expiry) {
+		return nil
+	}
+	return bytes.Clone(p.cb)
+}
+
+// installed notes that c's install succeeded: its copy becomes the
+// store's last.
+func (b *installs) installed(c *claim) {
+	if !c.background {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if k := b.keys[c.key]; k != nil {
+		if p := k.copies[string(c.marker)]; p != nil {
+			b.last, b.lastKey = p, c.key
+		}
+	}
+}
+
+// forget drops c's copy when its install is over (and not lost: a load
+// that took it before reading the cache may still return it).
+func (b *installs) forget(c *claim) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if k := b.keys[c.key]; k != nil {
+		delete(k.copies, string(c.marker))
+	}
 }
 
 // settle ends a write whose database step succeeded by swapping its claim
@@ -66,6 +202,7 @@ func (s *Store) later(ctx context.Context, c *claim, install func(context.Contex
 	k.n++
 	b.n.Add(1)
 	b.wg.Add(1)
+	c.background = true
 	b.mu.Unlock()
 	if keep != nil {
 		keep()
@@ -75,6 +212,7 @@ func (s *Store) later(ctx context.Context, c *claim, install func(context.Contex
 		ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.writeTimeout)
 		err := s.runInstall(ictx, install)
 		cancel()
+		b.forget(c)
 		if err != nil {
 			// The write was acknowledged; what the synchronous install
 			// would have returned to the request is logged (never the
@@ -108,17 +246,18 @@ func (s *Store) runInstall(ctx context.Context, install func(context.Context) er
 // ctx and at most ReadTimeout (a stalled cache must not hold up loads): a
 // request that follows a write of the same session then finds the new
 // copy, not the write's claim, which would send a load to the database
-// and make a write take the overlapping writes' path.
-func (s *Store) awaitInstalls(ctx context.Context, key string) {
+// and make a write take the overlapping writes' path. It reports whether
+// there were any.
+func (s *Store) awaitInstalls(ctx context.Context, key string) bool {
 	b := &s.bg
 	if b.n.Load() == 0 {
-		return
+		return false
 	}
 	b.mu.Lock()
 	k := b.keys[key]
 	b.mu.Unlock()
 	if k == nil {
-		return
+		return false
 	}
 	t := time.NewTimer(s.readTimeout)
 	defer t.Stop()
@@ -127,6 +266,7 @@ func (s *Store) awaitInstalls(ctx context.Context, key string) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+	return true
 }
 
 // closeInstalls makes later installs synchronous and waits for the
