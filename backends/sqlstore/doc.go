@@ -68,6 +68,11 @@
 // open and its memory allocated until it is finalized. The pools'
 // sql.Conn.Raw gives the store's connection, not the driver's.
 //
+// A MySQL or MariaDB pool opened from a URL runs its statements the same
+// way, prepared once per connection and finalized with it:
+// go-sql-driver/mysql watches a statement's context on its connection
+// (and closes the connection when the context ends mid-statement).
+//
 // On PostgreSQL through pgx (the URL opener's driver, or a pool opened
 // with github.com/jackc/pgx/v5/stdlib), a request's statements go to pgx
 // on a connection of the pool, prepared and cached per connection by

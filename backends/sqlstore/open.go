@@ -291,7 +291,7 @@ func openPostgres(ctx context.Context, u *url.URL, _ sessions.Settings) (session
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: %s: %w", where, err)
 	}
-	return openServer(ctx, db, Postgres, pool, where, &o)
+	return openServer(ctx, db, Postgres, pool, where, &o, nil)
 }
 
 // pgGivenTwice rejects a connection setting given both in the URL and
@@ -322,14 +322,15 @@ func pgGivenTwice(u *url.URL, pass url.Values) error {
 	return nil
 }
 
-// openServer finishes opening a PostgreSQL or MySQL store.
-func openServer(ctx context.Context, db *sql.DB, d Dialect, pool poolConfig, where string, o *Options) (sessions.Engine, error) {
+// openServer finishes opening a PostgreSQL or MySQL store. cached is
+// the statement count of a pool opened with openCachedDB, or nil.
+func openServer(ctx context.Context, db *sql.DB, d Dialect, pool poolConfig, where string, o *Options, cached *atomic.Int64) (sessions.Engine, error) {
 	pool.apply(db)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: cannot connect to %s: %w", where, err)
 	}
-	s, err := newStore(ctx, config{d: d, r: db, w: db, owned: []*sql.DB{db}, where: where}, o)
+	s, err := newStore(ctx, config{d: d, r: db, w: db, owned: []*sql.DB{db}, where: where, cached: cached}, o)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -408,11 +409,15 @@ func openMySQL(ctx context.Context, u *url.URL, _ sessions.Settings) (sessions.B
 	q.Set("time_zone", "'+00:00'")
 	b.WriteString("?" + q.Encode())
 	where := "mysql database " + location(u)
-	db, err := sql.Open("mysql", b.String())
+	// The statements run on the driver's, cached per connection
+	// (stmtcache.go): go-sql-driver/mysql watches a query's context on
+	// its connection, so database/sql's goroutine per query is not needed.
+	open := new(atomic.Int64)
+	db, err := openCachedDB("mysql", b.String(), open)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: %s: %v", where, redactErr(err, u))
 	}
-	return openServer(ctx, db, MySQL, pool, where, &o)
+	return openServer(ctx, db, MySQL, pool, where, &o, open)
 }
 
 // redactErr removes a URL's password from an error's text.

@@ -13,7 +13,7 @@ import (
 	"github.com/sessionkit/sessions"
 )
 
-// On SQLite pools the store opens itself (the URL opener), the
+// On SQLite and MySQL pools the store opens itself (the URL opener), the
 // statements of a request run on the driver's statements directly,
 // through sql.Conn.Raw, rather than through *sql.Stmt: with a context
 // that can be cancelled (every request's), database/sql watches a
@@ -21,7 +21,8 @@ import (
 // context.WithCancel, started and stopped per query, which cost about as
 // much CPU as the rest of a Load. The driver watches the context itself
 // while a statement runs (modernc.org/sqlite interrupts it with
-// sqlite3_interrupt, and ends a wait for a lock), so cancellation and
+// sqlite3_interrupt, and ends a wait for a lock; go-sql-driver/mysql's
+// connection watcher closes the connection), so cancellation and
 // deadlines are honoured as before.
 //
 // The driver's statements are prepared once per connection and kept by

@@ -2,14 +2,17 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/sessions"
+	"github.com/sessionkit/sessions/internal/testservers"
 )
 
 // filesOpen counts this process's file descriptors open on path.
@@ -122,5 +125,81 @@ func TestCachedStatementsGoWithTheirConnections(t *testing.T) {
 	}
 	if n := filesOpen(t, path); n != 0 {
 		t.Errorf("%d files still open on the database after Close", n)
+	}
+}
+
+// TestMySQLCachesStatements checks that a MySQL store opened from a URL
+// runs its statements on the driver's, cached per connection, and that
+// they go with their connections: churned connections leave no statement
+// behind, and a request cancelled mid-statement (go-sql-driver/mysql then
+// closes its connection) neither breaks the pool nor leaks.
+func TestMySQLCachesStatements(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	u, err := url.Parse(testservers.SharedMariaDB(t).URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("create_table", "true")
+	q.Set("table", "stmtcache_"+strings.ToLower(sessions.NewKey()[:8]))
+	u.RawQuery = q.Encode()
+	be, err := openMySQL(ctx, u, sessions.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := be.(*Store)
+	defer s.Close()
+	if !s.cached {
+		t.Fatal("a MySQL store opened from a URL does not cache its statements")
+	}
+	k := sessions.NewKey()
+	if err := s.Create(ctx, k, []byte("v0"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	s.w.SetConnMaxLifetime(5 * time.Millisecond)
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				rctx, rcancel := context.WithCancel(ctx)
+				if i%10 == 9 {
+					rcancel() // a request gone before its statement
+				}
+				_, err := s.Load(rctx, k)
+				if err == nil {
+					_, _, err = s.LoadExpiry(rctx, k)
+				}
+				rcancel()
+				if err != nil && !errors.Is(err, context.Canceled) {
+					errc <- err
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	data, exp, err := s.LoadExpiry(ctx, k)
+	if err != nil || string(data) != "v0" || time.Until(exp) < 59*time.Minute {
+		t.Fatalf("after the churn: LoadExpiry = %q, %v, %v", data, exp, err)
+	}
+	if n := s.openStmts.Load(); n <= 0 {
+		t.Fatalf("%d driver statements counted after requests on a caching pool", n)
+	}
+	// Idle connections closed: their statements go with them.
+	s.w.SetMaxIdleConns(0)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.openStmts.Load(); n != 0 {
+		t.Fatalf("%d driver statements left after Close", n)
 	}
 }
