@@ -20,6 +20,6 @@ const MaxLines = 100
 // package path relative to the module root and function name (with its
 // receiver type for a method), each with the reason.
 var Exempt = map[string]string{
-	"codec/pickle.decoder.run": "the pickle VM: one switch over the opcodes, which reads best whole, each case beside its siblings",
+	"codec/pickle.decoder.run":     "the pickle VM: one switch over the opcodes, which reads best whole, each case beside its siblings",
 	"codec/pickle.fastDecoder.run": "the fast path's VM: one switch over the opcodes it takes, which reads best whole and beside the general decoder's",
 }
