@@ -271,18 +271,7 @@ func TestInstallFails(t *testing.T) {
 func TestInstallAfterTheClaimIsLost(t *testing.T) {
 	ctx := context.Background()
 	h := newHeldRig(t, nil)
-	s := h.a.NewSession(ctx)
-	s.Set("n", 1)
-	if err := s.Save(ctx); err != nil {
-		t.Fatal(err)
-	}
-	key := s.Key()
-	cacheddb.WaitInstalls(t, h.sta)
-	h.cache.hold()
-	s = h.a.Load(ctx, key)
-	s.Set("n", 2)
-	saveWithin(t, s, 5*time.Second)
-	<-h.cache.waiting
+	key := heldSecondWrite(t, h)
 	if err := h.cache.Engine.Delete(ctx, key); err != nil { // the claim is evicted
 		t.Fatal(err)
 	}
@@ -307,20 +296,9 @@ func TestInstallAfterTheClaimIsLost(t *testing.T) {
 func TestLoadDuringItsProcessInstall(t *testing.T) {
 	ctx := context.Background()
 	h := newHeldRig(t, func(o *cacheddb.Options) { o.ReadTimeout = 5 * time.Second })
-	s := h.a.NewSession(ctx)
-	s.Set("n", 1)
-	if err := s.Save(ctx); err != nil {
-		t.Fatal(err)
-	}
-	key := s.Key()
-	cacheddb.WaitInstalls(t, h.sta)
-	h.cache.hold()
-	s = h.a.Load(ctx, key)
-	s.Set("n", 2)
-	saveWithin(t, s, 5*time.Second)
-	<-h.cache.waiting
+	key := heldSecondWrite(t, h)
 	start := time.Now()
-	s = h.a.Load(ctx, key)
+	s := h.a.Load(ctx, key)
 	got := fmt.Sprint(s.Get("n")) // loads
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("a load in the writer's process took %v: it waited for the write's install", d)
@@ -351,18 +329,7 @@ func TestLoadDuringItsProcessInstall(t *testing.T) {
 func TestLoadAfterAnOverlappingWriteElsewhere(t *testing.T) {
 	ctx := context.Background()
 	h := newHeldRig(t, nil)
-	s := h.a.NewSession(ctx)
-	s.Set("n", 1)
-	if err := s.Save(ctx); err != nil {
-		t.Fatal(err)
-	}
-	key := s.Key()
-	cacheddb.WaitInstalls(t, h.sta)
-	h.cache.hold()
-	s = h.a.Load(ctx, key)
-	s.Set("n", 2)
-	saveWithin(t, s, 5*time.Second)
-	<-h.cache.waiting
+	key := heldSecondWrite(t, h)
 	sb := h.b.Load(ctx, key)
 	if got := fmt.Sprint(sb.Get("n")); got != "2" {
 		t.Fatalf("the other process reads n = %s after the write", got)
@@ -388,14 +355,7 @@ func TestLoadAfterAnOverlappingWriteElsewhere(t *testing.T) {
 func TestLoadDuringItsProcessInstallExpires(t *testing.T) {
 	ctx := context.Background()
 	h := newHeldRig(t, nil)
-	s := h.a.NewSession(ctx)
-	s.Set("n", 1)
-	if err := s.Save(ctx); err != nil {
-		t.Fatal(err)
-	}
-	key := s.Key()
-	cacheddb.WaitInstalls(t, h.sta)
-	h.cache.hold()
+	key := savedHeld(t, h)
 	expiry := time.Now().Add(300 * time.Millisecond)
 	if err := h.sta.(sessions.Toucher).Touch(ctx, key, expiry); err != nil {
 		t.Fatal(err)
@@ -409,4 +369,31 @@ func TestLoadDuringItsProcessInstallExpires(t *testing.T) {
 		t.Fatalf("after its expiry the load gives %q, %v; want ErrNotFound", b, err)
 	}
 	h.cache.letGo()
+}
+
+// savedHeld saves a session holding n = 1 through h.a, waits for its
+// install, then holds the cache's next swap back; it returns the key.
+func savedHeld(t *testing.T, h *heldRig) string {
+	t.Helper()
+	ctx := context.Background()
+	s := h.a.NewSession(ctx)
+	s.Set("n", 1)
+	if err := s.Save(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cacheddb.WaitInstalls(t, h.sta)
+	h.cache.hold()
+	return s.Key()
+}
+
+// heldSecondWrite is savedHeld, then a second write (n = 2) through h.a,
+// whose install is held back: it returns once that install waits.
+func heldSecondWrite(t *testing.T, h *heldRig) string {
+	t.Helper()
+	key := savedHeld(t, h)
+	s := h.a.Load(context.Background(), key)
+	s.Set("n", 2)
+	saveWithin(t, s, 5*time.Second)
+	<-h.cache.waiting
+	return key
 }

@@ -82,6 +82,15 @@ func (b *installs) publish(c *claim, cb []byte, expiry time.Time) {
 // lose marks c's copy lost, before the install puts anything else in the
 // cache (see pendingCopy).
 func (b *installs) lose(c *claim) {
+	b.withCopy(c, func(k *keyInstalls, p *pendingCopy) {
+		p.lost = true
+		delete(k.copies, string(c.marker))
+	})
+}
+
+// withCopy runs f under b.mu with c's published copy, if c's install
+// runs in the background and has one.
+func (b *installs) withCopy(c *claim, f func(*keyInstalls, *pendingCopy)) {
 	if !c.background {
 		return
 	}
@@ -89,8 +98,7 @@ func (b *installs) lose(c *claim) {
 	defer b.mu.Unlock()
 	if k := b.keys[c.key]; k != nil {
 		if p := k.copies[string(c.marker)]; p != nil {
-			p.lost = true
-			delete(k.copies, string(c.marker))
+			f(k, p)
 		}
 	}
 }
@@ -145,16 +153,9 @@ func (b *installs) copyFor(key string, found []byte, seen []*pendingCopy) []byte
 // installed notes that c's install succeeded: its copy becomes the
 // store's last.
 func (b *installs) installed(c *claim) {
-	if !c.background {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if k := b.keys[c.key]; k != nil {
-		if p := k.copies[string(c.marker)]; p != nil {
-			b.last, b.lastKey = p, c.key
-		}
-	}
+	b.withCopy(c, func(_ *keyInstalls, p *pendingCopy) {
+		b.last, b.lastKey = p, c.key
+	})
 }
 
 // forget drops c's copy when its install is over (and not lost: a load

@@ -123,6 +123,20 @@ func (f *fastDecoder) charge(n int) bool {
 	return f.nodes >= 0 && f.strBytes >= 0
 }
 
+// argWidth is the size in bytes of the integer argument (a value, a
+// length or a memo index) of the opcodes that take one.
+func argWidth(op byte) int {
+	switch op {
+	case opBinInt2:
+		return 2
+	case opBinInt, opLong4, opBinUnicode, opLongBinPut, opLongBinGet:
+		return 4
+	case opBinUnicode8:
+		return 8
+	}
+	return 1 // BININT1, LONG1, SHORT_BINUNICODE, BINPUT, BINGET
+}
+
 // uint reads an n-byte little-endian unsigned integer.
 func (f *fastDecoder) uint(n int) (uint64, bool) {
 	if n > len(f.b)-f.i {
@@ -306,20 +320,12 @@ func (f *fastDecoder) run() (*codec.Dict, bool) {
 				return nil, false
 			}
 		case opBinInt1, opBinInt2:
-			w := 1
-			if c == opBinInt2 {
-				w = 2
-			}
-			u, ok := f.uint(w)
+			u, ok := f.uint(argWidth(c))
 			if !ok || !f.push(slot{v: int64(u)}) {
 				return nil, false
 			}
 		case opLong1, opLong4:
-			w := 1
-			if c == opLong4 {
-				w = 4
-			}
-			n, ok := f.uint(w)
+			n, ok := f.uint(argWidth(c))
 			if !ok || n > MaxIntBytes || n > uint64(len(f.b)-f.i) {
 				return nil, false
 			}
@@ -338,14 +344,7 @@ func (f *fastDecoder) run() (*codec.Dict, bool) {
 				return nil, false
 			}
 		case opShortBinUnicode, opBinUnicode, opBinUnicode8:
-			w := 1
-			switch c {
-			case opBinUnicode:
-				w = 4
-			case opBinUnicode8:
-				w = 8
-			}
-			n, ok := f.uint(w)
+			n, ok := f.uint(argWidth(c))
 			if !ok || n > uint64(len(f.b)-f.i) {
 				return nil, false
 			}
@@ -453,12 +452,8 @@ func (f *fastDecoder) run() (*codec.Dict, bool) {
 			}
 			n := uint64(len(f.memo))
 			if c != opMemoize {
-				w := 1
-				if c == opLongBinPut {
-					w = 4
-				}
 				var ok bool
-				if n, ok = f.uint(w); !ok {
+				if n, ok = f.uint(argWidth(c)); !ok {
 					return nil, false
 				}
 			}
@@ -478,11 +473,7 @@ func (f *fastDecoder) run() (*codec.Dict, bool) {
 				return nil, false // out of order: the general decoder's job
 			}
 		case opBinGet, opLongBinGet:
-			w := 1
-			if c == opLongBinGet {
-				w = 4
-			}
-			n, ok := f.uint(w)
+			n, ok := f.uint(argWidth(c))
 			if !ok || n >= uint64(len(f.memo)) || f.memo[n].ref {
 				return nil, false
 			}

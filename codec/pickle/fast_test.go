@@ -115,17 +115,7 @@ func TestFastPathRefuses(t *testing.T) {
 //
 //	go test -fuzz FuzzFastPath ./codec/pickle/
 func FuzzFastPath(f *testing.F) {
-	for _, h := range pyPlain {
-		f.Add(unhex(f, h))
-	}
-	for _, h := range pyBad {
-		f.Add(unhex(f, h))
-	}
-	for _, b := range hostile() {
-		if len(b) < 4096 {
-			f.Add(b)
-		}
-	}
+	addSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sameAsSlow(t, "fuzz", data)
 	})

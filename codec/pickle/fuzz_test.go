@@ -14,17 +14,7 @@ import (
 //
 //	go test -fuzz FuzzDecode ./codec/pickle/
 func FuzzDecode(f *testing.F) {
-	for _, h := range pyPlain {
-		f.Add(unhex(f, h))
-	}
-	for _, h := range pyBad {
-		f.Add(unhex(f, h))
-	}
-	for _, b := range hostile() {
-		if len(b) < 4096 {
-			f.Add(b)
-		}
-	}
+	addSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if _, err := Unmarshal(data); err != nil && !errors.Is(err, codec.ErrCorrupt) {
 			t.Fatalf("Unmarshal error %v does not match ErrCorrupt", err)
@@ -46,4 +36,20 @@ func FuzzDecode(f *testing.F) {
 		}
 		equalDict(t, "re-decoded", again, d)
 	})
+}
+
+// addSeeds adds the seed corpus of the decoder's fuzz targets: every
+// CPython vector (good and bad) and the hand-written hostile pickles.
+func addSeeds(f *testing.F) {
+	for _, h := range pyPlain {
+		f.Add(unhex(f, h))
+	}
+	for _, h := range pyBad {
+		f.Add(unhex(f, h))
+	}
+	for _, b := range hostile() {
+		if len(b) < 4096 {
+			f.Add(b)
+		}
+	}
 }
