@@ -278,13 +278,7 @@ func TestInstallAfterTheClaimIsLost(t *testing.T) {
 	if got := getN(t, h.b, key); got != "2" { // refills the cache
 		t.Fatalf("after the eviction another process reads n = %s", got)
 	}
-	h.cache.letGo()
-	cacheddb.WaitInstalls(t, h.sta)
-	for _, m := range []*sessions.Manager{h.a, h.b, h.a} {
-		if got := getN(t, m, key); got != "2" {
-			t.Errorf("after the late install n = %s", got)
-		}
-	}
+	afterLateInstall(t, h, key, "2")
 }
 
 // A load in the writer's own process, while the write's install is on
@@ -341,13 +335,7 @@ func TestLoadAfterAnOverlappingWriteElsewhere(t *testing.T) {
 	if got := getN(t, h.a, key); got != "3" {
 		t.Errorf("while its install is held back, the writer's process reads n = %s after a later write elsewhere", got)
 	}
-	h.cache.letGo()
-	cacheddb.WaitInstalls(t, h.sta)
-	for _, m := range []*sessions.Manager{h.a, h.b, h.a} {
-		if got := getN(t, m, key); got != "3" {
-			t.Errorf("after the late install n = %s", got)
-		}
-	}
+	afterLateInstall(t, h, key, "3")
 }
 
 // The copy of an install that is on its way serves loads only until the
@@ -396,4 +384,17 @@ func heldSecondWrite(t *testing.T, h *heldRig) string {
 	saveWithin(t, s, 5*time.Second)
 	<-h.cache.waiting
 	return key
+}
+
+// afterLateInstall lets the held install go, waits for it, and checks
+// that both processes then read n = want.
+func afterLateInstall(t *testing.T, h *heldRig, key, want string) {
+	t.Helper()
+	h.cache.letGo()
+	cacheddb.WaitInstalls(t, h.sta)
+	for _, m := range []*sessions.Manager{h.a, h.b, h.a} {
+		if got := getN(t, m, key); got != want {
+			t.Errorf("after the late install n = %s, want %s", got, want)
+		}
+	}
 }

@@ -206,6 +206,13 @@ func (f *fastDecoder) fromMark() (items []any, h int32, ok bool) {
 	}
 	base := f.marks[n-1]
 	f.marks = f.marks[:n-1]
+	items, h = f.finish(base)
+	return items, h, true
+}
+
+// finish finishes the slots from the stack position base on, as a list,
+// and pops them; their height is the highest of theirs.
+func (f *fastDecoder) finish(base int) (items []any, h int32) {
 	items = make([]any, len(f.stack)-base)
 	for k := range items {
 		s := &f.stack[base+k]
@@ -214,7 +221,7 @@ func (f *fastDecoder) fromMark() (items []any, h int32, ok bool) {
 	}
 	clear(f.stack[base:])
 	f.stack = f.stack[:base]
-	return items, h, true
+	return items, h
 }
 
 // underMark returns the slot just under the last MARK (the list or dict
@@ -370,16 +377,7 @@ func (f *fastDecoder) run() (*codec.Dict, bool) {
 			if f.below(n-1) == nil {
 				return nil, false
 			}
-			base := len(f.stack) - n
-			items := make([]any, n)
-			var h int32
-			for k := range items {
-				s := &f.stack[base+k]
-				items[k] = f.value(s)
-				h = max(h, s.h)
-			}
-			clear(f.stack[base:])
-			f.stack = f.stack[:base]
+			items, h := f.finish(len(f.stack) - n)
 			if !f.push(slot{v: items, h: h + 1}) {
 				return nil, false
 			}
