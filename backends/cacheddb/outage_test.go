@@ -868,6 +868,9 @@ func TestOverlappingWrites(t *testing.T) {
 				}
 				r.consistent(t, key, "after a later write")
 				holds(r, key, 11)(t)
+				// The write's copy goes into the cache after it returned,
+				// and the loads above no longer wait for it.
+				cacheddb.WaitInstalls(t, r.st)
 				if c := r.cacheState(t, key); !strings.Contains(c, `"n":11`) {
 					t.Errorf("the write after the overlap cached %q", c)
 				}
