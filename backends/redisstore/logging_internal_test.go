@@ -13,6 +13,18 @@ import (
 // only; any other line to each open Store's logger once; with none open,
 // to the last one closed; passwords never show.
 func TestLogRouter(t *testing.T) {
+	// The router is global: Stores other tests left open (a shared one,
+	// or one still closing) would take the lines. Route around them for
+	// the test, and put them back after.
+	logRouter.mu.Lock()
+	saved, savedLast := logRouter.routes, logRouter.last
+	logRouter.routes, logRouter.last = nil, nil
+	logRouter.mu.Unlock()
+	defer func() {
+		logRouter.mu.Lock()
+		logRouter.routes, logRouter.last = append(logRouter.routes, saved...), savedLast
+		logRouter.mu.Unlock()
+	}()
 	var a, b bytes.Buffer
 	la := slog.New(slog.NewTextHandler(&a, nil))
 	ra := &logRoute{log: la, where: "A", secrets: []string{"pw-of-a"}}
