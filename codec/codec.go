@@ -121,6 +121,10 @@ type Dict struct {
 	// checks every value but builds none: m holds undecoded{} until the
 	// value is first read (see get).
 	raw map[string][]byte
+	// lazy builds the values of a codec that checked them without
+	// building them (see SetLazy): m holds undecoded{} for those too, with
+	// no raw form.
+	lazy func(k string) any
 	// order holds the key order of nested maps a codec decoded.
 	order map[uintptr]keyOrder
 }
@@ -140,15 +144,37 @@ func (d *Dict) get(k string) (any, bool) {
 	return v, ok
 }
 
-// build decodes the stored form of k, which Decode checked, and keeps
-// the value.
+// build decodes the stored form of k, which Decode checked, or has the
+// codec that checked it build it (SetLazy), and keeps the value.
 func (d *Dict) build(k string) any {
-	v, err := pyjson.Decoder{Outer: 1, KeyOrder: d.SetKeyOrder, Alias: true}.Decode(d.raw[k])
-	if err != nil {
-		v = nil // not reached: the data passed the same checks when loaded
+	var v any
+	if raw, ok := d.raw[k]; ok {
+		var err error
+		v, err = pyjson.Decoder{Outer: 1, KeyOrder: d.SetKeyOrder, Alias: true}.Decode(raw)
+		if err != nil {
+			v = nil // not reached: the data passed the same checks when loaded
+		}
+	} else if d.lazy != nil {
+		v = d.lazy(k)
 	}
 	d.m[k] = v
 	return v
+}
+
+// buildLazy builds every value a codec left to build (SetLazy), so that
+// an encoder knows the key orders their maps recorded.
+func (d *Dict) buildLazy() {
+	if d.lazy == nil {
+		return
+	}
+	for _, k := range d.keys {
+		if _, lazy := d.m[k].(undecoded); lazy {
+			if _, ok := d.raw[k]; !ok {
+				d.build(k)
+			}
+		}
+	}
+	d.lazy = nil
 }
 
 // keyOrder is the recorded key order of one map; m keeps the map alive,
@@ -207,7 +233,32 @@ func (d *Dict) SetOrdered(keys []string, m map[string]any) bool {
 	if len(keys) == 0 {
 		keys, m = nil, nil // as the zero Dict
 	}
-	d.keys, d.m, d.raw = keys, m, nil
+	d.keys, d.m, d.raw, d.lazy = keys, m, nil, nil
+	return true
+}
+
+// SetLazy makes d hold keys, in that order, with values that a codec has
+// checked but not built: build(k) returns the value of k when it is
+// first read (by Get, All, Map, Clone or an encoder), at most once per
+// key, so that a request pays only for the values it reads. It is for
+// codecs whose check of the data costs less than building every value,
+// and build must not fail: it builds what the check passed. build may
+// record key orders ([Dict.SetKeyOrder]); those d recorded stay. keys
+// must not repeat a key; when one does, SetLazy reports false and leaves
+// d unchanged. Like every Dict method, build runs under the caller's
+// serialization of d.
+func (d *Dict) SetLazy(keys []string, build func(k string) any) bool {
+	m := make(map[string]any, len(keys))
+	for _, k := range keys {
+		if _, dup := m[k]; dup {
+			return false
+		}
+		m[k] = undecoded{}
+	}
+	if len(keys) == 0 {
+		keys, m, build = nil, nil, nil // as the zero Dict
+	}
+	d.keys, d.m, d.raw, d.lazy = keys, m, nil, build
 	return true
 }
 
@@ -406,6 +457,7 @@ func NewKeyError(key string, err error) *EncodeError {
 // nothing changed since are written in their stored form (see the package
 // documentation). An unencodable value gives an *EncodeError.
 func MarshalPython(d *Dict) ([]byte, error) {
+	d.buildLazy()
 	enc := pyjson.Encoder{}
 	if d.order != nil {
 		enc.KeyOrder = d.KeyOrder

@@ -54,3 +54,56 @@ func TestValuesBuiltWhenRead(t *testing.T) {
 		}
 	}
 }
+
+// SetLazy: a codec's values are built when first read, once each, by
+// every way of reading them; values set or deleted first are never
+// built; a repeated key is refused.
+func TestSetLazy(t *testing.T) {
+	built := map[string]int{}
+	values := map[string]any{"a": "x", "b": map[string]any{"z": 1, "y": 2}, "c": []any{1}, "d": "gone"}
+	build := func(k string) any {
+		built[k]++
+		v := values[k]
+		return v
+	}
+	var d codec.Dict
+	if d.SetLazy([]string{"a", "b", "a"}, build) {
+		t.Fatal("SetLazy took a repeated key")
+	}
+	if !d.SetLazy([]string{"a", "b", "c", "d"}, build) {
+		t.Fatal("SetLazy refused distinct keys")
+	}
+	if len(built) != 0 || d.Len() != 4 || strings.Join(d.Keys(), ",") != "a,b,c,d" {
+		t.Fatalf("after SetLazy: built %v, keys %v", built, d.Keys())
+	}
+	if v, ok := d.Get("a"); v != "x" || !ok {
+		t.Fatalf("a = %v, %v", v, ok)
+	}
+	d.Get("a")
+	d.Set("c", "new")
+	d.Delete("d")
+	if built["a"] != 1 || built["c"] != 0 || built["d"] != 0 || built["b"] != 0 {
+		t.Fatalf("built %v: want a once, nothing else", built)
+	}
+	out, err := codec.MarshalPython(&d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"a":"x","b":{"y":2,"z":1},"c":"new"}`; string(out) != want {
+		t.Errorf("encoded %s, want %s", out, want)
+	}
+	c := d.Clone()
+	for range d.All() {
+	}
+	d.Map()
+	if built["a"] != 1 || built["b"] != 1 || built["c"] != 0 || built["d"] != 0 {
+		t.Errorf("built %v: want a and b once each", built)
+	}
+	if v, _ := c.Get("b"); v.(map[string]any)["y"] != 2 {
+		t.Errorf("the clone's b = %v", v)
+	}
+	var empty codec.Dict
+	if !empty.SetLazy(nil, build) || empty.Len() != 0 {
+		t.Error("SetLazy of no keys")
+	}
+}

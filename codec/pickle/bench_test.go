@@ -52,10 +52,43 @@ func BenchmarkEncodeSession(b *testing.B) {
 
 // BenchmarkDecodeLarge decodes a session of about 100 KB: a cart of 2,000
 // items, as the benchmarks' size sweep stores it.
-func BenchmarkDecodeLarge(b *testing.B) {
+func BenchmarkDecodeLarge(b *testing.B) { benchDecode(b, largeSession()) }
+
+// largeSession is a session of about 100 KB: a cart of 2,000 items.
+func largeSession() *codec.Dict {
 	var cart []any
 	for i := range 2000 {
 		cart = append(cart, map[string]any{"sku": fmt.Sprintf("SKU-%06d", i*7919%1000000), "qty": int64(1 + i%5), "price": fmt.Sprintf("%d.%02d", 3+i*13%97, i*37%100)})
 	}
-	benchDecode(b, codec.NewDict(map[string]any{"_auth_user_id": "1042", "theme": "dark", "cart": cart}))
+	return codec.NewDict(map[string]any{"_auth_user_id": "1042", "theme": "dark", "cart": cart})
+}
+
+// The request's view: decode, then read the user (a read-only request),
+// or every value (what a write's encode does).
+func BenchmarkDecodeSessionReadUser(b *testing.B) { benchRead(b, benchSession(), false) }
+func BenchmarkDecodeSessionReadAll(b *testing.B)  { benchRead(b, benchSession(), true) }
+func BenchmarkDecodeLargeReadUser(b *testing.B)   { benchRead(b, largeSession(), false) }
+func BenchmarkDecodeLargeReadAll(b *testing.B)    { benchRead(b, largeSession(), true) }
+
+// benchRead times decoding d's pickle and reading the user, or every
+// value.
+func benchRead(b *testing.B, d *codec.Dict, all bool) {
+	data, err := Codec{}.Encode(d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		got, err := Codec{}.Decode(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !all {
+			got.Get("_auth_user_id")
+			continue
+		}
+		for range got.All() {
+		}
+	}
 }

@@ -3,6 +3,7 @@ package pickle
 import (
 	"bytes"
 	"errors"
+	"hash/fnv"
 	"strings"
 	"testing"
 
@@ -27,6 +28,7 @@ func slowSession(data []byte) (*codec.Dict, error) {
 // included), which the re-encodings show byte for byte.
 func sameAsSlow(t *testing.T, name string, data []byte) (fast bool) {
 	t.Helper()
+	sameAsEager(t, name, data)
 	got, ok := fastSession(data)
 	if !ok {
 		return false
@@ -48,6 +50,103 @@ func sameAsSlow(t *testing.T, name string, data []byte) (fast bool) {
 	}
 	equalDict(t, name, got, want)
 	return true
+}
+
+// sameAsEager checks that where checking takes a pickle, building its
+// values one by one, in any order and after any reads, gives what the
+// eager fast path gives; and that checking refuses, for a reason other
+// than the split (notLazy), only what the eager fast path refuses too.
+func sameAsEager(t *testing.T, name string, data []byte) {
+	t.Helper()
+	lazy, ok, notLazy := lazySession(data)
+	eager, eagerOK := eagerSession(data)
+	switch {
+	case !ok && !notLazy && eagerOK:
+		t.Fatalf("%s: checking refuses what the eager fast path takes", name)
+	case !ok:
+		return
+	case !eagerOK:
+		t.Fatalf("%s: checking takes what the eager fast path refuses", name)
+	}
+	// Read some values first (a subset that depends on the data), then
+	// encode, which builds the rest.
+	h := fnv.New32a()
+	h.Write(data)
+	pick := h.Sum32()
+	keys := eager.Keys()
+	for i := len(keys) - 1; i >= 0; i-- {
+		if pick>>(uint(i)%32)&1 == 1 {
+			g, _ := lazy.Get(keys[i])
+			w, _ := eager.Get(keys[i])
+			if !equalValue(g, w) {
+				t.Fatalf("%s: %q read first: %#v, eager %#v", name, keys[i], g, w)
+			}
+		}
+	}
+	lb, err := Codec{MaxSize: -1}.Encode(lazy)
+	if err != nil {
+		t.Fatalf("%s: re-encoding the lazily built session: %v", name, err)
+	}
+	eb, err := Codec{MaxSize: -1}.Encode(eager)
+	if err != nil {
+		t.Fatalf("%s: re-encoding the eager fast path's result: %v", name, err)
+	}
+	if !bytes.Equal(lb, eb) {
+		t.Fatalf("%s: built lazily and eagerly, the session differs:\n lazy  %x\n eager %x", name, lb, eb)
+	}
+	equalDict(t, name, lazy, eager)
+}
+
+// TestLazyBuildsWhatIsRead checks that decoding a session and reading one
+// small value costs a few allocations, not those of the 2,000-item cart
+// beside it (about 10,000 when built). The bound leaves room for the race
+// detector, under which sync.Pool drops decoders: about 20 without it.
+func TestLazyBuildsWhatIsRead(t *testing.T) {
+	data, err := Codec{}.Encode(largeSession())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if testing.AllocsPerRun(1, func() { eagerSession(data) }) < 2000 {
+		t.Fatal("the eager decode of the large session is cheaper than this test assumes")
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		d, err := Codec{}.Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := d.Get("_auth_user_id"); v != "1042" {
+			t.Fatalf("_auth_user_id = %v", v)
+		}
+	})
+	if allocs > 100 {
+		t.Errorf("decoding the large session and reading the user: %.0f allocations, want at most 100", allocs)
+	}
+	d, err := Codec{}.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cart, _ := d.Get("cart"); len(cart.([]any)) != 2000 {
+		t.Errorf("the cart, read afterwards, has %d items", len(cart.([]any)))
+	}
+}
+
+// TestLazyFallsBack checks the pickles that checking does not split (a
+// memo entry written twice, a root made by MARK ... DICT): they decode
+// whole, on the eager fast path, to the general decoder's result.
+func TestLazyFallsBack(t *testing.T) {
+	for name, data := range map[string][]byte{
+		// {"a": "x", "b": "y"}, both values put in memo slot 0.
+		"memo written twice": []byte("\x80\x05}\x94(\x8c\x01a\x8c\x01xq\x01\x8c\x01b\x8c\x01yq\x01u."),
+		// MARK "a" "x" DICT
+		"root from DICT": []byte("\x80\x02(\x8c\x01a\x8c\x01xd."),
+	} {
+		if _, ok, notLazy := lazySession(data); ok || !notLazy {
+			t.Errorf("%s: checking gave ok %v, notLazy %v; want it to leave the pickle to the eager path", name, ok, notLazy)
+		}
+		if !sameAsSlow(t, name, data) {
+			t.Errorf("%s: left the fast path", name)
+		}
+	}
 }
 
 // TestFastPathTaken checks that CPython's pickles of sessions (protocols

@@ -81,6 +81,12 @@
 // references may make a value larger than its pickle, but not without
 // bound). Decode never panics.
 //
+// Decode checks the whole pickle before it returns, so a corrupt session
+// is refused at once, but for a session of more than a few hundred bytes
+// as CPython writes it (protocols 2 to 5) it builds a value only when it
+// is first read (Get, All, Map, Clone, Encode): a request that reads the
+// user of a session holding a large cart does not build the cart.
+//
 // # Why not a pickle library
 //
 // The decoder and encoder are small and written here, and
