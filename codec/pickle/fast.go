@@ -524,7 +524,9 @@ func (f *fastDecoder) lazyDict(root *slot) (*codec.Dict, bool) {
 	}
 	r := &lazyRoot{data: f.b, s: f.s, memo: slices.Clone(f.memo), keys: slices.Clone(f.rootKeys),
 		spans: slices.Clone(f.rootSpans), index: f.rootIndex, out: f.out}
-	if !f.out.SetLazy(r.keys, r.build) {
+	// The Dict gets keys of its own: it edits them in place (Delete),
+	// and r finds a value's span by the key's place in r.keys.
+	if !f.out.SetLazy(slices.Clone(r.keys), r.build) {
 		return nil, false // not reached: noteRootItem keeps one of each
 	}
 	return f.out, true

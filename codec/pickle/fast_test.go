@@ -68,12 +68,20 @@ func sameAsEager(t *testing.T, name string, data []byte) {
 	case !eagerOK:
 		t.Fatalf("%s: checking takes what the eager fast path refuses", name)
 	}
-	// Read some values first (a subset that depends on the data), then
-	// encode, which builds the rest.
+	// Read some values first (a subset that depends on the data), delete
+	// one and replace another, then encode, which builds the rest.
 	h := fnv.New32a()
 	h.Write(data)
 	pick := h.Sum32()
 	keys := eager.Keys()
+	if n := len(keys); n > 1 {
+		del, set := keys[int(pick)%n], keys[int(pick/7)%n]
+		for _, d := range []*codec.Dict{lazy, eager} {
+			d.Delete(del)
+			d.Set(set, "replaced")
+		}
+		keys = eager.Keys()
+	}
 	for i := len(keys) - 1; i >= 0; i-- {
 		if pick>>(uint(i)%32)&1 == 1 {
 			g, _ := lazy.Get(keys[i])
