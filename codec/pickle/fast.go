@@ -1,10 +1,12 @@
 package pickle
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/sessionkit/sessions/codec"
 )
@@ -175,7 +177,12 @@ func eagerSession(data []byte) (*codec.Dict, bool) {
 // when first read. notLazy reports a pickle that eagerSession may still
 // take.
 func lazySession(data []byte) (d *codec.Dict, ok, notLazy bool) {
-	f := newFast(data, string(data), checking)
+	// The Dict builds its values from the data after Decode has returned,
+	// and Decode's caller may reuse its buffer: the values are built from
+	// a copy of the data, which nothing ever writes to, and the strings
+	// are parts of that same copy.
+	own := bytes.Clone(data)
+	f := newFast(own, unsafe.String(unsafe.SliceData(own), len(own)), checking)
 	f.out = &codec.Dict{}
 	return f.decode()
 }

@@ -138,6 +138,25 @@ func TestLazyBuildsWhatIsRead(t *testing.T) {
 	}
 }
 
+// TestLazyKeepsNoBuffer checks that values built after Decode returned
+// do not come from the caller's buffer, which it may reuse.
+func TestLazyKeepsNoBuffer(t *testing.T) {
+	data, err := Codec{}.Encode(largeSession())
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := bytes.Clone(data)
+	d, err := Codec{}.Decode(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range buf {
+		buf[i] = 'X'
+	}
+	want, _ := eagerSession(data)
+	equalDict(t, "after the buffer was reused", d, want)
+}
+
 // TestLazyFallsBack checks the pickles that checking does not split (a
 // memo entry written twice, a root made by MARK ... DICT): they decode
 // whole, on the eager fast path, to the general decoder's result.
