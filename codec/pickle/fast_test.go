@@ -37,19 +37,27 @@ func sameAsSlow(t *testing.T, name string, data []byte) (fast bool) {
 	if err != nil {
 		t.Fatalf("%s: the fast path decoded what the general decoder refuses (%v)", name, err)
 	}
+	sameSession(t, name, "the fast path", got, "the general decoder", want)
+	return true
+}
+
+// sameSession checks that two decodes of one pickle hold the same
+// session: the same entries, the same key orders (nested maps included),
+// which their re-encodings show byte for byte.
+func sameSession(t *testing.T, name, gotBy string, got *codec.Dict, wantBy string, want *codec.Dict) {
+	t.Helper()
 	gb, err := Codec{MaxSize: -1}.Encode(got)
 	if err != nil {
-		t.Fatalf("%s: re-encoding the fast path's result: %v", name, err)
+		t.Fatalf("%s: re-encoding %s's result: %v", name, gotBy, err)
 	}
 	wb, err := Codec{MaxSize: -1}.Encode(want)
 	if err != nil {
-		t.Fatalf("%s: re-encoding the general decoder's result: %v", name, err)
+		t.Fatalf("%s: re-encoding %s's result: %v", name, wantBy, err)
 	}
 	if !bytes.Equal(gb, wb) {
-		t.Fatalf("%s: the fast path and the general decoder differ:\n fast %x\n slow %x", name, gb, wb)
+		t.Fatalf("%s: %s and %s differ:\n %x\n %x", name, gotBy, wantBy, gb, wb)
 	}
 	equalDict(t, name, got, want)
-	return true
 }
 
 // sameAsEager checks that where checking takes a pickle, building its
@@ -91,18 +99,7 @@ func sameAsEager(t *testing.T, name string, data []byte) {
 			}
 		}
 	}
-	lb, err := Codec{MaxSize: -1}.Encode(lazy)
-	if err != nil {
-		t.Fatalf("%s: re-encoding the lazily built session: %v", name, err)
-	}
-	eb, err := Codec{MaxSize: -1}.Encode(eager)
-	if err != nil {
-		t.Fatalf("%s: re-encoding the eager fast path's result: %v", name, err)
-	}
-	if !bytes.Equal(lb, eb) {
-		t.Fatalf("%s: built lazily and eagerly, the session differs:\n lazy  %x\n eager %x", name, lb, eb)
-	}
-	equalDict(t, name, lazy, eager)
+	sameSession(t, name, "the lazy build", lazy, "the eager fast path", eager)
 }
 
 // TestLazyBuildsWhatIsRead checks that decoding a session and reading one
