@@ -82,7 +82,10 @@ import (
 )
 
 // Codec encodes and decodes session data. Implementations must be safe for
-// concurrent use. Decode must never panic, whatever the input.
+// concurrent use. Decode must never panic, whatever the input, and must
+// not keep data: its caller may reuse the buffer once Decode returns, so a
+// Dict whose values are built when read ([Dict.SetLazy]) builds them from
+// a copy.
 type Codec interface {
 	Encode(d *Dict) ([]byte, error)
 	Decode(data []byte) (*Dict, error)
@@ -168,11 +171,7 @@ func (d *Dict) buildLazy() {
 		return
 	}
 	for _, k := range d.keys {
-		if _, lazy := d.m[k].(undecoded); lazy {
-			if _, ok := d.raw[k]; !ok {
-				d.build(k)
-			}
-		}
+		d.get(k)
 	}
 	d.lazy = nil
 }

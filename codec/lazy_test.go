@@ -1,11 +1,15 @@
 package codec_test
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/sessionkit/sessions/codec"
+	"github.com/sessionkit/sessions/codec/pickle"
 )
 
 // Decode checks every value but builds a value only when it is read: a
@@ -105,5 +109,41 @@ func TestSetLazy(t *testing.T) {
 	var empty codec.Dict
 	if !empty.SetLazy(nil, build) || empty.Len() != 0 {
 		t.Error("SetLazy of no keys")
+	}
+}
+
+// Every codec of this module keeps nothing of the buffer it decodes: the
+// caller may reuse it once Decode returns, also when the values are
+// built later, on their first read (codec.Codec's contract).
+func TestDecodeKeepsNoBuffer(t *testing.T) {
+	var cart []any
+	for i := range 300 {
+		cart = append(cart, map[string]any{"sku": fmt.Sprintf("SKU-%04d", i), "qty": int64(1 + i%5)})
+	}
+	session := map[string]any{"_auth_user_id": "1042", "cart": cart, "theme": "dark"}
+	for name, c := range map[string]codec.Codec{
+		"json":   codec.JSON{},
+		"signed": codec.Signed{Key: "a secret key of some length"},
+		"pickle": pickle.Codec{},
+	} {
+		data, err := c.Encode(codec.NewDict(session))
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := bytes.Clone(data)
+		d, err := c.Decode(buf)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for i := range buf {
+			buf[i] = '"'
+		}
+		want, err := c.Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(d.Map(), want.Map()) {
+			t.Errorf("%s: values read after the buffer was reused differ from a fresh decode", name)
+		}
 	}
 }
