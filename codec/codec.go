@@ -127,7 +127,7 @@ type Dict struct {
 	// lazy builds the values of a codec that checked them without
 	// building them (see SetLazy): m holds undecoded{} for those too, with
 	// no raw form.
-	lazy func(k string) any
+	lazy Lazy
 	// order holds the key order of nested maps a codec decoded.
 	order map[uintptr]keyOrder
 }
@@ -158,7 +158,7 @@ func (d *Dict) build(k string) any {
 			v = nil // not reached: the data passed the same checks when loaded
 		}
 	} else if d.lazy != nil {
-		v = d.lazy(k)
+		v = d.lazy.Build(k)
 	}
 	d.m[k] = v
 	return v
@@ -236,17 +236,30 @@ func (d *Dict) SetOrdered(keys []string, m map[string]any) bool {
 	return true
 }
 
+// Lazy is where a [Dict] builds the values a codec checked but did not
+// build (see [Dict.SetLazy]).
+type Lazy interface {
+	// Build returns the value of key k. It must not fail: it builds what
+	// the codec's check passed.
+	Build(k string) any
+}
+
+// LazyFunc is a function that builds the value of a key, as a [Lazy].
+type LazyFunc func(k string) any
+
+// Build returns f(k).
+func (f LazyFunc) Build(k string) any { return f(k) }
+
 // SetLazy makes d hold keys, in that order, with values that a codec has
-// checked but not built: build(k) returns the value of k when it is
+// checked but not built: src.Build(k) returns the value of k when it is
 // first read (by Get, All, Map, Clone or an encoder), at most once per
 // key, so that a request pays only for the values it reads. It is for
-// codecs whose check of the data costs less than building every value,
-// and build must not fail: it builds what the check passed. build may
-// record key orders ([Dict.SetKeyOrder]); those d recorded stay. keys
-// must not repeat a key; when one does, SetLazy reports false and leaves
-// d unchanged. Like every Dict method, build runs under the caller's
-// serialization of d.
-func (d *Dict) SetLazy(keys []string, build func(k string) any) bool {
+// codecs whose check of the data costs less than building every value.
+// Build may record key orders ([Dict.SetKeyOrder]); those d recorded
+// stay. keys must not repeat a key; when one does, SetLazy reports false
+// and leaves d unchanged. Like every Dict method, Build runs under the
+// caller's serialization of d.
+func (d *Dict) SetLazy(keys []string, src Lazy) bool {
 	m := make(map[string]any, len(keys))
 	for _, k := range keys {
 		if _, dup := m[k]; dup {
@@ -255,10 +268,28 @@ func (d *Dict) SetLazy(keys []string, build func(k string) any) bool {
 		m[k] = undecoded{}
 	}
 	if len(keys) == 0 {
-		keys, m, build = nil, nil, nil // as the zero Dict
+		keys, m, src = nil, nil, nil // as the zero Dict
 	}
-	d.keys, d.m, d.raw, d.lazy = keys, m, nil, build
+	d.keys, d.m, d.raw, d.lazy = keys, m, nil, src
 	return true
+}
+
+// Unbuilt returns the source that d builds the value of k from (see
+// [Dict.SetLazy]) when nothing has read or set that value yet: an
+// encoder of the codec that set the source may write the value from its
+// checked form without building it, which for a session that is written
+// back after reading one value of many saves building the rest.
+func (d *Dict) Unbuilt(k string) (Lazy, bool) {
+	if d.lazy == nil {
+		return nil, false
+	}
+	if _, ok := d.m[k].(undecoded); !ok {
+		return nil, false
+	}
+	if _, ok := d.raw[k]; ok {
+		return nil, false
+	}
+	return d.lazy, true
 }
 
 // Len returns the number of entries.

@@ -65,11 +65,11 @@ func TestValuesBuiltWhenRead(t *testing.T) {
 func TestSetLazy(t *testing.T) {
 	built := map[string]int{}
 	values := map[string]any{"a": "x", "b": map[string]any{"z": 1, "y": 2}, "c": []any{1}, "d": "gone"}
-	build := func(k string) any {
+	build := codec.LazyFunc(func(k string) any {
 		built[k]++
 		v := values[k]
 		return v
-	}
+	})
 	var d codec.Dict
 	if d.SetLazy([]string{"a", "b", "a"}, build) {
 		t.Fatal("SetLazy took a repeated key")

@@ -84,3 +84,30 @@ func benchRead(b *testing.B, d *codec.Dict, read func(*codec.Dict)) {
 		}
 	}
 }
+
+// The write's view: decode, read the user, set a counter, encode, as a
+// request that writes does. The values nobody read are transcoded.
+func BenchmarkWriteBackSession(b *testing.B) { benchWriteBack(b, benchSession()) }
+func BenchmarkWriteBackLarge(b *testing.B)   { benchWriteBack(b, largeSession()) }
+
+// benchWriteBack times decoding d's pickle, reading the user, setting
+// "n" and encoding the result.
+func benchWriteBack(b *testing.B, d *codec.Dict) {
+	data, err := Codec{}.Encode(d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		got, err := Codec{}.Decode(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		readUser(got)
+		got.Set("n", int64(1))
+		if _, err := (Codec{}).Encode(got); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

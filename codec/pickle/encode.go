@@ -130,6 +130,11 @@ func (e *encoder) dumpDict(d *codec.Dict) ([]byte, error) {
 	e.order = d.KeyOrder
 	keys := d.Keys()
 	err := e.saveDict(len(keys), func(i int) (string, any) {
+		if src, ok := d.Unbuilt(keys[i]); ok {
+			if r, ok := src.(*lazyRoot); ok {
+				return keys[i], unbuilt{r: r, d: d, k: keys[i]}
+			}
+		}
 		v, _ := d.Get(keys[i])
 		return keys[i], v
 	}, 0, func(k string, inKey bool, err error) error {
@@ -162,6 +167,11 @@ func (e *encoder) save(v any, depth int) error {
 	if err := e.boundary(); err != nil {
 		return err
 	}
+	return e.saveValue(v, depth)
+}
+
+// saveValue is save once boundary has run.
+func (e *encoder) saveValue(v any, depth int) error {
 	switch x := v.(type) {
 	case nil:
 		e.write(opNone)
@@ -228,6 +238,8 @@ func (e *encoder) save(v any, depth int) error {
 	case map[string]string:
 		keys := sortedKeys(x)
 		return e.saveDict(len(keys), func(i int) (string, any) { return keys[i], x[keys[i]] }, depth, nil)
+	case unbuilt:
+		return e.saveUnbuilt(x, depth)
 	case *codec.Dict:
 		if x == nil {
 			e.write(opNone)

@@ -199,8 +199,8 @@ type lazyRoot struct {
 	out   *codec.Dict
 }
 
-// build builds the value of key k (codec.Dict's SetLazy).
-func (r *lazyRoot) build(k string) any {
+// Build builds the value of key k (codec.Dict's SetLazy).
+func (r *lazyRoot) Build(k string) any {
 	i, ok := r.index[k]
 	if r.index == nil {
 		i = slices.Index(r.keys, k)
@@ -533,7 +533,7 @@ func (f *fastDecoder) lazyDict(root *slot) (*codec.Dict, bool) {
 		spans: slices.Clone(f.rootSpans), index: f.rootIndex, out: f.out}
 	// The Dict gets keys of its own: it edits them in place (Delete),
 	// and r finds a value's span by the key's place in r.keys.
-	if !f.out.SetLazy(slices.Clone(r.keys), r.build) {
+	if !f.out.SetLazy(slices.Clone(r.keys), r) {
 		return nil, false // not reached: noteRootItem keeps one of each
 	}
 	return f.out, true

@@ -39,13 +39,21 @@ func FuzzDecode(f *testing.F) {
 }
 
 // addSeeds adds the seed corpus of the decoder's fuzz targets: every
-// CPython vector (good and bad) and the hand-written hostile pickles.
+// CPython vector (good and bad), the hand-written hostile pickles, and
+// sessions large enough to decode lazily holding values of every shape
+// transcoding meets (see transcode.go).
 func addSeeds(f *testing.F) {
 	for _, h := range pyPlain {
 		f.Add(unhex(f, h))
 	}
 	for _, h := range pyBad {
 		f.Add(unhex(f, h))
+	}
+	for _, v := range oddShapes {
+		f.Add(session(v))
+	}
+	for _, v := range cpythonShapes {
+		f.Add(session(v))
 	}
 	for _, b := range hostile() {
 		if len(b) < 4096 {
