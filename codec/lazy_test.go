@@ -26,6 +26,9 @@ func TestValuesBuiltWhenRead(t *testing.T) {
 		t.Fatalf("c = %#v", v)
 	}
 	d.Set("d", 11)
+	if _, ok := d.Unbuilt("a"); ok {
+		t.Error("Unbuilt gives a JSON value: it has a stored form, not a source")
+	}
 	out, err := codec.MarshalPython(d)
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +92,16 @@ func TestSetLazy(t *testing.T) {
 	if built["a"] != 1 || built["c"] != 0 || built["d"] != 0 || built["b"] != 0 {
 		t.Fatalf("built %v: want a once, nothing else", built)
 	}
+	// Unbuilt gives the source of the values nothing read or set.
+	for k, want := range map[string]bool{"a": false, "b": true, "c": false, "d": false, "nope": false} {
+		if src, ok := d.Unbuilt(k); ok != want || (ok && src.Build("b") == nil) {
+			t.Errorf("Unbuilt(%q) = %v, %v; want unbuilt %v", k, src, ok, want)
+		}
+	}
+	if built["b"] != 1 {
+		t.Fatalf("built %v: want b once, through the source Unbuilt gave", built)
+	}
+	built["b"] = 0
 	out, err := codec.MarshalPython(&d)
 	if err != nil {
 		t.Fatal(err)

@@ -126,9 +126,20 @@ func (e *encoder) tooLarge(err error) error {
 // dumpDict pickles the session dict, its nested maps in the order d
 // recorded; an error is a *codec.EncodeError naming the session key.
 func (e *encoder) dumpDict(d *codec.Dict) ([]byte, error) {
+	keys := d.Keys()
+	for _, k := range keys {
+		if src, ok := d.Unbuilt(k); ok {
+			if r, ok := src.(*lazyRoot); ok {
+				// A session loaded from a pickle is most often saved at
+				// about the size it had: room for that at once.
+				e.out = make([]byte, 0, len(r.data)+64)
+				e.strMemo = make(map[string]uint32, r.strs)
+			}
+			break
+		}
+	}
 	e.start()
 	e.order = d.KeyOrder
-	keys := d.Keys()
 	err := e.saveDict(len(keys), func(i int) (string, any) {
 		if src, ok := d.Unbuilt(keys[i]); ok {
 			if r, ok := src.(*lazyRoot); ok {

@@ -102,8 +102,9 @@ type fastDecoder struct {
 	nodes, strBytes int
 
 	mode fastMode
-	op   int // where the opcode being run begins
-	end  int // where the run stops: len(b), or the end of the value building builds
+	root *lazyRoot // building: the memo checking left, and the Dict
+	op   int       // where the opcode being run begins
+	end  int       // where the run stops: len(b), or the end of the value building builds
 	// checking: the root dict's keys, in Python's order, and where each
 	// one's value lies; rootAt is where the root dict begins (the items
 	// noted are those of the dict that began there).
@@ -190,32 +191,80 @@ func lazySession(data []byte) (d *codec.Dict, ok, notLazy bool) {
 // lazyRoot is what building a root value needs: the data and the memo
 // as checking left them, and where each value lies.
 type lazyRoot struct {
-	data  []byte
-	s     string
-	memo  []memoEntry
-	keys  []string
-	spans []span
-	index map[string]int
-	out   *codec.Dict
+	data []byte
+	s    string
+	// memo is checking's memo, compact: a str as its place in s
+	// (from<<32 | length), a container as memoRef, a number as memoOther
+	// | its index in others. A 100 KB session memoizes some 5,000 strs
+	// and 2,000 dicts.
+	memo   []uint64
+	others []memoEntry
+	strs   int // the strs in memo
+	keys   []string
+	spans  []span
+	index  map[string]int
+	out    *codec.Dict
+}
+
+// memoOther marks an entry of lazyRoot.memo that is not a str; memoRef
+// is the entry of a container, which building never looks up.
+const (
+	memoOther = 1 << 63
+	memoRef   = memoOther | 1<<62
+)
+
+// newLazyRoot returns the lazyRoot of what f checked.
+func (f *fastDecoder) newLazyRoot() *lazyRoot {
+	r := &lazyRoot{data: f.b, s: f.s, memo: make([]uint64, len(f.memo)), keys: slices.Clone(f.rootKeys),
+		spans: slices.Clone(f.rootSpans), index: f.rootIndex, out: f.out}
+	base := uintptr(unsafe.Pointer(unsafe.StringData(f.s)))
+	for i, e := range f.memo {
+		if e.isStr {
+			// Every str checking reads is a part of f.s (see run).
+			if len(e.s) == 0 {
+				r.strs++
+				continue // from 0, length 0
+			}
+			if from := uintptr(unsafe.Pointer(unsafe.StringData(e.s))) - base; from <= uintptr(len(f.s)-len(e.s)) {
+				r.memo[i] = uint64(from)<<32 | uint64(len(e.s))
+				r.strs++
+				continue
+			}
+		}
+		if e.ref {
+			r.memo[i] = memoRef
+			continue
+		}
+		r.memo[i] = memoOther | uint64(len(r.others))
+		r.others = append(r.others, e)
+	}
+	return r
+}
+
+// memoAt returns the entry n of r's memo.
+func (r *lazyRoot) memoAt(n uint64) memoEntry {
+	m := r.memo[n]
+	if m == memoRef {
+		return memoEntry{ref: true}
+	}
+	if m&memoOther != 0 {
+		return r.others[m&^memoOther]
+	}
+	from := m >> 32
+	return memoEntry{isStr: true, s: r.s[from : from+m&0xffffffff]}
 }
 
 // Build builds the value of key k (codec.Dict's SetLazy).
 func (r *lazyRoot) Build(k string) any {
-	i, ok := r.index[k]
-	if r.index == nil {
-		i = slices.Index(r.keys, k)
-		ok = i >= 0
-	}
+	i, ok := r.find(k)
 	if !ok {
 		return nil // not reached: the Dict asks only for its keys
 	}
 	f := newFast(r.data, r.s, building)
-	own := f.memo
-	f.memo, f.out = r.memo, r.out
+	f.root, f.out = r, r.out
 	f.i, f.end = int(r.spans[i].from), int(r.spans[i].to)
 	f.nodes, f.strBytes = math.MaxInt, math.MaxInt // charged when checked
 	v, ok := f.buildValue()
-	f.memo = own // the shared memo stays as it is
 	f.release()
 	if !ok {
 		return nil // not reached: the same opcodes passed checking
@@ -529,8 +578,7 @@ func (f *fastDecoder) lazyDict(root *slot) (*codec.Dict, bool) {
 		// another one were not its own.
 		return f.out, true
 	}
-	r := &lazyRoot{data: f.b, s: f.s, memo: slices.Clone(f.memo), keys: slices.Clone(f.rootKeys),
-		spans: slices.Clone(f.rootSpans), index: f.rootIndex, out: f.out}
+	r := f.newLazyRoot()
 	// The Dict gets keys of its own: it edits them in place (Delete),
 	// and r finds a value's span by the key's place in r.keys.
 	if !f.out.SetLazy(slices.Clone(r.keys), r) {
@@ -752,10 +800,18 @@ func (f *fastDecoder) run() (*codec.Dict, bool) {
 			}
 		case opBinGet, opLongBinGet:
 			n, ok := f.uint(argWidth(c))
-			if !ok || n >= uint64(len(f.memo)) || f.memo[n].ref {
+			var e memoEntry
+			switch {
+			case !ok:
 				return nil, false
+			case f.mode == building:
+				e = f.root.memoAt(n) // checked
+			case n >= uint64(len(f.memo)) || f.memo[n].ref:
+				return nil, false
+			default:
+				e = f.memo[n]
 			}
-			if e := &f.memo[n]; !f.push(slot{isStr: e.isStr, s: e.s, v: e.v}) {
+			if !f.push(slot{isStr: e.isStr, s: e.s, v: e.v}) {
 				return nil, false
 			}
 		default:

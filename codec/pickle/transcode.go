@@ -64,22 +64,24 @@ func (r *lazyRoot) find(k string) (int, bool) {
 	return i, i >= 0
 }
 
-// shapeSlot is an entry of checkShape's stack: a container (con, an
-// index in shapeCheck.cons) or a scalar, with its text when it is a str.
+// shapeSlot is an entry of checkShape's stack: a container (con, with
+// how it has been filled so far) or a scalar, with its text when it is a
+// str.
 type shapeSlot struct {
-	con   int32 // -1: not a container
+	isCon bool
 	isStr bool
+	con   shapeCon
 	s     string
 }
 
-// shapeCon is a container met by checkShape and how it was filled.
+// shapeCon is how a container met by checkShape was filled.
 type shapeCon struct {
 	dict   bool
-	n      int  // items; pairs for a dict
-	ops    int  // APPEND(S) or SETITEM(S) that added them
-	single bool // one of those was APPEND or SETITEM
-	big    int  // the largest batch
-	last   int  // the items of the last batch
+	single bool  // one of ops was APPEND or SETITEM
+	n      int32 // items; pairs for a dict
+	ops    int32 // APPEND(S) or SETITEM(S) that added them
+	big    int32 // the largest batch
+	last   int32 // the items of the last batch
 }
 
 // canonical reports whether c was filled as CPython's pickler fills a
@@ -87,7 +89,7 @@ type shapeCon struct {
 // encoder does too: nothing for an empty one, APPEND or SETITEM for one
 // item, batches of batchSize under MARK for more. A nested dict must
 // come in one batch, so that checkShape sees every key of it at once.
-func (c shapeCon) canonical() bool {
+func (c *shapeCon) canonical() bool {
 	switch {
 	case c.n == 0:
 		return c.ops == 0
@@ -106,7 +108,6 @@ func (c shapeCon) canonical() bool {
 type shapeCheck struct {
 	stack []shapeSlot
 	marks []int
-	cons  []shapeCon
 	seen  map[string]struct{}
 }
 
@@ -122,9 +123,11 @@ func (r *lazyRoot) checkShape(from, to int) (ok bool) {
 			ok = false // not reached: checking passed these opcodes
 		}
 		clear(c.stack[:cap(c.stack)])
-		c.stack, c.marks, c.cons = c.stack[:0], c.marks[:0], c.cons[:0]
+		c.stack, c.marks = c.stack[:0], c.marks[:0]
 		clear(c.seen)
-		shapeChecks.Put(c)
+		if cap(c.stack) <= 2*batchSize {
+			shapeChecks.Put(c)
+		}
 	}()
 	for i := from; i < to; {
 		op := r.data[i]
@@ -137,7 +140,7 @@ func (r *lazyRoot) checkShape(from, to int) (ok bool) {
 			continue
 		}
 		var s shapeSlot
-		switch s.con = -1; op {
+		switch op {
 		case opShortBinUnicode, opBinUnicode, opBinUnicode8:
 			w := argWidth(op)
 			n := int(leUint(r.data[i : i+w]))
@@ -145,12 +148,11 @@ func (r *lazyRoot) checkShape(from, to int) (ok bool) {
 			i += w + n
 		case opBinGet, opLongBinGet:
 			w := argWidth(op)
-			m := &r.memo[leUint(r.data[i:i+w])]
+			m := r.memoAt(leUint(r.data[i : i+w]))
 			s.isStr, s.s = m.isStr, m.s
 			i += w
 		case opEmptyList, opEmptyDict:
-			s.con = int32(len(c.cons))
-			c.cons = append(c.cons, shapeCon{dict: op == opEmptyDict})
+			s.isCon, s.con.dict = true, op == opEmptyDict
 		case opAppend, opAppends, opSetItem, opSetItems:
 			if !c.fill(op) {
 				return false
@@ -168,17 +170,13 @@ func (r *lazyRoot) checkShape(from, to int) (ok bool) {
 	if len(c.stack) != 1 || len(c.marks) != 0 {
 		return false
 	}
-	for _, k := range c.cons {
-		if !k.canonical() {
-			return false
-		}
-	}
-	return true
+	return !c.stack[0].isCon || c.stack[0].con.canonical()
 }
 
 // fill runs APPEND(S) or SETITEM(S) on c's stack, as the decoder does,
-// counting the items their container gets; it reports false for a
-// repeated key in a dict's batch, or anything the decoder would refuse.
+// counting the items their container gets; it reports false for an item
+// that is a container not filled as CPython fills it, a repeated key in
+// a dict's batch, or anything the decoder would refuse.
 func (c *shapeCheck) fill(op byte) bool {
 	var base int
 	switch op {
@@ -198,10 +196,10 @@ func (c *shapeCheck) fill(op byte) bool {
 		base = c.marks[n-1]
 		c.marks = c.marks[:n-1]
 	}
-	if base < 1 || base > len(c.stack) || c.stack[base-1].con < 0 {
+	if base < 1 || base > len(c.stack) || !c.stack[base-1].isCon {
 		return false
 	}
-	con := &c.cons[c.stack[base-1].con]
+	con := &c.stack[base-1].con
 	items := c.stack[base:]
 	n := len(items)
 	if dict := op == opSetItem || op == opSetItems; dict != con.dict || (dict && (n%2 != 0 || !c.distinctKeys(items))) {
@@ -209,10 +207,15 @@ func (c *shapeCheck) fill(op byte) bool {
 	} else if dict {
 		n /= 2
 	}
-	con.n += n
+	for k := range items {
+		if items[k].isCon && !items[k].con.canonical() {
+			return false // complete: nothing adds to it any more
+		}
+	}
+	con.n += int32(n)
 	con.ops++
 	con.single = con.single || op == opAppend || op == opSetItem
-	con.big, con.last = max(con.big, n), n
+	con.big, con.last = max(con.big, int32(n)), int32(n)
 	clear(items)
 	c.stack = c.stack[:base]
 	return true
@@ -356,7 +359,7 @@ func (r *lazyRoot) transcodeValue(e *encoder, i int, op byte) (int, error) {
 		return w + n, e.saveStr(r.s[i+w : i+w+n])
 	case opBinGet, opLongBinGet:
 		w := argWidth(op)
-		m := &r.memo[leUint(b[:w])]
+		m := r.memoAt(leUint(b[:w]))
 		if m.isStr {
 			return w, e.saveStr(m.s)
 		}
