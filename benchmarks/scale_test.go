@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -40,6 +41,13 @@ func BenchmarkSize(b *testing.B) {
 		}},
 		{"redis", func(b *testing.B) *sessions.Manager {
 			return openManager(b, testservers.SharedRedis(b).URL()+"?key_prefix=s"+suffix())
+		}},
+		{"cached_db", func(b *testing.B) *sessions.Manager {
+			// Redis in front of SQLite: a write stores the session twice,
+			// as a pickle in the cache and as signed JSON in the row.
+			cache := testservers.SharedRedis(b).URL() + "?key_prefix=s" + suffix()
+			db := "sqlite://" + filepath.Join(b.TempDir(), "size.db") + "?create_table=true"
+			return openManager(b, "cached-db:?cache="+url.QueryEscape(cache)+"&db="+url.QueryEscape(db))
 		}},
 	}
 	for _, e := range engines {

@@ -149,7 +149,7 @@ func (w *writer) targets() {
 		}
 	}
 	if len(growth) > 0 {
-		row("cost grows no faster than linearly with session size (exponent ≤ 1, +10% per tenfold step for noise)", "memory, SQLite, Redis",
+		row("cost grows no faster than linearly with session size (exponent ≤ 1, +10% per tenfold step for noise)", "memory, SQLite, Redis, cached_db",
 			"both", "largest exponent: "+strings.Join(growth, "; "), allLinear)
 	}
 	w.p("\n%d of %d targets met in this run.\n\n", met, total)

@@ -156,7 +156,7 @@ var loadStores = []struct{ name, group string }{
 }
 
 // Engines and sizes of BenchmarkSize.
-var sizeEngines = []string{"memory", "sqlite", "redis"}
+var sizeEngines = []string{"memory", "sqlite", "redis", "cached_db"}
 
 var sizes = []struct {
 	name  string
