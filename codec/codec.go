@@ -292,6 +292,18 @@ func (d *Dict) Unbuilt(k string) (Lazy, bool) {
 	return d.lazy, true
 }
 
+// Stored returns the form a JSON decoder kept of the value of k (see
+// [UnmarshalPython]) when nothing has read or set that value: an
+// encoder of another format may write the value from it without
+// building it. The caller must not modify the slice.
+func (d *Dict) Stored(k string) ([]byte, bool) {
+	if _, ok := d.m[k].(undecoded); !ok {
+		return nil, false
+	}
+	raw, ok := d.raw[k]
+	return raw, ok
+}
+
 // Len returns the number of entries.
 func (d *Dict) Len() int { return len(d.keys) }
 

@@ -44,6 +44,8 @@ type encoder struct {
 	strBytes int
 	// order gives the key order of a map[string]any; nil means sorted.
 	order func(map[string]any) []string
+	// json is the scratch of the values written from their JSON text.
+	json jsonScratch
 }
 
 func newEncoder(limit int) *encoder {
@@ -127,24 +129,18 @@ func (e *encoder) tooLarge(err error) error {
 // recorded; an error is a *codec.EncodeError naming the session key.
 func (e *encoder) dumpDict(d *codec.Dict) ([]byte, error) {
 	keys := d.Keys()
-	for _, k := range keys {
-		if src, ok := d.Unbuilt(k); ok {
-			if r, ok := src.(*lazyRoot); ok {
-				// A session loaded from a pickle is most often saved at
-				// about the size it had: room for that at once.
-				e.out = make([]byte, 0, len(r.data)+64)
-				e.strMemo = make(map[string]uint32, r.strs)
-			}
-			break
-		}
-	}
+	e.sizeFor(d, keys)
 	e.start()
 	e.order = d.KeyOrder
+	e.json.d = d
 	err := e.saveDict(len(keys), func(i int) (string, any) {
 		if src, ok := d.Unbuilt(keys[i]); ok {
 			if r, ok := src.(*lazyRoot); ok {
 				return keys[i], unbuilt{r: r, d: d, k: keys[i]}
 			}
+		}
+		if raw, ok := d.Stored(keys[i]); ok {
+			return keys[i], storedJSON{&raw}
 		}
 		v, _ := d.Get(keys[i])
 		return keys[i], v
@@ -161,6 +157,29 @@ func (e *encoder) dumpDict(d *codec.Dict) ([]byte, error) {
 		return nil, e.tooLarge(err)
 	}
 	return e.finish()
+}
+
+// sizeFor makes room at once for the pickle of a session loaded from a
+// pickle or JSON, which is most often saved at about the size it had.
+func (e *encoder) sizeFor(d *codec.Dict, keys []string) {
+	stored := 0
+	for _, k := range keys {
+		if src, ok := d.Unbuilt(k); ok {
+			if r, ok := src.(*lazyRoot); ok {
+				e.out = make([]byte, 0, len(r.data)+64)
+				e.strMemo = make(map[string]uint32, r.strs)
+			}
+			return
+		}
+		if raw, ok := d.Stored(k); ok {
+			stored += len(raw)
+		}
+	}
+	if stored >= 1024 {
+		// JSON takes a little more room than a pickle of the same data:
+		// its strs are quoted, its containers' items separated.
+		e.out = make([]byte, 0, stored+64)
+	}
 }
 
 func (e *encoder) dump(v any) ([]byte, error) {
@@ -251,6 +270,8 @@ func (e *encoder) saveValue(v any, depth int) error {
 		return e.saveDict(len(keys), func(i int) (string, any) { return keys[i], x[keys[i]] }, depth, nil)
 	case unbuilt:
 		return e.saveUnbuilt(x, depth)
+	case storedJSON:
+		return e.saveJSON(*x.raw, depth)
 	case *codec.Dict:
 		if x == nil {
 			e.write(opNone)

@@ -130,6 +130,80 @@ func (o Decoder) ScanObject(b []byte, fn func(key string, raw []byte)) error {
 	return nil
 }
 
+// String parses b, one JSON string, as Decode does, without boxing it in
+// an any.
+func (o Decoder) String(b []byte) (string, error) {
+	d := decoder{b: b, o: o}
+	d.skipWS()
+	if d.i >= len(d.b) || d.b[d.i] != '"' {
+		return "", d.errf("expected a string")
+	}
+	s, err := d.str()
+	if err != nil {
+		return "", err
+	}
+	d.skipWS()
+	if d.i != len(d.b) {
+		return "", d.errf("extra data")
+	}
+	return s, nil
+}
+
+// ScanArray checks that b is a JSON array that Decode would accept (a
+// container at level Outer+1) and calls fn for each item in order, with
+// raw, the item as written in b (a subslice of b, without the whitespace
+// around it). The items are checked but not built.
+func (o Decoder) ScanArray(b []byte, fn func(raw []byte)) error {
+	d := decoder{b: b, o: o}
+	d.skipWS()
+	if d.i >= len(d.b) || d.b[d.i] != '[' {
+		return d.errf("expected an array")
+	}
+	if o.Outer+1 > MaxDepth {
+		return d.depthErr()
+	}
+	d.i++
+	d.skipWS()
+	if d.i < len(d.b) && d.b[d.i] == ']' {
+		d.i++
+	} else {
+		if err := d.items(o.Outer+1, fn); err != nil {
+			return err
+		}
+	}
+	d.skipWS()
+	if d.i != len(d.b) {
+		return d.errf("extra data")
+	}
+	return nil
+}
+
+// items walks the items of the array whose '[' and whitespace d has
+// read, up to its ']', checking each one and calling fn with it.
+func (d *decoder) items(level int, fn func(raw []byte)) error {
+	for {
+		d.skipWS()
+		start := d.i
+		if err := d.skip(level); err != nil {
+			return err
+		}
+		fn(d.b[start:d.i:d.i])
+		d.skipWS()
+		if d.i >= len(d.b) {
+			return d.errf("unexpected end of input in array")
+		}
+		switch d.b[d.i] {
+		case ',':
+			d.i++
+		case ']':
+			d.i++
+			return nil
+		default:
+			return d.errf("expected ',' or ']'")
+		}
+	}
+}
+
 type decoder struct {
 	b    []byte
 	i    int
