@@ -17,10 +17,15 @@ var scanCases = []string{
 	``, `[]`, `{`, `{"a"}`, `{"a":}`, `{"a":1,}`, `{"a":[1,]}`, `{"a":[1 2]}`, `{"a":01}`, `{"a":1.}`, `{"a":.5}`,
 	`{"a":-}`, `{"a":tru}`, `{"a":"x}`, `{"a":"\x01"}`, `{"a":"\q"}`, `{"a":"\u12"}`, `{a:1}`, `{"a":1}x`, `{"a":1} `,
 	`{"a":{"b":1,}}`, `{"a":{"b" 1}}`, `{"a":{1:1}}`, `{"a":[}`, `{"a":{]}`, `{"a":1e}`, `{"a":1e+}`, `{"a":-Infinityx}`,
+	` [ 1 , [ 2 ] , {"a" : "b"} ] `, `[1,]`, `[1 2]`, `[`, `"str"`, ` "a\u00e9\ud800" `, `"x`, `"a" 1`,
+	strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth), strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1),
 }
 
 // ScanObject accepts exactly what DecodeObject accepts, reports the same
-// members with the same raw spans, and each raw value decodes alone.
+// members with the same raw spans, and each raw value decodes alone;
+// ScanArray accepts exactly the arrays Decode accepts, with as many
+// items, each decoding alone; String decodes exactly the strings Decode
+// decodes, to the same string.
 func TestScanAgreesWithDecode(t *testing.T) {
 	for _, utf := range []bool{false, true} {
 		for _, c := range append(scanCases, "{\"k\":\"\xff\"}", "{\"k\":\"\xc3\xa9\"}") {
@@ -44,6 +49,7 @@ func checkScan(t *testing.T, o Decoder, b []byte) {
 		k   string
 		raw []byte
 	}
+	checkScanArray(t, o, b)
 	var dec, scan []member
 	derr := o.DecodeObject(b, func(k string, v any, raw []byte) { dec = append(dec, member{k, raw}) })
 	serr := o.ScanObject(b, func(k string, raw []byte) { scan = append(scan, member{k, raw}) })
@@ -63,6 +69,30 @@ func checkScan(t *testing.T, o Decoder, b []byte) {
 		if _, err := (Decoder{UTF8: o.UTF8, Outer: o.Outer + 1}).Decode(scan[i].raw); err != nil {
 			t.Fatalf("%.80q: member %q does not decode alone: %v", b, scan[i].k, err)
 		}
+	}
+}
+
+func checkScanArray(t *testing.T, o Decoder, b []byte) {
+	t.Helper()
+	v, derr := o.Decode(b)
+	list, isList := v.([]any)
+	n := 0
+	aerr := o.ScanArray(b, func(raw []byte) {
+		n++
+		if _, err := (Decoder{UTF8: o.UTF8, Outer: o.Outer + 1}).Decode(raw); err != nil {
+			t.Fatalf("%.80q: item %q does not decode alone: %v", b, raw, err)
+		}
+	})
+	if (aerr == nil) != (derr == nil && isList) {
+		t.Fatalf("%.80q (UTF8 %v): Decode %v (a list: %v), ScanArray %v", b, o.UTF8, derr, isList, aerr)
+	}
+	if aerr == nil && n != len(list) {
+		t.Fatalf("%.80q: %d items decoded, %d scanned", b, len(list), n)
+	}
+	str, isStr := v.(string)
+	s, serr := o.String(b)
+	if (serr == nil) != (derr == nil && isStr) || s != str {
+		t.Fatalf("%.80q (UTF8 %v): Decode %q, %v; String %q, %v", b, o.UTF8, str, derr, s, serr)
 	}
 }
 
