@@ -28,9 +28,10 @@ import (
 // building anything but the session's keys, noting where each top-level
 // value lies in the data; a value is built from there when it is first
 // read (codec.Dict's SetLazy), so a request that reads the user of a
-// session holding a large cart does not build the cart. Pickles this
-// cannot split so (a memo entry written twice, a root made by DICT) are
-// built whole, in one pass.
+// session holding a large cart does not build the cart; saving it again
+// writes the values nobody read from their opcodes (transcode.go).
+// Pickles this cannot split so (a memo entry written twice, a root made
+// by DICT) are built whole, in one pass.
 
 // fastKind tells what a slot of the fast decoder's stack holds.
 type fastKind uint8

@@ -84,8 +84,11 @@
 // Decode checks the whole pickle before it returns, so a corrupt session
 // is refused at once, but for a session of more than a few hundred bytes
 // as CPython writes it (protocols 2 to 5) it builds a value only when it
-// is first read (Get, All, Map, Clone, Encode): a request that reads the
-// user of a session holding a large cart does not build the cart.
+// is first read (Get, All, Map, Clone): a request that reads the user of
+// a session holding a large cart does not build the cart. Encode writes
+// the values nobody read or set from what they were decoded from (the
+// pickle's opcodes, or a JSON codec's text) without building them, and
+// writes the same bytes as building them would.
 //
 // # Why not a pickle library
 //
