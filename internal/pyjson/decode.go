@@ -188,18 +188,8 @@ func (d *decoder) items(level int, fn func(raw []byte)) error {
 			return err
 		}
 		fn(d.b[start:d.i:d.i])
-		d.skipWS()
-		if d.i >= len(d.b) {
-			return d.errf("unexpected end of input in array")
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case ']':
-			d.i++
-			return nil
-		default:
-			return d.errf("expected ',' or ']'")
+		if more, err := d.more(']', "array"); !more {
+			return err
 		}
 	}
 }
@@ -330,18 +320,8 @@ func (d *decoder) skip(outer int) error {
 			if err := d.skip(outer + 1); err != nil {
 				return err
 			}
-			d.skipWS()
-			if d.i >= len(d.b) {
-				return d.errf("unexpected end of input in %s", what)
-			}
-			switch d.b[d.i] {
-			case ',':
-				d.i++
-			case end:
-				d.i++
-				return nil
-			default:
-				return d.errf("expected ',' or '%c'", end)
+			if more, err := d.more(end, what); !more {
+				return err
 			}
 		}
 	case c == '"':
@@ -358,6 +338,24 @@ func (d *decoder) skip(outer int) error {
 		return d.checkInt(lit)
 	}
 	return d.errf("unexpected character %q", d.b[d.i])
+}
+
+// more reads what follows an item of the container that end closes (an
+// object or array, what): ',' before another item, or end.
+func (d *decoder) more(end byte, what string) (bool, error) {
+	d.skipWS()
+	if d.i >= len(d.b) {
+		return false, d.errf("unexpected end of input in %s", what)
+	}
+	switch d.b[d.i] {
+	case ',':
+		d.i++
+		return true, nil
+	case end:
+		d.i++
+		return false, nil
+	}
+	return false, d.errf("expected ',' or '%c'", end)
 }
 
 // object parses an object at nesting level level, reporting each member
@@ -402,18 +400,8 @@ func (d *decoder) members(value func(k string) error) error {
 		if err := value(k); err != nil {
 			return err
 		}
-		d.skipWS()
-		if d.i >= len(d.b) {
-			return d.errf("unexpected end of input in object")
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
-			return nil
-		default:
-			return d.errf("expected ',' or '}'")
+		if more, err := d.more('}', "object"); !more {
+			return err
 		}
 	}
 }
@@ -434,18 +422,11 @@ func (d *decoder) array(level int) (any, error) {
 			return nil, err
 		}
 		out = append(out, v)
-		d.skipWS()
-		if d.i >= len(d.b) {
-			return nil, d.errf("unexpected end of input in array")
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case ']':
-			d.i++
+		if more, err := d.more(']', "array"); !more {
+			if err != nil {
+				return nil, err
+			}
 			return out, nil
-		default:
-			return nil, d.errf("expected ',' or ']'")
 		}
 	}
 }
