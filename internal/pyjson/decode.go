@@ -62,12 +62,11 @@ func (o Decoder) Decode(b []byte) (any, error) {
 	d := decoder{b: b, o: o}
 	d.skipWS()
 	v, err := d.value(o.Outer)
+	if err == nil {
+		err = d.end()
+	}
 	if err != nil {
 		return nil, err
-	}
-	d.skipWS()
-	if d.i != len(d.b) {
-		return nil, d.errf("extra data")
 	}
 	return v, nil
 }
@@ -78,23 +77,14 @@ func (o Decoder) Decode(b []byte) (any, error) {
 // the whitespace around it). Members with the same key are all reported;
 // the last one wins in Python.
 func (o Decoder) DecodeObject(b []byte, fn func(key string, value any, raw []byte)) error {
-	d := decoder{b: b, o: o}
-	d.skipWS()
-	if d.i >= len(d.b) || d.b[d.i] != '{' {
-		return d.errf("expected an object")
-	}
-	if o.Outer+1 > MaxDepth {
-		return d.depthErr()
-	}
-	err := d.object(o.Outer+1, func(k string, v any, start, end int) { fn(k, v, d.b[start:end:end]) })
+	d, err := o.begin(b, '{', "an object")
 	if err != nil {
 		return err
 	}
-	d.skipWS()
-	if d.i != len(d.b) {
-		return d.errf("extra data")
+	if err := d.object(o.Outer+1, func(k string, v any, start, end int) { fn(k, v, d.b[start:end:end]) }); err != nil {
+		return err
 	}
-	return nil
+	return d.end()
 }
 
 // ScanObject checks that b is a JSON object that DecodeObject would
@@ -104,15 +94,11 @@ func (o Decoder) DecodeObject(b []byte, fn func(key string, value any, raw []byt
 // checked (syntax, nesting, integer length, UTF-8 when asked) but not
 // built: decode raw with Decoder{Outer: Outer+1} when it is needed.
 func (o Decoder) ScanObject(b []byte, fn func(key string, raw []byte)) error {
-	d := decoder{b: b, o: o}
-	d.skipWS()
-	if d.i >= len(d.b) || d.b[d.i] != '{' {
-		return d.errf("expected an object")
+	d, err := o.begin(b, '{', "an object")
+	if err != nil {
+		return err
 	}
-	if o.Outer+1 > MaxDepth {
-		return d.depthErr()
-	}
-	err := d.members(func(k string) error {
+	err = d.members(func(k string) error {
 		start := d.i
 		if err := d.skip(o.Outer + 1); err != nil {
 			return err
@@ -123,28 +109,22 @@ func (o Decoder) ScanObject(b []byte, fn func(key string, raw []byte)) error {
 	if err != nil {
 		return err
 	}
-	d.skipWS()
-	if d.i != len(d.b) {
-		return d.errf("extra data")
-	}
-	return nil
+	return d.end()
 }
 
 // String parses b, one JSON string, as Decode does, without boxing it in
 // an any.
 func (o Decoder) String(b []byte) (string, error) {
-	d := decoder{b: b, o: o}
-	d.skipWS()
-	if d.i >= len(d.b) || d.b[d.i] != '"' {
-		return "", d.errf("expected a string")
-	}
-	s, err := d.str()
+	d, err := o.begin(b, '"', "a string")
 	if err != nil {
 		return "", err
 	}
-	d.skipWS()
-	if d.i != len(d.b) {
-		return "", d.errf("extra data")
+	s, err := d.str()
+	if err == nil {
+		err = d.end()
+	}
+	if err != nil {
+		return "", err
 	}
 	return s, nil
 }
@@ -154,23 +134,37 @@ func (o Decoder) String(b []byte) (string, error) {
 // raw, the item as written in b (a subslice of b, without the whitespace
 // around it). The items are checked but not built.
 func (o Decoder) ScanArray(b []byte, fn func(raw []byte)) error {
-	d := decoder{b: b, o: o}
-	d.skipWS()
-	if d.i >= len(d.b) || d.b[d.i] != '[' {
-		return d.errf("expected an array")
-	}
-	if o.Outer+1 > MaxDepth {
-		return d.depthErr()
+	d, err := o.begin(b, '[', "an array")
+	if err != nil {
+		return err
 	}
 	d.i++
 	d.skipWS()
 	if d.i < len(d.b) && d.b[d.i] == ']' {
 		d.i++
-	} else {
-		if err := d.items(o.Outer+1, fn); err != nil {
-			return err
-		}
+	} else if err := d.items(o.Outer+1, fn); err != nil {
+		return err
 	}
+	return d.end()
+}
+
+// begin returns a decoder at the first byte of b's one value, after any
+// whitespace; the value must begin with open (what it is), and a
+// container be at level Outer+1 at most.
+func (o Decoder) begin(b []byte, open byte, what string) (decoder, error) {
+	d := decoder{b: b, o: o}
+	d.skipWS()
+	if d.i >= len(d.b) || d.b[d.i] != open {
+		return d, d.errf("expected %s", what)
+	}
+	if open != '"' && o.Outer+1 > MaxDepth {
+		return d, d.depthErr()
+	}
+	return d, nil
+}
+
+// end checks that nothing but whitespace follows the value d read.
+func (d *decoder) end() error {
 	d.skipWS()
 	if d.i != len(d.b) {
 		return d.errf("extra data")
