@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/big"
 	"slices"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/sessionkit/sessions/codec"
@@ -48,8 +49,29 @@ type encoder struct {
 	json jsonScratch
 }
 
+// newEncoder returns a pooled encoder; release gives it back.
 func newEncoder(limit int) *encoder {
-	return &encoder{frameStart: -1, limit: limit}
+	e := encoders.Get().(*encoder)
+	e.frameStart, e.limit = -1, limit
+	return e
+}
+
+// encoders keeps the str memo and the scratch of encoders: the memo of a
+// 100 KB session holds some 5,000 strs.
+var encoders = sync.Pool{New: func() any { return new(encoder) }}
+
+// release empties e, keeping nothing of what it wrote, and pools it
+// unless its memo or scratch grew large.
+func (e *encoder) release() {
+	if len(e.strMemo) > 1<<14 || cap(e.json.raws) > 1<<14 || cap(e.json.keys) > 1<<14 {
+		return // a rare large session: its buffers are not kept
+	}
+	clear(e.strMemo)
+	clear(e.json.raws[:cap(e.json.raws)])
+	clear(e.json.keys[:cap(e.json.keys)])
+	clear(e.json.seen)
+	*e = encoder{strMemo: e.strMemo, json: jsonScratch{raws: e.json.raws[:0], keys: e.json.keys[:0], seen: e.json.seen}}
+	encoders.Put(e)
 }
 
 func (e *encoder) write(b ...byte) {
@@ -167,7 +189,9 @@ func (e *encoder) sizeFor(d *codec.Dict, keys []string) {
 		if src, ok := d.Unbuilt(k); ok {
 			if r, ok := src.(*lazyRoot); ok {
 				e.out = make([]byte, 0, len(r.data)+64)
-				e.strMemo = make(map[string]uint32, r.strs)
+				if e.strMemo == nil {
+					e.strMemo = make(map[string]uint32, r.strs)
+				}
 			}
 			return
 		}

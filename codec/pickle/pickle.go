@@ -161,6 +161,7 @@ func (c Codec) Encode(d *codec.Dict) ([]byte, error) {
 		d = &codec.Dict{}
 	}
 	e := newEncoder(c.limit())
+	defer e.release()
 	b, err := e.dumpDict(d)
 	if err != nil {
 		return nil, err
@@ -193,7 +194,9 @@ func (c Codec) Decode(data []byte) (*codec.Dict, error) {
 // pickle.dumps(v, 5) writes it. See the package documentation for the
 // accepted Go types. It applies no size limit.
 func Marshal(v any) ([]byte, error) {
-	return newEncoder(-1).dump(v)
+	e := newEncoder(-1)
+	defer e.release()
+	return e.dump(v)
 }
 
 // Unmarshal decodes a pickle of plain data of any shape (a dict, a list, a
