@@ -82,13 +82,16 @@ func (w *writer) targets() {
 		"Each target with the figure measured in this run (interleaved benchmarks for the per-request targets: ours, " +
 		"the floor and the peer in one loop; see below).\n\n" +
 		"| target | engine | request | measured | status |\n| --- | --- | --- | --- | --- |\n")
-	met, total := 0, 0
-	row := func(target, engine, req, measured string, ok bool) {
+	met, total, noisy := 0, 0, 0
+	rowStatus := func(target, engine, req, measured, status string, ok bool) {
 		total++
 		if ok {
 			met++
 		}
-		w.p("| %s | %s | %s | %s | %s |\n", target, engine, req, measured, mark(ok))
+		w.p("| %s | %s | %s | %s | %s |\n", target, engine, req, measured, status)
+	}
+	row := func(target, engine, req, measured string, ok bool) {
+		rowStatus(target, engine, req, measured, mark(ok), ok)
 	}
 	for _, e := range pairedEngines {
 		for _, kind := range kinds {
@@ -96,7 +99,10 @@ func (w *writer) targets() {
 			if !ok {
 				continue
 			}
-			if target, measured, m, has := e.verdict(f, kind); has {
+			if target, measured, m, unsure, has := e.verdict(f, kind); unsure && has {
+				noisy++
+				rowStatus(target, e.name, kindLabel(kind), measured+" (below zero: noise)", "⚠️ inconclusive", false)
+			} else if has {
 				row(target, e.name, kindLabel(kind), measured, m)
 			}
 		}
@@ -152,7 +158,12 @@ func (w *writer) targets() {
 		row("cost grows no faster than linearly with session size (exponent ≤ 1, +10% per tenfold step for noise)", "memory, SQLite, Redis, cached_db",
 			"both", "largest exponent: "+strings.Join(growth, "; "), allLinear)
 	}
-	w.p("\n%d of %d targets met in this run.\n\n", met, total)
+	w.p("\n%d of %d targets met in this run", met, total)
+	if noisy > 0 {
+		w.p(" (%d inconclusive: a figure beyond the floor below zero means the floor, a part of the request, "+
+			"was measured slower than the whole request, which only noise does)", noisy)
+	}
+	w.p(".\n\n")
 }
 
 // --- headline: interleaved -----------------------------------------------------

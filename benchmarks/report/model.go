@@ -86,8 +86,20 @@ func (e pairedEngine) figures(r *results, kind string) (pairedFigures, bool) {
 
 // verdict judges one engine's request against its target: the target's
 // text, the measured figure, and whether it is met. ok is false when
-// there is no target for it.
-func (e pairedEngine) verdict(f pairedFigures, kind string) (target, measured string, met, ok bool) {
+// there is no target for it. noisy reports a figure beyond the floor
+// below zero (the floor, a part of the request, measured slower than the
+// whole request): noise, which neither meets nor misses the target.
+func (e pairedEngine) verdict(f pairedFigures, kind string) (target, measured string, met, noisy, ok bool) {
+	switch e.target {
+	case quarterBeyond, tenMicros:
+		noisy = f.oursBeyond < 0 || (e.target == quarterBeyond && f.peerBeyond <= 0)
+	}
+	target, measured, met, ok = e.judge(f, kind)
+	return target, measured, met && !noisy, noisy, ok
+}
+
+// judge is verdict without the check for noise.
+func (e pairedEngine) judge(f pairedFigures, kind string) (target, measured string, met, ok bool) {
 	switch e.target {
 	case quarterBeyond:
 		what := "floor"
