@@ -1,8 +1,11 @@
 package conformance
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -40,6 +43,7 @@ func sessionCases() []managerCase {
 		{name: "TestCookie", reason: "SetTestCookie, TestCookieWorked, DeleteTestCookie (test_test_cookie)", run: caseTestCookie},
 		{name: "IsEmpty", reason: "IsEmpty neither loads nor marks accessed; a stored key is not empty (test_is_empty)", run: caseIsEmpty},
 		{name: "TypedRoundTrip", reason: "values come back losslessly: ints beyond 2^53, floats, unicode, nested data", run: caseTypedRoundTrip},
+		{name: "UnreadValuesKept", serverOnly: true, reason: "a request that reads one value of a large session and changes others saves every value it did not read as it was (codecs may write those without decoding them)", run: caseUnreadValuesKept},
 		{name: "SecretKeyFallbacks", reason: "sessions signed with an old key load after rotation when it is listed in SecretKeyFallbacks, and not otherwise", run: caseSecretKeyFallbacks},
 	}
 }
@@ -387,6 +391,60 @@ func caseTypedRoundTrip(c *mgr) {
 	}
 	if v, ok := sessions.Get[nested](s, "nested"); !ok || len(v.List) != 4 {
 		c.t.Errorf("nested = %#v", s.Get("nested"))
+	}
+}
+
+// largeSession is a session of some 10 KB: a cart whose items share
+// strs, nested maps and lists, numbers of every size, a long str.
+func largeSession() map[string]any {
+	cart := make([]any, 120)
+	for i := range cart {
+		cart[i] = map[string]any{"sku": fmt.Sprintf("SKU-%03d", i%40), "qty": i % 7, "price": float64(i) + 0.25,
+			"tags": []any{"gift", "Zoë ☃", i%3 == 0}, "opts": map[string]any{}}
+	}
+	return map[string]any{"user": "alice", "cart": cart, "big": int64(1) << 60, "neg": -70000, "none": nil,
+		"long": strings.Repeat("é", 300), "prefs": map[string]any{"theme": "dark", "langs": []any{"en", "fr"}},
+		"gone": "soon", "n": 0}
+}
+
+func caseUnreadValuesKept(c *mgr) {
+	m := c.manager(nil)
+	want := largeSession()
+	key := c.saved(m, want)
+	for round, edit := range []struct {
+		set map[string]any
+		del []string
+	}{
+		{set: map[string]any{"n": 1}, del: []string{"gone"}},
+		{set: map[string]any{"prefs": map[string]any{"theme": "light"}, "extra": "Zoë"}},
+	} {
+		c.serve(m, func(w http.ResponseWriter, r *http.Request) {
+			s := sessions.FromContext(r.Context())
+			if s.Get("user") != "alice" {
+				c.t.Errorf("round %d: user = %v", round, s.Get("user"))
+			}
+			for k, v := range edit.set {
+				s.Set(k, v)
+			}
+			for _, k := range edit.del {
+				s.Delete(k)
+			}
+		}, key)
+		maps.Copy(want, edit.set)
+		for _, k := range edit.del {
+			delete(want, k)
+		}
+		got := c.manager(nil).Load(c.ctx, key)
+		if got.Len() != len(want) {
+			c.t.Errorf("round %d: %d values stored, want %d (%v)", round, got.Len(), len(want), got.Keys())
+		}
+		for k, v := range want {
+			g, _ := json.Marshal(got.Get(k))
+			w, _ := json.Marshal(v)
+			if string(g) != string(w) {
+				c.t.Errorf("round %d: %q = %.200s, want %.200s", round, k, g, w)
+			}
+		}
 	}
 }
 
