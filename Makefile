@@ -16,7 +16,7 @@ PKGS      ?= ./...
 # Nested modules (their own go.mod) that make test and make check cover
 # beside the root, which go test ./... does not enter; benchmarks/ is
 # make bench's.
-MODULES   ?= otel e2e adapters/gin adapters/echo adapters/fiber
+MODULES   ?= otel e2e adapters/gin adapters/echo adapters/fiber internal/mattntest
 # staticcheck, at the version scripts/install-deps.sh installs (make deps).
 STATICCHECK_VERSION := $(shell sed -n 's/^staticcheck_version=//p' scripts/install-deps.sh)
 STATICCHECK ?= $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)/staticcheck

@@ -53,6 +53,7 @@ packages=(
 	python3-tz
 	python3-psycopg2 python3-redis python3-pymemcache python3-mysqldb
 	wrk
+	gcc libc6-dev # cgo: the race detector, and internal/mattntest's github.com/mattn/go-sqlite3
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -183,11 +184,12 @@ esac
 # 4. Go modules, and staticcheck (make check) at a pinned version.
 staticcheck_version=v0.8.2
 if command -v go >/dev/null 2>&1; then
-	log "go mod download (root, otel, e2e, adapters)"
+	log "go mod download (root, otel, e2e, adapters, internal/mattntest)"
 	(cd "$repo_root" && go mod download)
 	(cd "$repo_root/otel" && go mod download)
 	(cd "$repo_root/e2e" && go mod download)
 	for d in gin echo fiber; do (cd "$repo_root/adapters/$d" && go mod download); done
+	(cd "$repo_root/internal/mattntest" && go mod download)
 	gobin=$(go env GOBIN)
 	gobin=${gobin:-$(go env GOPATH)/bin}
 	if "$gobin/staticcheck" -version 2>/dev/null | grep -qF "(${staticcheck_version#v})"; then

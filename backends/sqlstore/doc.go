@@ -79,6 +79,20 @@
 // pgx, rather than through database/sql's statements, whose rows cost a
 // goroutine per query under a cancellable context.
 //
+// Over a SQLite pool of github.com/mattn/go-sqlite3 given to [New], the
+// statements that read or write one session run without the request's
+// cancellation (context.WithoutCancel) when the pool has a connection to
+// give at once, which spares database/sql's goroutine per query and
+// mattn's per row read and Exec. mattn cannot end a statement's wait for
+// SQLite's write lock when its context ends (the busy handler sleeps until
+// the lock is free or busy_timeout has passed), and nothing else in a
+// one-row statement lasts, so the context bought nothing there; it is
+// still checked before the statement, a failed statement of a request
+// whose context ended still answers the context's error, and a wait for a
+// connection of a busy pool still ends with the request (the statement
+// then runs under the request's context, as before). Other drivers keep
+// the context throughout.
+//
 // [New] wraps a *sql.DB the application already has.
 //
 // # Table

@@ -76,6 +76,7 @@ type Store struct {
 	st        stmts
 	pgx       bool          // PostgreSQL through pgx: statements go to pgx directly (pgx.go)
 	cached    bool          // SQLite pools the store opened: statements run on the driver's, cached per connection (stmtcache.go)
+	detach    bool          // a pool given to New whose driver cannot end a keyed statement early (detach.go)
 	openStmts *atomic.Int64 // the driver statements their connections hold (for tests)
 	uix       userIndex
 	closed    atomic.Bool // set by Close: a call in flight reports ErrClosed and is not retried
@@ -97,6 +98,9 @@ type stmt struct {
 	q  string
 	db *sql.DB // the pool it runs on
 	id int     // its index in the connections' statement caches
+	// keyed: it reads or writes the one row of a key (every statement
+	// but list and deleteExpired, which go through many rows).
+	keyed bool
 }
 
 // New returns a Store over a pool the application already has. d is the
@@ -155,6 +159,7 @@ func newStore(ctx context.Context, c config, o *Options) (*Store, error) {
 		d: c.d, table: opts.Table, where: c.where, r: c.r, w: c.w, owned: c.owned,
 		now: opts.Now, batch: opts.BatchSize, maxData: opts.MaxDataSize,
 		cached: c.cached != nil, openStmts: c.cached,
+		detach: c.cached == nil && c.d == SQLite && cannotInterrupt(c.w),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -307,7 +312,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("sqlstore: %s: preparing %q: %w", s.where, query, err)
 		}
-		*dst = stmt{Stmt: st, q: query, db: db, id: len(s.st.all)}
+		*dst = stmt{Stmt: st, q: query, db: db, id: len(s.st.all), keyed: dst != &s.st.list && dst != &s.st.deleteExpired}
 		s.st.all = append(s.st.all, st)
 		return nil
 	}
@@ -440,7 +445,7 @@ func (s *Store) exec(ctx context.Context, st stmt, args ...any) (int64, error) {
 			n, err = s.pgxExec(ctx, st.q, args)
 		default:
 			var res sql.Result
-			if res, err = st.ExecContext(ctx, args...); err == nil {
+			if res, err = st.ExecContext(s.stmtContext(ctx, st), args...); err == nil {
 				n, err = res.RowsAffected()
 			}
 		}
@@ -459,7 +464,7 @@ func (s *Store) queryRow(ctx context.Context, st stmt, dest []any, args ...any) 
 		case s.pgx:
 			err = s.pgxQueryRow(ctx, st.q, dest, args)
 		default:
-			err = st.QueryRowContext(ctx, args...).Scan(dest...)
+			err = st.QueryRowContext(s.stmtContext(ctx, st), args...).Scan(dest...)
 		}
 		if !s.again(ctx, attempt, err) {
 			return err
