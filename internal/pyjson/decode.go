@@ -1,6 +1,7 @@
 package pyjson
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -441,9 +442,26 @@ func (d *decoder) str() (string, error) {
 // strBytes parses a string and returns its decoded bytes: a subslice of
 // the input when the string has no escapes and only ASCII, else of d.buf
 // (valid until the next call); inInput tells which.
+// special8 reports whether any of the eight bytes of x (a word of input,
+// little-endian) is one strBytes must stop at: '"', '\\', a control
+// character or a byte of a multi-byte UTF-8 sequence. Each term sets the
+// top bit of a byte that is what it tests for (the lowest such byte at
+// least), and otherwise only of bytes above one that is (a borrow), so
+// the answer is exact (TestSpecial8).
+func special8(x uint64) bool {
+	const ones, tops = 0x0101010101010101, 0x8080808080808080
+	quote := x ^ (ones * '"')
+	backslash := x ^ (ones * '\\')
+	return ((quote-ones)&^quote|(backslash-ones)&^backslash|(x-ones*0x20)&^x|x)&tops != 0
+}
+
 func (d *decoder) strBytes() (b []byte, inInput bool, err error) {
 	d.i++ // opening quote
 	start := d.i
+	// Eight bytes at a time while none of them ends the plain run.
+	for d.i+8 <= len(d.b) && !special8(binary.LittleEndian.Uint64(d.b[d.i:])) {
+		d.i += 8
+	}
 	for d.i < len(d.b) {
 		c := d.b[d.i]
 		if c == '"' {
