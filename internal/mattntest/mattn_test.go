@@ -104,6 +104,22 @@ func TestNoGoroutinePerStatement(t *testing.T) {
 	}
 }
 
+// call is a named call to time.
+type call struct {
+	name string
+	run  func(context.Context) error
+}
+
+// within runs the call under a context that ends after d, and returns
+// how long it took and its error.
+func (c call) within(d time.Duration) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	start := time.Now()
+	err := c.run(ctx)
+	return time.Since(start), err
+}
+
 // TestWaitForConnectionEndsWithContext: when the pool has no connection
 // to give, a statement waits for one under the request's context, and
 // leaves when it ends, however long the connection stays taken.
@@ -124,18 +140,11 @@ func TestWaitForConnectionEndsWithContext(t *testing.T) {
 			held.Close()
 		}
 	}()
-	for _, op := range []struct {
-		name string
-		call func(context.Context) error
-	}{
+	for _, op := range []call{
 		{"Load", func(ctx context.Context) error { _, err := s.Load(ctx, key); return err }},
 		{"Update", func(ctx context.Context) error { return s.Update(ctx, key, []byte("new"), time.Now().Add(time.Hour)) }},
 	} {
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		start := time.Now()
-		err := op.call(ctx)
-		took := time.Since(start)
-		cancel()
+		took, err := op.within(100 * time.Millisecond)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("%s while the only connection is taken: %v, want context.DeadlineExceeded", op.name, err)
 		}
@@ -174,18 +183,11 @@ func TestCancelDuringLockWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	for _, op := range []struct {
-		name string
-		call func(context.Context) error
-	}{
+	for _, op := range []call{
 		{"database/sql", func(ctx context.Context) error { _, err := raw.ExecContext(ctx, key); return err }},
 		{"the store", func(ctx context.Context) error { return s.Update(ctx, key, []byte("new"), time.Now().Add(time.Hour)) }},
 	} {
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		start := time.Now()
-		err := op.call(ctx)
-		took := time.Since(start)
-		cancel()
+		took, err := op.within(100 * time.Millisecond)
 		if err == nil {
 			t.Fatalf("%s: an update under another connection's write lock succeeded", op.name)
 		}
