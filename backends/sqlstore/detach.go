@@ -32,7 +32,9 @@ package sqlstore
 //
 // modernc.org/sqlite does end a wait for the lock when the context ends,
 // so its pools keep the context (and the pools the URL opener makes run
-// on the driver's statements directly: stmtcache.go).
+// on the driver's statements directly: stmtcache.go). So does every other
+// driver, and mattn's driver wrapped by another package (a tracing or
+// hooks wrapper): the store recognises mattn by its driver's type only.
 
 import (
 	"context"
