@@ -439,9 +439,6 @@ func (d *decoder) str() (string, error) {
 	return string(b), nil
 }
 
-// strBytes parses a string and returns its decoded bytes: a subslice of
-// the input when the string has no escapes and only ASCII, else of d.buf
-// (valid until the next call); inInput tells which.
 // special8 reports whether any of the eight bytes of x (a word of input,
 // little-endian) is one strBytes must stop at: '"', '\\', a control
 // character or a byte of a multi-byte UTF-8 sequence. Each term sets the
@@ -455,6 +452,9 @@ func special8(x uint64) bool {
 	return ((quote-ones)&^quote|(backslash-ones)&^backslash|(x-ones*0x20)&^x|x)&tops != 0
 }
 
+// strBytes parses a string and returns its decoded bytes: a subslice of
+// the input when the string has no escapes and only ASCII, else of d.buf
+// (valid until the next call); inInput tells which.
 func (d *decoder) strBytes() (b []byte, inInput bool, err error) {
 	d.i++ // opening quote
 	start := d.i
