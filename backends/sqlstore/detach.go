@@ -8,9 +8,10 @@ package sqlstore
 // rows (Rows.awaitDone), and mattn/go-sqlite3 starts one more goroutine
 // per row read and per Exec, to call sqlite3_interrupt if the context
 // ends. On a session request this is about as much CPU as the statement
-// itself (BenchmarkPaired/SQLiteMattn: a read-only request 33 → 27 µs,
-// a read-write one 104 → 78 µs). And for the store's statements it buys
-// nothing: each one reads or writes one row by its primary key, and the
+// itself (BenchmarkPaired/SQLiteMattn on a quiet host: a read-only
+// request 32-33 → 20-21 µs, a read-write one 99-109 → 57-61 µs). And
+// for the store's statements it buys nothing: each one reads or writes
+// one row by its primary key, and the
 // only way such a statement lasts is a wait for SQLite's write lock,
 // which sqlite3_interrupt does not end (SQLite's busy handler sleeps
 // until the lock is free or busy_timeout has passed, whatever the

@@ -117,3 +117,41 @@ func TestAliasStrings(t *testing.T) {
 		t.Errorf("escaped or Latin-1 strings changed with the input: %q", vals[1:])
 	}
 }
+
+// TestSpecial8 holds special8 to a byte-by-byte check, on words made of
+// the bytes around each boundary it tests and on random words.
+func TestSpecial8(t *testing.T) {
+	special := func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 || c >= 0x80 }
+	edge := []byte{0, 1, 0x1f, 0x20, 0x21, '!', '"', '#', '[', '\\', ']', 'a', 0x7f, 0x80, 0x81, 0xfe, 0xff}
+	rng := uint64(0x9e3779b97f4a7c15)
+	check := func(w [8]byte) {
+		x := uint64(0)
+		want := false
+		for i := 7; i >= 0; i-- {
+			x = x<<8 | uint64(w[i])
+			want = want || special(w[i])
+		}
+		if got := special8(x); got != want {
+			t.Fatalf("special8(% x) = %v, want %v", w, got, want)
+		}
+	}
+	for range 1_000_000 {
+		rng ^= rng << 13
+		rng ^= rng >> 7
+		rng ^= rng << 17
+		var w [8]byte
+		for i := range w {
+			// Mostly plain bytes, so that words without a special one
+			// are common; each position sometimes takes an edge byte.
+			b := byte(rng >> (8 * i))
+			switch {
+			case b%7 == 0:
+				w[i] = edge[int(b/7)%len(edge)]
+			default:
+				w[i] = 0x23 + b%0x39 // '#'..'[' : plain
+			}
+		}
+		check(w)
+		check([8]byte{byte(rng), byte(rng >> 8), byte(rng >> 16), byte(rng >> 24), byte(rng >> 32), byte(rng >> 40), byte(rng >> 48), byte(rng >> 56)})
+	}
+}
