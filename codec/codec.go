@@ -115,52 +115,105 @@ var (
 
 // Dict is session data: string keys in insertion order, as a Python dict.
 // The zero value is an empty Dict ready to use. A Dict is not safe for
-// concurrent use; the Session that holds it serializes access.
+// concurrent use, not even for reading (a value is built when first
+// read); the Session that holds it serializes access.
 type Dict struct {
-	keys []string
-	m    map[string]any
-	// raw holds, for the values Decode produced and nothing has Set
-	// since, their encoded form (a subslice of the decoded data). Decode
-	// checks every value but builds none: m holds undecoded{} until the
-	// value is first read (see get).
-	raw map[string][]byte
+	// ents holds the entries in insertion order. A session has a few
+	// keys: a scan of a slice finds one faster than a map, and a decode
+	// allocates one slice instead of a map per kind of entry.
+	ents []entry
+	// index maps each key to its place in ents once ents has more than
+	// smallDict entries; it is built when first needed and dropped by
+	// Delete, which moves entries.
+	index map[string]int
 	// lazy builds the values of a codec that checked them without
-	// building them (see SetLazy): m holds undecoded{} for those too, with
-	// no raw form.
+	// building them (see SetLazy): their entries hold undecoded{} and no
+	// stored form.
 	lazy Lazy
 	// order holds the key order of nested maps a codec decoded.
 	order map[uintptr]keyOrder
 }
 
-// undecoded stands in m for a value Decode checked but has not built
-// yet: a request that reads two keys of a session pays for those two,
-// and the values it never reads are written back as they were stored.
+// entry is one key of a Dict and its value.
+type entry struct {
+	k string
+	// v is the value, or undecoded{} until it is first read.
+	v any
+	// raw is the encoded form (a subslice of the decoded data) of a value
+	// Decode produced and nothing has Set since; nil for the others.
+	// Decode checks every value but builds none: v holds undecoded{}
+	// until the value is first read (see value).
+	raw []byte
+}
+
+// smallDict is the number of entries up to which a Dict finds a key by
+// scanning its entries rather than through an index.
+const smallDict = 8
+
+// undecoded stands in an entry for a value Decode checked but has not
+// built yet: a request that reads two keys of a session pays for those
+// two, and the values it never reads are written back as they were
+// stored.
 type undecoded struct{}
+
+// find returns the place of k in d.ents, or -1.
+func (d *Dict) find(k string) int {
+	if d.index == nil {
+		if len(d.ents) <= smallDict {
+			for i := range d.ents {
+				if d.ents[i].k == k {
+					return i
+				}
+			}
+			return -1
+		}
+		d.index = make(map[string]int, len(d.ents))
+		for i := range d.ents {
+			d.index[d.ents[i].k] = i
+		}
+	}
+	if i, ok := d.index[k]; ok {
+		return i
+	}
+	return -1
+}
+
+// add appends an entry for k, which d does not hold.
+func (d *Dict) add(e entry) {
+	if d.index != nil {
+		d.index[e.k] = len(d.ents)
+	}
+	d.ents = append(d.ents, e)
+}
 
 // get returns the value under k, building it from its stored form first
 // if needed.
 func (d *Dict) get(k string) (any, bool) {
-	v, ok := d.m[k]
-	if _, lazy := v.(undecoded); lazy {
-		v = d.build(k)
+	i := d.find(k)
+	if i < 0 {
+		return nil, false
 	}
-	return v, ok
+	return d.value(i), true
 }
 
-// build decodes the stored form of k, which Decode checked, or has the
+// value returns the value of the entry at i, building it first if
+// needed: it decodes the stored form, which Decode checked, or has the
 // codec that checked it build it (SetLazy), and keeps the value.
-func (d *Dict) build(k string) any {
+func (d *Dict) value(i int) any {
+	if _, lazy := d.ents[i].v.(undecoded); !lazy {
+		return d.ents[i].v
+	}
 	var v any
-	if raw, ok := d.raw[k]; ok {
+	if raw := d.ents[i].raw; raw != nil {
 		var err error
 		v, err = pyjson.Decoder{Outer: 1, KeyOrder: d.SetKeyOrder, Alias: true}.Decode(raw)
 		if err != nil {
 			v = nil // not reached: the data passed the same checks when loaded
 		}
 	} else if d.lazy != nil {
-		v = d.lazy.Build(k)
+		v = d.lazy.Build(d.ents[i].k)
 	}
-	d.m[k] = v
+	d.ents[i].v = v
 	return v
 }
 
@@ -170,8 +223,8 @@ func (d *Dict) buildLazy() {
 	if d.lazy == nil {
 		return
 	}
-	for _, k := range d.keys {
-		d.get(k)
+	for i := range d.ents {
+		d.value(i)
 	}
 	d.lazy = nil
 }
@@ -185,55 +238,58 @@ type keyOrder struct {
 
 // NewDict returns a Dict holding the entries of m, in sorted key order.
 func NewDict(m map[string]any) *Dict {
-	d := &Dict{}
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	for _, k := range keys {
-		d.Set(k, m[k])
+	d := &Dict{ents: make([]entry, len(keys))}
+	for i, k := range keys {
+		d.ents[i] = entry{k: k, v: m[k]}
 	}
 	return d
 }
 
 // SetOrdered makes d hold exactly the entries of m, in the order keys
-// lists them, for a codec that built the session's map itself. d takes
-// ownership of keys and m: the caller must not use them afterwards. The
-// key orders d recorded ([Dict.SetKeyOrder]) stay. keys must list every
-// key of m once; when it does not, SetOrdered reports false and leaves d
-// unchanged.
+// lists them, for a codec that built the session's map itself. d keeps
+// neither keys nor m, but keeps the values. The key orders d recorded
+// ([Dict.SetKeyOrder]) stay. keys must list every key of m once; when it
+// does not, SetOrdered reports false and leaves d unchanged.
 func (d *Dict) SetOrdered(keys []string, m map[string]any) bool {
-	if len(keys) != len(m) {
+	if len(keys) != len(m) || repeats(keys) {
 		return false
 	}
-	for _, k := range keys {
-		if _, ok := m[k]; !ok {
+	// As many keys as m has, none twice: m has no other key.
+	var ents []entry
+	if len(keys) > 0 {
+		ents = make([]entry, len(keys))
+	}
+	for i, k := range keys {
+		v, ok := m[k]
+		if !ok {
 			return false
 		}
+		ents[i] = entry{k: k, v: v}
 	}
-	// Every key is in m and there are as many: a repeated key would leave
-	// one of m's out.
+	d.ents, d.index, d.lazy = ents, nil, nil
+	return true
+}
+
+// repeats reports whether a key appears twice in keys.
+func repeats(keys []string) bool {
 	if len(keys) <= 16 {
 		for i := 1; i < len(keys); i++ {
 			if slices.Contains(keys[:i], keys[i]) {
-				return false // a scan costs less than a set here
+				return true // a scan costs less than a set here
 			}
 		}
-	} else {
-		seen := make(map[string]struct{}, len(keys))
-		for _, k := range keys {
-			seen[k] = struct{}{}
-		}
-		if len(seen) != len(keys) {
-			return false
-		}
+		return false
 	}
-	if len(keys) == 0 {
-		keys, m = nil, nil // as the zero Dict
+	seen := make(map[string]struct{}, len(keys))
+	for _, k := range keys {
+		seen[k] = struct{}{}
 	}
-	d.keys, d.m, d.raw, d.lazy = keys, m, nil, nil
-	return true
+	return len(seen) != len(keys)
 }
 
 // Lazy is where a [Dict] builds the values a codec checked but did not
@@ -255,22 +311,23 @@ func (f LazyFunc) Build(k string) any { return f(k) }
 // first read (by Get, All, Map, Clone or an encoder), at most once per
 // key, so that a request pays only for the values it reads. It is for
 // codecs whose check of the data costs less than building every value.
-// Build may record key orders ([Dict.SetKeyOrder]); those d recorded
-// stay. keys must not repeat a key; when one does, SetLazy reports false
-// and leaves d unchanged. Like every Dict method, Build runs under the
-// caller's serialization of d.
+// d does not keep keys. Build may record key orders
+// ([Dict.SetKeyOrder]); those d recorded stay. keys must not repeat a
+// key; when one does, SetLazy reports false and leaves d unchanged. Like
+// every Dict method, Build runs under the caller's serialization of d.
 func (d *Dict) SetLazy(keys []string, src Lazy) bool {
-	m := make(map[string]any, len(keys))
-	for _, k := range keys {
-		if _, dup := m[k]; dup {
-			return false
-		}
-		m[k] = undecoded{}
+	if repeats(keys) {
+		return false
 	}
 	if len(keys) == 0 {
-		keys, m, src = nil, nil, nil // as the zero Dict
+		d.ents, d.index, d.lazy = nil, nil, nil // as the zero Dict
+		return true
 	}
-	d.keys, d.m, d.raw, d.lazy = keys, m, nil, src
+	ents := make([]entry, len(keys))
+	for i, k := range keys {
+		ents[i] = entry{k: k, v: undecoded{}}
+	}
+	d.ents, d.index, d.lazy = ents, nil, src
 	return true
 }
 
@@ -283,10 +340,11 @@ func (d *Dict) Unbuilt(k string) (Lazy, bool) {
 	if d.lazy == nil {
 		return nil, false
 	}
-	if _, ok := d.m[k].(undecoded); !ok {
+	i := d.find(k)
+	if i < 0 {
 		return nil, false
 	}
-	if _, ok := d.raw[k]; ok {
+	if _, ok := d.ents[i].v.(undecoded); !ok || d.ents[i].raw != nil {
 		return nil, false
 	}
 	return d.lazy, true
@@ -297,15 +355,19 @@ func (d *Dict) Unbuilt(k string) (Lazy, bool) {
 // encoder of another format may write the value from it without
 // building it. The caller must not modify the slice.
 func (d *Dict) Stored(k string) ([]byte, bool) {
-	if _, ok := d.m[k].(undecoded); !ok {
+	i := d.find(k)
+	if i < 0 {
 		return nil, false
 	}
-	raw, ok := d.raw[k]
-	return raw, ok
+	if _, ok := d.ents[i].v.(undecoded); !ok {
+		return nil, false
+	}
+	raw := d.ents[i].raw
+	return raw, raw != nil
 }
 
 // Len returns the number of entries.
-func (d *Dict) Len() int { return len(d.keys) }
+func (d *Dict) Len() int { return len(d.ents) }
 
 // Get returns the value stored under k.
 func (d *Dict) Get(k string) (any, bool) {
@@ -315,36 +377,52 @@ func (d *Dict) Get(k string) (any, bool) {
 // Set stores v under k. A new key goes to the end; an existing key keeps
 // its place.
 func (d *Dict) Set(k string, v any) {
-	if d.m == nil {
-		d.m = make(map[string]any)
+	if i := d.find(k); i >= 0 {
+		d.ents[i].v, d.ents[i].raw = v, nil
+		return
 	}
-	if _, ok := d.m[k]; !ok {
-		d.keys = append(d.keys, k)
+	d.add(entry{k: k, v: v})
+}
+
+// setStored stores the checked, unbuilt value whose encoded form is raw
+// under k: a repeated key keeps its first place and takes the last
+// value, as in a Python dict.
+func (d *Dict) setStored(k string, raw []byte) {
+	if i := d.find(k); i >= 0 {
+		d.ents[i].v, d.ents[i].raw = undecoded{}, raw
+		return
 	}
-	d.m[k] = v
-	delete(d.raw, k)
+	d.add(entry{k: k, v: undecoded{}, raw: raw})
 }
 
 // Delete removes k and reports whether it was present.
 func (d *Dict) Delete(k string) bool {
-	if _, ok := d.m[k]; !ok {
+	i := d.find(k)
+	if i < 0 {
 		return false
 	}
-	delete(d.m, k)
-	delete(d.raw, k)
-	d.keys = slices.DeleteFunc(d.keys, func(x string) bool { return x == k })
+	d.ents = slices.Delete(d.ents, i, i+1)
+	d.index = nil // the entries after i moved
 	return true
 }
 
 // Keys returns the keys in order. The slice is a copy.
-func (d *Dict) Keys() []string { return slices.Clone(d.keys) }
+func (d *Dict) Keys() []string {
+	if len(d.ents) == 0 {
+		return nil
+	}
+	keys := make([]string, len(d.ents))
+	for i := range d.ents {
+		keys[i] = d.ents[i].k
+	}
+	return keys
+}
 
 // All iterates over the entries in order.
 func (d *Dict) All() iter.Seq2[string, any] {
 	return func(yield func(string, any) bool) {
-		for _, k := range d.keys {
-			v, _ := d.get(k)
-			if !yield(k, v) {
+		for i := 0; i < len(d.ents); i++ {
+			if !yield(d.ents[i].k, d.value(i)) {
 				return
 			}
 		}
@@ -353,9 +431,9 @@ func (d *Dict) All() iter.Seq2[string, any] {
 
 // Map returns the entries as a new map.
 func (d *Dict) Map() map[string]any {
-	m := make(map[string]any, len(d.keys))
-	for _, k := range d.keys {
-		m[k], _ = d.get(k)
+	m := make(map[string]any, len(d.ents))
+	for i := range d.ents {
+		m[d.ents[i].k] = d.value(i)
 	}
 	return m
 }
@@ -363,14 +441,10 @@ func (d *Dict) Map() map[string]any {
 // Clone returns a shallow copy: nested maps and slices are shared, and
 // so are the stored forms and key orders Decode recorded.
 func (d *Dict) Clone() *Dict {
-	for _, k := range d.keys {
-		d.get(k) // so that the copies share the values
+	for i := range d.ents {
+		d.value(i) // so that the copies share the values
 	}
-	c := &Dict{keys: slices.Clone(d.keys), m: make(map[string]any, len(d.keys)), raw: maps.Clone(d.raw), order: maps.Clone(d.order)}
-	for k, v := range d.m {
-		c.m[k] = v
-	}
-	return c
+	return &Dict{ents: slices.Clone(d.ents), order: maps.Clone(d.order)}
 }
 
 // SetKeyOrder records keys as the order of the map m, a value (at any
@@ -506,25 +580,26 @@ func MarshalPython(d *Dict) ([]byte, error) {
 	}
 	out := make([]byte, 0, 64)
 	out = append(out, '{')
-	for i, k := range d.keys {
+	for i := range d.ents {
+		e := &d.ents[i]
 		if i > 0 {
 			out = append(out, ',')
 		}
 		var err error
-		if out, err = pyjson.AppendString(out, k); err != nil {
-			return nil, NewKeyError(k, err)
+		if out, err = pyjson.AppendString(out, e.k); err != nil {
+			return nil, NewKeyError(e.k, err)
 		}
 		out = append(out, ':')
-		if _, lazy := d.m[k].(undecoded); lazy {
-			out = append(out, d.raw[k]...) // never read: as stored
+		if _, lazy := e.v.(undecoded); lazy {
+			out = append(out, e.raw...) // never read: as stored
 			continue
 		}
 		start := len(out)
-		if out, err = enc.Append(out, d.m[k], 1); err != nil {
-			return nil, NewEncodeError(k, err)
+		if out, err = enc.Append(out, e.v, 1); err != nil {
+			return nil, NewEncodeError(e.k, err)
 		}
-		if raw, ok := d.raw[k]; ok && !bytes.Equal(out[start:], raw) && sameValue(raw, out[start:]) {
-			out = append(out[:start], raw...)
+		if e.raw != nil && !bytes.Equal(out[start:], e.raw) && sameValue(e.raw, out[start:]) {
+			out = append(out[:start], e.raw...)
 		}
 	}
 	return append(out, '}'), nil
@@ -573,11 +648,8 @@ func UnmarshalPython(data []byte) (*Dict, error) {
 // written without escapes (pyjson's Alias). The data are checked whole
 // here; each value is built when first read.
 func unmarshalOwned(data []byte) (*Dict, error) {
-	d := &Dict{keys: make([]string, 0, 8), m: make(map[string]any, 8), raw: make(map[string][]byte, 8)}
-	err := pyjson.Decoder{Outer: 0, Alias: true}.ScanObject(data, func(k string, raw []byte) {
-		d.Set(k, undecoded{})
-		d.raw[k] = raw
-	})
+	d := &Dict{ents: make([]entry, 0, smallDict)}
+	err := pyjson.Decoder{Outer: 0, Alias: true}.ScanObject(data, d.setStored)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}

@@ -471,3 +471,72 @@ func TestSetOrdered(t *testing.T) {
 		t.Error("SetOrdered refused 40 distinct keys")
 	}
 }
+
+// TestDictModel drives a Dict with random Set, Delete and Get calls over
+// a key space that takes it across the size where it starts to index
+// its keys, and back, and checks it against a model of a Python dict
+// after every call: keys in insertion order, a key set again keeping its
+// place, a deleted key going to the end when set again.
+func TestDictModel(t *testing.T) {
+	for _, seed := range valuegen.Seeds(t) {
+		r := valuegen.New(seed, valuegen.Limits{}).R
+		var d codec.Dict
+		var order []string
+		model := map[string]int{}
+		for step := range 4000 {
+			k := "k" + strconv.Itoa(r.IntN(24))
+			switch op := r.IntN(10); {
+			case op < 5:
+				d.Set(k, step)
+				if _, ok := model[k]; !ok {
+					order = append(order, k)
+				}
+				model[k] = step
+			case op < 8:
+				if _, want := model[k]; d.Delete(k) != want {
+					t.Fatalf("seed %d, step %d: Delete(%q) reported %v", seed, step, k, !want)
+				}
+				delete(model, k)
+				order = slices.DeleteFunc(order, func(x string) bool { return x == k })
+			default:
+				v, ok := d.Get(k)
+				if want, in := model[k]; ok != in || ok && v != want {
+					t.Fatalf("seed %d, step %d: Get(%q) = %v, %v; want %v, %v", seed, step, k, v, ok, want, in)
+				}
+			}
+			if !slices.Equal(d.Keys(), order) || d.Len() != len(order) {
+				t.Fatalf("seed %d, step %d: keys %v, want %v", seed, step, d.Keys(), order)
+			}
+		}
+		for _, k := range order {
+			if v, _ := d.Get(k); v != model[k] {
+				t.Fatalf("seed %d: %q = %v, want %v", seed, k, v, model[k])
+			}
+		}
+	}
+	// A decoded object with a repeated key, small and past the index.
+	for _, n := range []int{3, 8, 9, 30} {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range n {
+			fmt.Fprintf(&b, `"k%d":%d,`, i, i)
+		}
+		b.WriteString(`"k0":"last","k1":"again"}`)
+		d, err := codec.UnmarshalPython([]byte(b.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Len() != n || d.Keys()[0] != "k0" {
+			t.Fatalf("%d keys: decoded keys %v", n, d.Keys())
+		}
+		if v, _ := d.Get("k0"); v != "last" {
+			t.Errorf("%d keys: the repeated key holds %v, want the last value", n, v)
+		}
+		if v, _ := d.Get("k1"); v != "again" {
+			t.Errorf("%d keys: the repeated key holds %v, want the last value", n, v)
+		}
+		if v, ok := d.Get(fmt.Sprintf("k%d", n-1)); !ok || v != int64(n-1) {
+			t.Errorf("%d keys: the last key holds %v, %v", n, v, ok)
+		}
+	}
+}

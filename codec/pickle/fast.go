@@ -580,9 +580,9 @@ func (f *fastDecoder) lazyDict(root *slot) (*codec.Dict, bool) {
 		return f.out, true
 	}
 	r := f.newLazyRoot()
-	// The Dict gets keys of its own: it edits them in place (Delete),
-	// and r finds a value's span by the key's place in r.keys.
-	if !f.out.SetLazy(slices.Clone(r.keys), r) {
+	// SetLazy copies the keys: r finds a value's span by the key's place
+	// in r.keys, whatever the Dict does with its own.
+	if !f.out.SetLazy(r.keys, r) {
 		return nil, false // not reached: noteRootItem keeps one of each
 	}
 	return f.out, true
