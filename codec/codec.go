@@ -374,6 +374,12 @@ func (d *Dict) Get(k string) (any, bool) {
 	return d.get(k)
 }
 
+// Grow makes room for n more entries: the next n keys Set adds take no
+// allocation for the Dict's own storage.
+func (d *Dict) Grow(n int) {
+	d.ents = slices.Grow(d.ents, n)
+}
+
 // Set stores v under k. A new key goes to the end; an existing key keeps
 // its place.
 func (d *Dict) Set(k string, v any) {

@@ -75,6 +75,10 @@ type builder struct {
 	items []any          // fastList
 	m     map[string]any // fastDict, nil until its first item
 	keys  []string       // fastDict: m's keys, in Python's order
+	// direct marks the dict at the bottom of the stack when eager: its
+	// items go straight into the Dict being decoded (fastDecoder.out),
+	// as the session's, instead of into m (see setRootItems).
+	direct bool
 }
 
 // memoEntry is an entry of the fast decoder's memo: a str, a number, or
@@ -397,6 +401,12 @@ func (f *fastDecoder) value(s *slot) any {
 			v = make([]any, 0)
 		}
 	case fastDict:
+		if s.b.direct {
+			// Not the session after all (a tuple or list takes it): its
+			// items leave the Dict for a map of their own.
+			s.b.keys, s.b.m = f.out.Keys(), f.out.Map()
+			f.out.SetOrdered(nil, nil)
+		}
 		v = s.b.m
 		if s.b.m == nil {
 			v = make(map[string]any)
@@ -490,6 +500,9 @@ func (f *fastDecoder) setItems(ds *slot, base int) bool {
 		return f.checkItems(ds, base)
 	}
 	d := ds.b
+	if f.mode == eager && ds == &f.stack[0] && d.m == nil {
+		return f.setRootItems(ds, base)
+	}
 	if n := (len(f.stack) - base) / 2; d.m == nil {
 		d.m = make(map[string]any, n)
 		d.keys = make([]string, 0, n)
@@ -507,6 +520,27 @@ func (f *fastDecoder) setItems(ds *slot, base int) bool {
 			d.keys = append(d.keys, key.s) // Python keeps the first key and the last value
 		}
 		d.m[key.s] = v
+	}
+	clear(f.stack[base:])
+	f.stack = f.stack[:base]
+	return ds.h <= MaxDepth
+}
+
+// setRootItems is setItems for the dict at the bottom of the stack when
+// eager, which is the session when the pickle ends there: its items go
+// straight into the Dict being decoded, which keeps the first key and
+// the last value as Python does, with no map built to be copied.
+func (f *fastDecoder) setRootItems(ds *slot, base int) bool {
+	ds.b.direct = true
+	f.out.Grow((len(f.stack) - base) / 2)
+	for k := base; k < len(f.stack); k += 2 {
+		key, val := &f.stack[k], &f.stack[k+1]
+		if key.kind != fastValue || !key.isStr {
+			return false // a non-str key: the general decoder's job
+		}
+		v := f.value(val)
+		ds.h = max(ds.h, val.h+1)
+		f.out.Set(key.s, v)
 	}
 	clear(f.stack[base:])
 	f.stack = f.stack[:base]
@@ -615,7 +649,7 @@ func (f *fastDecoder) run() (*codec.Dict, bool) {
 			if f.mode == checking {
 				return f.lazyDict(root)
 			}
-			if root.b.m != nil && !f.out.SetOrdered(root.b.keys, root.b.m) {
+			if !root.b.direct && root.b.m != nil && !f.out.SetOrdered(root.b.keys, root.b.m) {
 				return nil, false // not reached: keys lists m's keys
 			}
 			*root.b = builder{}

@@ -3,6 +3,7 @@ package pickle
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"strings"
 	"testing"
@@ -242,4 +243,60 @@ func FuzzFastPath(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sameAsSlow(t, "fuzz", data)
 	})
+}
+
+// TestEagerRoot: the eager fast path puts the session's items straight
+// into its Dict. A root filled in several batches, repeating keys across
+// them, small or past the Dict's index, or first built from a MARK,
+// decodes as the general decoder decodes it; a root dict that ends up in
+// a tuple is refused.
+func TestEagerRoot(t *testing.T) {
+	item := func(k string, v byte) string { return "\x8c" + string(rune(len(k))) + k + "K" + string(rune(v)) }
+	var first, second string
+	for i := range 10 {
+		first += item(fmt.Sprintf("k%d", i), byte(i))
+	}
+	second = item("k2", 20) + item("k10", 10) + item("k11", 11) + item("k9", 90)
+	cases := map[string]struct {
+		data string
+		want string // the keys and values, in order
+	}{
+		"a key repeated in a second batch": {"\x80\x05}\x94(" + item("a", 1) + item("b", 2) + "u(" + item("a", 3) + item("c", 4) + "u.", "a=3 b=2 c=4"},
+		"a key repeated in one batch":      {"\x80\x05}\x94(" + item("a", 1) + item("b", 2) + item("a", 3) + "u.", "a=3 b=2"},
+		"SETITEM after SETITEMS":           {"\x80\x05}\x94(" + item("a", 1) + "u" + item("b", 2) + "s" + item("a", 5) + "s.", "a=5 b=2"},
+		"past the index, keys repeated":    {"\x80\x05}\x94(" + first + "u(" + second + "u.", "k0=0 k1=1 k2=20 k3=3 k4=4 k5=5 k6=6 k7=7 k8=8 k9=90 k10=10 k11=11"},
+		"a root from MARK, then SETITEMS":  {"\x80\x05(" + item("a", 1) + "d\x94(" + item("b", 2) + item("a", 3) + "u.", "a=3 b=2"},
+		"an empty root":                    {"\x80\x05}\x94.", ""},
+	}
+	for name, c := range cases {
+		data := []byte(c.data)
+		if len(data) >= lazyFrom {
+			t.Fatalf("%s: %d bytes, not decoded eagerly", name, len(data))
+		}
+		d, ok := eagerSession(data)
+		if !ok {
+			t.Fatalf("%s: the eager fast path refused it", name)
+		}
+		var got []string
+		for k, v := range d.All() {
+			got = append(got, fmt.Sprintf("%s=%v", k, v))
+		}
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("%s: decoded %v, want %s", name, got, c.want)
+		}
+		if !sameAsSlow(t, name, data) {
+			t.Errorf("%s: the fast path gave up", name)
+		}
+	}
+	for name, data := range map[string]string{
+		"a root dict in a tuple": "\x80\x05}\x94(" + item("a", 1) + "u\x85.",
+		"a root dict in a list":  "\x80\x05(}\x94(" + item("a", 1) + "ul.",
+	} {
+		if d, ok := eagerSession([]byte(data)); ok {
+			t.Errorf("%s: decoded as the session %v", name, d.Keys())
+		}
+		if _, err := (Codec{}).Decode([]byte(data)); err == nil {
+			t.Errorf("%s: Decode took it", name)
+		}
+	}
 }
