@@ -43,7 +43,8 @@ type encoder struct {
 	// strBytes is the length of every str written so far, each
 	// reference counted, as the decoder's budget counts them.
 	strBytes int
-	// order gives the key order of a map[string]any; nil means sorted.
+	// order gives the key order of a map[string]any (see keyOrder); nil
+	// means the order the session recorded, or sorted.
 	order func(map[string]any) []string
 	// json is the scratch of the values written from their JSON text.
 	json jsonScratch
@@ -59,6 +60,10 @@ func newEncoder(limit int) *encoder {
 // encoders keeps the str memo and the scratch of encoders: the memo of a
 // 100 KB session holds some 5,000 strs.
 var encoders = sync.Pool{New: func() any { return new(encoder) }}
+
+// startSize is the room a pickle gets when nothing says how large it
+// will be.
+const startSize = 512
 
 // release empties e, keeping nothing of what it wrote, and pools it
 // unless its memo or scratch grew large.
@@ -127,6 +132,12 @@ func (e *encoder) memoize() {
 }
 
 func (e *encoder) start() {
+	if e.out == nil {
+		// Room for a session of a few values at once (the standard
+		// session is about 400 bytes) rather than growing there by
+		// doubling from a few bytes.
+		e.out = make([]byte, 0, startSize)
+	}
 	e.out = append(e.out, opProto, Protocol)
 	e.framing = true
 }
@@ -153,8 +164,7 @@ func (e *encoder) dumpDict(d *codec.Dict) ([]byte, error) {
 	keys := d.Keys()
 	e.sizeFor(d, keys)
 	e.start()
-	e.order = d.KeyOrder
-	e.json.d = d
+	e.json.d = d // and its key orders (see keyOrder)
 	err := e.saveDict(len(keys), func(i int) (string, any) {
 		if src, ok := d.Unbuilt(keys[i]); ok {
 			if r, ok := src.(*lazyRoot); ok {
@@ -162,7 +172,8 @@ func (e *encoder) dumpDict(d *codec.Dict) ([]byte, error) {
 			}
 		}
 		if raw, ok := d.Stored(keys[i]); ok {
-			return keys[i], storedJSON{&raw}
+			stored := raw // only a stored value's form goes to the heap
+			return keys[i], storedJSON{&stored}
 		}
 		v, _ := d.Get(keys[i])
 		return keys[i], v
@@ -282,12 +293,7 @@ func (e *encoder) saveValue(v any, depth int) error {
 	case []string:
 		return e.saveList(len(x), func(i int) any { return x[i] }, depth)
 	case map[string]any:
-		var keys []string
-		if e.order != nil {
-			keys = e.order(x)
-		} else {
-			keys = sortedKeys(x)
-		}
+		keys := e.keyOrder(x)
 		return e.saveDict(len(keys), func(i int) (string, any) { return keys[i], x[keys[i]] }, depth, nil)
 	case map[string]string:
 		keys := sortedKeys(x)
@@ -329,11 +335,28 @@ func (e *encoder) saveOther(v any, depth int) error {
 			if outer != nil {
 				return outer(m)
 			}
-			return sortedKeys(m)
+			return e.sessionKeyOrder(m)
 		}
 		defer func() { e.order = outer }()
 	}
 	return e.save(g, depth)
+}
+
+// keyOrder returns the keys of m in the order to write them.
+func (e *encoder) keyOrder(m map[string]any) []string {
+	if e.order != nil {
+		return e.order(m)
+	}
+	return e.sessionKeyOrder(m)
+}
+
+// sessionKeyOrder returns the keys of m in the order the session being
+// written recorded for it, or sorted.
+func (e *encoder) sessionKeyOrder(m map[string]any) []string {
+	if e.json.d != nil {
+		return e.json.d.KeyOrder(m)
+	}
+	return sortedKeys(m)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
