@@ -258,7 +258,14 @@ func (m *Manager) closedErr(op string) error {
 // that gets a fresh key when saved: a key chosen by a client is never
 // adopted.
 func (m *Manager) Load(ctx context.Context, key string) *Session {
-	s := &Session{m: m, ctx: ctx}
+	s := new(Session)
+	m.loadInto(ctx, s, key)
+	return s
+}
+
+// loadInto is Load, into a Session nothing uses yet.
+func (m *Manager) loadInto(ctx context.Context, s *Session, key string) {
+	s.m, s.ctx = m, ctx
 	switch {
 	case len(key) < MinKeyLength:
 		// Django's _validate_session_key: a key shorter than 8
@@ -274,7 +281,6 @@ func (m *Manager) Load(ctx context.Context, key string) *Session {
 	default:
 		s.bogus = true
 	}
-	return s
 }
 
 // NewSession returns an empty session with no key.

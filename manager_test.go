@@ -3,7 +3,11 @@ package sessions_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -183,5 +187,56 @@ func TestEmptyRecordIsEmptySession(t *testing.T) {
 	s.Set("a", 1)
 	if err := s.Save(ctx); err != nil || s.Key() != key {
 		t.Fatalf("save over the placeholder: %v", err)
+	}
+}
+
+// TestSessionContext: the context the middleware gives a request (and
+// NewContext's) carries the session through derived contexts, answers
+// every other key as its parent does, and ends when its parent ends.
+func TestSessionContext(t *testing.T) {
+	m := testutil.Manager(t, memstore.New(nil))
+	type otherKey struct{}
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), otherKey{}, "other"))
+	defer cancel()
+	check := func(name string, ctx context.Context, s *sessions.Session) {
+		t.Helper()
+		derived, stop := context.WithTimeout(context.WithoutCancel(ctx), time.Hour)
+		defer stop()
+		for _, c := range []context.Context{ctx, derived} {
+			if got := sessions.FromContext(c); got != s || s == nil {
+				t.Errorf("%s: FromContext = %p, want %p", name, got, s)
+			}
+			if c.Value(otherKey{}) != "other" {
+				t.Errorf("%s: another key's value is lost", name)
+			}
+		}
+		if !strings.Contains(fmt.Sprint(ctx), "WithValue") {
+			t.Errorf("%s: the context names itself %q", name, fmt.Sprint(ctx))
+		}
+	}
+	s := m.NewSession(parent)
+	ctx := sessions.NewContext(parent, s)
+	check("NewContext", ctx, s)
+	child, stopChild := context.WithCancel(ctx)
+	defer stopChild()
+	ended := make(chan struct{})
+	context.AfterFunc(ctx, func() { close(ended) })
+
+	var seen *sessions.Session
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = sessions.FromContext(r.Context())
+		check("the middleware's", r.Context(), seen)
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil).WithContext(parent))
+	if seen == nil {
+		t.Fatal("the handler saw no session")
+	}
+	cancel()
+	for name, done := range map[string]<-chan struct{}{"a child of NewContext's": child.Done(), "AfterFunc on NewContext's": ended} {
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s context did not end with its parent", name)
+		}
 	}
 }

@@ -24,7 +24,37 @@ func FromContext(ctx context.Context) *Session {
 
 // NewContext returns a copy of ctx carrying s, for use with FromContext.
 func NewContext(ctx context.Context, s *Session) context.Context {
-	return context.WithValue(ctx, ctxKey{}, s)
+	return &sessionContext{Context: ctx, s: s}
+}
+
+// sessionContext is a context carrying a session: what
+// context.WithValue(ctx, ctxKey{}, s) makes, as a type of its own so that
+// the middleware allocates it with the rest of a request's state.
+type sessionContext struct {
+	context.Context
+	s *Session
+}
+
+// Value returns the session for ctxKey, and asks the parent otherwise.
+func (c *sessionContext) Value(key any) any {
+	if key == (ctxKey{}) {
+		return c.s
+	}
+	return c.Context.Value(key)
+}
+
+// String names the context as context.WithValue's do.
+func (c *sessionContext) String() string {
+	return fmt.Sprint(c.Context) + ".WithValue(sessions.Session)"
+}
+
+// served is what the middleware keeps for one request, in one
+// allocation: the session, the context that carries it and the
+// ResponseWriter that finishes it.
+type served struct {
+	s   Session
+	ctx sessionContext
+	w   responseWriter
 }
 
 // Handler returns middleware that gives every request a session (see
@@ -84,14 +114,17 @@ func (m *Manager) BufferedHandler(next http.Handler) http.Handler {
 
 func (m *Manager) handler(next http.Handler, buffered bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := m.Begin(r.Context(), r.Header)
+		st := new(served)
+		s := &st.s
+		m.begin(r.Context(), s, r.Header)
 		if m.s.Devices.Enabled {
 			s.peer = r.RemoteAddr // the address Begin cannot know
 		}
-		r = r.WithContext(NewContext(r.Context(), s))
-		sw := &responseWriter{ResponseWriter: w, m: m, s: s, r: r, buffered: buffered}
-		next.ServeHTTP(sw, r)
-		sw.end()
+		st.ctx = sessionContext{Context: r.Context(), s: s}
+		r = r.WithContext(&st.ctx)
+		st.w = responseWriter{ResponseWriter: w, m: m, s: s, r: r, buffered: buffered}
+		next.ServeHTTP(&st.w, r)
+		st.w.end()
 	})
 }
 
@@ -116,13 +149,19 @@ func (m *Manager) handler(next http.Handler, buffered bool) http.Handler {
 //		m.ServeError(w, r, err)
 //	}
 func (m *Manager) Begin(ctx context.Context, h http.Header) *Session {
+	s := new(Session)
+	m.begin(ctx, s, h)
+	return s
+}
+
+// begin is Begin, into a Session nothing uses yet.
+func (m *Manager) begin(ctx context.Context, s *Session, h http.Header) {
 	key, had := m.headerKey(h)
-	s := m.Load(ctx, key)
+	m.loadInto(ctx, s, key)
 	s.resp = response{hadKey: had, clientKey: key}
 	if m.s.Devices.Enabled {
 		s.hdr = h // the browser and forwarded address, for the metadata
 	}
-	return s
 }
 
 // Finish applies the middleware's rules to the response of a session
