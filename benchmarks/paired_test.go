@@ -73,12 +73,19 @@ func runInterleaved(b *testing.B, sides ...side) {
 }
 
 // interleave runs the read-only and read-write interleaved benchmarks of
-// a fixture: ours, scs (if the fixture has it) and the floor.
+// a fixture: ours, scs (if the fixture has it), the floor and, for the
+// stores, the control (the floor's work again on a client of its own: the
+// report compares it with the floor to tell a difference from the noise
+// of the loop).
 func (f fixture) interleave(b *testing.B) {
 	or, ow := oursOps(b, f.ours, sessionData())
 	var sr, sw func(testing.TB)
 	if f.scs != nil {
 		sr, sw = scsOps(b, f.scs, sessionData())
+	}
+	var cr, cw func(testing.TB)
+	if f.control != nil {
+		cr, cw = f.control(b)
 	}
 	for _, kind := range kinds {
 		b.Run(kind, func(b *testing.B) {
@@ -86,10 +93,16 @@ func (f fixture) interleave(b *testing.B) {
 			if sr != nil {
 				sides = append(sides, side{"scs", sr})
 			}
+			if cr != nil {
+				sides = append(sides, side{"control", cr})
+			}
 			if kind == "write" {
 				sides = []side{{"ours", ow}, {"floor", f.floorWrite}}
 				if sw != nil {
 					sides = append(sides, side{"scs", sw})
+				}
+				if cw != nil {
+					sides = append(sides, side{"control", cw})
 				}
 			}
 			runInterleaved(b, sides...)

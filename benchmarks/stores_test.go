@@ -37,6 +37,11 @@ type fixture struct {
 	ours                  *sessions.Manager
 	floorRead, floorWrite func(testing.TB)
 	scs                   *scs.SessionManager // nil: scs has no store for it
+	// control makes the floor's operations again on a client or pool of
+	// their own (and a key or table of their own): the interleaved
+	// benchmarks time it beside the floor, an A/A comparison that shows
+	// how far two measurements of the same work drift apart in one loop.
+	control func(testing.TB) (read, write func(testing.TB))
 }
 
 func openManager(tb testing.TB, config string) *sessions.Manager {
@@ -189,23 +194,29 @@ func sqlFloorOps(tb testing.TB, driver, dsn string, d sqlstore.Dialect) (read, w
 
 // redisFixture: Redis at addr (the server, or a proxy in front of it).
 func redisFixture(tb testing.TB, addr string) fixture {
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	tb.Cleanup(func() { c.Close() })
 	sc := redis.NewClient(&redis.Options{Addr: addr})
 	tb.Cleanup(func() { sc.Close() })
 	sm := scs.New()
 	sm.Store = goredisstore.New(sc)
 	f := fixture{ours: openManager(tb, "redis://"+addr+"/0?key_prefix=b"+suffix()), scs: sm}
-	f.floorRead, f.floorWrite = redisFloorOps(tb, c)
+	f.control = func(tb testing.TB) (read, write func(testing.TB)) {
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		tb.Cleanup(func() { c.Close() })
+		return redisFloorOps(tb, c)
+	}
+	f.floorRead, f.floorWrite = f.control(tb)
 	return f
 }
 
 // redisClusterFixture: a Redis Cluster (scs has no cluster store).
 func redisClusterFixture(tb testing.TB, cl *testservers.RedisCluster) fixture {
-	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs})
-	tb.Cleanup(func() { c.Close() })
 	f := fixture{ours: openManager(tb, cl.URL())}
-	f.floorRead, f.floorWrite = redisFloorOps(tb, c)
+	f.control = func(tb testing.TB) (read, write func(testing.TB)) {
+		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs})
+		tb.Cleanup(func() { c.Close() })
+		return redisFloorOps(tb, c)
+	}
+	f.floorRead, f.floorWrite = f.control(tb)
 	return f
 }
 
@@ -220,17 +231,25 @@ func memcachedFixture(tb testing.TB, addrs ...string) fixture {
 		cfg += a
 	}
 	f := fixture{ours: openManager(tb, cfg+"?key_prefix=b"+suffix())}
+	f.control = func(tb testing.TB) (read, write func(testing.TB)) { return memcachedFloorOps(tb, addrs...) }
+	f.floorRead, f.floorWrite = f.control(tb)
+	return f
+}
+
+// memcachedFloorOps: gomemcache's Get; Get + Set, on a client of their
+// own.
+func memcachedFloorOps(tb testing.TB, addrs ...string) (read, write func(testing.TB)) {
 	c := memcache.New(addrs...)
 	key := ":1:django.contrib.sessions.cache" + sessions.NewKey()
 	if err := c.Set(&memcache.Item{Key: key, Value: pickled(tb), Flags: 1, Expiration: 3600}); err != nil {
 		tb.Fatal(err)
 	}
-	f.floorRead = func(tb testing.TB) {
+	read = func(tb testing.TB) {
 		if _, err := c.Get(key); err != nil {
 			tb.Fatal(err)
 		}
 	}
-	f.floorWrite = func(tb testing.TB) {
+	write = func(tb testing.TB) {
 		it, err := c.Get(key)
 		if err != nil {
 			tb.Fatal(err)
@@ -239,7 +258,7 @@ func memcachedFixture(tb testing.TB, addrs ...string) fixture {
 			tb.Fatal(err)
 		}
 	}
-	return f
+	return read, write
 }
 
 // postgresFixture: PostgreSQL pg reached at addr (the server, or a proxy
@@ -248,7 +267,10 @@ func memcachedFixture(tb testing.TB, addrs ...string) fixture {
 func postgresFixture(tb testing.TB, pg *testservers.Postgres, addr string) fixture {
 	dbURL := func(db string) string { return "postgres://" + pg.User + "@" + addr + "/" + db + "?sslmode=disable" }
 	f := fixture{ours: openManager(tb, dbURL(pg.Database)+"&create_table=true&table=ours_"+suffix())}
-	f.floorRead, f.floorWrite = sqlFloorOps(tb, "pgx", dbURL(pg.Database), sqlstore.Postgres)
+	f.control = func(tb testing.TB) (read, write func(testing.TB)) {
+		return sqlFloorOps(tb, "pgx", dbURL(pg.Database), sqlstore.Postgres)
+	}
+	f.floorRead, f.floorWrite = f.control(tb)
 	scsDB := "scs_" + suffix()
 	pg.CreateDatabase(tb, scsDB)
 	pool, err := pgxpool.New(context.Background(), dbURL(scsDB))
@@ -269,7 +291,10 @@ func postgresFixture(tb testing.TB, pg *testservers.Postgres, addr string) fixtu
 // measured).
 func mariadbFixture(tb testing.TB, my *testservers.MariaDB, addr string) fixture {
 	f := fixture{ours: openManager(tb, "mysql://"+my.User+"@"+addr+"/"+my.Database+"?create_table=true&table=ours_"+suffix())}
-	f.floorRead, f.floorWrite = sqlFloorOps(tb, "mysql", my.User+"@tcp("+addr+")/"+my.Database, sqlstore.MySQL)
+	f.control = func(tb testing.TB) (read, write func(testing.TB)) {
+		return sqlFloorOps(tb, "mysql", my.User+"@tcp("+addr+")/"+my.Database, sqlstore.MySQL)
+	}
+	f.floorRead, f.floorWrite = f.control(tb)
 	return f
 }
 
@@ -278,7 +303,10 @@ func mariadbFixture(tb testing.TB, my *testservers.MariaDB, addr string) fixture
 func sqliteFixture(tb testing.TB) fixture {
 	dir := tb.TempDir()
 	f := fixture{ours: openManager(tb, "sqlite://"+filepath.Join(dir, "ours.sqlite3")+"?create_table=true")}
-	f.floorRead, f.floorWrite = sqlFloorOps(tb, "sqlite", filepath.Join(dir, "floor.sqlite3")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)", sqlstore.SQLite)
+	f.control = func(tb testing.TB) (read, write func(testing.TB)) {
+		return sqlFloorOps(tb, "sqlite", filepath.Join(dir, "floor-"+suffix()+".sqlite3")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)", sqlstore.SQLite)
+	}
+	f.floorRead, f.floorWrite = f.control(tb)
 	return f
 }
 
@@ -312,7 +340,10 @@ func sqliteMattnFixture(tb testing.TB) fixture {
 	}
 	f.scs = scs.New()
 	f.scs.Store = sqlite3store.NewWithCleanupInterval(db, 0)
-	f.floorRead, f.floorWrite = sqlFloorOps(tb, "sqlite3", filepath.Join(dir, "floor.sqlite3")+"?_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL", sqlstore.SQLite)
+	f.control = func(tb testing.TB) (read, write func(testing.TB)) {
+		return sqlFloorOps(tb, "sqlite3", filepath.Join(dir, "floor-"+suffix()+".sqlite3")+"?_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL", sqlstore.SQLite)
+	}
+	f.floorRead, f.floorWrite = f.control(tb)
 	return f
 }
 
@@ -324,10 +355,18 @@ func cachedDBFixture(tb testing.TB, redisAddr string) fixture {
 	cache := "redis://" + redisAddr + "/0?key_prefix=c" + suffix()
 	db := "sqlite://" + filepath.Join(dir, "cdb.sqlite3") + "?create_table=true"
 	f := fixture{ours: openManager(tb, "cached-db:?cache="+url.QueryEscape(cache)+"&db="+url.QueryEscape(db))}
+	f.control = func(tb testing.TB) (read, write func(testing.TB)) { return cachedDBFloorOps(tb, redisAddr, dir) }
+	f.floorRead, f.floorWrite = f.control(tb)
+	return f
+}
+
+// cachedDBFloorOps: a cache GET; a cache GET, the row UPDATE and a cache
+// SET, on a Redis client and a SQLite database of their own in dir.
+func cachedDBFloorOps(tb testing.TB, redisAddr, dir string) (read, write func(testing.TB)) {
 	c := redis.NewClient(&redis.Options{Addr: redisAddr})
 	tb.Cleanup(func() { c.Close() })
 	ctx := context.Background()
-	be, err := sessions.OpenEngine(ctx, "sqlite://"+filepath.Join(dir, "floor.sqlite3")+"?create_table=true", settings())
+	be, err := sessions.OpenEngine(ctx, "sqlite://"+filepath.Join(dir, "floor-"+suffix()+".sqlite3")+"?create_table=true", settings())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -342,12 +381,12 @@ func cachedDBFixture(tb testing.TB, redisAddr string) fixture {
 	if err := c.Set(ctx, ck, pickled(tb), time.Hour).Err(); err != nil {
 		tb.Fatal(err)
 	}
-	f.floorRead = func(tb testing.TB) {
+	read = func(tb testing.TB) {
 		if _, err := c.Get(ctx, ck).Bytes(); err != nil {
 			tb.Fatal(err)
 		}
 	}
-	f.floorWrite = func(tb testing.TB) {
+	write = func(tb testing.TB) {
 		v, err := c.Get(ctx, ck).Bytes()
 		if err != nil {
 			tb.Fatal(err)
@@ -359,7 +398,7 @@ func cachedDBFixture(tb testing.TB, redisAddr string) fixture {
 			tb.Fatal(err)
 		}
 	}
-	return f
+	return read, write
 }
 
 // run benchmarks a fixture's sides separately: ours, scs (if any) and the

@@ -55,6 +55,12 @@ type pairedFigures struct {
 	oursBeyond, peerBeyond  float64 // beyond the floor
 	ratioFloor, beyondRatio float64 // ours/floor; (ours − floor)/(peer − floor)
 	ratioPeer               float64 // ours/peer
+	// aa and aaRatio are the A/A comparison, where the benchmark has a
+	// control (the floor's work again on a client of its own): the median
+	// over the runs of |control − floor| and of |control/floor − 1|. A
+	// target closer to its line than this cannot be told from the noise
+	// of the loop. NaN without a control.
+	aa, aaRatio float64
 }
 
 func (e pairedEngine) figures(r *results, kind string) (pairedFigures, bool) {
@@ -72,6 +78,7 @@ func (e pairedEngine) figures(r *results, kind string) (pairedFigures, bool) {
 		peerBeyond: math.NaN(), beyondRatio: math.NaN(), ratioPeer: math.NaN(),
 		ratioFloor: s.medf(func(x map[string]float64) float64 { return o(x) / f(x) }),
 	}
+	pf.aa, pf.aaRatio = aaNoise(s, f)
 	if e.peer != "" {
 		pf.peer = s.medf(p)
 		pf.peerBeyond = s.medf(func(x map[string]float64) float64 { return p(x) - f(x) })
@@ -84,18 +91,49 @@ func (e pairedEngine) figures(r *results, kind string) (pairedFigures, bool) {
 	return pf, true
 }
 
+// aaNoise returns the A/A figures of a benchmark with a "control" side
+// (see pairedFigures), or NaN, NaN.
+func aaNoise(s *sample, floor func(map[string]float64) float64) (aa, aaRatio float64) {
+	c := side("control")
+	if math.IsNaN(s.medf(c)) {
+		return math.NaN(), math.NaN()
+	}
+	return s.medf(func(x map[string]float64) float64 { return math.Abs(c(x) - floor(x)) }),
+		s.medf(func(x map[string]float64) float64 { return math.Abs(c(x)/floor(x) - 1) })
+}
+
 // verdict judges one engine's request against its target: the target's
 // text, the measured figure, and whether it is met. ok is false when
-// there is no target for it. noisy reports a figure beyond the floor
-// below zero (the floor, a part of the request, measured slower than the
-// whole request): noise, which neither meets nor misses the target.
-func (e pairedEngine) verdict(f pairedFigures, kind string) (target, measured string, met, noisy, ok bool) {
+// there is no target for it. noisy reports a figure that neither meets
+// nor misses the target: one beyond the floor below zero (the floor, a
+// part of the request, measured slower than the whole request), or one
+// nearer to the target's line than the floor measured against its own
+// control (the A/A comparison), which it then says in why.
+func (e pairedEngine) verdict(f pairedFigures, kind string) (target, measured string, met, noisy bool, why string, ok bool) {
 	switch e.target {
 	case quarterBeyond, tenMicros:
-		noisy = f.oursBeyond < 0 || (e.target == quarterBeyond && f.peerBeyond <= 0)
+		if f.oursBeyond < 0 || (e.target == quarterBeyond && f.peerBeyond <= 0) {
+			noisy, why = true, "below zero: noise"
+		}
+	}
+	if !noisy && !math.IsNaN(f.aa) {
+		switch e.target {
+		case quarterBeyond:
+			if margin := math.Abs(f.oursBeyond - f.peerBeyond/4); f.aa >= margin {
+				noisy, why = true, fmt.Sprintf("%s from the line; the floor's A/A differed by %s", us(margin), us(f.aa))
+			}
+		case tenMicros:
+			if margin := math.Abs(f.oursBeyond - 10e3); f.aa >= margin {
+				noisy, why = true, fmt.Sprintf("%s from the line; the floor's A/A differed by %s", us(margin), us(f.aa))
+			}
+		case cachedDBTarget:
+			if margin := math.Abs(f.ratioFloor - 1.5); kind == "write" && f.aaRatio >= margin {
+				noisy, why = true, fmt.Sprintf("%.2f from the line; the floor's A/A differed by %.2f", margin, f.aaRatio)
+			}
+		}
 	}
 	target, measured, met, ok = e.judge(f, kind)
-	return target, measured, met && !noisy, noisy, ok
+	return target, measured, met && !noisy, noisy, why, ok
 }
 
 // judge is verdict without the check for noise.
