@@ -509,21 +509,12 @@ func (f *fastDecoder) setItems(ds *slot, base int) bool {
 	} else {
 		d.keys = slices.Grow(d.keys, n)
 	}
-	for k := base; k < len(f.stack); k += 2 {
-		key, val := &f.stack[k], &f.stack[k+1]
-		if key.kind != fastValue || !key.isStr {
-			return false // a non-str key: the general decoder's job
+	return f.putItems(ds, base, func(k string, v any) {
+		if _, dup := d.m[k]; !dup {
+			d.keys = append(d.keys, k) // Python keeps the first key and the last value
 		}
-		v := f.value(val)
-		ds.h = max(ds.h, val.h+1)
-		if _, dup := d.m[key.s]; !dup {
-			d.keys = append(d.keys, key.s) // Python keeps the first key and the last value
-		}
-		d.m[key.s] = v
-	}
-	clear(f.stack[base:])
-	f.stack = f.stack[:base]
-	return ds.h <= MaxDepth
+		d.m[k] = v
+	})
 }
 
 // setRootItems is setItems for the dict at the bottom of the stack when
@@ -533,14 +524,22 @@ func (f *fastDecoder) setItems(ds *slot, base int) bool {
 func (f *fastDecoder) setRootItems(ds *slot, base int) bool {
 	ds.b.direct = true
 	f.out.Grow((len(f.stack) - base) / 2)
+	return f.putItems(ds, base, f.out.Set)
+}
+
+// putItems gives put the key/value slots from the stack position base
+// on, each value finished, pops them, and reports whether the dict slot
+// ds took them: false for a non-str key (the general decoder's job) or a
+// dict nested too deep.
+func (f *fastDecoder) putItems(ds *slot, base int, put func(k string, v any)) bool {
 	for k := base; k < len(f.stack); k += 2 {
 		key, val := &f.stack[k], &f.stack[k+1]
 		if key.kind != fastValue || !key.isStr {
-			return false // a non-str key: the general decoder's job
+			return false
 		}
 		v := f.value(val)
 		ds.h = max(ds.h, val.h+1)
-		f.out.Set(key.s, v)
+		put(key.s, v)
 	}
 	clear(f.stack[base:])
 	f.stack = f.stack[:base]
