@@ -178,14 +178,6 @@ func (d *Dict) find(k string) int {
 	return -1
 }
 
-// add appends an entry for k, which d does not hold.
-func (d *Dict) add(e entry) {
-	if d.index != nil {
-		d.index[e.k] = len(d.ents)
-	}
-	d.ents = append(d.ents, e)
-}
-
 // get returns the value under k, building it from its stored form first
 // if needed.
 func (d *Dict) get(k string) (any, bool) {
@@ -382,23 +374,23 @@ func (d *Dict) Grow(n int) {
 
 // Set stores v under k. A new key goes to the end; an existing key keeps
 // its place.
-func (d *Dict) Set(k string, v any) {
-	if i := d.find(k); i >= 0 {
-		d.ents[i].v, d.ents[i].raw = v, nil
-		return
-	}
-	d.add(entry{k: k, v: v})
-}
+func (d *Dict) Set(k string, v any) { d.put(entry{k: k, v: v}) }
 
 // setStored stores the checked, unbuilt value whose encoded form is raw
 // under k: a repeated key keeps its first place and takes the last
 // value, as in a Python dict.
-func (d *Dict) setStored(k string, raw []byte) {
-	if i := d.find(k); i >= 0 {
-		d.ents[i].v, d.ents[i].raw = undecoded{}, raw
+func (d *Dict) setStored(k string, raw []byte) { d.put(entry{k: k, v: undecoded{}, raw: raw}) }
+
+// put stores e in the place of its key, or at the end for a new key.
+func (d *Dict) put(e entry) {
+	if i := d.find(e.k); i >= 0 {
+		d.ents[i] = e
 		return
 	}
-	d.add(entry{k: k, v: undecoded{}, raw: raw})
+	if d.index != nil {
+		d.index[e.k] = len(d.ents)
+	}
+	d.ents = append(d.ents, e)
 }
 
 // Delete removes k and reports whether it was present.

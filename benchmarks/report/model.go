@@ -117,19 +117,19 @@ func (e pairedEngine) verdict(f pairedFigures, kind string) (target, measured st
 		}
 	}
 	if !noisy && !math.IsNaN(f.aa) {
+		line := math.NaN() // the target's line, in ns beyond the floor
 		switch e.target {
 		case quarterBeyond:
-			if margin := math.Abs(f.oursBeyond - f.peerBeyond/4); f.aa >= margin {
-				noisy, why = true, fmt.Sprintf("%s from the line; the floor's A/A differed by %s", us(margin), us(f.aa))
-			}
+			line = f.peerBeyond / 4
 		case tenMicros:
-			if margin := math.Abs(f.oursBeyond - 10e3); f.aa >= margin {
-				noisy, why = true, fmt.Sprintf("%s from the line; the floor's A/A differed by %s", us(margin), us(f.aa))
-			}
+			line = 10e3
 		case cachedDBTarget:
 			if margin := math.Abs(f.ratioFloor - 1.5); kind == "write" && f.aaRatio >= margin {
 				noisy, why = true, fmt.Sprintf("%.2f from the line; the floor's A/A differed by %.2f", margin, f.aaRatio)
 			}
+		}
+		if margin := math.Abs(f.oursBeyond - line); f.aa >= margin {
+			noisy, why = true, fmt.Sprintf("%s from the line; the floor's A/A differed by %s", us(margin), us(f.aa))
 		}
 	}
 	target, measured, met, ok = e.judge(f, kind)
