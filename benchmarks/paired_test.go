@@ -74,40 +74,32 @@ func runInterleaved(b *testing.B, sides ...side) {
 
 // interleave runs the read-only and read-write interleaved benchmarks of
 // a fixture: ours, scs (if the fixture has it), the floor and, for the
-// stores, the control (the floor's work again on a client of its own: the
-// report compares it with the floor to tell a difference from the noise
-// of the loop).
+// stores, two A/A controls: the control (the floor's work again on a
+// client of its own) and the twin (our requests again, through a Manager
+// of its own). The report compares each with its original to tell a
+// difference from the noise of the loop.
 func (f fixture) interleave(b *testing.B) {
+	var read, write []side
+	add := func(name string, r, w func(testing.TB)) {
+		read, write = append(read, side{name, r}), append(write, side{name, w})
+	}
 	or, ow := oursOps(b, f.ours, sessionData())
-	var sr, sw func(testing.TB)
+	add("ours", or, ow)
+	add("floor", f.floorRead, f.floorWrite)
 	if f.scs != nil {
-		sr, sw = scsOps(b, f.scs, sessionData())
+		sr, sw := scsOps(b, f.scs, sessionData())
+		add("scs", sr, sw)
 	}
-	var cr, cw func(testing.TB)
 	if f.control != nil {
-		cr, cw = f.control(b)
+		cr, cw := f.control(b)
+		add("control", cr, cw)
 	}
-	for _, kind := range kinds {
-		b.Run(kind, func(b *testing.B) {
-			sides := []side{{"ours", or}, {"floor", f.floorRead}}
-			if sr != nil {
-				sides = append(sides, side{"scs", sr})
-			}
-			if cr != nil {
-				sides = append(sides, side{"control", cr})
-			}
-			if kind == "write" {
-				sides = []side{{"ours", ow}, {"floor", f.floorWrite}}
-				if sw != nil {
-					sides = append(sides, side{"scs", sw})
-				}
-				if cw != nil {
-					sides = append(sides, side{"control", cw})
-				}
-			}
-			runInterleaved(b, sides...)
-		})
+	if f.twin != nil {
+		tr, tw := oursOps(b, f.twin(b), sessionData())
+		add("twin", tr, tw)
 	}
+	b.Run("read", func(b *testing.B) { runInterleaved(b, read...) })
+	b.Run("write", func(b *testing.B) { runInterleaved(b, write...) })
 }
 
 // BenchmarkPaired is the headline measurement: every engine beside its
@@ -116,17 +108,27 @@ func BenchmarkPaired(b *testing.B) {
 	b.Run("Memory", func(b *testing.B) {
 		// No floor: the peer (scs on its memstore) and the bare harness.
 		or, ow := oursOps(b, newMemoryManager(b), sessionData())
+		tr, tw := oursOps(b, newMemoryManager(b), sessionData())
 		sr, sw := scsOps(b, newSCSMemory(), sessionData())
 		h := func(tb testing.TB) { request(tb, nopHandler, "sessionid", "abcdefghijklmnopqrstuvwxyz012345") }
-		b.Run("read", func(b *testing.B) { runInterleaved(b, side{"ours", or}, side{"scs", sr}, side{"harness", h}) })
-		b.Run("write", func(b *testing.B) { runInterleaved(b, side{"ours", ow}, side{"scs", sw}, side{"harness", h}) })
+		b.Run("read", func(b *testing.B) {
+			runInterleaved(b, side{"ours", or}, side{"scs", sr}, side{"harness", h}, side{"twin", tr})
+		})
+		b.Run("write", func(b *testing.B) {
+			runInterleaved(b, side{"ours", ow}, side{"scs", sw}, side{"harness", h}, side{"twin", tw})
+		})
 	})
 	b.Run("SignedCookie", func(b *testing.B) {
 		or, ow := oursOps(b, newCookieManager(b), sessionData())
+		tr, tw := oursOps(b, newCookieManager(b), sessionData())
 		gr, gw := gorillaOps(b, gsessions.NewCookieStore([]byte(secret)), sessionData())
 		fr, fw := cookieFloorOps(b)
-		b.Run("read", func(b *testing.B) { runInterleaved(b, side{"ours", or}, side{"gorilla", gr}, side{"floor", fr}) })
-		b.Run("write", func(b *testing.B) { runInterleaved(b, side{"ours", ow}, side{"gorilla", gw}, side{"floor", fw}) })
+		b.Run("read", func(b *testing.B) {
+			runInterleaved(b, side{"ours", or}, side{"gorilla", gr}, side{"floor", fr}, side{"twin", tr})
+		})
+		b.Run("write", func(b *testing.B) {
+			runInterleaved(b, side{"ours", ow}, side{"gorilla", gw}, side{"floor", fw}, side{"twin", tw})
+		})
 	})
 	b.Run("SQLite", func(b *testing.B) { sqliteFixture(b).interleave(b) })
 	b.Run("SQLiteMattn", func(b *testing.B) { sqliteMattnFixture(b).interleave(b) })

@@ -42,6 +42,17 @@ type fixture struct {
 	// benchmarks time it beside the floor, an A/A comparison that shows
 	// how far two measurements of the same work drift apart in one loop.
 	control func(testing.TB) (read, write func(testing.TB))
+	// twin opens our Manager again, as ours was opened but with a client
+	// or pool and keys or a table of its own: the interleaved benchmarks
+	// time its requests beside ours, the same A/A comparison for our
+	// side.
+	twin func(testing.TB) *sessions.Manager
+}
+
+// withTwin returns f with ours opened by open, and open as its twin.
+func (f fixture) withTwin(tb testing.TB, open func(testing.TB) *sessions.Manager) fixture {
+	f.ours, f.twin = open(tb), open
+	return f
 }
 
 func openManager(tb testing.TB, config string) *sessions.Manager {
@@ -198,7 +209,9 @@ func redisFixture(tb testing.TB, addr string) fixture {
 	tb.Cleanup(func() { sc.Close() })
 	sm := scs.New()
 	sm.Store = goredisstore.New(sc)
-	f := fixture{ours: openManager(tb, "redis://"+addr+"/0?key_prefix=b"+suffix()), scs: sm}
+	f := fixture{scs: sm}.withTwin(tb, func(tb testing.TB) *sessions.Manager {
+		return openManager(tb, "redis://"+addr+"/0?key_prefix=b"+suffix())
+	})
 	f.control = func(tb testing.TB) (read, write func(testing.TB)) {
 		c := redis.NewClient(&redis.Options{Addr: addr})
 		tb.Cleanup(func() { c.Close() })
@@ -210,7 +223,9 @@ func redisFixture(tb testing.TB, addr string) fixture {
 
 // redisClusterFixture: a Redis Cluster (scs has no cluster store).
 func redisClusterFixture(tb testing.TB, cl *testservers.RedisCluster) fixture {
-	f := fixture{ours: openManager(tb, cl.URL())}
+	f := fixture{}.withTwin(tb, func(tb testing.TB) *sessions.Manager {
+		return openManager(tb, cl.URL()+"?key_prefix=b"+suffix())
+	})
 	f.control = func(tb testing.TB) (read, write func(testing.TB)) {
 		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs})
 		tb.Cleanup(func() { c.Close() })
@@ -230,7 +245,7 @@ func memcachedFixture(tb testing.TB, addrs ...string) fixture {
 		}
 		cfg += a
 	}
-	f := fixture{ours: openManager(tb, cfg+"?key_prefix=b"+suffix())}
+	f := fixture{}.withTwin(tb, func(tb testing.TB) *sessions.Manager { return openManager(tb, cfg+"?key_prefix=b"+suffix()) })
 	f.control = func(tb testing.TB) (read, write func(testing.TB)) { return memcachedFloorOps(tb, addrs...) }
 	f.floorRead, f.floorWrite = f.control(tb)
 	return f
@@ -266,7 +281,9 @@ func memcachedFloorOps(tb testing.TB, addrs ...string) (read, write func(testing
 // table is always named sessions).
 func postgresFixture(tb testing.TB, pg *testservers.Postgres, addr string) fixture {
 	dbURL := func(db string) string { return "postgres://" + pg.User + "@" + addr + "/" + db + "?sslmode=disable" }
-	f := fixture{ours: openManager(tb, dbURL(pg.Database)+"&create_table=true&table=ours_"+suffix())}
+	f := fixture{}.withTwin(tb, func(tb testing.TB) *sessions.Manager {
+		return openManager(tb, dbURL(pg.Database)+"&create_table=true&table=ours_"+suffix())
+	})
 	f.control = func(tb testing.TB) (read, write func(testing.TB)) {
 		return sqlFloorOps(tb, "pgx", dbURL(pg.Database), sqlstore.Postgres)
 	}
@@ -290,7 +307,9 @@ func postgresFixture(tb testing.TB, pg *testservers.Postgres, addr string) fixtu
 // mariadbFixture: MariaDB my reached at addr (scs's MySQL store is not
 // measured).
 func mariadbFixture(tb testing.TB, my *testservers.MariaDB, addr string) fixture {
-	f := fixture{ours: openManager(tb, "mysql://"+my.User+"@"+addr+"/"+my.Database+"?create_table=true&table=ours_"+suffix())}
+	f := fixture{}.withTwin(tb, func(tb testing.TB) *sessions.Manager {
+		return openManager(tb, "mysql://"+my.User+"@"+addr+"/"+my.Database+"?create_table=true&table=ours_"+suffix())
+	})
 	f.control = func(tb testing.TB) (read, write func(testing.TB)) {
 		return sqlFloorOps(tb, "mysql", my.User+"@tcp("+addr+")/"+my.Database, sqlstore.MySQL)
 	}
@@ -302,7 +321,9 @@ func mariadbFixture(tb testing.TB, my *testservers.MariaDB, addr string) fixture
 // (pure Go), for ours and the floor (scs has no store on this driver).
 func sqliteFixture(tb testing.TB) fixture {
 	dir := tb.TempDir()
-	f := fixture{ours: openManager(tb, "sqlite://"+filepath.Join(dir, "ours.sqlite3")+"?create_table=true")}
+	f := fixture{}.withTwin(tb, func(tb testing.TB) *sessions.Manager {
+		return openManager(tb, "sqlite://"+filepath.Join(dir, "ours-"+suffix()+".sqlite3")+"?create_table=true")
+	})
 	f.control = func(tb testing.TB) (read, write func(testing.TB)) {
 		return sqlFloorOps(tb, "sqlite", filepath.Join(dir, "floor-"+suffix()+".sqlite3")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)", sqlstore.SQLite)
 	}
@@ -324,16 +345,18 @@ func sqliteMattnFixture(tb testing.TB) fixture {
 		tb.Cleanup(func() { db.Close() })
 		return db
 	}
-	st, err := sqlstore.New(open("ours.sqlite3"), sqlstore.SQLite, &sqlstore.Options{CreateTable: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	m, err := sessions.New(st, settings())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { m.Close() })
-	f := fixture{ours: m}
+	f := fixture{}.withTwin(tb, func(tb testing.TB) *sessions.Manager {
+		st, err := sqlstore.New(open("ours-"+suffix()+".sqlite3"), sqlstore.SQLite, &sqlstore.Options{CreateTable: true})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		m, err := sessions.New(st, settings())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { m.Close() })
+		return m
+	})
 	db := open("scs.sqlite3")
 	if _, err := db.Exec(`CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB NOT NULL, expiry REAL NOT NULL); CREATE INDEX sessions_expiry_idx ON sessions(expiry);`); err != nil {
 		tb.Fatal(err)
@@ -352,9 +375,11 @@ func sqliteMattnFixture(tb testing.TB) fixture {
 // row UPDATE and a cache SET (read-write).
 func cachedDBFixture(tb testing.TB, redisAddr string) fixture {
 	dir := tb.TempDir()
-	cache := "redis://" + redisAddr + "/0?key_prefix=c" + suffix()
-	db := "sqlite://" + filepath.Join(dir, "cdb.sqlite3") + "?create_table=true"
-	f := fixture{ours: openManager(tb, "cached-db:?cache="+url.QueryEscape(cache)+"&db="+url.QueryEscape(db))}
+	f := fixture{}.withTwin(tb, func(tb testing.TB) *sessions.Manager {
+		cache := "redis://" + redisAddr + "/0?key_prefix=c" + suffix()
+		db := "sqlite://" + filepath.Join(dir, "cdb-"+suffix()+".sqlite3") + "?create_table=true"
+		return openManager(tb, "cached-db:?cache="+url.QueryEscape(cache)+"&db="+url.QueryEscape(db))
+	})
 	f.control = func(tb testing.TB) (read, write func(testing.TB)) { return cachedDBFloorOps(tb, redisAddr, dir) }
 	f.floorRead, f.floorWrite = f.control(tb)
 	return f

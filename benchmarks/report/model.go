@@ -57,10 +57,28 @@ type pairedFigures struct {
 	ratioPeer               float64 // ours/peer
 	// aa and aaRatio are the A/A comparison, where the benchmark has a
 	// control (the floor's work again on a client of its own): the median
-	// over the runs of |control − floor| and of |control/floor − 1|. A
-	// target closer to its line than this cannot be told from the noise
-	// of the loop. NaN without a control.
-	aa, aaRatio float64
+	// over the runs of |control − floor| and of |control/floor − 1|.
+	// twinAA and twinRatio are the same for our side, where it has a twin
+	// (our requests again through a Manager of its own): |twin − ours|
+	// and |twin/ours − 1|. A target closer to its line than the larger of
+	// the two cannot be told from the noise of the loop. NaN without them.
+	aa, aaRatio       float64
+	twinAA, twinRatio float64
+}
+
+// noise is the larger of the two A/A differences in ns (see
+// pairedFigures), NaN when there is neither.
+func (f pairedFigures) noise() float64 { return maxKnown(f.aa, f.twinAA) }
+
+// maxKnown is the larger of a and b that is not NaN (NaN if both are).
+func maxKnown(a, b float64) float64 {
+	switch {
+	case math.IsNaN(a):
+		return b
+	case math.IsNaN(b):
+		return a
+	}
+	return math.Max(a, b)
 }
 
 func (e pairedEngine) figures(r *results, kind string) (pairedFigures, bool) {
@@ -78,7 +96,8 @@ func (e pairedEngine) figures(r *results, kind string) (pairedFigures, bool) {
 		peerBeyond: math.NaN(), beyondRatio: math.NaN(), ratioPeer: math.NaN(),
 		ratioFloor: s.medf(func(x map[string]float64) float64 { return o(x) / f(x) }),
 	}
-	pf.aa, pf.aaRatio = aaNoise(s, f)
+	pf.aa, pf.aaRatio = aaNoise(s, side("control"), f)
+	pf.twinAA, pf.twinRatio = aaNoise(s, side("twin"), o)
 	if e.peer != "" {
 		pf.peer = s.medf(p)
 		pf.peerBeyond = s.medf(func(x map[string]float64) float64 { return p(x) - f(x) })
@@ -91,15 +110,25 @@ func (e pairedEngine) figures(r *results, kind string) (pairedFigures, bool) {
 	return pf, true
 }
 
-// aaNoise returns the A/A figures of a benchmark with a "control" side
-// (see pairedFigures), or NaN, NaN.
-func aaNoise(s *sample, floor func(map[string]float64) float64) (aa, aaRatio float64) {
-	c := side("control")
-	if math.IsNaN(s.medf(c)) {
+// aaNoise returns the A/A figures of a side and its control, run by run
+// (see pairedFigures): the medians of |control − side| and of
+// |control/side − 1|, or NaN, NaN without the control.
+func aaNoise(s *sample, control, of func(map[string]float64) float64) (aa, aaRatio float64) {
+	if math.IsNaN(s.medf(control)) {
 		return math.NaN(), math.NaN()
 	}
-	return s.medf(func(x map[string]float64) float64 { return math.Abs(c(x) - floor(x)) }),
-		s.medf(func(x map[string]float64) float64 { return math.Abs(c(x)/floor(x) - 1) })
+	return s.medf(func(x map[string]float64) float64 { return math.Abs(control(x) - of(x)) }),
+		s.medf(func(x map[string]float64) float64 { return math.Abs(control(x)/of(x) - 1) })
+}
+
+// aaWhy says what the A/A comparisons measured, for an inconclusive
+// target: format prints one figure.
+func aaWhy(margin, floorAA, twinAA float64, format func(float64) string) string {
+	why := format(margin) + " from the line; A/A: the floor's control differed by " + format(floorAA)
+	if !math.IsNaN(twinAA) {
+		why += ", ours' twin by " + format(twinAA)
+	}
+	return why
 }
 
 // verdict judges one engine's request against its target: the target's
@@ -108,7 +137,8 @@ func aaNoise(s *sample, floor func(map[string]float64) float64) (aa, aaRatio flo
 // nor misses the target: one beyond the floor below zero (the floor, a
 // part of the request, measured slower than the whole request), or one
 // nearer to the target's line than the floor measured against its own
-// control (the A/A comparison), which it then says in why.
+// control, or ours against its twin (the A/A comparisons), which it then
+// says in why.
 func (e pairedEngine) verdict(f pairedFigures, kind string) (target, measured string, met, noisy bool, why string, ok bool) {
 	switch e.target {
 	case quarterBeyond, tenMicros:
@@ -116,20 +146,23 @@ func (e pairedEngine) verdict(f pairedFigures, kind string) (target, measured st
 			noisy, why = true, "below zero: noise"
 		}
 	}
-	if !noisy && !math.IsNaN(f.aa) {
-		line := math.NaN() // the target's line, in ns beyond the floor
+	if !noisy && !math.IsNaN(f.noise()) {
+		line, at := math.NaN(), f.oursBeyond // the target's line, and ours, in ns
 		switch e.target {
 		case quarterBeyond:
 			line = f.peerBeyond / 4
 		case tenMicros:
 			line = 10e3
+		case thirdOfPeer:
+			line, at = f.peer/3, f.ours
 		case cachedDBTarget:
-			if margin := math.Abs(f.ratioFloor - 1.5); kind == "write" && f.aaRatio >= margin {
-				noisy, why = true, fmt.Sprintf("%.2f from the line; the floor's A/A differed by %.2f", margin, f.aaRatio)
+			margin := math.Abs(f.ratioFloor - 1.5)
+			if kind == "write" && maxKnown(f.aaRatio, f.twinRatio) >= margin {
+				noisy, why = true, aaWhy(margin, f.aaRatio, f.twinRatio, func(v float64) string { return fmt.Sprintf("%.2f", v) })
 			}
 		}
-		if margin := math.Abs(f.oursBeyond - line); f.aa >= margin {
-			noisy, why = true, fmt.Sprintf("%s from the line; the floor's A/A differed by %s", us(margin), us(f.aa))
+		if margin := math.Abs(at - line); f.noise() >= margin {
+			noisy, why = true, aaWhy(margin, f.aa, f.twinAA, us)
 		}
 	}
 	target, measured, met, ok = e.judge(f, kind)
