@@ -2,7 +2,8 @@
 #
 #   make deps    install the Debian packages and Go modules the tests need
 #   make test    deps, then every test with the race detector (what CI runs),
-#                of the root module and of the nested MODULES
+#                of the root module and of the nested MODULES, and the
+#                conformance suites again in a time zone far from UTC
 #   make demo    run the demo shop on the embedded SQLite engine
 #   make bench   benchmarks (engines, raw floors, peers); writes benchmarks/RESULTS.md
 #   make fuzz    run every fuzz target for FUZZTIME each
@@ -33,6 +34,14 @@ test: deps
 	@# The allocation budgets skip under the race detector (it allocates on
 	@# its own): run them once without it, so CI checks them too.
 	$(GO) test -count=1 -run 'Allocation' $(TESTFLAGS) .
+	@# Sessions expire at instants that the databases store in UTC, as
+	@# Django does: run the conformance suites of every engine, and the
+	@# packages that handle time, again in a zone far from UTC, where a
+	@# local time taken for UTC (or the reverse) shows. Without the zone's
+	@# file Go would quietly fall back to UTC.
+	@test -e /usr/share/zoneinfo/America/New_York || { echo "tzdata is missing: run make deps"; exit 1; }
+	TZ=America/New_York $(GO) test -count=1 $(TESTFLAGS) . ./codec/... ./signing/...
+	TZ=America/New_York $(GO) test -count=1 -run 'Conformance' $(TESTFLAGS) ./backends/...
 	@for d in $(MODULES); do echo "cd $$d && $(GO) test -race ./..."; (cd $$d && $(GO) test -race -timeout 25m $(TESTFLAGS) ./...) || exit 1; done
 
 test-short:

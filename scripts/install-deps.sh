@@ -54,6 +54,7 @@ packages=(
 	python3-psycopg2 python3-redis python3-pymemcache python3-mysqldb
 	wrk
 	gcc libc6-dev # cgo: the race detector, and internal/mattntest's github.com/mattn/go-sqlite3
+	tzdata        # make test runs the conformance suites in America/New_York too
 )
 missing=()
 for p in "${packages[@]}"; do
