@@ -42,6 +42,7 @@ test: deps
 	@test -e /usr/share/zoneinfo/America/New_York || { echo "tzdata is missing: run make deps"; exit 1; }
 	TZ=America/New_York $(GO) test -count=1 $(TESTFLAGS) . ./codec/... ./signing/...
 	TZ=America/New_York $(GO) test -count=1 -run 'Conformance' $(TESTFLAGS) ./backends/...
+	TZ=America/New_York $(GO) test -count=1 -run '^TestMemcached$$/^Conformance' $(TESTFLAGS) ./backends/memcachestore/
 	@for d in $(MODULES); do echo "cd $$d && $(GO) test -race ./..."; (cd $$d && $(GO) test -race -timeout 25m $(TESTFLAGS) ./...) || exit 1; done
 
 test-short:

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/sessionkit/sessions/codec"
 	"github.com/sessionkit/sessions/codec/aead"
@@ -390,7 +391,9 @@ func FuzzTamper(f *testing.F) {
 }
 
 // FuzzRoundTrip: whatever string a session holds comes back unchanged and
-// never shows in the encrypted value.
+// never shows in the encrypted value; one that is not valid UTF-8, which
+// Django could not read, is refused with ErrUnencodable and nothing is
+// written.
 func FuzzRoundTrip(f *testing.F) {
 	c := mustNew(f, codec.Signed{Key: "k"}, nil, keyA)
 	for _, s := range []string{"", "x", marker, strings.Repeat("ab", 300), "é\u2028\x00"} {
@@ -400,6 +403,12 @@ func FuzzRoundTrip(f *testing.F) {
 		d := &codec.Dict{}
 		d.Set("v", s)
 		b, err := c.Encode(d)
+		if !utf8.ValidString(s) {
+			if !errors.Is(err, codec.ErrUnencodable) || b != nil {
+				t.Fatalf("Encode(%q) = %q, %v; want nil and ErrUnencodable", s, b, err)
+			}
+			return
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
