@@ -52,7 +52,7 @@ func pymemcacheNode(srv string) (string, net.Addr, error) {
 		if err != nil {
 			return "", nil, err
 		}
-		return srv, a, nil
+		return srv, fixed(a), nil
 	}
 	host, port := srv, 11211
 	if strings.Contains(srv, ":") && !strings.HasSuffix(srv, "]") {
@@ -68,8 +68,23 @@ func pymemcacheNode(srv string) (string, net.Addr, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	return host + ":" + strconv.Itoa(port), a, nil
+	return host + ":" + strconv.Itoa(port), fixed(a), nil
 }
+
+// fixedAddr is a resolved server address whose string form is computed
+// once. gomemcache keys its idle connections by Addr.String() when it
+// takes one and when it puts it back, on every call, and a *net.TCPAddr
+// formats itself anew each time (two allocations); gomemcache's own
+// ServerList hands out addresses like this one for the same reason.
+type fixedAddr struct{ network, str string }
+
+func fixed(a net.Addr) *fixedAddr { return &fixedAddr{a.Network(), a.String()} }
+
+// Network implements net.Addr.
+func (a *fixedAddr) Network() string { return a.network }
+
+// String implements net.Addr.
+func (a *fixedAddr) String() string { return a.str }
 
 // PickServer implements memcache.ServerSelector.
 func (s *PymemcacheSelector) PickServer(key string) (net.Addr, error) {
@@ -77,8 +92,9 @@ func (s *PymemcacheSelector) PickServer(key string) (net.Addr, error) {
 		return nil, memcache.ErrNoServers
 	}
 	best, bestScore := -1, int64(-1)
+	var buf [256]byte // node + "-" + key, without an allocation for keys of memcached's size
 	for i, n := range s.nodes {
-		score := int64(murmur3(n + "-" + key))
+		score := int64(murmur3(append(append(append(buf[:0], n...), '-'), key...)))
 		if score > bestScore || score == bestScore && n > s.nodes[best] {
 			best, bestScore = i, score
 		}
@@ -102,7 +118,7 @@ func (s *PymemcacheSelector) Each(f func(net.Addr) error) error {
 // pymemcache's, so that Go and Django look on the same server, which
 // takes this hash bit for bit; the standard library has no MurmurHash3,
 // and a seeded hash such as hash/maphash would differ between processes.
-func murmur3(s string) uint32 {
+func murmur3[T string | []byte](s T) uint32 {
 	const c1, c2 = 0xcc9e2d51, 0x1b873593
 	var h uint32
 	n := len(s)
