@@ -49,6 +49,14 @@ type fixture struct {
 	twin func(testing.TB) *sessions.Manager
 }
 
+// withControl returns f with its floor made by ops, and ops as its
+// control.
+func (f fixture) withControl(tb testing.TB, ops func(testing.TB) (read, write func(testing.TB))) fixture {
+	f.control = ops
+	f.floorRead, f.floorWrite = ops(tb)
+	return f
+}
+
 // withTwin returns f with ours opened by open, and open as its twin.
 func (f fixture) withTwin(tb testing.TB, open func(testing.TB) *sessions.Manager) fixture {
 	f.ours, f.twin = open(tb), open
@@ -212,12 +220,11 @@ func redisFixture(tb testing.TB, addr string) fixture {
 	f := fixture{scs: sm}.withTwin(tb, func(tb testing.TB) *sessions.Manager {
 		return openManager(tb, "redis://"+addr+"/0?key_prefix=b"+suffix())
 	})
-	f.control = func(tb testing.TB) (read, write func(testing.TB)) {
+	f = f.withControl(tb, func(tb testing.TB) (read, write func(testing.TB)) {
 		c := redis.NewClient(&redis.Options{Addr: addr})
 		tb.Cleanup(func() { c.Close() })
 		return redisFloorOps(tb, c)
-	}
-	f.floorRead, f.floorWrite = f.control(tb)
+	})
 	return f
 }
 
@@ -226,12 +233,11 @@ func redisClusterFixture(tb testing.TB, cl *testservers.RedisCluster) fixture {
 	f := fixture{}.withTwin(tb, func(tb testing.TB) *sessions.Manager {
 		return openManager(tb, cl.URL()+"?key_prefix=b"+suffix())
 	})
-	f.control = func(tb testing.TB) (read, write func(testing.TB)) {
+	f = f.withControl(tb, func(tb testing.TB) (read, write func(testing.TB)) {
 		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs})
 		tb.Cleanup(func() { c.Close() })
 		return redisFloorOps(tb, c)
-	}
-	f.floorRead, f.floorWrite = f.control(tb)
+	})
 	return f
 }
 
@@ -246,8 +252,7 @@ func memcachedFixture(tb testing.TB, addrs ...string) fixture {
 		cfg += a
 	}
 	f := fixture{}.withTwin(tb, func(tb testing.TB) *sessions.Manager { return openManager(tb, cfg+"?key_prefix=b"+suffix()) })
-	f.control = func(tb testing.TB) (read, write func(testing.TB)) { return memcachedFloorOps(tb, addrs...) }
-	f.floorRead, f.floorWrite = f.control(tb)
+	f = f.withControl(tb, func(tb testing.TB) (read, write func(testing.TB)) { return memcachedFloorOps(tb, addrs...) })
 	return f
 }
 
@@ -284,10 +289,9 @@ func postgresFixture(tb testing.TB, pg *testservers.Postgres, addr string) fixtu
 	f := fixture{}.withTwin(tb, func(tb testing.TB) *sessions.Manager {
 		return openManager(tb, dbURL(pg.Database)+"&create_table=true&table=ours_"+suffix())
 	})
-	f.control = func(tb testing.TB) (read, write func(testing.TB)) {
+	f = f.withControl(tb, func(tb testing.TB) (read, write func(testing.TB)) {
 		return sqlFloorOps(tb, "pgx", dbURL(pg.Database), sqlstore.Postgres)
-	}
-	f.floorRead, f.floorWrite = f.control(tb)
+	})
 	scsDB := "scs_" + suffix()
 	pg.CreateDatabase(tb, scsDB)
 	pool, err := pgxpool.New(context.Background(), dbURL(scsDB))
@@ -310,10 +314,9 @@ func mariadbFixture(tb testing.TB, my *testservers.MariaDB, addr string) fixture
 	f := fixture{}.withTwin(tb, func(tb testing.TB) *sessions.Manager {
 		return openManager(tb, "mysql://"+my.User+"@"+addr+"/"+my.Database+"?create_table=true&table=ours_"+suffix())
 	})
-	f.control = func(tb testing.TB) (read, write func(testing.TB)) {
+	f = f.withControl(tb, func(tb testing.TB) (read, write func(testing.TB)) {
 		return sqlFloorOps(tb, "mysql", my.User+"@tcp("+addr+")/"+my.Database, sqlstore.MySQL)
-	}
-	f.floorRead, f.floorWrite = f.control(tb)
+	})
 	return f
 }
 
@@ -324,10 +327,9 @@ func sqliteFixture(tb testing.TB) fixture {
 	f := fixture{}.withTwin(tb, func(tb testing.TB) *sessions.Manager {
 		return openManager(tb, "sqlite://"+filepath.Join(dir, "ours-"+suffix()+".sqlite3")+"?create_table=true")
 	})
-	f.control = func(tb testing.TB) (read, write func(testing.TB)) {
+	f = f.withControl(tb, func(tb testing.TB) (read, write func(testing.TB)) {
 		return sqlFloorOps(tb, "sqlite", filepath.Join(dir, "floor-"+suffix()+".sqlite3")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)", sqlstore.SQLite)
-	}
-	f.floorRead, f.floorWrite = f.control(tb)
+	})
 	return f
 }
 
@@ -363,10 +365,9 @@ func sqliteMattnFixture(tb testing.TB) fixture {
 	}
 	f.scs = scs.New()
 	f.scs.Store = sqlite3store.NewWithCleanupInterval(db, 0)
-	f.control = func(tb testing.TB) (read, write func(testing.TB)) {
+	f = f.withControl(tb, func(tb testing.TB) (read, write func(testing.TB)) {
 		return sqlFloorOps(tb, "sqlite3", filepath.Join(dir, "floor-"+suffix()+".sqlite3")+"?_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL", sqlstore.SQLite)
-	}
-	f.floorRead, f.floorWrite = f.control(tb)
+	})
 	return f
 }
 
@@ -380,8 +381,7 @@ func cachedDBFixture(tb testing.TB, redisAddr string) fixture {
 		db := "sqlite://" + filepath.Join(dir, "cdb-"+suffix()+".sqlite3") + "?create_table=true"
 		return openManager(tb, "cached-db:?cache="+url.QueryEscape(cache)+"&db="+url.QueryEscape(db))
 	})
-	f.control = func(tb testing.TB) (read, write func(testing.TB)) { return cachedDBFloorOps(tb, redisAddr, dir) }
-	f.floorRead, f.floorWrite = f.control(tb)
+	f = f.withControl(tb, func(tb testing.TB) (read, write func(testing.TB)) { return cachedDBFloorOps(tb, redisAddr, dir) })
 	return f
 }
 
