@@ -79,7 +79,14 @@ func runInterleaved(b *testing.B, sides ...side) {
 // of its own). The report compares each with its original to tell a
 // difference from the noise of the loop.
 func (f fixture) interleave(b *testing.B) {
-	var read, write []side
+	read, write := f.sides(b)
+	b.Run("read", func(b *testing.B) { runInterleaved(b, read...) })
+	b.Run("write", func(b *testing.B) { runInterleaved(b, write...) })
+}
+
+// sides returns the read-only and read-write sides of f's interleaved
+// benchmarks (see interleave).
+func (f fixture) sides(b *testing.B) (read, write []side) {
 	add := func(name string, r, w func(testing.TB)) {
 		read, write = append(read, side{name, r}), append(write, side{name, w})
 	}
@@ -98,8 +105,7 @@ func (f fixture) interleave(b *testing.B) {
 		tr, tw := oursOps(b, f.twin(b), sessionData())
 		add("twin", tr, tw)
 	}
-	b.Run("read", func(b *testing.B) { runInterleaved(b, read...) })
-	b.Run("write", func(b *testing.B) { runInterleaved(b, write...) })
+	return read, write
 }
 
 // BenchmarkPaired is the headline measurement: every engine beside its

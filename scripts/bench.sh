@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench.sh runs the benchmarks module and writes benchmarks/RESULTS.md and
 # its charts: every engine through the middleware beside the raw floors
-# and the peers (separately and interleaved), the network stores behind a
+# and the peers (separately, interleaved, and interleaved in streaks of
+# one side's requests), the network stores behind a
 # delaying proxy, the session-size sweep, parallel load, the wrk load
 # test, contention profiles, the observer's cost, the redesign's
 # before/after (main at 4ab9a1e against this tree, through
@@ -49,8 +50,8 @@ bench() { # bench PATTERN COUNT BENCHTIME [go test flags...]
 }
 echo "== per-request benchmarks, each side separately (count $count, benchtime $benchtime)"
 bench '^Benchmark(Harness|Memory|SignedCookie|SQLite|Postgres|MariaDB|File|Bolt|Redis|RedisCluster|Memcached|CachedDB)$' "$count" "$benchtime" -benchmem
-echo "== interleaved: ours, the floor and the peer in one loop"
-bench '^Benchmark(Paired|Context|Observer)$' "$count" "$benchtime" -benchmem
+echo "== interleaved: ours, the floor and the peer in one loop (and in streaks)"
+bench '^Benchmark(Paired|Warm|Context|Observer)$' "$count" "$benchtime" -benchmem
 echo "== round trips to the store, counted"
 bench '^BenchmarkRoundTrips$' 1 1x
 echo "== network stores behind a delaying proxy (0.2 ms and 1 ms round trips)"

@@ -54,6 +54,7 @@ func (w *writer) all(note, run, mutex, block, redesign string) {
 	}
 	w.targets()
 	w.headline()
+	w.warm()
 	w.context()
 	w.observer()
 	w.network()
@@ -248,6 +249,42 @@ func (w *writer) context() {
 	}
 	w.p("\n")
 }
+
+// --- warm streaks -----------------------------------------------------------
+
+func (w *writer) warm() {
+	var rows []string
+	for _, e := range pairedEngines {
+		for _, kind := range kinds {
+			cold, ok1 := e.figuresOf(w.r, "Paired", kind)
+			warm, ok2 := e.figuresOf(w.r, "Warm", kind)
+			if !ok1 || !ok2 {
+				continue
+			}
+			peer := "–"
+			if e.peer != "" {
+				peer = fmt.Sprintf("%s → %s", us(cold.peerBeyond), us(warm.peerBeyond))
+			}
+			rows = append(rows, fmt.Sprintf("| %s | %s | %s → %s | %s → %s | %s |", e.name, kindLabel(kind),
+				us(cold.floor), us(warm.floor), us(cold.oursBeyond), us(warm.oursBeyond), peer))
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	w.p("## One request after another side's, and in streaks\n\n"+
+		"In the interleaved loop every timed request follows another side's, whose code and data have taken the caches, "+
+		"as in a server that does other work between session requests. `BenchmarkWarm` runs the same sides in the same "+
+		"shuffled order, but each side's turn is a streak: one request untimed, then %d timed in a row, as in a server "+
+		"serving session requests back to back. Each cell shows the interleaved figure → the streak's (medians; \"beyond\" "+
+		"is beyond the floor, or the harness for memory). cached_db's read-write streak is slower for a reason of its own: "+
+		"each write there waits for the previous write's cache install, which runs after that response and which, in a "+
+		"streak, the next write of the same session overtakes.\n\n"+
+		"| store | request | floor | ours beyond | peer beyond |\n| --- | --- | --- | --- | --- |\n%s\n\n", warmStreak, strings.Join(rows, "\n"))
+}
+
+// warmStreak is BenchmarkWarm's streak length (benchmarks/warm_test.go).
+const warmStreak = 8
 
 // --- observer ----------------------------------------------------------------
 

@@ -82,7 +82,13 @@ func maxKnown(a, b float64) float64 {
 }
 
 func (e pairedEngine) figures(r *results, kind string) (pairedFigures, bool) {
-	s := r.get("Paired/" + e.group + "/" + kind)
+	return e.figuresOf(r, "Paired", kind)
+}
+
+// figuresOf is figures from the benchmark bench (BenchmarkPaired's loop,
+// or BenchmarkWarm's, which has the same sides).
+func (e pairedEngine) figuresOf(r *results, bench, kind string) (pairedFigures, bool) {
+	s := r.get(bench + "/" + e.group + "/" + kind)
 	if s == nil {
 		return pairedFigures{}, false
 	}
