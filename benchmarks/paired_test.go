@@ -40,7 +40,12 @@ type side struct {
 // predecessors (with three sides, one of them would follow the same
 // neighbour two times out of three), so the order is shuffled, with a
 // fixed seed.
-func runInterleaved(b *testing.B, sides ...side) {
+func runInterleaved(b *testing.B, sides ...side) { runTurns(b, 0, sides...) }
+
+// runTurns is runInterleaved with each side's turn a streak when streak
+// is above zero: one op untimed, then streak ops timed in a row (see
+// runStreaks). Metrics are per op either way.
+func runTurns(b *testing.B, streak int, sides ...side) {
 	t := make([]time.Duration, len(sides))
 	order := make([]int, len(sides))
 	for k := range order {
@@ -51,12 +56,19 @@ func runInterleaved(b *testing.B, sides ...side) {
 	for b.Loop() {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		for _, k := range order {
+			timed := 1
+			if streak > 0 {
+				sides[k].op(b)
+				timed = streak
+			}
 			t0 := time.Now()
-			sides[k].op(b)
+			for range timed {
+				sides[k].op(b)
+			}
 			t[k] += time.Since(t0)
 		}
 	}
-	n := float64(b.N)
+	n := float64(b.N * max(streak, 1))
 	var ours, floor time.Duration
 	for k, s := range sides {
 		b.ReportMetric(float64(t[k].Nanoseconds())/n, s.name+"-ns/op")
@@ -108,21 +120,25 @@ func (f fixture) sides(b *testing.B) (read, write []side) {
 	return read, write
 }
 
+// memorySides returns the memory engine's interleaved sides. There is no
+// floor: the peer (scs on its memstore) and the bare harness.
+func memorySides(b *testing.B) (read, write []side) {
+	or, ow := oursOps(b, newMemoryManager(b), sessionData())
+	tr, tw := oursOps(b, newMemoryManager(b), sessionData())
+	sr, sw := scsOps(b, newSCSMemory(), sessionData())
+	h := func(tb testing.TB) { request(tb, nopHandler, "sessionid", "abcdefghijklmnopqrstuvwxyz012345") }
+	read = []side{{"ours", or}, {"scs", sr}, {"harness", h}, {"twin", tr}}
+	write = []side{{"ours", ow}, {"scs", sw}, {"harness", h}, {"twin", tw}}
+	return read, write
+}
+
 // BenchmarkPaired is the headline measurement: every engine beside its
 // floor and its peer in one loop.
 func BenchmarkPaired(b *testing.B) {
 	b.Run("Memory", func(b *testing.B) {
-		// No floor: the peer (scs on its memstore) and the bare harness.
-		or, ow := oursOps(b, newMemoryManager(b), sessionData())
-		tr, tw := oursOps(b, newMemoryManager(b), sessionData())
-		sr, sw := scsOps(b, newSCSMemory(), sessionData())
-		h := func(tb testing.TB) { request(tb, nopHandler, "sessionid", "abcdefghijklmnopqrstuvwxyz012345") }
-		b.Run("read", func(b *testing.B) {
-			runInterleaved(b, side{"ours", or}, side{"scs", sr}, side{"harness", h}, side{"twin", tr})
-		})
-		b.Run("write", func(b *testing.B) {
-			runInterleaved(b, side{"ours", ow}, side{"scs", sw}, side{"harness", h}, side{"twin", tw})
-		})
+		read, write := memorySides(b)
+		b.Run("read", func(b *testing.B) { runInterleaved(b, read...) })
+		b.Run("write", func(b *testing.B) { runInterleaved(b, write...) })
 	})
 	b.Run("SignedCookie", func(b *testing.B) {
 		or, ow := oursOps(b, newCookieManager(b), sessionData())

@@ -1,10 +1,8 @@
 package benchmarks
 
 import (
-	"math/rand/v2"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/sessionkit/sessions/internal/testservers"
 )
@@ -20,40 +18,7 @@ const warmStreak = 8
 // reaches every side alike; what changes is that no timed request follows
 // another side's. Metrics are per request, named as runInterleaved names
 // them.
-func runStreaks(b *testing.B, sides ...side) {
-	t := make([]time.Duration, len(sides))
-	order := make([]int, len(sides))
-	for k := range order {
-		order[k] = k
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	b.ReportAllocs()
-	for b.Loop() {
-		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		for _, k := range order {
-			sides[k].op(b)
-			t0 := time.Now()
-			for range warmStreak {
-				sides[k].op(b)
-			}
-			t[k] += time.Since(t0)
-		}
-	}
-	n := float64(b.N * warmStreak)
-	var ours, floor time.Duration
-	for k, s := range sides {
-		b.ReportMetric(float64(t[k].Nanoseconds())/n, s.name+"-ns/op")
-		switch s.name {
-		case "ours":
-			ours = t[k]
-		case "floor":
-			floor = t[k]
-		}
-	}
-	if ours > 0 && floor > 0 {
-		b.ReportMetric(float64(ours)/float64(floor), "ours/floor")
-	}
-}
+func runStreaks(b *testing.B, sides ...side) { runTurns(b, warmStreak, sides...) }
 
 // warm runs f's read-only and read-write benchmarks in streaks (see
 // runStreaks), with the same sides as interleave.
@@ -69,20 +34,14 @@ func (f fixture) warm(b *testing.B) {
 // runs on are still in the caches, as in a server that serves session
 // requests back to back, beside BenchmarkPaired's figure, what it costs
 // after other work has run, as in a server doing anything else between
-// them. A library that runs more code pays more for cold caches, so the
-// gap between the two is part of every "beyond the floor" figure.
+// them. A library that runs more code would pay more for cold caches;
+// the two figures side by side show how much of a "beyond the floor"
+// figure that is (FINDINGS.md §9.14: little).
 func BenchmarkWarm(b *testing.B) {
 	b.Run("Memory", func(b *testing.B) {
-		or, ow := oursOps(b, newMemoryManager(b), sessionData())
-		tr, tw := oursOps(b, newMemoryManager(b), sessionData())
-		sr, sw := scsOps(b, newSCSMemory(), sessionData())
-		h := func(tb testing.TB) { request(tb, nopHandler, "sessionid", "abcdefghijklmnopqrstuvwxyz012345") }
-		b.Run("read", func(b *testing.B) {
-			runStreaks(b, side{"ours", or}, side{"scs", sr}, side{"harness", h}, side{"twin", tr})
-		})
-		b.Run("write", func(b *testing.B) {
-			runStreaks(b, side{"ours", ow}, side{"scs", sw}, side{"harness", h}, side{"twin", tw})
-		})
+		read, write := memorySides(b)
+		b.Run("read", func(b *testing.B) { runStreaks(b, read...) })
+		b.Run("write", func(b *testing.B) { runStreaks(b, write...) })
 	})
 	b.Run("SQLiteMattn", func(b *testing.B) { sqliteMattnFixture(b).warm(b) })
 	b.Run("Postgres", func(b *testing.B) {
