@@ -21,10 +21,11 @@
 #   QUICK=1            a fast pass: COUNT=1, BENCHTIME=300x, LOAD_COUNT=1,
 #                      LOAD_DURATION=3s, CLEAR_ROWS=20000
 #
-# With the defaults it took 25 minutes on 2 quiet cores (2026-12-01,
-# clearsessions over a million rows, the wrk runs and the redesign
+# With the defaults it took 27 minutes on 2 cores (2026-12-02, the ninth
+# run; clearsessions over a million rows, the wrk runs and the redesign
 # comparison, 6 alternating runs a side, are the longest steps);
-# COUNT=3 LOAD_COUNT=2 took 17 minutes, QUICK=1 under 3.
+# COUNT=3 LOAD_COUNT=2 took 17 minutes (before BenchmarkWarm), QUICK=1
+# under 3.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../benchmarks"
 export SESSIONS_REQUIRE_SERVERS=1

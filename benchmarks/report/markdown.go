@@ -277,9 +277,9 @@ func (w *writer) warm() {
 		"as in a server that does other work between session requests. `BenchmarkWarm` runs the same sides in the same "+
 		"shuffled order, but each side's turn is a streak: one request untimed, then %d timed in a row, as in a server "+
 		"serving session requests back to back. Each cell shows the interleaved figure → the streak's (medians; \"beyond\" "+
-		"is beyond the floor, or the harness for memory). cached_db's read-write streak is slower for a reason of its own: "+
-		"each write there waits for the previous write's cache install, which runs after that response and which, in a "+
-		"streak, the next write of the same session overtakes.\n\n"+
+		"is beyond the floor, or the harness for memory). In cached_db's read-write streak each write of the session also "+
+		"waits for this process's install of the previous write's cache copy, which runs after that response and which the "+
+		"next write of a streak overtakes (FINDINGS.md §9.14).\n\n"+
 		"| store | request | floor | ours beyond | peer beyond |\n| --- | --- | --- | --- | --- |\n%s\n\n", warmStreak, strings.Join(rows, "\n"))
 }
 
