@@ -92,7 +92,7 @@ func (s *PymemcacheSelector) PickServer(key string) (net.Addr, error) {
 		return nil, memcache.ErrNoServers
 	}
 	best, bestScore := -1, int64(-1)
-	var buf [256]byte // node + "-" + key, without an allocation for keys of memcached's size
+	var buf [256]byte // node + "-" + key: no allocation unless the two exceed 255 bytes (a session's key is about 70)
 	for i, n := range s.nodes {
 		score := int64(murmur3(append(append(append(buf[:0], n...), '-'), key...)))
 		if score > bestScore || score == bestScore && n > s.nodes[best] {
