@@ -4,20 +4,25 @@
 // and unpacks Django 3.2 (bookworm's own) and 5.2 (sid's) beside it.
 //
 // The package holds only test support: Django runs the script
-// django_helper.py with /usr/bin/python3, one batch of commands per call.
+// django_helper.py with /usr/bin/python3, one batch of commands per call,
+// in a new process for each batch or, for a [Django.Pooled] Django, in a
+// process per configuration that answers every batch of a test.
 package interop
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sessionkit/sessions/internal/pyjson"
@@ -31,6 +36,7 @@ const Python = "/usr/bin/python3"
 type Django struct {
 	Version    string // "5.2.18", "4.2.21", "3.2.25"
 	pythonPath string
+	pool       *pool // nil: a new process for every batch
 }
 
 // Major returns the version as major.minor, for test names.
@@ -144,11 +150,159 @@ func Versions(t testing.TB) []Django {
 // Run executes commands in one Django process and returns their results.
 func (d Django) Run(t testing.TB, cmds ...Cmd) []Result {
 	t.Helper()
-	res, err := d.run(cmds)
+	res, err := d.batch(nil, cmds)
 	if err != nil {
 		t.Fatalf("Django %s: %v", d.Version, err)
 	}
 	return res
+}
+
+// batch runs cmds under the settings conf (nil: the helper's defaults),
+// in the pool's process for conf, or else in a new process.
+func (d Django) batch(conf map[string]any, cmds []Cmd) ([]Result, error) {
+	if d.pool != nil {
+		return d.pool.run(d, conf, cmds)
+	}
+	if conf != nil {
+		all := append([]Cmd{{"op": "configure", "settings": conf}}, cmds...)
+		res, err := d.run(all)
+		if err != nil {
+			return nil, err
+		}
+		return res[1:], nil
+	}
+	return d.run(cmds)
+}
+
+// Pooled returns d with a pool of Django processes that stay up until t
+// ends, one for each configuration, so that a test's batches do not each
+// start Django again (half a second every time). Each process still
+// reads and writes only through the configured store, as a fresh one
+// does; what it keeps between batches is Django's settings and its
+// connections.
+func (d Django) Pooled(t testing.TB) Django {
+	p := &pool{procs: map[string]*process{}}
+	t.Cleanup(p.close)
+	d.pool = p
+	return d
+}
+
+// pool holds one running django_helper.py --serve per configuration.
+type pool struct {
+	mu    sync.Mutex
+	procs map[string]*process
+}
+
+// process is one running django_helper.py --serve.
+type process struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout *bufio.Reader
+	stderr *syncBuffer
+}
+
+func (p *pool) run(d Django, conf map[string]any, cmds []Cmd) ([]Result, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	key := Canon(conf)
+	proc := p.procs[key]
+	if proc == nil {
+		var err error
+		if proc, err = d.serve(conf); err != nil {
+			return nil, err
+		}
+		p.procs[key] = proc
+	}
+	res, err := proc.batch(cmds)
+	if err != nil {
+		// The process is gone or out of step: the next batch starts another.
+		proc.stop()
+		delete(p.procs, key)
+	}
+	return res, err
+}
+
+func (p *pool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for key, proc := range p.procs {
+		proc.stop()
+		delete(p.procs, key)
+	}
+}
+
+// serve starts a process and configures it with conf.
+func (d Django) serve(conf map[string]any) (*process, error) {
+	cmd := d.Command(context.Background(), helperPath(), "--serve")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	proc := &process{cmd: cmd, stdin: stdin, stdout: bufio.NewReader(stdout), stderr: &syncBuffer{}}
+	cmd.Stderr = proc.stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	configure := Cmd{"op": "configure"}
+	if conf != nil {
+		configure["settings"] = conf
+	}
+	if _, err := proc.batch([]Cmd{configure}); err != nil {
+		proc.stop()
+		return nil, fmt.Errorf("starting Django: %w", err)
+	}
+	return proc, nil
+}
+
+// batch sends one line of commands and reads one line of results.
+func (proc *process) batch(cmds []Cmd) ([]Result, error) {
+	in, err := pyjson.Marshal(toAny(cmds))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := proc.stdin.Write(append(in, '\n')); err != nil {
+		return nil, proc.failed(err)
+	}
+	line, err := proc.stdout.ReadBytes('\n')
+	if err != nil {
+		return nil, proc.failed(err)
+	}
+	return results(line, len(cmds))
+}
+
+// failed describes a process that stopped answering, with its last words.
+func (proc *process) failed(err error) error {
+	proc.stop()
+	return fmt.Errorf("%v: %s", err, lastLines(proc.stderr.String(), 8))
+}
+
+// stop closes the process's stdin, which ends it, and waits for it.
+func (proc *process) stop() {
+	proc.stdin.Close()
+	proc.cmd.Wait()
+}
+
+// syncBuffer is a bytes.Buffer that the process's stderr copier and the
+// test can use at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func (d Django) run(cmds []Cmd) ([]Result, error) {
@@ -164,13 +318,18 @@ func (d Django) run(cmds []Cmd) ([]Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%v: %s", err, lastLines(stderr.String(), 8))
 	}
+	return results(out, len(cmds))
+}
+
+// results decodes the helper's list of n results.
+func results(out []byte, n int) ([]Result, error) {
 	v, err := pyjson.Decode(out)
 	if err != nil {
 		return nil, fmt.Errorf("bad output %.200q: %v", out, err)
 	}
 	list, ok := v.([]any)
-	if !ok || len(list) != len(cmds) {
-		return nil, fmt.Errorf("want %d results, got %.200q", len(cmds), out)
+	if !ok || len(list) != n {
+		return nil, fmt.Errorf("want %d results, got %.200q", n, out)
 	}
 	res := make([]Result, len(list))
 	for i, r := range list {

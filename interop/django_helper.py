@@ -1,7 +1,9 @@
 """Drive a real Django for sessionkit's interop tests.
 
 Reads a JSON list of commands on stdin, runs each against Django's own code
-and prints a JSON list of results (one per command) on stdout. Run it with
+and prints a JSON list of results (one per command) on stdout. With
+--serve it stays up instead: one such list a line in, one list of results
+a line out, until stdin closes. Run it with
 Debian's /usr/bin/python3 (which sees python3-django), optionally with
 PYTHONPATH pointing at another Django version.
 
@@ -291,13 +293,18 @@ def op_logout(cmd):
 OPS = {name[3:]: fn for name, fn in list(globals().items()) if name.startswith("op_")}
 
 
-def main():
-    cmds = json.load(sys.stdin)
+def configure(cmds):
+    """settings.configure() with the defaults and a leading configure
+    command's settings, then django.setup()."""
     conf = dict(DEFAULTS)
     if cmds and cmds[0].get("op") == "configure":
         conf.update(cmds[0].get("settings", {}))
     settings.configure(**conf)
     django.setup()
+
+
+def run_all(cmds):
+    """Run a batch of commands: one result each."""
     out = []
     for cmd in cmds:
         if cmd.get("op") == "configure":
@@ -311,7 +318,25 @@ def main():
             out.append(fn(cmd))
         except Exception as e:  # noqa: BLE001
             out.append({"error": type(e).__name__, "message": str(e)})
-    json.dump(out, sys.stdout, default=str)
+    return out
+
+
+def main():
+    if sys.argv[1:] == ["--serve"]:
+        # One JSON batch a line in, one JSON list of results a line out,
+        # until stdin closes; the first batch configures Django.
+        first = True
+        for line in sys.stdin:
+            cmds = json.loads(line)
+            if first:
+                configure(cmds)
+                first = False
+            sys.stdout.write(json.dumps(run_all(cmds), default=str) + "\n")
+            sys.stdout.flush()
+        return
+    cmds = json.load(sys.stdin)
+    configure(cmds)
+    json.dump(run_all(cmds), sys.stdout, default=str)
 
 
 if __name__ == "__main__":

@@ -134,11 +134,14 @@ func goManager(t *testing.T, config string, fn func(*sessions.Settings)) *sessio
 	return m
 }
 
-// session is a batch of Django commands run under one configuration.
+// with runs a batch of Django commands under one configuration; a
+// command without "expect_error" fails the test if Django raised.
 func (d Django) with(t *testing.T, conf map[string]any, cmds ...Cmd) []Result {
 	t.Helper()
-	all := append([]Cmd{{"op": "configure", "settings": conf}}, cmds...)
-	res := d.Run(t, all...)[1:]
+	res, err := d.batch(conf, cmds)
+	if err != nil {
+		t.Fatalf("Django %s: %v", d.Version, err)
+	}
 	for i, r := range res {
 		if e := r.Err(); e != "" && cmds[i]["expect_error"] == nil {
 			t.Fatalf("Django %s %v: %s: %v", d.Version, cmds[i]["op"], e, r["message"])
@@ -159,6 +162,7 @@ func TestEngines(t *testing.T) {
 			}
 			t.Run(es.name+"/django-"+dj.Major(), func(t *testing.T) {
 				conf, goConfig := es.prepare(t, dj)
+				dj := dj.Pooled(t)
 				dj.with(t, conf, Cmd{"op": "migrate"})
 				m := goManager(t, goConfig, nil)
 				ctx := context.Background()

@@ -87,6 +87,7 @@ func TestMessages(t *testing.T) {
 		for _, dj := range versions {
 			t.Run(es.name+"/django-"+dj.Major(), func(t *testing.T) {
 				conf, goConfig := es.prepare(t, dj)
+				dj := dj.Pooled(t)
 				dj.with(t, conf, Cmd{"op": "migrate"})
 				m := goManager(t, goConfig, nil)
 				ctx := context.Background()

@@ -30,6 +30,7 @@ func TestMigrateDjango(t *testing.T) {
 				"SESSION_ENGINE": "django.contrib.sessions.backends.cache",
 			}
 			dbConf := map[string]any{"DATABASES": sqliteDatabases(db), "SESSION_ENGINE": "django.contrib.sessions.backends.db"}
+			dj := dj.Pooled(t)
 			dj.with(t, dbConf, Cmd{"op": "migrate"})
 			cacheURL, dbURL := r.URL(), "sqlite://"+db
 			s := sessions.DefaultSettings()
