@@ -27,8 +27,8 @@
 //
 // Pool and timeout parameters, checked here: pool_size (1-10000),
 // min_idle_conns, max_idle_conns (0-10000), max_active_conns (0-100000),
-// max_retries (-1 disables retries, up to 100), dialer_retries (dial
-// attempts per connection, 1-100), dial_timeout,
+// max_retries (0 or -1: no retries, up to 100; unset: go-redis's 3),
+// dialer_retries (dial attempts per connection, 1-100), dial_timeout,
 // read_timeout, write_timeout, pool_timeout (1ms-1h, "5s" or a number of
 // seconds). Every other go-redis URL option (client_name, protocol,
 // conn_max_idle_time, route_by_latency, skip_verify, ...) is handed to
@@ -99,7 +99,7 @@
 //
 // With go-redis's defaults (3 retries, 5 dial attempts each) a command
 // against a server that refuses connections fails after about 1.7 s;
-// max_retries=-1 brings that to 0.4 s and dialer_retries=1 further down,
+// max_retries=0 brings that to 0.4 s and dialer_retries=1 further down,
 // at the price of failing on a single dropped connection.
 //
 // # Contexts

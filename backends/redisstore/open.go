@@ -57,6 +57,11 @@ func readConnParams(p *sessions.Params) connParams {
 	cp.maxIdle = intp("max_idle_conns", 0, 10000)
 	cp.maxActive = intp("max_active_conns", 0, 100000)
 	cp.maxRetries = intp("max_retries", -1, 100)
+	if cp.maxRetries != nil && *cp.maxRetries == 0 {
+		// go-redis reads MaxRetries 0 as "its default", 3 retries; a URL
+		// that says max_retries=0 asks for none, which go-redis spells -1.
+		*cp.maxRetries = -1
+	}
 	cp.dialRetries = intp("dialer_retries", 1, 100)
 	cp.dialTimeout = durp("dial_timeout")
 	cp.readTimeout = durp("read_timeout")

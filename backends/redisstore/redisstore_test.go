@@ -667,6 +667,14 @@ func TestOpenErrors(t *testing.T) {
 		o.DialerRetries != 2 || o.DB != 2 || o.Username != "user" || o.Password != "pw" || o.TLSConfig == nil || o.ClientName != "app" {
 		t.Errorf("options %+v", o)
 	}
+	// max_retries=0 means no retries, not go-redis's default of 3 (which
+	// its own URL parser makes of 0).
+	for _, q := range []string{"max_retries=0", "max_retries=-1", "max_retries=2", ""} {
+		want := map[string]int{"max_retries=0": 0, "max_retries=-1": 0, "max_retries=2": 2, "": 3}[q]
+		if got := open(t, "redis://127.0.0.1:1/0?"+q).Client().(*redis.Client).Options().MaxRetries; got != want {
+			t.Errorf("%q: MaxRetries %d, want %d", q, got, want)
+		}
+	}
 	if k := s.Key("abcdefgh"); k != "k:7:django.contrib.sessions.cacheabcdefgh" {
 		t.Errorf("Key = %q", k)
 	}
