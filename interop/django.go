@@ -26,6 +26,7 @@ import (
 	"testing"
 
 	"github.com/sessionkit/sessions/internal/pyjson"
+	"github.com/sessionkit/sessions/internal/syncbuf"
 )
 
 // Python is Debian's interpreter, which sees python3-django (the pyenv
@@ -198,7 +199,7 @@ type process struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	stdout *bufio.Reader
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 }
 
 func (p *pool) run(d Django, conf map[string]any, cmds []Cmd) ([]Result, error) {
@@ -242,7 +243,7 @@ func (d Django) serve(conf map[string]any) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	proc := &process{cmd: cmd, stdin: stdin, stdout: bufio.NewReader(stdout), stderr: &syncBuffer{}}
+	proc := &process{cmd: cmd, stdin: stdin, stdout: bufio.NewReader(stdout), stderr: &syncbuf.Buffer{}}
 	cmd.Stderr = proc.stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -284,25 +285,6 @@ func (proc *process) failed(err error) error {
 func (proc *process) stop() {
 	proc.stdin.Close()
 	proc.cmd.Wait()
-}
-
-// syncBuffer is a bytes.Buffer that the process's stderr copier and the
-// test can use at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func (d Django) run(cmds []Cmd) ([]Result, error) {
