@@ -484,7 +484,7 @@ func (s *Session) expiryAge(now time.Time) time.Duration {
 		return time.Duration(math.Floor(d.Seconds())) * time.Second
 	}
 	if n, ok := expiry.Seconds(v); ok {
-		return time.Duration(n) * time.Second
+		return expiry.Age(n)
 	}
 	return age
 }

@@ -2,6 +2,9 @@ package conformance
 
 import (
 	"errors"
+	"math"
+	"math/big"
+	"net/http"
 	"time"
 
 	"github.com/sessionkit/sessions"
@@ -30,6 +33,7 @@ func expiryCases() []managerCase {
 		{name: "CustomExpiryReset", reason: "ResetExpiry goes back to the cookie age (test_custom_expiry_reset)", run: caseCustomExpiryReset},
 		{name: "ExpireAtBrowserClose", reason: "custom expiry 10 → false, 0 → true, none → the setting (test_get_expire_at_browser_close)", run: caseExpireAtBrowserClose},
 		{name: "ActualExpiry", serverOnly: true, reason: "a session saved with a past expiry is gone for the next request (test_actual_expiry)", run: caseActualExpiry},
+		{name: "ExtremeExpiry", reason: "an expiry of any size (the largest int64, a float or a Python int beyond it, their negatives: what a Django app's set_expiry may store) gives one answer: the cookie is sent alive exactly when the stored session lives, and ExpiryAge agrees with ExpiryDate", run: caseExtremeExpiry},
 		{name: "ShortExpiry", serverOnly: true, reason: "a session with a 1-second expiry is gone once it has passed, on every engine", run: caseShortExpiry},
 	}
 }
@@ -271,5 +275,39 @@ func caseShortExpiry(c *mgr) {
 	time.Sleep(1100*time.Millisecond + 2*c.h.Caps.TTLResolution)
 	if r := m.Load(c.ctx, s.Key()); r.Has("foo") {
 		c.t.Error("still there after expiry")
+	}
+}
+
+func caseExtremeExpiry(c *mgr) {
+	m := c.manager(nil)
+	huge := new(big.Int).Lsh(big.NewInt(1), 80)
+	for _, v := range []any{int64(math.MaxInt64), int64(math.MaxInt64 / 1000), int64(math.MinInt64), 1e300, -1e300, huge, new(big.Int).Neg(huge)} {
+		key := c.saved(m, map[string]any{"foo": "bar"})
+		var age time.Duration
+		res := c.serve(m, func(w http.ResponseWriter, r *http.Request) {
+			s := sessions.FromContext(r.Context())
+			s.Set(sessions.ExpiryKey, v)
+			now := time.Now()
+			age = s.ExpiryAge()
+			if d := s.ExpiryDate().Sub(now); d-age > 2*time.Second || age-d > 2*time.Second {
+				c.t.Errorf("expiry %v: ExpiryAge %v, but ExpiryDate is %v from now", v, age, d)
+			}
+		}, key)
+		if res.StatusCode != http.StatusOK {
+			c.t.Errorf("expiry %v: status %d", v, res.StatusCode)
+			continue
+		}
+		if c.token == "" {
+			// A cookie alive for the session's age, or deleted at once.
+			if ck := c.sent(res); ck == nil || (ck.MaxAge > 0) != (age > 0) {
+				c.t.Errorf("expiry %v: ExpiryAge %v, but the response sent the cookie %q", v, age, c.raw(res))
+			}
+		}
+		if c.client {
+			continue
+		}
+		if live := m.Load(c.ctx, key).Has("foo"); live != (age > 0) {
+			c.t.Errorf("expiry %v: ExpiryAge %v, but the stored session lives: %v", v, age, live)
+		}
 	}
 }

@@ -25,10 +25,21 @@ func Lifetime(v any, cookieAge time.Duration) (abs time.Time, life time.Duration
 		return t, 0, true
 	}
 	if n, ok := Seconds(v); ok && n != 0 {
-		const limit = int64(math.MaxInt64 / time.Second)
-		return time.Time{}, time.Duration(max(-limit, min(n, limit))) * time.Second, false
+		return time.Time{}, Age(n), false
 	}
 	return time.Time{}, cookieAge.Truncate(time.Second), false
+}
+
+// maxSeconds is the largest number of whole seconds a time.Duration holds
+// (about 292 years).
+const maxSeconds = int64(math.MaxInt64 / time.Second)
+
+// Age is n seconds as a time.Duration, held within what a Duration can
+// count (about 292 years either way) rather than wrapping around: Django
+// stores any Python int, and a wrapped value would turn a session meant to
+// live for centuries into one already expired, or the other way round.
+func Age(n int64) time.Duration {
+	return time.Duration(max(-maxSeconds, min(n, maxSeconds))) * time.Second
 }
 
 // IsFalsy reports whether v is "no custom expiry" as Python tests it
@@ -57,14 +68,23 @@ func Seconds(v any) (int64, bool) {
 	case int32:
 		return int64(x), true
 	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
+		switch {
+		case math.IsNaN(x) || math.IsInf(x, 0):
 			return 0, false
+		case x >= math.MaxInt64: // beyond int64: converting would wrap
+			return math.MaxInt64, true
+		case x <= math.MinInt64:
+			return math.MinInt64, true
 		}
 		return int64(x), true
 	case *big.Int:
-		if x.IsInt64() {
+		switch {
+		case x.IsInt64():
 			return x.Int64(), true
+		case x.Sign() > 0: // a Python int beyond int64: as large as it gets
+			return math.MaxInt64, true
 		}
+		return math.MinInt64, true
 	}
 	return 0, false
 }
