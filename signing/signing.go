@@ -132,6 +132,29 @@ type Signer struct {
 	Salt      string
 }
 
+// String describes the Signer without its keys: fmt's %v, %+v and %s
+// show the salt and how many keys it holds, never a key (%#v, through
+// GoString, the same).
+func (s Signer) String() string {
+	key := "unset"
+	if s.Key != "" {
+		key = "[redacted]"
+	}
+	return fmt.Sprintf("signing.Signer{Key: %s, Fallbacks: %d [redacted], Salt: %q}", key, len(s.Fallbacks), s.Salt)
+}
+
+// GoString is String, for fmt's %#v.
+func (s Signer) GoString() string { return s.String() }
+
+// String describes the TimestampSigner without its keys, as
+// [Signer.String].
+func (s TimestampSigner) String() string {
+	return "signing.TimestampSigner{" + s.Signer.String() + "}"
+}
+
+// GoString is String, for fmt's %#v.
+func (s TimestampSigner) GoString() string { return s.String() }
+
 func (s Signer) salt(def string) string {
 	if s.Salt == "" {
 		return def

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
@@ -266,5 +267,19 @@ func TestSaltedHMAC(t *testing.T) {
 	got := hex.EncodeToString(SaltedHMAC("django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash", "pbkdf2_sha256$870000$abc$def=", djangoSecret))
 	if got != "1d0b48a672817f43a6423410a672c7c15c4e54ac97b7a65917eced3c1a63eab0" {
 		t.Errorf("SaltedHMAC = %s", got)
+	}
+}
+
+// TestSignerPrintHidesKeys: printing a Signer or a TimestampSigner, with
+// any of fmt's verbs, never shows a key.
+func TestSignerPrintHidesKeys(t *testing.T) {
+	s := Signer{Key: "key-now-1", Fallbacks: []string{"key-old-2"}, Salt: "salt-3"}
+	for _, v := range []any{s, &s, TimestampSigner{Signer: s}, struct{ S Signer }{s}} {
+		for _, verb := range []string{"%v", "%+v", "%s", "%#v"} {
+			out := fmt.Sprintf(verb, v)
+			if strings.Contains(out, "key-now-1") || strings.Contains(out, "key-old-2") || !strings.Contains(out, "salt-3") {
+				t.Errorf("%s of %T: %s", verb, v, out)
+			}
+		}
 	}
 }
