@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -30,6 +32,15 @@ type Fault struct {
 	// ReadsSurvive declares that loads keep working while this store is
 	// unreachable (for example a cache in front of a database).
 	ReadsSurvive bool
+	// Timeout is the longest a call of the engine waits for this store
+	// once it has stopped answering (Stall), when the call's context has
+	// no deadline: the engine's own timeout for the store, as the harness
+	// configured it. A request's context has no deadline (net/http ends
+	// it only when the client goes away), so an engine without a timeout
+	// of its own would hold every request, and a connection of its pool,
+	// for as long as the store is paused or the network drops its
+	// packets. Zero fails the StallWithoutDeadline case.
+	Timeout time.Duration
 }
 
 // DeadlineSlack is how long after its context ends (as the process sees
@@ -50,6 +61,8 @@ const DeadlineSlack = 50 * time.Millisecond
 //     which would log the user out;
 //   - every engine call returns within [DeadlineSlack] of its context's
 //     deadline, with the context's error;
+//   - with a context that has no deadline (a request's), every call a
+//     request makes returns within the store's [Fault.Timeout];
 //   - the engine recovers once the store is back.
 //
 // Without h.NewFaulty (in-process engines) it skips with the reason.
@@ -85,6 +98,10 @@ func RunFaults(t *testing.T, h Harness) {
 		t.Run(f.Name+"/Deadline", func(t *testing.T) {
 			e, fs := h.NewFaulty(t)
 			runDeadline(t, e, fs[i], h.Caps)
+		})
+		t.Run(f.Name+"/StallWithoutDeadline", func(t *testing.T) {
+			e, fs := h.NewFaulty(t)
+			runStallTimeout(t, e, fs[i], h.Caps)
 		})
 	}
 }
@@ -333,51 +350,7 @@ func runDeadline(t *testing.T, b sessions.Backend, f Fault, caps Capabilities) {
 	}
 	f.Stall()
 	defer f.Restore()
-	exp := time.Now().Add(time.Hour)
-	calls := []struct {
-		name string
-		call func(ctx context.Context) error
-	}{
-		{"Load", func(ctx context.Context) error { _, err := e.Load(ctx, key); return err }},
-		{"Create", func(ctx context.Context) error { return e.Create(ctx, sessions.NewKey(), data, exp) }},
-		{"Update", func(ctx context.Context) error { return e.Update(ctx, key, data, exp) }},
-		{"Delete", func(ctx context.Context) error { return e.Delete(ctx, sessions.NewKey()) }},
-	}
-	if sw, ok := e.(sessions.Swapper); ok {
-		calls = append(calls, struct {
-			name string
-			call func(ctx context.Context) error
-		}{"Swap", func(ctx context.Context) error { return sw.Swap(ctx, key, data, data, exp) }})
-	}
-	if to, ok := e.(sessions.Toucher); ok {
-		calls = append(calls, struct {
-			name string
-			call func(ctx context.Context) error
-		}{"Touch", func(ctx context.Context) error { return to.Touch(ctx, key, exp) }})
-	}
-	if ix, ok := e.(sessions.UserIndexer); ok {
-		calls = append(calls,
-			struct {
-				name string
-				call func(ctx context.Context) error
-			}{"AddUserSession", func(ctx context.Context) error { return ix.AddUserSession(ctx, "alice", key, []byte(`{"c":1}`), exp) }},
-			struct {
-				name string
-				call func(ctx context.Context) error
-			}{"UserSessions", func(ctx context.Context) error { _, err := ix.UserSessions(ctx, "alice"); return err }})
-	}
-	if d, ok := e.(sessions.ExpiredDeleter); ok && !caps.NativeExpiry {
-		calls = append(calls, struct {
-			name string
-			call func(ctx context.Context) error
-		}{"DeleteExpired", func(ctx context.Context) error { _, err := d.DeleteExpired(ctx); return err }})
-	}
-	if l, ok := e.(sessions.Lister); ok {
-		calls = append(calls, struct {
-			name string
-			call func(ctx context.Context) error
-		}{"List", func(ctx context.Context) error { return l.List(ctx, func(string) bool { return true }) }})
-	}
+	calls := engineCalls(e, key, data, caps, true)
 	for _, c := range calls {
 		for _, cancelled := range []bool{false, true} {
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
@@ -410,6 +383,108 @@ func runDeadline(t *testing.T, b sessions.Backend, f Fault, caps Capabilities) {
 			case !errors.Is(err, want):
 				t.Errorf("%s (cancelled=%v) against a stalled %s: error %v, want one matching %v", c.name, cancelled, f.Name, err, want)
 			}
+		}
+	}
+}
+
+// engineCall is one call of an engine, made with the context it is given.
+type engineCall struct {
+	name string
+	call func(ctx context.Context) error
+}
+
+// engineCalls lists a call of each method of e on the live record key
+// (and a fresh key where a call needs one): the methods a request calls,
+// and with maintenance DeleteExpired and List too.
+func engineCalls(e sessions.Engine, key string, data []byte, caps Capabilities, maintenance bool) []engineCall {
+	exp := time.Now().Add(time.Hour)
+	calls := []engineCall{
+		{"Load", func(ctx context.Context) error { _, err := e.Load(ctx, key); return err }},
+		{"Create", func(ctx context.Context) error { return e.Create(ctx, sessions.NewKey(), data, exp) }},
+		{"Update", func(ctx context.Context) error { return e.Update(ctx, key, data, exp) }},
+		{"Delete", func(ctx context.Context) error { return e.Delete(ctx, sessions.NewKey()) }},
+	}
+	if sw, ok := e.(sessions.Swapper); ok {
+		calls = append(calls, engineCall{"Swap", func(ctx context.Context) error { return sw.Swap(ctx, key, data, data, exp) }})
+	}
+	if to, ok := e.(sessions.Toucher); ok {
+		calls = append(calls, engineCall{"Touch", func(ctx context.Context) error { return to.Touch(ctx, key, exp) }})
+	}
+	if ix, ok := e.(sessions.UserIndexer); ok {
+		calls = append(calls,
+			engineCall{"AddUserSession", func(ctx context.Context) error { return ix.AddUserSession(ctx, "alice", key, []byte(`{"c":1}`), exp) }},
+			engineCall{"UserSessions", func(ctx context.Context) error { _, err := ix.UserSessions(ctx, "alice"); return err }},
+			engineCall{"RemoveUserSessions", func(ctx context.Context) error { return ix.RemoveUserSessions(ctx, "bob", []string{sessions.NewKey()}) }})
+	}
+	if !maintenance {
+		return calls
+	}
+	if d, ok := e.(sessions.ExpiredDeleter); ok && !caps.NativeExpiry {
+		calls = append(calls, engineCall{"DeleteExpired", func(ctx context.Context) error { _, err := d.DeleteExpired(ctx); return err }})
+	}
+	if l, ok := e.(sessions.Lister); ok {
+		calls = append(calls, engineCall{"List", func(ctx context.Context) error { return l.List(ctx, func(string) bool { return true }) }})
+	}
+	return calls
+}
+
+// runStallTimeout stalls the store and makes every call a request makes,
+// at once, each with a context that can be cancelled but has no deadline,
+// as net/http gives a request: each must return by itself within the
+// store's Fault.Timeout (and some slack: timers fire late on a busy
+// machine, and a call may wait on a connection the store does not answer
+// before it waits on its statement), with an error of the engine's own or
+// success, never the context's.
+func runStallTimeout(t *testing.T, b sessions.Backend, f Fault, caps Capabilities) {
+	if f.Timeout <= 0 {
+		t.Fatalf("the harness declares no Fault.Timeout for %s: a request's context has no deadline, so the engine must end a call the store does not answer on its own (a timeout of its client, or of the engine), and the harness must say how long it waits", f.Name)
+	}
+	e := asEngine(t, b)
+	key := sessions.NewKey()
+	data := []byte("stall test data")
+	if err := e.Create(context.Background(), key, data, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	f.Stall()
+	defer f.Restore()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	limit := f.Timeout + max(time.Second, f.Timeout/2)
+	type result struct {
+		name string
+		took time.Duration
+		err  error
+	}
+	calls := engineCalls(e, key, data, caps, false)
+	results := make(chan result, len(calls))
+	start := time.Now()
+	for _, c := range calls {
+		go func() {
+			s := time.Now()
+			err := c.call(ctx)
+			results <- result{c.name, time.Since(s), err}
+		}()
+	}
+	giveUp := time.NewTimer(3*limit + 10*time.Second)
+	defer giveUp.Stop()
+	running := map[string]bool{}
+	for _, c := range calls {
+		running[c.name] = true
+	}
+	for range calls {
+		select {
+		case r := <-results:
+			delete(running, r.name)
+			switch {
+			case r.took > limit:
+				t.Errorf("%s against a stalled %s returned after %v; want within its Timeout %v (+%v)", r.name, f.Name, r.took.Round(time.Millisecond), f.Timeout, limit-f.Timeout)
+			case errors.Is(r.err, context.Canceled):
+				t.Errorf("%s against a stalled %s: %v, but its context was not cancelled", r.name, f.Name, r.err)
+			}
+		case <-giveUp.C:
+			t.Errorf("%v against a stalled %s still running after %v (context without deadline): they wait for the store as long as it is stalled", slices.Sorted(maps.Keys(running)), f.Name, time.Since(start).Round(time.Second))
+			cancel() // let them go
+			return
 		}
 	}
 }

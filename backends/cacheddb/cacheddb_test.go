@@ -347,18 +347,21 @@ func TestFaults(t *testing.T) {
 			h.NewFaulty = func(t *testing.T) (sessions.Backend, []conformance.Fault) {
 				n := seq.Add(1)
 				cacheURL := testservers.SharedRedis(t).URL()
+				// The cache client's timeouts: go-redis's default (3 s)
+				// cut to 1 s; memcached's default, 500 ms.
+				cacheParams, cacheTimeout := "&read_timeout=1s&write_timeout=1s", time.Second
 				if cacheName == "memcached" {
 					cacheURL = "memcached://" + testservers.SharedMemcached(t).Addr
+					cacheParams, cacheTimeout = "", 500*time.Millisecond
 				}
 				cu, cp := testservers.Proxied(t, cacheURL)
 				du, dp := testservers.Proxied(t, pg.URL())
-				cache := fmt.Sprintf("%s?key_prefix=f%d", cu, n)
-				db := du + fmt.Sprintf("&create_table=true&table=cdbf_%d_%d", time.Now().UnixNano()%1e6, n)
+				cache := fmt.Sprintf("%s?key_prefix=f%d", cu, n) + cacheParams
+				db := du + fmt.Sprintf("&create_table=true&table=cdbf_%d_%d&query_timeout=1s", time.Now().UnixNano()%1e6, n)
 				e := openEngine(t, "cached-db:?cache="+url.QueryEscape(cache)+"&db="+url.QueryEscape(db))
-				return e, []conformance.Fault{
-					testservers.Fault("cache", true, cp...),
-					testservers.Fault("database", true, dp...),
-				}
+				cf, df := testservers.Fault("cache", true, cp...), testservers.Fault("database", true, dp...)
+				cf.Timeout, df.Timeout = cacheTimeout, time.Second
+				return e, []conformance.Fault{cf, df}
 			}
 			h.New = func(t *testing.T) sessions.Backend { e, _ := h.NewFaulty(t); return e }
 			conformance.RunFaults(t, h)

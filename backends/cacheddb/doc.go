@@ -23,7 +23,10 @@
 // unless it names one. With no database configured the "db" default
 // applies (the SQLite file db.sqlite3). Give the cache client short
 // timeouts (redis: read_timeout, write_timeout, dial_timeout; memcached:
-// timeout): a write waits for them when the cache stalls.
+// timeout): a write waits for them when the cache stalls. The database's
+// query_timeout (10 s by default on PostgreSQL and MySQL, see sqlstore)
+// bounds what a read that misses the cache, and a write, wait for a
+// database that stalls.
 //
 // # Consistency
 //

@@ -72,7 +72,9 @@ func TestMemcached(t *testing.T) {
 		h := harness(base)
 		h.NewFaulty = func(t *testing.T) (sessions.Backend, []conformance.Fault) {
 			u, proxies := testservers.Proxied(t, base)
-			return open(t, testutil.WithParams(u, "key_prefix", testutil.Prefix(t))), []conformance.Fault{testservers.Fault("memcached", false, proxies...)}
+			f := testservers.Fault("memcached", false, proxies...)
+			f.Timeout = memcache.DefaultTimeout // the URL's default timeout
+			return open(t, testutil.WithParams(u, "key_prefix", testutil.Prefix(t))), []conformance.Fault{f}
 		}
 		conformance.RunFaults(t, h)
 	})

@@ -2,10 +2,12 @@ package migrate
 
 import (
 	"testing"
+	"time"
 
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/conformance"
 	"github.com/sessionkit/sessions/internal/testservers"
+	"github.com/sessionkit/sessions/internal/testutil"
 )
 
 // The migrations the suite runs over: in one process, between two real
@@ -56,13 +58,15 @@ func TestMigrateFaults(t *testing.T) {
 	h.NewFaulty = func(t *testing.T) (sessions.Backend, []conformance.Fault) {
 		fu, fp := testservers.Proxied(t, postgresKind.url(t))
 		tu, tp := testservers.Proxied(t, redisKind.url(t))
+		// Timeouts of 1 s for both stores keep the stalled cases short.
+		fu = testutil.WithParams(fu, "query_timeout", "1s")
+		tu = testutil.WithParams(tu, "read_timeout", "1s", "write_timeout", "1s")
 		st := newMigrating(t, openEngine(t, fu), openEngine(t, tu), nil)
-		return st.engine(), []conformance.Fault{
-			// The suite's sessions are in the new store: the old one's
-			// outage leaves their loads working.
-			testservers.Fault("old-postgres", true, fp...),
-			testservers.Fault("new-redis", false, tp...),
-		}
+		// The suite's sessions are in the new store: the old one's outage
+		// leaves their loads working.
+		from, to := testservers.Fault("old-postgres", true, fp...), testservers.Fault("new-redis", false, tp...)
+		from.Timeout, to.Timeout = time.Second, time.Second
+		return st.engine(), []conformance.Fault{from, to}
 	}
 	conformance.RunFaults(t, h)
 }

@@ -78,8 +78,13 @@ func TestFaults(t *testing.T) {
 			h := harness(base, "format", format)
 			h.NewFaulty = func(t *testing.T) (sessions.Backend, []conformance.Fault) {
 				u, proxies := testservers.Proxied(t, base)
-				e := open(t, testutil.WithParams(u, "key_prefix", testutil.Prefix(t), "format", format))
-				return e, []conformance.Fault{testservers.Fault("redis", false, proxies...)}
+				// Timeouts shorter than go-redis's (3 s) keep the stalled
+				// cases short; the watcher ends a call by the shorter of
+				// the two, retries included.
+				e := open(t, testutil.WithParams(u, "key_prefix", testutil.Prefix(t), "format", format, "read_timeout", "1s", "write_timeout", "1s"))
+				f := testservers.Fault("redis", false, proxies...)
+				f.Timeout = time.Second
+				return e, []conformance.Fault{f}
 			}
 			conformance.RunFaults(t, h)
 		})

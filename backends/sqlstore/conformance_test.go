@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/conformance"
@@ -30,14 +31,20 @@ func TestConformanceManagerSQLite(t *testing.T)   { conformance.RunManager(t, ha
 func TestConformanceManagerPostgres(t *testing.T) { conformance.RunManager(t, harness(backends[1])) }
 func TestConformanceManagerMariaDB(t *testing.T)  { conformance.RunManager(t, harness(backends[2])) }
 
+// faultTimeout is the query_timeout of the stores the fault cases stall
+// (shorter than the default, 10 s, which TestOpenQueryTimeout checks).
+const faultTimeout = time.Second
+
 // faulty adds conformance.RunFaults's hook: the database server behind a
 // proxy that the suite cuts and stalls.
 func faulty(b backend) conformance.Harness {
 	h := harness(b)
 	h.NewFaulty = func(t *testing.T) (sessions.Backend, []conformance.Fault) {
 		u, proxies := testservers.Proxied(t, b.base(t))
-		e := open(t, withParams(u, "table", uniqueTable("f"), "create_table", "true"))
-		return e, []conformance.Fault{testservers.Fault(b.name, false, proxies...)}
+		e := open(t, withParams(u, "table", uniqueTable("f"), "create_table", "true", "query_timeout", faultTimeout.String()))
+		f := testservers.Fault(b.name, false, proxies...)
+		f.Timeout = faultTimeout
+		return e, []conformance.Fault{f}
 	}
 	return h
 }

@@ -33,6 +33,8 @@
 //	create_table=false      create the table, exactly as Django's migration does, if missing
 //	batch_size=10000        rows per DELETE in DeleteExpired
 //	max_data_size=0         refuse data over this many bytes (ErrTooLarge); 0: no engine limit
+//	query_timeout=10s       end a request's call the database has not answered after this
+//	                        long (PostgreSQL and MySQL: 10s; SQLite: 0, none); 0: no limit
 //	max_open_conns, max_idle_conns, conn_max_lifetime, conn_max_idle_time
 //	                        the database/sql pool (SQLite: the pool of readers;
 //	                        PostgreSQL and MySQL: 20 open, 20 idle, 30m, 5m)
@@ -92,6 +94,25 @@
 // connection of a busy pool still ends with the request (the statement
 // then runs under the request's context, as before). Other drivers keep
 // the context throughout.
+//
+// # Outages
+//
+// A request's context has no deadline (net/http ends it only when the
+// client goes away), so a database that stops answering (paused,
+// overloaded, its network dropping packets) would hold every request, and
+// a connection of the pool each, for as long as it lasts. A call made for
+// a request (Load, LoadExpiry, Create, Update, Touch, Swap, Delete and
+// the user index's calls) therefore ends after query_timeout
+// ([Options.QueryTimeout]; 10 s on PostgreSQL and MySQL) with an error
+// that says so and matches context.DeadlineExceeded; the Manager hands it
+// to Settings.ErrorHandler (500 by default). The driver closes the
+// connection a statement was cut off on, so no later call reads its
+// reply. A statement already sent may still
+// take effect once the server answers again, as with any request that
+// times out. A refused connection fails at once, a connection that is
+// never accepted after connect_timeout (PostgreSQL) or timeout (MySQL),
+// both 10 s. DeleteExpired, List and Count run under the caller's
+// context alone: give them a deadline.
 //
 // [New] wraps a *sql.DB the application already has.
 //

@@ -63,13 +63,19 @@ func needDriver(d Dialect) error {
 		sessions.ErrBadConfig, d, d.driverName(), d.driverImport())
 }
 
-// readOptions reads the parameters every dialect has.
-func readOptions(p *sessions.Params) Options {
+// serverQueryTimeout is the default query_timeout of PostgreSQL and
+// MySQL: as long as their connect timeouts.
+const serverQueryTimeout = 10 * time.Second
+
+// readOptions reads the parameters every dialect has; queryTimeout is the
+// dialect's default query_timeout.
+func readOptions(p *sessions.Params, queryTimeout time.Duration) Options {
 	return Options{
-		Table:       p.String("table", defaultTable),
-		CreateTable: p.Bool("create_table", false),
-		BatchSize:   p.Int("batch_size", deleteBatch, 1, 1_000_000),
-		MaxDataSize: p.Int("max_data_size", 0, 0, 1<<30),
+		Table:        p.String("table", defaultTable),
+		CreateTable:  p.Bool("create_table", false),
+		BatchSize:    p.Int("batch_size", deleteBatch, 1, 1_000_000),
+		MaxDataSize:  p.Int("max_data_size", 0, 0, 1<<30),
+		QueryTimeout: p.Duration("query_timeout", queryTimeout, 0, time.Hour),
 	}
 }
 
@@ -155,7 +161,7 @@ func sqlitePath(u *url.URL) (string, error) {
 
 func openSQLite(ctx context.Context, u *url.URL, _ sessions.Settings) (sessions.Backend, error) {
 	p := sessions.ParseParams(u)
-	o := readOptions(p)
+	o := readOptions(p, 0)
 	busy := p.Duration("busy_timeout", 5*time.Second, 0, time.Hour)
 	readers := max(4, runtime.GOMAXPROCS(0))
 	pool := readPool(p, poolConfig{maxOpen: readers, maxIdle: readers})
@@ -258,7 +264,7 @@ var pgParams = []string{
 
 func openPostgres(ctx context.Context, u *url.URL, _ sessions.Settings) (sessions.Backend, error) {
 	p := sessions.ParseParams(u)
-	o := readOptions(p)
+	o := readOptions(p, serverQueryTimeout)
 	// As many idle connections as open ones: under load, a connection
 	// given back while the idle list is full is closed, and the next
 	// request opens (and prepares) a new one; idle connections still go
@@ -352,7 +358,7 @@ var mysqlParams = []string{
 
 func openMySQL(ctx context.Context, u *url.URL, _ sessions.Settings) (sessions.Backend, error) {
 	p := sessions.ParseParams(u)
-	o := readOptions(p)
+	o := readOptions(p, serverQueryTimeout)
 	pool := readPool(p, poolConfig{maxOpen: 20, maxIdle: 20, lifetime: 30 * time.Minute, idleTime: 5 * time.Minute})
 	socket := p.String("socket", "")
 	pass := passThrough(p, u, mysqlParams)

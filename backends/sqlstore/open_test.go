@@ -319,3 +319,34 @@ func TestServerPoolKeepsItsConnections(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenQueryTimeout: PostgreSQL and MySQL URLs bound a request's call
+// to 10 s by default (a request's context has no deadline, and a paused
+// server would hold it until the client gives up: conformance.RunFaults's
+// StallWithoutDeadline), SQLite's does not (its waits end with
+// busy_timeout); query_timeout sets it, 0 turns it off.
+func TestOpenQueryTimeout(t *testing.T) {
+	pg := testservers.SharedPostgres(t).URL() + "&create_table=true&table=" + uniqueTable("qt")
+	my := testservers.SharedMariaDB(t).URL()
+	my += map[bool]string{true: "&", false: "?"}[strings.Contains(my, "?")] + "create_table=true&table=" + uniqueTable("qt")
+	lite := "sqlite://" + filepath.Join(t.TempDir(), "qt.sqlite3") + "?create_table=true"
+	for _, c := range []struct {
+		url  string
+		want time.Duration
+	}{
+		{pg, 10 * time.Second},
+		{pg + "&query_timeout=2s", 2 * time.Second},
+		{pg + "&query_timeout=0", 0},
+		{my, 10 * time.Second},
+		{my + "&query_timeout=250ms", 250 * time.Millisecond},
+		{lite, 0},
+		{lite + "&query_timeout=3s", 3 * time.Second},
+	} {
+		if got := open(t, c.url).QueryTimeout(); got != c.want {
+			t.Errorf("%s: QueryTimeout %v, want %v", sessions.Redact(c.url), got, c.want)
+		}
+	}
+	if err := openErr(pg + "&query_timeout=-1s"); !errors.Is(err, sessions.ErrBadConfig) {
+		t.Errorf("query_timeout=-1s: %v", err)
+	}
+}

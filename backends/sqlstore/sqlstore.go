@@ -54,6 +54,18 @@ type Options struct {
 	// Manager limits encoded sessions to Settings.MaxDataSize, 4 MiB by
 	// default).
 	MaxDataSize int
+	// QueryTimeout, when positive, ends a call made for a request (Load,
+	// LoadExpiry, Create, Update, Touch, Swap, Delete and the user index's
+	// calls) that has had no answer from the database after this long,
+	// with an error matching context.DeadlineExceeded, unless the
+	// caller's context ends first. A database that stops answering
+	// (paused, overloaded, or its network dropping packets) then fails
+	// the request instead of holding it, and a connection of the pool,
+	// for as long as the client waits: a request's context has no
+	// deadline of its own. DeleteExpired, List and Count run under the
+	// caller's context alone. Zero means no limit of the store's own;
+	// the URL opener sets 10 s for PostgreSQL and MySQL (query_timeout).
+	QueryTimeout time.Duration
 	// Now returns the current time, against which expire_date is
 	// compared; nil means time.Now. For tests.
 	Now func() time.Time
@@ -72,6 +84,7 @@ type Store struct {
 	now     func() time.Time
 	batch   int
 	maxData int
+	timeout time.Duration // Options.QueryTimeout
 
 	st        stmts
 	pgx       bool          // PostgreSQL through pgx: statements go to pgx directly (pgx.go)
@@ -149,15 +162,15 @@ func newStore(ctx context.Context, c config, o *Options) (*Store, error) {
 	if err := c.d.checkTable(opts.Table); err != nil {
 		return nil, fmt.Errorf("%w: sqlstore: %v", sessions.ErrBadConfig, err)
 	}
-	if opts.BatchSize < 0 || opts.MaxDataSize < 0 {
-		return nil, fmt.Errorf("%w: sqlstore: BatchSize and MaxDataSize must not be negative", sessions.ErrBadConfig)
+	if opts.BatchSize < 0 || opts.MaxDataSize < 0 || opts.QueryTimeout < 0 {
+		return nil, fmt.Errorf("%w: sqlstore: BatchSize, MaxDataSize and QueryTimeout must not be negative", sessions.ErrBadConfig)
 	}
 	if opts.BatchSize == 0 {
 		opts.BatchSize = deleteBatch
 	}
 	s := &Store{
 		d: c.d, table: opts.Table, where: c.where, r: c.r, w: c.w, owned: c.owned,
-		now: opts.Now, batch: opts.BatchSize, maxData: opts.MaxDataSize,
+		now: opts.Now, batch: opts.BatchSize, maxData: opts.MaxDataSize, timeout: opts.QueryTimeout,
 		cached: c.cached != nil, openStmts: c.cached,
 		detach: c.cached == nil && c.d == SQLite && cannotInterrupt(c.w),
 	}
@@ -350,6 +363,11 @@ func (s *Store) Dialect() Dialect { return s.d }
 // Table returns the name of the session table.
 func (s *Store) Table() string { return s.table }
 
+// QueryTimeout returns how long a call made for a request waits for the
+// database (Options.QueryTimeout, the URL's query_timeout); zero means no
+// limit of the store's own.
+func (s *Store) QueryTimeout() time.Duration { return s.timeout }
+
 // Describe says where the sessions are kept, without credentials.
 func (s *Store) Describe() string { return fmt.Sprintf("%s, table %q", s.where, s.table) }
 
@@ -433,8 +451,51 @@ func (s *Store) again(ctx context.Context, attempt int, err error) bool {
 	return err != nil && attempt < maxAttempts && s.d.retryable(err) && ctx.Err() == nil && !s.closed.Load()
 }
 
-// exec runs st and returns the number of rows it affected.
+// bounded is a call's context limited to the store's query timeout.
+type bounded struct {
+	ctx, parent context.Context
+	cancel      context.CancelFunc // nil: ctx is parent
+	s           *Store
+}
+
+// bound returns ctx limited to the store's query timeout
+// (Options.QueryTimeout), unless ctx ends sooner; the call ends it with
+// end.
+func (s *Store) bound(ctx context.Context) bounded {
+	if s.timeout <= 0 {
+		return bounded{ctx: ctx, parent: ctx}
+	}
+	if d, ok := ctx.Deadline(); ok && time.Until(d) <= s.timeout {
+		return bounded{ctx: ctx, parent: ctx}
+	}
+	c, cancel := context.WithTimeout(ctx, s.timeout)
+	return bounded{ctx: c, parent: ctx, cancel: cancel, s: s}
+}
+
+// end releases the timeout's timer and returns the call's err, which the
+// timeout turns into an error that says so (and matches
+// context.DeadlineExceeded).
+func (b bounded) end(err error) error {
+	if b.cancel == nil {
+		return err
+	}
+	if err != nil && b.parent.Err() == nil && b.ctx.Err() == context.DeadlineExceeded {
+		err = fmt.Errorf("sqlstore: %s: no answer within query_timeout %v (%v): %w", b.s.where, b.s.timeout, err, context.DeadlineExceeded)
+	}
+	b.cancel()
+	return err
+}
+
+// exec runs st, within the query timeout, and returns the number of rows
+// it affected.
 func (s *Store) exec(ctx context.Context, st stmt, args ...any) (int64, error) {
+	b := s.bound(ctx)
+	n, err := s.run(b.ctx, st, args...)
+	return n, b.end(err)
+}
+
+// run runs st and returns the number of rows it affected.
+func (s *Store) run(ctx context.Context, st stmt, args ...any) (int64, error) {
 	for attempt := 1; ; attempt++ {
 		var n int64
 		var err error
@@ -455,7 +516,14 @@ func (s *Store) exec(ctx context.Context, st stmt, args ...any) (int64, error) {
 	}
 }
 
+// queryRow runs st, within the query timeout, and scans its row into
+// dest; no row is an error matching sql.ErrNoRows.
 func (s *Store) queryRow(ctx context.Context, st stmt, dest []any, args ...any) error {
+	b := s.bound(ctx)
+	return b.end(s.queryRowOnce(b.ctx, st, dest, args))
+}
+
+func (s *Store) queryRowOnce(ctx context.Context, st stmt, dest []any, args []any) error {
 	for attempt := 1; ; attempt++ {
 		var err error
 		switch {
@@ -704,7 +772,7 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
-		n, err := s.exec(ctx, s.st.deleteExpired, now, s.batch)
+		n, err := s.run(ctx, s.st.deleteExpired, now, s.batch)
 		if err != nil {
 			return total, s.fail(ctx, err)
 		}

@@ -159,9 +159,10 @@ func (s *Store) metaColumn(ctx context.Context, t string) (bool, error) {
 // userID in the user index table until expiry, with meta (NULL, which
 // keeps the stored meta, when empty).
 func (s *Store) AddUserSession(ctx context.Context, userID, key string, meta []byte, expiry time.Time) error {
-	u, err := s.users(ctx)
+	b := s.bound(ctx)
+	u, err := s.users(b.ctx)
 	if err != nil {
-		return err
+		return b.end(err)
 	}
 	args := []any{userID, key, s.d.timeArg(expiry)}
 	if u.meta {
@@ -171,9 +172,10 @@ func (s *Store) AddUserSession(ctx context.Context, userID, key string, meta []b
 		}
 		args = append(args, m)
 	}
-	if _, err := s.w.ExecContext(ctx, u.add, args...); err != nil {
-		return s.fail(ctx, err)
+	if _, err := s.w.ExecContext(b.ctx, u.add, args...); err != nil {
+		return s.fail(ctx, b.end(err))
 	}
+	b.end(nil)
 	return nil
 }
 
@@ -181,13 +183,19 @@ func (s *Store) AddUserSession(ctx context.Context, userID, key string, meta []b
 // (NULL meta: written before it existed, or without it) are entries
 // without metadata.
 func (s *Store) UserSessions(ctx context.Context, userID string) ([]sessions.UserEntry, error) {
-	u, err := s.users(ctx)
+	b := s.bound(ctx)
+	u, err := s.users(b.ctx)
 	if err != nil {
-		return nil, err
+		return nil, b.end(err)
 	}
+	entries, err := s.userSessions(b.ctx, u, userID)
+	return entries, s.fail(ctx, b.end(err))
+}
+
+func (s *Store) userSessions(ctx context.Context, u *userIndex, userID string) ([]sessions.UserEntry, error) {
 	rows, err := s.r.QueryContext(ctx, u.list, userID, s.nowArg())
 	if err != nil {
-		return nil, s.fail(ctx, err)
+		return nil, err
 	}
 	defer rows.Close()
 	entries := []sessions.UserEntry{}
@@ -198,7 +206,7 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]sessions.Use
 			meta sql.RawBytes
 		)
 		if err := rows.Scan(&k, &exp, &meta); err != nil {
-			return nil, s.fail(ctx, err)
+			return nil, err
 		}
 		t, err := s.d.parseStoredTime(exp)
 		if err != nil {
@@ -210,7 +218,7 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]sessions.Use
 		}
 		entries = append(entries, e)
 	}
-	return entries, s.fail(ctx, rows.Err())
+	return entries, rows.Err()
 }
 
 // RemoveUserSessions implements sessions.UserIndexer: it deletes the
@@ -220,10 +228,15 @@ func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []st
 	if len(keys) == 0 {
 		return nil
 	}
-	u, err := s.users(ctx)
+	b := s.bound(ctx)
+	u, err := s.users(b.ctx)
 	if err != nil {
-		return err
+		return b.end(err)
 	}
+	return s.fail(ctx, b.end(s.removeUserSessions(b.ctx, u, userID, keys)))
+}
+
+func (s *Store) removeUserSessions(ctx context.Context, u *userIndex, userID string, keys []string) error {
 	args := make([]any, 0, 1+min(len(keys), removeBatch))
 	for rest := keys; len(rest) > 0; {
 		n := min(len(rest), removeBatch)
@@ -236,7 +249,7 @@ func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []st
 			args = append(args, k)
 		}
 		if _, err := s.w.ExecContext(ctx, q, args...); err != nil {
-			return s.fail(ctx, err)
+			return err
 		}
 		rest = rest[n:]
 	}
