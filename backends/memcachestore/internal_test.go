@@ -40,6 +40,13 @@ func TestExpiration(t *testing.T) {
 	if exp, _ := s.expiration(time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)); exp != math.MaxInt32 {
 		t.Errorf("expiry after 2038: %d, want the cap %d", exp, math.MaxInt32)
 	}
+	// As far off as a time.Duration counts (and beyond): the rounding
+	// must not overflow into a past exptime.
+	for _, far := range []time.Time{now.Add(math.MaxInt64), now.AddDate(1000, 0, 0)} {
+		if exp, ok := s.expiration(far); exp != math.MaxInt32 || !ok {
+			t.Errorf("expiry %v: %d, %v; want the cap %d", far, exp, ok, math.MaxInt32)
+		}
+	}
 }
 
 func TestMurmur3(t *testing.T) {

@@ -162,9 +162,11 @@ func (s *Store) expiration(expiry time.Time) (exp int32, ok bool) {
 	if d <= 0 {
 		return -1, false
 	}
-	secs := int64((d+time.Second-1)/time.Second) + 1
-	if secs <= 30*24*3600 {
-		return int32(secs), true
+	const maxRelative = 30 * 24 * 3600 // seconds; beyond, memcached reads a Unix time
+	if d <= maxRelative*time.Second { // (a far-off d, near time.Duration's limit, would overflow below)
+		if secs := int64((d+time.Second-1)/time.Second) + 1; secs <= maxRelative {
+			return int32(secs), true
+		}
 	}
 	abs := expiry.Unix() + 2 // round the fraction up, plus the clock's second
 	if abs > math.MaxInt32 {
