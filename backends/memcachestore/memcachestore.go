@@ -163,7 +163,7 @@ func (s *Store) expiration(expiry time.Time) (exp int32, ok bool) {
 		return -1, false
 	}
 	const maxRelative = 30 * 24 * 3600 // seconds; beyond, memcached reads a Unix time
-	if d <= maxRelative*time.Second { // (a far-off d, near time.Duration's limit, would overflow below)
+	if d <= maxRelative*time.Second {  // (a far-off d, near time.Duration's limit, would overflow below)
 		if secs := int64((d+time.Second-1)/time.Second) + 1; secs <= maxRelative {
 			return int32(secs), true
 		}
