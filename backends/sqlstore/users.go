@@ -210,7 +210,7 @@ func (s *Store) userSessions(ctx context.Context, u *userIndex, userID string) (
 		}
 		t, err := s.d.parseStoredTime(exp)
 		if err != nil {
-			return nil, fmt.Errorf("sqlstore: %s: user index expire_date: %w", s.where, err)
+			return nil, fmt.Errorf("user index expire_date: %w", err) // UserSessions adds "sqlstore: <where>: "
 		}
 		e := sessions.UserEntry{Key: k, Expiry: t}
 		if len(meta) > 0 {
