@@ -27,6 +27,12 @@
 //     a session still in the old store moves it first.
 //   - Deletes go to the old store, then the new one, so that a logout is
 //     never undone by the old copy.
+//   - A session the new store's format cannot hold (a value of the old
+//     format the new one has no form for, such as an integer longer
+//     than Python's json reads in a Django cache session) stays in the
+//     old store, with a warning in the log, and is served from there:
+//     its user stays logged in, and a save that would have to write it
+//     in the new format fails with an error naming the value.
 //   - DeleteExpired (clearsessions) runs on both, List lists both.
 //   - The user index is the new store's: a moved session that is bound to
 //     a user (sessions.BoundUserKey) gets its entry there; UserSessions
@@ -311,10 +317,40 @@ func engineCodec(e sessions.Engine, st sessions.Settings) codec.Codec {
 }
 
 // Codec implements sessions.Codecer: the Manager stores sessions in the
-// new engine's format. It keeps nothing of st: the store converts with
-// the formats New learned from Options.Settings.
+// new engine's format, and reads the old engine's too: a session that
+// cannot be written in the new format (a value it cannot hold) stays in
+// the old store and Load serves it as it is, which the Manager must
+// still read rather than take for corrupt (that would log its user out).
+// It keeps nothing of st: the store converts with the formats New
+// learned from Options.Settings.
 func (s *store) Codec(st sessions.Settings) codec.Codec {
-	return engineCodec(s.dst, st)
+	dst := engineCodec(s.dst, st)
+	if st.Codec != nil {
+		return dst // one format for both engines
+	}
+	src := engineCodec(s.src, st)
+	if reflect.DeepEqual(src, dst) {
+		return dst
+	}
+	return bothFormats{dst: dst, src: src}
+}
+
+// bothFormats writes the new engine's format and reads either engine's.
+type bothFormats struct{ dst, src codec.Codec }
+
+func (c bothFormats) Encode(d *codec.Dict) ([]byte, error) { return c.dst.Encode(d) }
+
+// Decode reads data in the new format, or else in the old one; when
+// neither reads it, the new format's error tells why.
+func (c bothFormats) Decode(data []byte) (*codec.Dict, error) {
+	d, err := c.dst.Decode(data)
+	if err == nil {
+		return d, nil
+	}
+	if d, oerr := c.src.Decode(data); oerr == nil {
+		return d, nil
+	}
+	return nil, err
 }
 
 // errConvert marks a session the engine could not convert to the new

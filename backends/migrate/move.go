@@ -312,8 +312,9 @@ func (s *store) load(ctx context.Context, key string, withExpiry bool) ([]byte, 
 	}
 	conv, err := s.convert(p.data)
 	if err != nil {
-		// Served as it is: the Manager finds it undecodable, as it
-		// would any corrupt session. It stays in the old store.
+		// Served as it is, and it stays in the old store: the Manager
+		// reads it in the old format (see Codec) or, if that fails too,
+		// finds it undecodable, as it would any corrupt session.
 		return p.data, p.exp, nil
 	}
 	if p.exp.IsZero() {

@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +17,7 @@ import (
 	"github.com/sessionkit/sessions/backends/memstore"
 	"github.com/sessionkit/sessions/codec"
 	"github.com/sessionkit/sessions/codec/pickle"
+	"github.com/sessionkit/sessions/internal/testutil"
 )
 
 // pauser stops a goroutine at one chosen call until the test releases it.
@@ -664,5 +668,37 @@ func TestMigrateIndexSurvivesInterruption(t *testing.T) {
 	}
 	if rawLive(t, src, k) {
 		t.Fatal("the old copy was not deleted in the background after the request ended")
+	}
+}
+
+// TestMigrateUnconvertibleServed: a session the old engine holds but the
+// new engine's format cannot (an integer of more digits than Python's
+// json reads, in a Django cache session) is served from the old store,
+// its user still logged in, and a save that cannot be written in the
+// new format fails with an error naming the value, not as a logout.
+func TestMigrateUnconvertibleServed(t *testing.T) {
+	ctx := context.Background()
+	from, to := redisKind.url(t), sqliteKind.url(t)
+	old := testutil.Open(t, from, testutil.Quiet)
+	s := old.NewSession(ctx)
+	huge, _ := new(big.Int).SetString(strings.Repeat("7", codec.MaxIntDigits+1), 10)
+	s.Update(map[string]any{"_auth_user_id": "42", "score": huge})
+	if err := s.Save(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m := testutil.Open(t, "migrate:?from="+url.QueryEscape(from)+"&to="+url.QueryEscape(to), testutil.Quiet)
+	l := m.Load(ctx, s.Key())
+	if l.Err() != nil || l.Get("_auth_user_id") != "42" {
+		t.Fatalf("through the migration: user %v, error %v; want the session as the old engine holds it", l.Get("_auth_user_id"), l.Err())
+	}
+	if got, ok := l.Get("score").(*big.Int); !ok || got.Cmp(huge) != 0 {
+		t.Errorf("score = %T, want the integer", l.Get("score"))
+	}
+	l.Set("n", 1)
+	if err := l.Save(ctx); !errors.Is(err, codec.ErrUnencodable) {
+		t.Errorf("saving it in the new format: %v, want ErrUnencodable", err)
+	}
+	if l := m.Load(ctx, s.Key()); l.Get("_auth_user_id") != "42" {
+		t.Errorf("after the failed save: user %v, error %v", l.Get("_auth_user_id"), l.Err())
 	}
 }
