@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/big"
 	"reflect"
+	"unicode/utf8"
 )
 
 // Get returns the value stored under key converted to T, and whether that
@@ -16,7 +17,10 @@ import (
 //
 // Numbers convert between integer and float types only when no precision
 // is lost. Other types are converted through JSON (encoding/json's rules),
-// so a map stored by Django decodes into a Go struct. An absent key, a null
+// so a map stored by Django decodes into a Go struct; there, a number
+// decoded into a float field is rounded as encoding/json rounds it, and a
+// value holding a string that is not valid UTF-8 (a lone surrogate) does
+// not convert. An absent key, a null
 // value, or a value that does not convert, gives the zero T and false. NaN
 // and infinities convert only to float types. Like Session.Get it loads
 // the session and marks it accessed. [Typed] declares a key with its type
@@ -34,6 +38,47 @@ func Get[T any](s *Session, key string) (T, bool) {
 // errNotFinite reports NaN or an infinity for a type other than a float.
 var errNotFinite = errors.New("NaN or an infinity, which only float types hold")
 
+// errInexact reports a number the target numeric type cannot hold
+// exactly.
+var errInexact = errors.New("a number the type cannot hold exactly (it would be rounded or overflow)")
+
+// errInvalidUTF8 reports a string that is not valid UTF-8 (a lone
+// surrogate Django wrote) on the way through JSON.
+var errInvalidUTF8 = errors.New("a string that is not valid UTF-8 (a lone surrogate), which a conversion through JSON would replace with U+FFFD")
+
+// numericType reports whether t is an integer or float type, or *big.Int.
+func numericType(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64:
+		return true
+	}
+	return t == reflect.TypeFor[*big.Int]()
+}
+
+// validUTF8 reports whether every string in v, keys included, at any
+// depth, is valid UTF-8.
+func validUTF8(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return utf8.ValidString(x)
+	case []any:
+		for _, e := range x {
+			if !validUTF8(e) {
+				return false
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if !utf8.ValidString(k) || !validUTF8(e) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // convert converts a non-nil stored value to T, or says why it cannot.
 func convert[T any](v any) (T, error) {
 	var zero T
@@ -44,11 +89,23 @@ func convert[T any](v any) (T, error) {
 	if out, ok := convertNumber(v, target); ok {
 		return out.Interface().(T), nil
 	}
+	if _, isNum := readNumber(v); isNum && numericType(target) {
+		// convertNumber refused: it would lose precision or overflow
+		// (JSON would round it silently).
+		if !finite(v) {
+			return zero, errNotFinite
+		}
+		return zero, errInexact
+	}
 	// Through JSON for composite types (structs, typed slices and maps).
 	// JSON has no NaN: encoding/json would refuse it, and turning it into
 	// null would give a silent zero.
 	if !finite(v) {
 		return zero, errNotFinite
+	}
+	if !validUTF8(v) {
+		// encoding/json would replace the bytes with U+FFFD.
+		return zero, errInvalidUTF8
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -2,7 +2,9 @@ package sessions_test
 
 import (
 	"context"
+	"errors"
 	"math/big"
+	"strings"
 	"testing"
 
 	"github.com/sessionkit/sessions"
@@ -102,5 +104,40 @@ func TestNewKey(t *testing.T) {
 	}
 	if len(counts) != 36 {
 		t.Errorf("%d symbols used", len(counts))
+	}
+}
+
+// TestGetRefusesSilentChanges: Get never rounds a number or rewrites a
+// string to make it fit: a float target that cannot hold an integer
+// exactly, a float32 that cannot hold a float64, and a lone surrogate
+// (Django's "\ud800", as the codecs read it) inside a composite value
+// do not convert, where encoding/json alone would have changed them.
+func TestGetRefusesSilentChanges(t *testing.T) {
+	s := testutil.Manager(t, memstore.New(nil)).NewSession(context.Background())
+	s.Update(map[string]any{"odd": int64(1<<53 + 1), "even": int64(1 << 53), "tenth": 0.1, "half": 0.5,
+		"lone": []any{"a\xed\xa0\x80b"}, "loneKey": map[string]any{"\xed\xa0\x80": "x"}, "fine": []any{"a", "b"}})
+	if v, ok := sessions.Get[float64](s, "odd"); ok {
+		t.Errorf("2^53+1 converted to float64 %v", v)
+	}
+	if v, ok := sessions.Get[float64](s, "even"); !ok || v != 1<<53 {
+		t.Errorf("2^53 to float64: %v %v", v, ok)
+	}
+	if v, ok := sessions.Get[float32](s, "tenth"); ok {
+		t.Errorf("0.1 converted to float32 %v", v)
+	}
+	if v, ok := sessions.Get[float32](s, "half"); !ok || v != 0.5 {
+		t.Errorf("0.5 to float32: %v %v", v, ok)
+	}
+	if v, ok := sessions.Get[[]string](s, "lone"); ok {
+		t.Errorf("a lone surrogate converted to %q", v)
+	}
+	if v, ok := sessions.Get[map[string]string](s, "loneKey"); ok {
+		t.Errorf("a lone surrogate key converted to %q", v)
+	}
+	if v, ok := sessions.Get[[]string](s, "fine"); !ok || len(v) != 2 {
+		t.Errorf("[]string: %v %v", v, ok)
+	}
+	if _, err := sessions.Typed[float64]("odd").Get(s); !errors.Is(err, sessions.ErrWrongType) || !strings.Contains(err.Error(), "exactly") {
+		t.Errorf("Typed: %v", err)
 	}
 }

@@ -203,7 +203,7 @@ func (e *wrongType) Unwrap() []error {
 func convertDetail(err error) string {
 	var te *json.UnmarshalTypeError
 	switch {
-	case errors.Is(err, errNotFinite):
+	case errors.Is(err, errNotFinite), errors.Is(err, errInexact), errors.Is(err, errInvalidUTF8):
 		return err.Error()
 	case errors.As(err, &te):
 		if te.Field == "" {
