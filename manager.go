@@ -701,8 +701,9 @@ func (m *Manager) refresh(ctx context.Context, s *Session, op string) error {
 // cycle moves s to a new key, as Django's cycle_key, without bringing
 // back a session another request deleted since s was loaded: the old
 // record is read again first (keeping that request's changes), then the
-// data are created under a new key and the old record deleted. Callers
-// hold s.mu.
+// data are created under a new key and the old record retired (see
+// retire: a write another request makes to it meanwhile moves to the new
+// key too). Callers hold s.mu.
 func (m *Manager) cycle(ctx context.Context, s *Session) error {
 	if err := m.closedErr("cycle key"); err != nil {
 		return err
@@ -720,20 +721,79 @@ func (m *Manager) cycle(ctx context.Context, s *Session) error {
 			s.created = decodeMeta(e.Meta).Created
 		}
 	}
+	read := s.raw // the old record as just read
 	err := m.create(ctx, s, m.storeExpiry(s, m.now()))
 	s.created = 0
 	if err != nil {
 		return err
 	}
-	s.ownAll()
 	if old != "" {
-		if err := m.st.delete(ctx, old); err != nil {
+		lastBound, err := m.retire(ctx, s, old, read, oldBound)
+		if err != nil {
 			return err
 		}
 		m.unindex(ctx, oldBound, old)
+		if lastBound != oldBound {
+			m.unindex(ctx, lastBound, old)
+		}
 	}
+	s.ownAll()
 	m.ob.event(ctx, observe.Event{Op: observe.OpCycle})
 	return nil
+}
+
+// retire ends the old record of a session cycle has just stored under a
+// new key, where cycle read it as read (bound to bound). With a Swapper
+// it does so only if the record still holds read: it swaps read for
+// itself with an expiry in the past, which leaves no live record, then
+// deletes what is left. If another request wrote to the old key since
+// cycle read it (its response acknowledged the write), this request's
+// changes are re-applied to that newer record and the result replaces
+// the new key's data, and the swap is tried again: the write is not lost
+// with the old key. Without a Swapper the old record is deleted as it
+// is (the last writer wins). It returns the binding the old record had
+// last. Callers hold s.mu, before ownAll.
+func (m *Manager) retire(ctx context.Context, s *Session, old string, read []byte, bound string) (string, error) {
+	if m.st.swap == nil || read == nil {
+		return bound, m.st.delete(ctx, old)
+	}
+	// An expiry in the past for any clock: the engine's and the Manager's.
+	past := time.Now()
+	if now := m.now(); now.Before(past) {
+		past = now
+	}
+	past = past.Add(-time.Hour)
+	key := s.key
+	_, err := m.st.write(ctx, old, read, read, past, func(theirs []byte) ([]byte, time.Time, error) {
+		newBound := s.bound
+		s.rebase(m.codec, theirs) // this request's changes on the newer record
+		bound = s.bound
+		s.bound = newBound
+		b, err := m.encode(s.data)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		exp := m.storeExpiry(s, m.now())
+		if _, err := m.st.write(ctx, key, nil, b, exp, nil); err != nil {
+			return nil, time.Time{}, err
+		}
+		s.stored(key, b)
+		if err := m.index(ctx, s, key, exp); err != nil {
+			return nil, time.Time{}, err
+		}
+		return theirs, past, nil
+	})
+	switch {
+	case errors.Is(err, ErrInterrupted):
+		return bound, nil // deleted meanwhile: gone all the same
+	case err != nil:
+		return bound, err
+	}
+	// Dead already; the delete frees its storage, as Django's would.
+	if err := m.st.delete(ctx, old); err != nil && !errors.Is(err, ErrNotFound) {
+		m.log.LogAttrs(ctx, slog.LevelWarn, "cycle key: the old record is dead but could not be deleted", slog.String("engine", m.name), slog.String("error", err.Error()))
+	}
+	return bound, nil
 }
 
 // flush deletes the record of s and empties it, as Django's flush.

@@ -30,6 +30,78 @@ func concurrencyCases() []managerCase {
 	return []managerCase{
 		{name: "ConcurrentRequests", reason: "many concurrent requests through the middleware on the same and different sessions: no error, no race", run: caseConcurrentRequests},
 		{name: "NoLostUpdates", serverOnly: true, reason: "concurrent requests that each set a different key on one session all keep their change (Swapper engines)", run: caseNoLostUpdates},
+		{name: "CycleKeyKeepsConcurrentWrite", serverOnly: true, reason: "a write to the old key acknowledged while CycleKey runs (after it read the old record, before it retired it) is in the new key's session, with CycleKey's own changes; a BindUser there binds the new key (Swapper engines)", run: caseCycleKeyKeepsConcurrentWrite},
+	}
+}
+
+// caseCycleKeyKeepsConcurrentWrite runs request B, a write to the session,
+// inside request A's CycleKey: when A's Manager creates the new key
+// (after it has read the old record again, before it deletes it). B's
+// write is acknowledged, so it must survive: in the new key's session,
+// beside A's own change, and with B's binding indexed under the new key.
+func caseCycleKeyKeepsConcurrentWrite(c *mgr) {
+	eng := c.eng()
+	if _, ok := eng.(sessions.Swapper); !ok {
+		c.t.Skip("the engine has no Swapper: the last writer wins")
+	}
+	_, indexed := eng.(sessions.UserIndexer)
+	for _, bind := range []bool{false, true} {
+		if bind && !indexed {
+			continue
+		}
+		mb := c.manager(nil)
+		key := c.saved(mb, map[string]any{"a": "1"})
+		var once sync.Once
+		var errB error
+		hook := func(cl call) error {
+			if cl.op == "Create" {
+				once.Do(func() {
+					s := mb.Load(c.ctx, key)
+					if bind {
+						errB = mb.BindUser(c.ctx, s, "alice")
+						return
+					}
+					s.Set("b", "2")
+					errB = s.Save(c.ctx)
+				})
+			}
+			return nil
+		}
+		ma := c.managerOver(wrapEngine(eng, hook), nil)
+		s := ma.Load(c.ctx, key)
+		s.Set("c", "3")
+		if err := s.CycleKey(c.ctx); err != nil {
+			c.t.Fatalf("CycleKey: %v", err)
+		}
+		if errB != nil {
+			c.t.Fatalf("bind=%v: B's write during CycleKey: %v", bind, errB)
+		}
+		if s.Key() == key {
+			c.t.Fatal("CycleKey kept the key")
+		}
+		got := mb.Load(c.ctx, s.Key())
+		want := map[string]any{"a": "1", "b": "2", "c": "3"}
+		if bind {
+			delete(want, "b")
+		}
+		for k, v := range want {
+			if got.Get(k) != v {
+				c.t.Errorf("bind=%v: the new key's session has %s = %v, want %v (B's acknowledged write lost with the old key?)", bind, k, got.Get(k), v)
+			}
+		}
+		if mb.Load(c.ctx, key).Has("a") {
+			c.t.Errorf("bind=%v: the old key still loads", bind)
+		}
+		if !bind {
+			continue
+		}
+		if u, _ := got.Get(sessions.BoundUserKey).(string); u != "alice" {
+			c.t.Errorf("the new key's session is bound to %q, want alice (B's BindUser lost)", u)
+		}
+		n, err := mb.DeleteUser(c.ctx, "alice")
+		if err != nil || n != 1 || mb.Load(c.ctx, s.Key()).Has("a") {
+			c.t.Errorf("DeleteUser(alice) after the cycle: %d, %v; the new key still loads: %v", n, err, mb.Load(c.ctx, s.Key()).Has("a"))
+		}
 	}
 }
 
