@@ -750,9 +750,11 @@ func (m *Manager) cycle(ctx context.Context, s *Session) error {
 // cycle read it (its response acknowledged the write), this request's
 // changes are re-applied to that newer record and the result replaces
 // the new key's data, and the swap is tried again: the write is not lost
-// with the old key. Without a Swapper the old record is deleted as it
-// is (the last writer wins). It returns the binding the old record had
-// last. Callers hold s.mu, before ownAll.
+// with the old key. If the old record was deleted meanwhile (a logout,
+// or a concurrent CycleKey of the same session), the new key is deleted
+// too and the error is ErrInterrupted. Without a Swapper the old record
+// is deleted as it is (the last writer wins). It returns the binding the
+// old record had last. Callers hold s.mu, before ownAll.
 func (m *Manager) retire(ctx context.Context, s *Session, old string, read []byte, bound string) (string, error) {
 	if m.st.swap == nil || read == nil {
 		return bound, m.st.delete(ctx, old)
@@ -785,7 +787,15 @@ func (m *Manager) retire(ctx context.Context, s *Session, old string, read []byt
 	})
 	switch {
 	case errors.Is(err, ErrInterrupted):
-		return bound, nil // deleted meanwhile: gone all the same
+		// Deleted since cycle read it: a logout, or another request's
+		// CycleKey, which carried the data it read to a key of its own.
+		// The new key must not outlive it (nor fork the session in two):
+		// it goes, and this request answers as any whose session was
+		// deleted meanwhile.
+		if derr := m.st.delete(ctx, key); derr == nil || errors.Is(derr, ErrNotFound) {
+			m.unindex(ctx, s.bound, key)
+		}
+		return bound, wrap("cycle key", m.name, ErrInterrupted)
 	case err != nil:
 		return bound, err
 	}

@@ -31,6 +31,7 @@ func concurrencyCases() []managerCase {
 		{name: "ConcurrentRequests", reason: "many concurrent requests through the middleware on the same and different sessions: no error, no race", run: caseConcurrentRequests},
 		{name: "NoLostUpdates", serverOnly: true, reason: "concurrent requests that each set a different key on one session all keep their change (Swapper engines)", run: caseNoLostUpdates},
 		{name: "CycleKeyKeepsConcurrentWrite", serverOnly: true, reason: "a write to the old key acknowledged while CycleKey runs (after it read the old record, before it retired it) is in the new key's session, with CycleKey's own changes; a BindUser there binds the new key (Swapper engines)", run: caseCycleKeyKeepsConcurrentWrite},
+		{name: "CycleKeyLosesToConcurrentDelete", serverOnly: true, reason: "a Flush, or another CycleKey, of the old key acknowledged while CycleKey runs wins: this CycleKey fails with ErrInterrupted and leaves no new key, so a logout is not undone and a session is not forked in two (Swapper engines)", run: caseCycleKeyLosesToConcurrentDelete},
 	}
 }
 
@@ -363,4 +364,57 @@ func cancelledMidCallWorker(ev *env, w, rounds int) error {
 		}
 	}
 	return nil
+}
+
+// caseCycleKeyLosesToConcurrentDelete runs request B, a Flush or a
+// CycleKey of the session, inside request A's CycleKey (when A creates
+// the new key, after it read the old record). B is acknowledged, so it
+// wins: A fails with ErrInterrupted and its new key is gone; what lives
+// is B's outcome alone (nothing after a Flush, B's new key after a
+// CycleKey).
+func caseCycleKeyLosesToConcurrentDelete(c *mgr) {
+	eng := c.eng()
+	if _, ok := eng.(sessions.Swapper); !ok {
+		c.t.Skip("the engine has no Swapper: the last writer wins")
+	}
+	for _, op := range []string{"Flush", "CycleKey"} {
+		mb := c.manager(nil)
+		key := c.saved(mb, map[string]any{"a": "1"})
+		var once sync.Once
+		var errB error
+		var keyB string
+		hook := func(cl call) error {
+			if cl.op == "Create" {
+				once.Do(func() {
+					s := mb.Load(c.ctx, key)
+					if op == "Flush" {
+						errB = s.Flush(c.ctx)
+						return
+					}
+					errB = s.CycleKey(c.ctx)
+					keyB = s.Key()
+				})
+			}
+			return nil
+		}
+		ma := c.managerOver(wrapEngine(eng, hook), nil)
+		s := ma.Load(c.ctx, key)
+		s.Set("c", "3")
+		errA := s.CycleKey(c.ctx)
+		if errB != nil {
+			c.t.Fatalf("%s during CycleKey: %v", op, errB)
+		}
+		if !errors.Is(errA, sessions.ErrInterrupted) {
+			c.t.Errorf("%s during CycleKey: CycleKey returned %v, want ErrInterrupted", op, errA)
+		}
+		if k := s.Key(); k != "" && k != key && k != keyB && mb.Load(c.ctx, k).Has("a") {
+			c.t.Errorf("%s during CycleKey: the interrupted CycleKey's new key still loads", op)
+		}
+		if mb.Load(c.ctx, key).Has("a") {
+			c.t.Errorf("%s during CycleKey: the old key still loads", op)
+		}
+		if op == "CycleKey" && !mb.Load(c.ctx, keyB).Has("a") {
+			c.t.Errorf("B's CycleKey: its new key does not load")
+		}
+	}
 }
