@@ -599,7 +599,8 @@ func (m *Manager) write(ctx context.Context, s *Session, exp time.Time) error {
 	stored, err := m.st.write(ctx, s.key, s.raw, b, exp, func(theirs []byte) ([]byte, time.Time, error) {
 		s.rebase(m.codec, theirs)
 		b, err := m.encode(s.data)
-		return b, m.storeExpiry(s, m.now()), err
+		exp = m.storeExpiry(s, m.now()) // the merged data's: the index entry gets what is stored
+		return b, exp, err
 	})
 	if err != nil {
 		return err

@@ -24,6 +24,46 @@ func userStoreCases() []storeCase {
 func userCases() []managerCase {
 	return []managerCase{
 		{name: "LogOutEverywhere", serverOnly: true, reason: "BindUser at login, through CycleKey; DeleteUser ends every session of that user and no other (UserIndexer engines)", run: caseLogOutEverywhere},
+		{name: "MergedSaveIndexesStoredExpiry", serverOnly: true, reason: "a save merged with another request's (which reset the expiry to two weeks) gives the user index entry the expiry it stored, not the one it computed before the merge: an entry that expires before its session hides it from DeleteUser (UserIndexer, Swapper engines)", run: caseMergedSaveIndexesStoredExpiry},
+	}
+}
+
+func caseMergedSaveIndexesStoredExpiry(c *mgr) {
+	eng := c.eng()
+	_, swaps := eng.(sessions.Swapper)
+	if _, ok := eng.(sessions.UserIndexer); !ok || !swaps {
+		c.t.Skip("the engine lacks UserIndexer or Swapper")
+	}
+	m := c.manager(nil)
+	user := "merge-" + sessions.NewKey()[:8]
+	s := m.NewSession(c.ctx)
+	s.SetExpiry(time.Minute)
+	if err := s.Save(c.ctx); err != nil {
+		c.t.Fatal(err)
+	}
+	if err := m.BindUser(c.ctx, s, user); err != nil {
+		c.t.Fatal(err)
+	}
+	a := m.Load(c.ctx, s.Key()) // request A loads (expiry: a minute)
+	a.Get("x")
+	b := m.Load(c.ctx, s.Key()) // request B: back to the cookie age, saved first
+	b.ResetExpiry()
+	if err := b.Save(c.ctx); err != nil {
+		c.t.Fatal(err)
+	}
+	a.Set("cart", "1") // A's save conflicts with B's and merges
+	if err := a.Save(c.ctx); err != nil {
+		c.t.Fatal(err)
+	}
+	if got := a.ExpiryAge(); got != sessions.DefaultCookieAge {
+		c.t.Fatalf("after the merge ExpiryAge = %v, want B's reset to %v", got, sessions.DefaultCookieAge)
+	}
+	devices, err := m.UserSessions(c.ctx, user)
+	if err != nil || len(devices) != 1 {
+		c.t.Fatalf("UserSessions = %v, %v; want the one session", devices, err)
+	}
+	if left := time.Until(devices[0].Expires); left < sessions.DefaultCookieAge-time.Hour {
+		c.t.Errorf("the index entry expires in %v, the session in two weeks: DeleteUser would miss it after %v", left.Round(time.Second), left.Round(time.Second))
 	}
 }
 
