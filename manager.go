@@ -745,9 +745,9 @@ func (m *Manager) cycle(ctx context.Context, s *Session) error {
 
 // retire ends the old record of a session cycle has just stored under a
 // new key, where cycle read it as read (bound to bound). With a Swapper
-// it does so only if the record still holds read: it swaps read for
-// itself with an expiry in the past, which leaves no live record, then
-// deletes what is left. If another request wrote to the old key since
+// it does so only if the record still holds read: it swaps read for an
+// expired session with an expiry in the past, which leaves no live
+// record, then deletes what is left. If another request wrote to the old key since
 // cycle read it (its response acknowledged the write), this request's
 // changes are re-applied to that newer record and the result replaces
 // the new key's data, and the swap is tried again: the write is not lost
@@ -766,8 +766,18 @@ func (m *Manager) retire(ctx context.Context, s *Session, old string, read []byt
 		past = now
 	}
 	past = past.Add(-time.Hour)
+	// What replaces the old record: a session whose own data say it has
+	// expired (a negative relative expiry), for engines that read the
+	// expiry from the data (the file engine, where an absolute
+	// _session_expiry would outrank the past expiry given), and bytes that
+	// differ from read, so that a write of another request that loaded
+	// read conflicts and finds the record dead.
+	tomb, err := m.encode(codec.NewDict(map[string]any{ExpiryKey: int64(-1)}))
+	if err != nil {
+		return bound, err
+	}
 	key := s.key
-	_, err := m.st.write(ctx, old, read, read, past, func(theirs []byte) ([]byte, time.Time, error) {
+	_, err = m.st.write(ctx, old, read, tomb, past, func(theirs []byte) ([]byte, time.Time, error) {
 		newBound := s.bound
 		s.rebase(m.codec, theirs) // this request's changes on the newer record
 		bound = s.bound
@@ -784,7 +794,7 @@ func (m *Manager) retire(ctx context.Context, s *Session, old string, read []byt
 		if err := m.index(ctx, s, key, exp); err != nil {
 			return nil, time.Time{}, err
 		}
-		return theirs, past, nil
+		return tomb, past, nil
 	})
 	switch {
 	case errors.Is(err, ErrInterrupted):

@@ -31,6 +31,7 @@ func concurrencyCases() []managerCase {
 		{name: "ConcurrentRequests", reason: "many concurrent requests through the middleware on the same and different sessions: no error, no race", run: caseConcurrentRequests},
 		{name: "NoLostUpdates", serverOnly: true, reason: "concurrent requests that each set a different key on one session all keep their change (Swapper engines)", run: caseNoLostUpdates},
 		{name: "CycleKeyKeepsConcurrentWrite", serverOnly: true, reason: "a write to the old key acknowledged while CycleKey runs (after it read the old record, before it retired it) is in the new key's session, with CycleKey's own changes; a BindUser there binds the new key (Swapper engines)", run: caseCycleKeyKeepsConcurrentWrite},
+		{name: "CycleKeyNoWriteAfterRetire", serverOnly: true, reason: "a request that loaded the session before CycleKey and saves while CycleKey deletes the old record (after retiring it) is refused (ErrInterrupted), or else its change is in the new key: never acknowledged and lost, also when the session has an absolute expiry, which some engines read from the data (Swapper engines)", run: caseCycleKeyNoWriteAfterRetire},
 		{name: "CycleKeyLosesToConcurrentDelete", serverOnly: true, reason: "a Flush, or another CycleKey, of the old key acknowledged while CycleKey runs wins: this CycleKey fails with ErrInterrupted and leaves no new key, so a logout is not undone and a session is not forked in two (Swapper engines)", run: caseCycleKeyLosesToConcurrentDelete},
 	}
 }
@@ -416,5 +417,57 @@ func caseCycleKeyLosesToConcurrentDelete(c *mgr) {
 		if op == "CycleKey" && !mb.Load(c.ctx, keyB).Has("a") {
 			c.t.Errorf("B's CycleKey: its new key does not load")
 		}
+	}
+}
+
+// caseCycleKeyNoWriteAfterRetire: request B loads the session before
+// request A's CycleKey and saves a change when A's Manager deletes the old
+// record (A has retired it by then). The session has an absolute expiry
+// (SetExpiryAt), which an engine reading the expiry from the data (the
+// file engine) must not let outrank the retirement.
+func caseCycleKeyNoWriteAfterRetire(c *mgr) {
+	eng := c.eng()
+	if _, ok := eng.(sessions.Swapper); !ok {
+		c.t.Skip("the engine has no Swapper: the last writer wins")
+	}
+	mb := c.manager(nil)
+	s0 := mb.NewSession(c.ctx)
+	s0.Set("a", "1")
+	s0.SetExpiryAt(time.Now().Add(time.Hour).Truncate(time.Second))
+	if err := s0.Save(c.ctx); err != nil {
+		c.t.Fatal(err)
+	}
+	key := s0.Key()
+	b := mb.Load(c.ctx, key)
+	b.Get("a")
+	var once sync.Once
+	var errB error
+	hook := func(cl call) error {
+		if cl.op == "Delete" && slices.Contains(cl.keys, key) {
+			once.Do(func() {
+				b.Set("b", "2")
+				errB = b.Save(c.ctx)
+			})
+		}
+		return nil
+	}
+	ma := c.managerOver(wrapEngine(eng, hook), nil)
+	a := ma.Load(c.ctx, key)
+	a.Set("c", "3")
+	if err := a.CycleKey(c.ctx); err != nil {
+		c.t.Fatalf("CycleKey: %v", err)
+	}
+	got := mb.Load(c.ctx, a.Key())
+	switch {
+	case errB == nil && got.Get("b") != "2":
+		c.t.Errorf("B's save while CycleKey deleted the old record was acknowledged, but the new key's session lacks it (b = %v): lost", got.Get("b"))
+	case errB != nil && !errors.Is(errB, sessions.ErrInterrupted):
+		c.t.Errorf("B's save while CycleKey deleted the old record: %v, want success or ErrInterrupted", errB)
+	}
+	if got.Get("c") != "3" || got.Get("a") != "1" {
+		c.t.Errorf("the new key's session: a = %v, c = %v", got.Get("a"), got.Get("c"))
+	}
+	if mb.Load(c.ctx, key).Has("a") {
+		c.t.Error("the old key still loads")
 	}
 }
