@@ -747,11 +747,11 @@ func (m *Manager) cycle(ctx context.Context, s *Session) error {
 // new key, where cycle read it as read (bound to bound). With a Swapper
 // it does so only if the record still holds read: it swaps read for an
 // expired session with an expiry in the past, which leaves no live
-// record, then deletes what is left. If another request wrote to the old key since
-// cycle read it (its response acknowledged the write), this request's
-// changes are re-applied to that newer record and the result replaces
-// the new key's data, and the swap is tried again: the write is not lost
-// with the old key. If the old record was deleted meanwhile (a logout,
+// record, then deletes what is left. If another request wrote to the old
+// key since cycle read it (its response acknowledged the write), this
+// request's changes are re-applied to that newer record, the result
+// replaces the new key's data, and the swap is tried again: the write is
+// not lost with the old key. If the old record was deleted meanwhile (a logout,
 // or a concurrent CycleKey of the same session), the new key is deleted
 // too and the error is ErrInterrupted. Without a Swapper the old record
 // is deleted as it is (the last writer wins). It returns the binding the

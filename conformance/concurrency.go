@@ -53,23 +53,16 @@ func caseCycleKeyKeepsConcurrentWrite(c *mgr) {
 		}
 		mb := c.manager(nil)
 		key := c.saved(mb, map[string]any{"a": "1"})
-		var once sync.Once
 		var errB error
-		hook := func(cl call) error {
-			if cl.op == "Create" {
-				once.Do(func() {
-					s := mb.Load(c.ctx, key)
-					if bind {
-						errB = mb.BindUser(c.ctx, s, "alice")
-						return
-					}
-					s.Set("b", "2")
-					errB = s.Save(c.ctx)
-				})
+		ma := c.managerOver(wrapEngine(eng, onFirst("Create", "", func() {
+			s := mb.Load(c.ctx, key)
+			if bind {
+				errB = mb.BindUser(c.ctx, s, "alice")
+				return
 			}
-			return nil
-		}
-		ma := c.managerOver(wrapEngine(eng, hook), nil)
+			s.Set("b", "2")
+			errB = s.Save(c.ctx)
+		})), nil)
 		s := ma.Load(c.ctx, key)
 		s.Set("c", "3")
 		if err := s.CycleKey(c.ctx); err != nil {
@@ -381,24 +374,17 @@ func caseCycleKeyLosesToConcurrentDelete(c *mgr) {
 	for _, op := range []string{"Flush", "CycleKey"} {
 		mb := c.manager(nil)
 		key := c.saved(mb, map[string]any{"a": "1"})
-		var once sync.Once
 		var errB error
 		var keyB string
-		hook := func(cl call) error {
-			if cl.op == "Create" {
-				once.Do(func() {
-					s := mb.Load(c.ctx, key)
-					if op == "Flush" {
-						errB = s.Flush(c.ctx)
-						return
-					}
-					errB = s.CycleKey(c.ctx)
-					keyB = s.Key()
-				})
+		ma := c.managerOver(wrapEngine(eng, onFirst("Create", "", func() {
+			s := mb.Load(c.ctx, key)
+			if op == "Flush" {
+				errB = s.Flush(c.ctx)
+				return
 			}
-			return nil
-		}
-		ma := c.managerOver(wrapEngine(eng, hook), nil)
+			errB = s.CycleKey(c.ctx)
+			keyB = s.Key()
+		})), nil)
 		s := ma.Load(c.ctx, key)
 		s.Set("c", "3")
 		errA := s.CycleKey(c.ctx)
@@ -440,18 +426,11 @@ func caseCycleKeyNoWriteAfterRetire(c *mgr) {
 	key := s0.Key()
 	b := mb.Load(c.ctx, key)
 	b.Get("a")
-	var once sync.Once
 	var errB error
-	hook := func(cl call) error {
-		if cl.op == "Delete" && slices.Contains(cl.keys, key) {
-			once.Do(func() {
-				b.Set("b", "2")
-				errB = b.Save(c.ctx)
-			})
-		}
-		return nil
-	}
-	ma := c.managerOver(wrapEngine(eng, hook), nil)
+	ma := c.managerOver(wrapEngine(eng, onFirst("Delete", key, func() {
+		b.Set("b", "2")
+		errB = b.Save(c.ctx)
+	})), nil)
 	a := ma.Load(c.ctx, key)
 	a.Set("c", "3")
 	if err := a.CycleKey(c.ctx); err != nil {
@@ -469,5 +448,18 @@ func caseCycleKeyNoWriteAfterRetire(c *mgr) {
 	}
 	if mb.Load(c.ctx, key).Has("a") {
 		c.t.Error("the old key still loads")
+	}
+}
+
+// onFirst is a wrapEngine hook that runs fn, once, when the first call op
+// (naming key, if key is not empty) reaches the engine, before the
+// engine runs it: another request acting in the middle of one.
+func onFirst(op, key string, fn func()) func(call) error {
+	var once sync.Once
+	return func(cl call) error {
+		if cl.op == op && (key == "" || slices.Contains(cl.keys, key)) {
+			once.Do(fn)
+		}
+		return nil
 	}
 }
