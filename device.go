@@ -108,7 +108,10 @@ type Device struct {
 	UserAgent string
 	// IP is the client's address as DeviceSettings.IP keeps it.
 	IP string
-	// Expires is when the session ends unless it is used or saved again.
+	// Expires is when the session ends unless it is used or saved again:
+	// the latest expiry a save gave it (the user index never moves an
+	// expiry back, see UserIndexer), so a session whose expiry a later
+	// SetExpiry shortened ends earlier than this.
 	Expires time.Time
 }
 

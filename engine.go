@@ -112,9 +112,13 @@ type Swapper interface {
 //
 //   - AddUserSession records key under userID until expiry, with meta, a
 //     metadata blob the Manager encodes (when, from which browser). Calling
-//     it again for the same pair moves the expiry and replaces the
-//     metadata; an empty (or nil) meta keeps the metadata the entry has (a
-//     new entry then has none). Meta is printable ASCII (JSON the Manager
+//     it again for the same pair moves the expiry later, never earlier
+//     (two saves of one session upsert its entry in either order, and an
+//     entry must not lapse while its session lives; an entry outliving a
+//     session whose expiry was shortened is harmless, the Manager checks
+//     each against its record), and replaces the metadata; an empty (or
+//     nil) meta keeps the metadata the entry has (a new entry then has
+//     none). Meta is printable ASCII (JSON the Manager
 //     writes) of at most 512 bytes; the engine stores it as it is.
 //   - UserSessions returns the entries recorded for userID that have not
 //     expired, each key once, in no particular order, with their metadata

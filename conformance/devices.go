@@ -18,7 +18,7 @@ import (
 // deviceStoreCases check the metadata of sessions.UserIndexer entries.
 func deviceStoreCases() []storeCase {
 	return []storeCase{
-		{name: "UserIndexMeta", quick: true, reason: "UserIndexer: an entry's metadata and expiry come back as written; an empty meta keeps the stored one, a new one replaces it; RemoveUserSessions forgets it; users are isolated", run: storeUserIndexMeta},
+		{name: "UserIndexMeta", quick: true, reason: "UserIndexer: an entry's metadata and expiry come back as written; an empty meta keeps the stored one, a new one replaces it; an earlier expiry keeps the later one; RemoveUserSessions forgets it; users are isolated", run: storeUserIndexMeta},
 	}
 }
 
@@ -100,15 +100,21 @@ func storeUserIndexMeta(t tb, ev *env) {
 	exp2 := exp1.Add(time.Hour)
 	noErr(t, "AddUserSession moving the expiry", ix.AddUserSession(ev.ctx, alice, k1, nil, exp2))
 	check("an empty meta keeps the stored one", alice, k1, m1, exp2)
-	noErr(t, "AddUserSession moving the expiry", ix.AddUserSession(ev.ctx, alice, k1, []byte{}, exp1))
-	check("an empty meta keeps the stored one", alice, k1, m1, exp1)
-	noErr(t, "AddUserSession replacing the metadata", ix.AddUserSession(ev.ctx, alice, k1, []byte(m2), exp2))
-	check("a new meta replaces the stored one", alice, k1, m2, exp2)
+	// Two saves of one session upsert its entry in either order: an
+	// earlier expiry must not replace a later one, or the entry lapses
+	// while the session lives and DeleteUser misses it.
+	noErr(t, "AddUserSession with an earlier expiry", ix.AddUserSession(ev.ctx, alice, k1, []byte{}, exp1))
+	check("an earlier expiry keeps the later one, an empty meta the stored one", alice, k1, m1, exp2)
+	noErr(t, "AddUserSession replacing the metadata", ix.AddUserSession(ev.ctx, alice, k1, []byte(m2), exp1))
+	check("a new meta replaces the stored one, an earlier expiry keeps the later one", alice, k1, m2, exp2)
+	exp3 := exp2.Add(time.Hour)
+	noErr(t, "AddUserSession moving the expiry again", ix.AddUserSession(ev.ctx, alice, k1, nil, exp3))
+	check("a later expiry replaces the stored one", alice, k1, m2, exp3)
 
 	// Another user's entry under the same key is another entry.
 	noErr(t, "AddUserSession for another user", ix.AddUserSession(ev.ctx, bob, k1, []byte(m3), exp1))
 	check("another user's entry", bob, k1, m3, exp1)
-	check("the first user's entry after another user's", alice, k1, m2, exp2)
+	check("the first user's entry after another user's", alice, k1, m2, exp3)
 
 	// A removed entry takes its metadata with it.
 	noErr(t, "RemoveUserSessions", ix.RemoveUserSessions(ev.ctx, alice, []string{k1}))

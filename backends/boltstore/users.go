@@ -33,13 +33,16 @@ func (s *Store) AddUserSession(ctx context.Context, userID, key string, meta []b
 			return err
 		}
 		k := append(userPrefix(userID), key...)
-		if len(meta) == 0 {
-			if old := b.Get(k); len(old) > headerLen {
+		exp := stamp(expiry)
+		if old := b.Get(k); len(old) >= headerLen {
+			// The later expiry stays (see sessions.UserIndexer).
+			exp = max(exp, binary.BigEndian.Uint64(old))
+			if len(meta) == 0 && len(old) > headerLen {
 				meta = bytes.Clone(old[headerLen:]) // kept
 			}
 		}
 		v := make([]byte, headerLen+len(meta))
-		binary.BigEndian.PutUint64(v, stamp(expiry))
+		binary.BigEndian.PutUint64(v, exp)
 		copy(v[headerLen:], meta)
 		return b.Put(k, v)
 	})

@@ -39,20 +39,30 @@ func userDir(userID string) string {
 // cannot be removed under it (by RemoveUserSessions or DeleteExpired of
 // another process, once its last entry went) while it is being written.
 //
-// An empty meta keeps the metadata of the entry in place: it is read
-// and written again into the new file (an update racing it from another
-// process may be lost, as any two writes of one entry: last wins).
+// An empty meta keeps the metadata of the entry in place, and a later
+// expiry in place stays (see sessions.UserIndexer): the entry is read
+// and its metadata and time written again into the new file, under a
+// lock of this Store, so that two saves of a session in this process
+// never move its expiry back. Across processes the lock does not hold:
+// two writes of one entry racing from two processes are last-wins.
 func (s *Store) AddUserSession(ctx context.Context, userID, key string, meta []byte, expiry time.Time) error {
 	if err := checkKey(key); err != nil { // it names the entry's file
 		return err
 	}
 	dir := userDir(userID)
+	name := path.Join(dir, key)
+	l := s.lockKey(name)
+	l.Lock()
+	defer l.Unlock()
+	old, oldExpiry, err := s.readEntry(name)
+	if err != nil {
+		return fmt.Errorf("filestore: bind user: %w", err)
+	}
 	if len(meta) == 0 {
-		old, err := s.readEntry(path.Join(dir, key))
-		if err != nil {
-			return fmt.Errorf("filestore: bind user: %w", err)
-		}
 		meta = old
+	}
+	if oldExpiry.After(expiry) {
+		expiry = oldExpiry
 	}
 	for attempt := 1; ; attempt++ {
 		// Another process may remove the directory, empty, at any point
@@ -126,25 +136,33 @@ func staleUserTemp(name string, now time.Time) bool {
 // Manager writes at most 512 bytes).
 const maxEntry = 4096
 
-// readEntry returns the content of the index entry file name: its
-// metadata, nil for none (an empty file, or no file).
-func (s *Store) readEntry(name string) ([]byte, error) {
+// readEntry returns the metadata of the index entry file name (nil for
+// none: an empty file, or no file) and its expiry (the file's
+// modification time; zero when there is no file).
+func (s *Store) readEntry(name string) ([]byte, time.Time, error) {
 	f, err := s.root.Open(name)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, time.Time{}, nil
 	}
 	if err != nil {
-		return nil, unwrapPath(err)
+		return nil, time.Time{}, unwrapPath(err)
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, time.Time{}, unwrapPath(err)
+	}
+	if fi.Size() == 0 {
+		return nil, fi.ModTime(), nil
+	}
 	b, err := io.ReadAll(io.LimitReader(f, maxEntry))
 	if err != nil {
-		return nil, unwrapPath(err)
+		return nil, time.Time{}, unwrapPath(err)
 	}
 	if len(b) == 0 {
-		return nil, nil
+		return nil, fi.ModTime(), nil
 	}
-	return b, nil
+	return b, fi.ModTime(), nil
 }
 
 // UserSessions implements sessions.UserIndexer.
@@ -159,7 +177,7 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]sessions.Use
 		}
 		e := sessions.UserEntry{Key: name, Expiry: fi.ModTime()}
 		if fi.Size() > 0 {
-			meta, err := s.readEntry(path.Join(dir, name))
+			meta, _, err := s.readEntry(path.Join(dir, name))
 			if err != nil {
 				rerr = err
 				return

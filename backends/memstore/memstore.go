@@ -293,11 +293,13 @@ func (s *Store) AddUserSession(ctx context.Context, userID, key string, meta []b
 		u = make(map[string]userEntry)
 		s.users[userID] = u
 	}
-	e := u[key]
+	e, ok := u[key]
 	if len(meta) > 0 {
 		e.meta = bytes.Clone(meta)
 	}
-	e.expiry = expiry
+	if !ok || expiry.After(e.expiry) {
+		e.expiry = expiry // never moved back: see sessions.UserIndexer
+	}
 	u[key] = e
 	return nil
 }

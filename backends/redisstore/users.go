@@ -23,10 +23,16 @@ import (
 // (none given, or written before metadata existed) has no metadata. Each
 // write drops the expired members with their fields and sets both keys'
 // TTL to the latest expiry, so Redis removes the index of a user whose
-// sessions have all expired.
+// sessions have all expired. An entry's score only grows.
 
+// addUserScript never moves an entry's expiry back (see
+// sessions.UserIndexer): a stored later score stays. (ZADD GT would do
+// it from Redis 6.2 on; the comparison keeps older servers working.)
 var addUserScript = redis.NewScript(`
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+local cur = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if not cur or tonumber(cur) < tonumber(ARGV[1]) then
+	redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+end
 if ARGV[4] ~= '' then
 	redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
 end

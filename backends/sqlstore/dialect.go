@@ -258,6 +258,16 @@ func appendDigits(b []byte, v, n int) []byte {
 // SQLite (compared as text, as Django does) and MySQL (converted by the
 // server whatever the driver's loc setting), an instant on PostgreSQL's
 // timestamptz.
+// later is the SQL of the later of two expire_date values: GREATEST on
+// PostgreSQL and MySQL, the scalar MAX on SQLite (its times are text in
+// FormatTime's fixed-width layout, which sorts as the times do).
+func (d Dialect) later(a, b string) string {
+	if d == SQLite {
+		return "MAX(" + a + ", " + b + ")"
+	}
+	return "GREATEST(" + a + ", " + b + ")"
+}
+
 func (d Dialect) timeArg(t time.Time) any {
 	t = t.UTC().Truncate(time.Microsecond)
 	if d == Postgres {

@@ -96,16 +96,18 @@ func (s *Store) users(ctx context.Context) (*userIndex, error) {
 		return nil, err
 	}
 	u.meta = meta
+	// The later expiry stays (see sessions.UserIndexer): two saves of a
+	// session upsert its entry in either order.
 	switch {
 	case s.d == MySQL && meta:
 		// A NULL meta (none given) keeps the stored one.
-		u.add = mk("INSERT INTO {t} (user_id, session_key, expire_date, meta) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE expire_date = VALUES(expire_date), meta = COALESCE(VALUES(meta), meta)")
+		u.add = mk("INSERT INTO {t} (user_id, session_key, expire_date, meta) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE expire_date = GREATEST(expire_date, VALUES(expire_date)), meta = COALESCE(VALUES(meta), meta)")
 	case s.d == MySQL:
-		u.add = mk("INSERT INTO {t} (user_id, session_key, expire_date) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE expire_date = VALUES(expire_date)")
+		u.add = mk("INSERT INTO {t} (user_id, session_key, expire_date) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE expire_date = GREATEST(expire_date, VALUES(expire_date))")
 	case meta:
-		u.add = mk("INSERT INTO {t} (user_id, session_key, expire_date, meta) VALUES (?, ?, ?, ?) ON CONFLICT (user_id, session_key) DO UPDATE SET expire_date = excluded.expire_date, meta = COALESCE(excluded.meta, {t}.meta)")
+		u.add = mk("INSERT INTO {t} (user_id, session_key, expire_date, meta) VALUES (?, ?, ?, ?) ON CONFLICT (user_id, session_key) DO UPDATE SET expire_date = " + s.d.later("{t}.expire_date", "excluded.expire_date") + ", meta = COALESCE(excluded.meta, {t}.meta)")
 	default:
-		u.add = mk("INSERT INTO {t} (user_id, session_key, expire_date) VALUES (?, ?, ?) ON CONFLICT (user_id, session_key) DO UPDATE SET expire_date = excluded.expire_date")
+		u.add = mk("INSERT INTO {t} (user_id, session_key, expire_date) VALUES (?, ?, ?) ON CONFLICT (user_id, session_key) DO UPDATE SET expire_date = " + s.d.later("{t}.expire_date", "excluded.expire_date"))
 	}
 	if s.d == MySQL {
 		u.expired = mk("DELETE FROM {t} WHERE expire_date <= ? ORDER BY expire_date LIMIT ?")
