@@ -820,19 +820,26 @@ func (m *Manager) retire(ctx context.Context, s *Session, old string, read []byt
 // flush deletes the record of s and empties it, as Django's flush.
 // Callers hold s.mu.
 func (m *Manager) flush(ctx context.Context, s *Session) error {
-	old, loaded := s.key, s.bound
+	old, loaded, raw, bogus := s.key, s.bound, s.raw, s.bogus
 	s.forget()
 	s.clear()
 	if old == "" || m.client != nil {
 		return nil
 	}
+	// A delete that fails keeps the key, as Django's flush (whose delete
+	// raises before it drops the key): the session is not empty, so the
+	// middleware sends no deletion cookie for a session still stored, and
+	// a view that goes on saves the emptied session under it.
+	keep := func() { s.key, s.bound, s.raw, s.bogus = old, loaded, raw, bogus }
 	if err := m.closedErr("delete"); err != nil {
+		keep()
 		return err
 	}
 	// The binding as stored now (another request may have moved it, and
 	// Flush does not load): its index entry goes with the record.
 	bound := m.storedBinding(ctx, old)
 	if err := m.st.delete(ctx, old); err != nil {
+		keep()
 		return err
 	}
 	m.unindex(ctx, bound, old)

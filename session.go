@@ -397,7 +397,10 @@ func (s *Session) clear() {
 // Flush deletes the session from the store, empties it and drops its key,
 // as Django's flush: use it at logout. The middleware then deletes the
 // cookie. It returns the store's error, if any; the session is emptied
-// either way.
+// either way, but when the delete failed it keeps its key, as Django's
+// flush: the middleware then sends no deletion cookie for a session the
+// store still holds (the user can log out again), and a view that goes
+// on to answer 2xx saves the emptied session under the key.
 func (s *Session) Flush(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -25,6 +25,7 @@ func middlewareCases() []managerCase {
 		{name: "SessionUpdateErrorRedirect", serverOnly: true, reason: "a view that creates a session with Save and then deletes its record gets 400 with Django's message (test_session_update_error_redirect, ported literally)", run: caseSessionUpdateErrorRedirect},
 		{name: "SessionDeletedDuringRequest", serverOnly: true, reason: "a loaded session deleted by another request and then changed answers 400", run: caseSessionDeletedDuringRequest},
 		{name: "SessionDeleteOnEnd", reason: "Flush with an incoming cookie sends the deletion cookie and Vary: Cookie (test_session_delete_on_end)", run: caseSessionDeleteOnEnd},
+		{name: "FailedFlushKeepsKey", serverOnly: true, reason: "a Flush whose delete fails returns the error and keeps the key, as Django's flush (its delete raises before the key is dropped): no deletion cookie is sent while the session is still stored, so the user can log out again; a view that goes on (2xx) saves the emptied session under the key", run: caseFailedFlushKeepsKey},
 		{name: "SessionDeleteOnEndCustomDomainPath", cookieOnly: true, reason: "the deletion cookie carries the configured Domain and Path (test_session_delete_on_end_with_custom_domain_and_path)", run: caseSessionDeleteOnEndCustomDomainPath},
 		{name: "FlushEmptyWithoutCookie", reason: "Flush without an incoming cookie sets no cookie but adds Vary: Cookie (test_flush_empty_without_session_cookie_doesnt_set_cookie)", run: caseFlushEmptyWithoutCookie},
 		{name: "SaveEveryRequestRenews", reason: "SaveEveryRequest re-sends the cookie of an untouched non-empty session, with Vary: Cookie (CVE-2026-35192)", run: caseSaveEveryRequestRenews},
@@ -150,6 +151,48 @@ func caseSessionDeleteOnEnd(c *mgr) {
 	}
 	if !c.varies(res) {
 		c.t.Error("no Vary: Cookie")
+	}
+}
+
+// caseFailedFlushKeepsKey: a logout whose delete fails (the store is
+// down) must not tell the browser to forget a session the store keeps: a
+// stolen cookie would stay valid while the user, without it, could not
+// log out again.
+func caseFailedFlushKeepsKey(c *mgr) {
+	errDown := errors.New("injected: the store is down")
+	m := c.managerOver(wrapEngine(c.eng(), func(cl call) error {
+		if cl.op == "Delete" {
+			return errDown
+		}
+		return nil
+	}), nil)
+	for _, status := range []int{http.StatusInternalServerError, http.StatusOK} {
+		key := c.saved(m, map[string]any{"user": "alice"})
+		var ferr error
+		var after string
+		res := c.serve(m, func(w http.ResponseWriter, r *http.Request) {
+			s := sessions.FromContext(r.Context())
+			s.Get("user")
+			ferr = s.Flush(r.Context())
+			after = s.Key()
+			w.WriteHeader(status)
+		}, key)
+		if !errors.Is(ferr, errDown) {
+			c.t.Fatalf("status %d: Flush with a failing delete: %v, want the store's error", status, ferr)
+		}
+		if after != key {
+			c.t.Errorf("status %d: a failed Flush dropped the session key (Key() = %q)", status, after)
+		}
+		if ck := c.sent(res); ck != nil && (ck.Value == "" || ck.MaxAge < 0) {
+			c.t.Errorf("status %d: a failed Flush sent a deletion cookie %q while the session is still stored", status, c.raw(res))
+		}
+		stored := m.Load(c.ctx, key)
+		switch {
+		case status >= 500 && stored.Get("user") != "alice":
+			c.t.Errorf("status %d: the stored session changed (user = %v): a 5xx saves nothing", status, stored.Get("user"))
+		case status < 500 && stored.Has("user"):
+			c.t.Errorf("status %d: the session still holds user = %v: a view going on after a failed Flush saves the emptied session under its key", status, stored.Get("user"))
+		}
 	}
 }
 
