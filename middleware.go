@@ -254,11 +254,14 @@ func (m *Manager) headerKey(h http.Header) (string, bool) {
 		}
 		return v, true
 	}
-	c, err := (&http.Request{Header: h}).Cookie(m.s.CookieName)
-	if err != nil {
+	// The last of several, as Django's parse_cookie keeps it (a later
+	// value overwrites an earlier one): a browser sends two when it holds
+	// a host-only and a Domain cookie, or cookies of two paths.
+	cs := (&http.Request{Header: h}).CookiesNamed(m.s.CookieName)
+	if len(cs) == 0 {
 		return "", false
 	}
-	return c.Value, true
+	return cs[len(cs)-1].Value, true
 }
 
 // sendKey tells the client to use the key of s from now on: the cookie,

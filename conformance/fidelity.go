@@ -26,6 +26,7 @@ func fidelityCases() []managerCase {
 		{name: "BufferedLateChange", buffered: true, reason: "BufferedHandler holds the response, so a change after Write still sets the cookie, as in Django", run: caseBufferedLateChange},
 		{name: "UndecodableDataDropsKey", serverOnly: true, reason: "stored data that cannot be decoded give an empty session without its key, so a save goes under a new key instead of overwriting the record (a deliberate difference: Django keeps the key)", run: caseUndecodableDropsKey},
 		{name: "DeletionCookieKeepsSecure", cookieOnly: true, reason: "the deletion cookie carries Secure when CookieSecure is set (a deliberate difference: Django adds it only for __Secure-/__Host- names and SameSite=None)", run: caseDeletionCookieSecure},
+		{name: "DuplicateCookieTakesLast", cookieOnly: true, reason: "a request with the session cookie twice (a host-only and a Domain cookie, two paths) uses the last, as Django's parse_cookie: both sides of a shared login see the same session, and a stale first cookie does not get the valid one deleted", run: caseDuplicateCookieTakesLast},
 		{name: "BufferedKeepsResponse", buffered: true, reason: "BufferedHandler sends the handler's status, headers and body unchanged, after the cookie rules", run: caseBufferedKeepsResponse},
 	}
 }
@@ -239,5 +240,36 @@ func caseDeletionCookieSecure(c *mgr) {
 	ck := c.sent(res)
 	if ck == nil || ck.MaxAge >= 0 || !ck.Secure {
 		c.t.Errorf("deletion cookie %q, want one with Secure", c.raw(res))
+	}
+}
+
+func caseDuplicateCookieTakesLast(c *mgr) {
+	m := c.manager(nil)
+	name := m.Settings().CookieName
+	first, last := c.saved(m, map[string]any{"who": "first"}), c.saved(m, map[string]any{"who": "last"})
+	for _, tc := range []struct {
+		label   string
+		headers []string
+	}{
+		{"one header", []string{name + "=" + first + "; " + name + "=" + last}},
+		{"two headers", []string{name + "=" + first, name + "=" + last}},
+		{"a stale first cookie", []string{name + "=" + strings.Repeat("z", 32) + "; " + name + "=" + last}},
+		{"another cookie between", []string{name + "=" + first + "; csrftoken=x; " + name + "=" + last}},
+	} {
+		req := httptest.NewRequest("GET", "http://example.com/", nil)
+		for _, h := range tc.headers {
+			req.Header.Add("Cookie", h)
+		}
+		var got any
+		rec := httptest.NewRecorder()
+		c.handler(m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got = sessions.FromContext(r.Context()).Get("who")
+		}), false).ServeHTTP(rec, req)
+		if got != "last" {
+			c.t.Errorf("%s: the view saw the session of %v, want the last cookie's (Django's request.COOKIES keeps the last)", tc.label, got)
+		}
+		if ck := c.sent(rec.Result()); ck != nil && (ck.Value == "" || ck.MaxAge < 0) {
+			c.t.Errorf("%s: a deletion cookie %q for a valid session", tc.label, c.raw(rec.Result()))
+		}
 	}
 }
