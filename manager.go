@@ -711,7 +711,18 @@ func (m *Manager) cycle(ctx context.Context, s *Session) error {
 	}
 	old := s.key
 	if old != "" {
-		if err := m.refresh(ctx, s, "cycle key"); err != nil {
+		err := m.refresh(ctx, s, "cycle key")
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrInterrupted) && s.cleared && s.raw == nil:
+			// Cleared without being loaded (Clear does not load), and
+			// the key names no live session (unknown, expired, or
+			// deleted meanwhile): the data are this request's own and
+			// bring nothing back, so they go under a new key, as in
+			// Django, and there is no old record to retire.
+			s.forget()
+			old = ""
+		default:
 			return err
 		}
 	}

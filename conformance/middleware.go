@@ -45,6 +45,7 @@ func middlewareCases() []managerCase {
 		{name: "VaryMerged", reason: "Vary: Cookie is appended to an existing Vary, once", run: caseVaryMerged},
 		{name: "UnencodableValue", reason: "a value JSON cannot encode fails the save with a clear error to the error handler, not a silent loss", run: caseUnencodableValue},
 		{name: "StoreFailureErrorHandler", serverOnly: true, reason: "a store that fails sends the request to Settings.ErrorHandler, with the handler's own response discarded", run: caseStoreFailureErrorHandler},
+		{name: "ClearThenCycleKeyOfDeadKey", serverOnly: true, reason: "Clear then CycleKey, with a cookie naming no live session (unknown, expired or deleted) that the request never loaded, stores the request's own data under a new key and sends its cookie, as Django: a never-loaded session brings nothing back", run: caseClearThenCycleKeyOfDeadKey},
 		{name: "LoginCycle", serverOnly: true, reason: "CycleKey in a login request issues a new cookie; the old key no longer loads", run: caseLoginCycle},
 		{name: "LargeSessionTooLarge", reason: "a session over MaxDataSize fails with ErrTooLarge at save, reported to the error handler", run: caseLargeSessionTooLarge},
 	}
@@ -489,5 +490,40 @@ func caseLargeSessionTooLarge(c *mgr) {
 	}, "")
 	if !errors.Is(got, sessions.ErrTooLarge) {
 		c.t.Errorf("error %v, want ErrTooLarge", got)
+	}
+}
+
+func caseClearThenCycleKeyOfDeadKey(c *mgr) {
+	m := c.manager(nil)
+	deleted := c.saved(m, map[string]any{"x": 1})
+	if err := m.Load(c.ctx, deleted).Flush(c.ctx); err != nil {
+		c.t.Fatal(err)
+	}
+	for _, tc := range []struct{ label, key string }{
+		{"an unknown key", sessions.NewKey()},
+		{"a deleted session's key", deleted},
+	} {
+		var cerr error
+		res := c.serve(m, func(w http.ResponseWriter, r *http.Request) {
+			s := sessions.FromContext(r.Context())
+			s.Clear()
+			s.Set("user", "alice")
+			cerr = s.CycleKey(r.Context())
+		}, tc.key)
+		if cerr != nil {
+			c.t.Errorf("%s: Clear then CycleKey: %v, want success (Django creates a new session)", tc.label, cerr)
+			continue
+		}
+		ck := c.sent(res)
+		if res.StatusCode != http.StatusOK || ck == nil || ck.Value == "" || ck.Value == tc.key {
+			c.t.Errorf("%s: status %d, cookie %q: want 200 and a new key", tc.label, res.StatusCode, c.raw(res))
+			continue
+		}
+		if got := m.Load(c.ctx, ck.Value).Get("user"); got != "alice" {
+			c.t.Errorf("%s: the new key's session holds user = %v", tc.label, got)
+		}
+		if m.Load(c.ctx, tc.key).Has("user") {
+			c.t.Errorf("%s: the old key now loads a session", tc.label)
+		}
 	}
 }
