@@ -428,13 +428,18 @@ func engineCalls(e sessions.Engine, key string, data []byte, caps Capabilities, 
 	return calls
 }
 
+// stallCalls is how many calls runStallTimeout makes at once: more than
+// a client's pool holds by default (go-redis: ten per CPU).
+const stallCalls = 96
+
 // runStallTimeout stalls the store and makes every call a request makes,
-// at once, each with a context that can be cancelled but has no deadline,
-// as net/http gives a request: each must return by itself within the
-// store's Fault.Timeout (and some slack: timers fire late on a busy
-// machine, and a call may wait on a connection the store does not answer
-// before it waits on its statement), with an error of the engine's own or
-// success, never the context's.
+// several times at once (more than a connection pool holds), each with a
+// context that can be cancelled but has no deadline, as net/http gives a
+// request, or with context.Background, as a job outside a request has:
+// each must return by itself within the store's Fault.Timeout (and some
+// slack: timers fire late on a busy machine, and a call may wait on a
+// connection the store does not answer before it waits on its statement),
+// with an error of the engine's own or success, never the context's.
 func runStallTimeout(t *testing.T, b sessions.Backend, f Fault, caps Capabilities) {
 	if f.Timeout <= 0 {
 		t.Fatalf("the harness declares no Fault.Timeout for %s: a request's context has no deadline, so the engine must end a call the store does not answer on its own (a timeout of its client, or of the engine), and the harness must say how long it waits", f.Name)
@@ -455,30 +460,49 @@ func runStallTimeout(t *testing.T, b sessions.Backend, f Fault, caps Capabilitie
 		took time.Duration
 		err  error
 	}
+	// Each call several times at once, more than a client's connection
+	// pool holds (a busy server's requests pile up during a stall): a
+	// call waiting for a connection is a call waiting for the store, and
+	// the bound holds for it too.
 	calls := engineCalls(e, key, data, caps, false)
-	results := make(chan result, len(calls))
+	copies := max(1, (stallCalls+len(calls)-1)/len(calls))
+	results := make(chan result, len(calls)*copies)
 	start := time.Now()
+	running := map[string]int{}
 	for _, c := range calls {
-		go func() {
-			s := time.Now()
-			err := c.call(ctx)
-			results <- result{c.name, time.Since(s), err}
-		}()
+		running[c.name] += copies
+		for i := range copies {
+			// Half of them under context.Background: a call outside a
+			// request (a job, a command) has the same bound.
+			cctx := ctx
+			if i%2 == 1 {
+				cctx = context.Background()
+			}
+			go func() {
+				s := time.Now()
+				err := c.call(cctx)
+				results <- result{c.name, time.Since(s), err}
+			}()
+		}
 	}
 	giveUp := time.NewTimer(3*limit + 10*time.Second)
 	defer giveUp.Stop()
-	running := map[string]bool{}
-	for _, c := range calls {
-		running[c.name] = true
-	}
-	for range calls {
+	reported := map[string]bool{}
+	for range len(calls) * copies {
 		select {
 		case r := <-results:
-			delete(running, r.name)
+			if running[r.name]--; running[r.name] == 0 {
+				delete(running, r.name)
+			}
+			if reported[r.name] {
+				continue
+			}
 			switch {
 			case r.took > limit:
-				t.Errorf("%s against a stalled %s returned after %v; want within its Timeout %v (+%v)", r.name, f.Name, r.took.Round(time.Millisecond), f.Timeout, limit-f.Timeout)
+				reported[r.name] = true
+				t.Errorf("%s against a stalled %s (%d calls at once) returned after %v; want within its Timeout %v (+%v)", r.name, f.Name, len(calls)*copies, r.took.Round(time.Millisecond), f.Timeout, limit-f.Timeout)
 			case errors.Is(r.err, context.Canceled):
+				reported[r.name] = true
 				t.Errorf("%s against a stalled %s: %v, but its context was not cancelled", r.name, f.Name, r.err)
 			}
 		case <-giveUp.C:

@@ -117,9 +117,14 @@
 // read or write at once; go-redis then closes that connection rather than
 // return it to the pool, so a later command never reads the reply meant
 // for the interrupted one. (The call hands go-redis a deadline that only
-// it uses, which tells the connection which call it serves; so a call as a
-// whole, retries included, ends by the shorter of read_timeout and
-// write_timeout, counted from its start.) A command already sent may
+// it uses, which tells the connection which call it serves, and a context
+// that ends at that deadline; so a call as a whole, retries and waits for
+// a connection of a full pool included, ends by the shorter of
+// read_timeout and write_timeout, counted from its start, also under
+// context.Background, with an error matching os.ErrDeadlineExceeded that
+// says so. Without that, during a stall with more requests than
+// pool_size, a call waited pool_timeout for a connection once per retry:
+// 12 s with read_timeout=2s.) A command already sent may
 // still take effect on the server, as with any request that times out. A
 // client given to [New] is not watched: with a context that can end, each
 // command runs in a goroutine of its own, which the method leaves behind

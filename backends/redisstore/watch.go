@@ -9,20 +9,31 @@ package redisstore
 // inline with a context whose deadline is a tag, an instant the watcher
 // has handed out to that call alone; go-redis passes that instant to the
 // connection's SetReadDeadline and SetWriteDeadline, where the watcher's
-// connection recognises it, learns which call it serves, and arranges
-// (context.AfterFunc) that the call's cancellation sets an expired
-// deadline on it. The blocked read or write then returns at once, go-redis
-// closes the connection instead of pooling it (a timeout is not a reply),
-// and the call returns the context's error. The tag is never later than
+// connection recognises it and learns which call it serves, and the
+// call's end (its context's cancellation, or its tag passing) sets an
+// expired deadline on it. The blocked read or write then returns at once,
+// go-redis closes the connection instead of pooling it (a timeout is not
+// a reply), and the call returns the error. The tag is never later than
 // what go-redis would have set by itself (the earlier of the context's
 // deadline and the start of the call plus the shorter of the read and
 // write timeouts), so go-redis always takes it.
+//
+// The call's context also ends (Done, Err) at its tag, not only when the
+// caller's does: go-redis waits on it, not on a socket, for a connection
+// of a full pool and between retries, and would otherwise wait there
+// (pool_timeout, then again for each retry) past the bound while a
+// stalled server holds every connection. One timer per Store ends the
+// calls whose tag has passed.
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"net"
+	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,6 +50,8 @@ type watcher struct {
 
 	mu    sync.Mutex
 	calls map[int64]*watchedCall // by tag, in Unix nanoseconds
+	timer *time.Timer            // runs sweep at the earliest tag, while armed
+	armed bool
 }
 
 func newWatcher(read, write time.Duration) *watcher {
@@ -49,16 +62,23 @@ func newWatcher(read, write time.Duration) *watcher {
 	if write <= 0 {
 		write = read
 	}
-	return &watcher{budget: min(read, write), calls: make(map[int64]*watchedCall)}
+	w := &watcher{budget: min(read, write), calls: make(map[int64]*watchedCall)}
+	w.timer = time.AfterFunc(time.Hour, w.sweep)
+	w.timer.Stop()
+	return w
 }
 
 // watchedCall is one call of a Store, between begin and end. It is the
-// context handed to go-redis: the caller's, with the call's tag as its
-// deadline.
+// context handed to go-redis: the caller's values, the call's tag as its
+// deadline, and an end of its own (done), at the caller's cancellation or
+// at the tag, whichever comes first.
 type watchedCall struct {
 	context.Context           // the caller's
 	deadline        time.Time // the tag
 	tag             int64     // deadline in Unix nanoseconds
+	done            chan struct{}
+	err             atomic.Pointer[error] // set before done is closed
+	stop            func() bool           // unregisters finish from the caller's context
 	// The connections that served it, under watcher.mu: nearly always one.
 	conn *watchedConn
 	more []*watchedConn
@@ -66,28 +86,103 @@ type watchedCall struct {
 
 func (c *watchedCall) Deadline() (time.Time, bool) { return c.deadline, true }
 
-// begin registers a call with ctx, which must be able to end, and returns
-// the context to hand to go-redis.
+func (c *watchedCall) Done() <-chan struct{} { return c.done }
+
+func (c *watchedCall) Err() error {
+	if e := c.err.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// timedOut reports whether the call ended at its own tag, not by its
+// caller's context.
+func (c *watchedCall) timedOut() bool {
+	return c.Err() == context.DeadlineExceeded && c.Context.Err() == nil
+}
+
+// begin registers a call with ctx and returns the context to hand to
+// go-redis.
 func (w *watcher) begin(ctx context.Context) *watchedCall {
 	d := time.Now().Add(w.budget)
 	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
 		d = cd
 	}
-	call := &watchedCall{Context: ctx}
+	call := &watchedCall{Context: ctx, done: make(chan struct{})}
 	w.mu.Lock()
 	n := d.UnixNano()
 	for w.calls[n] != nil { // taken by a call that began in the same nanosecond
 		n--
 	}
 	w.calls[n] = call
-	w.mu.Unlock()
 	call.tag, call.deadline = n, d.Add(time.Duration(n-d.UnixNano()))
+	if !w.armed {
+		w.armed = true
+		w.timer.Reset(time.Until(call.deadline))
+	}
+	w.mu.Unlock()
+	if ctx.Done() != nil {
+		// A caller's deadline earlier than the tag ends the call this way
+		// too (the sweep runs at the budget's tags).
+		call.stop = context.AfterFunc(ctx, func() { w.finish(call, ctx.Err()) })
+	}
 	return call
+}
+
+// finish ends call with err: its context is done, and the connections
+// serving it are interrupted.
+func (w *watcher) finish(call *watchedCall, err error) {
+	w.mu.Lock()
+	if call.err.Load() != nil {
+		w.mu.Unlock()
+		return
+	}
+	call.err.Store(&err)
+	close(call.done)
+	first, more := call.conn, slices.Clone(call.more)
+	w.mu.Unlock()
+	if first != nil {
+		first.interrupt(call)
+	}
+	for _, c := range more {
+		c.interrupt(call)
+	}
+}
+
+// sweep ends the calls whose tag has passed, and arms the timer for the
+// earliest tag still to come.
+func (w *watcher) sweep() {
+	now := time.Now().UnixNano()
+	var due []*watchedCall
+	next := int64(math.MaxInt64)
+	w.mu.Lock()
+	for tag, call := range w.calls {
+		switch {
+		case tag <= now:
+			if call.err.Load() == nil {
+				due = append(due, call)
+			}
+		case tag < next:
+			next = tag
+		}
+	}
+	if next == math.MaxInt64 {
+		w.armed = false
+	} else {
+		w.timer.Reset(time.Duration(next - now))
+	}
+	w.mu.Unlock()
+	for _, call := range due {
+		w.finish(call, context.DeadlineExceeded)
+	}
 }
 
 // end forgets call: a later cancellation of its context touches none of
 // the connections that served it.
 func (w *watcher) end(call *watchedCall) {
+	if call.stop != nil {
+		call.stop()
+	}
 	w.mu.Lock()
 	delete(w.calls, call.tag)
 	first, more := call.conn, call.more
@@ -139,7 +234,6 @@ type watchedConn struct {
 
 	mu   sync.Mutex
 	call *watchedCall // the call it serves, or nil
-	stop func() bool  // unregisters the interruption on call's cancellation
 }
 
 // NetConn returns the connection it wraps, as crypto/tls.Conn does.
@@ -151,22 +245,19 @@ func (c *watchedConn) SetReadDeadline(t time.Time) error { return c.set(t, c.Con
 
 func (c *watchedConn) SetWriteDeadline(t time.Time) error { return c.set(t, c.Conn.SetWriteDeadline) }
 
-// set applies the deadline t, and when t is a call's tag, makes that
-// call's cancellation interrupt the connection. A call cancelled already
-// gets an expired deadline instead: its cancellation may have come
-// between two of go-redis's steps (after the write, before the read).
+// set applies the deadline t, and when t is a call's tag, notes that the
+// connection serves that call, whose end interrupts it (finish). A call
+// ended already gets an expired deadline instead: its end may have come
+// between two of go-redis's steps (after the write, before the read), or
+// before attach listed the connection.
 func (c *watchedConn) set(t time.Time, apply func(time.Time) error) error {
 	call := c.w.attach(t, c)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if call != c.call {
-		c.detach()
-		if call != nil {
-			c.call = call
-			c.stop = context.AfterFunc(call.Context, func() { c.interrupt(call) })
-		}
+		c.call = call
 	}
-	if call != nil && call.Context.Err() != nil {
+	if call != nil && call.Err() != nil {
 		t = expired
 	}
 	return apply(t)
@@ -187,15 +278,8 @@ func (c *watchedConn) release(call *watchedCall) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.call == call {
-		c.detach()
+		c.call = nil
 	}
-}
-
-func (c *watchedConn) detach() {
-	if c.stop != nil {
-		c.stop()
-	}
-	c.call, c.stop = nil, nil
 }
 
 // watchedSysConn is a watchedConn over a connection with a file
@@ -213,7 +297,7 @@ func (c *watchedSysConn) SyscallConn() (syscall.RawConn, error) { return c.sc.Sy
 // cancellation interrupts the connection it uses; otherwise ctxcall's
 // rules apply (see Contexts in the package documentation).
 func watched[T any](ctx context.Context, s *Store, f func(context.Context) (T, error)) (T, error) {
-	if s.watch == nil || ctx.Done() == nil {
+	if s.watch == nil {
 		return ctxcall.Call(ctx, f)
 	}
 	if err := ctx.Err(); err != nil {
@@ -222,7 +306,13 @@ func watched[T any](ctx context.Context, s *Store, f func(context.Context) (T, e
 	}
 	call := s.watch.begin(ctx)
 	defer s.watch.end(call)
-	return f(call)
+	v, err := f(call)
+	if err != nil && call.timedOut() {
+		// The call's own bound, not the caller's context: say so, as a
+		// timeout of the store (never the caller's context error).
+		err = fmt.Errorf("no answer within %v (the shorter of read_timeout and write_timeout), retries included: %w (%v)", s.watch.budget, os.ErrDeadlineExceeded, err)
+	}
+	return v, err
 }
 
 // watchedErr is watched for an f that returns only an error.
