@@ -211,6 +211,31 @@ func (m *Manager) Finish(ctx context.Context, s *Session, status int, h http.Hea
 	return err
 }
 
+// Hijacked tells the Manager that the handler of the request of s took
+// the connection over (http.Hijacker, a WebSocket upgrade) before a
+// response header carried the session's cookie: none will. A change made
+// so far is then handled as one made after the response started: saved
+// when the client holds the session's key, else reported with an error
+// matching [ErrResponseStarted] (also logged), never dropped silently.
+// Call [Manager.Finish] when the handler returns, as after any response,
+// for the changes made meanwhile. [Manager.Handler] calls it after a
+// successful Hijack; framework adapters do the same.
+func (m *Manager) Hijacked(ctx context.Context, s *Session) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.resp.finished {
+		s.resp.finished, s.resp.status = true, http.StatusSwitchingProtocols
+	}
+	if s.resp.failed {
+		return nil
+	}
+	err := m.finishLate(ctx, s)
+	if err != nil {
+		m.log.ErrorContext(ctx, "session change after the response started", "engine", m.name, "error", err)
+	}
+	return err
+}
+
 // ServeError answers a request whose [Manager.Finish] failed, as
 // [Manager.Handler] does. For an error of the first call, which comes
 // before anything was sent, it clears the header of w and answers 400
@@ -383,12 +408,21 @@ func (w *responseWriter) FlushError() error {
 	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
-// Hijack hands the connection over (WebSockets). The session is not saved
-// afterwards.
+// Hijack hands the connection over (WebSockets). No response header can
+// carry a cookie from then on: changes to the session, made before or
+// after, are saved as those after a response started (see
+// [Manager.Hijacked]). A Hijack that fails (HTTP/2, a writer without it)
+// changes nothing: the response the handler sends instead follows the
+// rules.
 func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	w.committed = true
-	w.hijacked = true
-	return http.NewResponseController(w.ResponseWriter).Hijack()
+	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	w.committed, w.hijacked = true, true
+	w.body = nil
+	w.m.Hijacked(w.r.Context(), w.s)
+	return conn, rw, nil
 }
 
 // release runs the session rules for the status so far and, in buffered
@@ -418,10 +452,11 @@ func (w *responseWriter) end() {
 		w.release()
 		return
 	}
-	if w.failed || w.hijacked {
+	if w.failed {
 		return
 	}
-	if err := w.m.Finish(w.r.Context(), w.s, 0, nil); err != nil {
+	err := w.m.Finish(w.r.Context(), w.s, 0, nil)
+	if err != nil && !w.hijacked { // a hijacked connection is the handler's: Finish logged it
 		w.m.ServeError(w.ResponseWriter, w.r, err)
 	}
 }

@@ -27,6 +27,8 @@ func fidelityCases() []managerCase {
 		{name: "UndecodableDataDropsKey", serverOnly: true, reason: "stored data that cannot be decoded give an empty session without its key, so a save goes under a new key instead of overwriting the record (a deliberate difference: Django keeps the key)", run: caseUndecodableDropsKey},
 		{name: "DeletionCookieKeepsSecure", cookieOnly: true, reason: "the deletion cookie carries Secure when CookieSecure is set (a deliberate difference: Django adds it only for __Secure-/__Host- names and SameSite=None)", run: caseDeletionCookieSecure},
 		{name: "DuplicateCookieTakesLast", cookieOnly: true, reason: "a request with the session cookie twice (a host-only and a Domain cookie, two paths) uses the last, as Django's parse_cookie: both sides of a shared login see the same session, and a stale first cookie does not get the valid one deleted", run: caseDuplicateCookieTakesLast},
+		{name: "HijackFailureKeepsRules", reason: "a Hijack that fails (HTTP/2, a writer without it) changes nothing: the response the handler sends instead carries the cookie and is saved by the rules", run: caseHijackFailureKeepsRules},
+		{name: "HijackSavesChanges", serverOnly: true, reason: "after a Hijack (a WebSocket upgrade) no header carries a cookie: a change made before or after it, to a session whose key the client holds, is saved; one that needs a new cookie is logged as after a started response, never dropped silently", run: caseHijackSavesChanges},
 		{name: "BufferedKeepsResponse", buffered: true, reason: "BufferedHandler sends the handler's status, headers and body unchanged, after the cookie rules", run: caseBufferedKeepsResponse},
 	}
 }
@@ -270,6 +272,92 @@ func caseDuplicateCookieTakesLast(c *mgr) {
 		}
 		if ck := c.sent(rec.Result()); ck != nil && (ck.Value == "" || ck.MaxAge < 0) {
 			c.t.Errorf("%s: a deletion cookie %q for a valid session", tc.label, c.raw(rec.Result()))
+		}
+	}
+}
+
+func caseHijackFailureKeepsRules(c *mgr) {
+	m := c.manager(nil)
+	var key string
+	res := c.serve(m, func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.FromContext(r.Context())
+		s.Set("cart", "a")
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
+			c.t.Skip("the framework hijacked a connection the test cannot")
+		}
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "no upgrade")
+		key = s.Key()
+	}, "")
+	if res.StatusCode != http.StatusOK {
+		c.t.Fatalf("status %d, want 200", res.StatusCode)
+	}
+	ck := c.sent(res)
+	if ck == nil || ck.Value == "" {
+		c.t.Fatalf("the response after a failed Hijack carries no cookie (%q): the new session is lost", c.raw(res))
+	}
+	if !c.client && m.Load(c.ctx, ck.Value).Get("cart") != "a" {
+		c.t.Errorf("the response after a failed Hijack sent a key (%q) whose session is not stored", key)
+	}
+}
+
+func caseHijackSavesChanges(c *mgr) {
+	m := c.manager(nil)
+	key := c.saved(m, map[string]any{"a": "1"})
+	for _, tc := range []struct {
+		label string
+		key   string
+	}{{"the client holds the key", key}, {"a new session", ""}} {
+		done := make(chan struct{})
+		var hijackErr error
+		var newKey string
+		app := c.handler(m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s := sessions.FromContext(r.Context())
+			s.Get("a")
+			s.Set("b", "2")
+			conn, brw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				hijackErr = err
+				return
+			}
+			defer conn.Close()
+			brw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+			brw.Flush()
+			s.Set("c", "3") // while the connection is the handler's
+			newKey = s.Key()
+		}), false)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer close(done)
+			app.ServeHTTP(w, r)
+		}))
+		req, _ := http.NewRequestWithContext(c.ctx, "GET", srv.URL, nil)
+		c.sendKey(m, req, tc.key)
+		res, err := srv.Client().Do(req)
+		if err == nil {
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+		<-done
+		srv.Close()
+		if hijackErr != nil {
+			c.t.Skipf("the framework cannot hijack: %v", hijackErr)
+		}
+		if err != nil {
+			c.t.Fatalf("%s: %v", tc.label, err)
+		}
+		if tc.key != "" {
+			got := m.Load(c.ctx, tc.key)
+			if got.Get("b") != "2" || got.Get("c") != "3" {
+				c.t.Errorf("%s: after the Hijack the stored session holds b = %v, c = %v: changes dropped", tc.label, got.Get("b"), got.Get("c"))
+			}
+			continue
+		}
+		if newKey != "" && m.Load(c.ctx, newKey).Has("b") {
+			c.t.Errorf("%s: stored under %q although no cookie could carry its key", tc.label, newKey)
+		}
+		if !strings.Contains(c.logs.String(), "after the response started") {
+			c.t.Errorf("%s: the change that needed a cookie was dropped without a log line: %q", tc.label, c.logs.String())
 		}
 	}
 }

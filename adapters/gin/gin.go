@@ -25,6 +25,7 @@ package ginsessions
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 
@@ -94,11 +95,12 @@ func (w *writer) commit() {
 // written, else those of a change made after the header was sent.
 func (w *writer) end() {
 	switch {
-	case w.hijacked || w.failed:
+	case w.failed:
 	case !w.committed:
 		w.commit() // Gin writes the header next, with the session's
 	default:
-		if err := w.m.Finish(w.c.Request.Context(), w.s, 0, nil); err != nil {
+		// After a Hijack the connection is the handler's: Finish logs.
+		if err := w.m.Finish(w.c.Request.Context(), w.s, 0, nil); err != nil && !w.hijacked {
 			w.m.ServeError(w.ResponseWriter, w.c.Request, err)
 		}
 	}
@@ -148,11 +150,25 @@ func (w *writer) Flush() {
 	w.ResponseWriter.Flush()
 }
 
-// Hijack hands the connection over (WebSockets); the session is not
-// saved afterwards.
+// Hijack hands the connection over (WebSockets): changes to the session
+// are then saved as after a started response (sessions.Manager.Hijacked).
+// A Hijack that fails changes nothing: the response sent instead follows
+// the rules.
 func (w *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	// Gin's own Hijack asserts that the writer under it can (a panic
+	// otherwise), after marking the header written.
+	if u, ok := w.ResponseWriter.(interface{ Unwrap() http.ResponseWriter }); ok {
+		if _, ok := u.Unwrap().(http.Hijacker); !ok {
+			return nil, nil, fmt.Errorf("ginsessions: hijack: %w", http.ErrNotSupported)
+		}
+	}
+	conn, rw, err := w.ResponseWriter.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
 	w.committed, w.hijacked = true, true
-	return w.ResponseWriter.Hijack()
+	w.m.Hijacked(w.c.Request.Context(), w.s)
+	return conn, rw, nil
 }
 
 // Unwrap returns Gin's writer, for http.ResponseController.
