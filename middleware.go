@@ -184,7 +184,15 @@ func (m *Manager) begin(ctx context.Context, s *Session, h http.Header) {
 // it is not delivered, and the error, logged, matches
 // [ErrResponseStarted]. After a failed first call, or one for a status
 // of 500 or more, later calls do nothing.
+//
+// The cancellation of ctx (a client that went away) does not stop the
+// save: the request's work is done, and Django saves its session too.
+// The store's own timeouts bound it.
 func (m *Manager) Finish(ctx context.Context, s *Session, status int, h http.Header) error {
+	// The handler's work is done: its session is saved even if the
+	// client went away meanwhile (as Django saves it), within the store's
+	// own timeouts.
+	ctx = context.WithoutCancel(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.resp.finished {
@@ -221,6 +229,7 @@ func (m *Manager) Finish(ctx context.Context, s *Session, status int, h http.Hea
 // for the changes made meanwhile. [Manager.Handler] calls it after a
 // successful Hijack; framework adapters do the same.
 func (m *Manager) Hijacked(ctx context.Context, s *Session) error {
+	ctx = context.WithoutCancel(ctx) // as Finish
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.resp.finished {

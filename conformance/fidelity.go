@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -29,6 +30,7 @@ func fidelityCases() []managerCase {
 		{name: "DuplicateCookieTakesLast", cookieOnly: true, reason: "a request with the session cookie twice (a host-only and a Domain cookie, two paths) uses the last, as Django's parse_cookie: both sides of a shared login see the same session, and a stale first cookie does not get the valid one deleted", run: caseDuplicateCookieTakesLast},
 		{name: "HijackFailureKeepsRules", reason: "a Hijack that fails (HTTP/2, a writer without it) changes nothing: the response the handler sends instead carries the cookie and is saved by the rules", run: caseHijackFailureKeepsRules},
 		{name: "HijackSavesChanges", serverOnly: true, reason: "after a Hijack (a WebSocket upgrade) no header carries a cookie: a change made before or after it, to a session whose key the client holds, is saved; one that needs a new cookie is logged as after a started response, never dropped silently", run: caseHijackSavesChanges},
+		{name: "ClientGoneStillSaves", serverOnly: true, reason: "a change the handler made is saved when the handler returns although the client went away meanwhile (net/http cancelled the request's context), as Django saves it: the work the request did (an order placed) and its session (the cart emptied) do not part", run: caseClientGoneStillSaves},
 		{name: "BufferedKeepsResponse", buffered: true, reason: "BufferedHandler sends the handler's status, headers and body unchanged, after the cookie rules", run: caseBufferedKeepsResponse},
 	}
 }
@@ -359,5 +361,20 @@ func caseHijackSavesChanges(c *mgr) {
 		if !strings.Contains(c.logs.String(), "after the response started") {
 			c.t.Errorf("%s: the change that needed a cookie was dropped without a log line: %q", tc.label, c.logs.String())
 		}
+	}
+}
+
+func caseClientGoneStillSaves(c *mgr) {
+	m := c.manager(nil)
+	key := c.saved(m, map[string]any{"cart": "full"})
+	ctx, cancel := context.WithCancel(c.ctx)
+	defer cancel()
+	req := httptest.NewRequest("POST", "http://example.com/", nil).WithContext(ctx)
+	c.serveReq(m, func(w http.ResponseWriter, r *http.Request) {
+		sessions.FromContext(r.Context()).Set("cart", "ordered")
+		cancel() // the client goes away before the response
+	}, req, key)
+	if got := m.Load(c.ctx, key).Get("cart"); got != "ordered" {
+		c.t.Errorf("the stored cart is %v: the change of a request whose client went away was dropped (log: %q)", got, c.logs.String())
 	}
 }
