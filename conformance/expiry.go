@@ -33,6 +33,7 @@ func expiryCases() []managerCase {
 		{name: "CustomExpiryReset", reason: "ResetExpiry goes back to the cookie age (test_custom_expiry_reset)", run: caseCustomExpiryReset},
 		{name: "ExpireAtBrowserClose", reason: "custom expiry 10 → false, 0 → true, none → the setting (test_get_expire_at_browser_close)", run: caseExpireAtBrowserClose},
 		{name: "ActualExpiry", serverOnly: true, reason: "a session saved with a past expiry is gone for the next request (test_actual_expiry)", run: caseActualExpiry},
+		{name: "PythonExpiryValues", reason: "what else a Django app's set_expiry may store reads as Django reads it: False is 0 (at browser close, the cookie age), True is 1 second, a fraction of a second is an expiry (not 0: never 'at browser close' nor two weeks), a fraction beyond a second counts its whole seconds", run: casePythonExpiryValues},
 		{name: "ExtremeExpiry", reason: "an expiry of any size (the largest int64, a float or a Python int beyond it, their negatives: what a Django app's set_expiry may store) gives one answer: the cookie is sent alive exactly when the stored session lives, and ExpiryAge agrees with ExpiryDate", run: caseExtremeExpiry},
 		{name: "ShortExpiry", serverOnly: true, reason: "a session with a 1-second expiry is gone once it has passed, on every engine", run: caseShortExpiry},
 	}
@@ -308,6 +309,31 @@ func caseExtremeExpiry(c *mgr) {
 		}
 		if live := m.Load(c.ctx, key).Has("foo"); live != (age > 0) {
 			c.t.Errorf("expiry %v: ExpiryAge %v, but the stored session lives: %v", v, age, live)
+		}
+	}
+}
+
+func casePythonExpiryValues(c *mgr) {
+	m := c.manager(nil)
+	cookieAge := m.Settings().CookieAge
+	for _, tc := range []struct {
+		v           any
+		atClose     bool
+		minAge, max time.Duration
+	}{
+		{false, true, cookieAge, cookieAge},
+		{true, false, time.Second, time.Second},
+		{0.5, false, time.Nanosecond, time.Second},
+		{-0.5, false, -time.Second, -time.Nanosecond},
+		{1.5, false, time.Second, time.Second},
+	} {
+		s := m.NewSession(c.ctx)
+		s.Set(sessions.ExpiryKey, tc.v)
+		if got := s.ExpireAtBrowserClose(); got != tc.atClose {
+			c.t.Errorf("_session_expiry %v: ExpireAtBrowserClose %v, want %v (Django: expiry == 0)", tc.v, got, tc.atClose)
+		}
+		if age := s.ExpiryAge(); age < tc.minAge || age > tc.max {
+			c.t.Errorf("_session_expiry %v: ExpiryAge %v, want %v to %v", tc.v, age, tc.minAge, tc.max)
 		}
 	}
 }

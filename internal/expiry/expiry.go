@@ -57,10 +57,18 @@ func IsFalsy(v any) bool {
 	return ok && n == 0
 }
 
-// Seconds reads a numeric expiry (Django stores ints; floats are
-// accepted and truncated).
+// Seconds reads a numeric expiry as Python compares it: Django stores
+// ints; floats are truncated, except that a fraction of a second, which
+// Python keeps as a non-zero expiry (not "at browser close"), counts as a
+// whole second either way; a bool is the int Python takes it for (True
+// 1, False 0).
 func Seconds(v any) (int64, bool) {
 	switch x := v.(type) {
+	case bool:
+		if x {
+			return 1, true
+		}
+		return 0, true
 	case int64:
 		return x, true
 	case int:
@@ -75,6 +83,10 @@ func Seconds(v any) (int64, bool) {
 			return math.MaxInt64, true
 		case x <= math.MinInt64:
 			return math.MinInt64, true
+		case x > 0 && x < 1:
+			return 1, true
+		case x < 0 && x > -1:
+			return -1, true
 		}
 		return int64(x), true
 	case *big.Int:
