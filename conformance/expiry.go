@@ -33,7 +33,7 @@ func expiryCases() []managerCase {
 		{name: "CustomExpiryReset", reason: "ResetExpiry goes back to the cookie age (test_custom_expiry_reset)", run: caseCustomExpiryReset},
 		{name: "ExpireAtBrowserClose", reason: "custom expiry 10 → false, 0 → true, none → the setting (test_get_expire_at_browser_close)", run: caseExpireAtBrowserClose},
 		{name: "ActualExpiry", serverOnly: true, reason: "a session saved with a past expiry is gone for the next request (test_actual_expiry)", run: caseActualExpiry},
-		{name: "PythonExpiryValues", reason: "what else a Django app's set_expiry may store reads as Django reads it: False is 0 (at browser close, the cookie age), True is 1 second, a fraction of a second is an expiry (not 0: never 'at browser close' nor two weeks), a fraction beyond a second counts its whole seconds", run: casePythonExpiryValues},
+		{name: "PythonExpiryValues", reason: "what else a Django app's set_expiry may store reads as Django reads it: False is 0 (at browser close, the cookie age), True is 1 second, a fraction of a second is an expiry of one second, either way (not 0: never 'at browser close' nor two weeks; Django keeps the fraction), a fraction beyond a second counts its whole seconds", run: casePythonExpiryValues},
 		{name: "ExtremeExpiry", reason: "an expiry of any size (the largest int64, a float or a Python int beyond it, their negatives: what a Django app's set_expiry may store) gives one answer: the cookie is sent alive exactly when the stored session lives, and ExpiryAge agrees with ExpiryDate", run: caseExtremeExpiry},
 		{name: "ShortExpiry", serverOnly: true, reason: "a session with a 1-second expiry is gone once it has passed, on every engine", run: caseShortExpiry},
 	}
@@ -323,8 +323,8 @@ func casePythonExpiryValues(c *mgr) {
 	}{
 		{false, true, cookieAge, cookieAge},
 		{true, false, time.Second, time.Second},
-		{0.5, false, time.Nanosecond, time.Second},
-		{-0.5, false, -time.Second, -time.Nanosecond},
+		{0.5, false, time.Second, time.Second}, // rounded away from 0 (README: a difference)
+		{-0.5, false, -time.Second, -time.Second},
 		{1.5, false, time.Second, time.Second},
 	} {
 		s := m.NewSession(c.ctx)
