@@ -64,6 +64,14 @@ func middleware(wrap func(http.Handler) http.Handler) echo.MiddlewareFunc {
 				c.SetRequest(r)
 				c.Set(contextKey, sessions.FromContext(r.Context()))
 				if err = next(c); err != nil {
+					if res.Committed && res.Status >= 100 && res.Status < 200 && res.Status != http.StatusSwitchingProtocols {
+						// Echo counts an informational response (103
+						// Early Hints) as the response, and its error
+						// handler would send none: net/http would then
+						// send a 200, saving the session. The final
+						// response is still to come.
+						res.Committed = false
+					}
 					c.Error(err) // the error's response, while the rules can see its status
 				}
 			})).ServeHTTP(w, c.Request())

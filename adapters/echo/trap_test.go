@@ -211,3 +211,32 @@ func TestPanicRecovered(t *testing.T) {
 		t.Errorf("cart = %v", v)
 	}
 }
+
+// An informational response (103 Early Hints), then a returned error:
+// Echo counts the 103 as the response and its error handler would send
+// nothing, so net/http sent a 200 and the session was saved. The final
+// status is the error's and nothing is saved, as through Manager.Handler.
+func TestEarlyHintsThenError(t *testing.T) {
+	m := newManager(t, "")
+	key := stored(t, m)
+	e := echo.New()
+	e.Use(echosessions.Middleware(m))
+	e.POST("/", func(c echo.Context) error {
+		echosessions.FromContext(c).Set("cart", "changed")
+		c.Response().Header().Set("Link", "</app.css>; rel=preload")
+		c.Response().WriteHeader(http.StatusEarlyHints)
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "down")
+	})
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	req, _ := http.NewRequest("POST", srv.URL+"/", nil)
+	req.AddCookie(&http.Cookie{Name: "sessionid", Value: key})
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if got := m.Load(t.Context(), key).Get("cart"); res.StatusCode != http.StatusServiceUnavailable || got == "changed" || res.Header.Get("Set-Cookie") != "" {
+		t.Errorf("status %d, stored cart %v, Set-Cookie %q: want 503, nothing saved, no cookie", res.StatusCode, got, res.Header.Get("Set-Cookie"))
+	}
+}
