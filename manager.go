@@ -234,7 +234,8 @@ func (m *Manager) Describe() Description {
 }
 
 // Close closes the engine. Afterwards sessions can no longer be loaded or
-// saved.
+// saved. An engine may wait for the calls in flight to end (the SQL
+// engines do, each within its query_timeout, when the database stalls).
 func (m *Manager) Close() error {
 	if m.closed.Swap(true) {
 		return nil

@@ -825,8 +825,11 @@ func (s *Store) List(ctx context.Context, fn func(key string) bool) error {
 
 // Close implements sessions.Engine: it releases the prepared statements
 // and the connections the store opened (not a *sql.DB given to [New]). A
-// call in flight fails with an error matching sessions.ErrClosed. Closing
-// twice returns nil.
+// call in flight fails with an error matching sessions.ErrClosed, or
+// finishes: database/sql's Close waits for the queries in progress, so
+// against a stalled database Close returns only when they end, within
+// query_timeout (10 s by default on PostgreSQL and MySQL). Closing twice
+// returns nil.
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
