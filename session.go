@@ -120,8 +120,9 @@ func (s *Session) Modified() bool {
 func (s *Session) MarkModified() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Loaded to know its keys, but not "accessed": as Django's
+	// modified = True, which leaves accessed (and Vary) alone.
 	s.ensureLoaded()
-	s.accessed = true
 	s.setModified()
 	for k := range s.data.All() {
 		s.note(k, true)

@@ -46,6 +46,7 @@ func middlewareCases() []managerCase {
 		{name: "UnencodableValue", reason: "a value JSON cannot encode fails the save with a clear error to the error handler, not a silent loss", run: caseUnencodableValue},
 		{name: "StoreFailureErrorHandler", serverOnly: true, reason: "a store that fails sends the request to Settings.ErrorHandler, with the handler's own response discarded", run: caseStoreFailureErrorHandler},
 		{name: "ClearThenCycleKeyOfDeadKey", serverOnly: true, reason: "Clear then CycleKey, with a cookie naming no live session (unknown, expired or deleted) that the request never loaded, stores the request's own data under a new key and sends its cookie, as Django: a never-loaded session brings nothing back", run: caseClearThenCycleKeyOfDeadKey},
+		{name: "MarkModifiedIsNoAccess", reason: "MarkModified is Django's `session.modified = True`: it does not mark the session accessed, so on a new, empty session the response has neither a cookie nor Vary: Cookie; on a stored session it saves and sends the cookie (with Vary, as every cookie)", run: caseMarkModifiedIsNoAccess},
 		{name: "LoginCycle", serverOnly: true, reason: "CycleKey in a login request issues a new cookie; the old key no longer loads", run: caseLoginCycle},
 		{name: "LargeSessionTooLarge", reason: "a session over MaxDataSize fails with ErrTooLarge at save, reported to the error handler", run: caseLargeSessionTooLarge},
 	}
@@ -525,5 +526,28 @@ func caseClearThenCycleKeyOfDeadKey(c *mgr) {
 		if m.Load(c.ctx, tc.key).Has("user") {
 			c.t.Errorf("%s: the old key now loads a session", tc.label)
 		}
+	}
+}
+
+func caseMarkModifiedIsNoAccess(c *mgr) {
+	m := c.manager(nil)
+	var accessed bool
+	res := c.serve(m, func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.FromContext(r.Context())
+		s.MarkModified()
+		accessed = s.Accessed()
+	}, "")
+	if accessed {
+		c.t.Error("MarkModified marked the session accessed (Django's modified = True does not)")
+	}
+	if ck := c.sent(res); ck != nil || c.varies(res) {
+		c.t.Errorf("a new session only marked modified: %q, Vary %q; want neither (empty, not accessed)", c.raw(res), res.Header.Values("Vary"))
+	}
+	key := c.saved(m, map[string]any{"x": 1})
+	res = c.serve(m, func(w http.ResponseWriter, r *http.Request) {
+		sessions.FromContext(r.Context()).MarkModified()
+	}, key)
+	if ck := c.sent(res); ck == nil || ck.Value == "" || !c.varies(res) {
+		c.t.Errorf("a stored session marked modified: %q, Vary %q; want its cookie and Vary", c.raw(res), res.Header.Values("Vary"))
 	}
 }
