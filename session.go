@@ -415,7 +415,9 @@ func (s *Session) Flush(ctx context.Context) error {
 // session meanwhile (a logout in another tab), nothing is stored under a
 // new key and the error matches [ErrInterrupted]; the middleware then
 // answers 400, as for any save of a deleted session. For client-side
-// engines it only marks the session modified (a cookie cannot be revoked).
+// engines it seals the data into a new cookie value, as Django's
+// signed-cookie cycle_key saves (a cookie cannot be revoked): an empty
+// session then has a key too, and the middleware sends its cookie.
 func (s *Session) CycleKey(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -425,7 +427,7 @@ func (s *Session) CycleKey(ctx context.Context) error {
 	}
 	s.setModified()
 	if s.m.client != nil {
-		return nil
+		return s.m.seal(ctx, s)
 	}
 	return s.m.cycle(ctx, s)
 }

@@ -47,6 +47,7 @@ func middlewareCases() []managerCase {
 		{name: "StoreFailureErrorHandler", serverOnly: true, reason: "a store that fails sends the request to Settings.ErrorHandler, with the handler's own response discarded", run: caseStoreFailureErrorHandler},
 		{name: "ClearThenCycleKeyOfDeadKey", serverOnly: true, reason: "Clear then CycleKey, with a cookie naming no live session (unknown, expired or deleted) that the request never loaded, stores the request's own data under a new key and sends its cookie, as Django: a never-loaded session brings nothing back", run: caseClearThenCycleKeyOfDeadKey},
 		{name: "MarkModifiedIsNoAccess", reason: "MarkModified is Django's `session.modified = True`: it does not mark the session accessed, so on a new, empty session the response has neither a cookie nor Vary: Cookie; on a stored session it saves and sends the cookie (with Vary, as every cookie)", run: caseMarkModifiedIsNoAccess},
+		{name: "CycleKeyOfEmptySession", reason: "CycleKey stores the session at once, as Django's cycle_key (create() server-side, save() on signed cookies): a new, empty session, or one just flushed, gets a cookie naming an empty session, not none or a deletion cookie", run: caseCycleKeyOfEmptySession},
 		{name: "LoginCycle", serverOnly: true, reason: "CycleKey in a login request issues a new cookie; the old key no longer loads", run: caseLoginCycle},
 		{name: "LargeSessionTooLarge", reason: "a session over MaxDataSize fails with ErrTooLarge at save, reported to the error handler", run: caseLargeSessionTooLarge},
 	}
@@ -549,5 +550,37 @@ func caseMarkModifiedIsNoAccess(c *mgr) {
 	}, key)
 	if ck := c.sent(res); ck == nil || ck.Value == "" || !c.varies(res) {
 		c.t.Errorf("a stored session marked modified: %q, Vary %q; want its cookie and Vary", c.raw(res), res.Header.Values("Vary"))
+	}
+}
+
+func caseCycleKeyOfEmptySession(c *mgr) {
+	m := c.manager(nil)
+	key := c.saved(m, map[string]any{"x": 1})
+	for _, tc := range []struct{ label, key string }{{"a new session", ""}, {"a flushed session", key}} {
+		res := c.serve(m, func(w http.ResponseWriter, r *http.Request) {
+			s := sessions.FromContext(r.Context())
+			if tc.key != "" {
+				if err := s.Flush(r.Context()); err != nil {
+					c.t.Errorf("Flush: %v", err)
+				}
+			}
+			if err := s.CycleKey(r.Context()); err != nil {
+				c.t.Errorf("%s: CycleKey: %v", tc.label, err)
+			}
+			if s.IsEmpty() {
+				c.t.Errorf("%s: after CycleKey the session is empty (no key): Django's cycle_key stores it", tc.label)
+			}
+		}, tc.key)
+		ck := c.sent(res)
+		if ck == nil || ck.Value == "" || ck.MaxAge < 0 {
+			c.t.Errorf("%s: CycleKey sent %q, want a cookie naming an empty session", tc.label, c.raw(res))
+			continue
+		}
+		if ck.Value == tc.key {
+			c.t.Errorf("%s: the cookie keeps the old key", tc.label)
+		}
+		if got := m.Load(c.ctx, ck.Value); got.Len() != 0 || got.Key() == "" {
+			c.t.Errorf("%s: the cookie's session: %d entries, key %q; want an empty stored session", tc.label, got.Len(), got.Key())
+		}
 	}
 }
