@@ -95,7 +95,23 @@
 // requests fail with "CLUSTERDOWN The cluster is down" until the node is
 // back, when they work again without any action (the tests kill a node
 // of a 3-master cluster to check this). With replicas Redis promotes one
-// and go-redis follows the new slot map; the tests have no replicas.
+// (after cluster-node-timeout and an election: 2-7 s in the tests), and
+// the Store serves the dead master's sessions again as soon as it has: a
+// command that finds a node unreachable makes go-redis reload the slot
+// map (in the background, at most every 200 ms), where go-redis alone
+// waits for a MOVED reply, which a dead node never sends, or its reload
+// every 60 s (TestClusterMasterDeath kills a master with a replica).
+//
+// Replication is asynchronous, in a Cluster as behind Sentinel: a write
+// the master acknowledged and had not yet sent to its replica is lost
+// when the replica takes over. For sessions that is a save, and also a
+// logout (Flush, DeleteUser, CycleKey's old key): a failover in that
+// window brings a deleted session back, so the promise that an
+// acknowledged logout is never undone holds only as far as Redis keeps
+// acknowledged writes. Redis's min-replicas-to-write and
+// min-replicas-max-lag narrow the window (a master without a fresh
+// replica refuses writes); nothing short of WAIT on every write closes
+// it, which this engine does not do.
 //
 // With go-redis's defaults (3 retries, 5 dial attempts each) a command
 // against a server that refuses connections fails after about 1.7 s;

@@ -27,6 +27,15 @@ func (s *Store) fail(ctx context.Context, err error) error {
 		return context.DeadlineExceeded
 	}
 	if isNetErr(err) {
+		if cc, ok := s.c.(*redis.ClusterClient); ok {
+			// A master that died answers no MOVED, after which go-redis
+			// would reload the slot map: without this it keeps sending
+			// its slots' commands to the dead address until its periodic
+			// reload (every 60 s), long after a replica took over. The
+			// reload runs in the background, coalesced, at most every
+			// 200 ms.
+			cc.ReloadState(ctx)
+		}
 		return fmt.Errorf("redis unreachable (%s): %w", s.where, err)
 	}
 	return fmt.Errorf("redis (%s): %w", s.where, err)

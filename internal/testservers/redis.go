@@ -171,9 +171,12 @@ type RedisCluster struct {
 // ClusterNodeTimeout is the cluster-node-timeout the nodes run with.
 const ClusterNodeTimeout = 2 * time.Second
 
-func startRedisCluster(masters int, extra ...string) (*RedisCluster, error) {
+func startRedisCluster(masters, replicas int, extra ...string) (*RedisCluster, error) {
 	if masters < 1 {
 		return nil, fmt.Errorf("redis cluster: need at least 1 master, got %d", masters)
+	}
+	if replicas > 0 && masters < 3 {
+		return nil, fmt.Errorf("redis cluster: replicas need at least 3 masters (redis-cli --cluster create), got %d", masters)
 	}
 	bin, err := lookBinary("redis-server")
 	if err != nil {
@@ -196,7 +199,7 @@ func startRedisCluster(masters int, extra ...string) (*RedisCluster, error) {
 			c.close()
 		}
 	}()
-	for i := range masters {
+	for i := range masters * (1 + replicas) {
 		nd := filepath.Join(dir, "node"+strconv.Itoa(i))
 		if err := os.Mkdir(nd, 0o755); err != nil {
 			return nil, err
@@ -222,7 +225,7 @@ func startRedisCluster(masters int, extra ...string) (*RedisCluster, error) {
 	}
 	if cli != "" {
 		args := append([]string{"--cluster", "create"}, c.Addrs...)
-		args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+		args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
 		if _, err := runTool(ReadyTimeout, nil, dir, cli, args...); err != nil {
 			return nil, fmt.Errorf("redis cluster: %w", err)
 		}
@@ -232,8 +235,30 @@ func startRedisCluster(masters int, extra ...string) (*RedisCluster, error) {
 	if err := c.waitOK(); err != nil {
 		return nil, err
 	}
+	if err := c.waitReplicasSynced(); err != nil {
+		return nil, err
+	}
 	ok = true
 	return c, nil
+}
+
+// waitReplicasSynced waits until every replica node's link to its master
+// is up (a replica that never synced cannot take over).
+func (c *RedisCluster) waitReplicasSynced() error {
+	deadline := time.Now().Add(ReadyTimeout)
+	for i, a := range c.Addrs {
+		for {
+			info, err := redisDo(a, "INFO", "replication")
+			if err == nil && (strings.Contains(info, "role:master") || strings.Contains(info, "master_link_status:up")) {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("redis cluster: replica node %d (%s) not synced after %v: %v\n%s", i, a, ReadyTimeout, err, indent(info))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 // createByHand splits the slots over the nodes and joins them, for clusters
@@ -289,7 +314,7 @@ func (c *RedisCluster) waitOK() error {
 // [Require]).
 func StartRedisCluster(t testing.TB, masters int) *RedisCluster {
 	t.Helper()
-	c, err := startRedisCluster(masters)
+	c, err := startRedisCluster(masters, 0)
 	if err != nil {
 		fail(t, err)
 	}
@@ -305,7 +330,22 @@ func StartRedisCluster(t testing.TB, masters int) *RedisCluster {
 // lost writes.
 func StartRedisClusterDurable(t testing.TB, masters int) *RedisCluster {
 	t.Helper()
-	c, err := startRedisCluster(masters, "--appendonly", "yes", "--appendfsync", "always")
+	c, err := startRedisCluster(masters, 0, "--appendonly", "yes", "--appendfsync", "always")
+	if err != nil {
+		fail(t, err)
+	}
+	c.tb = t
+	t.Cleanup(c.close)
+	return c
+}
+
+// StartRedisClusterReplicas is StartRedisCluster with one replica per
+// master (so 2*masters nodes; at least 3 masters), each synced with its
+// master before it returns: when a master dies, the cluster promotes its
+// replica (after [ClusterNodeTimeout] and an election).
+func StartRedisClusterReplicas(t testing.TB, masters int) *RedisCluster {
+	t.Helper()
+	c, err := startRedisCluster(masters, 1)
 	if err != nil {
 		fail(t, err)
 	}
