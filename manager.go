@@ -820,6 +820,12 @@ func (m *Manager) retire(ctx context.Context, s *Session, old string, read []byt
 		}
 		return bound, wrap("cycle key", m.name, ErrInterrupted)
 	case err != nil:
+		// The old record may or may not be retired; the new key will
+		// not reach the client (the request fails), so it goes too,
+		// rather than hold a copy of the session until it expires.
+		if derr := m.st.delete(ctx, key); derr == nil || errors.Is(derr, ErrNotFound) {
+			m.unindex(ctx, s.bound, key)
+		}
 		return bound, err
 	}
 	// Dead already; the delete frees its storage, as Django's would.

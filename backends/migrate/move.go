@@ -194,6 +194,16 @@ func (s *store) move(ctx context.Context, key string, seen []byte, reader, index
 		}
 		err = s.dstSw.Swap(ctx, key, mine, data, newExp)
 		switch {
+		case err == nil && !newExp.After(time.Now()):
+			// A write that ends the session (CycleKey retiring its old
+			// key): the new store now holds an expired record, which a
+			// load takes for no session, so it would fall through to an
+			// old copy left behind. The old copy goes now, or the write
+			// fails (with keep_source too: an ended session is deleted).
+			if err := s.src.Delete(ctx, key); err != nil {
+				return moveResult{}, fmt.Errorf("migrate: the session ended in the new store, but its old copy could not be deleted: %w", err)
+			}
+			return moveResult{outcome: moved, data: data, exp: newExp}, nil
 		case err == nil:
 			s.dropSource(ctx, key)
 			return moveResult{outcome: moved, data: data, exp: newExp}, nil
