@@ -34,7 +34,7 @@ func expiryCases() []managerCase {
 		{name: "ExpireAtBrowserClose", reason: "custom expiry 10 → false, 0 → true, none → the setting (test_get_expire_at_browser_close)", run: caseExpireAtBrowserClose},
 		{name: "ActualExpiry", serverOnly: true, reason: "a session saved with a past expiry is gone for the next request (test_actual_expiry)", run: caseActualExpiry},
 		{name: "PythonExpiryValues", reason: "what else a Django app's set_expiry may store reads as Django reads it: False is 0 (at browser close, the cookie age), True is 1 second, a fraction of a second is an expiry of one second, either way (not 0: never 'at browser close' nor two weeks; Django keeps the fraction), a fraction beyond a second counts its whole seconds", run: casePythonExpiryValues},
-		{name: "ExtremeExpiry", reason: "an expiry of any size (the largest int64, a float or a Python int beyond it, their negatives: what a Django app's set_expiry may store) gives one answer: the cookie is sent alive exactly when the stored session lives, and ExpiryAge agrees with ExpiryDate", run: caseExtremeExpiry},
+		{name: "ExtremeExpiry", reason: "an expiry of any size (the largest int64, a float or a Python int beyond it, their negatives: what a Django app's set_expiry may store; a date centuries away, SetExpiryAt's 'never') gives one answer: the cookie is sent alive exactly when the stored session lives, and ExpiryAge agrees with ExpiryDate", run: caseExtremeExpiry},
 		{name: "ShortExpiry", serverOnly: true, reason: "a session with a 1-second expiry is gone once it has passed, on every engine", run: caseShortExpiry},
 	}
 }
@@ -282,12 +282,17 @@ func caseShortExpiry(c *mgr) {
 func caseExtremeExpiry(c *mgr) {
 	m := c.manager(nil)
 	huge := new(big.Int).Lsh(big.NewInt(1), 80)
-	for _, v := range []any{int64(math.MaxInt64), int64(math.MaxInt64 / 1000), int64(math.MinInt64), 1e300, -1e300, huge, new(big.Int).Neg(huge)} {
+	far := []any{time.Date(2400, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)} // SetExpiryAt: "never"
+	for _, v := range append([]any{int64(math.MaxInt64), int64(math.MaxInt64 / 1000), int64(math.MinInt64), 1e300, -1e300, huge, new(big.Int).Neg(huge)}, far...) {
 		key := c.saved(m, map[string]any{"foo": "bar"})
 		var age time.Duration
 		res := c.serve(m, func(w http.ResponseWriter, r *http.Request) {
 			s := sessions.FromContext(r.Context())
-			s.Set(sessions.ExpiryKey, v)
+			if at, ok := v.(time.Time); ok {
+				s.SetExpiryAt(at)
+			} else {
+				s.Set(sessions.ExpiryKey, v)
+			}
 			now := time.Now()
 			age = s.ExpiryAge()
 			if d := s.ExpiryDate().Sub(now); d-age > 2*time.Second || age-d > 2*time.Second {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
@@ -144,9 +145,12 @@ func sendTTL(expiry time.Time) time.Duration {
 // ttl returns the milliseconds until expiry, rounded up; zero or less
 // means the expiry has passed.
 func ttl(expiry time.Time) int64 {
-	d := time.Until(expiry)
+	d := time.Until(expiry) // saturates at about 292 years
 	if d <= 0 {
 		return 0
+	}
+	if d > math.MaxInt64-time.Millisecond { // rounding up would wrap below zero
+		return int64(d / time.Millisecond)
 	}
 	return int64((d + time.Millisecond - 1) / time.Millisecond)
 }
