@@ -130,9 +130,10 @@ type Swapper interface {
 //     an unknown user, are no error.
 //   - Entries are removed, with their metadata, as they expire (native
 //     TTL or DeleteExpired).
-//   - A user ID is any string of 1 to [MaxUserIDLength] bytes (the
-//     Manager checks); engines store it safely (hashed where it would
-//     become a file name).
+//   - A user ID is any valid UTF-8 string of 1 to [MaxUserIDLength]
+//     bytes without a NUL byte (the Manager checks); engines store it
+//     safely (hashed where it would become a file name) and compare it
+//     byte for byte (no case-insensitive collation).
 type UserIndexer interface {
 	AddUserSession(ctx context.Context, userID, key string, meta []byte, expiry time.Time) error
 	UserSessions(ctx context.Context, userID string) ([]UserEntry, error)

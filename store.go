@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sessionkit/sessions/observe"
 	"hash/maphash"
 	mrand "math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
+
+	"github.com/sessionkit/sessions/observe"
 )
 
 // store is the only code that calls a server-side engine. Every call
@@ -81,6 +84,10 @@ func (st *store) guardUser(ctx context.Context, op, userID string, keys ...strin
 	}
 	if userID == "" || len(userID) > MaxUserIDLength {
 		return st.wrap(op, fmt.Errorf("%w: a user ID must be 1 to %d bytes", ErrInvalidKey, MaxUserIDLength))
+	}
+	if strings.IndexByte(userID, 0) >= 0 || !utf8.ValidString(userID) {
+		// PostgreSQL's text holds neither; no engine should differ.
+		return st.wrap(op, fmt.Errorf("%w: a user ID must be valid UTF-8 without NUL bytes", ErrInvalidKey))
 	}
 	if st.users == nil {
 		return st.wrap(op, ErrUnsupported)

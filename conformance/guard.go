@@ -29,7 +29,9 @@ var hostileKeys = []string{
 }
 
 // badUserIDs are user IDs the Manager must refuse with ErrInvalidKey.
-var badUserIDs = []string{"", strings.Repeat("x", sessions.MaxUserIDLength+1)}
+// A user ID is text: no NUL byte (PostgreSQL's text cannot hold one) and
+// valid UTF-8.
+var badUserIDs = []string{"", strings.Repeat("x", sessions.MaxUserIDLength+1), "a\x00b", "a\xffb", "\xed\xa0\x80"}
 
 // errGuardBypassed is what the spy answers, instead of the engine, to a
 // call the guard should have stopped.
@@ -110,7 +112,7 @@ func failing(e sessions.Engine) (sessions.Engine, *atomic.Bool) {
 func guardCases() []managerCase {
 	return []managerCase{
 		{name: "HostileKeys", serverOnly: true, reason: "a key outside [a-z0-9]{8,40} never reaches the engine (path traversal, injection, protocol smuggling): every Manager entry point answers no session, or ErrInvalidKey where a key is asked for", run: caseHostileKeys},
-		{name: "InvalidUserID", serverOnly: true, reason: "an empty user ID or one over MaxUserIDLength bytes never reaches the engine: BindUser, DeleteUser and UserSessions answer ErrInvalidKey and change nothing; MaxUserIDLength bytes are accepted", run: caseInvalidUserID},
+		{name: "InvalidUserID", serverOnly: true, reason: "an empty user ID, one over MaxUserIDLength bytes, one with a NUL byte or one not valid UTF-8 never reaches the engine: BindUser, DeleteUser and UserSessions answer ErrInvalidKey and change nothing; MaxUserIDLength bytes are accepted", run: caseInvalidUserID},
 		{name: "CancelledContext", serverOnly: true, reason: "a context cancelled before the call never reaches the engine: every Manager entry point answers an error matching context.Canceled, and nothing is written", run: caseCancelledContext},
 		{name: "UseAfterClose", serverOnly: true, reason: "after Manager.Close no call reaches the engine: every entry point answers ErrClosed, the engine is closed once, and a second Close is harmless", run: caseUseAfterClose},
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ func userStoreCases() []storeCase {
 	return []storeCase{
 		{name: "UserIndex", quick: true, reason: "UserIndexer: keys recorded per user are listed once each, users are isolated, RemoveUserSessions forgets them", run: storeUserIndex},
 		{name: "UserIndexExpiry", reason: "UserIndexer: an entry past its expiry is not listed; odd but valid user IDs (slashes, dots, backslashes, non-ASCII) are stored safely (invalid ones never reach the engine: see InvalidUserID)", run: storeUserIndexExpiry},
+		{name: "UserIDsExact", quick: true, reason: "UserIndexer: user IDs are compared byte for byte: IDs differing only in case, accents or trailing spaces are different users (a case-insensitive collation would let one user's DeleteUser drop another's entries, and a rebinding to a case variant overwrite the entry)", run: storeUserIDsExact},
 		{name: "UserIndexRemoveOnlyGiven", reason: "UserIndexer: RemoveUserSessions forgets exactly the given keys, atomically: an entry added meanwhile for the same user (even through another instance, even as the user's last entry goes) stays", run: storeUserIndexRemoveOnlyGiven},
 	}
 }
@@ -308,5 +310,54 @@ func caseLogOutEverywhere(c *mgr) {
 	laptop.Set("late", true)
 	if err := laptop.Save(c.ctx); !errors.Is(err, sessions.ErrInterrupted) {
 		c.t.Errorf("saving a deleted session: %v, want ErrInterrupted", err)
+	}
+}
+
+func storeUserIDsExact(t tb, ev *env) {
+	ix, ok := ev.e.(sessions.UserIndexer)
+	if !ok {
+		t.Skipf("the engine does not implement UserIndexer")
+	}
+	base := "alice" + sessions.NewKey()[:6]
+	ids := []string{base, strings.ToUpper(base[:1]) + base[1:], "\u00e1" + base[1:], base + " ", strings.ToUpper(base)}
+	shared := sessions.NewKey() // one session key under every ID
+	exp := time.Now().Add(time.Hour)
+	own := map[string]string{}
+	for _, id := range ids {
+		own[id] = sessions.NewKey()
+		noErr(t, "AddUserSession", ix.AddUserSession(ev.ctx, id, own[id], nil, exp))
+		noErr(t, "AddUserSession of a shared key", ix.AddUserSession(ev.ctx, id, shared, []byte(`{"u":`+strconv.Quote(id)+`}`), exp))
+	}
+	check := func(label string) {
+		t.Helper()
+		for _, id := range ids {
+			entries, err := ix.UserSessions(ev.ctx, id)
+			noErr(t, "UserSessions", err)
+			var keys []string
+			for _, e := range entries {
+				keys = append(keys, e.Key)
+				if e.Key == shared && string(e.Meta) != `{"u":`+strconv.Quote(id)+`}` {
+					t.Fatalf("%s: user %q's entry of the shared key has the metadata %q: another user's", label, id, e.Meta)
+				}
+			}
+			slices.Sort(keys)
+			want := []string{own[id], shared}
+			slices.Sort(want)
+			if !slices.Equal(keys, want) {
+				t.Fatalf("%s: user %q lists %v, want %v (its own entries only)", label, id, keys, want)
+			}
+		}
+	}
+	check("after AddUserSession")
+	// Removing one user's entries leaves its case variants' alone.
+	noErr(t, "RemoveUserSessions", ix.RemoveUserSessions(ev.ctx, ids[0], []string{own[ids[0]], shared}))
+	ids0 := ids[0]
+	ids = ids[1:]
+	check("after another user's RemoveUserSessions")
+	if entries, err := ix.UserSessions(ev.ctx, ids0); err != nil || len(entries) != 0 {
+		t.Fatalf("the removed user lists %v, %v", entries, err)
+	}
+	for _, id := range ids {
+		noErr(t, "RemoveUserSessions", ix.RemoveUserSessions(ev.ctx, id, []string{own[id], shared}))
 	}
 }

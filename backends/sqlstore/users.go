@@ -51,6 +51,38 @@ func (d Dialect) removeSQL(t string, n int) string {
 	return buildWith(d, t, b.String())
 }
 
+// userIDType is the type of the user_id column: varchar(255), compared
+// byte for byte on SQLite and PostgreSQL; varbinary(255) on MySQL, whose
+// varchar compares by the default collation, case- and accent-blind and
+// ignoring trailing spaces ("alice", "Alice" and "alice " one user: one
+// user's DeleteUser would drop another's entries).
+func (d Dialect) userIDType() string {
+	if d == MySQL {
+		return "varbinary(255)"
+	}
+	return "varchar(255)"
+}
+
+// binaryUserID makes the user_id column of a MySQL user index table t
+// created before it was binary (varchar, compared by a collation)
+// varbinary, keeping its bytes. Without the privilege to alter the table
+// the index cannot tell user IDs apart: the error says what to run.
+func (s *Store) binaryUserID(ctx context.Context, t string) error {
+	var typ string
+	err := s.w.QueryRowContext(ctx, "SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = 'user_id'", t).Scan(&typ)
+	if err != nil {
+		return s.fail(ctx, fmt.Errorf("reading the user index table %q: %w", t, err))
+	}
+	if strings.EqualFold(typ, "varbinary") {
+		return nil
+	}
+	alter := "ALTER TABLE " + s.d.quote(t) + " MODIFY " + s.d.quote("user_id") + " varbinary(255) NOT NULL"
+	if _, err := s.w.ExecContext(ctx, alter); err != nil {
+		return fmt.Errorf("%w: sqlstore: the user index table %q compares user IDs by a collation (case- and accent-blind), and altering it failed (%v): run %s", sessions.ErrBadConfig, t, err, alter)
+	}
+	return nil
+}
+
 // userTableSQL returns the statements creating the user index table for a
 // session table named table.
 func (d Dialect) userTableSQL(table string) []string {
@@ -67,7 +99,7 @@ func (d Dialect) userTableSQL(table string) []string {
 		ts = "datetime(6)"
 	}
 	return []string{
-		"CREATE TABLE IF NOT EXISTS " + q(t) + " (" + q("user_id") + " varchar(255) NOT NULL, " + q("session_key") + " varchar(40) NOT NULL, " +
+		"CREATE TABLE IF NOT EXISTS " + q(t) + " (" + q("user_id") + " " + d.userIDType() + " NOT NULL, " + q("session_key") + " varchar(40) NOT NULL, " +
 			q("expire_date") + " " + ts + " NOT NULL, " + q("meta") + " " + metaColumnType + ", PRIMARY KEY (" + q("user_id") + ", " + q("session_key") + "))",
 		"CREATE INDEX IF NOT EXISTS " + idx + " ON " + q(t) + " (" + q("expire_date") + ")",
 	}
@@ -88,6 +120,11 @@ func (s *Store) users(ctx context.Context) (*userIndex, error) {
 	for _, ddl := range s.d.userTableSQL(s.table) {
 		if _, err := s.w.ExecContext(ctx, ddl); err != nil && !s.d.isDuplicateObject(err) {
 			return nil, s.fail(ctx, fmt.Errorf("creating the user index table %q: %w", t, err))
+		}
+	}
+	if s.d == MySQL {
+		if err := s.binaryUserID(ctx, t); err != nil {
+			return nil, err
 		}
 	}
 	mk := func(tmpl string) string { return buildWith(s.d, t, tmpl) }

@@ -195,7 +195,9 @@ func TestUserIndexWithoutAlterPrivilege(t *testing.T) {
 	user := "r_" + table
 	ut := quote(sqlstore.MySQL, table+"_user")
 	for _, q := range []string{
-		"CREATE TABLE " + ut + " (user_id varchar(255) NOT NULL, session_key varchar(40) NOT NULL, expire_date datetime(6) NOT NULL, PRIMARY KEY (user_id, session_key))",
+		// The user_id column as an operator altered it (binary): see
+		// TestUserIndexCollationWithoutAlterPrivilege for one who did not.
+		"CREATE TABLE " + ut + " (user_id varbinary(255) NOT NULL, session_key varchar(40) NOT NULL, expire_date datetime(6) NOT NULL, PRIMARY KEY (user_id, session_key))",
 		"CREATE USER '" + user + "'@'%'",
 		"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, INDEX ON `" + my.Database + "`.* TO '" + user + "'@'%'",
 	} {
@@ -224,5 +226,65 @@ func TestUserIndexWithoutAlterPrivilege(t *testing.T) {
 	var n int
 	if err := db.QueryRow("SELECT count(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name = 'meta'", table+"_user").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("the meta column: %d, %v; want none (the user cannot add it)", n, err)
+	}
+}
+
+// TestUserIndexBinaryUserID: on MariaDB, a user index table created with
+// a varchar user_id (before it was binary) compares user IDs by its
+// collation, case- and accent-blind; on first use the store makes the
+// column varbinary, keeping the rows, so "ann" and "Ann" are two users.
+// Without the privilege to alter it, the index refuses to work and says
+// what to run.
+func TestUserIndexBinaryUserID(t *testing.T) {
+	ctx := context.Background()
+	my := testservers.SharedMariaDB(t)
+	table := uniqueTable("binuid")
+	owner := open(t, withParams(my.URL(), "create_table", "true", "table", table))
+	db := raw(owner)
+	ut := quote(sqlstore.MySQL, table+"_user")
+	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	k := sessions.NewKey()
+	for _, q := range []string{
+		"CREATE TABLE " + ut + " (user_id varchar(255) NOT NULL, session_key varchar(40) NOT NULL, expire_date datetime(6) NOT NULL, meta varchar(512) NULL, PRIMARY KEY (user_id, session_key))",
+		"INSERT INTO " + ut + " (user_id, session_key, expire_date) VALUES ('ann', '" + k + "', '" + sqlstore.FormatTime(exp) + "')",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() { db.Exec("DROP TABLE " + ut) })
+
+	t.Run("WithoutAlterPrivilege", func(t *testing.T) {
+		user := "r_" + table
+		for _, q := range []string{
+			"CREATE USER '" + user + "'@'%'",
+			"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, INDEX ON `" + my.Database + "`.* TO '" + user + "'@'%'",
+		} {
+			if _, err := db.Exec(q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		t.Cleanup(func() { db.Exec("DROP USER '" + user + "'@'%'") })
+		s := open(t, withParams(strings.Replace(my.URL(), "mysql://"+my.User+"@", "mysql://"+user+"@", 1), "table", table))
+		err := s.AddUserSession(ctx, "Ann", sessions.NewKey(), nil, exp)
+		if !errors.Is(err, sessions.ErrBadConfig) || !strings.Contains(err.Error(), "varbinary(255)") {
+			t.Fatalf("AddUserSession on a collation-blind table without ALTER: %v, want ErrBadConfig saying what to run", err)
+		}
+	})
+
+	s := open(t, withParams(my.URL(), "table", table))
+	k2 := sessions.NewKey()
+	if err := s.AddUserSession(ctx, "Ann", k2, nil, exp); err != nil {
+		t.Fatal(err)
+	}
+	for user, want := range map[string]string{"ann": k, "Ann": k2} {
+		got, err := s.UserSessions(ctx, user)
+		if err != nil || len(got) != 1 || got[0].Key != want {
+			t.Errorf("UserSessions(%q) = %+v, %v; want its own entry only", user, got, err)
+		}
+	}
+	var typ string
+	if err := db.QueryRow("SELECT data_type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name = 'user_id'", table+"_user").Scan(&typ); err != nil || typ != "varbinary" {
+		t.Errorf("user_id is %q (%v), want varbinary", typ, err)
 	}
 }
