@@ -226,7 +226,8 @@ func (m *Manager) unindex(ctx context.Context, userID, key string) {
 
 // DeleteUser ends every session bound to userID with BindUser and removes
 // their index entries, and only theirs: a session bound concurrently is
-// either ended or still indexed, so a later DeleteUser ends it. An index
+// either ended or still indexed, so a later DeleteUser ends it; one whose
+// key another request cycles meanwhile is ended under its new key. An index
 // entry whose session has since been bound to another user (or deleted)
 // is dropped without touching that session. When a delete fails, the
 // entries of the sessions that survived are kept, so that calling
@@ -248,25 +249,41 @@ func (m *Manager) deleteUser(ctx context.Context, op, userID, keep string) (int,
 	if m.client != nil {
 		return 0, wrap(op, m.name, ErrUnsupported)
 	}
-	entries, err := m.st.userSessions(ctx, userID)
-	if err != nil {
-		return 0, err
-	}
 	var errs []error
-	done := make([]string, 0, len(entries))
+	var done []string
+	seen := map[string]bool{}
 	ended := 0
-	for _, e := range entries {
-		if e.Key == keep {
-			continue
-		}
-		switch err := m.end(ctx, e.Key, userID); {
-		case errors.Is(err, errGone):
-			done = append(done, e.Key) // a stale entry: gone, or moved to another user
-		case err != nil:
+	// An entry found gone may be a session another request's CycleKey
+	// moved to a new key meanwhile, whose entry it wrote before retiring
+	// the old key: the index is read again for entries not seen yet.
+	for pass := 0; pass < maxDeletePasses; pass++ {
+		entries, err := m.st.userSessions(ctx, userID)
+		if err != nil {
+			if pass == 0 {
+				return 0, err
+			}
 			errs = append(errs, err)
-		default:
-			ended++
-			done = append(done, e.Key)
+			break
+		}
+		gone := false
+		for _, e := range entries {
+			if e.Key == keep || seen[e.Key] {
+				continue
+			}
+			seen[e.Key] = true
+			switch err := m.end(ctx, e.Key, userID); {
+			case errors.Is(err, errGone):
+				gone = true
+				done = append(done, e.Key) // a stale entry: gone, or moved to another user
+			case err != nil:
+				errs = append(errs, err)
+			default:
+				ended++
+				done = append(done, e.Key)
+			}
+		}
+		if !gone {
+			break
 		}
 	}
 	if len(done) > 0 {
@@ -276,6 +293,10 @@ func (m *Manager) deleteUser(ctx context.Context, op, userID, keep string) (int,
 	}
 	return ended, errors.Join(errs...)
 }
+
+// maxDeletePasses bounds how often deleteUser reads the index again after
+// finding an entry's session gone.
+const maxDeletePasses = 4
 
 // end deletes the session under key if it is bound to userID; errGone
 // when it is gone or bound to another user.

@@ -26,6 +26,7 @@ func userStoreCases() []storeCase {
 func userCases() []managerCase {
 	return []managerCase{
 		{name: "LogOutEverywhere", serverOnly: true, reason: "BindUser at login, through CycleKey; DeleteUser ends every session of that user and no other (UserIndexer engines)", run: caseLogOutEverywhere},
+		{name: "DeleteUserDuringCycleKey", serverOnly: true, reason: "a CycleKey of the user's session that lands while DeleteUser runs (after it read the index, before it reached the old key) does not let the session escape: DeleteUser ends it under its new key (UserIndexer engines)", run: caseDeleteUserDuringCycleKey},
 		{name: "MergedSaveIndexesStoredExpiry", serverOnly: true, reason: "a save merged with another request's (which reset the expiry to two weeks) gives the user index entry the expiry it stored, not the one it computed before the merge: an entry that expires before its session hides it from DeleteUser (UserIndexer, Swapper engines)", run: caseMergedSaveIndexesStoredExpiry},
 	}
 }
@@ -359,5 +360,41 @@ func storeUserIDsExact(t tb, ev *env) {
 	}
 	for _, id := range ids {
 		noErr(t, "RemoveUserSessions", ix.RemoveUserSessions(ev.ctx, id, []string{own[id], shared}))
+	}
+}
+
+func caseDeleteUserDuringCycleKey(c *mgr) {
+	eng := c.eng()
+	if _, ok := eng.(sessions.UserIndexer); !ok {
+		c.t.Skip("the engine does not implement UserIndexer")
+	}
+	mb := c.manager(nil)
+	s := mb.NewSession(c.ctx)
+	s.Set("secret", "alice's")
+	if err := s.Save(c.ctx); err != nil {
+		c.t.Fatal(err)
+	}
+	user := "alice-" + sessions.NewKey()[:8]
+	if err := mb.BindUser(c.ctx, s, user); err != nil {
+		c.t.Fatal(err)
+	}
+	k1 := s.Key()
+	var k2 string
+	ma := c.managerOver(wrapEngine(eng, onFirst("Load", k1, func() {
+		b := mb.Load(c.ctx, k1)
+		if err := b.CycleKey(c.ctx); err != nil {
+			c.t.Errorf("CycleKey: %v", err)
+		}
+		k2 = b.Key()
+	})), nil)
+	n, err := ma.DeleteUser(c.ctx, user)
+	if err != nil {
+		c.t.Fatalf("DeleteUser: %v", err)
+	}
+	if k2 == "" || k2 == k1 {
+		c.t.Fatalf("the CycleKey did not run inside DeleteUser (new key %q)", k2)
+	}
+	if mb.Load(c.ctx, k2).Has("secret") || n != 1 {
+		c.t.Errorf("DeleteUser ended %d sessions, and the session cycled while it ran still loads under its new key: it escaped the logout", n)
 	}
 }
