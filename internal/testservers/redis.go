@@ -306,6 +306,19 @@ func (c *RedisCluster) waitOK() error {
 	}
 }
 
+// clusterFor starts a cluster (see startRedisCluster) stopped in
+// t.Cleanup, or fails (skips) t.
+func clusterFor(t testing.TB, masters, replicas int, extra ...string) *RedisCluster {
+	t.Helper()
+	c, err := startRedisCluster(masters, replicas, extra...)
+	if err != nil {
+		fail(t, err)
+	}
+	c.tb = t
+	t.Cleanup(c.close)
+	return c
+}
+
 // StartRedisCluster starts a Redis Cluster of the given number of masters
 // (no replicas) on free loopback ports, each node with its own cluster bus
 // port (--cluster-port), and waits until every node reports
@@ -314,13 +327,7 @@ func (c *RedisCluster) waitOK() error {
 // [Require]).
 func StartRedisCluster(t testing.TB, masters int) *RedisCluster {
 	t.Helper()
-	c, err := startRedisCluster(masters, 0)
-	if err != nil {
-		fail(t, err)
-	}
-	c.tb = t
-	t.Cleanup(c.close)
-	return c
+	return clusterFor(t, masters, 0)
 }
 
 // StartRedisClusterDurable is StartRedisCluster with every node keeping
@@ -330,13 +337,7 @@ func StartRedisCluster(t testing.TB, masters int) *RedisCluster {
 // lost writes.
 func StartRedisClusterDurable(t testing.TB, masters int) *RedisCluster {
 	t.Helper()
-	c, err := startRedisCluster(masters, 0, "--appendonly", "yes", "--appendfsync", "always")
-	if err != nil {
-		fail(t, err)
-	}
-	c.tb = t
-	t.Cleanup(c.close)
-	return c
+	return clusterFor(t, masters, 0, "--appendonly", "yes", "--appendfsync", "always")
 }
 
 // StartRedisClusterReplicas is StartRedisCluster with one replica per
@@ -345,13 +346,7 @@ func StartRedisClusterDurable(t testing.TB, masters int) *RedisCluster {
 // replica (after [ClusterNodeTimeout] and an election).
 func StartRedisClusterReplicas(t testing.TB, masters int) *RedisCluster {
 	t.Helper()
-	c, err := startRedisCluster(masters, 1)
-	if err != nil {
-		fail(t, err)
-	}
-	c.tb = t
-	t.Cleanup(c.close)
-	return c
+	return clusterFor(t, masters, 1)
 }
 
 // URL returns "redis+cluster://127.0.0.1:p1,127.0.0.1:p2,...".
