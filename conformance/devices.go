@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -383,9 +384,29 @@ func caseDevicesLastSeen(c *mgr) {
 	if n := writes() - wrote; n != 0 {
 		c.t.Errorf("read-only requests wrote the session %d times", n)
 	}
-	if now, _, err := m.Inspect(c.ctx, key); err != nil || !bytes.Equal(now, raw) {
+	if now, _, err := m.Inspect(c.ctx, key); err != nil || !sameData(m, now, raw) {
 		c.t.Errorf("recording last seen changed the session data (%v)", err)
 	}
+}
+
+// sameData reports whether a and b, two stored forms of a session as
+// Manager.Inspect gives them, hold the same data. An engine may keep one
+// session in more than one form (cached_db gives the cache's copy or,
+// while an install is under way, the database row), so the bytes are not
+// compared; the decoded data are, in their JSON form, which does not
+// tell an integer from the same number as a float.
+func sameData(m *sessions.Manager, a, b []byte) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	da, errA := m.Codec().Decode(a)
+	db, errB := m.Codec().Decode(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	ja, errA := json.Marshal(da.Map())
+	jb, errB := json.Marshal(db.Map())
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
 func caseDevicesIdleRefresh(c *mgr) {
