@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,6 +42,20 @@ type Fault struct {
 	// for as long as the store is paused or the network drops its
 	// packets. Zero fails the StallWithoutDeadline case.
 	Timeout time.Duration
+	// Conns, when set, reports how many connections are open now to the
+	// store's server with the most of them ([testservers.Fault] counts
+	// them at its proxies). The StallWithoutDeadline case then checks
+	// that the engine never holds more than MaxConns while the stalled
+	// calls pile up.
+	Conns func() int
+	// MaxConns is the most connections the engine opens to one server of
+	// this store, as the harness configured it (a pool size). A stalled
+	// store makes a busy server's requests pile up; an engine without a
+	// bound opens a connection for each of them, until the process runs
+	// out of file descriptors and fails everything else it serves too
+	// (its listener's accepts among them). Zero, with Conns set, fails the
+	// StallWithoutDeadline case.
+	MaxConns int
 }
 
 // DeadlineSlack is how long after its context ends (as the process sees
@@ -450,6 +465,16 @@ func runStallTimeout(t *testing.T, b sessions.Backend, f Fault, caps Capabilitie
 	if err := e.Create(context.Background(), key, data, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
+	// A busy server's pools are full when its store stalls: as many loads
+	// at once as the stall will make, with the store up, leave the engine
+	// the connections it keeps (a connection busy in a call when the store
+	// stalls may cost more than its own descriptor while the client closes
+	// it).
+	var warm sync.WaitGroup
+	for range stallCalls {
+		warm.Go(func() { e.Load(context.Background(), key) })
+	}
+	warm.Wait()
 	f.Stall()
 	defer f.Restore()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -467,6 +492,8 @@ func runStallTimeout(t *testing.T, b sessions.Backend, f Fault, caps Capabilitie
 	calls := engineCalls(e, key, data, caps, false)
 	copies := max(1, (stallCalls+len(calls)-1)/len(calls))
 	results := make(chan result, len(calls)*copies)
+	peak := watchConns(t, f)
+	defer peak()
 	start := time.Now()
 	running := map[string]int{}
 	for _, c := range calls {
@@ -509,6 +536,42 @@ func runStallTimeout(t *testing.T, b sessions.Backend, f Fault, caps Capabilitie
 			t.Errorf("%v against a stalled %s still running after %v (context without deadline): they wait for the store as long as it is stalled", slices.Sorted(maps.Keys(running)), f.Name, time.Since(start).Round(time.Second))
 			cancel() // let them go
 			return
+		}
+	}
+}
+
+// watchConns samples f.Conns every millisecond until the returned func is
+// called, which then checks the largest count against f.MaxConns. Without
+// f.Conns it does nothing.
+func watchConns(t *testing.T, f Fault) (check func()) {
+	if f.Conns == nil {
+		return func() {}
+	}
+	if f.MaxConns <= 0 {
+		t.Errorf("the harness declares no Fault.MaxConns for %s: a stalled store makes requests pile up, and the suite checks that the engine bounds the connections it opens to the store meanwhile (its pool size)", f.Name)
+		return func() {}
+	}
+	stop, done := make(chan struct{}), make(chan int)
+	go func() {
+		most := f.Conns()
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				done <- max(most, f.Conns())
+				return
+			case <-tick.C:
+				most = max(most, f.Conns())
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		most := <-done
+		t.Logf("at most %d connections open to one %s server during the stall (MaxConns %d)", most, f.Name, f.MaxConns)
+		if most > f.MaxConns {
+			t.Errorf("%d calls at once against a stalled %s opened up to %d connections to one server; want at most MaxConns %d (the engine's pool size): a stalled store must not cost a file descriptor per waiting request", stallCalls, f.Name, most, f.MaxConns)
 		}
 	}
 }

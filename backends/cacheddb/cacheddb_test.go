@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -361,6 +362,11 @@ func TestFaults(t *testing.T) {
 				e := openEngine(t, "cached-db:?cache="+url.QueryEscape(cache)+"&db="+url.QueryEscape(db))
 				cf, df := testservers.Fault("cache", true, cp...), testservers.Fault("database", true, dp...)
 				cf.Timeout, df.Timeout = cacheTimeout, time.Second
+				// Pool sizes: go-redis's and the memcached engine's
+				// default, ten per CPU; PostgreSQL's max_open_conns, 20,
+				// and for each of them whose query timed out, the two
+				// pgx holds while it closes it (see sqlstore's doc).
+				cf.MaxConns, df.MaxConns = 10*runtime.GOMAXPROCS(0), 3*20
 				return e, []conformance.Fault{cf, df}
 			}
 			h.New = func(t *testing.T) sessions.Backend { e, _ := h.NewFaulty(t); return e }

@@ -60,8 +60,11 @@ func (s *Store) call(ctx context.Context, op func(*memcache.Client) error) error
 	if s.lanes == nil {
 		return ctxcall.Err(ctx, func(ctx context.Context) error { return s.do(ctx, s.c, op) })
 	}
-	l := s.lanes.get()
-	err := l.run(ctx, func() error { return s.do(ctx, l.c, op) })
+	l, err := s.lanes.get(ctx)
+	if err != nil {
+		return err
+	}
+	err = l.run(ctx, func() error { return s.do(ctx, l.c, op) })
 	s.lanes.put(l)
 	return err
 }

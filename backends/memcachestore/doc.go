@@ -19,7 +19,12 @@
 //	logical_prefix=...   default "django.contrib.sessions.cache"
 //	format=pickle|json   see Format (default pickle)
 //	timeout=500ms        socket read/write timeout (10ms-1m; default gomemcache's 500ms)
-//	max_idle_conns=16    idle connections kept per server (1-10000; default 16; see Contexts)
+//	max_conns=N          connections open at once per server (1-100000; default 10 per
+//	                     CPU, runtime.GOMAXPROCS, as go-redis's pool_size; see Contexts)
+//	pool_timeout=...     how long a call waits for a connection while max_conns are busy
+//	                     (1ms-1m; default the timeout)
+//	max_idle_conns=16    idle connections kept per server (1-10000, at most max_conns;
+//	                     default 16; see Contexts)
 //	max_item_size=1m     the servers' item size limit, memcached's -I (default 1 MiB)
 //	distribution=...     pymemcache (default, as Django) or crc32 (gomemcache's ServerList)
 //
@@ -115,15 +120,25 @@
 // than return it to the pool, so a later call never reads the reply
 // meant for the interrupted one. Nothing is left running. A lane keeps at
 // most one idle connection per server, and max_idle_conns bounds the idle
-// lanes, so at most max_idle_conns idle connections per server are kept,
-// as before; lanes beyond it are closed as their calls end. A burst of
-// more concurrent requests opens more connections, as any gomemcache
-// client does. Close closes the idle lanes, and each busy one when its
-// call ends. [Store.Client] returns a client with the Store's servers and
+// lanes, so at most max_idle_conns idle connections per server are kept;
+// lanes beyond it are closed as their calls end. At most max_conns lanes
+// exist at a time, so at most max_conns connections to any one server are
+// open: a call that finds them all busy waits for one, first come first
+// served, for pool_timeout (and no longer than its context), and then
+// fails with a timeout ("memcached unreachable (...): all 20 connections
+// (max_conns) busy for 500ms (pool_timeout)", matching
+// os.ErrDeadlineExceeded). A stalled server thus costs the process
+// max_conns file descriptors however many requests pile up, where a
+// gomemcache client opens one per waiting call; a call that waited for a
+// connection may then wait the timeout for its command, so it ends within
+// pool_timeout plus twice the timeout (dial, then command). Close closes
+// the idle lanes, fails the calls waiting for one with
+// sessions.ErrClosed, and closes each busy lane when its call ends. [Store.Client] returns a client with the Store's servers and
 // settings, which the Store's own calls do not use.
 //
 // A Store over your own client ([New]) cannot reach that client's
-// connections: with a context that can end, each gomemcache call runs in
+// connections, nor bound them (gomemcache has no limit on open
+// connections): with a context that can end, each gomemcache call runs in
 // a goroutine of its own, which the method leaves behind when the context
 // ends. That goroutine ends within twice the timeout (dial, then command)
 // at the latest; gomemcache closes the connection of a command that

@@ -2,12 +2,15 @@ package memcachestore
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/sessionkit/sessions"
 )
 
 // A lane is a gomemcache client that serves one call at a time, so that
@@ -136,31 +139,98 @@ func (c *laneConn) Close() error {
 	return c.Conn.Close()
 }
 
-// lanes is a Store's free list of lanes. A call takes the lane used last
-// (its connections are the likeliest to be open) or a new one; at most
-// max idle lanes are kept, each with at most one idle connection per
-// server, and a lane beyond that, or given back after Close, is closed
-// (its idle connections).
+// lanes is a Store's pool of lanes. A call takes the lane used last (its
+// connections are the likeliest to be open), or a new one while fewer
+// than maxConns exist; with maxConns lanes busy it waits, first come
+// first served, for one to be given back, at most wait (and no longer
+// than its context), and then fails with a busyError. Since a lane holds
+// at most one connection per server, no more than maxConns connections to
+// any one server are open at a time, however many requests pile up on a
+// stalled server. At most maxIdle lanes are kept idle; a lane given back
+// beyond that, or after close, is closed (its idle connections).
 type lanes struct {
-	sel     memcache.ServerSelector
-	timeout time.Duration
-	max     int
+	sel      memcache.ServerSelector
+	timeout  time.Duration
+	maxIdle  int
+	maxConns int
+	wait     time.Duration
 
-	mu     sync.Mutex
-	free   []*lane
-	closed bool
+	mu      sync.Mutex
+	free    []*lane
+	made    int          // lanes that exist, free or busy
+	waiters []chan *lane // calls waiting for a lane, oldest first
+	closed  bool
 }
 
-func (p *lanes) get() *lane {
+// busyError is the error of a call that found every lane busy for the
+// pool's wait: a timeout (net.Error), matching os.ErrDeadlineExceeded.
+type busyError struct {
+	maxConns int
+	waited   time.Duration
+}
+
+func (e *busyError) Error() string {
+	return fmt.Sprintf("all %d connections (max_conns) busy for %v (pool_timeout)", e.maxConns, e.waited.Round(time.Millisecond))
+}
+
+func (e *busyError) Timeout() bool   { return true }
+func (e *busyError) Temporary() bool { return true }
+func (e *busyError) Unwrap() error   { return os.ErrDeadlineExceeded }
+
+// get returns a lane for one call: a free one, a new one, or the first
+// one given back within p.wait. It fails with ctx's error when ctx ends
+// first, and with sessions.ErrClosed after close.
+func (p *lanes) get(ctx context.Context) (*lane, error) {
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, sessions.ErrClosed
+	}
 	if n := len(p.free); n > 0 {
 		l := p.free[n-1]
 		p.free[n-1] = nil
 		p.free = p.free[:n-1]
 		p.mu.Unlock()
-		return l
+		return l, nil
+	}
+	if p.made < p.maxConns {
+		p.made++
+		p.mu.Unlock()
+		return p.newLane(), nil
+	}
+	ch := make(chan *lane, 1)
+	p.waiters = append(p.waiters, ch)
+	p.mu.Unlock()
+	t := time.NewTimer(p.wait)
+	defer t.Stop()
+	var err error
+	select {
+	case l, ok := <-ch:
+		if ok {
+			return l, nil
+		}
+		return nil, sessions.ErrClosed
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-t.C:
+		err = &busyError{maxConns: p.maxConns, waited: p.wait}
+	}
+	p.mu.Lock()
+	if i := slices.Index(p.waiters, ch); i >= 0 {
+		p.waiters = slices.Delete(p.waiters, i, i+1)
 	}
 	p.mu.Unlock()
+	select {
+	case l, ok := <-ch: // handed over as we gave up: pass it on
+		if ok {
+			p.put(l)
+		}
+	default:
+	}
+	return nil, err
+}
+
+func (p *lanes) newLane() *lane {
 	l := &lane{}
 	l.c = memcache.NewFromSelector(p.sel)
 	l.c.Timeout = p.timeout
@@ -169,24 +239,40 @@ func (p *lanes) get() *lane {
 	return l
 }
 
+// put gives l back: to the oldest waiting call, else to the free list, or
+// closes it.
 func (p *lanes) put(l *lane) {
 	p.mu.Lock()
-	if !p.closed && len(p.free) < p.max {
+	if !p.closed && len(p.waiters) > 0 {
+		ch := p.waiters[0]
+		p.waiters[0] = nil
+		p.waiters = p.waiters[1:]
+		p.mu.Unlock()
+		ch <- l // buffered: never blocks
+		return
+	}
+	if !p.closed && len(p.free) < p.maxIdle {
 		p.free = append(p.free, l)
 		p.mu.Unlock()
 		return
 	}
+	p.made--
 	p.mu.Unlock()
 	l.c.Close()
 }
 
-// close closes the idle lanes, and makes put close the others as their
-// calls end.
+// close closes the idle lanes, fails the waiting calls with
+// sessions.ErrClosed, and makes put close the busy lanes as their calls
+// end.
 func (p *lanes) close() error {
 	p.mu.Lock()
-	free := p.free
-	p.free, p.closed = nil, true
+	free, waiters := p.free, p.waiters
+	p.free, p.waiters, p.closed = nil, nil, true
+	p.made -= len(free)
 	p.mu.Unlock()
+	for _, ch := range waiters {
+		close(ch)
+	}
 	var first error
 	for _, l := range free {
 		if err := l.c.Close(); err != nil && first == nil {

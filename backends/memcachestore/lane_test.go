@@ -3,11 +3,13 @@ package memcachestore
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/sessionkit/sessions"
 	"github.com/sessionkit/sessions/internal/testservers"
 )
 
@@ -17,9 +19,18 @@ func testLanes(t *testing.T, addr string, timeout time.Duration) *lanes {
 	if err := sl.SetServers(addr); err != nil {
 		t.Fatal(err)
 	}
-	p := &lanes{sel: &sl, timeout: timeout, max: 4}
+	p := &lanes{sel: &sl, timeout: timeout, maxIdle: 4, maxConns: 4, wait: time.Second}
 	t.Cleanup(func() { p.close() })
 	return p
+}
+
+func mustGet(t *testing.T, p *lanes) *lane {
+	t.Helper()
+	l, err := p.get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
 
 // waitInterrupted waits until l's current call has been interrupted.
@@ -46,7 +57,7 @@ func waitInterrupted(t *testing.T, l *lane) {
 func TestLaneInterruptHolds(t *testing.T) {
 	srv := testservers.StartMemcached(t)
 	p := testLanes(t, srv.Addr, 10*time.Second)
-	l := p.get()
+	l := mustGet(t, p)
 	ctx, cancel := context.WithCancel(context.Background())
 	var took time.Duration
 	err := l.run(ctx, func() error {
@@ -72,7 +83,7 @@ func TestLaneInterruptHolds(t *testing.T) {
 func TestLaneLateInterrupt(t *testing.T) {
 	p := testLanes(t, testservers.SharedMemcached(t).Addr, 10*time.Second)
 	key := "sessionkit-lane-" + time.Now().Format("150405.000000000")
-	l := p.get()
+	l := mustGet(t, p)
 	if err := l.run(context.Background(), func() error { return l.c.Set(&memcache.Item{Key: key, Value: []byte("v"), Expiration: 60}) }); err != nil {
 		t.Fatal(err)
 	}
@@ -98,4 +109,100 @@ func TestLaneLateInterrupt(t *testing.T) {
 		t.Errorf("the next call on the lane: %v", err)
 	}
 	p.put(l)
+}
+
+// TestLanesBound: at most maxConns lanes exist; a call beyond them waits
+// for one to be given back, first come first served, and gives up after
+// the pool's wait with a timeout, or when its context ends; Close fails
+// the waiting calls and every later one.
+func TestLanesBound(t *testing.T) {
+	var sl memcache.ServerList
+	if err := sl.SetServers("127.0.0.1:1"); err != nil {
+		t.Fatal(err)
+	}
+	p := &lanes{sel: &sl, timeout: time.Second, maxIdle: 1, maxConns: 2, wait: 100 * time.Millisecond}
+	a, b := mustGet(t, p), mustGet(t, p)
+
+	start := time.Now()
+	_, err := p.get(context.Background())
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("a third call with 2 lanes busy: %v; want a timeout (net.Error, os.ErrDeadlineExceeded)", err)
+	}
+	if took := time.Since(start); took < 100*time.Millisecond || took > 2*time.Second {
+		t.Errorf("it gave up after %v; want the pool's wait, 100ms", took)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+	if _, err := p.get(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("a waiting call whose context ends: %v, want context.Canceled", err)
+	}
+
+	// Two waiting calls get the lanes given back, the older first.
+	p.wait = 5 * time.Second
+	got := make(chan string, 2)
+	for _, name := range []string{"first", "second"} {
+		go func() {
+			l, err := p.get(context.Background())
+			if err != nil {
+				got <- err.Error()
+				return
+			}
+			got <- name
+			p.put(l)
+		}()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			p.mu.Lock()
+			n := len(p.waiters)
+			p.mu.Unlock()
+			if n == map[string]int{"first": 1, "second": 2}[name] {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the %s call is not waiting", name)
+			}
+		}
+	}
+	p.put(a)
+	if g := <-got; g != "first" {
+		t.Errorf("the lane given back went to %q, want the call that waited longest", g)
+	}
+	if g := <-got; g != "second" {
+		t.Errorf("then %q", g)
+	}
+	p.mu.Lock()
+	made, free := p.made, len(p.free)
+	p.mu.Unlock()
+	if made != 2 || free != 1 {
+		t.Errorf("%d lanes, %d free; want 2 and 1 (b still busy; max idle 1)", made, free)
+	}
+
+	// Close fails a waiting call and every later one.
+	c := mustGet(t, p) // the free one
+	waited := make(chan error, 1)
+	go func() { _, err := p.get(context.Background()); waited <- err }()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		p.mu.Lock()
+		n := len(p.waiters)
+		p.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the call is not waiting")
+		}
+	}
+	p.close()
+	if err := <-waited; !errors.Is(err, sessions.ErrClosed) {
+		t.Errorf("a call waiting at Close: %v, want ErrClosed", err)
+	}
+	if _, err := p.get(context.Background()); !errors.Is(err, sessions.ErrClosed) {
+		t.Errorf("a call after Close: %v, want ErrClosed", err)
+	}
+	p.put(b)
+	p.put(c)
+	if p.made != 0 {
+		t.Errorf("%d lanes left after Close and the busy ones given back", p.made)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,7 +74,8 @@ func TestMemcached(t *testing.T) {
 		h.NewFaulty = func(t *testing.T) (sessions.Backend, []conformance.Fault) {
 			u, proxies := testservers.Proxied(t, base)
 			f := testservers.Fault("memcached", false, proxies...)
-			f.Timeout = memcache.DefaultTimeout // the URL's default timeout
+			f.Timeout = memcache.DefaultTimeout     // the URL's default timeout
+			f.MaxConns = 10 * runtime.GOMAXPROCS(0) // the URL's default max_conns
 			return open(t, testutil.WithParams(u, "key_prefix", testutil.Prefix(t))), []conformance.Fault{f}
 		}
 		conformance.RunFaults(t, h)
@@ -539,6 +541,8 @@ func TestOpenErrors(t *testing.T) {
 		"memcached://127.0.0.1:1?timout=1s":                              "timout",
 		"memcached://127.0.0.1:1?timeout=0":                              "timeout must be between",
 		"memcached://127.0.0.1:1?max_idle_conns=0":                       "max_idle_conns must be",
+		"memcached://127.0.0.1:1?max_conns=0":                            "max_conns must be",
+		"memcached://127.0.0.1:1?pool_timeout=0":                         "pool_timeout must be between",
 		"memcached://127.0.0.1:1?format=xml":                             "want pickle or json",
 		"memcached://127.0.0.1:1?distribution=ketama":                    "want pymemcache or crc32",
 		"memcached://127.0.0.1:1?max_item_size=lots":                     "max_item_size",
@@ -584,6 +588,51 @@ func TestOpenErrors(t *testing.T) {
 	}
 	if _, err := memcachestore.New(memcache.New("127.0.0.1:1"), &memcachestore.Options{KeyPrefix: strings.Repeat("x", 200)}); !errors.Is(err, sessions.ErrBadConfig) {
 		t.Errorf("New with a long prefix = %v", err)
+	}
+}
+
+// TestMaxConns: with max_conns calls waiting on a paused server, the
+// next call waits pool_timeout for a connection and fails with a timeout
+// that says why, opening none; once the server answers, every call works.
+func TestMaxConns(t *testing.T) {
+	srv := testservers.StartMemcached(t)
+	s := open(t, "memcached://"+srv.Addr+"?max_conns=2&pool_timeout=100ms&timeout=3s")
+	key := sessions.NewKey()
+	ctx := context.Background()
+	if err := s.Create(ctx, key, []byte("v"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	srv.Pause()
+	resumed := false
+	defer func() {
+		if !resumed {
+			srv.Resume()
+		}
+	}()
+	blocked := make(chan error, 2)
+	for range 2 {
+		go func() { _, err := s.Load(ctx, key); blocked <- err }()
+	}
+	time.Sleep(200 * time.Millisecond) // both hold a connection, waiting for the server
+	start := time.Now()
+	_, err := s.Load(ctx, key)
+	took := time.Since(start)
+	want := "memcached unreachable (" + srv.Addr + "): all 2 connections (max_conns) busy for 100ms (pool_timeout)"
+	if err == nil || err.Error() != want || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("a third call with 2 waiting on a paused server: %v; want %q, matching os.ErrDeadlineExceeded", err, want)
+	}
+	if took < 100*time.Millisecond || took > 2*time.Second {
+		t.Errorf("it failed after %v; want pool_timeout, 100ms", took)
+	}
+	srv.Resume()
+	resumed = true
+	for range 2 {
+		if err := <-blocked; err != nil {
+			t.Errorf("a call waiting on the paused server, once it answers: %v", err)
+		}
+	}
+	if got, err := s.Load(ctx, key); err != nil || string(got) != "v" {
+		t.Errorf("Load after the pause = %q, %v", got, err)
 	}
 }
 

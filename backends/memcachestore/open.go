@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,7 +22,7 @@ func init() {
 		Aliases: []string{"memcache"},
 		Forms: []string{
 			"memcached://127.0.0.1:11211",
-			"memcached://10.0.0.1:11211,10.0.0.2:11211?timeout=250ms&max_idle_conns=64",
+			"memcached://10.0.0.1:11211,10.0.0.2:11211?timeout=250ms&max_conns=100&max_idle_conns=64",
 			"memcached:///run/memcached/memcached.sock",
 			"memcached://127.0.0.1:11211?key_prefix=app&version=2&format=pickle",
 		},
@@ -49,6 +50,8 @@ func openURL(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Ba
 	timeout := p.Duration("timeout", memcache.DefaultTimeout, 10*time.Millisecond, time.Minute)
 	distribution := p.String("distribution", "pymemcache")
 	maxIdle := p.Int("max_idle_conns", 16, 1, 10000)
+	maxConns := p.Int("max_conns", 10*runtime.GOMAXPROCS(0), 1, 100_000)
+	poolTimeout := p.Duration("pool_timeout", timeout, time.Millisecond, time.Minute)
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
@@ -97,7 +100,7 @@ func openURL(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Ba
 	c.Timeout = timeout
 	c.MaxIdleConns = maxIdle
 	s.c, s.where = c, strings.Join(servers, ",")
-	s.lanes = &lanes{sel: sel, timeout: timeout, max: maxIdle}
+	s.lanes = &lanes{sel: sel, timeout: timeout, maxIdle: min(maxIdle, maxConns), maxConns: maxConns, wait: poolTimeout}
 	return s, nil
 }
 

@@ -35,6 +35,14 @@ func TestConformanceManagerMariaDB(t *testing.T)  { conformance.RunManager(t, ha
 // (shorter than the default, 10 s, which TestOpenQueryTimeout checks).
 const faultTimeout = time.Second
 
+// pgStallConns is the most connections the PostgreSQL engine holds to a
+// stalled server in the stall case: max_open_conns (20), and for each of
+// them whose query timed out, pgx's own two while it closes the
+// connection in the background (it sends the server a cancel request on
+// a connection of its own, and waits up to 15 s for both; see the
+// package documentation).
+const pgStallConns = 3 * 20
+
 // faulty adds conformance.RunFaults's hook: the database server behind a
 // proxy that the suite cuts and stalls.
 func faulty(b backend) conformance.Harness {
@@ -44,6 +52,10 @@ func faulty(b backend) conformance.Harness {
 		e := open(t, withParams(u, "table", uniqueTable("f"), "create_table", "true", "query_timeout", faultTimeout.String()))
 		f := testservers.Fault(b.name, false, proxies...)
 		f.Timeout = faultTimeout
+		f.MaxConns = 20 // the default max_open_conns
+		if b.name == "Postgres" {
+			f.MaxConns = pgStallConns
+		}
 		return e, []conformance.Fault{f}
 	}
 	return h

@@ -114,6 +114,17 @@
 // both 10 s. DeleteExpired, List and Count run under the caller's
 // context alone: give them a deadline.
 //
+// The pool bounds the connections a stalled database costs the process,
+// however many requests pile up: max_open_conns, whose calls wait for a
+// connection no longer than query_timeout. On PostgreSQL, pgx closes a
+// connection whose statement was cut off in the background: it first
+// sends the server a cancel request, on a connection of its own, and
+// waits up to 15 s for that and for the server to end the old one. So a
+// database that stalls under load can hold up to three times
+// max_open_conns connections (and file descriptors) for those 15 s: the
+// pool's new ones, and the two of each connection being closed. MySQL's
+// driver closes such a connection at once.
+//
 // [New] wraps a *sql.DB the application already has.
 //
 // # Table

@@ -29,7 +29,9 @@ func Proxied(t testing.TB, rawURL string) (string, []*Proxy) {
 }
 
 // Fault returns a conformance.Fault that cuts, stalls and restores every
-// proxy at once.
+// proxy at once, and counts the connections this process holds open to
+// the busiest of them (Fault.Conns, from Proxy.ClientConns); the caller
+// sets Timeout and MaxConns.
 func Fault(name string, readsSurvive bool, proxies ...*Proxy) conformance.Fault {
 	each := func(f func(*Proxy)) func() {
 		return func() {
@@ -44,5 +46,12 @@ func Fault(name string, readsSurvive bool, proxies ...*Proxy) conformance.Fault 
 		Stall:        each((*Proxy).Stall),
 		Restore:      each((*Proxy).Restore),
 		ReadsSurvive: readsSurvive,
+		Conns: func() int {
+			most := 0
+			for _, p := range proxies {
+				most = max(most, p.ClientConns())
+			}
+			return most
+		},
 	}
 }

@@ -2,8 +2,11 @@ package testservers
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -31,7 +34,10 @@ type Proxy struct {
 	cond   *sync.Cond // signalled when a connection is released or dies
 	mode   proxyMode
 	conns  map[*proxyConn]struct{}
-	closed bool
+	// clients holds the address of every client connection accepted, in
+	// the form of /proc/net/tcp, for ClientConns.
+	clients map[string]struct{}
+	closed  bool
 	wg     sync.WaitGroup
 }
 
@@ -51,7 +57,7 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatalf("testservers: proxy: %v", err)
 	}
-	p := &Proxy{target: target, ln: ln, conns: map[*proxyConn]struct{}{}}
+	p := &Proxy{target: target, ln: ln, conns: map[*proxyConn]struct{}{}, clients: map[string]struct{}{}}
 	p.cond = sync.NewCond(&p.mu)
 	p.wg.Add(1)
 	go p.accept()
@@ -152,11 +158,62 @@ func (p *Proxy) SetDelay(d time.Duration) {
 	p.delay.Store(int64(d))
 }
 
-// Conns returns the number of open connections through the proxy.
+// Conns returns the number of connections through the proxy that the
+// client holds open: one the client closed counts no more, even while a
+// stall holds what it sent.
 func (p *Proxy) Conns() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.conns)
+	n := 0
+	for c := range p.conns {
+		if !c.clientGone.Load() {
+			n++
+		}
+	}
+	return n
+}
+
+// ClientConns returns the number of the proxy's client connections that
+// this process holds open: sockets connected to [Proxy.Addr] from an
+// address the proxy accepted, and still open (/proc/self/net/tcp; a
+// socket the process closed is orphaned there, without an inode, until
+// its FIN handshake ends). It is what a client in this process spends
+// on the proxy's server in file descriptors, seen the moment it closes
+// one, where [Proxy.Conns] sees it when the proxy next reads from it.
+// (A socket left from an earlier proxy on the same port, which a client
+// that closes connections in the background may hold for a while, does
+// not count.) On systems without /proc it returns -1.
+func (p *Proxy) ClientConns() int {
+	b, err := os.ReadFile("/proc/self/net/tcp")
+	if err != nil {
+		return -1
+	}
+	want := procAddr(p.ln.Addr())
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		// sl local rem st tx:rx tr:when retr uid timeout inode ...
+		if len(f) < 10 || f[2] != want || f[9] == "0" {
+			continue
+		}
+		if _, ok := p.clients[f[1]]; ok {
+			n++
+		}
+	}
+	return n
+}
+
+// procAddr formats a TCP address as /proc/net/tcp does: the IPv4 address
+// as its 32 bits in host order (little-endian here) and the port, in hex.
+func procAddr(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok || ta.IP.To4() == nil {
+		return ""
+	}
+	ip4 := ta.IP.To4()
+	return fmt.Sprintf("%02X%02X%02X%02X:%04X", ip4[3], ip4[2], ip4[1], ip4[0], ta.Port)
 }
 
 func (p *Proxy) close() {
@@ -179,6 +236,7 @@ func (p *Proxy) accept() {
 			return // closed
 		}
 		p.mu.Lock()
+		p.clients[procAddr(cc.RemoteAddr())] = struct{}{}
 		refuse := p.closed || p.mode == proxyCut
 		if !refuse {
 			p.wg.Add(1)
@@ -231,6 +289,7 @@ type proxyConn struct {
 	p              *Proxy
 	client, server *net.TCPConn
 	held           atomic.Bool // stalled: forward nothing
+	clientGone     atomic.Bool // the client closed or reset its side
 	dead           chan struct{}
 	deadOnce       sync.Once
 	isDead         atomic.Bool
@@ -303,8 +362,9 @@ type chunk struct {
 
 // pipe forwards src to dst. With no delay, it writes each chunk itself
 // as soon as it is read (one goroutine per direction, no copy); with a
-// delay, chunks go through a queue to a writer goroutine that delivers
-// each one at its time, in order.
+// delay, or while the connection is held, chunks go through a queue to a
+// writer goroutine that delivers each one at its time, in order, so that
+// the pipe goes on reading and sees the sender close its side.
 func (c *proxyConn) pipe(src, dst *net.TCPConn) {
 	defer c.p.wg.Done()
 	defer c.done()
@@ -320,7 +380,7 @@ func (c *proxyConn) pipe(src, dst *net.TCPConn) {
 		n, err := src.Read(*buf)
 		if n > 0 {
 			delay := time.Duration(c.p.delay.Load())
-			if delay == 0 && d.pending.Load() == 0 {
+			if delay == 0 && d.pending.Load() == 0 && !c.held.Load() {
 				if !d.write((*buf)[:n]) {
 					return
 				}
@@ -333,6 +393,9 @@ func (c *proxyConn) pipe(src, dst *net.TCPConn) {
 			}
 		}
 		if err != nil {
+			if src == c.client {
+				c.clientGone.Store(true)
+			}
 			if !errors.Is(err, io.EOF) {
 				c.fail()
 				return

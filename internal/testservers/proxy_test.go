@@ -177,6 +177,23 @@ func TestProxyStall(t *testing.T) {
 	if got := mustRedis(t, r.Addr, "GET", "k"); got != "before" {
 		t.Fatalf("the server holds %q during the stall", got)
 	}
+	// Conns counts what the client holds open: a connection it closed
+	// counts no more, though the stall still holds what it sent.
+	if n := p.Conns(); n != 2 {
+		t.Errorf("Conns = %d during the stall, want 2", n)
+	}
+	if n := p.ClientConns(); n != 2 {
+		t.Errorf("ClientConns = %d during the stall, want 2", n)
+	}
+	fresh.c.Close()
+	if n := p.ClientConns(); n != 1 {
+		t.Errorf("ClientConns = %d once the client closed one of 2 stalled connections, want 1", n)
+	}
+	for deadline := time.Now().Add(5 * time.Second); p.Conns() != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Conns = %d after the client closed one of 2 stalled connections, want 1", p.Conns())
+		}
+	}
 	p.Restore()
 	// What the stalled connections held is dropped with them.
 	old.c.SetDeadline(time.Now().Add(time.Second))
