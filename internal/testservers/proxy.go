@@ -30,15 +30,15 @@ type Proxy struct {
 	ln     net.Listener
 	delay  atomic.Int64 // nanoseconds added per chunk and direction
 
-	mu     sync.Mutex
-	cond   *sync.Cond // signalled when a connection is released or dies
-	mode   proxyMode
-	conns  map[*proxyConn]struct{}
+	mu    sync.Mutex
+	cond  *sync.Cond // signalled when a connection is released or dies
+	mode  proxyMode
+	conns map[*proxyConn]struct{}
 	// clients holds the address of every client connection accepted, in
 	// the form of /proc/net/tcp, for ClientConns.
 	clients map[string]struct{}
 	closed  bool
-	wg     sync.WaitGroup
+	wg      sync.WaitGroup
 }
 
 type proxyMode int
