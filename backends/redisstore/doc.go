@@ -24,6 +24,10 @@
 //	logical_prefix=...  default "django.contrib.sessions.cache"; Django's
 //	                    cached_db engine uses "django.contrib.sessions.cached_db"
 //	format=pickle|json  see Format (default pickle)
+//	wait_replicas=N     every write waits until N replicas acknowledged it (0-100;
+//	                    default 0, none); see Replication
+//	wait_timeout=500ms  how long a write waits for them (1ms-1m; shorter than
+//	                    read_timeout and write_timeout)
 //
 // Pool and timeout parameters, checked here: pool_size (1-10000),
 // min_idle_conns, max_idle_conns (0-10000), max_active_conns (0-100000),
@@ -102,16 +106,32 @@
 // waits for a MOVED reply, which a dead node never sends, or its reload
 // every 60 s (TestClusterMasterDeath kills a master with a replica).
 //
+// # Replication
+//
 // Replication is asynchronous, in a Cluster as behind Sentinel: a write
 // the master acknowledged and had not yet sent to its replica is lost
 // when the replica takes over. For sessions that is a save, and also a
 // logout (Flush, DeleteUser, CycleKey's old key): a failover in that
-// window brings a deleted session back, so the promise that an
+// window brings a deleted session back, so by default the promise that an
 // acknowledged logout is never undone holds only as far as Redis keeps
 // acknowledged writes. Redis's min-replicas-to-write and
 // min-replicas-max-lag narrow the window (a master without a fresh
-// replica refuses writes); nothing short of WAIT on every write closes
-// it, which this engine does not do.
+// replica refuses writes).
+//
+// wait_replicas=N (Options.WaitReplicas) closes it: every write (Create,
+// Update, Swap, Touch, Delete, and the user index's) is sent with WAIT N
+// in the same round trip, on a connection to the master of the key
+// written, and the Store acknowledges it only once N replicas have it;
+// when fewer did within wait_timeout, the call fails with an error
+// matching ErrNotReplicated (the master applied the write), which the
+// Manager reports as it reports any failed save, so a logout a failover
+// could undo is not acknowledged. A failover that promotes a replica that
+// acknowledged the write keeps it (Sentinel and Cluster prefer the
+// replica with the most data; with several replicas, N of them is what
+// makes the promoted one likely to hold every acknowledged write). A write then costs the replica's
+// acknowledgement, about one more round trip between master and replica,
+// and while fewer than N replicas answer, every write fails after
+// wait_timeout. Loads do not wait.
 //
 // With go-redis's defaults (3 retries, 5 dial attempts each) a command
 // against a server that refuses connections fails after about 1.7 s;

@@ -23,7 +23,7 @@ func init() {
 			"redis://127.0.0.1:6379/0",
 			"rediss://:password@redis.example.com:6380/0",
 			"redis+cluster://10.0.0.1:7000,10.0.0.2:7001",
-			"redis+sentinel://mymaster@10.0.0.1:26379,10.0.0.2:26379/0",
+			"redis+sentinel://mymaster@10.0.0.1:26379,10.0.0.2:26379/0?wait_replicas=1",
 			"redis://127.0.0.1:6379/0?key_prefix=app&version=2&format=pickle&pool_size=20&read_timeout=1s",
 		},
 		Doc: "Redis, Redis Cluster or Sentinel in Django's cache format (pickle, native TTL)",
@@ -99,7 +99,7 @@ func (t *target) configure(poolSize, minIdle, maxIdle, maxActive, maxRetries, di
 	*dialer = t.route.dialer(*dial, tlsConf, t.watch)
 }
 
-const ourParams = "key_prefix, version, logical_prefix, format, pool_size, min_idle_conns, max_idle_conns, max_active_conns, max_retries, dialer_retries, dial_timeout, read_timeout, write_timeout, pool_timeout"
+const ourParams = "key_prefix, version, logical_prefix, format, pool_size, min_idle_conns, max_idle_conns, max_active_conns, max_retries, dialer_retries, dial_timeout, read_timeout, write_timeout, pool_timeout, wait_replicas, wait_timeout"
 
 func openURL(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Backend, error) {
 	scheme := strings.ToLower(u.Scheme)
@@ -112,7 +112,9 @@ func openURL(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Ba
 	}
 	p := sessions.ParseParams(u)
 	l := djcache.FromParams(p, st)
-	o := Options{KeyPrefix: l.KeyPrefix, Version: l.Version, LogicalPrefix: l.LogicalPrefix, Format: l.Format}
+	o := Options{KeyPrefix: l.KeyPrefix, Version: l.Version, LogicalPrefix: l.LogicalPrefix, Format: l.Format,
+		WaitReplicas: p.Int("wait_replicas", 0, 0, 100),
+		WaitTimeout:  p.Duration("wait_timeout", defaultWaitTimeout, time.Millisecond, time.Minute)}
 	t := target{scheme: scheme, u: u, cp: readConnParams(p), rest: p.Rest()}
 	for k := range t.rest {
 		if slices.Contains(lists, k) {
@@ -146,6 +148,10 @@ func openURL(ctx context.Context, u *url.URL, st sessions.Settings) (sessions.Ba
 		err = fmt.Errorf("%w: redisstore cannot open scheme %q", sessions.ErrBadConfig, scheme)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := checkWait(s.c, s.waitReplicas, s.waitTimeout, t.watch.budget); err != nil {
+		s.c.Close()
 		return nil, err
 	}
 	s.own, s.watch = true, t.watch

@@ -47,6 +47,18 @@ type Options struct {
 	// Store is open (see the package documentation, Logging). A Store
 	// opened from a URL uses Settings.Logger.
 	Logger *slog.Logger
+	// WaitReplicas, when positive, makes every write (a save, a delete,
+	// a user index entry) wait until that many replicas acknowledged it,
+	// with Redis's WAIT in the same round trip, so that a failover
+	// cannot lose it (see Replication in the package documentation); a
+	// write fewer replicas acknowledged within WaitTimeout fails with an
+	// error matching ErrNotReplicated. It needs a *redis.Client or a
+	// *redis.ClusterClient. 0, the default, waits for none.
+	WaitReplicas int
+	// WaitTimeout is how long a write waits for its replicas; zero means
+	// 500 ms. It must be shorter than the client's read and write
+	// timeouts.
+	WaitTimeout time.Duration
 }
 
 // Store is the Redis engine. It implements sessions.Engine, Swapper,
@@ -61,6 +73,9 @@ type Store struct {
 	where  string // servers, for errors and Describe
 	route  *logRoute
 	watch  *watcher // nil for a client given to New
+
+	waitReplicas int           // Options.WaitReplicas
+	waitTimeout  time.Duration // Options.WaitTimeout
 }
 
 // New returns a Store over an existing client: a *redis.Client (one
@@ -80,6 +95,9 @@ func New(client redis.UniversalClient, o *Options) (*Store, error) {
 			return nil, err
 		}
 	}
+	if err := checkWait(client, s.waitReplicas, s.waitTimeout, 0); err != nil {
+		return nil, err
+	}
 	s.c = client
 	s.where = describeClient(client)
 	if o != nil && o.Logger != nil {
@@ -98,11 +116,19 @@ func newStore(o *Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{
-		prefix: l.Prefix(),
-		users:  djcache.MakeKey(l.KeyPrefix, l.Version, "sessionkit.users."+l.LogicalPrefix+"."),
-		format: l.Format,
-	}, nil
+	st := &Store{
+		prefix:      l.Prefix(),
+		users:       djcache.MakeKey(l.KeyPrefix, l.Version, "sessionkit.users."+l.LogicalPrefix+"."),
+		format:      l.Format,
+		waitTimeout: defaultWaitTimeout,
+	}
+	if o != nil {
+		st.waitReplicas = o.WaitReplicas
+		if o.WaitTimeout != 0 {
+			st.waitTimeout = o.WaitTimeout
+		}
+	}
+	return st, nil
 }
 
 func describeClient(c redis.UniversalClient) string {
@@ -185,7 +211,9 @@ func (s *Store) Create(ctx context.Context, key string, data []byte, expiry time
 		return nil
 	}
 	err := watchedErr(ctx, s, func(ctx context.Context) error {
-		return s.c.SetArgs(ctx, k, data, redis.SetArgs{Mode: "NX", TTL: sendTTL(expiry)}).Err()
+		return s.write(ctx, k, func(c redis.Cmdable) redis.Cmder {
+			return c.SetArgs(ctx, k, data, redis.SetArgs{Mode: "NX", TTL: sendTTL(expiry)})
+		}, nil)
 	})
 	if err == redis.Nil {
 		return sessions.ErrExists
@@ -206,7 +234,9 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 		return s.del(ctx, k)
 	}
 	err := watchedErr(ctx, s, func(ctx context.Context) error {
-		return s.c.SetArgs(ctx, k, data, redis.SetArgs{Mode: "XX", TTL: sendTTL(expiry)}).Err()
+		return s.write(ctx, k, func(c redis.Cmdable) redis.Cmder {
+			return c.SetArgs(ctx, k, data, redis.SetArgs{Mode: "XX", TTL: sendTTL(expiry)})
+		}, nil)
 	})
 	if err == redis.Nil {
 		return sessions.ErrNotFound
@@ -219,11 +249,15 @@ func (s *Store) Update(ctx context.Context, key string, data []byte, expiry time
 
 // del deletes k and reports ErrNotFound when it was absent.
 func (s *Store) del(ctx context.Context, k string) error {
-	n, err := watched(ctx, s, func(ctx context.Context) (int64, error) { return s.c.Del(ctx, k).Result() })
+	var del *redis.IntCmd
+	err := watchedErr(ctx, s, func(ctx context.Context) error {
+		return s.write(ctx, k, func(c redis.Cmdable) redis.Cmder { del = c.Del(ctx, k); return del },
+			func() bool { return del.Val() > 0 })
+	})
 	if err != nil {
 		return s.fail(ctx, err)
 	}
-	if n == 0 {
+	if del.Val() == 0 {
 		return sessions.ErrNotFound
 	}
 	return nil
@@ -232,7 +266,13 @@ func (s *Store) del(ctx context.Context, k string) error {
 // Delete implements sessions.Engine.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	k := s.Key(key)
-	if err := watchedErr(ctx, s, func(ctx context.Context) error { return s.c.Del(ctx, k).Err() }); err != nil {
+	// Every Delete waits for the replicas (wait_replicas), a key already
+	// gone included: the earlier delete (a logout) may be the one they
+	// have not acknowledged yet.
+	err := watchedErr(ctx, s, func(ctx context.Context) error {
+		return s.write(ctx, k, func(c redis.Cmdable) redis.Cmder { return c.Del(ctx, k) }, nil)
+	})
+	if err != nil {
 		return s.fail(ctx, err)
 	}
 	return nil
@@ -242,17 +282,21 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // when the expiry has passed.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	k := s.Key(key)
-	ok, err := watched(ctx, s, func(ctx context.Context) (bool, error) {
+	var exp *redis.BoolCmd
+	err := watchedErr(ctx, s, func(ctx context.Context) error {
 		ms := ttl(expiry) // counted from when the command leaves
 		if ms <= 0 {
 			ms = -1 // PEXPIRE with a negative TTL deletes the key
 		}
-		return s.c.PExpire(ctx, k, time.Duration(ms)*time.Millisecond).Result()
+		return s.write(ctx, k, func(c redis.Cmdable) redis.Cmder {
+			exp = c.PExpire(ctx, k, time.Duration(ms)*time.Millisecond)
+			return exp
+		}, func() bool { return exp.Val() })
 	})
 	if err != nil {
 		return s.fail(ctx, err)
 	}
-	if !ok {
+	if !exp.Val() {
 		return sessions.ErrNotFound
 	}
 	return nil
@@ -279,9 +323,17 @@ return 1
 // (EVALSHA; EVAL once after a server restart).
 func (s *Store) Swap(ctx context.Context, key string, old, data []byte, expiry time.Time) error {
 	k := s.Key(key)
-	n, err := watched(ctx, s, func(ctx context.Context) (int, error) {
-		return swapScript.Run(ctx, s.c, []string{k}, old, data, ttl(expiry)).Int() // counted from when the command leaves
+	var sw *redis.Cmd
+	err := watchedErr(ctx, s, func(ctx context.Context) error {
+		return s.write(ctx, k, func(c redis.Cmdable) redis.Cmder {
+			sw = script(ctx, c, swapScript, []string{k}, old, data, ttl(expiry)) // counted from when the command leaves
+			return sw
+		}, func() bool { n, _ := sw.Int(); return n == 1 })
 	})
+	if err != nil {
+		return s.fail(ctx, err)
+	}
+	n, err := sw.Int()
 	if err != nil {
 		return s.fail(ctx, err)
 	}

@@ -129,7 +129,9 @@ func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 func (s *Store) AddUserSession(ctx context.Context, userID, key string, meta []byte, expiry time.Time) error {
 	uk := s.userKey(userID)
 	err := watchedErr(ctx, s, func(ctx context.Context) error {
-		return addUserScript.Run(ctx, s.c, []string{uk, metaKey(uk)}, ms(expiry), key, ms(time.Now()), string(meta)).Err()
+		return s.write(ctx, uk, func(c redis.Cmdable) redis.Cmder {
+			return script(ctx, c, addUserScript, []string{uk, metaKey(uk)}, ms(expiry), key, ms(time.Now()), string(meta))
+		}, nil)
 	})
 	if err != nil {
 		return s.fail(ctx, err)
@@ -189,7 +191,9 @@ func (s *Store) RemoveUserSessions(ctx context.Context, userID string, keys []st
 			members = append(members, k)
 		}
 		err := watchedErr(ctx, s, func(ctx context.Context) error {
-			return removeUserScript.Run(ctx, s.c, []string{uk, metaKey(uk)}, members...).Err()
+			return s.write(ctx, uk, func(c redis.Cmdable) redis.Cmder {
+				return script(ctx, c, removeUserScript, []string{uk, metaKey(uk)}, members...)
+			}, nil)
 		})
 		if err != nil {
 			return s.fail(ctx, err)

@@ -93,6 +93,30 @@ func StartRedisDurable(t testing.TB) *Redis {
 	return r
 }
 
+// StartRedisReplica starts a redis-server that replicates master (a
+// replica of it, read-only), on a free loopback port, and waits until its
+// link to the master is up. It is stopped and its dir removed in
+// t.Cleanup; Pause, Resume, Stop and Start work as for [StartRedis].
+func StartRedisReplica(t testing.TB, master *Redis) *Redis {
+	t.Helper()
+	r, err := startRedis("--replicaof", "127.0.0.1", strconv.Itoa(master.Port))
+	if err != nil {
+		fail(t, err)
+	}
+	r.tb = t
+	t.Cleanup(r.close)
+	for deadline := time.Now().Add(ReadyTimeout); ; time.Sleep(20 * time.Millisecond) {
+		info, err := redisDo(r.Addr, "INFO", "replication")
+		if err == nil && strings.Contains(info, "master_link_status:up") {
+			return r
+		}
+		if time.Now().After(deadline) {
+			fail(t, fmt.Errorf("redis replica %s: link to master %s not up after %v: %v\n%s", r.Addr, master.Addr, ReadyTimeout, err, indent(info)))
+			return r
+		}
+	}
+}
+
 // URL returns "redis://127.0.0.1:port/0".
 func (r *Redis) URL() string { return "redis://" + r.Addr + "/0" }
 
