@@ -56,6 +56,18 @@ type Fault struct {
 	// (its listener's accepts among them). Zero, with Conns set, fails the
 	// StallWithoutDeadline case.
 	MaxConns int
+	// Lag and Promote, when set, are a failover that loses writes, the
+	// Failover mode of the outage cases. Lag stops the store's replicas
+	// from receiving its writes (its replication link stalls) while the
+	// store keeps serving; Promote then makes a replica the store the
+	// engine talks to, as Sentinel or a Redis Cluster do when a master
+	// dies, and whatever the replicas had not received is lost. The
+	// cases' promises hold across it: a logout, a save, a CycleKey or a
+	// DeleteUser the engine acknowledged while the replicas lagged is
+	// still in force after the failover. An engine that acknowledges a
+	// write before its replicas have it (asynchronous replication, Redis's
+	// default) fails them; one that waits for them passes.
+	Lag, Promote func()
 }
 
 // DeadlineSlack is how long after its context ends (as the process sees
@@ -92,16 +104,28 @@ func RunFaults(t *testing.T, h Harness) {
 		modes := []struct {
 			name string
 			down func(Fault)
+			up   func(Fault)
 		}{
-			{"Cut", func(f Fault) { f.Cut() }},
-			{"Stall", func(f Fault) { f.Stall() }},
+			{"Cut", func(f Fault) { f.Cut() }, func(f Fault) { f.Restore() }},
+			{"Stall", func(f Fault) { f.Stall() }, func(f Fault) { f.Restore() }},
+		}
+		if f.Lag != nil && f.Promote != nil {
+			modes = append(modes, struct {
+				name string
+				down func(Fault)
+				up   func(Fault)
+			}{"Failover", func(f Fault) { f.Lag() }, func(f Fault) { f.Promote() }})
 		}
 		for _, mode := range modes {
 			for _, fc := range faultCases() {
 				t.Run(fmt.Sprintf("%s/%s/%s", f.Name, mode.name, fc.name), func(t *testing.T) {
 					e, fs := h.NewFaulty(t)
 					f := fs[i]
-					fe := &faultEnv{t: t, e: e, f: f, down: func() { mode.down(f) }, caps: h.Caps, logs: &syncbuf.Buffer{}, configure: h.Configure}
+					if mode.name == "Failover" {
+						// While the replicas lag, the store itself answers.
+						f.ReadsSurvive = true
+					}
+					fe := &faultEnv{t: t, e: e, f: f, down: func() { mode.down(f) }, up: func() { mode.up(f) }, caps: h.Caps, logs: &syncbuf.Buffer{}, configure: h.Configure}
 					defer f.Restore()
 					fc.run(fe)
 					if t.Failed() {
@@ -127,6 +151,7 @@ type faultEnv struct {
 	e    sessions.Backend
 	f    Fault
 	down func()
+	up   func() // ends down: Restore, or Promote in the Failover mode
 	caps Capabilities
 	logs *syncbuf.Buffer
 	// configure is the harness's Configure hook.
@@ -158,7 +183,7 @@ func (fe *faultEnv) ctx() (context.Context, context.CancelFunc) {
 // a context for the checks.
 func (fe *faultEnv) healthy(m *sessions.Manager) context.Context {
 	fe.t.Helper()
-	fe.f.Restore()
+	fe.up()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	fe.t.Cleanup(cancel)
 	deadline := time.Now().Add(30 * time.Second)

@@ -128,7 +128,11 @@
 // could undo is not acknowledged. A failover that promotes a replica that
 // acknowledged the write keeps it (Sentinel and Cluster prefer the
 // replica with the most data; with several replicas, N of them is what
-// makes the promoted one likely to hold every acknowledged write). A write then costs the replica's
+// makes the promoted one likely to hold every acknowledged write). The
+// write and its WAIT go as a go-redis pipeline, which takes a connection
+// of go-redis's pipeline pool (pipeline_pool_size, 10 by default) before
+// one of pool_size's: a server that stalls can hold that many more
+// connections of the Store. A write then costs the replica's
 // acknowledgement, about one more round trip between master and replica,
 // and while fewer than N replicas answer, every write fails after
 // wait_timeout. Loads do not wait.

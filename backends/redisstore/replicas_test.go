@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ import (
 // ErrNotReplicated, while a call that wrote nothing keeps its own result.
 func TestWaitReplicas(t *testing.T) {
 	master := testservers.StartRedis(t)
-	replica := testservers.StartRedisReplica(t, master)
+	replica := testservers.StartRedisReplica(t, master.Addr)
 	t.Run("Conformance", func(t *testing.T) {
 		h := harness(master.URL(), "wait_replicas", "1")
 		conformance.Run(t, h)
@@ -170,4 +171,53 @@ func TestWaitReplicasConfig(t *testing.T) {
 	if _, err := redisstore.New(r, nil); err != nil {
 		t.Errorf("New over a Ring without WaitReplicas: %v", err)
 	}
+}
+
+// replicatedFaults is a harness for conformance.RunFaults over a master
+// with one replica, the engine opened with params: the engine reaches the
+// master through a proxy (cut, stalled, and moved to the replica by a
+// failover), and the replica replicates through another (Lag stalls it;
+// Promote cuts it, makes the replica the master, stops the old master,
+// gives the new one a replica of its own, as a failover's topology comes
+// back, and points the engine's proxy at it).
+func replicatedFaults(params ...string) conformance.Harness {
+	h := harness("redis://unused/0")
+	h.New = nil
+	h.NewPair = nil
+	h.NewFaulty = func(t *testing.T) (sessions.Backend, []conformance.Fault) {
+		master := testservers.StartRedis(t)
+		link := testservers.NewProxy(t, master.Addr)
+		replica := testservers.StartRedisReplica(t, link.Addr())
+		u, proxies := testservers.Proxied(t, master.URL())
+		e := open(t, testutil.WithParams(u, append([]string{"key_prefix", testutil.Prefix(t), "read_timeout", "1s", "write_timeout", "1s"}, params...)...))
+		f := testservers.Fault("redis", false, proxies...)
+		f.Timeout = time.Second
+		// go-redis's pool_size, and its pipeline pool's 10, which the
+		// writes use with wait_replicas (see the package documentation).
+		f.MaxConns = 10*runtime.GOMAXPROCS(0) + 10
+		f.Lag = link.Stall
+		f.Promote = func() {
+			link.Cut() // what the replica had not received never arrives
+			c := redis.NewClient(&redis.Options{Addr: replica.Addr})
+			defer c.Close()
+			if err := c.ReplicaOf(context.Background(), "NO", "ONE").Err(); err != nil {
+				t.Errorf("REPLICAOF NO ONE: %v", err)
+			}
+			master.Stop()
+			testservers.StartRedisReplica(t, replica.Addr)
+			for _, p := range proxies {
+				p.Retarget(replica.Addr)
+			}
+		}
+		return e, []conformance.Fault{f}
+	}
+	h.New = func(t *testing.T) sessions.Backend { e, _ := h.NewFaulty(t); return e }
+	return h
+}
+
+// TestFaultsReplicated: with wait_replicas=1 every promise of the outage
+// cases holds across a failover to a replica that missed the latest
+// writes (conformance's Failover mode), as across a cut or a stall.
+func TestFaultsReplicated(t *testing.T) {
+	conformance.RunFaults(t, replicatedFaults("wait_replicas", "1", "wait_timeout", "300ms"))
 }

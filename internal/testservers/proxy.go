@@ -26,14 +26,14 @@ import (
 // p.Restore). A Proxy is closed, with every connection through it, in
 // t.Cleanup.
 type Proxy struct {
-	target string
-	ln     net.Listener
-	delay  atomic.Int64 // nanoseconds added per chunk and direction
+	ln    net.Listener
+	delay atomic.Int64 // nanoseconds added per chunk and direction
 
-	mu    sync.Mutex
-	cond  *sync.Cond // signalled when a connection is released or dies
-	mode  proxyMode
-	conns map[*proxyConn]struct{}
+	mu     sync.Mutex
+	target string     // where new connections go (Retarget changes it)
+	cond   *sync.Cond // signalled when a connection is released or dies
+	mode   proxyMode
+	conns  map[*proxyConn]struct{}
 	// clients holds the address of every client connection accepted, in
 	// the form of /proc/net/tcp, for ClientConns.
 	clients map[string]struct{}
@@ -69,7 +69,24 @@ func NewProxy(t testing.TB, target string) *Proxy {
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
 // Target returns the address the proxy forwards to.
-func (p *Proxy) Target() string { return p.target }
+func (p *Proxy) Target() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.target
+}
+
+// Retarget makes the proxy forward new connections to target from now on,
+// and closes every open connection with a reset, as when a failover moves
+// a service's address to another server: clients reconnect, to target.
+func (p *Proxy) Retarget(target string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.target = target
+	for c := range p.conns {
+		c.abort()
+	}
+	p.cond.Broadcast()
+}
 
 // Cut makes the server unreachable while it keeps its data, as a network
 // partition or a restarting proxy does: every open connection is closed
@@ -254,7 +271,7 @@ func (p *Proxy) accept() {
 // forwarding.
 func (p *Proxy) connect(client *net.TCPConn) {
 	defer p.wg.Done()
-	sc, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+	sc, err := net.DialTimeout("tcp", p.Target(), 5*time.Second)
 	if err != nil {
 		reset(client)
 		return

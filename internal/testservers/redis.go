@@ -2,6 +2,7 @@ package testservers
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,6 +42,9 @@ func redisArgs(port int, dir string) []string {
 		"--unixsocket", filepath.Join(dir, "redis.sock"),
 		"--unixsocketperm", "700",
 		"--enable-debug-command", "local", // DEBUG SLEEP etc. for fault tests
+		// A master waits 5 s by default for more replicas before a full
+		// sync: a replica started here syncs at once.
+		"--repl-diskless-sync-delay", "0",
 	}
 }
 
@@ -93,25 +97,44 @@ func StartRedisDurable(t testing.TB) *Redis {
 	return r
 }
 
-// StartRedisReplica starts a redis-server that replicates master (a
-// replica of it, read-only), on a free loopback port, and waits until its
-// link to the master is up. It is stopped and its dir removed in
-// t.Cleanup; Pause, Resume, Stop and Start work as for [StartRedis].
-func StartRedisReplica(t testing.TB, master *Redis) *Redis {
+// StartRedisReplica starts a redis-server that replicates the master at
+// masterAddr ("127.0.0.1:port", a server or a [Proxy] in front of one), on
+// a free loopback port, and waits until its link to the master is up. It
+// is stopped and its dir removed in t.Cleanup; Pause, Resume, Stop and
+// Start work as for [StartRedis].
+func StartRedisReplica(t testing.TB, masterAddr string) *Redis {
 	t.Helper()
-	r, err := startRedis("--replicaof", "127.0.0.1", strconv.Itoa(master.Port))
+	host, port, err := net.SplitHostPort(masterAddr)
+	if err != nil {
+		t.Fatalf("testservers: StartRedisReplica: %v", err)
+	}
+	r, err := startRedis("--replicaof", host, port)
 	if err != nil {
 		fail(t, err)
 	}
 	r.tb = t
 	t.Cleanup(r.close)
 	for deadline := time.Now().Add(ReadyTimeout); ; time.Sleep(20 * time.Millisecond) {
+		// Up on the replica's side, and online on the master's (it has
+		// loaded the master's data and acknowledges writes: WAIT counts it).
 		info, err := redisDo(r.Addr, "INFO", "replication")
 		if err == nil && strings.Contains(info, "master_link_status:up") {
-			return r
+			m, merr := redisDo(masterAddr, "INFO", "replication")
+			if merr == nil && strings.Contains(m, ",port="+strconv.Itoa(r.Port)+",state=online,") {
+				// A replica fresh from its first sync may answer the
+				// master's GETACK only at its next periodic ACK, a
+				// second later: wait until a write is acknowledged at
+				// once, as WAIT would count it.
+				got, werr := redisDoAll(masterAddr, []string{"SET", "sessionkit:testservers:replica", "1"}, []string{"WAIT", "1", "100"})
+				if werr == nil && len(got) == 2 && got[1] != "0" {
+					return r
+				}
+				merr = werr
+			}
+			info, err = m, merr
 		}
 		if time.Now().After(deadline) {
-			fail(t, fmt.Errorf("redis replica %s: link to master %s not up after %v: %v\n%s", r.Addr, master.Addr, ReadyTimeout, err, indent(info)))
+			fail(t, fmt.Errorf("redis replica %s: link to master %s not up after %v: %v\n%s", r.Addr, masterAddr, ReadyTimeout, err, indent(info)))
 			return r
 		}
 	}

@@ -40,6 +40,39 @@ func redisDo(a string, args ...string) (string, error) {
 	return readRESP(bufio.NewReader(c))
 }
 
+// redisDoAll sends cmds to addr one after another over one fresh TCP
+// connection (WAIT counts the replicas that have the connection's own
+// writes) and returns their replies as redisDo does, up to the first
+// error.
+func redisDoAll(a string, cmds ...[]string) ([]string, error) {
+	c, err := net.DialTimeout("tcp", a, time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		return nil, err
+	}
+	r := bufio.NewReader(c)
+	var out []string
+	for _, args := range cmds {
+		var b strings.Builder
+		fmt.Fprintf(&b, "*%d\r\n", len(args))
+		for _, s := range args {
+			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(s), s)
+		}
+		if _, err := io.WriteString(c, b.String()); err != nil {
+			return out, err
+		}
+		v, err := readRESP(r)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 func readRESP(r *bufio.Reader) (string, error) {
 	line, err := r.ReadString('\n')
 	if err != nil {
