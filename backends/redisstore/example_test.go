@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -68,4 +69,25 @@ func ExampleNew() {
 	}
 	defer m.Close()
 	_ = m
+}
+
+// With Sentinel and replicas, wait_replicas makes every write wait until
+// a replica has it, so that a failover cannot bring back a session a user
+// logged out of. A logout that no replica acknowledged in time is an
+// error, not a success.
+func Example_waitReplicas() {
+	s := sessions.DefaultSettings()
+	s.SecretKey = os.Getenv("SECRET_KEY")
+	m, err := sessions.Open(context.Background(), "redis+sentinel://mymaster@10.0.0.1:26379,10.0.0.2:26379/0?wait_replicas=1&wait_timeout=200ms", s)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	http.Handle("/logout", m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := sessions.FromContext(r.Context()).Flush(r.Context()); errors.Is(err, redisstore.ErrNotReplicated) {
+			http.Error(w, "logout not confirmed, try again", http.StatusServiceUnavailable)
+			return
+		}
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})))
 }

@@ -147,7 +147,15 @@ func (s *Store) Name() string { return Scheme }
 
 // Describe says where the sessions live, without credentials.
 func (s *Store) Describe() string {
-	return fmt.Sprintf("redis %s, keys %q + session key, %s format", s.where, s.prefix, s.format)
+	d := fmt.Sprintf("redis %s, keys %q + session key, %s format", s.where, s.prefix, s.format)
+	if s.waitReplicas > 0 {
+		plural := "s"
+		if s.waitReplicas == 1 {
+			plural = ""
+		}
+		d += fmt.Sprintf(", writes wait for %d replica%s (%v)", s.waitReplicas, plural, s.waitTimeout)
+	}
+	return d
 }
 
 // Client returns the go-redis client the Store uses.

@@ -31,6 +31,9 @@ func TestWaitReplicas(t *testing.T) {
 
 	prefix := testutil.Prefix(t)
 	s := open(t, testutil.WithParams(master.URL(), "key_prefix", prefix, "wait_replicas", "1", "wait_timeout", "300ms"))
+	if d := s.Describe(); !strings.HasSuffix(d, ", writes wait for 1 replica (300ms)") {
+		t.Errorf("Describe = %q, want it to say the writes wait for 1 replica", d)
+	}
 	rc := redis.NewClient(&redis.Options{Addr: replica.Addr})
 	defer rc.Close()
 	ctx := context.Background()

@@ -42,9 +42,6 @@ func redisArgs(port int, dir string) []string {
 		"--unixsocket", filepath.Join(dir, "redis.sock"),
 		"--unixsocketperm", "700",
 		"--enable-debug-command", "local", // DEBUG SLEEP etc. for fault tests
-		// A master waits 5 s by default for more replicas before a full
-		// sync: a replica started here syncs at once.
-		"--repl-diskless-sync-delay", "0",
 	}
 }
 
@@ -108,7 +105,13 @@ func StartRedisReplica(t testing.TB, masterAddr string) *Redis {
 	if err != nil {
 		t.Fatalf("testservers: StartRedisReplica: %v", err)
 	}
-	r, err := startRedis("--replicaof", host, port)
+	// A master waits 5 s by default for more replicas before a full sync:
+	// this one syncs at once, and so does the replica once promoted.
+	// (Not for the Cluster's nodes, whose failovers it made flaky.)
+	if _, err := redisDo(masterAddr, "CONFIG", "SET", "repl-diskless-sync-delay", "0"); err != nil {
+		fail(t, fmt.Errorf("redis master %s: %v", masterAddr, err))
+	}
+	r, err := startRedis("--replicaof", host, port, "--repl-diskless-sync-delay", "0")
 	if err != nil {
 		fail(t, err)
 	}
