@@ -89,8 +89,14 @@ const DeadlineSlack = 50 * time.Millisecond
 //   - every engine call returns within [DeadlineSlack] of its context's
 //     deadline, with the context's error;
 //   - with a context that has no deadline (a request's), every call a
-//     request makes returns within the store's [Fault.Timeout];
+//     request makes returns within the store's [Fault.Timeout], and the
+//     engine holds no more connections to the stalled store than
+//     [Fault.MaxConns], however many calls pile up;
 //   - the engine recovers once the store is back.
+//
+// Where the harness gives [Fault.Lag] and [Fault.Promote], the promises
+// about acknowledged deletes and writes are also checked across a
+// failover to a replica that missed the latest writes.
 //
 // Without h.NewFaulty (in-process engines) it skips with the reason.
 func RunFaults(t *testing.T, h Harness) {
