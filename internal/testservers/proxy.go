@@ -82,6 +82,11 @@ func (p *Proxy) Retarget(target string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.target = target
+	p.abortAll()
+}
+
+// abortAll resets every open connection. Callers hold p.mu.
+func (p *Proxy) abortAll() {
 	for c := range p.conns {
 		c.abort()
 	}
@@ -96,10 +101,7 @@ func (p *Proxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.mode = proxyCut
-	for c := range p.conns {
-		c.abort()
-	}
-	p.cond.Broadcast()
+	p.abortAll()
 }
 
 // Stall stops all traffic while keeping the connections open, as a paused
