@@ -374,3 +374,30 @@ func TestFaults(t *testing.T) {
 		})
 	}
 }
+
+// replicatedCacheFaults is a harness for conformance.RunFaults whose cache
+// is a Redis master with one replica (testservers.ReplicatedRedis), opened
+// with cacheParams: its Failover mode promotes a cache replica that missed
+// the latest writes, claims and deletes included.
+func replicatedCacheFaults(cacheParams string) conformance.Harness {
+	h := conformance.Harness{Caps: conformance.Capabilities{Unsigned: true, TTLResolution: time.Second}}
+	h.NewFaulty = func(t *testing.T) (sessions.Backend, []conformance.Fault) {
+		n := seq.Add(1)
+		cu, cf := testservers.ReplicatedRedis(t, "cache", true)
+		cache := fmt.Sprintf("%s?key_prefix=rf%d&read_timeout=1s&write_timeout=1s", cu, n) + cacheParams
+		db := "sqlite://" + filepath.Join(t.TempDir(), "s.sqlite3") + "?create_table=true"
+		e := openEngine(t, "cached-db:?cache="+url.QueryEscape(cache)+"&db="+url.QueryEscape(db))
+		cf.Timeout = time.Second
+		cf.MaxConns = 10*runtime.GOMAXPROCS(0) + 10 // go-redis's pool and its pipeline pool
+		return e, []conformance.Fault{cf}
+	}
+	h.New = func(t *testing.T) sessions.Backend { e, _ := h.NewFaulty(t); return e }
+	return h
+}
+
+// TestFaultsReplicatedCache: with wait_replicas=1 on the cache, a
+// failover of the cache to a replica that missed the latest writes
+// undoes no acknowledged logout, save, CycleKey or DeleteUser.
+func TestFaultsReplicatedCache(t *testing.T) {
+	conformance.RunFaults(t, replicatedCacheFaults("&wait_replicas=1&wait_timeout=300ms"))
+}

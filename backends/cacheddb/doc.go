@@ -47,6 +47,15 @@
 //     back either: the cache was invalidated before the database was
 //     touched.
 //
+// Both hold as far as the cache keeps what it acknowledged. A replicated
+// cache (Redis behind Sentinel, a Redis Cluster with replicas) that fails
+// over to a replica that had not received the latest claims and deletes
+// serves the copies they replaced: an acknowledged logout, save or
+// DeleteUser is undone through the cache, though the database has it
+// right (the conformance suite's Failover mode shows all three). Give such
+// a cache's URL wait_replicas=1 (see package redisstore, Replication):
+// each claim and delete then waits for a replica, and the suite passes.
+//
 // It does so with a claim on the cache key around every write, checked
 // with compare-and-swap, never with a read of the database on the read
 // path:

@@ -177,41 +177,18 @@ func TestWaitReplicasConfig(t *testing.T) {
 }
 
 // replicatedFaults is a harness for conformance.RunFaults over a master
-// with one replica, the engine opened with params: the engine reaches the
-// master through a proxy (cut, stalled, and moved to the replica by a
-// failover), and the replica replicates through another (Lag stalls it;
-// Promote cuts it, makes the replica the master, stops the old master,
-// gives the new one a replica of its own, as a failover's topology comes
-// back, and points the engine's proxy at it).
+// with one replica (testservers.ReplicatedRedis), the engine opened with
+// params.
 func replicatedFaults(params ...string) conformance.Harness {
 	h := harness("redis://unused/0")
-	h.New = nil
 	h.NewPair = nil
 	h.NewFaulty = func(t *testing.T) (sessions.Backend, []conformance.Fault) {
-		master := testservers.StartRedis(t)
-		link := testservers.NewProxy(t, master.Addr)
-		replica := testservers.StartRedisReplica(t, link.Addr())
-		u, proxies := testservers.Proxied(t, master.URL())
+		u, f := testservers.ReplicatedRedis(t, "redis", false)
 		e := open(t, testutil.WithParams(u, append([]string{"key_prefix", testutil.Prefix(t), "read_timeout", "1s", "write_timeout", "1s"}, params...)...))
-		f := testservers.Fault("redis", false, proxies...)
 		f.Timeout = time.Second
 		// go-redis's pool_size, and its pipeline pool's 10, which the
 		// writes use with wait_replicas (see the package documentation).
 		f.MaxConns = 10*runtime.GOMAXPROCS(0) + 10
-		f.Lag = link.Stall
-		f.Promote = func() {
-			link.Cut() // what the replica had not received never arrives
-			c := redis.NewClient(&redis.Options{Addr: replica.Addr})
-			defer c.Close()
-			if err := c.ReplicaOf(context.Background(), "NO", "ONE").Err(); err != nil {
-				t.Errorf("REPLICAOF NO ONE: %v", err)
-			}
-			master.Stop()
-			testservers.StartRedisReplica(t, replica.Addr)
-			for _, p := range proxies {
-				p.Retarget(replica.Addr)
-			}
-		}
 		return e, []conformance.Fault{f}
 	}
 	h.New = func(t *testing.T) sessions.Backend { e, _ := h.NewFaulty(t); return e }

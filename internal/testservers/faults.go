@@ -55,3 +55,34 @@ func Fault(name string, readsSurvive bool, proxies ...*Proxy) conformance.Fault 
 		},
 	}
 }
+
+// ReplicatedRedis starts a Redis master with one replica and returns the
+// master's URL behind a [Proxy], and a conformance.Fault named name that
+// cuts, stalls and restores that proxy, with a failover as Lag and
+// Promote: Lag stalls the replication link (a second proxy) while the
+// master serves; Promote cuts that link (what the replica had not
+// received never arrives), makes the replica the master, stops the old
+// master, starts a replica of the new one (as a failover's topology comes
+// back) and moves the first proxy to the new master. The caller sets
+// Timeout and MaxConns.
+func ReplicatedRedis(t *testing.T, name string, readsSurvive bool) (string, conformance.Fault) {
+	t.Helper()
+	master := StartRedis(t)
+	link := NewProxy(t, master.Addr)
+	replica := StartRedisReplica(t, link.Addr())
+	u, proxies := Proxied(t, master.URL())
+	f := Fault(name, readsSurvive, proxies...)
+	f.Lag = link.Stall
+	f.Promote = func() {
+		link.Cut()
+		if _, err := redisDo(replica.Addr, "REPLICAOF", "NO", "ONE"); err != nil {
+			t.Errorf("testservers: REPLICAOF NO ONE: %v", err)
+		}
+		master.Stop()
+		StartRedisReplica(t, replica.Addr)
+		for _, p := range proxies {
+			p.Retarget(replica.Addr)
+		}
+	}
+	return u, f
+}
