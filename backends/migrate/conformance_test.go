@@ -67,10 +67,11 @@ func TestMigrateFaults(t *testing.T) {
 		// leaves their loads working.
 		from, to := testservers.Fault("old-postgres", true, fp...), testservers.Fault("new-redis", false, tp...)
 		from.Timeout, to.Timeout = time.Second, time.Second
-		// Pool sizes: PostgreSQL's max_open_conns, 20, and for each of
-		// them whose query timed out, the two pgx holds while it closes
-		// it (see sqlstore's doc); go-redis's pool_size, ten per CPU.
-		from.MaxConns, to.MaxConns = 3*20, 10*runtime.GOMAXPROCS(0)
+		// Pool sizes: PostgreSQL's max_open_conns, 20, with the
+		// connections pgx holds while it closes those whose queries timed
+		// out (see sqlstore's doc and its pgStallConns); go-redis's
+		// pool_size, ten per CPU.
+		from.MaxConns, to.MaxConns = 4*20, 10*runtime.GOMAXPROCS(0)
 		return st.engine(), []conformance.Fault{from, to}
 	}
 	conformance.RunFaults(t, h)
