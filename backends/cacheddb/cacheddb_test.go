@@ -362,12 +362,15 @@ func TestFaults(t *testing.T) {
 				e := openEngine(t, "cached-db:?cache="+url.QueryEscape(cache)+"&db="+url.QueryEscape(db))
 				cf, df := testservers.Fault("cache", true, cp...), testservers.Fault("database", true, dp...)
 				cf.Timeout, df.Timeout = cacheTimeout, time.Second
-				// Pool sizes: go-redis's and the memcached engine's
-				// default, ten per CPU; PostgreSQL's max_open_conns, 20,
-				// with the connections pgx holds while it closes those
-				// whose queries timed out (see sqlstore's doc and its
-				// pgStallConns).
-				cf.MaxConns, df.MaxConns = 10*runtime.GOMAXPROCS(0), 4*20
+				// Pool sizes: the memcached engine's default max_conns,
+				// ten per CPU; go-redis's (testservers.GoRedisStallConns);
+				// PostgreSQL's max_open_conns, 20, with the connections
+				// pgx holds while it closes those whose queries timed out
+				// (see sqlstore's doc and its pgStallConns).
+				cf.MaxConns, df.MaxConns = testservers.GoRedisStallConns(false), 4*20
+				if cacheName == "memcached" {
+					cf.MaxConns = 10 * runtime.GOMAXPROCS(0)
+				}
 				return e, []conformance.Fault{cf, df}
 			}
 			h.New = func(t *testing.T) sessions.Backend { e, _ := h.NewFaulty(t); return e }
@@ -389,20 +392,12 @@ func replicatedCacheFaults(cacheParams string) conformance.Harness {
 		db := "sqlite://" + filepath.Join(t.TempDir(), "s.sqlite3") + "?create_table=true"
 		e := openEngine(t, "cached-db:?cache="+url.QueryEscape(cache)+"&db="+url.QueryEscape(db))
 		cf.Timeout = time.Second
-		cf.MaxConns = redisWaitConns()
+		cf.MaxConns = testservers.GoRedisStallConns(true) // the writes pipeline with wait_replicas
 		return e, []conformance.Fault{cf}
 	}
 	h.New = func(t *testing.T) sessions.Backend { e, _ := h.NewFaulty(t); return e }
 	return h
 }
-
-// redisWaitConns is the most connections a Redis engine with
-// wait_replicas holds to a stalled server: go-redis's pool (ten per CPU)
-// and its pipeline pool (10), which the writes use; a pipeline that finds
-// its pool full spills to the main pool, which go-redis lets exceed its
-// size for a moment (its PoolSize bounds turns, not connections, unless
-// MaxActiveConns is set): 31 measured once on a busy machine.
-func redisWaitConns() int { return 10*runtime.GOMAXPROCS(0) + 10 + 2 }
 
 // TestFaultsReplicatedCache: with wait_replicas=1 on the cache, a
 // failover of the cache to a replica that missed the latest writes

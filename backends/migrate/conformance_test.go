@@ -1,7 +1,6 @@
 package migrate
 
 import (
-	"runtime"
 	"testing"
 	"time"
 
@@ -70,8 +69,8 @@ func TestMigrateFaults(t *testing.T) {
 		// Pool sizes: PostgreSQL's max_open_conns, 20, with the
 		// connections pgx holds while it closes those whose queries timed
 		// out (see sqlstore's doc and its pgStallConns); go-redis's
-		// pool_size, ten per CPU.
-		from.MaxConns, to.MaxConns = 4*20, 10*runtime.GOMAXPROCS(0)
+		// pool (testservers.GoRedisStallConns).
+		from.MaxConns, to.MaxConns = 4*20, testservers.GoRedisStallConns(false)
 		return st.engine(), []conformance.Fault{from, to}
 	}
 	conformance.RunFaults(t, h)

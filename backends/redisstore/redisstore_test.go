@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -85,7 +84,7 @@ func TestFaults(t *testing.T) {
 				e := open(t, testutil.WithParams(u, "key_prefix", testutil.Prefix(t), "format", format, "read_timeout", "1s", "write_timeout", "1s"))
 				f := testservers.Fault("redis", false, proxies...)
 				f.Timeout = time.Second
-				f.MaxConns = 10 * runtime.GOMAXPROCS(0) // go-redis's default pool_size
+				f.MaxConns = testservers.GoRedisStallConns(false)
 				return e, []conformance.Fault{f}
 			}
 			conformance.RunFaults(t, h)

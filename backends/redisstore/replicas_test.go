@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"context"
 	"errors"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -186,12 +185,8 @@ func replicatedFaults(params ...string) conformance.Harness {
 		u, f := testservers.ReplicatedRedis(t, "redis", false)
 		e := open(t, testutil.WithParams(u, append([]string{"key_prefix", testutil.Prefix(t), "read_timeout", "1s", "write_timeout", "1s"}, params...)...))
 		f.Timeout = time.Second
-		// go-redis's pool_size, and its pipeline pool's 10, which the
-		// writes use with wait_replicas (see the package documentation);
-		// a pipeline that finds its pool full spills to the main pool,
-		// which go-redis lets exceed its size for a moment (PoolSize bounds
-		// turns, not connections, unless MaxActiveConns is set).
-		f.MaxConns = 10*runtime.GOMAXPROCS(0) + 10 + 2
+		// The writes use go-redis's pipeline pool with wait_replicas.
+		f.MaxConns = testservers.GoRedisStallConns(true)
 		return e, []conformance.Fault{f}
 	}
 	h.New = func(t *testing.T) sessions.Backend { e, _ := h.NewFaulty(t); return e }

@@ -2,6 +2,7 @@ package testservers
 
 import (
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -85,4 +86,21 @@ func ReplicatedRedis(t *testing.T, name string, readsSurvive bool) (string, conf
 		}
 	}
 	return u, f
+}
+
+// GoRedisStallConns is the Fault.MaxConns of a Redis engine on go-redis's
+// default pool: go-redis's PoolSize (ten per CPU) bounds the calls that
+// hold a connection at once, not the connections (its documentation: "new
+// connections will be allocated in excess of PoolSize", unless
+// MaxActiveConns is set); a connection dialed for a call that gave up
+// joins the pool. Against a stalled server 96 calls reached 32 of a pool
+// of 20 on a busy machine, so the bound is twice the pool, still under
+// the calls the case makes. With pipelines (wait_replicas), go-redis's
+// pipeline pool adds its 10.
+func GoRedisStallConns(pipelines bool) int {
+	n := 2 * 10 * runtime.GOMAXPROCS(0)
+	if pipelines {
+		n += 10
+	}
+	return n
 }
