@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# contention.sh profiles BenchmarkParallel (ours only) per store with the
+# contention.sh profiles BenchmarkParallelOurs (ours alone) per store with the
 # mutex and block profilers and prints, for each, the run's throughput and
 # the top waits with file:line, for finding locks and pool waits on the
 # request path. FINDINGS.md was written from its output.
@@ -18,7 +18,7 @@ stores=("$@")
 go test -c -o "$out/bench.test" .
 for s in "${stores[@]}"; do
 	echo "=== $s"
-	(cd "$out" && ./bench.test -test.run '^$' -test.bench "^BenchmarkParallel\$/^$s\$/^ours\$" -test.benchtime "$n" \
+	(cd "$out" && ./bench.test -test.run '^$' -test.bench "^BenchmarkParallelOurs\$/^$s\$" -test.benchtime "$n" \
 		-test.benchmem -test.mutexprofile "$s.mutex" -test.blockprofile "$s.block") | grep '^Benchmark'
 	for kind in mutex block; do
 		echo "--- $kind (delay; frames of this repository and the clients' pools)"

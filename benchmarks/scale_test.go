@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -130,16 +132,87 @@ func gorillaClient(store gsessions.Store) client {
 	}
 }
 
-// runParallel serves parallelWritePct% read-write and the rest read-only
-// requests from parallelism×GOMAXPROCS goroutines, each on one of
-// parallelSessions sessions picked at random, and reports requests per
-// second per core (per GOMAXPROCS).
-func runParallel(b *testing.B, c client) {
+// floorClient serves a store's floor through the harness: a handler that
+// takes the session key from the cookie and makes the store's bare
+// operations (ops), on sessions of its own. It is what any library pays
+// in this harness for the store's work, so its throughput bounds ours and
+// the peer's.
+func floorClient(ops floorOps) client {
+	h := func(op func(string) error) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, err := r.Cookie("sessionid")
+			if err == nil {
+				err = op(c.Value)
+			}
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+			}
+		})
+	}
+	return client{
+		cookieName: "sessionid",
+		read:       h(ops.read),
+		write:      h(ops.write),
+		newSession: func(tb testing.TB) string {
+			key, err := ops.add()
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return key
+		},
+	}
+}
+
+// harnessClient is the memory engine's floor: the bare harness, a
+// handler that does nothing.
+func harnessClient() client {
+	return client{
+		cookieName: "sessionid",
+		read:       nopHandler,
+		write:      nopHandler,
+		newSession: func(testing.TB) string { return sessions.NewKey() },
+	}
+}
+
+// newJar stores parallelSessions new sessions of c and returns their
+// cookies, each replaced by the one a write sends back when c.follow.
+func newJar(tb testing.TB, c client) []atomic.Pointer[string] {
 	jar := make([]atomic.Pointer[string], parallelSessions)
 	for i := range jar {
-		v := c.newSession(b)
+		v := c.newSession(tb)
 		jar[i].Store(&v)
 	}
+	return jar
+}
+
+// serveOne serves one request of the parallel traffic on a session of
+// jar picked with rng: read-write parallelWritePct% of the time, else
+// read-only.
+func serveOne(c client, jar []atomic.Pointer[string], rng *rand.Rand) error {
+	i := rng.IntN(len(jar))
+	h, write := c.read, rng.IntN(100) < parallelWritePct
+	if write {
+		h = c.write
+	}
+	rec, err := do(h, c.cookieName, *jar[i].Load())
+	if err != nil {
+		return err
+	}
+	if write && c.follow {
+		if v := newCookie(rec, c.cookieName); v != "" {
+			jar[i].Store(&v)
+		}
+	}
+	return nil
+}
+
+// runParallel serves c's traffic (serveOne) from b.RunParallel with
+// parallelism goroutines per GOMAXPROCS and reports requests per second
+// per core (per GOMAXPROCS) and the process's CPU time per request. It is
+// one library alone, for profiles (BenchmarkParallelOurs); the
+// comparisons are runParallelTurns'.
+func runParallel(b *testing.B, c client) {
+	jar := newJar(b, c)
 	var seq atomic.Uint64
 	b.ReportAllocs()
 	b.SetParallelism(parallelism)
@@ -148,20 +221,9 @@ func runParallel(b *testing.B, c client) {
 	b.RunParallel(func(pb *testing.PB) {
 		rng := rand.New(rand.NewPCG(seq.Add(1), 42))
 		for pb.Next() {
-			i := rng.IntN(len(jar))
-			h, write := c.read, rng.IntN(100) < parallelWritePct
-			if write {
-				h = c.write
-			}
-			rec, err := do(h, c.cookieName, *jar[i].Load())
-			if err != nil {
+			if err := serveOne(c, jar, rng); err != nil {
 				b.Error(err)
 				return
-			}
-			if write && c.follow {
-				if v := newCookie(rec, c.cookieName); v != "" {
-					jar[i].Store(&v)
-				}
 			}
 		}
 	})
@@ -170,10 +232,111 @@ func runParallel(b *testing.B, c client) {
 	if s := b.Elapsed().Seconds(); s > 0 {
 		b.ReportMetric(float64(b.N)/s/float64(runtime.GOMAXPROCS(0)), "req/s/core")
 	}
-	// The process's CPU time per request (user + system, every goroutine,
-	// the garbage collector included; not the store's own processes): on a
-	// shared machine it moves much less than the wall-clock throughput.
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/req")
+}
+
+// parallelTurn is how long a side serves in each of its turns in
+// runParallelTurns.
+const parallelTurn = 100 * time.Millisecond
+
+// namedClient is a side of BenchmarkParallel: a library on the store, or
+// the floor.
+type namedClient struct {
+	name string
+	c    client
+}
+
+// runParallelTurns compares the sides' throughput under the same
+// parallel traffic (serveOne from parallelism goroutines per GOMAXPROCS,
+// each side on sessions of its own) in turns: every round gives each
+// side parallelTurn of the machine, in an order shuffled anew each round,
+// so that every side sees the same machine. Benchmarks of one side after
+// another do not: on a shared host the throughput drifts by a third
+// within seconds (steal time), more than the libraries differ. Per side
+// it reports requests per second per core ("<side>-req/s/core"), the
+// process's CPU time per request ("<side>-cpu-us/req": user + system,
+// every goroutine, the garbage collector included, the store's own
+// processes not; it moves much less than the throughput on a shared
+// machine) and heap allocations per request ("<side>-allocs/req"). One
+// round is one op.
+func runParallelTurns(b *testing.B, sides []namedClient) {
+	type tally struct {
+		n, allocs uint64
+		wall, cpu time.Duration
+	}
+	jars := make([][]atomic.Pointer[string], len(sides))
+	for k, s := range sides {
+		jars[k] = newJar(b, s.c)
+	}
+	// A round untimed: the pools filled and the code warm for every side.
+	for k, s := range sides {
+		serveTurn(b, s.c, jars[k], parallelTurn/2, 0)
+	}
+	ts := make([]tally, len(sides))
+	order := make([]int, len(sides))
+	for k := range order {
+		order[k] = k
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	round := uint64(0)
+	for b.Loop() {
+		round++
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, k := range order {
+			a0, c0 := heapAllocs(), cpuTime()
+			n, wall := serveTurn(b, sides[k].c, jars[k], parallelTurn, round)
+			ts[k].cpu += cpuTime() - c0
+			ts[k].allocs += heapAllocs() - a0
+			ts[k].n += n
+			ts[k].wall += wall
+		}
+	}
+	procs := float64(runtime.GOMAXPROCS(0))
+	for k, s := range sides {
+		t := ts[k]
+		if t.n == 0 {
+			b.Fatalf("%s served no request", s.name)
+		}
+		b.ReportMetric(float64(t.n)/t.wall.Seconds()/procs, s.name+"-req/s/core")
+		b.ReportMetric(float64(t.cpu.Nanoseconds())/1e3/float64(t.n), s.name+"-cpu-us/req")
+		b.ReportMetric(float64(t.allocs)/float64(t.n), s.name+"-allocs/req")
+	}
+}
+
+// serveTurn serves c's traffic (serveOne) from parallelism×GOMAXPROCS
+// goroutines for d and returns the requests served and the wall time
+// until the last of them ended.
+func serveTurn(b *testing.B, c client, jar []atomic.Pointer[string], d time.Duration, seed uint64) (uint64, time.Duration) {
+	var served atomic.Uint64
+	var wg sync.WaitGroup
+	start := time.Now()
+	end := start.Add(d)
+	for g := range parallelism * runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(seed, uint64(g)))
+			n := uint64(0)
+			for time.Now().Before(end) {
+				if err := serveOne(c, jar, rng); err != nil {
+					b.Error(err)
+					break
+				}
+				n++
+			}
+			served.Add(n)
+		})
+	}
+	wg.Wait()
+	return served.Load(), time.Since(start)
+}
+
+// heapAllocs is the number of heap objects this process has allocated.
+func heapAllocs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
 
 // cpuTime is the CPU time (user + system) this process has used.
@@ -185,60 +348,72 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkParallel measures throughput under concurrent load (see
-// runParallel) for every engine, beside scs (gorilla for signed cookies)
-// on the same store.
-func BenchmarkParallel(b *testing.B) {
-	stores := []struct {
-		name    string
-		clients func(b *testing.B) map[string]client
-	}{
-		{"memory", func(b *testing.B) map[string]client {
-			return map[string]client{"ours": oursClient(newMemoryManager(b)), "scs": scsClient(newSCSMemory())}
-		}},
-		{"cookie", func(b *testing.B) map[string]client {
-			return map[string]client{"ours": oursClient(newCookieManager(b)), "gorilla": gorillaClient(gsessions.NewCookieStore([]byte(secret)))}
-		}},
-		{"sqlite", func(b *testing.B) map[string]client {
-			return map[string]client{"ours": oursClient(sqliteFixture(b).ours)}
-		}},
-		{"sqlite-mattn", func(b *testing.B) map[string]client {
-			f := sqliteMattnFixture(b)
-			return map[string]client{"ours": oursClient(f.ours), "scs": scsClient(f.scs)}
-		}},
-		{"bolt", func(b *testing.B) map[string]client {
-			return map[string]client{"ours": oursClient(openManager(b, "bolt://"+filepath.Join(b.TempDir(), "par.db")))}
-		}},
-		{"postgres", func(b *testing.B) map[string]client {
-			pg := testservers.SharedPostgres(b)
-			f := postgresFixture(b, pg, pg.Host+":"+strconv.Itoa(pg.Port))
-			return map[string]client{"ours": oursClient(f.ours), "scs": scsClient(f.scs)}
-		}},
-		{"mariadb", func(b *testing.B) map[string]client {
-			my := testservers.SharedMariaDB(b)
-			return map[string]client{"ours": oursClient(mariadbFixture(b, my, my.Host+":"+strconv.Itoa(my.Port)).ours)}
-		}},
-		{"redis", func(b *testing.B) map[string]client {
-			f := redisFixture(b, testservers.SharedRedis(b).Addr)
-			return map[string]client{"ours": oursClient(f.ours), "scs": scsClient(f.scs)}
-		}},
-		{"memcached", func(b *testing.B) map[string]client {
-			f := memcachedFixture(b, testservers.SharedMemcached(b).Addr, testservers.StartMemcached(b).Addr)
-			return map[string]client{"ours": oursClient(f.ours)}
-		}},
-		{"cached_db", func(b *testing.B) map[string]client {
-			return map[string]client{"ours": oursClient(cachedDBFixture(b, testservers.SharedRedis(b).Addr).ours)}
-		}},
+// parallelStore is a store of BenchmarkParallel and how to set up its
+// sides.
+type parallelStore struct {
+	name  string
+	sides func(b *testing.B) []namedClient // ours first
+}
+
+// parallelStores are the stores of BenchmarkParallel: ours on each, with
+// scs (gorilla for signed cookies) on the same store where it has a
+// store for it, and the store's floor served through the same harness
+// (floorClient; for memory, the bare harness).
+var parallelStores = []parallelStore{
+	{"memory", func(b *testing.B) []namedClient {
+		return []namedClient{{"ours", oursClient(newMemoryManager(b))}, {"scs", scsClient(newSCSMemory())}, {"floor", harnessClient()}}
+	}},
+	{"cookie", func(b *testing.B) []namedClient {
+		return []namedClient{{"ours", oursClient(newCookieManager(b))}, {"gorilla", gorillaClient(gsessions.NewCookieStore([]byte(secret)))}}
+	}},
+	{"sqlite", func(b *testing.B) []namedClient { return fixtureSides(b, sqliteFixture(b)) }},
+	{"sqlite-mattn", func(b *testing.B) []namedClient { return fixtureSides(b, sqliteMattnFixture(b)) }},
+	{"bolt", func(b *testing.B) []namedClient {
+		return []namedClient{{"ours", oursClient(openManager(b, "bolt://"+filepath.Join(b.TempDir(), "par.db")))}}
+	}},
+	{"postgres", func(b *testing.B) []namedClient {
+		pg := testservers.SharedPostgres(b)
+		return fixtureSides(b, postgresFixture(b, pg, pg.Host+":"+strconv.Itoa(pg.Port)))
+	}},
+	{"mariadb", func(b *testing.B) []namedClient {
+		my := testservers.SharedMariaDB(b)
+		return fixtureSides(b, mariadbFixture(b, my, my.Host+":"+strconv.Itoa(my.Port)))
+	}},
+	{"redis", func(b *testing.B) []namedClient {
+		return fixtureSides(b, redisFixture(b, testservers.SharedRedis(b).Addr))
+	}},
+	{"memcached", func(b *testing.B) []namedClient {
+		return fixtureSides(b, memcachedFixture(b, testservers.SharedMemcached(b).Addr, testservers.StartMemcached(b).Addr))
+	}},
+	{"cached_db", func(b *testing.B) []namedClient {
+		return fixtureSides(b, cachedDBFixture(b, testservers.SharedRedis(b).Addr))
+	}},
+}
+
+// fixtureSides are ours, scs (where f has it) and the floor of f.
+func fixtureSides(b *testing.B, f fixture) []namedClient {
+	sides := []namedClient{{"ours", oursClient(f.ours)}}
+	if f.scs != nil {
+		sides = append(sides, namedClient{"scs", scsClient(f.scs)})
 	}
-	for _, st := range stores {
-		b.Run(st.name, func(b *testing.B) {
-			clients := st.clients(b)
-			for _, lib := range []string{"ours", "scs", "gorilla"} {
-				if c, ok := clients[lib]; ok {
-					b.Run(lib, func(b *testing.B) { runParallel(b, c) })
-				}
-			}
-		})
+	return append(sides, namedClient{"floor", floorClient(f.floor(b))})
+}
+
+// BenchmarkParallel measures throughput under concurrent load for every
+// engine, beside scs (gorilla for signed cookies) on the same store and
+// the store's floor, in turns (runParallelTurns).
+func BenchmarkParallel(b *testing.B) {
+	for _, st := range parallelStores {
+		b.Run(st.name, func(b *testing.B) { runParallelTurns(b, st.sides(b)) })
+	}
+}
+
+// BenchmarkParallelOurs serves the same traffic as BenchmarkParallel
+// with our side alone, for profiles (scripts/bench.sh's contention
+// profiles, contention.sh).
+func BenchmarkParallelOurs(b *testing.B) {
+	for _, st := range parallelStores {
+		b.Run(st.name, func(b *testing.B) { runParallel(b, st.sides(b)[0].c) })
 	}
 }
 

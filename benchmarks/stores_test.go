@@ -42,6 +42,10 @@ type fixture struct {
 	// benchmarks time it beside the floor, an A/A comparison that shows
 	// how far two measurements of the same work drift apart in one loop.
 	control func(testing.TB) (read, write func(testing.TB))
+	// floor opens the floor's operations on keys, a client or pool and a
+	// table of their own: the parallel benchmark serves its floor from
+	// them, on as many sessions as ours.
+	floor func(testing.TB) floorOps
 	// twin opens our Manager again, as ours was opened but with a client
 	// or pool and keys or a table of its own: the interleaved benchmarks
 	// time its requests beside ours, the same A/A comparison for our
@@ -49,12 +53,38 @@ type fixture struct {
 	twin func(testing.TB) *sessions.Manager
 }
 
-// withControl returns f with its floor made by ops, and ops as its
-// control.
-func (f fixture) withControl(tb testing.TB, ops func(testing.TB) (read, write func(testing.TB))) fixture {
-	f.control = ops
-	f.floorRead, f.floorWrite = ops(tb)
+// withControl returns f with its floor made by ops (on one key), and
+// the same again as its control.
+func (f fixture) withControl(tb testing.TB, ops func(testing.TB) floorOps) fixture {
+	f.floor = ops
+	f.control = func(tb testing.TB) (read, write func(testing.TB)) { return ops(tb).one(tb) }
+	f.floorRead, f.floorWrite = f.control(tb)
 	return f
+}
+
+// floorOps are a store's bare operations, the floor of a request, on the
+// sessions add stores: read is a read-only request's (the load), write a
+// read-write one's (the load and the save).
+type floorOps struct {
+	add         func() (key string, err error) // stores the standard session under a new key
+	read, write func(key string) error
+}
+
+// one returns o's read-only and read-write floor on one session of its
+// own.
+func (o floorOps) one(tb testing.TB) (read, write func(testing.TB)) {
+	key, err := o.add()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	must := func(op func(string) error) func(testing.TB) {
+		return func(tb testing.TB) {
+			if err := op(key); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	return must(o.read), must(o.write)
 }
 
 // withTwin returns f with ours opened by open, and open as its twin.
@@ -97,27 +127,27 @@ func pickled(tb testing.TB) []byte {
 }
 
 // redisFloorOps: one GET (read-only); GET + SET PX (read-write).
-func redisFloorOps(tb testing.TB, c redis.UniversalClient) (read, write func(testing.TB)) {
+func redisFloorOps(tb testing.TB, c redis.UniversalClient) floorOps {
 	ctx := context.Background()
-	key := ":1:django.contrib.sessions.cache" + sessions.NewKey()
-	if err := c.Set(ctx, key, pickled(tb), time.Hour).Err(); err != nil {
-		tb.Fatal(err)
+	v := pickled(tb)
+	const prefix = ":1:django.contrib.sessions.cache"
+	return floorOps{
+		add: func() (string, error) {
+			key := sessions.NewKey()
+			return key, c.Set(ctx, prefix+key, v, time.Hour).Err()
+		},
+		read: func(key string) error {
+			_, err := c.Get(ctx, prefix+key).Bytes()
+			return err
+		},
+		write: func(key string) error {
+			v, err := c.Get(ctx, prefix+key).Bytes()
+			if err != nil {
+				return err
+			}
+			return c.Set(ctx, prefix+key, v, time.Hour).Err()
+		},
 	}
-	read = func(tb testing.TB) {
-		if _, err := c.Get(ctx, key).Bytes(); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	write = func(tb testing.TB) {
-		v, err := c.Get(ctx, key).Bytes()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := c.Set(ctx, key, v, time.Hour).Err(); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return read, write
 }
 
 // casScript is the check-and-set a no-lost-update write needs: compare
@@ -151,7 +181,7 @@ func redisCASWrite(tb testing.TB, c redis.UniversalClient) func(testing.TB) {
 
 // sqlFloorOps: SELECT by key (read-only); SELECT + UPDATE of a changed
 // value (read-write), with prepared statements on Django's table.
-func sqlFloorOps(tb testing.TB, driver, dsn string, d sqlstore.Dialect) (read, write func(testing.TB)) {
+func sqlFloorOps(tb testing.TB, driver, dsn string, d sqlstore.Dialect) floorOps {
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		tb.Fatal(err)
@@ -159,6 +189,13 @@ func sqlFloorOps(tb testing.TB, driver, dsn string, d sqlstore.Dialect) (read, w
 	tb.Cleanup(func() { db.Close() })
 	if d == sqlstore.SQLite {
 		db.SetMaxOpenConns(1)
+	} else {
+		// The pool the engine opens (max_open_conns and max_idle_conns
+		// 20): database/sql keeps only two idle connections by default,
+		// so under parallel load the floor would dial and close
+		// connections that ours keeps.
+		db.SetMaxOpenConns(20)
+		db.SetMaxIdleConns(20)
 	}
 	table := "floor_" + suffix()
 	for _, q := range d.CreateTableSQL(table) {
@@ -179,8 +216,8 @@ func sqlFloorOps(tb testing.TB, driver, dsn string, d sqlstore.Dialect) (read, w
 		}
 		return sqlstore.FormatTime(t)
 	}
-	key := sessions.NewKey()
-	if _, err := db.Exec("INSERT INTO "+table+" VALUES ("+ph(1)+", "+ph(2)+", "+ph(3)+")", key, string(encoded(tb)), ts(time.Now().Add(time.Hour))); err != nil {
+	ins, err := db.Prepare("INSERT INTO " + table + " VALUES (" + ph(1) + ", " + ph(2) + ", " + ph(3) + ")")
+	if err != nil {
 		tb.Fatal(err)
 	}
 	sel, err := db.Prepare("SELECT session_data FROM " + table + " WHERE session_key = " + ph(1) + " AND expire_date > " + ph(2))
@@ -191,24 +228,29 @@ func sqlFloorOps(tb testing.TB, driver, dsn string, d sqlstore.Dialect) (read, w
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var got string
-	read = func(tb testing.TB) {
-		if err := sel.QueryRow(key, ts(time.Now())).Scan(&got); err != nil {
-			tb.Fatal(err)
-		}
+	data := string(encoded(tb))
+	return floorOps{
+		add: func() (string, error) {
+			key := sessions.NewKey()
+			_, err := ins.Exec(key, data, ts(time.Now().Add(time.Hour)))
+			return key, err
+		},
+		read: func(key string) error {
+			var got string
+			return sel.QueryRow(key, ts(time.Now())).Scan(&got)
+		},
+		write: func(key string) error {
+			now := time.Now()
+			var got string
+			if err := sel.QueryRow(key, ts(now)).Scan(&got); err != nil {
+				return err
+			}
+			// A changed value, so MySQL cannot skip an unchanged row.
+			v := got[:len(got)-1] + string('a'+byte(now.UnixNano()%26))
+			_, err := upd.Exec(v, ts(now.Add(time.Hour)), key, ts(now))
+			return err
+		},
 	}
-	write = func(tb testing.TB) {
-		now := time.Now()
-		if err := sel.QueryRow(key, ts(now)).Scan(&got); err != nil {
-			tb.Fatal(err)
-		}
-		// A changed value, so MySQL cannot skip an unchanged row.
-		v := got[:len(got)-1] + string('a'+byte(now.UnixNano()%26))
-		if _, err := upd.Exec(v, ts(now.Add(time.Hour)), key, ts(now)); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return read, write
 }
 
 // redisFixture: Redis at addr (the server, or a proxy in front of it).
@@ -220,7 +262,7 @@ func redisFixture(tb testing.TB, addr string) fixture {
 	f := fixture{scs: sm}.withTwin(tb, func(tb testing.TB) *sessions.Manager {
 		return openManager(tb, "redis://"+addr+"/0?key_prefix=b"+suffix())
 	})
-	f = f.withControl(tb, func(tb testing.TB) (read, write func(testing.TB)) {
+	f = f.withControl(tb, func(tb testing.TB) floorOps {
 		c := redis.NewClient(&redis.Options{Addr: addr})
 		tb.Cleanup(func() { c.Close() })
 		return redisFloorOps(tb, c)
@@ -233,7 +275,7 @@ func redisClusterFixture(tb testing.TB, cl *testservers.RedisCluster) fixture {
 	f := fixture{}.withTwin(tb, func(tb testing.TB) *sessions.Manager {
 		return openManager(tb, cl.URL()+"?key_prefix=b"+suffix())
 	})
-	f = f.withControl(tb, func(tb testing.TB) (read, write func(testing.TB)) {
+	f = f.withControl(tb, func(tb testing.TB) floorOps {
 		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs})
 		tb.Cleanup(func() { c.Close() })
 		return redisFloorOps(tb, c)
@@ -252,33 +294,37 @@ func memcachedFixture(tb testing.TB, addrs ...string) fixture {
 		cfg += a
 	}
 	f := fixture{}.withTwin(tb, func(tb testing.TB) *sessions.Manager { return openManager(tb, cfg+"?key_prefix=b"+suffix()) })
-	f = f.withControl(tb, func(tb testing.TB) (read, write func(testing.TB)) { return memcachedFloorOps(tb, addrs...) })
+	f = f.withControl(tb, func(tb testing.TB) floorOps { return memcachedFloorOps(tb, addrs...) })
 	return f
 }
 
 // memcachedFloorOps: gomemcache's Get; Get + Set, on a client of their
 // own.
-func memcachedFloorOps(tb testing.TB, addrs ...string) (read, write func(testing.TB)) {
+func memcachedFloorOps(tb testing.TB, addrs ...string) floorOps {
 	c := memcache.New(addrs...)
-	key := ":1:django.contrib.sessions.cache" + sessions.NewKey()
-	if err := c.Set(&memcache.Item{Key: key, Value: pickled(tb), Flags: 1, Expiration: 3600}); err != nil {
-		tb.Fatal(err)
+	// The engine's max_idle_conns: gomemcache keeps two idle connections
+	// a server by default, so under parallel load the floor would dial
+	// and close connections that ours keeps.
+	c.MaxIdleConns = 16
+	v := pickled(tb)
+	const prefix = ":1:django.contrib.sessions.cache"
+	return floorOps{
+		add: func() (string, error) {
+			key := sessions.NewKey()
+			return key, c.Set(&memcache.Item{Key: prefix + key, Value: v, Flags: 1, Expiration: 3600})
+		},
+		read: func(key string) error {
+			_, err := c.Get(prefix + key)
+			return err
+		},
+		write: func(key string) error {
+			it, err := c.Get(prefix + key)
+			if err != nil {
+				return err
+			}
+			return c.Set(&memcache.Item{Key: prefix + key, Value: it.Value, Flags: 1, Expiration: 3600})
+		},
 	}
-	read = func(tb testing.TB) {
-		if _, err := c.Get(key); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	write = func(tb testing.TB) {
-		it, err := c.Get(key)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := c.Set(&memcache.Item{Key: key, Value: it.Value, Flags: 1, Expiration: 3600}); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return read, write
 }
 
 // postgresFixture: PostgreSQL pg reached at addr (the server, or a proxy
@@ -289,7 +335,7 @@ func postgresFixture(tb testing.TB, pg *testservers.Postgres, addr string) fixtu
 	f := fixture{}.withTwin(tb, func(tb testing.TB) *sessions.Manager {
 		return openManager(tb, dbURL(pg.Database)+"&create_table=true&table=ours_"+suffix())
 	})
-	f = f.withControl(tb, func(tb testing.TB) (read, write func(testing.TB)) {
+	f = f.withControl(tb, func(tb testing.TB) floorOps {
 		return sqlFloorOps(tb, "pgx", dbURL(pg.Database), sqlstore.Postgres)
 	})
 	scsDB := "scs_" + suffix()
@@ -314,7 +360,7 @@ func mariadbFixture(tb testing.TB, my *testservers.MariaDB, addr string) fixture
 	f := fixture{}.withTwin(tb, func(tb testing.TB) *sessions.Manager {
 		return openManager(tb, "mysql://"+my.User+"@"+addr+"/"+my.Database+"?create_table=true&table=ours_"+suffix())
 	})
-	f = f.withControl(tb, func(tb testing.TB) (read, write func(testing.TB)) {
+	f = f.withControl(tb, func(tb testing.TB) floorOps {
 		return sqlFloorOps(tb, "mysql", my.User+"@tcp("+addr+")/"+my.Database, sqlstore.MySQL)
 	})
 	return f
@@ -327,7 +373,7 @@ func sqliteFixture(tb testing.TB) fixture {
 	f := fixture{}.withTwin(tb, func(tb testing.TB) *sessions.Manager {
 		return openManager(tb, "sqlite://"+filepath.Join(dir, "ours-"+suffix()+".sqlite3")+"?create_table=true")
 	})
-	f = f.withControl(tb, func(tb testing.TB) (read, write func(testing.TB)) {
+	f = f.withControl(tb, func(tb testing.TB) floorOps {
 		return sqlFloorOps(tb, "sqlite", filepath.Join(dir, "floor-"+suffix()+".sqlite3")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)", sqlstore.SQLite)
 	})
 	return f
@@ -365,7 +411,7 @@ func sqliteMattnFixture(tb testing.TB) fixture {
 	}
 	f.scs = scs.New()
 	f.scs.Store = sqlite3store.NewWithCleanupInterval(db, 0)
-	f = f.withControl(tb, func(tb testing.TB) (read, write func(testing.TB)) {
+	f = f.withControl(tb, func(tb testing.TB) floorOps {
 		return sqlFloorOps(tb, "sqlite3", filepath.Join(dir, "floor-"+suffix()+".sqlite3")+"?_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL", sqlstore.SQLite)
 	})
 	return f
@@ -381,13 +427,13 @@ func cachedDBFixture(tb testing.TB, redisAddr string) fixture {
 		db := "sqlite://" + filepath.Join(dir, "cdb-"+suffix()+".sqlite3") + "?create_table=true"
 		return openManager(tb, "cached-db:?cache="+url.QueryEscape(cache)+"&db="+url.QueryEscape(db))
 	})
-	f = f.withControl(tb, func(tb testing.TB) (read, write func(testing.TB)) { return cachedDBFloorOps(tb, redisAddr, dir) })
+	f = f.withControl(tb, func(tb testing.TB) floorOps { return cachedDBFloorOps(tb, redisAddr, dir) })
 	return f
 }
 
 // cachedDBFloorOps: a cache GET; a cache GET, the row UPDATE and a cache
 // SET, on a Redis client and a SQLite database of their own in dir.
-func cachedDBFloorOps(tb testing.TB, redisAddr, dir string) (read, write func(testing.TB)) {
+func cachedDBFloorOps(tb testing.TB, redisAddr, dir string) floorOps {
 	c := redis.NewClient(&redis.Options{Addr: redisAddr})
 	tb.Cleanup(func() { c.Close() })
 	ctx := context.Background()
@@ -397,33 +443,31 @@ func cachedDBFloorOps(tb testing.TB, redisAddr, dir string) (read, write func(te
 	}
 	e := be.(sessions.Engine)
 	tb.Cleanup(func() { e.Close() })
-	key := sessions.NewKey()
-	ck := ":1:django.contrib.sessions.cached_db" + key
-	data := encoded(tb)
-	if err := e.Create(ctx, key, data, time.Now().Add(time.Hour)); err != nil {
-		tb.Fatal(err)
+	const prefix = ":1:django.contrib.sessions.cached_db"
+	data, v := encoded(tb), pickled(tb)
+	return floorOps{
+		add: func() (string, error) {
+			key := sessions.NewKey()
+			if err := e.Create(ctx, key, data, time.Now().Add(time.Hour)); err != nil {
+				return "", err
+			}
+			return key, c.Set(ctx, prefix+key, v, time.Hour).Err()
+		},
+		read: func(key string) error {
+			_, err := c.Get(ctx, prefix+key).Bytes()
+			return err
+		},
+		write: func(key string) error {
+			v, err := c.Get(ctx, prefix+key).Bytes()
+			if err != nil {
+				return err
+			}
+			if err := e.Update(ctx, key, data, time.Now().Add(time.Hour)); err != nil {
+				return err
+			}
+			return c.Set(ctx, prefix+key, v, time.Hour).Err()
+		},
 	}
-	if err := c.Set(ctx, ck, pickled(tb), time.Hour).Err(); err != nil {
-		tb.Fatal(err)
-	}
-	read = func(tb testing.TB) {
-		if _, err := c.Get(ctx, ck).Bytes(); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	write = func(tb testing.TB) {
-		v, err := c.Get(ctx, ck).Bytes()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := e.Update(ctx, key, data, time.Now().Add(time.Hour)); err != nil {
-			tb.Fatal(err)
-		}
-		if err := c.Set(ctx, ck, v, time.Hour).Err(); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return read, write
 }
 
 // run benchmarks a fixture's sides separately: ours, scs (if any) and the

@@ -60,11 +60,11 @@ bench '^BenchmarkNetwork$' "$count" "$benchtime" -benchmem
 echo "== session size sweep"
 bench '^BenchmarkSize$' "$count" "$benchtime" -benchmem
 echo "== parallel load"
-bench '^BenchmarkParallel$' "$count" "$benchtime" -benchmem
+bench '^BenchmarkParallel$' "$count" "$benchtime"
 echo "== HTTP load test under wrk ($load_count runs of $LOAD_DURATION)"
 bench '^BenchmarkLoad$' "$load_count" 1x
 echo "== contention profiles of the parallel benchmark (memory engine)"
-go test -run '^$' -bench '^BenchmarkParallel$/^memory$/^ours$' -benchtime 2s -count 1 \
+go test -run '^$' -bench '^BenchmarkParallelOurs$/^memory$' -benchtime 2s -count 1 \
 	-mutexprofile mutex.out -blockprofile block.out -outputdir "$tmp" -o "$tmp/bench.test" . >/dev/null
 go tool pprof -top -nodecount 40 "$tmp/bench.test" "$tmp/mutex.out" >"$tmp/mutex.txt" 2>/dev/null || true
 go tool pprof -top -nodecount 40 "$tmp/bench.test" "$tmp/block.out" >"$tmp/block.txt" 2>/dev/null || true

@@ -83,7 +83,7 @@ func (w *writer) targets() {
 		"Each target with the figure measured in this run (interleaved benchmarks for the per-request targets: ours, " +
 		"the floor and the peer in one loop; see below).\n\n" +
 		"| target | engine | request | measured | status |\n| --- | --- | --- | --- | --- |\n")
-	met, total, noisy := 0, 0, 0
+	met, total, noisy, outOfReach := 0, 0, 0, 0
 	rowStatus := func(target, engine, req, measured, status string, ok bool) {
 		total++
 		if ok {
@@ -138,16 +138,27 @@ func (w *writer) targets() {
 			fmt.Sprintf("%.2f×", ratio), ratio <= 1.5)
 	}
 	for _, st := range parallelStores {
-		if !st.target {
+		unit, ratio, ok := parallelOf(w.r, st.group)
+		if !st.target || !ok {
 			continue
 		}
-		o, p := w.r.get("Parallel/"+st.group+"/ours"), w.r.get("Parallel/"+st.group+"/"+st.peer)
-		if o == nil || p == nil {
+		r := ratio("ours", st.peer)
+		if math.IsNaN(r) {
 			continue
 		}
-		ratio := o.med("req/s/core") / p.med("req/s/core")
-		row("parallel requests/s per core ≥ 2× scs's", st.name, "mixed",
-			fmt.Sprintf("%.0f vs %.0f: %.2f×", o.med("req/s/core"), p.med("req/s/core"), ratio), ratio >= 2)
+		measured := fmt.Sprintf("%.0f vs %.0f: %.2f×", unit("ours", "req/s/core"), unit(st.peer, "req/s/core"), r)
+		if fr := ratio("floor", st.peer); !math.IsNaN(fr) {
+			measured += fmt.Sprintf("; the floor %.0f: %.2f× %s's", unit("floor", "req/s/core"), fr, st.peer)
+			if r < 2 && fr < 2 {
+				// No library making the same store operations through
+				// the same harness gets there on this machine.
+				outOfReach++
+				rowStatus("parallel requests/s per core ≥ 2× scs's", st.name, "mixed", measured,
+					"❌ missed, out of reach here (the floor itself is under 2×)", false)
+				continue
+			}
+		}
+		row("parallel requests/s per core ≥ 2× scs's", st.name, "mixed", measured, r >= 2)
 	}
 	var growth []string
 	allLinear := true
@@ -173,6 +184,15 @@ func (w *writer) targets() {
 			"was measured slower than the whole request, which only noise does; and a figure nearer to its target's line "+
 			"than the floor measured against its control (the same operations on a client of their own in the same loop), "+
 			"or ours against its twin (our requests through a Manager of its own), cannot be told from the noise either)", noisy)
+	}
+	if outOfReach > 0 {
+		verb := "are"
+		if outOfReach == 1 {
+			verb = "is"
+		}
+		w.p("; %d of the missed %s out of reach on this machine: the floor, the same harness making only the store's "+
+			"bare operations on sessions of its own, is itself under the line, so no library making those operations "+
+			"could meet it here", outOfReach, verb)
 	}
 	w.p(".\n\n")
 }
@@ -401,32 +421,47 @@ func (w *writer) roundTrips(group, kind string) string {
 // --- parallel ----------------------------------------------------------------
 
 func (w *writer) parallel() {
-	if w.r.get("Parallel/memory/ours") == nil {
+	if _, _, ok := parallelOf(w.r, "memory"); !ok {
 		return
 	}
 	w.p("## Parallel load\n\n"+
-		"`BenchmarkParallel`: b.RunParallel with %s goroutines per GOMAXPROCS on 1,000 distinct sessions, each request "+
+		"`BenchmarkParallel`: %d goroutines per GOMAXPROCS on 1,000 distinct sessions (each side its own), each request "+
 		"on one picked at random, 20%% read-write and 80%% read-only; requests per second divided by GOMAXPROCS. The "+
-		"store's own processes (redis-server, PostgreSQL, ...) run on the same cores, as they do for the peer.\n\n",
-		"8")
+		"sides take **turns**: each round gives ours, the peer and the floor %s of the machine each, in an order shuffled "+
+		"anew each round, and the ratios are taken run by run. (Benchmarks of one side after another do not see the same "+
+		"machine: on this shared host the throughput drifts by a third within seconds.) The store's own processes "+
+		"(redis-server, PostgreSQL, ...) run on the same cores, as they do for the peer.\n\n", 8, "100 ms")
 	w.chart("parallel.png", "requests per second per core under parallel load")
 	w.p("\"CPU per request\" is the benchmark process's CPU time (user + system, garbage collector included, the " +
-		"store's processes not) divided by the requests: it moves much less than the throughput on a shared machine.\n\n")
-	w.p("| store | ours req/s/core | peer | peer req/s/core | ours / peer | ours CPU per request | peer CPU per request | ours allocs | peer allocs |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+		"store's processes not) divided by the requests: it moves much less than the throughput on a shared machine. " +
+		"The **floor** is the same harness and the same traffic on sessions of its own, with a handler that takes the key " +
+		"from the cookie and makes only the store's bare operations (those of the interleaved benchmark's floor: a GET; a " +
+		"GET and a SET, ...; for memory, the bare harness): what any library pays here for the store's work, so " +
+		"floor / peer is the most any library making those operations could reach against the peer on this machine.\n\n")
+	w.p("| store | ours req/s/core | peer | peer req/s/core | ours / peer | floor req/s/core | ours / floor | floor / peer | ours CPU per request | peer CPU per request | floor CPU per request | ours allocs | peer allocs |\n" +
+		"| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	dash := func(v float64, f func(float64) string) string {
+		if math.IsNaN(v) {
+			return "–"
+		}
+		return f(v)
+	}
+	rate := func(v float64) string { return num(v, 0) }
+	cpu := func(v float64) string { return us(v * 1e3) }
 	for _, st := range parallelStores {
-		o := w.r.get("Parallel/" + st.group + "/ours")
-		if o == nil {
+		unit, ratio, ok := parallelOf(w.r, st.group)
+		if !ok {
 			continue
 		}
-		peer, pr, ratio, pa, pc := "–", "–", "–", "–", "–"
-		if p := w.r.get("Parallel/" + st.group + "/" + st.peer); p != nil && st.peer != "" {
-			peer, pr = st.peer, num(p.med("req/s/core"), 0)
-			ratio = times(o.med("req/s/core") / p.med("req/s/core"))
-			pa = num(p.med("allocs/op"), 0)
-			pc = us(p.med("cpu-us/req") * 1e3)
+		peer := st.peer
+		if peer == "" {
+			peer = "–"
 		}
-		w.p("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", st.name, num(o.med("req/s/core"), 0), peer, pr, ratio,
-			us(o.med("cpu-us/req")*1e3), pc, num(o.med("allocs/op"), 0), pa)
+		w.p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", st.name,
+			rate(unit("ours", "req/s/core")), peer, dash(unit(st.peer, "req/s/core"), rate), times(ratio("ours", st.peer)),
+			dash(unit("floor", "req/s/core"), rate), times(ratio("ours", "floor")), times(ratio("floor", st.peer)),
+			cpu(unit("ours", "cpu-us/req")), dash(unit(st.peer, "cpu-us/req"), cpu), dash(unit("floor", "cpu-us/req"), cpu),
+			rate(unit("ours", "allocs/req")), dash(unit(st.peer, "allocs/req"), rate))
 	}
 	w.p("\n")
 }
@@ -508,7 +543,7 @@ func (w *writer) contention(mutex, block string) {
 		w.p("\n\n")
 		return
 	}
-	w.p(" This run's profiles of `BenchmarkParallel` on the memory engine (ours; `go test -mutexprofile/-blockprofile`, " +
+	w.p(" This run's profiles of `BenchmarkParallelOurs` on the memory engine (ours alone; `go test -mutexprofile/-blockprofile`, " +
 		"top entries by delay):\n\n")
 	for _, p := range []struct{ name, text string }{{"mutex", mutex}, {"block", block}} {
 		if p.text == "" {

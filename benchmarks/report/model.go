@@ -219,6 +219,30 @@ var networkRTTs = []struct {
 	ns   float64
 }{{"rtt=200us", 200e3}, {"rtt=1ms", 1e6}}
 
+// parallelSide returns the per-run function reading a side's unit in
+// BenchmarkParallel ("req/s/core", "cpu-us/req", "allocs/req"): NaN where
+// the side is absent.
+func parallelSide(side, unit string) func(map[string]float64) float64 {
+	return func(r map[string]float64) float64 {
+		if v, ok := r[side+"-"+unit]; ok {
+			return v
+		}
+		return math.NaN()
+	}
+}
+
+// parallelOf returns the medians of one store's BenchmarkParallel: a
+// side's unit, or (ratio) the run-by-run ratio of two sides' throughput.
+func parallelOf(r *results, group string) (unit func(side, unit string) float64, ratio func(a, b string) float64, ok bool) {
+	s := r.get("Parallel/" + group)
+	unit = func(side, u string) float64 { return s.medf(parallelSide(side, u)) }
+	ratio = func(a, b string) float64 {
+		ra, rb := parallelSide(a, "req/s/core"), parallelSide(b, "req/s/core")
+		return s.medf(func(x map[string]float64) float64 { return ra(x) / rb(x) })
+	}
+	return unit, ratio, s != nil
+}
+
 // Stores of BenchmarkParallel, with the peer measured beside ours.
 var parallelStores = []struct {
 	name, group, peer string
