@@ -126,26 +126,42 @@ func pickled(tb testing.TB) []byte {
 	return v
 }
 
+// redisKV is the cache engines' floor operations on Redis: a GET, and a
+// SET PX of an hour, of keys under prefix.
+type redisKV struct {
+	c      redis.UniversalClient
+	prefix string
+}
+
+func (r redisKV) get(key string) ([]byte, error) {
+	return r.c.Get(context.Background(), r.prefix+key).Bytes()
+}
+
+// load is get for a read that only waits for the value.
+func (r redisKV) load(key string) error {
+	_, err := r.get(key)
+	return err
+}
+
+func (r redisKV) set(key string, v []byte) error {
+	return r.c.Set(context.Background(), r.prefix+key, v, time.Hour).Err()
+}
+
 // redisFloorOps: one GET (read-only); GET + SET PX (read-write).
 func redisFloorOps(tb testing.TB, c redis.UniversalClient) floorOps {
-	ctx := context.Background()
-	v := pickled(tb)
-	const prefix = ":1:django.contrib.sessions.cache"
+	kv, v := redisKV{c, ":1:django.contrib.sessions.cache"}, pickled(tb)
 	return floorOps{
 		add: func() (string, error) {
 			key := sessions.NewKey()
-			return key, c.Set(ctx, prefix+key, v, time.Hour).Err()
+			return key, kv.set(key, v)
 		},
-		read: func(key string) error {
-			_, err := c.Get(ctx, prefix+key).Bytes()
-			return err
-		},
+		read: kv.load,
 		write: func(key string) error {
-			v, err := c.Get(ctx, prefix+key).Bytes()
+			v, err := kv.get(key)
 			if err != nil {
 				return err
 			}
-			return c.Set(ctx, prefix+key, v, time.Hour).Err()
+			return kv.set(key, v)
 		},
 	}
 }
@@ -443,7 +459,7 @@ func cachedDBFloorOps(tb testing.TB, redisAddr, dir string) floorOps {
 	}
 	e := be.(sessions.Engine)
 	tb.Cleanup(func() { e.Close() })
-	const prefix = ":1:django.contrib.sessions.cached_db"
+	kv := redisKV{c, ":1:django.contrib.sessions.cached_db"}
 	data, v := encoded(tb), pickled(tb)
 	return floorOps{
 		add: func() (string, error) {
@@ -451,21 +467,18 @@ func cachedDBFloorOps(tb testing.TB, redisAddr, dir string) floorOps {
 			if err := e.Create(ctx, key, data, time.Now().Add(time.Hour)); err != nil {
 				return "", err
 			}
-			return key, c.Set(ctx, prefix+key, v, time.Hour).Err()
+			return key, kv.set(key, v)
 		},
-		read: func(key string) error {
-			_, err := c.Get(ctx, prefix+key).Bytes()
-			return err
-		},
+		read: kv.load,
 		write: func(key string) error {
-			v, err := c.Get(ctx, prefix+key).Bytes()
+			v, err := kv.get(key)
 			if err != nil {
 				return err
 			}
 			if err := e.Update(ctx, key, data, time.Now().Add(time.Hour)); err != nil {
 				return err
 			}
-			return c.Set(ctx, prefix+key, v, time.Hour).Err()
+			return kv.set(key, v)
 		},
 	}
 }
