@@ -656,18 +656,28 @@ func (w *writer) every() {
 				units[u] = true
 			}
 		}
-		var extra []string
+		var names []string
 		for u := range units {
 			switch u {
 			case "ns/op", "B/op", "allocs/op", "MB/s":
 				continue
 			}
+			names = append(names, u)
+		}
+		slices.Sort(names) // by unit, so that a side's figures stand together
+		var extra []string
+		if units["MB/s"] {
+			extra = append(extra, fmt.Sprintf("%.1f MB/s", s.med("MB/s")))
+		}
+		for _, u := range names {
 			extra = append(extra, fmt.Sprintf("%.4g %s", s.med(u), u))
 		}
-		slices.Sort(extra)
-		if units["MB/s"] {
-			extra = append([]string{fmt.Sprintf("%.1f MB/s", s.med("MB/s"))}, extra...)
+		count := func(v float64) string { // B/op and allocs/op: "–" without -benchmem
+			if math.IsNaN(v) {
+				return "–"
+			}
+			return fmt.Sprintf("%.0f", v)
 		}
-		w.p("| %s | %s | %.0f | %.0f | %s | %d |\n", n, us(s.med("ns/op")), s.med("B/op"), s.med("allocs/op"), strings.Join(extra, ", "), len(s.runs))
+		w.p("| %s | %s | %s | %s | %s | %d |\n", n, us(s.med("ns/op")), count(s.med("B/op")), count(s.med("allocs/op")), strings.Join(extra, ", "), len(s.runs))
 	}
 }
