@@ -664,7 +664,7 @@ func (w *writer) every() {
 			}
 			names = append(names, u)
 		}
-		slices.Sort(names) // by unit, so that a side's figures stand together
+		slices.Sort(names) // by name: a side's figures stand together
 		var extra []string
 		if units["MB/s"] {
 			extra = append(extra, fmt.Sprintf("%.1f MB/s", s.med("MB/s")))
