@@ -85,8 +85,9 @@ func runTurns(b *testing.B, streak int, sides ...side) {
 }
 
 // interleave runs the read-only and read-write interleaved benchmarks of
-// a fixture: ours, scs (if the fixture has it), the floor and, for the
-// stores, two A/A controls: the control (the floor's work again on a
+// a fixture: ours, scs (if the fixture has it), the floor, the
+// check-and-set floor (read-write, where the fixture has one) and, for
+// the stores, two A/A controls: the control (the floor's work again on a
 // client of its own) and the twin (our requests again, through a Manager
 // of its own). The report compares each with its original to tell a
 // difference from the noise of the loop.
@@ -116,6 +117,9 @@ func (f fixture) sides(b *testing.B) (read, write []side) {
 	if f.twin != nil {
 		tr, tw := oursOps(b, f.twin(b), sessionData())
 		add("twin", tr, tw)
+	}
+	if f.casWrite != nil {
+		write = append(write, side{"floor-cas", f.casWrite(b)})
 	}
 	return read, write
 }

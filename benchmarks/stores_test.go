@@ -46,6 +46,13 @@ type fixture struct {
 	// table of their own: the parallel benchmark serves its floor from
 	// them, on as many sessions as ours.
 	floor func(testing.TB) floorOps
+	// casWrite, where the store's write without lost updates costs the
+	// server more than a plain write (a Lua script on Redis, cas on
+	// memcached), makes the read-write floor with that check-and-set, on
+	// a client and key of its own: the interleaved benchmarks time it
+	// beside the floor, so the report shows what the check-and-set itself
+	// costs and what ours adds beyond it.
+	casWrite func(testing.TB) func(testing.TB)
 	// twin opens our Manager again, as ours was opened but with a client
 	// or pool and keys or a table of its own: the interleaved benchmarks
 	// time its requests beside ours, the same A/A comparison for our
@@ -283,6 +290,11 @@ func redisFixture(tb testing.TB, addr string) fixture {
 		tb.Cleanup(func() { c.Close() })
 		return redisFloorOps(tb, c)
 	})
+	f.casWrite = func(tb testing.TB) func(testing.TB) {
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		tb.Cleanup(func() { c.Close() })
+		return redisCASWrite(tb, c)
+	}
 	return f
 }
 
@@ -311,7 +323,28 @@ func memcachedFixture(tb testing.TB, addrs ...string) fixture {
 	}
 	f := fixture{}.withTwin(tb, func(tb testing.TB) *sessions.Manager { return openManager(tb, cfg+"?key_prefix=b"+suffix()) })
 	f = f.withControl(tb, func(tb testing.TB) floorOps { return memcachedFloorOps(tb, addrs...) })
+	f.casWrite = func(tb testing.TB) func(testing.TB) { return memcachedCASWrite(tb, addrs...) }
 	return f
+}
+
+// memcachedCASWrite: gets + cas, the floor of a write that cannot lose a
+// concurrent update (the plain floor's gets + set), on a client of its
+// own.
+func memcachedCASWrite(tb testing.TB, addrs ...string) func(testing.TB) {
+	c := memcache.New(addrs...)
+	key := ":1:django.contrib.sessions.cache" + sessions.NewKey()
+	if err := c.Set(&memcache.Item{Key: key, Value: pickled(tb), Flags: 1, Expiration: 3600}); err != nil {
+		tb.Fatal(err)
+	}
+	return func(tb testing.TB) {
+		it, err := c.Get(key)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := c.CompareAndSwap(it); err != nil {
+			tb.Fatal(err)
+		}
+	}
 }
 
 // memcachedFloorOps: gomemcache's Get; Get + Set, on a client of their
