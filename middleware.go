@@ -174,7 +174,8 @@ func (m *Manager) begin(ctx context.Context, s *Session, h http.Header) {
 // header, and Vary. An error means the handler's response must not be
 // sent: answer with [Manager.ServeError] instead (400 for
 // [ErrInterrupted], the error handler for a store failure). Store
-// failures are logged.
+// failures are logged at Error level; a load that failed because ctx was
+// cancelled (the client went away) only at Debug level.
 //
 // Later calls are for a handler that wrote its response before it
 // returned (streaming): call Finish again when it has, with h nil (the
@@ -192,6 +193,7 @@ func (m *Manager) Finish(ctx context.Context, s *Session, status int, h http.Hea
 	// The handler's work is done: its session is saved even if the
 	// client went away meanwhile (as Django saves it), within the store's
 	// own timeouts.
+	reqCtx := ctx
 	ctx = context.WithoutCancel(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -201,7 +203,7 @@ func (m *Manager) Finish(ctx context.Context, s *Session, status int, h http.Hea
 		}
 		err := m.finishLate(ctx, s)
 		if err != nil {
-			m.log.ErrorContext(ctx, "session change after the response started", "engine", m.name, "error", err)
+			m.logFinishError(reqCtx, "session change after the response started", err)
 		}
 		return err
 	}
@@ -212,11 +214,27 @@ func (m *Manager) Finish(ctx context.Context, s *Session, status int, h http.Hea
 	err := m.finish(ctx, h, s, status)
 	if err != nil {
 		s.resp.failed = true
-		if !errors.Is(err, ErrInterrupted) {
-			m.log.ErrorContext(ctx, "session store failed", "engine", m.name, "error", err)
-		}
+		m.logFinishError(reqCtx, "session store failed", err)
 	}
 	return err
+}
+
+// logFinishError logs an error of Finish or Hijacked with msg.
+// ErrInterrupted (a concurrent logout) is the 400 the client gets, not a
+// failure. A load that ended with the cancellation of the request's own
+// context is the client's doing (it went away, and net/http cancelled
+// its request; saves are not cancelled): it is logged at Debug level, so
+// that every dropped connection does not read as a store failure, and
+// the observer still counts it with its class, context.Canceled.
+// Anything else is logged at Error level.
+func (m *Manager) logFinishError(reqCtx context.Context, msg string, err error) {
+	switch {
+	case errors.Is(err, ErrInterrupted) && !errors.Is(err, ErrResponseStarted):
+	case errors.Is(err, context.Canceled) && errors.Is(reqCtx.Err(), context.Canceled):
+		m.log.DebugContext(reqCtx, msg+": the request's context was cancelled (the client went away)", "engine", m.name, "error", err)
+	default:
+		m.log.ErrorContext(reqCtx, msg, "engine", m.name, "error", err)
+	}
 }
 
 // Hijacked tells the Manager that the handler of the request of s took
@@ -229,6 +247,7 @@ func (m *Manager) Finish(ctx context.Context, s *Session, status int, h http.Hea
 // for the changes made meanwhile. [Manager.Handler] calls it after a
 // successful Hijack; framework adapters do the same.
 func (m *Manager) Hijacked(ctx context.Context, s *Session) error {
+	reqCtx := ctx
 	ctx = context.WithoutCancel(ctx) // as Finish
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -240,7 +259,7 @@ func (m *Manager) Hijacked(ctx context.Context, s *Session) error {
 	}
 	err := m.finishLate(ctx, s)
 	if err != nil {
-		m.log.ErrorContext(ctx, "session change after the response started", "engine", m.name, "error", err)
+		m.logFinishError(reqCtx, "session change after the response started", err)
 	}
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -67,4 +68,63 @@ func TestNoKeyOrSecretInLogsAndErrors(t *testing.T) {
 	if !strings.Contains(logs.String(), "Session data corrupted") {
 		t.Errorf("the tampered session was not logged: %s", logs.String())
 	}
+}
+
+// A client that goes away while its request loads the session ends the
+// load with its context's cancellation. That is the client's doing, not
+// the store's: it is logged at Debug, not as a store failure, while a
+// store that fails the same way on a request whose context is alive
+// (here, one that reports cancellation on its own) still logs an error.
+func TestClientGoneIsNotLoggedAsStoreFailure(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New(nil)
+	good, _ := sessions.New(store, testutil.Settings())
+	s := good.NewSession(ctx)
+	s.Set("user", 1)
+	if err := s.Save(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	serve := func(t *testing.T, e sessions.Engine, cancel bool) (string, *httptest.ResponseRecorder) {
+		t.Helper()
+		var logs bytes.Buffer
+		st := testutil.Settings()
+		st.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		m, err := sessions.New(e, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sessions.FromContext(r.Context()).Has("user")
+		}))
+		rctx, stop := context.WithCancel(ctx)
+		if cancel {
+			stop() // the client went away before the handler read its session
+		}
+		defer stop()
+		req := httptest.NewRequestWithContext(rctx, "GET", "/", nil)
+		req.AddCookie(&http.Cookie{Name: "sessionid", Value: s.Key()})
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return logs.String(), rec
+	}
+
+	t.Run("client gone", func(t *testing.T) {
+		logs, rec := serve(t, store, true)
+		if strings.Contains(logs, "level=ERROR") {
+			t.Errorf("a client that went away was logged as an error:\n%s", logs)
+		}
+		if !strings.Contains(logs, "level=DEBUG") || !strings.Contains(logs, "context canceled") {
+			t.Errorf("the cancelled load was not logged at Debug:\n%s", logs)
+		}
+		if rec.Code != http.StatusInternalServerError {
+			t.Errorf("status %d, want 500 (the session could not be loaded)", rec.Code)
+		}
+	})
+	t.Run("store fails", func(t *testing.T) {
+		logs, _ := serve(t, failingLoad{store, fmt.Errorf("driver: %w", context.Canceled)}, false)
+		if !strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "session store failed") {
+			t.Errorf("a store failure on a live request was not logged as an error:\n%s", logs)
+		}
+	})
 }
