@@ -121,6 +121,11 @@ func parse(in io.Reader) *results {
 		}
 		s.runs = append(s.runs, run)
 	}
+	if err := sc.Err(); err != nil {
+		// A report from part of the output would judge the targets on
+		// what happened to be read.
+		log.Fatalf("reading the benchmark output: %v", err)
+	}
 	return r
 }
 
@@ -184,9 +189,11 @@ func us(ns float64) string {
 	switch {
 	case math.IsNaN(ns):
 		return "–"
-	case math.Abs(ns) >= 1e6:
+	// The thresholds are where the rounded figure reaches the next unit
+	// (999.6 µs prints as 1.00 ms, not 1000 µs).
+	case math.Abs(ns) >= 999.5e3:
 		return fmt.Sprintf("%.2f ms", ns/1e6)
-	case math.Abs(ns) >= 100e3:
+	case math.Abs(ns) >= 99.95e3:
 		return fmt.Sprintf("%.0f µs", ns/1e3)
 	default:
 		return fmt.Sprintf("%.1f µs", ns/1e3)

@@ -128,9 +128,14 @@ func aaNoise(s *sample, control, of func(map[string]float64) float64) (aa, aaRat
 }
 
 // aaWhy says what the A/A comparisons measured, for an inconclusive
-// target: format prints one figure.
+// target: format prints one figure. It names only the comparisons the
+// benchmark has (memory and signed cookies have a twin but no control).
 func aaWhy(margin, floorAA, twinAA float64, format func(float64) string) string {
-	why := format(margin) + " from the line; A/A: the floor's control differed by " + format(floorAA)
+	why := format(margin) + " from the line; A/A: "
+	if math.IsNaN(floorAA) {
+		return why + "ours' twin differed by " + format(twinAA)
+	}
+	why += "the floor's control differed by " + format(floorAA)
 	if !math.IsNaN(twinAA) {
 		why += ", ours' twin by " + format(twinAA)
 	}
@@ -290,7 +295,8 @@ func sizeSlope(r *results, eng, kind string) ([]float64, float64) {
 		t := r.get("Size/" + eng + "/" + kind + "/" + sz.name).med("ns/op")
 		ts = append(ts, t)
 		if i > 0 && !math.IsNaN(t) && !math.IsNaN(ts[i-1]) {
-			// Use the session's actual bytes when reported (b.SetBytes).
+			// The nominal sizes: the sessions BenchmarkSize builds are
+			// within 2% of them.
 			s1, s2 := sizes[i-1].bytes, sz.bytes
 			slope := math.Log(t/ts[i-1]) / math.Log(s2/s1)
 			if math.IsNaN(worst) || slope > worst {
