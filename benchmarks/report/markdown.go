@@ -50,7 +50,7 @@ func (w *writer) all(note, run, mutex, block, redesign string) {
 	w.p(".\n\n")
 	if h := w.r.get("Harness"); h != nil {
 		w.p("The bare harness (request with a cancellable context, recorder, a handler that does nothing, no session) costs "+
-			"%s, %.0f B, %.0f allocs; it is in every middleware figure and in no floor.\n\n", us(h.med("ns/op")), h.med("B/op"), h.med("allocs/op"))
+			"%s, %s B, %s allocs; it is in every middleware figure and in no floor.\n\n", us(h.med("ns/op")), num(h.med("B/op"), 0), num(h.med("allocs/op"), 0))
 	}
 	w.targets()
 	w.headline()
@@ -109,7 +109,9 @@ func (w *writer) targets() {
 			}
 		}
 	}
-	if o, h := w.r.get("Memory/ours/write"), w.r.get("Harness"); o != nil && h != nil {
+	// Measured only with -benchmem (make bench passes it): without it,
+	// no row rather than a target missed on a figure nobody took.
+	if o, h := w.r.get("Memory/ours/write"), w.r.get("Harness"); o != nil && h != nil && !math.IsNaN(o.med("allocs/op")-h.med("allocs/op")) {
 		extra := o.med("allocs/op") - h.med("allocs/op")
 		row("allocations ≤ 50 beyond the harness", "memory", "read-write",
 			fmt.Sprintf("%.0f allocs (%.0f − harness %.0f)", extra, o.med("allocs/op"), h.med("allocs/op")), extra <= 50)
@@ -568,7 +570,7 @@ func (w *writer) size() {
 				w.p(" %s |", us(t))
 			}
 			alloc := "–"
-			if s := w.r.get("Size/" + eng + "/" + kind + "/100KB"); s != nil {
+			if s := w.r.get("Size/" + eng + "/" + kind + "/100KB"); s != nil && !math.IsNaN(s.med("B/op")) {
 				alloc = fmt.Sprintf("%.1f× the session", s.med("B/op")/100_000)
 			}
 			w.p(" %s | %s |\n", num(slope, 2), alloc)
@@ -668,7 +670,7 @@ func (w *writer) separate() {
 					peer, pa = p+" "+us(s.med("ns/op")), num(s.med("allocs/op"), 0)
 				}
 			}
-			w.p("| %s | %s | %s | %.0f | %.0f | %s | %s | %s |\n", e.name, kindLabel(kind), us(o.med("ns/op")), o.med("B/op"), o.med("allocs/op"), floor, peer, pa)
+			w.p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", e.name, kindLabel(kind), us(o.med("ns/op")), num(o.med("B/op"), 0), num(o.med("allocs/op"), 0), floor, peer, pa)
 		}
 	}
 	if s := w.r.get("Redis/floor-cas/write"); s != nil {

@@ -584,3 +584,30 @@ func TestRealResults(t *testing.T) {
 		t.Errorf("the report of results.txt has NaN or a format error: …%s…", md[max(0, i-120):min(len(md), i+40)])
 	}
 }
+
+// Without -benchmem (B/op and allocs/op absent from every line) the
+// report prints "–" for them, and leaves out the allocation target
+// rather than marking it missed on a figure nobody took.
+func TestWithoutBenchmem(t *testing.T) {
+	in, err := os.ReadFile("../results.txt") // committed: make bench's last run
+	if err != nil {
+		t.Fatal(err)
+	}
+	strip := regexp.MustCompile(`\s+[0-9.]+ (B|allocs)/op`)
+	r := parse(strings.NewReader(strip.ReplaceAllString(string(in), "")))
+	if !math.IsNaN(r.get("Harness").med("allocs/op")) {
+		t.Fatal("the input still has allocs/op")
+	}
+	var b strings.Builder
+	(&writer{w: &b, r: r, drawn: map[string]bool{}}).all("", "", "", "", "")
+	md := b.String()
+	if i := strings.Index(md, "NaN"); i >= 0 {
+		t.Errorf("NaN in the report: …%s…", md[max(0, i-120):min(len(md), i+40)])
+	}
+	if strings.Contains(md, "allocations ≤ 50 beyond the harness") {
+		t.Error("the allocation target is judged without allocation figures")
+	}
+	if want := "costs " + us(r.get("Harness").med("ns/op")) + ", – B, – allocs;"; !strings.Contains(md, want) {
+		t.Errorf("the harness sentence does not read %q", want)
+	}
+}
