@@ -303,8 +303,11 @@ func (m *Manager) load(s *Session) {
 		s.loadErr = err
 		return
 	}
-	t0 := m.ob.start()
+	t0 := time.Now() // also for the log of a load the client cancelled
 	outcome, err := m.read(ctx, s)
+	if err != nil {
+		s.loadWait = time.Since(t0)
+	}
 	if m.ob != nil {
 		e := observe.Event{Op: observe.OpLoad, Outcome: outcome, Duration: time.Since(t0)}
 		if err != nil {

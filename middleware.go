@@ -175,7 +175,8 @@ func (m *Manager) begin(ctx context.Context, s *Session, h http.Header) {
 // sent: answer with [Manager.ServeError] instead (400 for
 // [ErrInterrupted], the error handler for a store failure). Store
 // failures are logged at Error level; a load that failed because ctx was
-// cancelled (the client went away) only at Debug level.
+// cancelled (the client went away) at Debug level, or at Warn level when
+// it had waited 100 ms or more for the store.
 //
 // Later calls are for a handler that wrote its response before it
 // returned (streaming): call Finish again when it has, with h nil (the
@@ -203,7 +204,7 @@ func (m *Manager) Finish(ctx context.Context, s *Session, status int, h http.Hea
 		}
 		err := m.finishLate(ctx, s)
 		if err != nil {
-			m.logFinishError(reqCtx, "session change after the response started", err)
+			m.logFinishError(reqCtx, s, "session change after the response started", err)
 		}
 		return err
 	}
@@ -214,28 +215,41 @@ func (m *Manager) Finish(ctx context.Context, s *Session, status int, h http.Hea
 	err := m.finish(ctx, h, s, status)
 	if err != nil {
 		s.resp.failed = true
-		m.logFinishError(reqCtx, "session store failed", err)
+		m.logFinishError(reqCtx, s, "session store failed", err)
 	}
 	return err
 }
 
-// logFinishError logs an error of Finish or Hijacked with msg.
+// logFinishError logs an error of Finish or Hijacked for s with msg.
 // ErrInterrupted (a concurrent logout) is the 400 the client gets, not a
 // failure. A load that ended with the cancellation of the request's own
 // context is the client's doing (it went away, and net/http cancelled
 // its request; saves are not cancelled): it is logged at Debug level, so
-// that every dropped connection does not read as a store failure, and
-// the observer still counts it with its class, context.Canceled.
-// Anything else is logged at Error level.
-func (m *Manager) logFinishError(reqCtx context.Context, msg string, err error) {
+// that every dropped connection does not read as a store failure, unless
+// the load had waited slowLoad or more for the store, which then is the
+// news: a store that hangs until the clients give up is logged at Warn
+// level with the wait. The observer counts both with their class,
+// context.Canceled. Anything else is logged at Error level.
+func (m *Manager) logFinishError(reqCtx context.Context, s *Session, msg string, err error) {
 	switch {
 	case errors.Is(err, ErrInterrupted) && !errors.Is(err, ErrResponseStarted):
 	case errors.Is(err, context.Canceled) && errors.Is(reqCtx.Err(), context.Canceled):
-		m.log.DebugContext(reqCtx, msg+": the request's context was cancelled (the client went away)", "engine", m.name, "error", err)
+		if s.loadWait >= slowLoad {
+			m.log.WarnContext(reqCtx, msg+": the client went away while the store was slow to answer",
+				"engine", m.name, "waited", s.loadWait, "error", err)
+			return
+		}
+		m.log.DebugContext(reqCtx, msg+": the client went away (the request's context was cancelled)", "engine", m.name, "error", err)
 	default:
 		m.log.ErrorContext(reqCtx, msg, "engine", m.name, "error", err)
 	}
 }
+
+// slowLoad is the wait for the store after which a load that the client
+// cancelled is logged as a warning: a session store answers in well under
+// a millisecond, so a client that gave up after this long was likely
+// waiting for the store.
+const slowLoad = 100 * time.Millisecond
 
 // Hijacked tells the Manager that the handler of the request of s took
 // the connection over (http.Hijacker, a WebSocket upgrade) before a
@@ -259,7 +273,7 @@ func (m *Manager) Hijacked(ctx context.Context, s *Session) error {
 	}
 	err := m.finishLate(ctx, s)
 	if err != nil {
-		m.logFinishError(reqCtx, "session change after the response started", err)
+		m.logFinishError(reqCtx, s, "session change after the response started", err)
 	}
 	return err
 }

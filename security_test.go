@@ -70,11 +70,21 @@ func TestNoKeyOrSecretInLogsAndErrors(t *testing.T) {
 	}
 }
 
+// hangingLoad is a store whose Load answers only when its context ends.
+type hangingLoad struct{ *memstore.Store }
+
+func (hangingLoad) Load(ctx context.Context, key string) ([]byte, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
 // A client that goes away while its request loads the session ends the
 // load with its context's cancellation. That is the client's doing, not
-// the store's: it is logged at Debug, not as a store failure, while a
-// store that fails the same way on a request whose context is alive
-// (here, one that reports cancellation on its own) still logs an error.
+// the store's: it is logged at Debug, not as a store failure; at Warn,
+// with the wait, when the load had waited 100 ms or more (a store that
+// hangs until clients give up); while a store that fails the same way on
+// a request whose context is alive (here, one that reports cancellation
+// on its own) still logs an error.
 func TestClientGoneIsNotLoggedAsStoreFailure(t *testing.T) {
 	ctx := context.Background()
 	store := memstore.New(nil)
@@ -85,7 +95,7 @@ func TestClientGoneIsNotLoggedAsStoreFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	serve := func(t *testing.T, e sessions.Engine, cancel bool) (string, *httptest.ResponseRecorder) {
+	serve := func(t *testing.T, e sessions.Engine, cancelAfter time.Duration) (string, *httptest.ResponseRecorder) {
 		t.Helper()
 		var logs bytes.Buffer
 		st := testutil.Settings()
@@ -98,8 +108,11 @@ func TestClientGoneIsNotLoggedAsStoreFailure(t *testing.T) {
 			sessions.FromContext(r.Context()).Has("user")
 		}))
 		rctx, stop := context.WithCancel(ctx)
-		if cancel {
+		switch {
+		case cancelAfter == 0:
 			stop() // the client went away before the handler read its session
+		case cancelAfter > 0:
+			time.AfterFunc(cancelAfter, stop) // ... while the load waited
 		}
 		defer stop()
 		req := httptest.NewRequestWithContext(rctx, "GET", "/", nil)
@@ -110,7 +123,7 @@ func TestClientGoneIsNotLoggedAsStoreFailure(t *testing.T) {
 	}
 
 	t.Run("client gone", func(t *testing.T) {
-		logs, rec := serve(t, store, true)
+		logs, rec := serve(t, store, 0)
 		if strings.Contains(logs, "level=ERROR") {
 			t.Errorf("a client that went away was logged as an error:\n%s", logs)
 		}
@@ -121,8 +134,15 @@ func TestClientGoneIsNotLoggedAsStoreFailure(t *testing.T) {
 			t.Errorf("status %d, want 500 (the session could not be loaded)", rec.Code)
 		}
 	})
+	t.Run("client gone while the store hangs", func(t *testing.T) {
+		logs, _ := serve(t, hangingLoad{store}, 150*time.Millisecond)
+		if strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "level=WARN") ||
+			!strings.Contains(logs, "the store was slow to answer") || !strings.Contains(logs, "waited=") {
+			t.Errorf("a client that gave up on a hanging store was not logged as a warning with the wait:\n%s", logs)
+		}
+	})
 	t.Run("store fails", func(t *testing.T) {
-		logs, _ := serve(t, failingLoad{store, fmt.Errorf("driver: %w", context.Canceled)}, false)
+		logs, _ := serve(t, failingLoad{store, fmt.Errorf("driver: %w", context.Canceled)}, -1)
 		if !strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "session store failed") {
 			t.Errorf("a store failure on a live request was not logged as an error:\n%s", logs)
 		}

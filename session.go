@@ -47,12 +47,13 @@ type Session struct {
 	m   *Manager
 	ctx context.Context
 
-	key     string      // valid session key, or the cookie value for client-side engines; "" = none
-	bogus   bool        // an invalid key was presented and the session is not loaded yet
-	data    *codec.Dict // nil until loaded
-	raw     []byte      // the stored bytes as loaded, nil if none
-	loadErr error       // a store failure while loading
-	bound   string      // the user the index records for key ("" if none)
+	key      string        // valid session key, or the cookie value for client-side engines; "" = none
+	bogus    bool          // an invalid key was presented and the session is not loaded yet
+	data     *codec.Dict   // nil until loaded
+	raw      []byte        // the stored bytes as loaded, nil if none
+	loadErr  error         // a store failure while loading
+	loadWait time.Duration // how long the failed load waited for the store
+	bound    string        // the user the index records for key ("" if none)
 
 	// For DeviceSettings: the request's header and TCP peer address (nil
 	// and "" outside Begin and the middleware), what they tell about the
