@@ -243,12 +243,8 @@ func (p *lanes) newLane() *lane {
 // closes it.
 func (p *lanes) put(l *lane) {
 	p.mu.Lock()
-	if !p.closed && len(p.waiters) > 0 {
-		ch := p.waiters[0]
-		p.waiters[0] = nil
-		p.waiters = p.waiters[1:]
+	if p.handOver(l) {
 		p.mu.Unlock()
-		ch <- l // buffered: never blocks
 		return
 	}
 	if !p.closed && len(p.free) < p.maxIdle {
@@ -256,9 +252,35 @@ func (p *lanes) put(l *lane) {
 		p.mu.Unlock()
 		return
 	}
-	p.made--
 	p.mu.Unlock()
+	// The lane counts until its connections are closed: a lane made in
+	// its place before that would hold a connection to a server beside
+	// this one's, more than maxConns at once.
 	l.c.Close()
+	p.mu.Lock()
+	p.made--
+	if !p.closed && len(p.waiters) > 0 {
+		// A call began to wait while the lane closed: the place is its.
+		p.made++
+		p.handOver(p.newLane())
+	}
+	p.mu.Unlock()
+}
+
+// handOver gives l to the oldest waiting call, if there is one and the
+// pool is open. Callers hold p.mu: the lane must be in the waiter's
+// channel before the lock goes, or a waiter that gives up in between
+// would find its channel empty, return, and leave the lane there for
+// good (still counted against maxConns, never used again).
+func (p *lanes) handOver(l *lane) bool {
+	if p.closed || len(p.waiters) == 0 {
+		return false
+	}
+	ch := p.waiters[0]
+	p.waiters[0] = nil
+	p.waiters = p.waiters[1:]
+	ch <- l // buffered, and only ever sent one lane: never blocks
+	return true
 }
 
 // close closes the idle lanes, fails the waiting calls with

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"os"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -204,5 +206,46 @@ func TestLanesBound(t *testing.T) {
 	p.put(c)
 	if p.made != 0 {
 		t.Errorf("%d lanes left after Close and the busy ones given back", p.made)
+	}
+}
+
+// TestLanesNoneLost: a lane given back to a call that gives up waiting at
+// that very moment (its pool_timeout, or its context) must not be lost.
+// put handed the lane over after releasing the pool's lock, so a waiter
+// that gave up in between found nothing and returned, and the lane sat in
+// its channel for good: still counted against max_conns, never used
+// again, until every lane was lost and each call failed with "all
+// connections busy". Many short calls on two lanes with waits of a few
+// microseconds hit that window; afterwards every lane must be back.
+func TestLanesNoneLost(t *testing.T) {
+	var sl memcache.ServerList
+	if err := sl.SetServers("127.0.0.1:1"); err != nil { // never dialled: the calls hold lanes, no more
+		t.Fatal(err)
+	}
+	p := &lanes{sel: &sl, timeout: time.Second, maxIdle: 2, maxConns: 2, wait: 20 * time.Microsecond}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 5000 {
+				l, err := p.get(context.Background())
+				if err != nil {
+					continue // busy: gave up waiting
+				}
+				runtime.Gosched()
+				p.put(l)
+			}
+		})
+	}
+	wg.Wait()
+	p.mu.Lock()
+	made, free, waiting := p.made, len(p.free), len(p.waiters)
+	p.mu.Unlock()
+	if made != free || waiting != 0 {
+		t.Fatalf("with every call done: %d lanes exist, %d free, %d calls waiting; %d lanes were lost", made, free, waiting, made-free)
+	}
+	for range 2 { // and both can be had
+		if _, err := p.get(context.Background()); err != nil {
+			t.Fatalf("a lane of an idle pool: %v", err)
+		}
 	}
 }
