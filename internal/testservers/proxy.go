@@ -202,26 +202,58 @@ func (p *Proxy) Conns() int {
 // (A socket left from an earlier proxy on the same port, which a client
 // that closes connections in the background may hold for a while, does
 // not count.) On systems without /proc it returns -1.
+//
+// /proc/self/net/tcp is no snapshot: the kernel fills each read from the
+// socket table as it is then, so while the client closes connections and
+// opens others one reading can list a socket already closed beside its
+// replacement (or one socket twice), and count more than were ever open
+// at once. ClientConns reads it twice and counts the sockets (by inode,
+// each once) listed both times: an inode is not reused while its socket
+// lives, so each of them was open through the instant between the two
+// readings, all at once.
 func (p *Proxy) ClientConns() int {
+	first, ok := p.clientSockets()
+	if !ok {
+		return -1
+	}
+	second, ok := p.clientSockets()
+	if !ok {
+		return -1
+	}
+	n := 0
+	for inode := range second {
+		if _, ok := first[inode]; ok {
+			n++
+		}
+	}
+	return n
+}
+
+// clientSockets reads /proc/self/net/tcp once and returns the inodes of
+// the open sockets connected to the proxy from an address it accepted.
+func (p *Proxy) clientSockets() (map[string]struct{}, bool) {
 	b, err := os.ReadFile("/proc/self/net/tcp")
 	if err != nil {
-		return -1
+		return nil, false
 	}
 	want := procAddr(p.ln.Addr())
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := 0
+	inodes := map[string]struct{}{}
 	for line := range strings.Lines(string(b)) {
+		if !strings.Contains(line, want) {
+			continue // most lines (the machine's other sockets, TIME_WAIT): not split
+		}
 		f := strings.Fields(line)
 		// sl local rem st tx:rx tr:when retr uid timeout inode ...
 		if len(f) < 10 || f[2] != want || f[9] == "0" {
 			continue
 		}
 		if _, ok := p.clients[f[1]]; ok {
-			n++
+			inodes[f[9]] = struct{}{}
 		}
 	}
-	return n
+	return inodes, true
 }
 
 // procAddr formats a TCP address as /proc/net/tcp does: the IPv4 address

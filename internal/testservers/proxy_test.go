@@ -422,3 +422,62 @@ func BenchmarkProxyRoundTrip(b *testing.B) {
 		run(b, p.Addr())
 	})
 }
+
+// TestClientConnsUnderChurn: /proc/self/net/tcp is no snapshot (the kernel
+// fills each read from the socket table as it is then), so while this
+// process closes connections and opens new ones a single read can list a
+// socket already closed beside the one that replaced it, or list one
+// socket twice. ClientConns must count what is open at one instant: here
+// 4 connections held throughout and at most 4 more at a time, replaced
+// thousands of times a second. (One read counted up to 20.)
+func TestClientConnsUnderChurn(t *testing.T) {
+	r := StartRedis(t)
+	p := NewProxy(t, r.Addr)
+	for range 4 {
+		c, err := net.Dial("tcp", p.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	for deadline := time.Now().Add(5 * time.Second); p.Conns() != 4; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the proxy accepted %d of 4 connections", p.Conns())
+		}
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				// Not faster: every closed connection stays in the
+				// table as TIME_WAIT for a minute, and a table of tens
+				// of thousands takes a second to read.
+				if c, err := net.Dial("tcp", p.Addr()); err == nil {
+					time.Sleep(time.Millisecond)
+					c.Close()
+				}
+				time.Sleep(3 * time.Millisecond)
+			}
+		})
+	}
+	least, most, samples := 1<<30, 0, 0
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); samples++ {
+		n := p.ClientConns()
+		least, most = min(least, n), max(most, n)
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("%d samples: %d to %d connections (4 held, at most 4 more at a time)", samples, least, most)
+	if most > 8 {
+		t.Errorf("ClientConns saw %d connections open at once; the client never held more than 8", most)
+	}
+	if least < 4 {
+		t.Errorf("ClientConns saw only %d connections open; the client held 4 throughout", least)
+	}
+}
